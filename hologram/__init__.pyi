@@ -1,0 +1,84 @@
+"""Type stubs for the hologram package (Hologram Atlas)."""
+
+from typing import Any, Literal, Sequence, SupportsIndex, TypedDict, final
+
+import numpy as np
+import numpy.typing as npt
+
+from . import ops as ops
+
+__version__: str
+__all__ = ["__version__", "Executor", "Buffer", "Kernel", "cpu_info", "ops"]
+
+_IsaName = Literal["baseline", "avx2", "avx512"]
+_DTypeLike = str | np.dtype[Any] | type[np.float32] | type[np.int32] | type[np.int64] | None
+_Shape = SupportsIndex | Sequence[SupportsIndex]
+
+class CpuInfo(TypedDict):
+    brand: str
+    isa: _IsaName
+    isa_supported: list[str]
+    isa_compiled: list[str]
+    ncpu: int
+
+class MemoryStats(TypedDict):
+    bytes_in_use: int
+    bytes_requested: int
+    bytes_reserved: int
+    peak_bytes_in_use: int
+    allocs: int
+    frees: int
+    hits: int
+    misses: int
+
+def cpu_info() -> CpuInfo: ...
+
+@final
+class Executor:
+    def __init__(self, threads: int = 1, isa: _IsaName | str | None = None) -> None: ...
+    @property
+    def threads(self) -> int: ...
+    @property
+    def isa(self) -> str: ...
+    def from_numpy(self, arr: npt.ArrayLike, /) -> Buffer: ...
+    def empty(self, shape: _Shape, dtype: _DTypeLike = "float32") -> Buffer: ...
+    def zeros(self, shape: _Shape, dtype: _DTypeLike = "float32") -> Buffer: ...
+    def memory_stats(self) -> MemoryStats: ...
+    def empty_cache(self) -> None: ...
+    def synchronize(self) -> None: ...
+    def launch(
+        self,
+        kernel: Kernel,
+        /,
+        *args: Buffer | float | int,
+        rows: int = 1,
+        cols: int | None = None,
+    ) -> None: ...
+
+@final
+class Buffer:
+    """Made only by an Executor or an op; ``Buffer()`` raises TypeError."""
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+    @property
+    def ndim(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def executor(self) -> Executor: ...
+    def to_numpy(self) -> npt.NDArray[Any]: ...
+    def item(self) -> float | int: ...
+    def __len__(self) -> int: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+
+@final
+class Kernel:
+    def __init__(self, text: str) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def params(self) -> list[tuple[str, str, bool]]: ...

@@ -1,0 +1,322 @@
+"""The benchmark op table and its runner.
+
+Every row: inputs are built once from ``np.random.default_rng``; Atlas is verified against
+PyTorch (and NumPy against PyTorch, to catch a wrong reference) *before* timing; then
+PyTorch as users call it, PyTorch with ``out=`` (where the op has it: the fairness control,
+since Atlas reuses pool memory while PyTorch allocates a fresh result), NumPy and Atlas are
+timed alternating by :func:`compare_frameworks`.
+
+``size`` in a record is the number of elements of the first input; ``shape`` is its shape.
+"""
+from __future__ import annotations
+
+import math
+import os
+import zlib
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .benchmark_utils import compare_frameworks, to_numpy, verify_correctness
+
+F32 = np.float32
+RTOL, ATOL = 1e-5, 1e-6
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    group: str
+    sizes: Tuple[int, ...]             # full run (the op's own size parameter, see ``inputs``)
+    quick: Tuple[int, ...]             # --quick / HOLOGRAM_BENCH_QUICK=1
+    inputs: Callable[[np.random.Generator, int], Tuple[np.ndarray, ...]]
+    torch: Callable[..., Any]          # (*tensors) -> tensor, as users write it
+    numpy: Callable[..., Any]          # (*arrays) -> array
+    atlas: Callable[..., Any]          # (*buffers) -> Buffer
+    torch_out: Optional[Callable[..., Any]] = None  # (out, *tensors) -> out
+    tol: Callable[[Tuple[np.ndarray, ...]], Tuple[float, float]] = lambda xs: (RTOL, ATOL)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def _normal(k: int = 1, scale: float = 1.0):
+    return lambda rng, n: tuple((rng.standard_normal(n, dtype=F32) * F32(scale)) for _ in range(k))
+
+
+def _uniform(lo: float, hi: float):
+    return lambda rng, n: (rng.uniform(lo, hi, n).astype(F32),)
+
+
+def _div_inputs(rng, n):
+    b = rng.uniform(0.5, 2.0, n) * rng.choice([-1.0, 1.0], n)
+    return rng.standard_normal(n, dtype=F32), b.astype(F32)
+
+
+def _pow_inputs(rng, n):
+    return rng.uniform(0.5, 2.0, n).astype(F32), rng.uniform(-2.0, 2.0, n).astype(F32)
+
+
+def _rows(rng, rows):                      # softmax: rows x 1000
+    return (rng.standard_normal((rows, 1000), dtype=F32) * F32(3),)
+
+
+def _square(rng, n):                       # gemm: two N x N
+    return rng.standard_normal((n, n), dtype=F32), rng.standard_normal((n, n), dtype=F32)
+
+
+def _ce_inputs(rng, n, classes=1000):      # cross-entropy: (N, C) logits, (N,) int64 targets
+    return rng.standard_normal((n, classes), dtype=F32) * F32(2), rng.integers(0, classes, n, dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------- numpy references
+
+def _np_softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _np_cross_entropy(x, t):
+    m = x.max(axis=1, keepdims=True)
+    logp = x - m - np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+    return -logp[np.arange(len(t)), t].mean()
+
+
+def _accumulation_tol(xs):
+    """Sums over many float32 terms: different (equally valid) summation orders differ
+    by ~eps * sqrt(n) * |terms|, so the absolute tolerance grows with the reduced length."""
+    return RTOL, ATOL * max(1.0, math.sqrt(xs[0].size))
+
+
+def _gemm_tol(xs):
+    return RTOL, ATOL * xs[0].shape[1]     # error of a length-k float32 dot product ~ eps * k
+
+
+# ----------------------------------------------------------------------------- the table
+
+def _build_ops() -> Dict[str, Op]:
+    import torch
+    import torch.nn.functional as tf
+    from hologram import ops as hgo
+
+    ew = (1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+    red = (1_000, 10_000, 100_000, 1_000_000)
+    q = (1_000, 10_000)
+    table = [
+        # elementwise
+        Op("vector_add", "elementwise", ew, q, _normal(2), torch.add, np.add, hgo.vector_add,
+           lambda o, a, b: torch.add(a, b, out=o)),
+        Op("vector_sub", "elementwise", ew, q, _normal(2), torch.sub, np.subtract, hgo.vector_sub,
+           lambda o, a, b: torch.sub(a, b, out=o)),
+        Op("vector_mul", "elementwise", ew, q, _normal(2), torch.mul, np.multiply, hgo.vector_mul,
+           lambda o, a, b: torch.mul(a, b, out=o)),
+        Op("vector_div", "elementwise", ew, q, _div_inputs, torch.div, np.divide, hgo.vector_div,
+           lambda o, a, b: torch.div(a, b, out=o)),
+        Op("neg", "elementwise", ew, q, _normal(), torch.neg, np.negative, hgo.neg,
+           lambda o, a: torch.neg(a, out=o)),
+        Op("abs", "elementwise", ew, q, _normal(), torch.abs, np.abs, hgo.abs,
+           lambda o, a: torch.abs(a, out=o)),
+        # activations
+        Op("relu", "activation", ew, q, _normal(), torch.relu, lambda x: np.maximum(x, F32(0)), hgo.relu),
+        Op("sigmoid", "activation", ew, q, _normal(scale=3), torch.sigmoid,
+           lambda x: F32(1) / (F32(1) + np.exp(-x)), hgo.sigmoid, lambda o, a: torch.sigmoid(a, out=o)),
+        Op("tanh", "activation", ew, q, _normal(scale=3), torch.tanh, np.tanh, hgo.tanh,
+           lambda o, a: torch.tanh(a, out=o)),
+        Op("softmax", "activation", (1, 10, 100, 1000), (10,), _rows, lambda x: torch.softmax(x, dim=-1),
+           _np_softmax, hgo.softmax),
+        # transcendentals
+        Op("exp", "transcendental", ew, q, _normal(scale=3), torch.exp, np.exp, hgo.exp,
+           lambda o, a: torch.exp(a, out=o)),
+        Op("log", "transcendental", ew, q, _uniform(0.01, 100.0), torch.log, np.log, hgo.log,
+           lambda o, a: torch.log(a, out=o)),
+        Op("sqrt", "transcendental", ew, q, _uniform(0.0, 100.0), torch.sqrt, np.sqrt, hgo.sqrt,
+           lambda o, a: torch.sqrt(a, out=o)),
+        Op("pow", "transcendental", ew, q, _pow_inputs, torch.pow, np.power, hgo.pow,
+           lambda o, a, b: torch.pow(a, b, out=o)),
+        # reductions (whole tensor -> scalar)
+        Op("sum", "reduction", red, q, _normal(), torch.sum, np.sum, hgo.sum,
+           lambda o, a: torch.sum(a, dim=0, out=o), _accumulation_tol),
+        Op("max", "reduction", red, q, _normal(), torch.max, np.max, hgo.max,
+           lambda o, a: torch.amax(a, dim=0, out=o)),
+        Op("min", "reduction", red, q, _normal(), torch.min, np.min, hgo.min,
+           lambda o, a: torch.amin(a, dim=0, out=o)),
+        # linear algebra
+        Op("gemm", "linalg", (64, 128, 256, 512, 1024), (64, 128), _square, torch.matmul, np.matmul,
+           lambda a, b: hgo.gemm(a, b, m=a.shape[0], n=b.shape[1], k=a.shape[1]),
+           lambda o, a, b: torch.matmul(a, b, out=o), _gemm_tol),
+        # losses
+        Op("mse_loss", "loss", red, q, _normal(2), tf.mse_loss, lambda p, t: np.mean(np.square(p - t)),
+           hgo.mse_loss, tol=_accumulation_tol),
+        Op("cross_entropy", "loss", (64, 512, 4096), (64,), _ce_inputs, tf.cross_entropy, _np_cross_entropy,
+           hgo.cross_entropy),
+    ]
+    return {op.name: op for op in table}
+
+
+_OPS: Optional[Dict[str, Op]] = None
+
+
+def ops() -> Dict[str, Op]:
+    """The op table, name -> Op (built on first use: it imports torch and hologram)."""
+    global _OPS
+    if _OPS is None:
+        _OPS = _build_ops()
+    return _OPS
+
+
+GROUPS = {  # operation -> group, without importing torch/hologram
+    "vector_add": "elementwise", "vector_sub": "elementwise", "vector_mul": "elementwise",
+    "vector_div": "elementwise", "neg": "elementwise", "abs": "elementwise",
+    "relu": "activation", "sigmoid": "activation", "tanh": "activation", "softmax": "activation",
+    "exp": "transcendental", "log": "transcendental", "sqrt": "transcendental", "pow": "transcendental",
+    "sum": "reduction", "max": "reduction", "min": "reduction", "gemm": "linalg",
+    "mse_loss": "loss", "cross_entropy": "loss",
+}
+
+
+def quick_mode() -> bool:
+    return os.environ.get("HOLOGRAM_BENCH_QUICK", "") not in ("", "0")
+
+
+# ----------------------------------------------------------------------------- runner
+
+#: per-run timing settings; quick trades precision for a run well under a minute
+FULL = dict(warmup_runs=5, timing_runs=10, min_sample_s=0.002)
+QUICK = dict(warmup_runs=2, timing_runs=5, min_sample_s=0.001)
+
+TIMED = ("pytorch", "pytorch_out", "numpy", "atlas")
+
+
+def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool = False,
+           warmup_runs: int = 5, timing_runs: int = 10, min_sample_s: float = 0.002) -> Dict[str, Any]:
+    """Verify then time one (op, size); returns a flat record.
+
+    A failed check (or an Atlas error) is recorded in ``correct``/``error`` and, with
+    ``strict``, raised.  A row whose Atlas call raised is not timed.
+    """
+    import torch
+
+    op = ops()[op] if isinstance(op, str) else op
+    rng = np.random.default_rng([seed, zlib.crc32(op.name.encode()), size])
+    arrays = op.inputs(rng, size)
+    tensors = [torch.from_numpy(a) for a in arrays]
+    buffers = [executor.from_numpy(a) for a in arrays]
+    rec: Dict[str, Any] = {"operation": op.name, "size": int(arrays[0].size),
+                           "shape": "x".join(map(str, arrays[0].shape)), "group": op.group,
+                           "threads": int(torch.get_num_threads())}
+    fns: Dict[str, Callable[[], Any]] = {
+        "pytorch": lambda: op.torch(*tensors),
+        "numpy": lambda: op.numpy(*arrays),
+        "atlas": lambda: op.atlas(*buffers),
+    }
+    rtol, atol = op.tol(arrays)
+    errors = []
+    try:
+        expected = op.torch(*tensors)
+        rec["max_abs_diff"] = verify_correctness(op.atlas(*buffers), expected, rtol, atol, name=op.name)
+    except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+        errors.append(f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, AssertionError):
+            fns.pop("atlas")
+    try:
+        verify_correctness(op.numpy(*arrays), expected, rtol, atol, name=f"{op.name} (numpy reference)")
+    except AssertionError as exc:
+        errors.append(f"AssertionError: {exc}")
+    if op.torch_out is not None:
+        out = torch.empty_like(expected)
+        fns["pytorch_out"] = lambda: op.torch_out(out, *tensors)
+    rec["correct"] = not errors
+    rec["error"] = "; ".join(errors) or None
+    if errors and strict:
+        raise AssertionError(f"{op.name} size={size}: {rec['error']}")
+
+    results = compare_frameworks({k: fns[k] for k in TIMED if k in fns}, warmup_runs, timing_runs,
+                                 min_sample_s, name=f"{op.name}_{size}")
+    for fw in TIMED:
+        r = results.get(fw)
+        for stat in ("mean", "std", "median"):
+            rec[f"{fw}_{stat}_ms"] = getattr(r, f"{stat}_ms") if r else math.nan
+    rec["speedup"] = rec["pytorch_median_ms"] / rec["atlas_median_ms"]
+    rec["speedup_vs_out"] = rec["pytorch_out_median_ms"] / rec["atlas_median_ms"]
+    return order_columns(rec)
+
+
+COLUMNS = ["operation", "size", "pytorch_mean_ms", "pytorch_std_ms", "atlas_mean_ms", "atlas_std_ms",
+           "speedup", "shape", "group", "threads", "pytorch_median_ms", "atlas_median_ms",
+           "pytorch_out_median_ms", "numpy_median_ms", "speedup_vs_out", "pytorch_out_mean_ms",
+           "pytorch_out_std_ms", "numpy_mean_ms", "numpy_std_ms", "max_abs_diff", "correct", "error"]
+
+
+def order_columns(rec: Dict[str, Any]) -> Dict[str, Any]:
+    """The notebook's columns first, then the extras."""
+    return {k: rec.get(k) for k in COLUMNS} | {k: v for k, v in rec.items() if k not in COLUMNS}
+
+
+def format_row(rec: Dict[str, Any]) -> str:
+    """A short human-readable line for one record."""
+    if rec["atlas_median_ms"] is None or math.isnan(rec["atlas_median_ms"]):
+        return f"{rec['operation']:>14} {rec['shape']:>10}  FAILED: {rec['error']}"
+    s = rec["speedup"]
+    line = (f"{rec['operation']:>14} {rec['shape']:>10}  PyTorch {rec['pytorch_median_ms']:9.4f} ms"
+            f"  Atlas {rec['atlas_median_ms']:9.4f} ms  speedup {s:6.2f}x "
+            f"{'(Atlas faster)' if s > 1 else '(PyTorch faster)'}")
+    return line if rec["correct"] else f"{line}  CHECK FAILED: {rec['error']}"
+
+
+def resolve_threads(threads: int) -> int:
+    """0 means every core."""
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0, got {threads}")
+    return threads or os.cpu_count() or 1
+
+
+def make_executor(threads: int = 1):
+    """Set PyTorch to ``threads`` and return a hologram Executor with the same count."""
+    import torch
+    import hologram as hg
+
+    torch.set_num_threads(resolve_threads(threads))
+    return hg.Executor(threads=threads)
+
+
+def plan(names: Optional[Sequence[str]] = None, quick: bool = False,
+         sizes: Optional[Iterable[int]] = None) -> List[Tuple[Op, int]]:
+    """The (op, size) rows to run, in table order."""
+    table = ops()
+    unknown = [n for n in names or () if n not in table]
+    if unknown:
+        raise KeyError(f"unknown op(s) {unknown}; known: {', '.join(table)}")
+    chosen = [table[n] for n in names] if names else list(table.values())
+    return [(op, s) for op in chosen for s in (sizes or (op.quick if quick else op.sizes))]
+
+
+def run_suite(names: Optional[Sequence[str]] = None, quick: bool = False, threads: int = 1, seed: int = 0,
+              executor: Any = None, sizes: Optional[Iterable[int]] = None, progress: Any = None,
+              verbose: bool = False, strict: bool = False, **timing) -> List[Dict[str, Any]]:
+    """Run every (op, size) of :func:`plan`; returns the records.
+
+    ``progress``: a callable given each finished record (e.g. to advance a bar).
+    ``timing`` overrides ``FULL``/``QUICK`` (warmup_runs, timing_runs, min_sample_s).
+    """
+    executor = executor if executor is not None else make_executor(threads)
+    settings = {**(QUICK if quick else FULL), **timing}
+    records = []
+    for op, size in plan(names, quick, sizes):
+        rec = run_op(op, size, executor, seed=seed, strict=strict, **settings)
+        records.append(rec)
+        if verbose:
+            print(format_row(rec), flush=True)
+        if progress is not None:
+            progress(rec)
+    return records
+
+
+def benchmark_op(name: str, sizes: Optional[Iterable[int]] = None, executor: Any = None,
+                 warmup_runs: int = 5, timing_runs: int = 10, verbose: bool = True):
+    """Notebook helper: one op over ``sizes`` (default: the op's full or quick sizes), strict
+    correctness, returned as a DataFrame."""
+    import pandas as pd
+
+    recs = run_suite([name], quick=quick_mode(), executor=executor, sizes=sizes, verbose=verbose,
+                     strict=True, warmup_runs=warmup_runs, timing_runs=timing_runs)
+    return pd.DataFrame(recs)

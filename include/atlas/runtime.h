@@ -1,0 +1,62 @@
+/* Hologram Atlas — executors, compiled programs and launches.
+ *
+ * An executor is one virtual device: a memory pool, a worker pool of
+ * `threads` threads (the caller counts as one), the kernel table of the ISA
+ * level it runs at, and a cache of compiled programs.  at_compile lowers a
+ * verified IR kernel into a block program (see docs/architecture.md);
+ * at_launch runs it synchronously and returns when every output is written.
+ * All functions are thread-safe; launches from several threads on one
+ * executor are allowed (a launch that finds the workers busy runs on its
+ * calling thread alone).
+ */
+#ifndef ATLAS_RUNTIME_H
+#define ATLAS_RUNTIME_H
+
+#include "atlas/base.h"
+#include "atlas/cpu.h"
+#include "atlas/ir.h"
+#include "atlas/pool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct at_executor at_executor;
+typedef struct at_program at_program;
+
+/* threads: 0 = one per online CPU.  isa: a level to force, or -1 for the best
+ * the CPU supports (a forced level the CPU cannot run is AT_E_VALUE). */
+at_status at_executor_create(unsigned threads, int isa, at_executor **out,
+                             at_error *err);
+void at_executor_destroy(at_executor *ex);
+unsigned at_executor_threads(const at_executor *ex);
+at_isa at_executor_isa(const at_executor *ex);
+at_pool *at_executor_pool(at_executor *ex);
+
+/* One launch argument per kernel param, in order. */
+typedef struct at_arg {
+    void *data;          /* buffer params: element storage           */
+    size_t numel;        /* buffer params: number of elements        */
+    at_dtype dtype;      /* must equal the param's dtype             */
+    union { float f32; int64_t i64; } scalar;   /* scalar params      */
+} at_arg;
+
+/* Compile a verified kernel for this executor's ISA level. */
+at_status at_compile(at_executor *ex, const at_kernel *k, at_program **out,
+                     at_error *err);
+void at_program_free(at_program *p);
+const at_kernel *at_program_kernel(const at_program *p);
+/* A human-readable dump of the block program (for docs and debugging). */
+size_t at_program_print(const at_program *p, char *buf, size_t cap);
+
+/* Run p over rows x cols.  Checks every argument against the kernel's
+ * params (dtype, and that elem/row buffers hold rows*cols / rows
+ * elements); errors name the kernel, the param and the sizes. */
+at_status at_launch(at_executor *ex, const at_program *p, size_t rows,
+                    size_t cols, const at_arg *args, size_t nargs,
+                    at_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ATLAS_RUNTIME_H */

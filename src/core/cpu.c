@@ -1,0 +1,172 @@
+/* Hologram Atlas — CPU feature detection.
+ *
+ * This file is compiled with baseline flags only, so it must never execute
+ * an instruction the CPU might lack: it uses cpuid (always present on
+ * x86-64) and xgetbv only after cpuid reports OSXSAVE.
+ */
+#include "atlas/cpu.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define AT_CPU_X86 1
+#include <cpuid.h>
+#else
+#define AT_CPU_X86 0
+#endif
+
+#if AT_CPU_X86
+
+/* XCR0 via inline asm: the _xgetbv intrinsic needs -mxsave, which the core
+ * library is not built with. */
+static uint64_t read_xcr0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static int bit(uint32_t reg, int n)
+{
+    return (int)((reg >> n) & 1u);
+}
+
+/* AVX2 + FMA + the BMI1/BMI2/F16C extras the avx2 kernels are built with,
+ * and an OS that saves the XMM/YMM state. */
+static int cpu_has_avx2_level(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d))
+        return 0;
+    if (!bit(c, 27) || !bit(c, 28) || !bit(c, 12) || !bit(c, 29))
+        return 0;                               /* OSXSAVE, AVX, FMA, F16C */
+    if ((read_xcr0() & 0x6) != 0x6)
+        return 0;                               /* XMM and YMM state       */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    return bit(b, 5) && bit(b, 3) && bit(b, 8); /* AVX2, BMI1, BMI2        */
+}
+
+static int cpu_has_avx512_level(void)
+{
+    unsigned a, b, c, d;
+    if (!cpu_has_avx2_level())
+        return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    if (!bit(b, 16) || !bit(b, 17) || !bit(b, 30) || !bit(b, 31))
+        return 0;                               /* F, DQ, BW, VL           */
+    return (read_xcr0() & 0xe0) == 0xe0;        /* opmask, ZMM hi/upper    */
+}
+
+#endif /* AT_CPU_X86 */
+
+int at_cpu_compiled(at_isa isa)
+{
+    switch (isa) {
+    case AT_ISA_BASELINE:
+        return 1;   /* the baseline kernel library is always built */
+#if defined(AT_HAVE_ISA_AVX2) && AT_HAVE_ISA_AVX2
+    case AT_ISA_AVX2:
+        return 1;
+#endif
+#if defined(AT_HAVE_ISA_AVX512) && AT_HAVE_ISA_AVX512
+    case AT_ISA_AVX512:
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
+
+/* Whether the CPU and OS can run the level, ignoring what was compiled. */
+static int cpu_can_run(at_isa isa)
+{
+    switch (isa) {
+    case AT_ISA_BASELINE:
+        return 1;
+#if AT_CPU_X86
+    case AT_ISA_AVX2:
+        return cpu_has_avx2_level();
+    case AT_ISA_AVX512:
+        return cpu_has_avx512_level();
+#endif
+    default:
+        return 0;
+    }
+}
+
+int at_cpu_supports(at_isa isa)
+{
+    return at_cpu_compiled(isa) && cpu_can_run(isa);
+}
+
+at_isa at_cpu_best_isa(void)
+{
+    for (int i = AT_ISA_COUNT - 1; i > AT_ISA_BASELINE; i--)
+        if (at_cpu_supports((at_isa)i))
+            return (at_isa)i;
+    return AT_ISA_BASELINE;
+}
+
+static const char *const isa_names[AT_ISA_COUNT] = {"baseline", "avx2", "avx512"};
+
+const char *at_isa_name(at_isa isa)
+{
+    if ((int)isa < 0 || isa >= AT_ISA_COUNT)
+        return "unknown";
+    return isa_names[isa];
+}
+
+int at_isa_parse(const char *name, at_isa *out)
+{
+    if (name == NULL)
+        return -1;
+    for (int i = 0; i < AT_ISA_COUNT; i++) {
+        if (strcmp(name, isa_names[i]) == 0) {
+            if (out != NULL)
+                *out = (at_isa)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The brand string is the one piece of global state in the core: it never
+ * changes, and filling it once avoids repeated cpuid (which traps in VMs). */
+static char brand_buf[49];
+static pthread_once_t brand_once = PTHREAD_ONCE_INIT;
+
+static void brand_init(void)
+{
+    brand_buf[0] = '\0';
+#if AT_CPU_X86
+    unsigned regs[12];
+    unsigned max = __get_cpuid_max(0x80000000u, NULL);
+    if (max < 0x80000004u)
+        return;
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned *r = regs + 4 * i;
+        __get_cpuid(0x80000002u + i, &r[0], &r[1], &r[2], &r[3]);
+    }
+    char raw[49];
+    memcpy(raw, regs, 48);
+    raw[48] = '\0';
+    /* Vendors pad with leading and trailing spaces. */
+    const char *s = raw;
+    while (*s == ' ')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == ' ')
+        n--;
+    memcpy(brand_buf, s, n);
+    brand_buf[n] = '\0';
+#endif
+}
+
+const char *at_cpu_brand(void)
+{
+    pthread_once(&brand_once, brand_init);
+    return brand_buf;
+}

@@ -1,0 +1,467 @@
+/* Hologram Atlas — lowering: a verified IR kernel becomes a block program.
+ *
+ * The pipeline, one pass each:
+ *   1. assign_phases   row phase of every value (a row reduction's result is
+ *                      ready one phase after its operand)
+ *   2. choose_mode     FLAT, ROW or GEMM
+ *   3. place_values    where each value lives: memory (loads, stored values),
+ *                      row scratch (elem values used in a later phase), a
+ *                      block register, or a scalar slot (row/uniform values)
+ *   4. emit_scalar     row/uniform instructions into prologue, per-row and
+ *                      epilogue lists
+ *   5. emit_vector     elem instructions into per-phase vector instructions,
+ *                      reductions into accumulators
+ *   6. alloc_registers linear scan over each phase's vector instructions
+ * The result is immutable and shared by every launch. */
+#include <stdlib.h>
+#include <string.h>
+#include "program.h"
+
+typedef struct lowering {
+    const at_kernel *k;
+    at_program *p;
+    int *phase;            /* per value                                    */
+    int *first_store;      /* per value: param its first elem store hits   */
+    int *later_use;        /* per value: used by an elem instr in a later phase */
+    at_opd *where;         /* per value                                    */
+    int nvirt;             /* virtual registers (values + temporaries)     */
+    int cap_v, cap_s, cap_acc;
+    at_error *err;
+} lowering;
+
+static int is_row_red(at_irop op) { return op >= AT_IR_REDUCE_SUM_ROW && op <= AT_IR_REDUCE_MIN_ROW; }
+static int is_all_red(at_irop op) { return op >= AT_IR_REDUCE_SUM_ALL && op <= AT_IR_REDUCE_MIN_ALL; }
+static at_redkind red_kind(at_irop op)
+{
+    switch (op) {
+    case AT_IR_REDUCE_SUM_ROW: case AT_IR_REDUCE_SUM_ALL: return AT_RED_SUM;
+    case AT_IR_REDUCE_MAX_ROW: case AT_IR_REDUCE_MAX_ALL: return AT_RED_MAX;
+    default: return AT_RED_MIN;
+    }
+}
+
+static at_level level_of(const lowering *L, at_value v) { return L->k->vlevel[v]; }
+
+/* Level an instruction runs at (stores and checks have no result). */
+static at_level instr_level(const lowering *L, const at_instr *in)
+{
+    if (in->result != AT_NO_VALUE) {
+        /* a reduction runs where its operand lives */
+        if (is_row_red(in->op) || is_all_red(in->op)) return level_of(L, in->operands[0]);
+        return level_of(L, in->result);
+    }
+    at_level l = AT_LEVEL_UNIFORM;
+    for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
+        if (in->operands[j] != AT_NO_VALUE && level_of(L, in->operands[j]) > l)
+            l = level_of(L, in->operands[j]);
+    return l;
+}
+
+static int operand_phase(const lowering *L, const at_instr *in)
+{
+    int ph = 0;
+    for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
+        if (in->operands[j] != AT_NO_VALUE && L->phase[in->operands[j]] > ph)
+            ph = L->phase[in->operands[j]];
+    return ph;
+}
+
+/* 1 */
+static void assign_phases(lowering *L)
+{
+    const at_kernel *k = L->k;
+    int maxph = 0;
+    for (int i = 0; i < k->ninstrs; i++) {
+        const at_instr *in = &k->instrs[i];
+        int ph = operand_phase(L, in);
+        if (in->result != AT_NO_VALUE) {
+            L->phase[in->result] = is_row_red(in->op) ? ph + 1 : ph;
+            if (L->phase[in->result] > maxph) maxph = L->phase[in->result];
+        }
+        if (ph > maxph) maxph = ph;
+    }
+    L->p->nphases = maxph + 1;
+}
+
+/* 2 */
+static void choose_mode(lowering *L)
+{
+    const at_kernel *k = L->k;
+    at_program *p = L->p;
+    if (k->ninstrs == 1 && k->instrs[0].op == AT_IR_GEMM) { p->mode = AT_MODE_GEMM; return; }
+    p->mode = AT_MODE_FLAT;
+    for (int v = 0; v < k->nvalues; v++)
+        if (k->vlevel[v] == AT_LEVEL_ROW) p->mode = AT_MODE_ROW;
+    for (int i = 0; i < k->ninstrs; i++)
+        if (instr_level(L, &k->instrs[i]) == AT_LEVEL_ROW) p->mode = AT_MODE_ROW;
+}
+
+/* 3 */
+static void place_values(lowering *L)
+{
+    const at_kernel *k = L->k;
+    at_program *p = L->p;
+    for (int v = 0; v < k->nvalues; v++) { L->first_store[v] = -1; L->later_use[v] = 0; }
+    for (int i = 0; i < k->ninstrs; i++) {
+        const at_instr *in = &k->instrs[i];
+        if (in->op == AT_IR_STORE && level_of(L, in->operands[0]) == AT_LEVEL_ELEM &&
+            L->first_store[in->operands[0]] < 0)
+            L->first_store[in->operands[0]] = in->param;
+        if (instr_level(L, in) != AT_LEVEL_ELEM) continue;
+        int ph = operand_phase(L, in);
+        for (int j = 0; j < AT_IR_MAX_OPERANDS; j++) {
+            at_value u = in->operands[j];
+            if (u != AT_NO_VALUE && level_of(L, u) == AT_LEVEL_ELEM && L->phase[u] < ph)
+                L->later_use[u] = 1;
+        }
+    }
+    for (int v = 0; v < k->nvalues; v++) {
+        L->where[v].kind = AT_OPD_NONE;
+        L->where[v].idx = -1;
+    }
+    for (int i = 0; i < k->ninstrs; i++) {
+        const at_instr *in = &k->instrs[i];
+        at_value v = in->result;
+        if (v == AT_NO_VALUE) continue;
+        if (level_of(L, v) != AT_LEVEL_ELEM) {
+            L->where[v].kind = AT_OPD_SLOT;
+            L->where[v].idx = p->nslots++;
+        } else if (in->op == AT_IR_LOAD) {
+            L->where[v].kind = AT_OPD_MEM;
+            L->where[v].idx = in->param;
+        } else if (L->first_store[v] >= 0) {
+            L->where[v].kind = AT_OPD_MEM;     /* store forwarding */
+            L->where[v].idx = L->first_store[v];
+        } else if (L->later_use[v]) {
+            L->where[v].kind = AT_OPD_SCRATCH;
+            L->where[v].idx = p->nscratch++;
+        } else {
+            L->where[v].kind = AT_OPD_REG;     /* virtual until step 6 */
+            L->where[v].idx = v;
+        }
+    }
+    for (int v = 0; v < k->nvalues; v++) p->slot_of[v] = L->where[v].kind == AT_OPD_SLOT ? L->where[v].idx : -1;
+    L->nvirt = k->nvalues;
+}
+
+static int push(void **arr, int *n, int *cap, size_t elem)
+{
+    if (*n == *cap) {
+        int ncap = *cap ? *cap * 2 : 16;
+        void *q = realloc(*arr, (size_t)ncap * elem);
+        if (!q) return -1;
+        *arr = q;
+        *cap = ncap;
+    }
+    return (*n)++;
+}
+
+/* 4 */
+static at_status emit_scalar(lowering *L)
+{
+    const at_kernel *k = L->k;
+    at_program *p = L->p;
+    /* three passes keep the list ordered: prologue, per-row by phase, epilogue */
+    for (int where = AT_S_PROLOGUE; where <= AT_S_EPILOGUE; where++) {
+        for (int ph = 0; ph <= (where == AT_S_ROW ? p->nphases : 0); ph++) {
+            for (int i = 0; i < k->ninstrs; i++) {
+                const at_instr *in = &k->instrs[i];
+                if (in->op == AT_IR_GEMM || instr_level(L, in) == AT_LEVEL_ELEM) continue;
+                at_level lvl = instr_level(L, in);
+                int post = in->result != AT_NO_VALUE ? k->vpost[in->result] : 0;
+                for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
+                    if (in->operands[j] != AT_NO_VALUE) post |= k->vpost[in->operands[j]];
+                int w = lvl == AT_LEVEL_ROW ? AT_S_ROW
+                      : (post || in->op == AT_IR_STORE) ? AT_S_EPILOGUE : AT_S_PROLOGUE;
+                if (w != where) continue;
+                int iph = operand_phase(L, in);
+                if (in->result != AT_NO_VALUE && L->phase[in->result] > iph) iph = L->phase[in->result];
+                if (where == AT_S_ROW && iph != ph) continue;
+                if (is_all_red(in->op)) continue;   /* fed from the row loop */
+                int n = push((void **)&p->s, &p->ns, &L->cap_s, sizeof *p->s);
+                if (n < 0) return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+                p->s[n].ir = i;
+                p->s[n].phase = (int16_t)ph;
+                p->s[n].where = (uint8_t)where;
+            }
+        }
+    }
+    return AT_OK;
+}
+
+static at_status add_vinstr(lowering *L, at_vinstr vi)
+{
+    int n = push((void **)&L->p->v, &L->p->nv, &L->cap_v, sizeof vi);
+    if (n < 0) return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+    L->p->v[n] = vi;
+    return AT_OK;
+}
+
+static int add_acc(lowering *L, at_redkind red, int all, int phase, int slot, int src_slot)
+{
+    at_program *p = L->p;
+    int n = push((void **)&p->acc, &p->nacc, &L->cap_acc, sizeof *p->acc);
+    if (n < 0) return -1;
+    p->acc[n].red = (uint8_t)red;
+    p->acc[n].all = (uint8_t)all;
+    p->acc[n].phase = (int16_t)phase;
+    p->acc[n].slot = slot;
+    p->acc[n].src_slot = src_slot;
+    return n;
+}
+
+/* A vector operand for v; a slot operand where a vector is required gets a
+ * FILL into a temporary register first. */
+static at_status vector_operand(lowering *L, at_value v, int phase, int need_vector, at_opd *out)
+{
+    *out = L->where[v];
+    if (out->kind != AT_OPD_SLOT || !need_vector) return AT_OK;
+    at_vinstr f = {0};
+    f.kind = AT_V_FILL;
+    f.phase = (int16_t)phase;
+    f.dst.kind = AT_OPD_REG;
+    f.dst.idx = L->nvirt++;
+    f.src[0] = *out;
+    f.fn = L->k->vtype[v] == AT_BOOL;   /* fill an int32 mask, not a float */
+    *out = f.dst;
+    return add_vinstr(L, f);
+}
+
+static size_t unary_cost(int fn)
+{
+    switch (fn) {
+    case AT_UN_EXP: case AT_UN_LOG: case AT_UN_SIGMOID: return 4;
+    case AT_UN_TANH: return 5;
+    case AT_UN_SQRT: return 2;
+    default: return 1;
+    }
+}
+
+/* 5 */
+static at_status emit_vector(lowering *L)
+{
+    static const int8_t unary_fn[AT_IR_OP_COUNT] = {
+        [AT_IR_NEG] = AT_UN_NEG + 1, [AT_IR_ABS] = AT_UN_ABS + 1, [AT_IR_RELU] = AT_UN_RELU + 1,
+        [AT_IR_SIGMOID] = AT_UN_SIGMOID + 1, [AT_IR_TANH] = AT_UN_TANH + 1,
+        [AT_IR_EXP] = AT_UN_EXP + 1, [AT_IR_LOG] = AT_UN_LOG + 1, [AT_IR_SQRT] = AT_UN_SQRT + 1,
+    };
+    static const int8_t binary_fn[AT_IR_OP_COUNT] = {
+        [AT_IR_ADD] = AT_BIN_ADD + 1, [AT_IR_SUB] = AT_BIN_SUB + 1, [AT_IR_MUL] = AT_BIN_MUL + 1,
+        [AT_IR_DIV] = AT_BIN_DIV + 1, [AT_IR_POW] = AT_BIN_POW + 1, [AT_IR_MIN] = AT_BIN_MIN + 1,
+        [AT_IR_MAX] = AT_BIN_MAX + 1,
+    };
+    static const int8_t compare_fn[AT_IR_OP_COUNT] = {
+        [AT_IR_LT] = AT_CMP_LT + 1, [AT_IR_LE] = AT_CMP_LE + 1, [AT_IR_GT] = AT_CMP_GT + 1,
+        [AT_IR_GE] = AT_CMP_GE + 1, [AT_IR_EQ] = AT_CMP_EQ + 1, [AT_IR_NE] = AT_CMP_NE + 1,
+    };
+    const at_kernel *k = L->k;
+    at_program *p = L->p;
+    at_status st;
+    for (int ph = 0; ph < p->nphases; ph++) {
+        for (int i = 0; i < k->ninstrs; i++) {
+            const at_instr *in = &k->instrs[i];
+            if (in->op == AT_IR_GEMM || instr_level(L, in) != AT_LEVEL_ELEM) continue;
+            if (in->op == AT_IR_LOAD) continue;               /* lives in memory */
+            if (operand_phase(L, in) != ph) continue;
+            at_vinstr vi = {0};
+            vi.phase = (int16_t)ph;
+            vi.acc = -1;
+            if (in->result != AT_NO_VALUE) vi.dst = L->where[in->result];
+            const at_value *o = in->operands;
+            if (unary_fn[in->op]) {
+                vi.kind = AT_V_UNARY;
+                vi.fn = (uint8_t)(unary_fn[in->op] - 1);
+                vi.src[0] = L->where[o[0]];
+                p->cost_per_elem += unary_cost(vi.fn);
+            } else if (binary_fn[in->op]) {
+                vi.fn = (uint8_t)(binary_fn[in->op] - 1);
+                int sa = L->where[o[0]].kind == AT_OPD_SLOT, sb = L->where[o[1]].kind == AT_OPD_SLOT;
+                vi.kind = sb ? AT_V_BINARY_S : sa ? AT_V_BINARY_RS : AT_V_BINARY;
+                vi.src[0] = L->where[sa ? o[1] : o[0]];
+                vi.src[1] = L->where[sa ? o[0] : o[1]];
+                p->cost_per_elem += vi.fn == AT_BIN_POW ? 8 : 1;
+            } else if (compare_fn[in->op]) {
+                vi.kind = AT_V_COMPARE;
+                vi.fn = (uint8_t)(compare_fn[in->op] - 1);
+                if ((st = vector_operand(L, o[0], ph, 1, &vi.src[0]))) return st;
+                if ((st = vector_operand(L, o[1], ph, 1, &vi.src[1]))) return st;
+                p->cost_per_elem += 1;
+            } else if (in->op == AT_IR_SELECT) {
+                vi.kind = AT_V_SELECT;
+                for (int j = 0; j < 3; j++)
+                    if ((st = vector_operand(L, o[j], ph, 1, &vi.src[j]))) return st;
+                p->cost_per_elem += 1;
+            } else if (in->op == AT_IR_CAST) {          /* f32 -> f32 */
+                vi.kind = AT_V_COPY;
+                vi.src[0] = L->where[o[0]];
+            } else if (is_row_red(in->op) || is_all_red(in->op)) {
+                int all = is_all_red(in->op);
+                vi.kind = all ? AT_V_RED_ALL : AT_V_RED_ROW;
+                vi.src[0] = L->where[o[0]];
+                vi.dst.kind = AT_OPD_NONE;
+                vi.acc = add_acc(L, red_kind(in->op), all, ph, p->slot_of[in->result], -1);
+                if (vi.acc < 0) return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+                p->cost_per_elem += 1;
+            } else if (in->op == AT_IR_STORE) {
+                at_value v = o[0];
+                vi.kind = AT_V_COPY;
+                vi.dst.kind = AT_OPD_MEM;
+                vi.dst.idx = in->param;
+                vi.src[0] = L->where[v];
+                if (vi.src[0].kind == AT_OPD_MEM && vi.src[0].idx == in->param)
+                    continue;   /* forwarded: the producer already wrote here */
+                p->cost_per_elem += 1;
+            } else {
+                return at_error_set(L->err, AT_E_INTERNAL, "lowering: no vector form for %s",
+                                    at_irop_name(in->op));
+            }
+            if ((st = add_vinstr(L, vi))) return st;
+        }
+    }
+    /* row values feeding whole-launch reductions: accumulated per row */
+    for (int i = 0; i < k->ninstrs; i++) {
+        const at_instr *in = &k->instrs[i];
+        if (!is_all_red(in->op) || level_of(L, in->operands[0]) != AT_LEVEL_ROW) continue;
+        if (add_acc(L, red_kind(in->op), 1, L->phase[in->operands[0]], p->slot_of[in->result],
+                    p->slot_of[in->operands[0]]) < 0)
+            return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+    }
+    return AT_OK;
+}
+
+/* 6: virtual registers -> physical, per phase (values never live across). */
+static at_status alloc_registers(lowering *L)
+{
+    at_program *p = L->p;
+    int nvirt = L->nvirt;
+    int *last = malloc((size_t)(nvirt ? nvirt : 1) * sizeof *last);
+    int *phys = malloc((size_t)(nvirt ? nvirt : 1) * sizeof *phys);
+    int *free_list = malloc((size_t)(nvirt ? nvirt : 1) * sizeof *free_list);
+    if (!last || !phys || !free_list) {
+        free(last); free(phys); free(free_list);
+        return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+    }
+    for (int v = 0; v < nvirt; v++) { last[v] = -1; phys[v] = -1; }
+    for (int i = 0; i < p->nv; i++)
+        for (int j = 0; j < 3; j++)
+            if (p->v[i].src[j].kind == AT_OPD_REG) last[p->v[i].src[j].idx] = i;
+    int nfree = 0;
+    for (int i = 0; i < p->nv; i++) {
+        at_vinstr *vi = &p->v[i];
+        if (i > 0 && vi->phase != p->v[i - 1].phase) {
+            /* nothing lives across phases: every register is free again */
+            nfree = 0;
+            for (int r = 0; r < p->nregs; r++) free_list[nfree++] = r;
+        }
+        for (int j = 0; j < 3; j++) {
+            if (vi->src[j].kind != AT_OPD_REG) continue;
+            int v = vi->src[j].idx;
+            vi->src[j].idx = phys[v];
+        }
+        /* registers whose last use is this instruction may be its dst */
+        for (int j = 0; j < 3; j++) {
+            if (vi->src[j].kind != AT_OPD_REG) continue;
+            int r = vi->src[j].idx, dup = 0;
+            for (int q = 0; q < nfree; q++) dup |= free_list[q] == r;
+            int still = 0;
+            for (int v = 0; v < nvirt; v++) still |= phys[v] == r && last[v] > i;
+            if (!dup && !still) free_list[nfree++] = r;
+        }
+        if (vi->dst.kind == AT_OPD_REG) {
+            int v = vi->dst.idx;
+            int r = nfree ? free_list[--nfree] : p->nregs++;
+            phys[v] = r;
+            vi->dst.idx = r;
+            if (last[v] < 0) free_list[nfree++] = r;   /* dead value */
+        }
+    }
+    free(last); free(phys); free(free_list);
+    return AT_OK;
+}
+
+/* Start indices of each phase's vector and per-row scalar instructions. */
+static at_status index_phases(at_program *p, at_error *err)
+{
+    p->vph = calloc((size_t)p->nphases + 1, sizeof *p->vph);
+    p->sph = calloc((size_t)p->nphases + 1, sizeof *p->sph);
+    if (!p->vph || !p->sph) return at_error_set(err, AT_E_NOMEM, "out of memory");
+    int i = 0;
+    for (int ph = 0; ph <= p->nphases; ph++) {
+        while (i < p->nv && p->v[i].phase < ph) i++;
+        p->vph[ph] = i;
+    }
+    p->s_row = 0;
+    while (p->s_row < p->ns && p->s[p->s_row].where == AT_S_PROLOGUE) p->s_row++;
+    i = p->s_row;
+    for (int ph = 0; ph <= p->nphases; ph++) {
+        while (i < p->ns && p->s[i].where == AT_S_ROW && p->s[i].phase < ph) i++;
+        p->sph[ph] = i;
+    }
+    p->s_epi = p->sph[p->nphases];
+    return AT_OK;
+}
+
+at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at_error *err)
+{
+    *out = NULL;
+    if (!k->frozen)
+        return at_error_set(err, AT_E_VERIFY, "kernel '%s' must be verified before compiling", k->name);
+    size_t nv = (size_t)(k->nvalues ? k->nvalues : 1);
+    lowering L = {0};
+    L.k = k;
+    L.err = err;
+    L.p = calloc(1, sizeof *L.p);
+    L.phase = calloc(nv, sizeof *L.phase);
+    L.first_store = calloc(nv, sizeof *L.first_store);
+    L.later_use = calloc(nv, sizeof *L.later_use);
+    L.where = calloc(nv, sizeof *L.where);
+    at_status st = AT_OK;
+    if (!L.p || !L.phase || !L.first_store || !L.later_use || !L.where ||
+        !(L.p->slot_of = calloc(nv, sizeof *L.p->slot_of))) {
+        st = at_error_set(err, AT_E_NOMEM, "out of memory compiling '%s'", k->name);
+        goto done;
+    }
+    L.p->k = k;
+    L.p->kt = kt;
+    assign_phases(&L);
+    choose_mode(&L);
+    if (L.p->mode == AT_MODE_GEMM) goto done;
+    place_values(&L);
+    if ((st = emit_scalar(&L)) || (st = emit_vector(&L)) || (st = alloc_registers(&L))) goto done;
+    if (L.p->mode == AT_MODE_FLAT && L.p->nscratch)
+        st = at_error_set(err, AT_E_INTERNAL, "lowering: scratch in a flat program");
+    /* whole-launch accumulators first, so partials are a dense prefix */
+    for (int a = 0; a < L.p->nacc; a++) L.p->nall += L.p->acc[a].all;
+    {
+        at_acc *sorted = malloc((size_t)(L.p->nacc ? L.p->nacc : 1) * sizeof *sorted);
+        int *remap = malloc((size_t)(L.p->nacc ? L.p->nacc : 1) * sizeof *remap);
+        if (!sorted || !remap) {
+            free(sorted); free(remap);
+            st = at_error_set(err, AT_E_NOMEM, "out of memory");
+            goto done;
+        }
+        int n = 0;
+        for (int pass = 1; pass >= 0; pass--)
+            for (int a = 0; a < L.p->nacc; a++)
+                if (L.p->acc[a].all == pass) { remap[a] = n; sorted[n++] = L.p->acc[a]; }
+        for (int i = 0; i < L.p->nv; i++)
+            if (L.p->v[i].acc >= 0) L.p->v[i].acc = remap[L.p->v[i].acc];
+        if (L.p->nacc) memcpy(L.p->acc, sorted, (size_t)L.p->nacc * sizeof *sorted);
+        free(sorted);
+        free(remap);
+    }
+    if (L.p->cost_per_elem == 0) L.p->cost_per_elem = 1;
+    if ((st = index_phases(L.p, err))) goto done;
+done:
+    free(L.phase); free(L.first_store); free(L.later_use); free(L.where);
+    if (st != AT_OK) { at_program_free(L.p); return st; }
+    *out = L.p;
+    return AT_OK;
+}
+
+void at_program_free(at_program *p)
+{
+    if (!p) return;
+    free(p->v); free(p->s); free(p->acc); free(p->slot_of); free(p->vph); free(p->sph);
+    free(p);
+}

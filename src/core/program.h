@@ -1,0 +1,103 @@
+/* Hologram Atlas — the block program a kernel lowers to (internal).
+ *
+ * A program has a mode:
+ *   FLAT  no row-level values: the rows*cols index space is cut into fixed
+ *         chunks (tasks); each chunk runs the vector instructions block by
+ *         block (AT_BLOCK elements, so registers stay in L1).
+ *   ROW   per-row work: a task is a run of rows; each row runs its phases
+ *         (a phase ends where a row reduction's result is needed), each phase
+ *         a scalar part (row-level values) and a vector part over the row.
+ *   GEMM  the gemm intrinsic: tasks are tiles of C.
+ * Uniform values are computed once before the tasks (prologue) or, when they
+ * depend on whole-launch reductions, after the partials are combined in
+ * task order (epilogue).  Task boundaries depend only on the launch shape,
+ * never on the thread count, so results are bitwise reproducible. */
+#ifndef ATLAS_PROGRAM_H
+#define ATLAS_PROGRAM_H
+
+#include "atlas/runtime.h"
+#include "ir_internal.h"
+#include "ktable.h"
+
+#define AT_BLOCK 1024              /* elements per register block          */
+#define AT_CHUNK (64 * 1024)       /* elements per task (FLAT), per row run */
+
+typedef enum { AT_MODE_FLAT, AT_MODE_ROW, AT_MODE_GEMM } at_mode;
+
+/* Where a vector operand lives. */
+typedef enum {
+    AT_OPD_NONE = 0,
+    AT_OPD_REG,      /* block register idx: regs + idx*AT_BLOCK             */
+    AT_OPD_MEM,      /* buffer param idx at the element index               */
+    AT_OPD_SCRATCH,  /* row scratch idx: a value kept across row phases     */
+    AT_OPD_SLOT      /* scalar slot idx broadcast over the block            */
+} at_opd_kind;
+
+typedef struct at_opd { uint8_t kind; int32_t idx; } at_opd;
+
+typedef enum {
+    AT_V_UNARY, AT_V_BINARY, AT_V_BINARY_S, AT_V_BINARY_RS, AT_V_FILL, AT_V_COPY,
+    AT_V_COMPARE, AT_V_SELECT,
+    AT_V_RED_ROW,    /* reduce the block into row accumulator acc          */
+    AT_V_RED_ALL     /* reduce the block into the task partial acc         */
+} at_vkind;
+
+typedef struct at_vinstr {
+    uint8_t kind;
+    uint8_t fn;          /* AT_UN_*, AT_BIN_*, AT_CMP_*, or reduce kind    */
+    int16_t phase;
+    at_opd dst;
+    at_opd src[3];
+    int32_t acc;
+} at_vinstr;
+
+/* Reduction kinds for accumulators. */
+typedef enum { AT_RED_SUM, AT_RED_MAX, AT_RED_MIN } at_redkind;
+
+/* Scalar instructions run the row and uniform levels on slots. */
+typedef struct at_sinstr {
+    int32_t ir;          /* index of the IR instruction                    */
+    int16_t phase;       /* ROW mode: phase at whose start it runs         */
+    uint8_t where;       /* AT_S_PROLOGUE, AT_S_ROW, AT_S_EPILOGUE         */
+} at_sinstr;
+enum { AT_S_PROLOGUE, AT_S_ROW, AT_S_EPILOGUE };
+
+typedef struct at_acc {
+    uint8_t red;         /* at_redkind                                     */
+    uint8_t all;         /* whole-launch (1) or per row (0)                */
+    int16_t phase;       /* phase whose blocks feed it                     */
+    int32_t slot;        /* where the result goes                          */
+    int32_t src_slot;    /* ROW value fed to an all-reduction, or -1       */
+} at_acc;
+
+typedef union at_slot { float f; int64_t i; } at_slot;
+
+struct at_program {
+    const at_kernel *k;
+    const at_ktable *kt;
+    at_mode mode;
+    int nphases;
+    at_vinstr *v; int nv;          /* ordered by phase                     */
+    at_sinstr *s; int ns;          /* ordered by where, then phase         */
+    at_acc *acc; int nacc;
+    int nall;                      /* accumulators with all = 1 (first)    */
+    int nregs, nscratch, nslots;
+    int32_t *slot_of;              /* value -> slot, or -1                 */
+    int *vph;                      /* v[vph[ph] .. vph[ph+1]) is phase ph  */
+    int *sph;                      /* s[sph[ph] .. sph[ph+1]): row scalars */
+    int s_row, s_epi;              /* s[0..s_row) prologue, s[s_epi..) epilogue */
+    size_t cost_per_elem;          /* rough work units per element         */
+};
+
+/* internal entry points */
+at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at_error *err);
+
+/* Where a failed range check or gather happened (for op-specific messages). */
+typedef struct at_launch_diag {
+    int64_t row, value, lo, hi;
+    int param;           /* gather: the buffer param; check.range: -1     */
+} at_launch_diag;
+
+at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows, size_t cols,
+                       const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err);
+#endif

@@ -1,0 +1,78 @@
+/* Hologram Atlas — the small vector vocabulary every kernel is written in.
+ *
+ * One kernel source, compiled once per ISA level: this header picks the
+ * level's definitions from AT_ISA_LEVEL (set by meson.build, never from
+ * -march=native).  Every helper is static inline, so no wide-ISA copy can
+ * leak into code built for a narrower level.
+ *
+ *   vf   VL floats          vi   VL int32 lanes      vm   a lane mask
+ *   vf_load/vf_store        unaligned full vectors
+ *   vf_load_n/vf_store_n    the first n < VL lanes (others read as 0)
+ *   vf_min/vf_max           x86 semantics: return b when either is NaN
+ *   vf_select(m, a, b)      m ? a : b per lane
+ */
+#ifndef ATLAS_SIMD_H
+#define ATLAS_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef AT_ISA_LEVEL
+#error "kernels are compiled per ISA level: AT_ISA_LEVEL must be defined"
+#endif
+
+#if AT_ISA_LEVEL == 2
+#include "simd_avx512.h"
+#elif AT_ISA_LEVEL == 1
+#include "simd_avx2.h"
+#elif defined(__SSE2__)
+#include "simd_sse2.h"
+#else
+#include "simd_scalar.h"
+#endif
+
+/* Generic helpers written once in the vocabulary. */
+static inline vf vf_neg(vf a) { return vf_xor(a, vf_set1(-0.0f)); }
+static inline vf vf_abs(vf a) { return vf_andnot(vf_set1(-0.0f), a); }
+/* copysign(mag, sgn) for |mag| >= 0 */
+static inline vf vf_copysign(vf mag, vf sgn)
+{
+    vf s = vf_set1(-0.0f);
+    return vf_or(vf_andnot(s, mag), vf_and(s, sgn));
+}
+/* Horizontal reductions through a lane array (only used at loop ends). */
+static inline float vf_hsum(vf a)
+{
+    float t[VL];
+    vf_store(t, a);
+    float s = 0.0f;
+    for (int i = 0; i < VL; i++) s += t[i];
+    return s;
+}
+static inline double vf_hsum_d(vf a)
+{
+    float t[VL];
+    vf_store(t, a);
+    double s = 0.0;
+    for (int i = 0; i < VL; i++) s += (double)t[i];
+    return s;
+}
+static inline float vf_hmax(vf a)
+{
+    float t[VL];
+    vf_store(t, a);
+    float s = t[0];
+    for (int i = 1; i < VL; i++) s = t[i] > s ? t[i] : s;
+    return s;
+}
+static inline float vf_hmin(vf a)
+{
+    float t[VL];
+    vf_store(t, a);
+    float s = t[0];
+    for (int i = 1; i < VL; i++) s = t[i] < s ? t[i] : s;
+    return s;
+}
+
+#endif /* ATLAS_SIMD_H */

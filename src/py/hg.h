@@ -1,0 +1,119 @@
+/* Hologram Atlas — private declarations shared by the extension's sources.
+ *
+ * The extension keeps no C globals of its own: every type object and cached
+ * Python object lives in the module state (hg_state), reached from
+ *   - module-level functions through their `module` argument,
+ *   - Executor / Buffer methods through the Executor's cached state pointer,
+ *   - tp_new through PyType_GetModuleByDef.
+ * The only process-wide global is NumPy's own C-API table (PyArray_API),
+ * which is how NumPy's C API works; it is filled in the module's exec slot.
+ */
+#ifndef HOLOGRAM_PY_HG_H
+#define HOLOGRAM_PY_HG_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#ifndef NPY_NO_DEPRECATED_API
+#define NPY_NO_DEPRECATED_API NPY_2_0_API_VERSION
+#endif
+#define PY_ARRAY_UNIQUE_SYMBOL hologram_core_ARRAY_API
+#ifndef HG_IMPORT_ARRAY_HERE
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "atlas/atlas.h"
+
+/* Release the GIL around a standard-library launch only when the work
+ * estimate (at_stdop_cost, element-op units) is at least this much; below
+ * it, dropping and re-taking the GIL costs more than it can win. */
+#define HG_GIL_RELEASE_COST ((size_t)32768)
+
+/* Largest number of dead Buffer objects kept for reuse per module. */
+#define HG_BUFFER_FREELIST 64
+
+/* Maximum number of values shown by repr(buffer). */
+#define HG_REPR_VALUES 6
+
+/* Keyword-argument names, interned once in the module state. */
+#define HG_KWS(X) X(A, "a") X(B, "b") X(AXIS, "axis") X(M, "m") X(N, "n")   \
+    X(K, "k") X(PRED, "pred") X(TARGET, "target") X(LOGITS, "logits")       \
+    X(IGNORE_INDEX, "ignore_index") X(ROWS, "rows") X(COLS, "cols")         \
+    X(SHAPE, "shape") X(DTYPE, "dtype") X(ARR, "arr") X(NAME, "name")       \
+    X(KERNEL, "kernel")
+#define HG_KW_ENUM(N, s) HG_KW_##N,
+typedef enum hg_kw { HG_KWS(HG_KW_ENUM) HG_KW_COUNT } hg_kw;
+#undef HG_KW_ENUM
+extern const char *const hg_kw_names[HG_KW_COUNT];
+
+typedef struct hg_state {
+    PyTypeObject *ExecutorType;
+    PyTypeObject *BufferType;
+    PyTypeObject *KernelType;
+    PyArray_Descr *descr[3];      /* numpy dtypes for AT_F32, AT_I32, AT_I64 */
+    PyObject *kw[HG_KW_COUNT];    /* interned keyword names (hg_kw) */
+    /* Buffer freelist: dead objects (untracked, no executor, no data). */
+    int nfree;
+    PyObject *freelist[HG_BUFFER_FREELIST];
+} hg_state;
+
+typedef struct ExecutorObject {
+    PyObject_HEAD
+    at_executor *ex;
+    at_pool *pool;                /* at_executor_pool(ex), cached */
+    hg_state *st;                 /* the defining module's state */
+} ExecutorObject;
+
+typedef struct BufferObject {
+    PyObject_HEAD
+    ExecutorObject *exec;         /* strong ref: keeps the pool alive */
+    at_tensor t;                  /* data, dtype, ndim, shape, numel */
+    size_t nbytes;
+    Py_ssize_t exports;           /* live buffer-protocol views */
+    Py_ssize_t view_shape[AT_MAX_DIMS];
+    Py_ssize_t view_strides[AT_MAX_DIMS];
+} BufferObject;
+
+extern PyModuleDef hg_moduledef;
+
+/* module.c */
+hg_state *hg_state_from_type(PyTypeObject *tp);
+PyObject *hg_raise(at_status st, const at_error *err);
+int hg_dtype_from_descr(const PyArray_Descr *d, at_dtype *out);
+int hg_dtype_from_obj(hg_state *st, const char *fn, PyObject *obj, at_dtype *out);
+/* Parse a vectorcall argument vector against the parameter list `kws`
+ * (nkw names; the first npos may be positional, the first nreq of those are
+ * required).  out[i] receives a borrowed reference or stays NULL.
+ * Returns 0, or -1 with TypeError set. */
+int hg_parse_args(hg_state *st, const char *fn, PyObject *const *args,
+                  Py_ssize_t nargs, PyObject *kwnames, const hg_kw *kws,
+                  int nkw, int npos, int nreq, PyObject **out);
+int hg_as_int64(const char *fn, const char *what, PyObject *o, int64_t *out);
+PyObject *hg_cpu_info(PyObject *module, PyObject *unused);
+
+/* executor.c */
+extern PyType_Spec hg_executor_spec;
+
+/* buffer.c */
+extern PyType_Spec hg_buffer_spec;
+/* A new Buffer on exec with the given layout and uninitialised data;
+ * fn names the caller in error messages.  NULL with an exception set. */
+BufferObject *hg_buffer_new(ExecutorObject *exec, at_dtype dt, int ndim,
+                            const int64_t *shape, size_t numel,
+                            const char *fn);
+void hg_buffer_freelist_clear(hg_state *st);
+static inline int hg_buffer_check(hg_state *st, PyObject *o)
+{
+    return Py_IS_TYPE(o, st->BufferType);
+}
+
+/* ops.c */
+extern PyMethodDef hg_module_methods[];   /* cpu_info + the ops */
+
+/* kernel.c */
+extern PyType_Spec hg_kernel_spec;
+PyObject *hg_executor_launch(PyObject *self, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames);
+
+#endif /* HOLOGRAM_PY_HG_H */

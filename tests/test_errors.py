@@ -1,0 +1,232 @@
+"""Invalid calls raise ValueError / TypeError / IndexError whose message starts
+with the op's name and names the shapes involved; never a crash."""
+import re
+
+import numpy as np
+import pytest
+
+import hologram as hg
+
+
+def f32(ex, *shape, fill=1.0):
+    return ex.from_numpy(np.full(shape, fill, np.float32))
+
+
+def shape_pat(shape):
+    return re.escape(str(tuple(shape)))
+
+
+def assert_names_shapes(excinfo, op, *shapes):
+    msg = str(excinfo.value)
+    assert msg.startswith(op), f"message does not start with {op!r}: {msg!r}"
+    for s in shapes:
+        assert str(tuple(s)) in msg, f"message does not name shape {tuple(s)}: {msg!r}"
+
+
+BINARY = ["vector_add", "vector_sub", "vector_mul", "vector_div", "mse_loss"]
+
+
+@pytest.mark.parametrize("sa,sb", [((3,), (4,)), ((2, 3), (3, 2)), ((6,), (2, 3)), ((0,), (1,))])
+@pytest.mark.parametrize("op", BINARY)
+def test_shape_mismatch(ex, op, sa, sb):
+    with pytest.raises(ValueError, match=op) as ei:
+        getattr(hg.ops, op)(f32(ex, *sa), f32(ex, *sb))
+    assert_names_shapes(ei, op, sa, sb)
+
+
+def test_pow_shape_mismatch(ex):
+    with pytest.raises(ValueError, match="pow") as ei:
+        hg.ops.pow(f32(ex, 3), f32(ex, 4))
+    assert_names_shapes(ei, "pow", (3,), (4,))
+
+
+@pytest.mark.parametrize("op", BINARY + ["pow"])
+def test_two_executors(ex, op):
+    other = hg.Executor(threads=1)
+    with pytest.raises(ValueError, match=op):
+        getattr(hg.ops, op)(f32(ex, 8), f32(other, 8))
+
+
+# ops whose result is inherently floating point (whether neg/abs/relu/max of
+# integer buffers is allowed is not fixed by the contract, so not tested)
+@pytest.mark.parametrize("op", ["exp", "log", "sqrt", "tanh", "sigmoid", "softmax", "mean"])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_int_into_float_op(ex, op, dtype):
+    b = ex.from_numpy(np.arange(5, dtype=dtype))
+    with pytest.raises(TypeError, match=op):
+        getattr(hg.ops, op)(b)
+
+
+@pytest.mark.parametrize("op", ["vector_add", "vector_mul", "mse_loss", "pow"])
+def test_int_into_binary(ex, op):
+    a = f32(ex, 4)
+    bi = ex.from_numpy(np.arange(4, dtype=np.int32))
+    with pytest.raises(TypeError, match=op):
+        getattr(hg.ops, op)(a, bi)
+    with pytest.raises(TypeError, match=op):
+        getattr(hg.ops, op)(bi, a)
+
+
+def test_gemm_int_operand(ex):
+    with pytest.raises(TypeError, match="gemm"):
+        hg.ops.gemm(ex.from_numpy(np.ones(4, np.int32)), f32(ex, 4), m=2, n=2, k=2)
+
+
+def test_cross_entropy_float_target(ex):
+    logits = f32(ex, 4, 3)
+    with pytest.raises(TypeError, match="cross_entropy"):
+        hg.ops.cross_entropy(logits, ex.from_numpy(np.zeros(4, np.float32)))
+
+
+def test_cross_entropy_int32_target(ex):
+    # contract: target is int64
+    with pytest.raises(TypeError, match="cross_entropy"):
+        hg.ops.cross_entropy(f32(ex, 4, 3), ex.from_numpy(np.zeros(4, np.int32)))
+
+
+def test_cross_entropy_int_logits(ex):
+    with pytest.raises(TypeError, match="cross_entropy"):
+        hg.ops.cross_entropy(ex.from_numpy(np.zeros((4, 3), np.int32)),
+                             ex.from_numpy(np.zeros(4, np.int64)))
+
+
+@pytest.mark.parametrize("bad", [3, -1, -2, 2 ** 40, -(2 ** 62)])
+def test_cross_entropy_target_out_of_range(ex, bad):
+    tgt = np.array([0, 1, bad, 2], np.int64)
+    with pytest.raises(IndexError, match="cross_entropy"):
+        hg.ops.cross_entropy(f32(ex, 4, 3), ex.from_numpy(tgt))
+
+
+def test_cross_entropy_out_of_range_in_large_batch(ex):
+    # the bad target sits past the first SIMD block / 1024-row block
+    tgt = np.zeros(4097, np.int64)
+    tgt[4096] = 1000
+    with pytest.raises(IndexError, match="cross_entropy"):
+        hg.ops.cross_entropy(f32(ex, 4097, 1000), ex.from_numpy(tgt))
+
+
+def test_cross_entropy_custom_ignore_index_makes_minus100_invalid(ex):
+    tgt = np.array([0, -100], np.int64)
+    with pytest.raises(IndexError, match="cross_entropy"):
+        hg.ops.cross_entropy(f32(ex, 2, 3), ex.from_numpy(tgt), ignore_index=-1)
+
+
+@pytest.mark.parametrize("ls,ts", [((4, 3), (5,)), ((4, 3), (4, 1)), ((12,), (4,))])
+def test_cross_entropy_shapes(ex, ls, ts):
+    with pytest.raises(ValueError, match="cross_entropy") as ei:
+        hg.ops.cross_entropy(f32(ex, *ls), ex.from_numpy(np.zeros(ts, np.int64)))
+    assert_names_shapes(ei, "cross_entropy", ls, ts)
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_min_empty(ex, op):
+    with pytest.raises(ValueError, match=op):
+        getattr(hg.ops, op)(f32(ex, 0))
+
+
+@pytest.mark.parametrize("m,n,k,asz,bsz", [
+    (2, 2, 2, 5, 4),   # a too big
+    (2, 2, 2, 3, 4),   # a too small
+    (2, 2, 2, 4, 5),   # b wrong
+    (3, 1, 2, 6, 3),   # b has k*n+1
+])
+def test_gemm_size_mismatch(ex, m, n, k, asz, bsz):
+    with pytest.raises(ValueError, match="gemm"):
+        hg.ops.gemm(f32(ex, asz), f32(ex, bsz), m=m, n=n, k=k)
+
+
+@pytest.mark.parametrize("m,n,k", [(-1, 2, 2), (2, -1, 2), (2, 2, -1), (-2, -2, 1)])
+def test_gemm_negative_dims(ex, m, n, k):
+    with pytest.raises(ValueError, match="gemm"):
+        hg.ops.gemm(f32(ex, 4), f32(ex, 4), m=m, n=n, k=k)
+
+
+def test_gemm_huge_dims_no_crash(ex):
+    with pytest.raises((ValueError, OverflowError), match="gemm"):
+        hg.ops.gemm(f32(ex, 4), f32(ex, 4), m=2 ** 62, n=2 ** 62, k=2 ** 62)
+
+
+def test_gemm_missing_dims(ex):
+    with pytest.raises(TypeError):
+        hg.ops.gemm(f32(ex, 4), f32(ex, 4))
+
+
+@pytest.mark.parametrize("arg", [None, [1.0, 2.0], np.ones(2, np.float32), 3.0, "x"])
+@pytest.mark.parametrize("op", ["exp", "relu", "softmax", "sum", "neg"])
+def test_non_buffer_unary(arg, op):
+    with pytest.raises(TypeError, match=op):
+        getattr(hg.ops, op)(arg)
+
+
+@pytest.mark.parametrize("arg", [None, [1.0, 2.0], np.ones(2, np.float32)])
+@pytest.mark.parametrize("op", BINARY)
+def test_non_buffer_binary(ex, arg, op):
+    b = f32(ex, 2)
+    with pytest.raises(TypeError, match=op):
+        getattr(hg.ops, op)(b, arg)
+    with pytest.raises(TypeError, match=op):
+        getattr(hg.ops, op)(arg, b)
+
+
+def test_non_buffer_gemm_ce(ex):
+    with pytest.raises(TypeError, match="gemm"):
+        hg.ops.gemm(None, f32(ex, 4), m=2, n=2, k=2)
+    with pytest.raises(TypeError, match="cross_entropy"):
+        hg.ops.cross_entropy(np.ones((2, 2), np.float32), ex.from_numpy(np.zeros(2, np.int64)))
+
+
+def test_pow_bad_exponent_type(ex):
+    with pytest.raises(TypeError, match="pow"):
+        hg.ops.pow(f32(ex, 3), "2")
+    with pytest.raises(TypeError, match="pow"):
+        hg.ops.pow(f32(ex, 3), None)
+
+
+@pytest.mark.parametrize("shape,axis", [((3, 4), 2), ((3, 4), -3), ((3, 4), 7), ((5,), 1),
+                                        ((5,), -2)])
+@pytest.mark.parametrize("op", ["sum", "max", "min", "mean"])
+def test_bad_axis(ex, op, shape, axis):
+    with pytest.raises(ValueError, match=op):
+        getattr(hg.ops, op)(f32(ex, *shape), axis=axis)
+
+
+@pytest.mark.parametrize("threads", [-1, -8])
+def test_executor_negative_threads(threads):
+    with pytest.raises(ValueError):
+        hg.Executor(threads=threads)
+
+
+def test_executor_unknown_isa():
+    with pytest.raises(ValueError, match=r"(?i)isa|bogus"):
+        hg.Executor(isa="bogus")
+
+
+def test_item_on_non_scalar(ex):
+    with pytest.raises(ValueError):
+        f32(ex, 3).item()
+    with pytest.raises(ValueError):
+        f32(ex, 0).item()
+
+
+def test_too_many_dims(ex):
+    with pytest.raises(ValueError):
+        ex.from_numpy(np.zeros((1,) * 9, np.float32))
+
+
+def test_empty_bad_shape(ex):
+    with pytest.raises(ValueError):
+        ex.empty((-1, 3))
+    with pytest.raises(TypeError):
+        ex.zeros((3,), dtype="float64")
+
+
+def test_errors_leave_executor_usable(ex):
+    # after a string of errors the executor still computes correctly
+    a = ex.from_numpy(np.arange(5, dtype=np.float32))
+    for bad in (lambda: hg.ops.vector_add(a, f32(ex, 4)),
+                lambda: hg.ops.max(f32(ex, 0)),
+                lambda: hg.ops.exp(ex.from_numpy(np.arange(3, dtype=np.int32)))):
+        with pytest.raises((ValueError, TypeError)):
+            bad()
+    np.testing.assert_array_equal(hg.ops.vector_add(a, a).to_numpy(),
+                                  np.arange(5, dtype=np.float32) * 2)

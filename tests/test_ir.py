@@ -1,0 +1,249 @@
+"""hg.Kernel: parsing, printing, launching, and the verifier's rejections."""
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import hologram as hg
+from conftest import assert_f32_close, t
+
+FUSED = """kernel fused(x: f32, b: f32, y: f32, a: f32 scalar) {
+  %0 = load x
+  %1 = exp %0
+  %2 = param a
+  %3 = mul %1, %2
+  %4 = load b
+  %5 = add %3, %4
+  store y, %5
+}
+"""
+
+SOFTMAX = """kernel softmax(x: f32, y: f32) {
+  %0 = load x
+  %1 = reduce.max.row %0
+  %2 = sub %0, %1
+  %3 = exp %2
+  %4 = reduce.sum.row %3
+  %5 = div %3, %4
+  store y, %5
+}
+"""
+
+TOTAL = """kernel total(x: f32, s: f32) {
+  %0 = load x
+  %1 = reduce.sum.all %0
+  store s, %1
+}
+"""
+
+GEMM = """kernel mm(a: f32, b: f32, c: f32, k: i64 scalar) {
+  gemm a, b, c, k
+}
+"""
+
+
+def test_kernel_attributes():
+    k = hg.Kernel(FUSED)
+    assert k.name == "fused"
+    names = [p[0] for p in k.params]
+    assert names == ["x", "b", "y", "a"]
+    assert [bool(p[2]) for p in k.params] == [False, False, False, True]
+    assert all(p[1] in ("f32", "float32") for p in k.params)
+
+
+@pytest.mark.parametrize("text", [FUSED, SOFTMAX, TOTAL, GEMM])
+def test_print_parse_round_trip(text):
+    k = hg.Kernel(text)
+    s = str(k)
+    k2 = hg.Kernel(s)
+    assert str(k2) == s
+    assert k2.name == k.name and list(k2.params) == list(k.params)
+    # the printed form keeps every instruction of the source
+    body = [ln.strip() for ln in text.strip().splitlines()[1:-1]]
+    assert len([ln for ln in s.strip().splitlines()[1:-1] if ln.strip()]) == len(body)
+
+
+@pytest.mark.parametrize("n", [1, 7, 17, 1025, 65537])
+def test_launch_fused(ex, n):
+    r = np.random.default_rng(n)
+    x = r.uniform(-5, 5, n).astype(np.float32)
+    b = r.uniform(0, 1, n).astype(np.float32)  # no cancellation in the add
+    a = 2.5
+    k = hg.Kernel(FUSED)
+    y = ex.empty((n,))
+    res = ex.launch(k, ex.from_numpy(x), ex.from_numpy(b), y, a)
+    assert res is None or isinstance(res, hg.Buffer)
+    got = y.to_numpy()
+    ref64 = np.exp(x.astype(np.float64)) * a + b.astype(np.float64)
+    want_t = (torch.exp(t(x)) * a + t(b)).numpy()
+    assert_f32_close(got, ref64, want_t, what="fused kernel")
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (3, 7), (17, 1000), (4, 4097)])
+def test_launch_softmax_rows(ex, rows, cols):
+    r = np.random.default_rng(rows * cols)
+    x = (r.standard_normal((rows, cols)) * 10).astype(np.float32)
+    k = hg.Kernel(SOFTMAX)
+    y = ex.empty((rows, cols))
+    ex.launch(k, ex.from_numpy(x), y, rows=rows, cols=cols)
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(1, keepdims=True))
+    assert_f32_close(y.to_numpy(), e / e.sum(1, keepdims=True),
+                     torch.softmax(t(x), -1).numpy(), what="softmax kernel")
+
+
+def test_launch_builtin_softmax_ir(ex):
+    text = hg.ops.kernel_ir("softmax")
+    assert isinstance(text, str) and "softmax" in text
+    k = hg.Kernel(text)
+    assert str(hg.Kernel(str(k))) == str(k)
+    # the built-in softmax reads its first param and writes its last one
+    assert not any(p[2] for p in k.params), k.params
+    x = np.random.default_rng(5).standard_normal((6, 33)).astype(np.float32)
+    bufs = [ex.from_numpy(x)] + [ex.empty((6, 33)) for _ in k.params[1:]]
+    ex.launch(k, *bufs, rows=6, cols=33)
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(1, keepdims=True))
+    assert_f32_close(bufs[-1].to_numpy(), e / e.sum(1, keepdims=True),
+                     torch.softmax(t(x), -1).numpy(), what="kernel_ir softmax")
+
+
+@pytest.mark.parametrize("name", ["softmax", "vector_add", "exp", "relu", "sum", "mse_loss",
+                                  "cross_entropy", "gemm"])
+def test_kernel_ir_parses(name):
+    text = hg.ops.kernel_ir(name)
+    k = hg.Kernel(text)
+    assert str(hg.Kernel(str(k))) == str(k)
+
+
+def test_kernel_ir_unknown_name():
+    with pytest.raises(ValueError):
+        hg.ops.kernel_ir("no_such_op")
+
+
+@pytest.mark.parametrize("n", [1, 1000, 65537])
+def test_launch_whole_reduction(ex, n):
+    x = np.random.default_rng(n).integers(-8, 9, n).astype(np.float32)
+    s = ex.zeros((1,))
+    ex.launch(hg.Kernel(TOTAL), ex.from_numpy(x), s)
+    assert s.to_numpy()[0] == float(np.sum(x.astype(np.int64)))  # integer-valued: exact
+
+
+def test_launch_scalar_int_accepted_for_f32(ex):
+    x = np.linspace(-1, 1, 9).astype(np.float32)
+    b = np.ones(9, np.float32)
+    y = ex.empty((9,))
+    ex.launch(hg.Kernel(FUSED), ex.from_numpy(x), ex.from_numpy(b), y, 2)
+    ref = np.exp(x.astype(np.float64)) * 2 + 1
+    assert_f32_close(y.to_numpy(), ref, (torch.exp(t(x)) * 2 + 1).numpy(), what="fused int scalar")
+
+
+def test_launch_wrong_arg_count(ex):
+    k = hg.Kernel(FUSED)
+    x = ex.from_numpy(np.ones(4, np.float32))
+    with pytest.raises((TypeError, ValueError), match=r"(?i)fused|launch|param|arg"):
+        ex.launch(k, x, x)
+
+
+def test_launch_wrong_buffer_dtype(ex):
+    k = hg.Kernel(FUSED)
+    x = ex.from_numpy(np.ones(4, np.float32))
+    xi = ex.from_numpy(np.ones(4, np.int32))
+    with pytest.raises(TypeError, match=r"(?i)fused|launch|dtype|int32|i32"):
+        ex.launch(k, xi, x, ex.empty((4,)), 1.0)
+
+
+def test_launch_size_mismatch(ex):
+    k = hg.Kernel(FUSED)
+    x = ex.from_numpy(np.ones(4, np.float32))
+    b = ex.from_numpy(np.ones(5, np.float32))
+    with pytest.raises(ValueError, match=r"(?i)fused|launch|size|element"):
+        ex.launch(k, x, b, ex.empty((4,)), 1.0)
+
+
+def test_launch_buffer_for_scalar_param(ex):
+    k = hg.Kernel(FUSED)
+    x = ex.from_numpy(np.ones(4, np.float32))
+    with pytest.raises(TypeError):
+        ex.launch(k, x, x, ex.empty((4,)), x)
+
+
+def test_kernel_is_not_a_string_arg():
+    with pytest.raises(TypeError):
+        hg.Kernel(42)
+
+
+# --------------------------------------------------------------------------
+# verifier / parser rejections
+# --------------------------------------------------------------------------
+BAD = {
+    "undefined_operand": (
+        "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = exp %7\n  store y, %1\n}\n",
+        r"(?i)undefined|not defined"),
+    "redefined_value": (
+        "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %0 = exp %0\n  store y, %0\n}\n",
+        r"(?i)twice|redefin|already"),
+    "type_mismatch_f32_i64": (
+        "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = const.i64 3\n  %2 = add %0, %1\n"
+        "  store y, %2\n}\n",
+        r"(?i)type|differ|mismatch"),
+    "store_to_scalar": (
+        "kernel bad(x: f32, a: f32 scalar) {\n  %0 = load x\n  store a, %0\n}\n",
+        r"(?i)scalar"),
+    "load_unknown_param": (
+        "kernel bad(x: f32, y: f32) {\n  %0 = load zz\n  store y, %0\n}\n",
+        r"(?i)unknown|no param|zz"),
+    "i64_elem_value": (
+        "kernel bad(t: i64, y: f32) {\n  %0 = load t\n  %1 = cast.f32 %0\n  store y, %1\n}\n",
+        r"(?i)element.level|elem"),
+    "whole_reduction_at_elem": (
+        "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = reduce.sum.all %0\n"
+        "  %2 = div %0, %1\n  store y, %2\n}\n",
+        r"(?i)whole.launch|barrier"),
+    "gemm_mixed": (
+        "kernel bad(a: f32, b: f32, c: f32, k: i64 scalar) {\n  gemm a, b, c, k\n"
+        "  %0 = const.f32 1.0\n}\n",
+        r"(?i)gemm"),
+    "unknown_opcode": (
+        "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = frobnicate %0\n  store y, %1\n}\n",
+        r"(?i)unknown|frobnicate"),
+    "syntax_missing_brace": (
+        "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  store y, %0\n",
+        r"(?i)syntax|missing|expected|\}"),
+    "syntax_missing_paren": (
+        "kernel bad x: f32, y: f32) {\n  %0 = load x\n  store y, %0\n}\n",
+        r"(?i)syntax|expected|\("),
+    "syntax_no_kernel_keyword": (
+        "kernal bad(x: f32, y: f32) {\n  %0 = load x\n  store y, %0\n}\n",
+        r"(?i)syntax|expected|kernel"),
+    "syntax_missing_comma": (
+        "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = add %0 %0\n  store y, %1\n}\n",
+        r"(?i)syntax|expected|,|operand"),
+    "trailing_garbage": (
+        "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  store y, %0\n}\nextra\n",
+        r"(?i)syntax|after|expected"),
+    "bad_param_dtype": (
+        "kernel bad(x: f64, y: f32) {\n  %0 = load x\n  store y, %0\n}\n",
+        r"(?i)f64|dtype|f32|expected"),
+    "empty_string": ("", r"(?i)syntax|expected|kernel"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_verifier_rejects(case):
+    text, pat = BAD[case]
+    with pytest.raises(ValueError, match=pat):
+        hg.Kernel(text)
+
+
+def test_verifier_messages_are_distinct():
+    """Each restriction has its own message (ir.h): the rejection texts of the
+    semantic cases must not all be the same generic error."""
+    msgs = []
+    for case in ("undefined_operand", "redefined_value", "type_mismatch_f32_i64",
+                 "store_to_scalar", "i64_elem_value", "whole_reduction_at_elem", "gemm_mixed"):
+        with pytest.raises(ValueError) as ei:
+            hg.Kernel(BAD[case][0])
+        msgs.append(re.sub(r"\d+", "", str(ei.value)))
+    assert len(set(msgs)) == len(msgs), msgs
