@@ -202,7 +202,7 @@ def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool =
     tensors = [torch.from_numpy(a) for a in arrays]
     buffers = [executor.from_numpy(a) for a in arrays]
     rec: Dict[str, Any] = {"operation": op.name, "size": int(arrays[0].size),
-                           "shape": "x".join(map(str, arrays[0].shape)), "group": op.group,
+                           "shape": shape_label(arrays[0].shape), "group": op.group,
                            "threads": int(torch.get_num_threads())}
     fns: Dict[str, Callable[[], Any]] = {
         "pytorch": lambda: op.torch(*tensors),
@@ -250,6 +250,11 @@ COLUMNS = ["operation", "size", "pytorch_mean_ms", "pytorch_std_ms", "atlas_mean
 def order_columns(rec: Dict[str, Any]) -> Dict[str, Any]:
     """The notebook's columns first, then the extras."""
     return {k: rec.get(k) for k in COLUMNS} | {k: v for k, v in rec.items() if k not in COLUMNS}
+
+
+def shape_label(shape: Tuple[int, ...]) -> str:
+    """'1,000' for 1-D (never parses as a number, so CSV round-trips it as text), '64x1000' otherwise."""
+    return f"{shape[0]:,}" if len(shape) == 1 else "x".join(map(str, shape))
 
 
 def format_row(rec: Dict[str, Any]) -> str:

@@ -11,17 +11,23 @@
  *         pack A[ic:+mc, pc:+kc] -> MR-tall slivers  (mc x kc, L2-resident)
  *         for jr step NR, ir step MR: micro-kernel MR x NR over kc
  *
- * The first depth block overwrites C, later ones accumulate into it.  Packed
- * slivers are zero-padded to full MR / NR, so the micro-kernel always runs the
- * full register tile and only its store is clipped (masked stores, never a
- * write outside the tile).
+ * k, the tile's rows and its columns are cut into near-equal blocks of at
+ * most KC / MC / NC.  The first depth block overwrites C, later ones
+ * accumulate into it.  Packed slivers are zero-padded to full MR / NR, so
+ * the micro-kernel always runs the full register tile and only its store is
+ * clipped (masked stores, never a write outside the tile).  The micro-kernel
+ * prefetches its C rows while it runs.
  *
  * When a tile has few NR slivers the A pack is not amortised; then full-height
  * A slivers are read in place (row stride lda) by a second instantiation of the
  * same micro-kernel, and only a ragged bottom sliver is packed.
  *
- * Register tiles: SSE2 6 x 8, AVX2 6 x 16, AVX-512 12 x 32 (accumulators
- * MR * NR / VL vectors, all kept in registers).
+ * Register tiles (MR x NR, MR * NR / VL accumulator vectors in registers):
+ *   SSE2    6 x 8   KC 256  MC  72  NC 3072  (A packed pre-broadcast, x4)
+ *   AVX2    6 x 16  KC 384  MC 144  NC 3072
+ *   AVX-512 12 x 32 KC 384  MC  96  NC 3072  (compiled, not benchmarked)
+ * Blocks for Zen 3 (32 KiB L1d, 512 KiB L2): packed A block (MC x KC) sits in
+ * L2, the B sliver (KC x NR) mostly in L1, the B panel (KC x NC) in L3.
  */
 #include "simd.h"
 #include "ktable.h"
@@ -37,10 +43,10 @@
 #define GEMM_KC_DEF 384
 #define GEMM_MC_DEF 144
 #define GEMM_NC_DEF 3072
-#else
+#else /* A packed pre-broadcast (x VL): keep the MC x KC block in L2 */
 #define GEMM_MR_DEF 6
-#define GEMM_KC_DEF 384
-#define GEMM_MC_DEF 144
+#define GEMM_KC_DEF 256
+#define GEMM_MC_DEF 72
 #define GEMM_NC_DEF 3072
 #endif
 /* -DGEMM_xx=... overrides are for tuning experiments only. */
@@ -58,20 +64,41 @@
 #endif
 #define GEMM_NR (GEMM_NV * VL)
 
+/* Floats stored per packed A element.  SSE2 has no broadcast-from-memory
+ * (set1 is movss + shufps, which competes with mulps/addps for the FP
+ * pipes), so at that level the A pack stores each element pre-broadcast
+ * to a full vector and the micro-kernel just loads it. */
+#if AT_ISA_LEVEL == 0
+#define GEMM_AB VL
+#else
+#define GEMM_AB 1
+#endif
+
 /* Read A in place instead of packing when the tile has at most this many
  * NR slivers in the current NC block. */
 #ifndef GEMM_DIRECT_A_SLIVERS
-#define GEMM_DIRECT_A_SLIVERS 8
+#define GEMM_DIRECT_A_SLIVERS 16
 #endif
 
 #define GEMM_STR_(x) #x
 #define GEMM_STR(x) GEMM_STR_(x)
 #define GEMM_UNROLL(n) _Pragma(GEMM_STR(GCC unroll n))
 
-#define GEMM_A_BYTES ((size_t)GEMM_MC * GEMM_KC * sizeof(float))
+#define GEMM_A_BYTES ((size_t)GEMM_MC * GEMM_KC * GEMM_AB * sizeof(float))
 #define GEMM_B_BYTES ((size_t)GEMM_KC * GEMM_NC * sizeof(float))
 
 static inline size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Block size for splitting len into ceil(len / max) near-equal blocks, each
+ * a multiple of quantum and at most max (max is a multiple of quantum). */
+static inline size_t gemm_balance(size_t len, size_t max, size_t quantum)
+{
+    size_t nblk = (len + max - 1) / max;
+    if (nblk == 0) return max;
+    size_t b = (len + nblk - 1) / nblk;
+    b = (b + quantum - 1) / quantum * quantum;
+    return b < max ? b : max;
+}
 
 /* Store the accumulators to C (overwrite, or add when acc != 0), clipped to
  * the first mr rows and nr columns. */
@@ -113,18 +140,27 @@ gemm_store(vf cr[GEMM_MR][GEMM_NV], float *restrict c, size_t ldc, size_t mr,
     }
 }
 
-/* MR x NR micro-kernel over kc.  A element (r, p) is a[r * rsa + p * csa];
- * b is a packed sliver (kc rows of NR floats). */
+/* MR x NR micro-kernel over kc.  A element (r, p) is a[r * rsa + p * csa]
+ * (pre != 0: a full pre-broadcast vector there); b is a packed sliver (kc
+ * rows of NR floats). */
 static inline __attribute__((always_inline)) void
 gemm_ukr(size_t kc, const float *restrict a, size_t rsa, size_t csa,
          const float *restrict b, float *restrict c, size_t ldc, size_t mr,
-         size_t nr, int acc)
+         size_t nr, int acc, int pre)
 {
     vf cr[GEMM_MR][GEMM_NV];
     GEMM_UNROLL(16)
     for (int r = 0; r < GEMM_MR; r++) {
         GEMM_UNROLL(4)
         for (int v = 0; v < GEMM_NV; v++) cr[r][v] = vf_zero();
+    }
+    /* Pull this C tile toward L1 while the kc loop runs (first and last
+     * byte of each row: rows are only 4-byte aligned). */
+    GEMM_UNROLL(16)
+    for (int r = 0; r < GEMM_MR; r++) {
+        if ((size_t)r >= mr) break;
+        __builtin_prefetch(c + (size_t)r * ldc, 1, 3);
+        __builtin_prefetch(c + (size_t)r * ldc + nr - 1, 1, 3);
     }
     GEMM_UNROLL(4)
     for (size_t p = 0; p < kc; p++) {
@@ -133,7 +169,7 @@ gemm_ukr(size_t kc, const float *restrict a, size_t rsa, size_t csa,
         for (int v = 0; v < GEMM_NV; v++) bv[v] = vf_load(b + v * VL);
         GEMM_UNROLL(16)
         for (int r = 0; r < GEMM_MR; r++) {
-            vf ar = vf_set1(a[(size_t)r * rsa]);
+            vf ar = pre ? vf_load(a + (size_t)r * rsa) : vf_set1(a[(size_t)r * rsa]);
             GEMM_UNROLL(4)
             for (int v = 0; v < GEMM_NV; v++) cr[r][v] = vf_fma(ar, bv[v], cr[r][v]);
         }
@@ -148,7 +184,7 @@ static __attribute__((noinline)) void
 gemm_ukr_packed(size_t kc, const float *restrict a, const float *restrict b,
                 float *restrict c, size_t ldc, size_t mr, size_t nr, int acc)
 {
-    gemm_ukr(kc, a, 1, GEMM_MR, b, c, ldc, mr, nr, acc);
+    gemm_ukr(kc, a, GEMM_AB, GEMM_MR * GEMM_AB, b, c, ldc, mr, nr, acc, GEMM_AB > 1);
 }
 
 /* A read in place: full MR rows with row stride lda. */
@@ -156,7 +192,7 @@ static __attribute__((noinline)) void
 gemm_ukr_direct(size_t kc, const float *restrict a, size_t lda,
                 const float *restrict b, float *restrict c, size_t ldc, int acc)
 {
-    gemm_ukr(kc, a, lda, 1, b, c, ldc, GEMM_MR, GEMM_NR, acc);
+    gemm_ukr(kc, a, lda, 1, b, c, ldc, GEMM_MR, GEMM_NR, acc, 0);
 }
 
 /* Pack B[0:kc, 0:nc] (row stride ldb) into NR-wide slivers, zero-padded. */
@@ -192,8 +228,18 @@ static void gemm_pack_b(size_t kc, size_t nc, const float *restrict b,
     }
 }
 
-/* Pack one A sliver: rows [0:mr) (row stride lda), depth [0:kc), MR floats
- * per depth step, rows mr..MR zero. */
+/* Store one packed A element (GEMM_AB copies). */
+static inline void gemm_put_a(float *restrict ap, float x)
+{
+#if GEMM_AB > 1
+    vf_store(ap, vf_set1(x));
+#else
+    *ap = x;
+#endif
+}
+
+/* Pack one A sliver: rows [0:mr) (row stride lda), depth [0:kc), MR
+ * elements per depth step, rows mr..MR zero. */
 static void gemm_pack_a_sliver(size_t kc, size_t mr, const float *restrict a,
                                size_t lda, float *restrict ap)
 {
@@ -208,21 +254,23 @@ static void gemm_pack_a_sliver(size_t kc, size_t mr, const float *restrict a,
                 vf_store(t[r], vf_load(a + (size_t)r * lda + p));
             for (int q = 0; q < VL; q++) {
                 GEMM_UNROLL(16)
-                for (int r = 0; r < GEMM_MR; r++) ap[q * GEMM_MR + r] = t[r][q];
+                for (int r = 0; r < GEMM_MR; r++)
+                    gemm_put_a(ap + (q * GEMM_MR + r) * GEMM_AB, t[r][q]);
             }
-            ap += VL * GEMM_MR;
+            ap += VL * GEMM_MR * GEMM_AB;
         }
         for (; p < kc; p++) {
             GEMM_UNROLL(16)
-            for (int r = 0; r < GEMM_MR; r++) ap[r] = a[(size_t)r * lda + p];
-            ap += GEMM_MR;
+            for (int r = 0; r < GEMM_MR; r++)
+                gemm_put_a(ap + r * GEMM_AB, a[(size_t)r * lda + p]);
+            ap += GEMM_MR * GEMM_AB;
         }
         return;
     }
     for (size_t p = 0; p < kc; p++) {
         for (size_t r = 0; r < GEMM_MR; r++)
-            ap[r] = r < mr ? a[r * lda + p] : 0.0f;
-        ap += GEMM_MR;
+            gemm_put_a(ap + r * GEMM_AB, r < mr ? a[r * lda + p] : 0.0f);
+        ap += GEMM_MR * GEMM_AB;
     }
 }
 
@@ -242,15 +290,21 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
     float *const bpk = (float *)ws;
     float *const apk = (float *)((char *)ws + GEMM_B_BYTES);
 
-    for (size_t jc = n0; jc < n1; jc += GEMM_NC) {
-        const size_t nc = gemm_min(GEMM_NC, n1 - jc);
+    /* Split k and the tile's rows into near-equal blocks (no short last
+     * block: a short kc pays the C update for little work). */
+    const size_t kb = gemm_balance(k, GEMM_KC, 1);
+    const size_t mb = gemm_balance(m1 - m0, GEMM_MC, GEMM_MR);
+    const size_t nb = gemm_balance(n1 - n0, GEMM_NC, GEMM_NR);
+
+    for (size_t jc = n0; jc < n1; jc += nb) {
+        const size_t nc = gemm_min(nb, n1 - jc);
         const int direct = (nc + GEMM_NR - 1) / GEMM_NR <= GEMM_DIRECT_A_SLIVERS;
-        for (size_t pc = 0; pc < k; pc += GEMM_KC) {
-            const size_t kc = gemm_min(GEMM_KC, k - pc);
+        for (size_t pc = 0; pc < k; pc += kb) {
+            const size_t kc = gemm_min(kb, k - pc);
             const int acc = pc > 0;
             gemm_pack_b(kc, nc, g->b + pc * ldb + jc, ldb, bpk);
-            for (size_t ic = m0; ic < m1; ic += GEMM_MC) {
-                const size_t mc = gemm_min(GEMM_MC, m1 - ic);
+            for (size_t ic = m0; ic < m1; ic += mb) {
+                const size_t mc = gemm_min(mb, m1 - ic);
                 const float *ablk = g->a + ic * lda + pc;
                 if (direct) {
                     /* Only a ragged bottom sliver gets packed. */
@@ -271,7 +325,7 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
                             const size_t mr = gemm_min(GEMM_MR, mc - ir);
                             if (ir < mfull)
                                 gemm_ukr(kc, ablk + ir * lda, lda, 1, bs,
-                                         cs + ir * ldc, ldc, mr, nr, acc);
+                                         cs + ir * ldc, ldc, mr, nr, acc, 0);
                             else
                                 gemm_ukr_packed(kc, apk, bs, cs + ir * ldc, ldc,
                                                 mr, nr, acc);
@@ -281,13 +335,13 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
                 }
                 for (size_t ir = 0; ir < mc; ir += GEMM_MR)
                     gemm_pack_a_sliver(kc, gemm_min(GEMM_MR, mc - ir),
-                                       ablk + ir * lda, lda, apk + ir * kc);
+                                       ablk + ir * lda, lda, apk + ir * kc * GEMM_AB);
                 for (size_t jr = 0; jr < nc; jr += GEMM_NR) {
                     const size_t nr = gemm_min(GEMM_NR, nc - jr);
                     const float *bs = bpk + jr * kc;
                     float *cs = c + ic * ldc + jc + jr;
                     for (size_t ir = 0; ir < mc; ir += GEMM_MR)
-                        gemm_ukr_packed(kc, apk + ir * kc, bs, cs + ir * ldc,
+                        gemm_ukr_packed(kc, apk + ir * kc * GEMM_AB, bs, cs + ir * ldc,
                                         ldc, gemm_min(GEMM_MR, mc - ir), nr, acc);
                 }
             }

@@ -3,6 +3,7 @@
 #include "hg.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -276,9 +277,14 @@ static PyObject *buffer_repr(PyObject *op)
     for (size_t i = 0; i < n; i++) {
         char one[32];
         switch (b->t.dtype) {
-        case AT_F32:
-            snprintf(one, sizeof one, "%.6g", (double)((const float *)b->t.data)[i]);
+        case AT_F32: {
+            double v = (double)((const float *)b->t.data)[i];
+            if (isnan(v))
+                snprintf(one, sizeof one, "nan");
+            else
+                snprintf(one, sizeof one, "%.6g", v);   /* "inf", "-inf" as Python */
             break;
+        }
         case AT_I32:
             snprintf(one, sizeof one, "%" PRId32, ((const int32_t *)b->t.data)[i]);
             break;

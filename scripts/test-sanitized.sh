@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Build the extension with -fsanitize=address,undefined (meson: b_sanitize)
+# and run the pytest suite against it.  Python itself is not instrumented,
+# so the ASan runtime is preloaded; leak checking is off because CPython's
+# own allocations at exit are not ours to report.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bld=build-asan
+if [[ ! -f $bld/build.ninja ]]; then
+    .venv/bin/meson setup "$bld" -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dbuildtype=debugoptimized >/dev/null
+fi
+.venv/bin/ninja -C "$bld" >/dev/null
+# stage an importable package: the Python sources plus the sanitized _core
+stage=$bld/stage/hologram
+rm -rf "$bld/stage" && mkdir -p "$stage"
+cp -r hologram/. "$stage/"
+cp "$bld"/_core*.so "$stage/"
+export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export HOLOGRAM_SANITIZED=1
+PYTHONPATH="$PWD/$bld/stage" .venv/bin/python -P -m pytest -q -p no:cacheprovider tests "$@"

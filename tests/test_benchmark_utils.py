@@ -1,0 +1,165 @@
+"""hologram.bench.benchmark_utils: timing statistics, correctness checks, persistence, tables, plots."""
+import math
+import re
+import statistics
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import hologram as hg
+from hologram.bench import benchmark_utils as bu
+
+
+def test_benchmark_operation_stats_match_samples():
+    calls = []
+    res = bu.benchmark_operation(lambda: calls.append(1) or len(calls), warmup_runs=3, timing_runs=7,
+                                 name="count", min_sample_s=0.001)
+    s = res.samples_ms
+    assert res.name == "count" and len(s) == 7 and res.inner_loops > 1
+    assert res.mean_ms == pytest.approx(statistics.fmean(s))
+    assert res.median_ms == pytest.approx(statistics.median(s))
+    assert res.std_ms == pytest.approx(statistics.stdev(s))
+    assert (res.min_ms, res.max_ms) == (min(s), max(s))
+    lo, hi = res.ci95_ms
+    half = 2.447 * res.std_ms / math.sqrt(7)  # t(0.975, df=6)
+    assert lo == pytest.approx(res.mean_ms - half) and hi == pytest.approx(res.mean_ms + half)
+    assert res.output == len(calls)  # output is the last call's result
+    assert len(calls) >= 3 + 7 * res.inner_loops
+
+
+def test_inner_loop_calibration_reports_per_call_time():
+    # A ~50 us op: one sample of >= 2 ms must loop it ~40x and still report ~50 us per call.
+    def op():
+        t = time.perf_counter() + 50e-6
+        while time.perf_counter() < t:
+            pass
+
+    res = bu.benchmark_operation(op, warmup_runs=1, timing_runs=5, min_sample_s=0.002)
+    assert 20 <= res.inner_loops <= 60
+    assert 0.045 <= res.median_ms <= 0.2
+    # a slow op is not looped
+    slow = bu.benchmark_operation(lambda: time.sleep(0.003), warmup_runs=1, timing_runs=2)
+    assert slow.inner_loops == 1 and slow.min_ms >= 3.0
+
+
+def test_compare_frameworks_alternates_and_keeps_names():
+    order = []
+    fns = {k: (lambda k=k: order.append(k) or k) for k in ("a", "b", "c")}
+    out = bu.compare_frameworks(fns, warmup_runs=0, timing_runs=3, min_sample_s=0, name="op")
+    assert list(out) == ["a", "b", "c"]
+    assert [r.name for r in out.values()] == ["op_a", "op_b", "op_c"]
+    assert all(r.inner_loops == 1 and r.output == k for k, r in out.items())
+    # after one calibration call each, samples rotate: abc, bca, cab
+    assert "".join(order) == "abc" + "abcbcacab"
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch", "hologram"])
+def test_verify_correctness_accepts_array_likes(kind):
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    conv = {"numpy": np.array, "torch": torch.from_numpy, "hologram": hg.Executor().from_numpy}[kind]
+    assert bu.verify_correctness(conv(x), x + np.float32(1e-7), rtol=1e-5, atol=1e-6) <= 2e-7
+
+
+def test_verify_correctness_reports_worst_element():
+    expected = np.zeros((4, 5), dtype=np.float32)
+    actual = expected.copy()
+    actual[1, 2] = 1e-3          # small miss
+    actual[3, 1] = -0.25         # the worst one
+    with pytest.raises(AssertionError) as e:
+        bu.verify_correctness(actual, expected, rtol=1e-5, atol=1e-6, name="planted")
+    msg = str(e.value)
+    assert msg.startswith("planted:") and "2 of 20" in msg
+    assert "(3, 1)" in msg and "actual=-0.25" in msg and "expected=0.0" in msg
+    assert "rtol=1e-05" in msg and "atol=1e-06" in msg
+
+
+def test_verify_correctness_nan_and_shape_rules():
+    a = np.array([1.0, np.nan, -np.inf, 3.0], dtype=np.float32)
+    assert bu.verify_correctness(a, a.copy()) == 0.0  # NaN == NaN at the same position, inf == inf
+    b = a.copy()
+    b[1], b[0] = 2.0, np.nan
+    with pytest.raises(AssertionError, match=re.escape("index (0,)")):
+        bu.verify_correctness(a, b)
+    with pytest.raises(AssertionError, match="shape"):
+        bu.verify_correctness(np.zeros(3), np.zeros((3, 1)))
+    assert bu.verify_correctness(np.float32(2.0), torch.tensor(2.0)) == 0.0  # 0-d
+
+
+RECORDS = [
+    {"operation": "exp", "size": 1000, "shape": "1,000", "pytorch_mean_ms": 0.01, "atlas_mean_ms": 0.005,
+     "speedup": 2.0, "pytorch_out_median_ms": float("nan"), "correct": True},
+    {"operation": "gemm", "size": 4096, "shape": "64x64", "pytorch_mean_ms": np.float64(0.1),
+     "atlas_mean_ms": 0.4, "speedup": 0.25, "pytorch_out_median_ms": 0.09, "correct": False},
+]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_save_results_round_trip(tmp_path, fmt):
+    path = bu.save_results(RECORDS, tmp_path / "sub" / f"r.{fmt}", format=fmt)
+    back = bu.load_results(path)
+    assert len(back) == 2 and list(back[0]) == list(RECORDS[0])
+    for got, want in zip(back, RECORDS):
+        for k, v in want.items():
+            if isinstance(v, float) and math.isnan(v):
+                assert got[k] is None
+            else:
+                assert got[k] == v and type(got[k]) is type(v if not isinstance(v, np.generic) else v.item())
+    with pytest.raises(ValueError):
+        bu.save_results(RECORDS, tmp_path / "x", format="xml")
+
+
+def test_collect_system_info_keys():
+    info = bu.collect_system_info(hg.Executor(threads=1))
+    for key in ("platform", "python_version", "cpu_model", "cpu_cores_physical", "cpu_cores_logical",
+                "cpu_freq_mhz", "memory_total_gb", "numpy_version", "torch_version", "torch_num_threads",
+                "hologram_version", "timestamp", "hologram_threads", "hologram_isa"):
+        assert key in info, key
+    assert info["cpu_model"] and isinstance(info["cpu_freq_mhz"], float)
+    assert 1 <= info["cpu_cores_physical"] <= info["cpu_cores_logical"]
+    assert info["memory_total_gb"] > 0.1
+    assert info["hologram_version"] == hg.__version__ and info["hologram_threads"] == 1
+    assert info["hologram_isa"] == hg.cpu_info()["isa"]
+    assert info["torch_version"] == torch.__version__ and info["numpy_version"] == np.__version__
+    f"{info['cpu_freq_mhz']:.0f} {info['memory_total_gb']:.1f}"  # the notebook's formats
+
+
+def _frame():
+    pd = pytest.importorskip("pandas")
+    rows = [("relu", [1.5, 2.0, 1.2]),     # Atlas everywhere
+            ("gemm", [0.9, 0.5, 0.2]),     # PyTorch everywhere
+            ("sum", [0.5, 1.0, 3.0]),      # mixed; median 1.0 -> tie
+            ("exp", [0.8, 1.06, 1.1])]     # mixed; median 1.06 -> Atlas
+    return pd.DataFrame([{"operation": op, "size": 10 ** (i + 3), "speedup": s,
+                          "pytorch_mean_ms": s, "pytorch_std_ms": 0.1, "atlas_mean_ms": 1.0,
+                          "atlas_std_ms": 0.1, "atlas_median_ms": 1.0, "pytorch_median_ms": s}
+                         for op, sp in rows for i, s in enumerate(sp)])
+
+
+def test_create_summary_table_winner_logic():
+    t = _frame().pipe(bu.create_summary_table).set_index("operation")
+    assert list(t.index) == ["relu", "gemm", "sum", "exp"]
+    assert dict(t["winner"]) == {"relu": "Atlas", "gemm": "PyTorch", "sum": "tie", "exp": "Atlas"}
+    assert dict(t["atlas_wins"]) == {"relu": "3/3", "gemm": "0/3", "sum": "1/3", "exp": "2/3"}
+    assert t.loc["sum", "median_speedup"] == 1.0
+    assert (t.loc["gemm", "min_speedup"], t.loc["gemm", "max_speedup"]) == (0.2, 0.9)
+    assert t.loc["relu", "sizes"] == "1,000, 10,000, 100,000"
+
+
+def test_plots_draw(tmp_path):
+    pytest.importorskip("seaborn")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = _frame()
+    fig, axes = plt.subplots(2, 2)
+    bu.plot_comparison(df, "relu", ax=axes[0, 0])
+    bu.plot_scaling(df, "gemm", ax=axes[0, 1])
+    bu.plot_speedup(df, ax=axes[1, 0])
+    bu.plot_heatmap(df, metric="speedup", ax=axes[1, 1])
+    assert len(axes[0, 0].patches) == 2 * 3  # PyTorch + Atlas bars at 3 sizes
+    assert len(axes[1, 0].patches) == len(df)
+    fig.savefig(tmp_path / "p.png")
+    plt.close(fig)
