@@ -171,7 +171,12 @@ static void run_pow_batch(int kind, size_t n, float s)
     for (size_t i = 0; i < n; i++) {
         double a = kind == F_POWRS ? s : bx[i];
         double b = kind == F_POW ? by[i] : kind == F_POWS ? s : bx[i];
-        bref[i] = pow(a, b);
+        /* PyTorch computes pow(x, +-0.5) as sqrt / 1/sqrt, so sqrt's IEEE
+         * special cases apply there rather than C99 pow's */
+        if (kind == F_POWS && (s == 0.5f || s == -0.5f))
+            bref[i] = s > 0 ? sqrt(a) : 1.0 / sqrt(a);
+        else
+            bref[i] = pow(a, b);
     }
     for (int l = 0; l < 3; l++) {
         if (!levels[l].enabled) continue;

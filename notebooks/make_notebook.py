@@ -845,6 +845,8 @@ md(r'''
 
 
 def main(path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch_vs_atlas_benchmarks.ipynb")):
+    for i, cell in enumerate(CELLS):
+        cell.id = f"cell-{i:02d}"  # stable ids: regenerating gives an identical file
     nb = new_notebook(cells=CELLS, metadata={
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},

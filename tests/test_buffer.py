@@ -89,6 +89,12 @@ def test_from_list(ex):
     b = ex.from_numpy([[1, 2], [3, -4]])
     assert b.dtype == np.int64 and b.shape == (2, 2)
     np.testing.assert_array_equal(b.to_numpy(), np.array([[1, 2], [3, -4]], np.int64))
+    # Python floats become float32 (as torch.tensor does); a float64 ndarray
+    # is refused (test_unsupported_dtypes)
+    pf = ex.from_numpy([[0.1, -2.5], [3.0, 1e-40]])
+    assert pf.dtype == np.float32 and pf.shape == (2, 2)
+    np.testing.assert_array_equal(pf.to_numpy(), np.array([[0.1, -2.5], [3.0, 1e-40]], np.float32))
+    assert ex.from_numpy(2.5).shape == () and ex.from_numpy(2.5).dtype == np.float32
     f = ex.from_numpy([np.float32(1.5), np.float32(-2.25)])
     assert f.dtype == np.float32
     np.testing.assert_array_equal(f.to_numpy(), np.array([1.5, -2.25], np.float32))

@@ -1,6 +1,5 @@
 """Invalid calls raise ValueError / TypeError / IndexError whose message starts
 with the op's name and names the shapes involved; never a crash."""
-import re
 
 import numpy as np
 import pytest
@@ -10,10 +9,6 @@ import hologram as hg
 
 def f32(ex, *shape, fill=1.0):
     return ex.from_numpy(np.full(shape, fill, np.float32))
-
-
-def shape_pat(shape):
-    return re.escape(str(tuple(shape)))
 
 
 def assert_names_shapes(excinfo, op, *shapes):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 import hologram as hg
 from conftest import (ATOL, RTOL, U32, ISA_PARAMS, _close, _nan_inf_semantics, assert_bitwise,
-                      assert_equal_values, assert_f32_close, special_values, sum_bound, t)
+                      assert_equal_values, assert_f32_close, assert_sqrt, special_values, sum_bound, t)
 
 
 def cpu_flags():
@@ -114,7 +114,7 @@ def isa_inputs():
 INP = isa_inputs()
 EXACT = {"vector_add": torch.add, "vector_sub": torch.sub, "vector_mul": torch.mul,
          "vector_div": torch.div}
-UNARY_EXACT = {"neg": torch.neg, "abs": torch.abs, "sqrt": torch.sqrt}
+UNARY_EXACT = {"neg": torch.neg, "abs": torch.abs}
 APPROX = {"exp": (np.exp, torch.exp, "a"), "tanh": (np.tanh, torch.tanh, "a"),
           "sigmoid": (lambda v: 1 / (1 + np.exp(-v)), torch.sigmoid, "a"),
           "log": (np.log, torch.log, "pos")}
@@ -128,6 +128,7 @@ def run_all(ex):
     for op in UNARY_EXACT:
         o[op] = getattr(hg.ops, op)(d["a"]).to_numpy()
     o["relu"] = hg.ops.relu(d["a"]).to_numpy()
+    o["sqrt"] = hg.ops.sqrt(d["a"]).to_numpy()
     for op, (_, _, src) in APPROX.items():
         o[op] = getattr(hg.ops, op)(d[src]).to_numpy()
     o["pow"] = hg.ops.pow(d["pos"], d["b"]).to_numpy()
@@ -165,6 +166,8 @@ def test_isa_variant_agrees(level):
         for op, tf in UNARY_EXACT.items():
             assert_bitwise(got[op], base[op], f"{level} {op} vs baseline")
             assert_bitwise(got[op], tf(t(a)).numpy(), f"{level} {op} vs torch")
+        assert_sqrt(got["sqrt"], a, f"{level} sqrt")
+        assert_bitwise(got["sqrt"], base["sqrt"], f"{level} sqrt vs baseline")
         assert_equal_values(got["relu"], base["relu"], f"{level} relu")
         assert_equal_values(got["relu"], torch.relu(t(a)).numpy(), f"{level} relu vs torch")
         for op, (f64, tf, src) in APPROX.items():
@@ -459,3 +462,30 @@ def test_no_leak_across_ops():
     s1 = ex.memory_stats()
     assert s1["bytes_in_use"] == s0["bytes_in_use"]
     assert s1["bytes_reserved"] == s0["bytes_reserved"]
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_isa_dense_bit_patterns(level):
+    """Every ISA level on ~1M float32 bit patterns (all of NaN/inf/subnormal/
+    huge): transcendentals vs float64 and torch semantics, and vs baseline;
+    exact ops bitwise."""
+    from conftest import f32_bits_sample
+    x = f32_bits_sample(4099, 17)
+    y = x[::-1].copy()
+    ex, exb = hg.Executor(isa=level), hg.Executor(isa="baseline")
+    bx, by = ex.from_numpy(x), ex.from_numpy(y)
+    with np.errstate(all="ignore"):
+        for op, (f64, tf, _) in APPROX.items():
+            got = getattr(hg.ops, op)(bx).to_numpy()
+            base = getattr(hg.ops, op)(exb.from_numpy(x)).to_numpy()
+            assert_f32_close(got, f64(x.astype(np.float64)), tf(t(x)).numpy(), what=f"{level} {op}")
+            _nan_inf_semantics(got, base, f"{level} {op} vs baseline")
+            _close(got, base, RTOL, ATOL, f"{level} {op} vs baseline")
+        for op, tf in EXACT.items():
+            assert_bitwise(getattr(hg.ops, op)(bx, by).to_numpy(), tf(t(x), t(y)).numpy(),
+                           f"{level} {op}")
+        assert_sqrt(hg.ops.sqrt(bx).to_numpy(), x, f"{level} sqrt")
+        for op in ("max", "min"):
+            fin = x[~np.isnan(x)]
+            assert getattr(hg.ops, op)(ex.from_numpy(fin)).item() == float(getattr(np, op)(fin))
+            assert np.isnan(getattr(hg.ops, op)(bx).item())

@@ -247,3 +247,125 @@ def test_verifier_messages_are_distinct():
             hg.Kernel(BAD[case][0])
         msgs.append(re.sub(r"\d+", "", str(ei.value)))
     assert len(set(msgs)) == len(msgs), msgs
+
+
+# --------------------------------------------------------------------------
+# richer IR: row loads, gather, check.range, select, comparisons, casts
+# --------------------------------------------------------------------------
+PICK = """kernel pick(x: f32, t: i64, y: f32) {
+  %0 = load.row t
+  %1 = row.index
+  %2 = ncols
+  %3 = mul %1, %2
+  %4 = add %3, %0
+  %5 = gather x, %4
+  store y, %5
+}
+"""
+
+CLAMP2 = """kernel clamp2(x: f32, y: f32, c: f32 scalar) {
+  %0 = load x
+  %1 = param c
+  %2 = lt %0, %1
+  %3 = const.f32 2
+  %4 = mul %0, %3
+  %5 = select %2, %4, %0
+  store y, %5
+}
+"""
+
+MAXALL = """kernel maxall(x: f32, s: f32) {
+  %0 = load x
+  %1 = reduce.max.row %0
+  %2 = reduce.max.all %1
+  store s, %2
+}
+"""
+
+
+def test_launch_gather_row_pick(ex):
+    r = np.random.default_rng(11)
+    x = r.standard_normal((9, 13)).astype(np.float32)
+    tg = r.integers(0, 13, 9).astype(np.int64)
+    y = ex.empty((9,))
+    ex.launch(hg.Kernel(PICK), ex.from_numpy(x), ex.from_numpy(tg), y, rows=9, cols=13)
+    np.testing.assert_array_equal(y.to_numpy(), x[np.arange(9), tg])
+
+
+def test_launch_gather_out_of_bounds(ex):
+    x = np.zeros((3, 4), np.float32)
+    tg = np.array([0, 1, 4 * 3], np.int64)  # index 2*4+12 = 20 >= 12 elements
+    with pytest.raises(IndexError, match=r"(?i)pick|gather|range|bound|index"):
+        ex.launch(hg.Kernel(PICK), ex.from_numpy(x), ex.from_numpy(tg), ex.empty((3,)),
+                  rows=3, cols=4)
+
+
+@pytest.mark.parametrize("n", [1, 17, 4097])
+def test_launch_select_compare(ex, n):
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    y = ex.empty((n,))
+    ex.launch(hg.Kernel(CLAMP2), ex.from_numpy(x), y, 0.25)
+    np.testing.assert_array_equal(y.to_numpy(), np.where(x < np.float32(0.25), x * 2, x))
+
+
+def test_launch_row_then_all_reduction(ex):
+    x = np.random.default_rng(4).standard_normal((37, 65)).astype(np.float32)
+    s = ex.zeros((1,))
+    ex.launch(hg.Kernel(MAXALL), ex.from_numpy(x), s, rows=37, cols=65)
+    assert s.to_numpy()[0] == x.max()
+
+
+@pytest.mark.parametrize("N,C", [(1, 1), (17, 5), (64, 1000)])
+def test_launch_builtin_cross_entropy_ir(ex, N, C):
+    k = hg.Kernel(hg.ops.kernel_ir("cross_entropy"))
+    assert [p[0] for p in k.params] == ["x", "t", "ignore", "out"]
+    r = np.random.default_rng(N + C)
+    x = r.standard_normal((N, C)).astype(np.float32)
+    tg = r.integers(0, C, N).astype(np.int64)
+    tg[::3] = -100
+    out = ex.zeros((1,))
+    ex.launch(k, ex.from_numpy(x), ex.from_numpy(tg), -100, out, rows=N, cols=C)
+    want = float(torch.nn.functional.cross_entropy(t(x), t(tg)))
+    got = float(out.to_numpy()[0])
+    assert (np.isnan(got) and np.isnan(want)) or abs(got - want) <= 1e-6 + 1e-5 * abs(want)
+
+
+def test_launch_builtin_cross_entropy_ir_bad_target(ex):
+    k = hg.Kernel(hg.ops.kernel_ir("cross_entropy"))
+    x = np.zeros((4, 3), np.float32)
+    tg = np.array([0, 1, 3, 2], np.int64)
+    with pytest.raises(IndexError):
+        ex.launch(k, ex.from_numpy(x), ex.from_numpy(tg), -100, ex.zeros((1,)), rows=4, cols=3)
+
+
+def test_verifier_rejects_elem_level_gather_index():
+    # an index computed per element would be an element-level integer, which
+    # the IR does not allow (and gather needs a row/uniform index)
+    text = ("kernel bad(x: f32, w: f32, y: f32) {\n  %0 = load w\n  %1 = cast.i64 %0\n"
+            "  %2 = gather x, %1\n  store y, %2\n}\n")
+    with pytest.raises(ValueError, match=r"(?i)element-level"):
+        hg.Kernel(text)
+
+
+def test_parser_rejects_unknown_instruction():
+    with pytest.raises(ValueError, match=r"unknown instruction 'col.index'"):
+        hg.Kernel("kernel bad(x: f32, y: f32) {\n  %0 = col.index\n  store y, %0\n}\n")
+
+
+def test_verifier_rejects_kernel_without_store():
+    with pytest.raises(ValueError, match=r"(?i)store|nothing"):
+        hg.Kernel("kernel bad(x: f32) {\n  %0 = load x\n  %1 = exp %0\n}\n")
+
+
+def test_launch_threads_bitwise_deterministic():
+    x = np.random.default_rng(8).standard_normal(1_000_003).astype(np.float32)
+    outs = []
+    for th in (1, 2, 3, 0):
+        ex = hg.Executor(threads=th)
+        s = ex.zeros((1,))
+        ex.launch(hg.Kernel(TOTAL), ex.from_numpy(x), s)
+        outs.append(s.to_numpy().view(np.uint32)[0])
+    assert len(set(outs)) == 1, outs
+    ref = float(np.sum(x.astype(np.float64)))
+    from conftest import sum_bound
+    assert abs(float(np.uint32(outs[0]).view(np.float32)) - ref) <= sum_bound(x, ref)

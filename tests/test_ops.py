@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import hologram as hg
 from conftest import (ATOL, RTOL, SIZES, U32, assert_bitwise, assert_equal_values,
-                      assert_f32_close, sum_bound, t, to_f32)
+                      assert_f32_close, assert_sqrt, sum_bound, t, to_f32)
 
 _cache = {}
 
@@ -75,14 +75,13 @@ def test_binary_nd_shapes(ex, rng, op, shape):
 UNARY_EXACT = {
     "neg": (np.negative, torch.neg),
     "abs": (np.abs, torch.abs),
-    "sqrt": (np.sqrt, torch.sqrt),
 }
 
 
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("op", list(UNARY_EXACT))
 def test_unary_exact(ex, op, n):
-    # mixed-sign input: sqrt of negatives must be NaN exactly where torch's is
+    # mixed-sign input
     x = data(n, seed=3)
     npf, tf = UNARY_EXACT[op]
     got = getattr(hg.ops, op)(ex.from_numpy(x)).to_numpy()
@@ -93,11 +92,11 @@ def test_unary_exact(ex, op, n):
 
 
 @pytest.mark.parametrize("n", SIZES)
-def test_sqrt_positive(ex, n):
-    x = data(n, "pos")
-    got = hg.ops.sqrt(ex.from_numpy(x)).to_numpy()
-    assert_bitwise(got, to_f32(np.sqrt(x.astype(np.float64))), "sqrt vs float64")
-    assert_bitwise(got, torch.sqrt(t(x)).numpy(), "sqrt vs torch")
+@pytest.mark.parametrize("kind", ["pos", "normal"])
+def test_sqrt(ex, n, kind):
+    # "normal": mixed sign, sqrt of negatives must be NaN where torch's is
+    x = data(n, kind, seed=3)
+    assert_sqrt(hg.ops.sqrt(ex.from_numpy(x)).to_numpy(), x)
 
 
 @pytest.mark.parametrize("n", SIZES)

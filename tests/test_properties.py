@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import hologram as hg
-from conftest import assert_bitwise, assert_equal_values, assert_f32_close, sum_bound, t
+from conftest import (assert_bitwise, assert_equal_values, assert_f32_close, assert_sqrt,
+                      sum_bound, t)
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -35,9 +36,11 @@ def arrays(draw, max_size=70_000, finite_bound=None):
     seed = draw(st.integers(0, 2 ** 32 - 1))
     r = np.random.default_rng(seed)
     scale = draw(st.sampled_from([1e-40, 1e-3, 1.0, 100.0, 1e30, 1e38]))
-    x = (r.standard_normal(n) * scale).astype(np.float32)
+    x64 = r.standard_normal(n) * scale
     if finite_bound is not None:
-        return np.clip(x, -finite_bound, finite_bound).astype(np.float32)
+        return np.clip(x64, -finite_bound, finite_bound).astype(np.float32)
+    with np.errstate(over="ignore"):
+        x = x64.astype(np.float32)  # 1e38 * N(0,1) may round to +-inf: fine
     nspec = draw(st.integers(0, 16))
     if n and nspec:
         pos = r.integers(0, n, nspec)
@@ -67,14 +70,17 @@ def test_binary_exact_vs_torch(x, seed, op):
     assert_bitwise(got, BIN[op](t(x), t(y)).numpy(), op)
 
 
-UN_EXACT = {"neg": torch.neg, "abs": torch.abs, "sqrt": torch.sqrt}
+UN_EXACT = {"neg": torch.neg, "abs": torch.abs, "sqrt": None}
 
 
 @SETTINGS
 @given(x=arrays(), op=st.sampled_from(list(UN_EXACT)))
 def test_unary_exact_vs_torch(x, op):
     got = getattr(hg.ops, op)(EX.from_numpy(x)).to_numpy()
-    assert_bitwise(got, UN_EXACT[op](t(x)).numpy(), op)
+    if op == "sqrt":
+        assert_sqrt(got, x)  # bitwise vs IEEE; torch's sqrt is 1 ulp off here
+    else:
+        assert_bitwise(got, UN_EXACT[op](t(x)).numpy(), op)
 
 
 @SETTINGS
@@ -120,7 +126,7 @@ def test_max_min_vs_torch(x, op):
 
 
 @SETTINGS
-@given(x=arrays(finite_bound=1e30))
+@given(x=arrays(finite_bound=float(np.float32(1e30))))
 def test_sum_within_bound(x):
     # |x| <= 1e30 and n <= 70_000: no partial sum can overflow, so the
     # any-order float32 summation bound applies (conftest.sum_bound)

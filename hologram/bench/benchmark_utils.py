@@ -21,7 +21,7 @@ import platform
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -194,7 +194,7 @@ def verify_correctness(actual: Any, expected: Any, rtol: float = 1e-5, atol: flo
     if not ok.all():
         badness = np.where(ok, -np.inf, np.nan_to_num(diff, nan=np.inf, posinf=np.inf))
         idx = np.unravel_index(int(np.argmax(badness)), a.shape) if a.ndim else ()
-        av, ev = a64[idx], e64[idx]
+        av, ev = float(a64[idx]), float(e64[idx])
         raise AssertionError(
             f"{tag}{int((~ok).sum())} of {a.size} elements differ beyond tolerance "
             f"(rtol={rtol:g}, atol={atol:g}); worst at index {tuple(int(i) for i in idx)}: "
@@ -265,6 +265,7 @@ def collect_system_info(executor: Any = None) -> Dict[str, Any]:
         "hologram_threads": None,
         "hologram_isa": None,
         "timestamp": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
     }
     try:
         import torch
@@ -306,7 +307,7 @@ def create_summary_table(df):
         med = float(s.median())
         rows.append({
             "operation": op,
-            "sizes": ", ".join(f"{int(v):,}" for v in g["size"]),
+            "sizes": ", ".join(_size_labels(g)),
             "median_speedup": med,
             "min_speedup": float(s.min()),
             "max_speedup": float(s.max()),

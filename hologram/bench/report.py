@@ -43,7 +43,8 @@ def findings_markdown(df) -> str:
                      f"| {sub['speedup'].min():.2f}x - {sub['speedup'].max():.2f}x |")
     lines += ["", f"- Largest Atlas advantage: **{_label(best)}** at {best['speedup']:.2f}x.",
               f"- Largest PyTorch advantage: **{_label(worst)}** at {1 / worst['speedup']:.2f}x "
-              f"(speedup {worst['speedup']:.2f}x)."]
+              f"(speedup {worst['speedup']:.2f}x)." if worst["speedup"] < 1 else
+              f"- PyTorch wins no row; Atlas's narrowest lead: **{_label(worst)}** at {worst['speedup']:.2f}x."]
     if "speedup_vs_out" in df and df["speedup_vs_out"].notna().any():
         o = df[df["speedup_vs_out"].notna()]
         lines.append(f"- Fairness control: against PyTorch with `out=` (no allocation per call) Atlas wins "
@@ -53,7 +54,7 @@ def findings_markdown(df) -> str:
     g = df[df["operation"] == "gemm"]
     if len(g):
         big = g.loc[g["size"].idxmax()]
-        lines.append(f"- GEMM at {_label(big)}: speedup {big['speedup']:.2f}x.")
+        lines.append(f"- Largest GEMM (**{_label(big)}**): speedup {big['speedup']:.2f}x.")
     if "correct" in df and not df["correct"].fillna(True).astype(bool).all():
         lines.append(f"- **{int((~df['correct'].fillna(True).astype(bool)).sum())} row(s) failed the correctness check.**")
     return "\n".join(lines)
@@ -118,7 +119,9 @@ def write_report(records: List[Dict[str, Any]], out_dir: str, system_info: Dict[
     md = ["# Hologram Atlas vs PyTorch (CPU) benchmark", "",
           "Times are per call (ms), the median of calibrated samples (each sample loops the op for >= "
           f"{(config or {}).get('min_sample_s', bu.MIN_SAMPLE_S) * 1e3:g} ms). speedup = PyTorch median / "
-          "Atlas median (>1: Atlas faster); speedup_vs_out uses PyTorch with `out=` (no per-call allocation).",
+          "Atlas median (>1: Atlas faster); speedup_vs_out uses PyTorch with `out=` (no per-call allocation). "
+          "PyTorch and Atlas run with the same thread count; NumPy keeps its own BLAS threading (GEMM). "
+          "With threads > 1 the numbers are sensitive to other load on the machine (see load_average_1m).",
           "", "## System", "", "| key | value |", "|---|---|"]
     md += [f"| {k} | {v:.1f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in system_info.items()]
     if config:

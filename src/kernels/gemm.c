@@ -155,7 +155,7 @@ gemm_ukr(size_t kc, const float *restrict a, size_t rsa, size_t csa,
         for (int v = 0; v < GEMM_NV; v++) cr[r][v] = vf_zero();
     }
     /* Pull this C tile toward L1 while the kc loop runs (first and last
-     * byte of each row: rows are only 4-byte aligned). */
+     * element of each row: rows are only 4-byte aligned). */
     GEMM_UNROLL(16)
     for (int r = 0; r < GEMM_MR; r++) {
         if ((size_t)r >= mr) break;
@@ -179,7 +179,7 @@ gemm_ukr(size_t kc, const float *restrict a, size_t rsa, size_t csa,
     gemm_store(cr, c, ldc, mr, nr, acc);
 }
 
-/* Packed A sliver (MR floats per depth step). */
+/* Packed A sliver (MR elements of GEMM_AB floats per depth step). */
 static __attribute__((noinline)) void
 gemm_ukr_packed(size_t kc, const float *restrict a, const float *restrict b,
                 float *restrict c, size_t ldc, size_t mr, size_t nr, int acc)

@@ -360,13 +360,11 @@ static inline vf sqr_v(vf x) { return vf_mul(x, x); }
 static inline vf recip_v(vf x) { return vf_div(vf_set1(1.0f), x); }
 static inline vf one_v(vf x) { (void)x; return vf_set1(1.0f); }
 static inline vf id_v(vf x) { return x; }
-/* pow(x, 0.5): sqrt except pow(-0, .5) = +0 and pow(-inf, .5) = +inf */
-static inline vf sqrtp_v(vf x)
-{
-    vf r = vf_sqrt(x);
-    r = vf_select(vf_eq(x, vf_set1(-INFINITY)), vf_set1(INFINITY), r);
-    return vf_select(vf_eq(x, vf_zero()), vf_zero(), r);
-}
+/* pow(x, 0.5) and pow(x, -0.5) as PyTorch computes them: sqrt and 1/sqrt,
+ * so sqrt's IEEE cases apply (pow(-0, .5) = -0, pow(-inf, .5) = NaN),
+ * not C99 pow's (+0 and +inf). */
+static inline vf sqrtp_v(vf x) { return vf_sqrt(x); }
+static inline vf rsqrtp_v(vf x) { return vf_div(vf_set1(1.0f), vf_sqrt(x)); }
 
 /* ------------------------------------------------------------------------ */
 /* Loops                                                                    */
@@ -418,6 +416,7 @@ AT_VMATH_UNARY(k_pow_cube, cube_v)
 AT_VMATH_UNARY(k_pow_recip, recip_v)
 AT_VMATH_UNARY(k_pow_rsquare, rsquare_v)
 AT_VMATH_UNARY(k_pow_half, sqrtp_v)
+AT_VMATH_UNARY(k_pow_rhalf, rsqrtp_v)
 AT_VMATH_UNARY(k_pow_one, one_v)
 AT_VMATH_UNARY(k_pow_id, id_v)
 
@@ -442,6 +441,7 @@ static void k_pow_s(size_t n, float *y, const float *a, float s)
     if (s == 2.0f) { k_pow_sqr(n, y, a); return; }
     if (s == 3.0f) { k_pow_cube(n, y, a); return; }
     if (s == 0.5f) { k_pow_half(n, y, a); return; }
+    if (s == -0.5f) { k_pow_rhalf(n, y, a); return; }
     if (s == -1.0f) { k_pow_recip(n, y, a); return; }
     if (s == -2.0f) { k_pow_rsquare(n, y, a); return; }
     const vf vs = vf_set1(s);

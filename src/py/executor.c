@@ -226,7 +226,12 @@ static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
             return NULL;
     }
     at_dtype dt;
-    if (hg_dtype_from_descr(PyArray_DESCR((PyArrayObject *)arr), &dt) < 0) {
+    /* Python floats become float32, as torch.tensor([1.0]) does; an ndarray
+     * keeps its dtype and float64 arrays are refused, never silently cast. */
+    int from_python = !PyArray_Check(obj);
+    if (from_python && PyArray_TYPE((PyArrayObject *)arr) == NPY_DOUBLE) {
+        dt = AT_F32;
+    } else if (hg_dtype_from_descr(PyArray_DESCR((PyArrayObject *)arr), &dt) < 0) {
         PyErr_Format(PyExc_TypeError,
                      "from_numpy: unsupported dtype %S (supported: float32, int32, int64)",
                      (PyObject *)PyArray_DESCR((PyArrayObject *)arr));
@@ -244,7 +249,8 @@ static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
     PyArray_Descr *want = st->descr[dt];
     Py_INCREF(want);                                         /* stolen */
     PyArrayObject *c = (PyArrayObject *)PyArray_FromAny(
-        arr, want, 0, 0, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, NULL);
+        arr, want, 0, 0,
+        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | (from_python ? NPY_ARRAY_FORCECAST : 0), NULL);
     Py_DECREF(arr);
     if (c == NULL)
         return NULL;
