@@ -20,4 +20,5 @@ export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=lib
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export HOLOGRAM_SANITIZED=1
-PYTHONPATH="$PWD/$bld/stage" .venv/bin/python -P -m pytest -q -p no:cacheprovider tests "$@"
+# --capture=sys: leave fd 2 alone, so a sanitizer report reaches the log
+PYTHONPATH="$PWD/$bld/stage" .venv/bin/python -P -m pytest -q -p no:cacheprovider --capture=sys tests "$@"

@@ -242,15 +242,16 @@ static void run_vector(const launch *L, const block_env *E, int from, int to, si
 static block_env worker_env(launch *L, unsigned worker, double *part)
 {
     const at_program *p = L->p;
+    /* 8-byte items first, then floats: every part stays naturally aligned */
     char *w = L->ws + (size_t)worker * L->ws_stride;
     block_env E = {0};
     E.regs = (float *)w;
     w += (size_t)p->nregs * AT_BLOCK * sizeof(float);
-    E.scratch = (float *)w;
-    w += (size_t)p->nscratch * L->cols * sizeof(float);
+    E.row_acc = (double *)w;
+    w += (size_t)p->nacc * sizeof(double);
     E.slots = (at_slot *)w;
     w += (size_t)p->nslots * sizeof(at_slot);
-    E.row_acc = (double *)w;
+    E.scratch = (float *)w;
     memcpy(E.slots, L->uslots, (size_t)p->nslots * sizeof(at_slot));
     E.part = part;
     for (int a = 0; a < p->nall; a++) acc_init(&p->acc[a], &part[a]);
