@@ -425,7 +425,7 @@ at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows, size_t
     if (st) return st;
     if (p->mode == AT_MODE_GEMM) return launch_gemm(ex, p, rows, cols, args, err);
 
-    launch L = {0};
+    launch L;            /* not zeroed: msg/diag are written only on failure */
     L.p = p;
     L.k = p->k;
     L.kt = &ex->kt;
@@ -433,6 +433,7 @@ at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows, size_t
     L.rows = rows;
     L.cols = cols;
     L.n = rows * cols;
+    L.st = AT_OK;
     atomic_init(&L.failed, 0);
     if (p->mode == AT_MODE_FLAT) {
         L.per_task = AT_CHUNK;

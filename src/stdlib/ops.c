@@ -152,9 +152,12 @@ static int same_shape(const at_tensor *a, const at_tensor *b)
     return 1;
 }
 
+/* Only the fields a tensor description uses are written: this runs on every
+ * op call, and clearing the whole struct costs more than the op on small
+ * inputs. */
 static void set_shape(at_tensor *out, at_dtype dt, int ndim, const int64_t *shape)
 {
-    memset(out, 0, sizeof *out);
+    out->data = NULL;
     out->dtype = dt;
     out->ndim = ndim;
     out->numel = 1;
@@ -261,7 +264,7 @@ at_status at_stdop_prepare(at_stdop op, const at_tensor *in, size_t nin, const a
 static at_arg buf_arg(const at_tensor *t)
 {
     at_arg a;
-    memset(&a, 0, sizeof a);
+    a.scalar.i64 = 0;
     a.data = t->data;
     a.numel = t->numel;
     a.dtype = t->dtype;
@@ -271,7 +274,9 @@ static at_arg buf_arg(const at_tensor *t)
 at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t nin,
                        const at_stdop_params *prm, at_tensor *out, at_error *err)
 {
-    at_tensor expect = {0};
+    at_tensor expect;
+    expect.dtype = AT_F32;   /* set by prepare; initialised for the compiler */
+    expect.numel = 0;
     at_status st = at_stdop_prepare(op, in, nin, prm, &expect, err);
     if (st) return st;
     if (out->dtype != expect.dtype || out->numel != expect.numel || (expect.numel && !out->data))
