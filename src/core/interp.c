@@ -233,6 +233,11 @@ static void run_vector(const launch *L, const block_env *E, int from, int to, si
         case AT_V_RED_ALL:
             acc_block(kt, L->p->acc[vi->acc].red, &E->part[vi->acc], a, len);
             break;
+        case AT_V_EXP_SUB_SUM: {
+            double *acc = L->p->acc[vi->acc].all ? &E->part[vi->acc] : &E->row_acc[vi->acc];
+            *acc += kt->exp_sub_sum(len, d, a, E->slots[vi->src[1].idx].f);
+            break;
+        }
         }
     }
 }

@@ -11,6 +11,7 @@
  *                      epilogue lists
  *   5. emit_vector     elem instructions into per-phase vector instructions,
  *                      reductions into accumulators
+ *  5b. fuse_exp_sum    sub-by-scalar, exp and a sum reduction -> one pass
  *   6. alloc_registers linear scan over each phase's vector instructions
  * The result is immutable and shared by every launch. */
 #include <stdlib.h>
@@ -329,6 +330,44 @@ static at_status emit_vector(lowering *L)
     return AT_OK;
 }
 
+/* 5b: fusion.  `d = sub x, slot; e = exp d; reduce.sum e` (softmax's and
+ * log-sum-exp's middle phase) becomes one pass that keeps d in registers
+ * and never re-reads e, when d has no other use.  The result is
+ * bit-identical per element; only the sum's association order changes. */
+static int reg_uses(const at_program *p, int reg)
+{
+    int n = 0;
+    for (int i = 0; i < p->nv; i++)
+        for (int j = 0; j < 3; j++) n += p->v[i].src[j].kind == AT_OPD_REG && p->v[i].src[j].idx == reg;
+    return n;
+}
+
+static void fuse_exp_sum(lowering *L)
+{
+    at_program *p = L->p;
+    for (int i = 0; i + 2 < p->nv; i++) {
+        at_vinstr *sub = &p->v[i], *ex = &p->v[i + 1], *red = &p->v[i + 2];
+        if (sub->kind != AT_V_BINARY_S || sub->fn != AT_BIN_SUB || sub->dst.kind != AT_OPD_REG) continue;
+        if (ex->kind != AT_V_UNARY || ex->fn != AT_UN_EXP || ex->src[0].kind != AT_OPD_REG ||
+            ex->src[0].idx != sub->dst.idx || ex->phase != sub->phase)
+            continue;
+        if ((red->kind != AT_V_RED_ROW && red->kind != AT_V_RED_ALL) ||
+            p->acc[red->acc].red != AT_RED_SUM || red->phase != ex->phase ||
+            red->src[0].kind != ex->dst.kind || red->src[0].idx != ex->dst.idx)
+            continue;
+        if (reg_uses(p, sub->dst.idx) != 1) continue;
+        at_vinstr f = *ex;
+        f.kind = AT_V_EXP_SUB_SUM;
+        f.src[0] = sub->src[0];
+        f.src[1] = sub->src[1];
+        f.acc = red->acc;
+        p->v[i] = f;
+        memmove(&p->v[i + 1], &p->v[i + 3], (size_t)(p->nv - i - 3) * sizeof *p->v);
+        p->nv -= 2;
+        p->cost_per_elem -= 2;
+    }
+}
+
 /* 6: virtual registers -> physical, per phase (values never live across). */
 static at_status alloc_registers(lowering *L)
 {
@@ -427,7 +466,9 @@ at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at
     choose_mode(&L);
     if (L.p->mode == AT_MODE_GEMM) goto done;
     place_values(&L);
-    if ((st = emit_scalar(&L)) || (st = emit_vector(&L)) || (st = alloc_registers(&L))) goto done;
+    if ((st = emit_scalar(&L)) || (st = emit_vector(&L))) goto done;
+    fuse_exp_sum(&L);
+    if ((st = alloc_registers(&L))) goto done;
     if (L.p->mode == AT_MODE_FLAT && L.p->nscratch)
         st = at_error_set(err, AT_E_INTERNAL, "lowering: scratch in a flat program");
     /* whole-launch accumulators first, so partials are a dense prefix */

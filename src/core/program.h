@@ -39,7 +39,8 @@ typedef enum {
     AT_V_UNARY, AT_V_BINARY, AT_V_BINARY_S, AT_V_BINARY_RS, AT_V_FILL, AT_V_COPY,
     AT_V_COMPARE, AT_V_SELECT,
     AT_V_RED_ROW,    /* reduce the block into row accumulator acc          */
-    AT_V_RED_ALL     /* reduce the block into the task partial acc         */
+    AT_V_RED_ALL,    /* reduce the block into the task partial acc         */
+    AT_V_EXP_SUB_SUM /* dst = exp(src0 - slot src1), summed into acc (fused) */
 } at_vkind;
 
 typedef struct at_vinstr {

@@ -52,6 +52,9 @@ typedef void (*at_k_select)(size_t n, float *y, const int32_t *m, const float *a
  * in double across them; max/min return NaN if any element is NaN and
  * -inf/+inf for n == 0 (callers reject empty max/min before launching). */
 typedef double (*at_k_rsum)(size_t n, const float *x);
+/* Fused y = exp(x - s), returning the sum of y (as rsum would): the
+ * lowering's fuse_exp_sum pass emits it for softmax and log-sum-exp. */
+typedef double (*at_k_exp_sub_sum)(size_t n, float *y, const float *x, float s);
 typedef float (*at_k_rminmax)(size_t n, const float *x);
 
 /* GEMM: C = A·B (row-major, leading dimensions in elements). */
@@ -78,6 +81,7 @@ typedef struct at_ktable {
     at_k_select select;
     at_k_rsum rsum;
     at_k_rminmax rmax, rmin;
+    at_k_exp_sub_sum exp_sub_sum;
     at_k_sgemm_tile sgemm_tile;
     size_t sgemm_ws_bytes;
     /* Preferred tile sizes for splitting one GEMM across workers. */

@@ -31,6 +31,8 @@ static inline vf vf_mul(vf a, vf b) { return _mm_mul_ps(a, b); }
 static inline vf vf_div(vf a, vf b) { return _mm_div_ps(a, b); }
 static inline vf vf_fma(vf a, vf b, vf c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
 static inline vf vf_fnma(vf a, vf b, vf c) { return _mm_sub_ps(c, _mm_mul_ps(a, b)); }
+/* reciprocal estimate (12+ bits); refine with a Newton step */
+static inline vf vf_rcp(vf a) { return _mm_rcp_ps(a); }
 static inline vf vf_sqrt(vf a) { return _mm_sqrt_ps(a); }
 static inline vf vf_min(vf a, vf b) { return _mm_min_ps(a, b); }
 static inline vf vf_max(vf a, vf b) { return _mm_max_ps(a, b); }
