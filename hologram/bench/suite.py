@@ -275,12 +275,23 @@ def resolve_threads(threads: int) -> int:
     return threads or os.cpu_count() or 1
 
 
+_BLAS_LIMIT: Any = None   # keeps NumPy's BLAS thread limit in force for the run
+
+
 def make_executor(threads: int = 1):
-    """Set PyTorch to ``threads`` and return a hologram Executor with the same count."""
+    """Set PyTorch and NumPy's BLAS to ``threads`` and return a hologram Executor with the
+    same count, so every column of a row runs on the same number of cores."""
+    global _BLAS_LIMIT
     import torch
     import hologram as hg
 
-    torch.set_num_threads(resolve_threads(threads))
+    n = resolve_threads(threads)
+    torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+        _BLAS_LIMIT = threadpool_limits(limits=n, user_api="blas")
+    except ImportError:      # NumPy's column then runs with its BLAS default
+        _BLAS_LIMIT = None
     return hg.Executor(threads=threads)
 
 

@@ -17,12 +17,19 @@
  * see docs/performance.md. */
 #define AT_PARALLEL_MIN_WORK ((size_t)96 * 1024)
 
+/* Outputs of launches past this many bytes per buffer are written with
+ * streaming stores: c = a + b at this size moves ~3x this through memory,
+ * more than a 32 MiB L3 holds, so caching the output only costs the
+ * read-for-ownership.  Measured: 10M-element add 8.5 -> 6.5 ms. */
+#define AT_STREAM_BYTES ((size_t)16 << 20)
+
 typedef struct launch {
     const at_program *p;
     const at_kernel *k;
     const at_ktable *kt;
     const at_arg *args;
     size_t rows, cols, n;
+    int stream;                     /* write memory outputs non-temporally */
     size_t ntasks, per_task;        /* elements (FLAT) or rows (ROW)    */
     const at_slot *uslots;          /* prologue results                 */
     double *partials;               /* ntasks x nall                    */
@@ -209,8 +216,18 @@ static void run_vector(const launch *L, const block_env *E, int from, int to, si
         const float *a = opd_ptr(L, E, vi->src[0]);
         const float *b = opd_ptr(L, E, vi->src[1]);
         switch (vi->kind) {
-        case AT_V_UNARY: kt->unary[vi->fn](len, d, a); break;
-        case AT_V_BINARY: kt->binary[vi->fn](len, d, a, b); break;
+        case AT_V_UNARY:
+            if (L->stream && vi->dst.kind == AT_OPD_MEM && kt->unary_nt[vi->fn])
+                kt->unary_nt[vi->fn](len, d, a);
+            else
+                kt->unary[vi->fn](len, d, a);
+            break;
+        case AT_V_BINARY:
+            if (L->stream && vi->dst.kind == AT_OPD_MEM && kt->binary_nt[vi->fn])
+                kt->binary_nt[vi->fn](len, d, a, b);
+            else
+                kt->binary[vi->fn](len, d, a, b);
+            break;
         case AT_V_BINARY_S: kt->binary_s[vi->fn](len, d, a, E->slots[vi->src[1].idx].f); break;
         case AT_V_BINARY_RS: kt->binary_rs[vi->fn](len, d, a, E->slots[vi->src[1].idx].f); break;
         case AT_V_COPY: if (d != a) memmove(d, a, len * sizeof(float)); break;
@@ -438,6 +455,7 @@ at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows, size_t
     L.rows = rows;
     L.cols = cols;
     L.n = rows * cols;
+    L.stream = L.n * sizeof(float) >= AT_STREAM_BYTES;
     L.st = AT_OK;
     atomic_init(&L.failed, 0);
     if (p->mode == AT_MODE_FLAT) {

@@ -5,7 +5,7 @@
  * to a per-lane operation; the shapes are always_inline so the operation
  * inlines into them and every kernel is a straight SIMD loop, unrolled four
  * vectors deep, with one masked tail.  Large outputs that the caller will
- * not read back soon are written with streaming stores (see stream_ok). */
+ * not read back soon are written with streaming stores by the _nt kernels. */
 #include "simd.h"
 #include "ktable.h"
 
@@ -14,12 +14,11 @@
 typedef vf (*vop1)(vf);
 typedef vf (*vop2)(vf, vf);
 
-/* Streaming (non-temporal) stores pay off only when the data cannot stay in
- * cache anyway: past this many output bytes the three streams of c = a + b
- * (~3 x this) overflow a 32 MiB L3.  Below it they would evict useful data. */
-#define AT_STREAM_BYTES ((size_t)16 << 20)
-
-AT_INLINE int stream_ok(size_t n) { return n * sizeof(float) >= AT_STREAM_BYTES; }
+/* Streaming (non-temporal) stores skip the read-for-ownership of each
+ * output line and do not pollute the caches; they pay off only when the
+ * data cannot stay in cache anyway, which the interpreter decides (it
+ * knows the whole launch's size; a kernel sees one chunk).  The _nt kernels
+ * stream; the others never do. */
 
 #if AT_ISA_LEVEL >= 1
 /* Aligned streaming store of one vector; y must be vector-aligned. */
@@ -39,9 +38,20 @@ AT_INLINE void stream_fence(void) {}
 
 /* ---- loop shapes ------------------------------------------------------- */
 
-AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op)
+AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op, int stream)
 {
     size_t i = 0;
+    if (stream && ((uintptr_t)y % sizeof(float)) == 0) {
+        for (; i < n && ((uintptr_t)(y + i) % (VL * sizeof(float))) != 0; i++)
+            vf_store_n(y + i, op(vf_load_n(x + i, 1)), 1);
+        for (; i + 4 * VL <= n; i += 4 * VL) {
+            vf a0 = op(vf_load(x + i)), a1 = op(vf_load(x + i + VL));
+            vf a2 = op(vf_load(x + i + 2 * VL)), a3 = op(vf_load(x + i + 3 * VL));
+            vf_stream(y + i, a0); vf_stream(y + i + VL, a1);
+            vf_stream(y + i + 2 * VL, a2); vf_stream(y + i + 3 * VL, a3);
+        }
+        stream_fence();
+    }
     for (; i + 4 * VL <= n; i += 4 * VL) {
         vf a0 = op(vf_load(x + i)), a1 = op(vf_load(x + i + VL));
         vf a2 = op(vf_load(x + i + 2 * VL)), a3 = op(vf_load(x + i + 3 * VL));
@@ -54,12 +64,12 @@ AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op)
 
 /* y = op(a, b) where b is a vector (bs == NULL) or a broadcast scalar. */
 AT_INLINE void loop_binary(size_t n, float *y, const float *a, const float *b,
-                           vf bs, int scalar, int swap, vop2 op)
+                           vf bs, int scalar, int swap, vop2 op, int stream)
 {
 #define AT_B(off) (scalar ? bs : vf_load(b + (off)))
 #define AT_OP(x, z) (swap ? op((z), (x)) : op((x), (z)))
     size_t i = 0;
-    if (stream_ok(n) && ((uintptr_t)y % sizeof(float)) == 0) {
+    if (stream && ((uintptr_t)y % sizeof(float)) == 0) {
         /* peel to vector alignment, then stream whole vectors */
         for (; i < n && ((uintptr_t)(y + i) % (VL * sizeof(float))) != 0; i++) {
             vf r = AT_OP(vf_load_n(a + i, 1), scalar ? bs : vf_load_n(b + i, 1));
@@ -120,7 +130,11 @@ AT_INLINE vf op_max(vf a, vf b)
 #define AT_UNARY_KERNEL(name)                                                 \
     static void k_##name(size_t n, float *y, const float *x)                  \
     {                                                                         \
-        loop_unary(n, y, x, op_##name);                                       \
+        loop_unary(n, y, x, op_##name, 0);                                    \
+    }                                                                         \
+    static void k_##name##_nt(size_t n, float *y, const float *x)             \
+    {                                                                         \
+        loop_unary(n, y, x, op_##name, 1);                                    \
     }
 AT_UNARY_KERNEL(neg)
 AT_UNARY_KERNEL(abs)
@@ -129,15 +143,19 @@ AT_UNARY_KERNEL(relu)
 #define AT_BINARY_KERNELS(name)                                               \
     static void k_##name(size_t n, float *y, const float *a, const float *b)  \
     {                                                                         \
-        loop_binary(n, y, a, b, vf_zero(), 0, 0, op_##name);                  \
+        loop_binary(n, y, a, b, vf_zero(), 0, 0, op_##name, 0);               \
+    }                                                                         \
+    static void k_##name##_nt(size_t n, float *y, const float *a, const float *b) \
+    {                                                                         \
+        loop_binary(n, y, a, b, vf_zero(), 0, 0, op_##name, 1);               \
     }                                                                         \
     static void k_##name##_s(size_t n, float *y, const float *a, float s)     \
     {                                                                         \
-        loop_binary(n, y, a, NULL, vf_set1(s), 1, 0, op_##name);              \
+        loop_binary(n, y, a, NULL, vf_set1(s), 1, 0, op_##name, 0);              \
     }                                                                         \
     static void k_##name##_rs(size_t n, float *y, const float *a, float s)    \
     {                                                                         \
-        loop_binary(n, y, a, NULL, vf_set1(s), 1, 1, op_##name);              \
+        loop_binary(n, y, a, NULL, vf_set1(s), 1, 1, op_##name, 0);              \
     }
 AT_BINARY_KERNELS(add)
 AT_BINARY_KERNELS(sub)
@@ -179,8 +197,12 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     t->unary[AT_UN_NEG] = k_neg;
     t->unary[AT_UN_ABS] = k_abs;
     t->unary[AT_UN_RELU] = k_relu;
+    t->unary_nt[AT_UN_NEG] = k_neg_nt;
+    t->unary_nt[AT_UN_ABS] = k_abs_nt;
+    t->unary_nt[AT_UN_RELU] = k_relu_nt;
 #define AT_SET_BIN(N, name)                                                   \
     t->binary[AT_BIN_##N] = k_##name;                                         \
+    t->binary_nt[AT_BIN_##N] = k_##name##_nt;                                 \
     t->binary_s[AT_BIN_##N] = k_##name##_s;                                   \
     t->binary_rs[AT_BIN_##N] = k_##name##_rs;
     AT_SET_BIN(ADD, add)

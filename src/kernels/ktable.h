@@ -77,6 +77,10 @@ typedef struct at_ktable {
     at_k_binary binary[AT_BIN_COUNT];
     at_k_binary_s binary_s[AT_BIN_COUNT];    /* y = a op s */
     at_k_binary_s binary_rs[AT_BIN_COUNT];   /* y = s op a */
+    /* The same, writing y with streaming (non-temporal) stores, for outputs
+     * the interpreter knows exceed the caches; NULL where not provided. */
+    at_k_unary unary_nt[AT_UN_COUNT];
+    at_k_binary binary_nt[AT_BIN_COUNT];
     at_k_compare compare[AT_CMP_COUNT];
     at_k_select select;
     at_k_rsum rsum;
