@@ -489,3 +489,9 @@ def test_isa_dense_bit_patterns(level):
             fin = x[~np.isnan(x)]
             assert getattr(hg.ops, op)(ex.from_numpy(fin)).item() == float(getattr(np, op)(fin))
             assert np.isnan(getattr(hg.ops, op)(bx).item())
+
+
+def test_thread_count_limit_is_the_cores():
+    # the extension and the C core share one limit (AT_MAX_THREADS = 1024)
+    with pytest.raises(ValueError, match=r"threads=1025 is too large \(at most 1024\)"):
+        hg.Executor(threads=1025)

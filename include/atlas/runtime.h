@@ -22,6 +22,8 @@ extern "C" {
 #endif
 
 typedef struct at_executor at_executor;
+
+#define AT_MAX_THREADS 1024    /* most workers one executor may have */
 typedef struct at_program at_program;
 
 /* threads: 0 = one per online CPU.  isa: a level to force, or -1 for the best

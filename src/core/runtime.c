@@ -21,8 +21,9 @@ at_status at_executor_create(unsigned threads, int isa, at_executor **out, at_er
 {
     *out = NULL;
     if (threads == 0) threads = at_threads_ncpu();
-    if (threads > 1024)
-        return at_error_set(err, AT_E_VALUE, "Executor: threads=%u is more than 1024", threads);
+    if (threads > AT_MAX_THREADS)
+        return at_error_set(err, AT_E_VALUE, "Executor: threads=%u is more than %d", threads,
+                            AT_MAX_THREADS);
     at_isa level = at_cpu_best_isa();
     if (isa >= 0) {
         if (isa >= AT_ISA_COUNT)

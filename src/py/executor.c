@@ -5,7 +5,6 @@
 #include <string.h>
 
 /* Refuse absurd worker counts before the core tries to spawn them. */
-#define HG_MAX_THREADS 4096
 
 /* Copies at least this large run with the GIL released. */
 #define HG_MEMCPY_NOGIL_BYTES ((size_t)1 << 20)
@@ -39,10 +38,10 @@ static PyObject *executor_new(PyTypeObject *type, PyObject *args, PyObject *kwds
                      (long long)threads);
         return NULL;
     }
-    if (threads > HG_MAX_THREADS) {
+    if (threads > AT_MAX_THREADS) {
         PyErr_Format(PyExc_ValueError,
                      "Executor: threads=%lld is too large (at most %d)",
-                     (long long)threads, HG_MAX_THREADS);
+                     (long long)threads, AT_MAX_THREADS);
         return NULL;
     }
 
