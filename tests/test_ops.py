@@ -485,3 +485,27 @@ def test_cross_entropy_custom_ignore_index(ex):
     target = r.integers(0, 6, 50).astype(np.int64)
     assert np.any(target == 3)
     check_ce(ex, logits, target, ignore_index=3)
+
+
+# Outputs of 16 MiB and more are written by the streaming-store (_nt) kernels; three elements
+# past the threshold exercise their plain-store tail after the streamed body.
+STREAM_N = (16 << 20) // 4 + 3
+
+
+@pytest.mark.parametrize("name,ref", [
+    ("vector_add", np.add), ("vector_sub", np.subtract), ("vector_mul", np.multiply),
+    ("vector_div", np.divide)])
+def test_streaming_binary_bitwise(ex, name, ref):
+    rng = np.random.default_rng(77)
+    a = rng.standard_normal(STREAM_N, dtype=np.float32)
+    b = rng.uniform(0.5, 2.0, STREAM_N).astype(np.float32)
+    got = getattr(hg.ops, name)(ex.from_numpy(a), ex.from_numpy(b)).to_numpy()
+    np.testing.assert_array_equal(got, ref(a, b))
+
+
+@pytest.mark.parametrize("name,ref", [
+    ("neg", np.negative), ("abs", np.abs), ("relu", lambda x: np.maximum(x, np.float32(0)))])
+def test_streaming_unary_bitwise(ex, name, ref):
+    x = np.random.default_rng(78).standard_normal(STREAM_N, dtype=np.float32)
+    got = getattr(hg.ops, name)(ex.from_numpy(x)).to_numpy()
+    np.testing.assert_array_equal(got, ref(x))

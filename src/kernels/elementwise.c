@@ -38,26 +38,35 @@ AT_INLINE void stream_fence(void) {}
 
 /* ---- loop shapes ------------------------------------------------------- */
 
+/* Store one result vector.  `stream` is a constant in every kernel (the _nt
+ * kernels pass 1), so this folds to one instruction; streaming stores need a
+ * vector-aligned address, which the loops reach by peeling. */
+AT_INLINE void put(float *y, vf v, int stream)
+{
+    if (stream) vf_stream(y, v);
+    else vf_store(y, v);
+}
+
+/* Elements to handle one by one before y + i is vector-aligned (streaming). */
+AT_INLINE size_t peel(const float *y, size_t n)
+{
+    size_t misaligned = ((uintptr_t)y / sizeof(float)) % VL;
+    size_t k = misaligned ? VL - misaligned : 0;
+    return k < n ? k : n;
+}
+
 AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op, int stream)
 {
     size_t i = 0;
-    if (stream && ((uintptr_t)y % sizeof(float)) == 0) {
-        for (; i < n && ((uintptr_t)(y + i) % (VL * sizeof(float))) != 0; i++)
-            vf_store_n(y + i, op(vf_load_n(x + i, 1)), 1);
-        for (; i + 4 * VL <= n; i += 4 * VL) {
-            vf a0 = op(vf_load(x + i)), a1 = op(vf_load(x + i + VL));
-            vf a2 = op(vf_load(x + i + 2 * VL)), a3 = op(vf_load(x + i + 3 * VL));
-            vf_stream(y + i, a0); vf_stream(y + i + VL, a1);
-            vf_stream(y + i + 2 * VL, a2); vf_stream(y + i + 3 * VL, a3);
-        }
-        stream_fence();
-    }
+    if (stream)
+        for (size_t k = peel(y, n); i < k; i++) vf_store_n(y + i, op(vf_load_n(x + i, 1)), 1);
     for (; i + 4 * VL <= n; i += 4 * VL) {
         vf a0 = op(vf_load(x + i)), a1 = op(vf_load(x + i + VL));
         vf a2 = op(vf_load(x + i + 2 * VL)), a3 = op(vf_load(x + i + 3 * VL));
-        vf_store(y + i, a0); vf_store(y + i + VL, a1);
-        vf_store(y + i + 2 * VL, a2); vf_store(y + i + 3 * VL, a3);
+        put(y + i, a0, stream); put(y + i + VL, a1, stream);
+        put(y + i + 2 * VL, a2, stream); put(y + i + 3 * VL, a3, stream);
     }
+    if (stream) stream_fence();
     for (; i + VL <= n; i += VL) vf_store(y + i, op(vf_load(x + i)));
     if (i < n) vf_store_n(y + i, op(vf_load_n(x + i, n - i)), n - i);
 }
@@ -69,30 +78,18 @@ AT_INLINE void loop_binary(size_t n, float *y, const float *a, const float *b,
 #define AT_B(off) (scalar ? bs : vf_load(b + (off)))
 #define AT_OP(x, z) (swap ? op((z), (x)) : op((x), (z)))
     size_t i = 0;
-    if (stream && ((uintptr_t)y % sizeof(float)) == 0) {
-        /* peel to vector alignment, then stream whole vectors */
-        for (; i < n && ((uintptr_t)(y + i) % (VL * sizeof(float))) != 0; i++) {
-            vf r = AT_OP(vf_load_n(a + i, 1), scalar ? bs : vf_load_n(b + i, 1));
-            vf_store_n(y + i, r, 1);
-        }
-        for (; i + 4 * VL <= n; i += 4 * VL) {
-            vf r0 = AT_OP(vf_load(a + i), AT_B(i));
-            vf r1 = AT_OP(vf_load(a + i + VL), AT_B(i + VL));
-            vf r2 = AT_OP(vf_load(a + i + 2 * VL), AT_B(i + 2 * VL));
-            vf r3 = AT_OP(vf_load(a + i + 3 * VL), AT_B(i + 3 * VL));
-            vf_stream(y + i, r0); vf_stream(y + i + VL, r1);
-            vf_stream(y + i + 2 * VL, r2); vf_stream(y + i + 3 * VL, r3);
-        }
-        stream_fence();
-    }
+    if (stream)
+        for (size_t k = peel(y, n); i < k; i++)
+            vf_store_n(y + i, AT_OP(vf_load_n(a + i, 1), scalar ? bs : vf_load_n(b + i, 1)), 1);
     for (; i + 4 * VL <= n; i += 4 * VL) {
         vf r0 = AT_OP(vf_load(a + i), AT_B(i));
         vf r1 = AT_OP(vf_load(a + i + VL), AT_B(i + VL));
         vf r2 = AT_OP(vf_load(a + i + 2 * VL), AT_B(i + 2 * VL));
         vf r3 = AT_OP(vf_load(a + i + 3 * VL), AT_B(i + 3 * VL));
-        vf_store(y + i, r0); vf_store(y + i + VL, r1);
-        vf_store(y + i + 2 * VL, r2); vf_store(y + i + 3 * VL, r3);
+        put(y + i, r0, stream); put(y + i + VL, r1, stream);
+        put(y + i + 2 * VL, r2, stream); put(y + i + 3 * VL, r3, stream);
     }
+    if (stream) stream_fence();
     for (; i + VL <= n; i += VL) vf_store(y + i, AT_OP(vf_load(a + i), AT_B(i)));
     if (i < n) {
         size_t r = n - i;
