@@ -364,7 +364,7 @@ static void fuse_exp_sum(lowering *L)
         p->v[i] = f;
         memmove(&p->v[i + 1], &p->v[i + 3], (size_t)(p->nv - i - 3) * sizeof *p->v);
         p->nv -= 2;
-        p->cost_per_elem -= 2;
+        p->cost_per_elem -= 2;   /* the sub and the reduction emit_vector counted (1 each) */
     }
 }
 
