@@ -59,10 +59,20 @@ at_status at_stdop_prepare(at_stdop op, const at_tensor *in, size_t nin,
                            const at_stdop_params *params, at_tensor *out,
                            at_error *err);
 
-/* Launch (the executor compiles and caches the kernel on first use). */
+/* Launch (the executor compiles and caches the kernel on first use) into
+ * the caller's output, which must match what at_stdop_prepare describes
+ * and must not overlap an input. */
 at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in,
                        size_t nin, const at_stdop_params *params,
                        at_tensor *out, at_error *err);
+
+/* Prepare, allocate the output from the executor's pool and launch, in one
+ * call (one validation).  On success *out describes the new output, which
+ * the caller releases with at_pool_free(at_executor_pool(ex), out->data);
+ * on failure nothing stays allocated and out->data is NULL. */
+at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in,
+                           size_t nin, const at_stdop_params *params,
+                           at_tensor *out, at_error *err);
 
 /* Work estimate in "element-op units", used to decide whether releasing the
  * GIL / waking workers pays for itself. */

@@ -241,6 +241,9 @@ static int new_bump_slab(at_pool *p)
 static slab *slab_of(const at_pool *p, const void *ptr)
 {
     uintptr_t base = (uintptr_t)ptr & ~(uintptr_t)(SLAB_BYTES - 1);
+    /* most small blocks come from the slab being carved: skip the map */
+    if (p->bump_slab != NULL && (uintptr_t)p->bump_slab->base == base)
+        return p->bump_slab;
     uint64_t *v = map_get(&p->slabs, base);
     return v ? (slab *)(uintptr_t)*v : NULL;
 }

@@ -101,4 +101,11 @@ typedef struct at_launch_diag {
 
 at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows, size_t cols,
                        const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err);
+
+/* at_launch_ex without the argument checks, for callers that have already
+ * validated every argument against the kernel's signature (the standard
+ * library, whose at_stdop_prepare is stricter than those checks).  Builds
+ * without NDEBUG still run the checks and assert that they pass. */
+at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows, size_t cols,
+                              const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err);
 #endif

@@ -15,10 +15,43 @@ static inline hg_state *buffer_state(BufferObject *b)
     return b->exec->st;
 }
 
+/* Buffers hold one strong reference, to their Executor, and an Executor
+ * holds none to Python objects it could reach a Buffer through (it is not
+ * subclassable and has no __dict__), so a Buffer can never be part of a
+ * reference cycle: the type is not GC-tracked, which saves the tracking and
+ * the collections every op's result would otherwise cost. */
+BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t, const char *fn)
+{
+    hg_state *st = exec->st;
+    if (st->BufferType == NULL) {
+        PyErr_Format(PyExc_RuntimeError, "%s: hologram._core has been finalized", fn);
+        return NULL;
+    }
+    BufferObject *b;
+    if (st->nfree > 0) {
+        b = (BufferObject *)st->freelist[--st->nfree];
+        (void)PyObject_Init((PyObject *)b, st->BufferType);   /* increfs the type */
+    } else {
+        b = PyObject_New(BufferObject, st->BufferType);
+        if (b == NULL)
+            return NULL;
+    }
+    Py_INCREF(exec);
+    b->exec = exec;
+    b->t.data = t->data;
+    b->t.dtype = t->dtype;
+    b->t.ndim = t->ndim;
+    for (int i = 0; i < t->ndim; i++)
+        b->t.shape[i] = t->shape[i];
+    b->t.numel = t->numel;
+    b->nbytes = t->numel * at_dtype_size(t->dtype);   /* checked by the allocator's caller */
+    b->exports = 0;
+    return b;
+}
+
 BufferObject *hg_buffer_new(ExecutorObject *exec, at_dtype dt, int ndim,
                             const int64_t *shape, size_t numel, const char *fn)
 {
-    hg_state *st = exec->st;
     if ((unsigned)dt > (unsigned)AT_I64 || ndim < 0 || ndim > AT_MAX_DIMS) {
         PyErr_Format(PyExc_RuntimeError, "%s: invalid output description (dtype %d, ndim %d)",
                      fn, (int)dt, ndim);
@@ -32,59 +65,33 @@ BufferObject *hg_buffer_new(ExecutorObject *exec, at_dtype dt, int ndim,
                      fn, at_dtype_name(dt), sbuf);
         return NULL;
     }
-    if (st->BufferType == NULL) {
-        PyErr_Format(PyExc_RuntimeError, "%s: hologram._core has been finalized", fn);
-        return NULL;
-    }
-    void *data = at_pool_alloc(exec->pool, nbytes);
-    if (data == NULL) {
+    at_tensor t;
+    t.dtype = dt;
+    t.ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t.shape[i] = shape[i];
+    t.numel = numel;
+    t.data = at_pool_alloc(exec->pool, nbytes);
+    if (t.data == NULL) {
         PyErr_Format(PyExc_MemoryError, "%s: out of memory allocating %zu bytes", fn, nbytes);
         return NULL;
     }
-    BufferObject *b;
-    if (st->nfree > 0) {
-        b = (BufferObject *)st->freelist[--st->nfree];
-        (void)PyObject_Init((PyObject *)b, st->BufferType);   /* increfs the type */
-    } else {
-        b = PyObject_GC_New(BufferObject, st->BufferType);
-        if (b == NULL) {
-            at_pool_free(exec->pool, data);
-            return NULL;
-        }
-    }
-    Py_INCREF(exec);
-    b->exec = exec;
-    b->t.data = data;
-    b->t.dtype = dt;
-    b->t.ndim = ndim;
-    for (int i = 0; i < ndim; i++)
-        b->t.shape[i] = shape[i];
-    b->t.numel = numel;
-    b->nbytes = nbytes;
-    b->exports = 0;
-    PyObject_GC_Track((PyObject *)b);
+    BufferObject *b = hg_buffer_wrap(exec, &t, fn);
+    if (b == NULL)
+        at_pool_free(exec->pool, t.data);
     return b;
 }
 
 void hg_buffer_freelist_clear(hg_state *st)
 {
     while (st->nfree > 0)
-        PyObject_GC_Del(st->freelist[--st->nfree]);
-}
-
-static int buffer_traverse(PyObject *op, visitproc visit, void *arg)
-{
-    BufferObject *b = (BufferObject *)op;
-    Py_VISIT(Py_TYPE(op));
-    Py_VISIT(b->exec);
-    return 0;
+        PyObject_Free(st->freelist[--st->nfree]);
 }
 
 static void buffer_dealloc(PyObject *op)
 {
     BufferObject *b = (BufferObject *)op;
     PyTypeObject *tp = Py_TYPE(op);
-    PyObject_GC_UnTrack(op);
     ExecutorObject *exec = b->exec;
     hg_state *st = NULL;
     if (exec != NULL) {
@@ -328,7 +335,6 @@ static PyType_Slot buffer_slots[] = {
     {Py_tp_doc, (void *)"A dense, C-contiguous array in an executor's memory pool.\n\n"
                         "Made only by an Executor (from_numpy, empty, zeros) or an op."},
     {Py_tp_dealloc, buffer_dealloc},
-    {Py_tp_traverse, buffer_traverse},
     {Py_tp_repr, buffer_repr},
     {Py_tp_methods, buffer_methods},
     {Py_tp_getset, buffer_getset},
@@ -343,7 +349,6 @@ PyType_Spec hg_buffer_spec = {
     .name = "hologram.Buffer",
     .basicsize = sizeof(BufferObject),
     .itemsize = 0,
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
-             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = buffer_slots,
 };

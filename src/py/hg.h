@@ -53,7 +53,7 @@ typedef struct hg_state {
     PyTypeObject *KernelType;
     PyArray_Descr *descr[3];      /* numpy dtypes for AT_F32, AT_I32, AT_I64 */
     PyObject *kw[HG_KW_COUNT];    /* interned keyword names (hg_kw) */
-    /* Buffer freelist: dead objects (untracked, no executor, no data). */
+    /* Buffer freelist: dead objects (no executor, no data). */
     int nfree;
     PyObject *freelist[HG_BUFFER_FREELIST];
 } hg_state;
@@ -102,6 +102,10 @@ extern PyType_Spec hg_buffer_spec;
 BufferObject *hg_buffer_new(ExecutorObject *exec, at_dtype dt, int ndim,
                             const int64_t *shape, size_t numel,
                             const char *fn);
+/* A new Buffer that takes ownership of t->data, a block of exec's pool of
+ * at least numel * itemsize bytes.  NULL with an exception set (t->data is
+ * then still the caller's). */
+BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t, const char *fn);
 void hg_buffer_freelist_clear(hg_state *st);
 static inline int hg_buffer_check(hg_state *st, PyObject *o)
 {

@@ -1,9 +1,10 @@
 /* Hologram Atlas — hg.ops: one vectorcall function per standard-library op.
  *
  * The hot path (e.g. vector_add(a, b)) does: two type checks, one executor
- * comparison, at_stdop_prepare, one pool allocation + object allocation for
- * the result, at_stdop_cost, at_stdop_run.  No tuples, dicts or keyword
- * parsing unless keywords are actually passed. */
+ * comparison, at_stdop_cost (to decide on releasing the GIL), one
+ * at_stdop_run_new (validate, allocate the result from the pool, run) and
+ * one object for the result, usually from a freelist.  No tuples, dicts or
+ * keyword parsing unless keywords are actually passed. */
 #include "hg.h"
 
 #include <string.h>
@@ -41,25 +42,21 @@ static PyObject *run_op(hg_state *st, at_stdop op, const char *fn, PyObject *con
     at_tensor out;
     at_error err;
     err.msg[0] = '\0';
-    at_status rc = at_stdop_prepare(op, in, (size_t)nin, params, &out, &err);
-    if (rc != AT_OK)
-        return hg_raise(rc, &err);
-    BufferObject *res = hg_buffer_new(exec, out.dtype, out.ndim, out.shape, out.numel, fn);
-    if (res == NULL)
-        return NULL;
-    out.data = res->t.data;
+    at_status rc;
+    /* one call validates, allocates from the pool and runs */
     if (at_stdop_cost(op, in, (size_t)nin, params) >= HG_GIL_RELEASE_COST) {
         at_executor *ex = exec->ex;
         Py_BEGIN_ALLOW_THREADS
-        rc = at_stdop_run(ex, op, in, (size_t)nin, params, &out, &err);
+        rc = at_stdop_run_new(ex, op, in, (size_t)nin, params, &out, &err);
         Py_END_ALLOW_THREADS
     } else {
-        rc = at_stdop_run(exec->ex, op, in, (size_t)nin, params, &out, &err);
+        rc = at_stdop_run_new(exec->ex, op, in, (size_t)nin, params, &out, &err);
     }
-    if (rc != AT_OK) {
-        Py_DECREF(res);
+    if (rc != AT_OK)
         return hg_raise(rc, &err);
-    }
+    BufferObject *res = hg_buffer_wrap(exec, &out, fn);
+    if (res == NULL)
+        at_pool_free(exec->pool, out.data);
     return (PyObject *)res;
 }
 

@@ -184,9 +184,19 @@ at_status at_stdop_prepare(at_stdop op, const at_tensor *in, size_t nin, const a
     if ((unsigned)op >= AT_STD_COUNT) return at_error_set(err, AT_E_VALUE, "unknown op %d", (int)op);
     if (nin != (size_t)at_stdop_arity(op))
         return at_error_set(err, AT_E_VALUE, "%s takes %d buffer(s), got %zu", name, at_stdop_arity(op), nin);
-    for (size_t i = 0; i < nin; i++)
+    for (size_t i = 0; i < nin; i++) {
+        /* the shape is the contract: the launch trusts numel = prod(shape) */
         if (in[i].ndim < 0 || in[i].ndim > AT_MAX_DIMS)
             return at_error_set(err, AT_E_VALUE, "%s: rank %d is out of range", name, in[i].ndim);
+        size_t n = 1;
+        for (int d = 0; d < in[i].ndim; d++)
+            if (in[i].shape[d] < 0 || at_mul_overflow(n, (size_t)in[i].shape[d], &n))
+                return at_error_set(err, AT_E_VALUE, "%s: input %zu has an invalid shape %s", name, i,
+                                    shape_str(s0, sizeof s0, &in[i]));
+        if (n != in[i].numel)
+            return at_error_set(err, AT_E_VALUE, "%s: input %zu has shape %s but %zu elements", name, i,
+                                shape_str(s0, sizeof s0, &in[i]), in[i].numel);
+    }
     switch (op) {
     case AT_STD_VECTOR_ADD: case AT_STD_VECTOR_SUB: case AT_STD_VECTOR_MUL: case AT_STD_VECTOR_DIV:
     case AT_STD_POW: case AT_STD_MSE_LOSS:
@@ -271,18 +281,13 @@ static at_arg buf_arg(const at_tensor *t)
     return a;
 }
 
-at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t nin,
-                       const at_stdop_params *prm, at_tensor *out, at_error *err)
+/* Launch a prepared op: in, prm and out have passed at_stdop_prepare, so
+ * the kernel's own argument checks would only repeat them. */
+static at_status run_prepared(at_executor *ex, at_stdop op, const at_tensor *in, size_t nin,
+                              const at_stdop_params *prm, const at_tensor *out, at_error *err)
 {
-    at_tensor expect;
-    expect.dtype = AT_F32;   /* set by prepare; initialised for the compiler */
-    expect.numel = 0;
-    at_status st = at_stdop_prepare(op, in, nin, prm, &expect, err);
-    if (st) return st;
-    if (out->dtype != expect.dtype || out->numel != expect.numel || (expect.numel && !out->data))
-        return at_error_set(err, AT_E_VALUE, "%s: output buffer does not match the prepared shape",
-                            at_stdop_name(op));
     const at_program *p;
+    at_status st;
     if ((st = at_executor_std_program(ex, op, &p, err))) return st;
 
     at_arg args[4];
@@ -304,7 +309,7 @@ at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t
         memset(&args[nargs + 1], 0, sizeof args[nargs + 1]);
         args[nargs] = buf_arg(out);
         args[nargs + 1].scalar.i64 = prm->k;
-        return at_launch(ex, p, (size_t)prm->m, (size_t)prm->n, args, nargs + 2, err);
+        return at_launch_validated(ex, p, (size_t)prm->m, (size_t)prm->n, args, nargs + 2, NULL, err);
     case AT_STD_CROSS_ENTROPY:
         rows = (size_t)in[0].shape[0];
         cols = (size_t)in[0].shape[1];
@@ -315,7 +320,7 @@ at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t
     }
     args[nargs++] = buf_arg(out);
     at_launch_diag diag;
-    st = at_launch_ex(ex, p, rows, cols, args, nargs, &diag, err);
+    st = at_launch_validated(ex, p, rows, cols, args, nargs, &diag, err);
     if (st == AT_E_INDEX && op == AT_STD_CROSS_ENTROPY) {
         char s0[96], s1[96];
         int64_t target = ((const int64_t *)in[1].data)[diag.row];
@@ -323,6 +328,59 @@ at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t
                             "cross_entropy: target %lld is out of bounds for %zu classes (row %lld); "
                             "logits %s, target %s", (long long)target, cols, (long long)diag.row,
                             shape_str(s0, sizeof s0, &in[0]), shape_str(s1, sizeof s1, &in[1]));
+    }
+    return st;
+}
+
+static int tensors_overlap(const at_tensor *x, const at_tensor *y)
+{
+    if (!x->numel || !y->numel) return 0;
+    const char *a0 = x->data, *a1 = a0 + x->numel * at_dtype_size(x->dtype);
+    const char *b0 = y->data, *b1 = b0 + y->numel * at_dtype_size(y->dtype);
+    return a0 < b1 && b0 < a1;
+}
+
+at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t nin,
+                       const at_stdop_params *prm, at_tensor *out, at_error *err)
+{
+    at_tensor expect;
+    expect.dtype = AT_F32;   /* set by prepare; initialised for the compiler */
+    expect.numel = 0;
+    at_status st = at_stdop_prepare(op, in, nin, prm, &expect, err);
+    if (st) return st;
+    if (out->dtype != expect.dtype || out->numel != expect.numel || (expect.numel && !out->data))
+        return at_error_set(err, AT_E_VALUE, "%s: output buffer does not match the prepared shape",
+                            at_stdop_name(op));
+    for (size_t i = 0; i < nin; i++) {
+        if (in[i].numel && !in[i].data)
+            return at_error_set(err, AT_E_VALUE, "%s: input %zu has no data", at_stdop_name(op), i);
+        if (tensors_overlap(out, &in[i]))
+            return at_error_set(err, AT_E_VALUE, "%s: the output overlaps input %zu", at_stdop_name(op), i);
+    }
+    return run_prepared(ex, op, in, nin, prm, out, err);
+}
+
+at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in, size_t nin,
+                           const at_stdop_params *prm, at_tensor *out, at_error *err)
+{
+    out->data = NULL;
+    at_status st = at_stdop_prepare(op, in, nin, prm, out, err);
+    if (st) return st;
+    for (size_t i = 0; i < nin; i++)
+        if (in[i].numel && !in[i].data)
+            return at_error_set(err, AT_E_VALUE, "%s: input %zu has no data", at_stdop_name(op), i);
+    size_t nbytes;
+    if (at_mul_overflow(out->numel, at_dtype_size(out->dtype), &nbytes))
+        return at_error_set(err, AT_E_OVERFLOW, "%s: the output of %zu elements is too large",
+                            at_stdop_name(op), out->numel);
+    out->data = at_pool_alloc(at_executor_pool(ex), nbytes);
+    if (!out->data)
+        return at_error_set(err, AT_E_NOMEM, "%s: out of memory allocating %zu bytes", at_stdop_name(op),
+                            nbytes);
+    st = run_prepared(ex, op, in, nin, prm, out, err);
+    if (st) {
+        at_pool_free(at_executor_pool(ex), out->data);
+        out->data = NULL;
     }
     return st;
 }

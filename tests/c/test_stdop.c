@@ -1,0 +1,136 @@
+/* Hologram Atlas — C tests of the standard library's API edge: what a C
+ * caller of at_stdop_run / at_stdop_run_new gets for valid and invalid
+ * descriptions (the Python extension never builds an inconsistent tensor,
+ * so these cases are only reachable from C).
+ *
+ * Built and run by scripts/test-c.sh (AddressSanitizer + UBSan, kernels at
+ * the baseline ISA level only). */
+#include "atlas/atlas.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+
+static at_tensor vec(float *data, size_t n)
+{
+    at_tensor t;
+    memset(&t, 0, sizeof t);
+    t.data = data;
+    t.dtype = AT_F32;
+    t.ndim = 1;
+    t.shape[0] = (int64_t)n;
+    t.numel = n;
+    return t;
+}
+
+static size_t in_use(at_executor *ex)
+{
+    at_pool_stats s;
+    at_pool_get_stats(at_executor_pool(ex), &s);
+    return s.bytes_in_use;
+}
+
+/* run_new allocates the result from the pool, computes it, and on failure
+ * leaves nothing allocated. */
+static void test_run_new(at_executor *ex)
+{
+    enum { N = 1003 };                     /* not a multiple of any width */
+    static float a[N], b[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (float)i * 0.5f - 100.0f;
+        b[i] = (float)(i % 7) + 0.25f;
+    }
+    at_tensor in[2] = {vec(a, N), vec(b, N)};
+    at_stdop_params prm;
+    memset(&prm, 0, sizeof prm);
+    at_error err;
+    at_tensor out;
+    size_t base = in_use(ex);
+    CHECK(at_stdop_run_new(ex, AT_STD_VECTOR_ADD, in, 2, &prm, &out, &err) == AT_OK);
+    CHECK(out.data != NULL && out.numel == N && out.ndim == 1 && out.shape[0] == N);
+    int exact = 1;
+    for (int i = 0; i < N; i++) exact &= ((float *)out.data)[i] == a[i] + b[i];
+    CHECK(exact);
+    at_pool_free(at_executor_pool(ex), out.data);
+
+    CHECK(at_stdop_run_new(ex, AT_STD_SUM, in, 1, &prm, &out, &err) == AT_OK);
+    double ref = 0;
+    for (int i = 0; i < N; i++) ref += a[i];
+    CHECK(out.ndim == 0 && out.numel == 1 && fabs(((float *)out.data)[0] - ref) <= 1e-5 * fabs(ref));
+    at_pool_free(at_executor_pool(ex), out.data);
+    CHECK(in_use(ex) == base);
+
+    /* a failing op allocates nothing */
+    at_tensor bad[2] = {vec(a, N), vec(b, N - 1)};
+    out.data = a;
+    CHECK(at_stdop_run_new(ex, AT_STD_VECTOR_ADD, bad, 2, &prm, &out, &err) == AT_E_VALUE);
+    CHECK(strstr(err.msg, "vector_add") != NULL && strstr(err.msg, "(1003,)") != NULL);
+    CHECK(out.data == NULL && in_use(ex) == base);
+}
+
+/* A description whose numel disagrees with its shape, a negative extent,
+ * a missing data pointer or an output overlapping an input is refused
+ * before any kernel reads or writes memory. */
+static void test_inconsistent_descriptions(at_executor *ex)
+{
+    static float a[64], y[64];
+    at_stdop_params prm;
+    memset(&prm, 0, sizeof prm);
+    at_error err;
+    at_tensor out;
+
+    at_tensor x = vec(a, 16);
+    x.numel = 64;                           /* shape says 16 */
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
+    CHECK(strstr(err.msg, "exp: input 0 has shape (16,) but 64 elements") != NULL);
+
+    at_tensor ab[2] = {vec(a, 16), vec(y, 16)};
+    ab[1].numel = 8;                        /* the second input is short */
+    CHECK(at_stdop_run_new(ex, AT_STD_VECTOR_MUL, ab, 2, &prm, &out, &err) == AT_E_VALUE);
+
+    x = vec(a, 16);
+    x.shape[0] = -16;
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
+    CHECK(strstr(err.msg, "invalid shape") != NULL);
+
+    x = vec(a, 16);
+    x.ndim = 2;
+    x.shape[0] = (int64_t)1 << 40;          /* product overflows size_t */
+    x.shape[1] = (int64_t)1 << 40;
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
+
+    x = vec(NULL, 16);
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
+    CHECK(strstr(err.msg, "has no data") != NULL);
+
+    /* at_stdop_run: the caller's output must match and must not overlap */
+    x = vec(a, 16);
+    at_tensor o = vec(a + 8, 16);
+    CHECK(at_stdop_run(ex, AT_STD_EXP, &x, 1, &prm, &o, &err) == AT_E_VALUE);
+    CHECK(strstr(err.msg, "overlaps") != NULL);
+    o = vec(y, 15);
+    CHECK(at_stdop_run(ex, AT_STD_EXP, &x, 1, &prm, &o, &err) == AT_E_VALUE);
+    o = vec(y, 16);
+    for (int i = 0; i < 16; i++) a[i] = (float)i - 8.0f;
+    CHECK(at_stdop_run(ex, AT_STD_EXP, &x, 1, &prm, &o, &err) == AT_OK);
+    int close = 1;
+    for (int i = 0; i < 16; i++) close &= fabs(y[i] - exp((double)a[i])) <= 1e-6 * exp((double)a[i]);
+    CHECK(close);
+}
+
+int main(void)
+{
+    at_executor *ex;
+    at_error err;
+    if (at_executor_create(1, -1, &ex, &err) != AT_OK) {
+        fprintf(stderr, "executor: %s\n", err.msg);
+        return 1;
+    }
+    test_run_new(ex);
+    test_inconsistent_descriptions(ex);
+    at_executor_destroy(ex);
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail != 0;
+}
