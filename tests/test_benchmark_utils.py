@@ -55,6 +55,27 @@ def test_compare_frameworks_alternates_and_keeps_names():
     assert "".join(order) == "abc" + "abcbcacab"
 
 
+def test_compare_frameworks_settle_pauses_before_every_sample(monkeypatch):
+    events = []
+    monkeypatch.setattr(bu.time, "sleep", lambda s: events.append(("sleep", s)))
+    fns = {k: (lambda k=k: events.append(("call", k))) for k in ("a", "b")}
+    bu.compare_frameworks(fns, warmup_runs=0, timing_runs=2, min_sample_s=0, settle_s=0.03)
+    timed = events[2:]                          # after one calibration call each
+    assert timed == [("sleep", 0.03), ("call", "a"), ("sleep", 0.03), ("call", "b"),
+                     ("sleep", 0.03), ("call", "b"), ("sleep", 0.03), ("call", "a")]
+    with pytest.raises(ValueError, match="settle_s"):
+        bu.compare_frameworks(fns, settle_s=-1)
+    with pytest.raises(ValueError, match="settle_s"):
+        bu.compare_frameworks(fns, settle_s=float("nan"))
+
+
+def test_timing_settings_settle_only_with_threads():
+    from hologram.bench import suite
+    assert suite.timing_settings(False, 1) == {**suite.FULL, "settle_s": 0.0}
+    assert suite.timing_settings(True, 2) == {**suite.QUICK, "settle_s": suite.SETTLE_MULTI_S}
+    assert suite.SETTLE_MULTI_S > 0
+
+
 @pytest.mark.parametrize("kind", ["numpy", "torch", "hologram"])
 def test_verify_correctness_accepts_array_likes(kind):
     x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)

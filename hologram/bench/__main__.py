@@ -51,7 +51,7 @@ def main(argv=None) -> int:
         executor = suite.make_executor(args.threads)
     except (KeyError, ValueError) as exc:
         ap.error(str(exc.args[0]) if exc.args else str(exc))
-    settings = suite.QUICK if args.quick else suite.FULL
+    settings = suite.timing_settings(args.quick, executor.threads)
     advance, close = _progress(len(rows))
     t0 = time.perf_counter()
     try:

@@ -115,12 +115,15 @@ def compare_frameworks(
     min_sample_s: float = MIN_SAMPLE_S,
     max_inner_loops: int = MAX_INNER_LOOPS,
     name: Optional[str] = None,
+    settle_s: float = 0.0,
 ) -> Dict[str, BenchmarkResult]:
     """Time several zero-argument callables against each other.
 
     Every callable is warmed up (``warmup_runs`` calls) and gets its own calibrated inner
     loop count.  Samples are then taken *alternating* (A B C, B C A, C A B, ...) so slow
     drift of the machine (frequency, neighbours, thermal) hits every framework equally.
+    ``settle_s`` > 0 pauses before every sample, so worker threads that the previous
+    callable left spinning (OpenMP, OpenBLAS) go idle before the next one is timed.
     Returns ``{key: BenchmarkResult}`` in the order of ``fns``; result names are
     ``f"{name}_{key}"`` when ``name`` is given, else ``key``.
     """
@@ -128,6 +131,8 @@ def compare_frameworks(
         raise ValueError("compare_frameworks: no functions given")
     if timing_runs < 1:
         raise ValueError("compare_frameworks: timing_runs must be >= 1")
+    if not settle_s >= 0:
+        raise ValueError(f"compare_frameworks: settle_s must be >= 0, got {settle_s}")
     keys = list(fns)
     loops, outputs = {}, {}
     for k in keys:
@@ -141,6 +146,8 @@ def compare_frameworks(
         for i in range(timing_runs):
             for j in range(len(keys)):
                 k = keys[(i + j) % len(keys)]
+                if settle_s:
+                    time.sleep(settle_s)
                 elapsed, outputs[k] = _run(fns[k], loops[k])
                 samples[k].append(elapsed * 1e3 / loops[k])
     finally:

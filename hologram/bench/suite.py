@@ -184,11 +184,24 @@ def quick_mode() -> bool:
 FULL = dict(warmup_runs=5, timing_runs=25, min_sample_s=0.01)
 QUICK = dict(warmup_runs=2, timing_runs=5, min_sample_s=0.001)
 
+#: Pause before every sample when more than one thread runs.  PyTorch's OpenMP workers
+#: spin after each parallel call and hold the other cores: measured on the 2-vCPU
+#: development machine, Atlas neg at 1M took 158 us right after a PyTorch sample and
+#: 75 us after one of its own; after a 30 ms pause both orders agree (94 vs 96 us,
+#: and PyTorch 102 vs 98 us).  With one thread nothing spins and no pause is taken.
+SETTLE_MULTI_S = 0.03
+
+
+def timing_settings(quick: bool, threads: int) -> Dict[str, Any]:
+    """The timing settings of a run: FULL or QUICK plus the settle pause for ``threads``."""
+    return {**(QUICK if quick else FULL), "settle_s": SETTLE_MULTI_S if resolve_threads(threads) > 1 else 0.0}
+
 TIMED = ("pytorch", "pytorch_out", "numpy", "atlas")
 
 
 def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool = False,
-           warmup_runs: int = 5, timing_runs: int = 10, min_sample_s: float = 0.002) -> Dict[str, Any]:
+           warmup_runs: int = 5, timing_runs: int = 10, min_sample_s: float = 0.002,
+           settle_s: float = 0.0) -> Dict[str, Any]:
     """Verify then time one (op, size); returns a flat record.
 
     A failed check (or an Atlas error) is recorded in ``correct``/``error`` and, with
@@ -231,7 +244,7 @@ def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool =
         raise AssertionError(f"{op.name} size={size}: {rec['error']}")
 
     results = compare_frameworks({k: fns[k] for k in TIMED if k in fns}, warmup_runs, timing_runs,
-                                 min_sample_s, name=f"{op.name}_{size}")
+                                 min_sample_s, name=f"{op.name}_{size}", settle_s=settle_s)
     for fw in TIMED:
         r = results.get(fw)
         for stat in ("mean", "std", "median"):
@@ -312,10 +325,11 @@ def run_suite(names: Optional[Sequence[str]] = None, quick: bool = False, thread
     """Run every (op, size) of :func:`plan`; returns the records.
 
     ``progress``: a callable given each finished record (e.g. to advance a bar).
-    ``timing`` overrides ``FULL``/``QUICK`` (warmup_runs, timing_runs, min_sample_s).
+    ``timing`` overrides :func:`timing_settings` (warmup_runs, timing_runs, min_sample_s,
+    settle_s).
     """
     executor = executor if executor is not None else make_executor(threads)
-    settings = {**(QUICK if quick else FULL), **timing}
+    settings = {**timing_settings(quick, executor.threads), **timing}
     records = []
     for op, size in plan(names, quick, sizes):
         rec = run_op(op, size, executor, seed=seed, strict=strict, **settings)
