@@ -33,7 +33,7 @@
  * Inputs: (a) every STRIDE-th float bit pattern (both signs), (b) dense
  * uniform samples in the interesting ranges, (c) special values.  Also a
  * contract test (every n up to 9 vectors, unaligned, y == x, no writes past
- * n, lane independence).  Exit status is nonzero on any budget violation.
+ * n, lane independence; the streaming-store _nt twins give the same bits).  Exit status is nonzero on any budget violation.
  *
  * Budgets: exp/log/tanh/sigmoid <= 4 ULP, pow <= 2 ULP, sqrt <= 0.5 ULP,
  * rel err <= 1e-5 (normal range), zero spec mismatches.
@@ -377,6 +377,21 @@ static int contract(int l)
                 else t->binary_rs[AT_BIN_POW]((size_t)n, buf, buf, 1.3f);
                 for (int i = 0; i < n; i++)
                     if (b_of(buf[i]) != b_of(ref1[i])) bad++;
+                /* the streaming-store twin: same bits, also from a
+                 * misaligned y (peeled head) and in place */
+                at_k_unary nt = k < 5 ? t->unary_nt[lane_of(k)] : NULL;
+                if (nt) {
+                    for (int i = 0; i < MAXN + 32; i++) out[i] = 12345.0f;
+                    nt((size_t)n, y, x);
+                    for (int i = 0; i < n; i++)
+                        if (b_of(y[i]) != b_of(ref1[i])) bad++;
+                    for (int i = 0; i < off; i++) if (out[i] != 12345.0f) bad++;
+                    for (int i = n + off; i < MAXN + 32; i++) if (out[i] != 12345.0f) bad++;
+                    memcpy(buf, x, (size_t)n * sizeof(float));
+                    nt((size_t)n, buf, buf);
+                    for (int i = 0; i < n; i++)
+                        if (b_of(buf[i]) != b_of(ref1[i])) bad++;
+                }
             }
         }
     }

@@ -7,6 +7,7 @@
  * vectors deep, with one masked tail.  Large outputs that the caller will
  * not read back soon are written with streaming stores by the _nt kernels. */
 #include "simd.h"
+#include "stream.h"
 #include "ktable.h"
 
 #define AT_INLINE static inline __attribute__((always_inline))
@@ -14,46 +15,7 @@
 typedef vf (*vop1)(vf);
 typedef vf (*vop2)(vf, vf);
 
-/* Streaming (non-temporal) stores skip the read-for-ownership of each
- * output line and do not pollute the caches; they pay off only when the
- * data cannot stay in cache anyway, which the interpreter decides (it
- * knows the whole launch's size; a kernel sees one chunk).  The _nt kernels
- * stream; the others never do. */
-
-#if AT_ISA_LEVEL >= 1
-/* Aligned streaming store of one vector; y must be vector-aligned. */
-AT_INLINE void vf_stream(float *y, vf v)
-{
-#if AT_ISA_LEVEL == 2
-    _mm512_stream_ps(y, v);
-#else
-    _mm256_stream_ps(y, v);
-#endif
-}
-AT_INLINE void stream_fence(void) { _mm_sfence(); }
-#else
-AT_INLINE void vf_stream(float *y, vf v) { vf_store(y, v); }
-AT_INLINE void stream_fence(void) {}
-#endif
-
-/* ---- loop shapes ------------------------------------------------------- */
-
-/* Store one result vector.  `stream` is a constant in every kernel (the _nt
- * kernels pass 1), so this folds to one instruction; streaming stores need a
- * vector-aligned address, which the loops reach by peeling. */
-AT_INLINE void put(float *y, vf v, int stream)
-{
-    if (stream) vf_stream(y, v);
-    else vf_store(y, v);
-}
-
-/* Elements to handle one by one before y + i is vector-aligned (streaming). */
-AT_INLINE size_t peel(const float *y, size_t n)
-{
-    size_t misaligned = ((uintptr_t)y / sizeof(float)) % VL;
-    size_t k = misaligned ? VL - misaligned : 0;
-    return k < n ? k : n;
-}
+/* ---- loop shapes (put/peel/stream_fence: stream.h) --------------------- */
 
 AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op, int stream)
 {

@@ -45,6 +45,7 @@
 #include <math.h>
 
 #include "simd.h"
+#include "stream.h"
 #include "ktable.h"
 
 /* ------------------------------------------------------------------------ */
@@ -568,21 +569,32 @@ static inline vf rsqrtp_v(vf x) { return vf_div(vf_set1(1.0f), vf_sqrt(x)); }
 
 /* Groups of G <= AT_G vectors through fast_n(G, .) when ok(G, .) holds for
  * the group, else vector by vector through full (bit-identical to fast_n on
- * the lanes fast_n handles). */
+ * the lanes fast_n handles).  Each defines the kernel `name` and its
+ * streaming-store twin `name##_nt` (stream.h), which the interpreter uses
+ * for outputs too large to stay in cache; the peeled head and the tail go
+ * through full, so both give the same bits. */
 #define AT_VMATH_UNARY_G(name, G, fast_n, full, ok)                           \
-    static void name(size_t n, float *y, const float *x)                      \
+    AT_INLINE void name##_loop(size_t n, float *y, const float *x, int stream) \
     {                                                                         \
         size_t i = 0;                                                         \
+        if (stream)                                                           \
+            for (size_t k = peel(y, n); i < k; i++)                           \
+                vf_store_n(y + i, full(vf_load_n(x + i, 1)), 1);              \
         for (; i + G * VL <= n; i += G * VL) {                                \
             vf a[G];                                                          \
             EACH(j, G) a[j] = vf_load(x + i + j * VL);                        \
             if (ok(G, a)) fast_n(G, a);                                       \
             else EACH(j, G) a[j] = full(a[j]);                                \
-            EACH(j, G) vf_store(y + i + j * VL, a[j]);                        \
+            EACH(j, G) put(y + i + j * VL, a[j], stream);                     \
         }                                                                     \
+        if (stream) stream_fence();                                           \
         for (; i + VL <= n; i += VL) vf_store(y + i, full(vf_load(x + i)));   \
         if (i < n) vf_store_n(y + i, full(vf_load_n(x + i, n - i)), n - i);   \
-    }
+    }                                                                         \
+    static void name(size_t n, float *y, const float *x) { name##_loop(n, y, x, 0); } \
+    static void name##_nt(size_t n, float *y, const float *x) { name##_loop(n, y, x, 1); }
+
+AT_INLINE void sqrt_n(int nv, vf *x) { EACH(j, nv) x[j] = vf_sqrt(x[j]); }
 
 /* group sizes: the best measured on Zen 3 (AVX2); log's chain is the
  * longest, exp's the shortest (more vectors only add spills) */
@@ -590,7 +602,7 @@ AT_VMATH_UNARY_G(k_exp, 4, exp_mid_n, exp_v, exp_group_ok)
 AT_VMATH_UNARY_G(k_log, 8, log_core_n_fast, log_v, log_group_ok)
 AT_VMATH_UNARY_G(k_tanh, 4, tanh_n, tanh_v, all_ok)
 AT_VMATH_UNARY_G(k_sigmoid, 6, sigmoid_fast_n, sigmoid_v, exp_group_ok)
-AT_VMATH_UNARY(k_sqrt, sqrt_v)
+AT_VMATH_UNARY_G(k_sqrt, 4, sqrt_n, sqrt_v, all_ok)
 AT_VMATH_UNARY(k_pow_sqr, sqr_v)
 AT_VMATH_UNARY(k_pow_cube, cube_v)
 AT_VMATH_UNARY(k_pow_recip, recip_v)
@@ -716,6 +728,11 @@ void AT_ISA_FN(at_register_vmath)(at_ktable *t)
     t->unary[AT_UN_TANH] = k_tanh;
     t->unary[AT_UN_SIGMOID] = k_sigmoid;
     t->unary[AT_UN_SQRT] = k_sqrt;
+    t->unary_nt[AT_UN_EXP] = k_exp_nt;
+    t->unary_nt[AT_UN_LOG] = k_log_nt;
+    t->unary_nt[AT_UN_TANH] = k_tanh_nt;
+    t->unary_nt[AT_UN_SIGMOID] = k_sigmoid_nt;
+    t->unary_nt[AT_UN_SQRT] = k_sqrt_nt;
     t->binary[AT_BIN_POW] = k_pow;
     t->binary_s[AT_BIN_POW] = k_pow_s;
     t->binary_rs[AT_BIN_POW] = k_pow_rs;
