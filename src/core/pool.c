@@ -19,13 +19,14 @@
  *   Free blocks of every class sit on intrusive singly-linked lists (the
  *   link lives in the free block's first word; a free block has no user).
  *
- * Locking: one mutex around list/map/stat updates.  Fresh large mappings are
- * made outside the lock; a new slab (one per 2 MiB of small blocks) is made
- * under it because that is rare and keeps the bump logic simple.
+ * Locking: one lock (spin.h: spin briefly, then yield) around list/map/stat
+ * updates.  Fresh large mappings are made outside the lock; a new slab (one
+ * per 2 MiB of small blocks) is made under it because that is rare and keeps
+ * the bump logic simple.
  */
 #include "atlas/pool.h"
+#include "spin.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -177,7 +178,7 @@ typedef struct free_node {
 } free_node;
 
 struct at_pool {
-    pthread_mutex_t lock;
+    at_spin_lock lock;          /* spin.h: short sections, then yield    */
     free_node *free_list[NCLASSES];
     ptr_map slabs;              /* slab base -> (slab *)                 */
     ptr_map large;              /* user ptr -> requested | LIVE_BIT      */
@@ -191,10 +192,7 @@ at_pool *at_pool_create(void)
     at_pool *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
-    if (pthread_mutex_init(&p->lock, NULL) != 0) {
-        free(p);
-        return NULL;
-    }
+    at_spin_init(&p->lock);
     return p;
 }
 
@@ -279,13 +277,13 @@ static void push_free(at_pool *p, unsigned c, void *ptr)
 static void *alloc_small(at_pool *p, unsigned c, size_t nbytes)
 {
     size_t csize = class_size(c);
-    pthread_mutex_lock(&p->lock);
+    at_spin_acquire(&p->lock);
     char *ptr = pop_free(p, c);
     int hit = ptr != NULL;
     if (!hit) {
         if ((p->bump_slab == NULL || SLAB_BYTES - p->bump_off < csize)
             && new_bump_slab(p) != 0) {
-            pthread_mutex_unlock(&p->lock);
+            at_spin_release(&p->lock);
             return NULL;
         }
         ptr = p->bump_slab->base + p->bump_off;
@@ -295,7 +293,7 @@ static void *alloc_small(at_pool *p, unsigned c, size_t nbytes)
     s->granule[(size_t)(ptr - s->base) / GRANULE] = (uint32_t)nbytes + 1;
     s->live++;
     note_alloc(p, csize, nbytes, hit);
-    pthread_mutex_unlock(&p->lock);
+    at_spin_release(&p->lock);
     return ptr;
 }
 
@@ -316,30 +314,30 @@ static void *alloc_large(at_pool *p, unsigned c, size_t nbytes)
 {
     size_t csize = class_size(c);
     size_t len = page_round(csize);
-    pthread_mutex_lock(&p->lock);
+    at_spin_acquire(&p->lock);
     void *ptr = pop_free(p, c);
     if (ptr != NULL) {
         *map_get(&p->large, (uintptr_t)ptr) = nbytes | LIVE_BIT;
         note_alloc(p, csize, nbytes, 1);
-        pthread_mutex_unlock(&p->lock);
+        at_spin_release(&p->lock);
         return ptr;
     }
-    pthread_mutex_unlock(&p->lock);
+    at_spin_release(&p->lock);
 
     /* Fresh mapping outside the lock: mmap of a big range is a syscall we
      * do not want other allocating threads to queue behind. */
     ptr = map_large(len);
     if (ptr == NULL)
         return NULL;
-    pthread_mutex_lock(&p->lock);
+    at_spin_acquire(&p->lock);
     if (map_put(&p->large, (uintptr_t)ptr, nbytes | LIVE_BIT) != 0) {
-        pthread_mutex_unlock(&p->lock);
+        at_spin_release(&p->lock);
         munmap(ptr, len);
         return NULL;
     }
     p->st.bytes_reserved += len;
     note_alloc(p, csize, nbytes, 0);
-    pthread_mutex_unlock(&p->lock);
+    at_spin_release(&p->lock);
     return ptr;
 }
 
@@ -366,7 +364,7 @@ void at_pool_free(at_pool *pool, void *ptr)
 {
     if (pool == NULL || ptr == NULL || ((uintptr_t)ptr & (GRANULE - 1)) != 0)
         return;
-    pthread_mutex_lock(&pool->lock);
+    at_spin_acquire(&pool->lock);
     slab *s = slab_of(pool, ptr);
     if (s != NULL) {
         uint32_t *g = &s->granule[(size_t)((char *)ptr - s->base) / GRANULE];
@@ -386,7 +384,7 @@ void at_pool_free(at_pool *pool, void *ptr)
             note_free(pool, nbytes);
         }
     }
-    pthread_mutex_unlock(&pool->lock);
+    at_spin_release(&pool->lock);
 }
 
 /* Drop from class c's free list every block whose slab has no live block;
@@ -466,10 +464,10 @@ void at_pool_trim(at_pool *pool)
 {
     if (pool == NULL)
         return;
-    pthread_mutex_lock(&pool->lock);
+    at_spin_acquire(&pool->lock);
     trim_large(pool);
     trim_small(pool);
-    pthread_mutex_unlock(&pool->lock);
+    at_spin_release(&pool->lock);
 }
 
 void at_pool_get_stats(at_pool *pool, at_pool_stats *out)
@@ -480,9 +478,9 @@ void at_pool_get_stats(at_pool *pool, at_pool_stats *out)
         memset(out, 0, sizeof *out);
         return;
     }
-    pthread_mutex_lock(&pool->lock);
+    at_spin_acquire(&pool->lock);
     *out = pool->st;
-    pthread_mutex_unlock(&pool->lock);
+    at_spin_release(&pool->lock);
 }
 
 void at_pool_destroy(at_pool *pool)
@@ -504,6 +502,5 @@ void at_pool_destroy(at_pool *pool)
     }
     map_release(&pool->slabs);
     map_release(&pool->large);
-    pthread_mutex_destroy(&pool->lock);
     free(pool);
 }

@@ -17,6 +17,7 @@
  * them always sees the other and no wakeup is lost.
  */
 #include "atlas/threads.h"
+#include "spin.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -56,14 +57,6 @@ struct at_threads {
     pthread_cond_t cv;
 };
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
 
 static uint64_t now_ns(void)
 {
@@ -121,7 +114,7 @@ static void wait_for_launch(at_threads *t, uint32_t seen)
         if (gen_of(atomic_load_explicit(&t->state, memory_order_acquire)) != seen
             || atomic_load_explicit(&t->shutdown, memory_order_relaxed))
             return;
-        cpu_relax();
+        at_cpu_relax();
         if ((n & 31) == 0 && now_ns() - start > SPIN_NS)
             break;
     }
@@ -276,7 +269,7 @@ static void wait_helpers(at_threads *t, unsigned helpers)
     for (unsigned n = 0;
          atomic_load_explicit(&t->done, memory_order_acquire) != helpers; n++) {
         if (n < 4096)
-            cpu_relax();
+            at_cpu_relax();
         else
             sched_yield();
     }
