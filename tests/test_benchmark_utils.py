@@ -57,7 +57,7 @@ def test_compare_frameworks_alternates_and_keeps_names():
 
 def test_compare_frameworks_settle_pauses_before_every_sample(monkeypatch):
     events = []
-    monkeypatch.setattr(bu.time, "sleep", lambda s: events.append(("sleep", s)))
+    monkeypatch.setattr(bu, "_settle", lambda s: events.append(("sleep", s)))
     fns = {k: (lambda k=k: events.append(("call", k))) for k in ("a", "b")}
     bu.compare_frameworks(fns, warmup_runs=0, timing_runs=2, min_sample_s=0, settle_s=0.03)
     timed = events[2:]                          # after one calibration call each
@@ -67,6 +67,15 @@ def test_compare_frameworks_settle_pauses_before_every_sample(monkeypatch):
         bu.compare_frameworks(fns, settle_s=-1)
     with pytest.raises(ValueError, match="settle_s"):
         bu.compare_frameworks(fns, settle_s=float("nan"))
+
+
+def test_settle_waits_busy():
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    bu._settle(0.02)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert wall >= 0.02
+    assert cpu >= 0.5 * wall            # the thread kept the CPU (a sleep would use ~0)
 
 
 def test_timing_settings_settle_only_with_threads():

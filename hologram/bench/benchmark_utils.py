@@ -108,6 +108,16 @@ def _calibrate(fn: Callable[[], Any], min_sample_s: float, max_loops: int) -> in
         loops = int(min(max_loops, max(2 * loops, math.ceil(want))))
 
 
+def _settle(seconds: float) -> None:
+    """Wait ``seconds`` with this thread busy.  Sleeping instead lets the (virtual) CPUs go
+    idle, and the first milliseconds after an idle period run measurably slower on the
+    development VM (Atlas add 100K with 2 threads: 12.5 us after no pause, 14 us after
+    a 30 ms sleep, 30 us after a 100 ms sleep, 12.1 us after a 30 ms busy wait)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def compare_frameworks(
     fns: Dict[str, Callable[[], Any]],
     warmup_runs: int = 5,
@@ -122,8 +132,9 @@ def compare_frameworks(
     Every callable is warmed up (``warmup_runs`` calls) and gets its own calibrated inner
     loop count.  Samples are then taken *alternating* (A B C, B C A, C A B, ...) so slow
     drift of the machine (frequency, neighbours, thermal) hits every framework equally.
-    ``settle_s`` > 0 pauses before every sample, so worker threads that the previous
-    callable left spinning (OpenMP, OpenBLAS) go idle before the next one is timed.
+    ``settle_s`` > 0 pauses before every sample (see :func:`_settle`), so worker threads
+    that the previous callable left spinning (OpenMP, OpenBLAS) go idle before the next
+    one is timed.
     Returns ``{key: BenchmarkResult}`` in the order of ``fns``; result names are
     ``f"{name}_{key}"`` when ``name`` is given, else ``key``.
     """
@@ -147,7 +158,7 @@ def compare_frameworks(
             for j in range(len(keys)):
                 k = keys[(i + j) % len(keys)]
                 if settle_s:
-                    time.sleep(settle_s)
+                    _settle(settle_s)
                 elapsed, outputs[k] = _run(fns[k], loops[k])
                 samples[k].append(elapsed * 1e3 / loops[k])
     finally:

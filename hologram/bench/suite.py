@@ -184,11 +184,12 @@ def quick_mode() -> bool:
 FULL = dict(warmup_runs=5, timing_runs=25, min_sample_s=0.01)
 QUICK = dict(warmup_runs=2, timing_runs=5, min_sample_s=0.001)
 
-#: Pause before every sample when more than one thread runs.  PyTorch's OpenMP workers
-#: spin after each parallel call and hold the other cores: measured on the 2-vCPU
+#: Pause (busy) before every sample when more than one thread runs.  PyTorch's OpenMP
+#: workers spin after each parallel call and hold the other cores: measured on the 2-vCPU
 #: development machine, Atlas neg at 1M took 158 us right after a PyTorch sample and
-#: 75 us after one of its own; after a 30 ms pause both orders agree (94 vs 96 us,
-#: and PyTorch 102 vs 98 us).  With one thread nothing spins and no pause is taken.
+#: 75 us after one of its own; Atlas add at 100K, 16.3 us after PyTorch vs 12.7 alone,
+#: and 12.8 vs 12.1 with a 30 ms busy pause.  With one thread nothing spins and no pause
+#: is taken.
 SETTLE_MULTI_S = 0.03
 
 
