@@ -155,6 +155,14 @@ def test_collect_system_info_keys():
     f"{info['cpu_freq_mhz']:.0f} {info['memory_total_gb']:.1f}"  # the notebook's formats
 
 
+def test_collect_system_info_records_thread_env(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "4")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    info = bu.collect_system_info(hg.Executor(threads=1))
+    assert "OPENBLAS_THREAD_TIMEOUT=4" in info["env_threading"].split()
+    assert "OMP_NUM_THREADS" not in info["env_threading"]
+
+
 def _frame():
     pd = pytest.importorskip("pandas")
     rows = [("relu", [1.5, 2.0, 1.2]),     # Atlas everywhere

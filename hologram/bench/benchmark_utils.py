@@ -255,6 +255,10 @@ def _memory_total_gb() -> float:
         return float("nan")
 
 
+_THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS",
+               "OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_CORETYPE", "MKL_NUM_THREADS")
+
+
 def collect_system_info(executor: Any = None) -> Dict[str, Any]:
     """Facts needed to reproduce a run.  ``executor`` (a hologram.Executor) supplies the
     Atlas thread count and SIMD level; without one the defaults of ``hg.Executor()`` are used."""
@@ -284,6 +288,8 @@ def collect_system_info(executor: Any = None) -> Dict[str, Any]:
         "hologram_isa": None,
         "timestamp": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
+        # thread settings of the other frameworks' runtimes, as this process saw them
+        "env_threading": " ".join(f"{k}={os.environ[k]}" for k in _THREAD_ENV if k in os.environ) or "-",
     }
     try:
         import torch
