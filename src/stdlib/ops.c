@@ -332,6 +332,16 @@ static at_status run_prepared(at_executor *ex, at_stdop op, const at_tensor *in,
     return st;
 }
 
+/* Every non-empty input must point at its data (prepare checks shapes only,
+ * so it can size an output before the inputs exist). */
+static at_status need_data(at_stdop op, const at_tensor *in, size_t nin, at_error *err)
+{
+    for (size_t i = 0; i < nin; i++)
+        if (in[i].numel && !in[i].data)
+            return at_error_set(err, AT_E_VALUE, "%s: input %zu has no data", at_stdop_name(op), i);
+    return AT_OK;
+}
+
 static int tensors_overlap(const at_tensor *x, const at_tensor *y)
 {
     if (!x->numel || !y->numel) return 0;
@@ -351,12 +361,10 @@ at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t
     if (out->dtype != expect.dtype || out->numel != expect.numel || (expect.numel && !out->data))
         return at_error_set(err, AT_E_VALUE, "%s: output buffer does not match the prepared shape",
                             at_stdop_name(op));
-    for (size_t i = 0; i < nin; i++) {
-        if (in[i].numel && !in[i].data)
-            return at_error_set(err, AT_E_VALUE, "%s: input %zu has no data", at_stdop_name(op), i);
+    if ((st = need_data(op, in, nin, err))) return st;
+    for (size_t i = 0; i < nin; i++)
         if (tensors_overlap(out, &in[i]))
             return at_error_set(err, AT_E_VALUE, "%s: the output overlaps input %zu", at_stdop_name(op), i);
-    }
     return run_prepared(ex, op, in, nin, prm, out, err);
 }
 
@@ -365,10 +373,7 @@ at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in, si
 {
     out->data = NULL;
     at_status st = at_stdop_prepare(op, in, nin, prm, out, err);
-    if (st) return st;
-    for (size_t i = 0; i < nin; i++)
-        if (in[i].numel && !in[i].data)
-            return at_error_set(err, AT_E_VALUE, "%s: input %zu has no data", at_stdop_name(op), i);
+    if (st || (st = need_data(op, in, nin, err))) return st;
     size_t nbytes;
     if (at_mul_overflow(out->numel, at_dtype_size(out->dtype), &nbytes))
         return at_error_set(err, AT_E_OVERFLOW, "%s: the output of %zu elements is too large",
