@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=build-c
 mkdir -p "$out"
-cflags=(-std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+cflags=(-std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
         -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc/kernels)
 gcc "${cflags[@]}" -DAT_HAVE_ISA_BASELINE=1 -DAT_HAVE_ISA_AVX2=1 \
     tests/c/test_core.c src/core/base.c src/core/cpu.c src/core/pool.c src/core/threads.c \

@@ -75,7 +75,8 @@ at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in,
                            at_tensor *out, at_error *err);
 
 /* Work estimate in "element-op units", used to decide whether releasing the
- * GIL / waking workers pays for itself. */
+ * GIL / waking workers pays for itself.  Defined for any operands, validated
+ * or not (callers ask before at_stdop_run_new validates). */
 size_t at_stdop_cost(at_stdop op, const at_tensor *in, size_t nin,
                      const at_stdop_params *params);
 

@@ -395,7 +395,10 @@ size_t at_stdop_cost(at_stdop op, const at_tensor *in, size_t nin, const at_stdo
     (void)nin;
     switch (op) {
     case AT_STD_GEMM: {
+        /* called before validation (to decide on the GIL): m, n, k may be
+         * negative or huge, and only a double in [0, 2^64) may become a size_t */
         double f = (double)prm->m * (double)prm->n * (double)prm->k;
+        if (!(f > 0)) return 0;
         return f > 1e18 ? (size_t)1 << 60 : (size_t)f;
     }
     case AT_STD_EXP: case AT_STD_LOG: case AT_STD_SIGMOID: case AT_STD_TANH: case AT_STD_SOFTMAX:

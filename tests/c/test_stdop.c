@@ -8,6 +8,7 @@
 #include "atlas/atlas.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -104,6 +105,18 @@ static void test_inconsistent_descriptions(at_executor *ex)
     x = vec(NULL, 16);
     CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
     CHECK(strstr(err.msg, "has no data") != NULL);
+
+    /* the cost estimate is asked before validation: any gemm sizes give a
+     * defined answer, and the op then refuses them */
+    at_stdop_params g;
+    memset(&g, 0, sizeof g);
+    g.m = -4; g.n = 4; g.k = 4;
+    at_tensor ab2[2] = {vec(a, 16), vec(y, 16)};
+    CHECK(at_stdop_cost(AT_STD_GEMM, ab2, 2, &g) == 0);
+    CHECK(at_stdop_run_new(ex, AT_STD_GEMM, ab2, 2, &g, &out, &err) == AT_E_VALUE);
+    g.m = g.n = g.k = INT64_MAX;
+    CHECK(at_stdop_cost(AT_STD_GEMM, ab2, 2, &g) == (size_t)1 << 60);
+    CHECK(at_stdop_run_new(ex, AT_STD_GEMM, ab2, 2, &g, &out, &err) != AT_OK);
 
     /* at_stdop_run: the caller's output must match and must not overlap */
     x = vec(a, 16);
