@@ -63,6 +63,18 @@ static inline int at_add_overflow(size_t a, size_t b, size_t *out)
     return __builtin_add_overflow(a, b, out);
 }
 
+/* Whether n_a elements of type t_a at a and n_b of type t_b at b share a
+ * byte (an empty span overlaps nothing).  Callers have checked that each
+ * span's byte size fits. */
+static inline int at_spans_overlap(const void *a, size_t n_a, at_dtype t_a, const void *b, size_t n_b,
+                                   at_dtype t_b)
+{
+    if (!n_a || !n_b) return 0;
+    const char *a0 = (const char *)a, *a1 = a0 + n_a * at_dtype_size(t_a);
+    const char *b0 = (const char *)b, *b1 = b0 + n_b * at_dtype_size(t_b);
+    return a0 < b1 && b0 < a1;
+}
+
 /* Format a shape as "(3, 4)" into buf (always NUL-terminated). */
 void at_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape);
 

@@ -350,10 +350,7 @@ static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
 static int overlaps(const at_arg *x, const at_arg *y)
 {
-    if (!x->numel || !y->numel) return 0;
-    const char *a0 = x->data, *a1 = a0 + x->numel * at_dtype_size(x->dtype);
-    const char *b0 = y->data, *b1 = b0 + y->numel * at_dtype_size(y->dtype);
-    return a0 < b1 && b0 < a1;
+    return at_spans_overlap(x->data, x->numel, x->dtype, y->data, y->numel, y->dtype);
 }
 
 static at_status check_args(const at_program *p, size_t rows, size_t cols, const at_arg *args,
@@ -441,22 +438,10 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m, siz
     return AT_OK;
 }
 
-at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows, size_t cols,
-                       const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err)
+/* The launch proper; args have passed check_args (or its equivalent). */
+static at_status launch_checked(at_executor *ex, const at_program *p, size_t rows, size_t cols,
+                                const at_arg *args, at_launch_diag *diag, at_error *err)
 {
-    at_status st = check_args(p, rows, cols, args, nargs, err);
-    if (st) return st;
-    return at_launch_validated(ex, p, rows, cols, args, nargs, diag, err);
-}
-
-at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows, size_t cols,
-                              const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err)
-{
-#ifndef NDEBUG
-    at_error chk;
-    assert(check_args(p, rows, cols, args, nargs, &chk) == AT_OK);
-#endif
-    (void)nargs;
     if (p->mode == AT_MODE_GEMM) return launch_gemm(ex, p, rows, cols, args, err);
 
     launch L;            /* not zeroed: msg/diag are written only on failure */
@@ -525,6 +510,26 @@ at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows,
         return at_error_set(err, L.st, "%s", L.msg);
     }
     return AT_OK;
+}
+
+at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows, size_t cols,
+                       const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err)
+{
+    at_status st = check_args(p, rows, cols, args, nargs, err);
+    if (st) return st;
+    return launch_checked(ex, p, rows, cols, args, diag, err);
+}
+
+at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows, size_t cols,
+                              const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err)
+{
+#ifndef NDEBUG
+    at_error chk;
+    assert(check_args(p, rows, cols, args, nargs, &chk) == AT_OK);
+#else
+    (void)nargs;
+#endif
+    return launch_checked(ex, p, rows, cols, args, diag, err);
 }
 
 at_status at_launch(at_executor *ex, const at_program *p, size_t rows, size_t cols,

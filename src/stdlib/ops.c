@@ -188,11 +188,14 @@ at_status at_stdop_prepare(at_stdop op, const at_tensor *in, size_t nin, const a
         /* the shape is the contract: the launch trusts numel = prod(shape) */
         if (in[i].ndim < 0 || in[i].ndim > AT_MAX_DIMS)
             return at_error_set(err, AT_E_VALUE, "%s: rank %d is out of range", name, in[i].ndim);
-        size_t n = 1;
+        size_t n = 1, bytes;
         for (int d = 0; d < in[i].ndim; d++)
             if (in[i].shape[d] < 0 || at_mul_overflow(n, (size_t)in[i].shape[d], &n))
                 return at_error_set(err, AT_E_VALUE, "%s: input %zu has an invalid shape %s", name, i,
                                     shape_str(s0, sizeof s0, &in[i]));
+        if (at_mul_overflow(n, at_dtype_size(in[i].dtype), &bytes))
+            return at_error_set(err, AT_E_OVERFLOW, "%s: input %zu of shape %s is too large", name, i,
+                                shape_str(s0, sizeof s0, &in[i]));
         if (n != in[i].numel)
             return at_error_set(err, AT_E_VALUE, "%s: input %zu has shape %s but %zu elements", name, i,
                                 shape_str(s0, sizeof s0, &in[i]), in[i].numel);
@@ -342,14 +345,6 @@ static at_status need_data(at_stdop op, const at_tensor *in, size_t nin, at_erro
     return AT_OK;
 }
 
-static int tensors_overlap(const at_tensor *x, const at_tensor *y)
-{
-    if (!x->numel || !y->numel) return 0;
-    const char *a0 = x->data, *a1 = a0 + x->numel * at_dtype_size(x->dtype);
-    const char *b0 = y->data, *b1 = b0 + y->numel * at_dtype_size(y->dtype);
-    return a0 < b1 && b0 < a1;
-}
-
 at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t nin,
                        const at_stdop_params *prm, at_tensor *out, at_error *err)
 {
@@ -363,7 +358,7 @@ at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t
                             at_stdop_name(op));
     if ((st = need_data(op, in, nin, err))) return st;
     for (size_t i = 0; i < nin; i++)
-        if (tensors_overlap(out, &in[i]))
+        if (at_spans_overlap(out->data, out->numel, out->dtype, in[i].data, in[i].numel, in[i].dtype))
             return at_error_set(err, AT_E_VALUE, "%s: the output overlaps input %zu", at_stdop_name(op), i);
     return run_prepared(ex, op, in, nin, prm, out, err);
 }

@@ -102,6 +102,14 @@ static void test_inconsistent_descriptions(at_executor *ex)
     x.shape[1] = (int64_t)1 << 40;
     CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
 
+    x = vec(a, 16);
+    x.ndim = 2;
+    x.shape[0] = (int64_t)1 << 61;          /* numel fits, its bytes do not */
+    x.shape[1] = 2;
+    x.numel = (size_t)1 << 62;               /* a sum's output is small: only prepare can tell */
+    CHECK(at_stdop_run_new(ex, AT_STD_SUM, &x, 1, &prm, &out, &err) == AT_E_OVERFLOW);
+    CHECK(strstr(err.msg, "sum: input 0 of shape") != NULL);
+
     x = vec(NULL, 16);
     CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
     CHECK(strstr(err.msg, "has no data") != NULL);
