@@ -81,14 +81,28 @@ static inline vm vm_not(vm a) { return vm_andnot(a, vm_all()); }
 #define AT_SHIFTER 0x1.8p23f       /* 1.5 * 2^23 */
 
 /* x = n ln2 + r, |r| <= ln2/2 (Cody-Waite): x[] becomes r, k[] holds
- * n + 1.5 * 2^23, whose low mantissa bits are n. */
-AT_INLINE void exp_reduce_n(int nv, vf *x, vf *k)
+ * n + 1.5 * 2^23, whose low mantissa bits are n.  With neg (a constant) it
+ * reduces -x instead and leaves -r in x[]: the same values with the sign
+ * folded into the operations (rounding is symmetric), one negation fewer. */
+AT_INLINE void exp_reduce_n(int nv, vf *x, vf *k, int neg)
 {
     vf n[AT_G];
-    EACH(j, nv) k[j] = vf_fma(x[j], vf_set1(AT_LOG2E), vf_set1(AT_SHIFTER));
+    EACH(j, nv) k[j] = vf_fma(x[j], vf_set1(neg ? -AT_LOG2E : AT_LOG2E), vf_set1(AT_SHIFTER));
     EACH(j, nv) n[j] = vf_sub(k[j], vf_set1(AT_SHIFTER));
-    EACH(j, nv) x[j] = vf_fnma(n[j], vf_set1(AT_LN2_HI), x[j]);
-    EACH(j, nv) x[j] = vf_fnma(n[j], vf_set1(AT_LN2_LO), x[j]);
+    if (neg) {
+        EACH(j, nv) x[j] = vf_fma(n[j], vf_set1(AT_LN2_HI), x[j]);
+        EACH(j, nv) x[j] = vf_fma(n[j], vf_set1(AT_LN2_LO), x[j]);
+    } else {
+        EACH(j, nv) x[j] = vf_fnma(n[j], vf_set1(AT_LN2_HI), x[j]);
+        EACH(j, nv) x[j] = vf_fnma(n[j], vf_set1(AT_LN2_LO), x[j]);
+    }
+}
+
+/* One Horner step p r + c, or with neg (x[] holding -r) the same value as
+ * c - p (-r). */
+AT_INLINE vf horner(vf p, vf r, float c, int neg)
+{
+    return neg ? vf_fnma(p, r, vf_set1(c)) : vf_fma(p, r, vf_set1(c));
 }
 
 /* e^r - 1 for |r| <= ln2/2, in place (Cephes expf coefficients): relative
@@ -109,14 +123,14 @@ AT_INLINE void expm1_poly_n(int nv, vf *r)
  * minimax relative error (9.1e-8 with these float coefficients; see
  * bench/fit_exp_poly.py).  The constant term rides on the last FMA, so
  * the result rounds once there. */
-AT_INLINE void exp_poly_n(int nv, vf *r)
+AT_INLINE void exp_poly_n(int nv, vf *r, int neg)
 {
     vf p[AT_G];
-    EACH(j, nv) p[j] = vf_fma(vf_set1(0x1.0fa834p-7f), r[j], vf_set1(0x1.573a54p-5f));
-    EACH(j, nv) p[j] = vf_fma(p[j], r[j], vf_set1(0x1.555a6ap-3f));
-    EACH(j, nv) p[j] = vf_fma(p[j], r[j], vf_set1(0x1.fffdc6p-2f));
-    EACH(j, nv) p[j] = vf_fma(p[j], r[j], vf_set1(0x1.fffff6p-1f));
-    EACH(j, nv) r[j] = vf_fma(p[j], r[j], vf_set1(1.0f));
+    EACH(j, nv) p[j] = horner(vf_set1(0x1.0fa834p-7f), r[j], 0x1.573a54p-5f, neg);
+    EACH(j, nv) p[j] = horner(p[j], r[j], 0x1.555a6ap-3f, neg);
+    EACH(j, nv) p[j] = horner(p[j], r[j], 0x1.fffdc6p-2f, neg);
+    EACH(j, nv) p[j] = horner(p[j], r[j], 0x1.fffff6p-1f, neg);
+    EACH(j, nv) r[j] = horner(p[j], r[j], 1.0f, neg);
 }
 
 /* 2^n as a float from k = n + 1.5 * 2^23, n in [-126, 127]: bits(k) =
@@ -133,8 +147,8 @@ AT_INLINE vf exp_full(vf x)
     vf k;
     /* vf_max/vf_min return the second operand on NaN: keep x second. */
     x = vf_min(vf_set1(89.0f), vf_max(vf_set1(-104.0f), x));
-    exp_reduce_n(1, &x, &k);
-    exp_poly_n(1, &x);
+    exp_reduce_n(1, &x, &k, 0);
+    exp_poly_n(1, &x, 0);
     vf p = x;
     vi ni = vi_sub(vf_as_vi(k), vf_as_vi(vf_set1(AT_SHIFTER)));  /* [-150, 128] */
     vi n1 = vi_srai(ni, 1);
@@ -144,20 +158,22 @@ AT_INLINE vf exp_full(vf x)
     return vf_mul(vf_mul(p, s1), s2);
 }
 
-/* exp for |x| <= 87, in place: one scale (other lanes, NaN included, give
- * garbage: callers keep only lanes passing exp_mid_ok).  Bit-identical to
- * exp_full there (same n, r and polynomial; one exact power-of-two
- * product). */
-AT_INLINE void exp_mid_n(int nv, vf *x)
+/* exp for |x| <= 87, in place (with neg: exp(-x), bit-identical to negating
+ * x first): one scale (other lanes, NaN included, give garbage: callers keep
+ * only lanes passing exp_mid_ok).  Bit-identical to exp_full there (same n,
+ * r and polynomial; one exact power-of-two product). */
+AT_INLINE void exp_mid_sign_n(int nv, vf *x, int neg)
 {
     vf k[AT_G];
-    exp_reduce_n(nv, x, k);
-    exp_poly_n(nv, x);
+    exp_reduce_n(nv, x, k, neg);
+    exp_poly_n(nv, x, neg);
     /* e^r in [0.7, 1.42] times 2^n: the result is normal, so adding n to
      * the exponent field (bits(k) << 23 == n << 23 mod 2^32) is the same
      * exact product as exp_full's, one operation shorter */
     EACH(j, nv) x[j] = vi_as_vf(vi_add(vf_as_vi(x[j]), vi_slli(vf_as_vi(k[j]), 23)));
 }
+
+AT_INLINE void exp_mid_n(int nv, vf *x) { exp_mid_sign_n(nv, x, 0); }
 
 AT_INLINE vf exp_mid(vf x)
 {
@@ -251,7 +267,7 @@ AT_INLINE void tanh_n(int nv, vf *x)
     EACH(j, nv) sg[j] = vf_and(x[j], vf_set1(-0.0f));
     EACH(j, nv) t[j] = vf_abs(x[j]);
     EACH(j, nv) t[j] = vf_min(vf_set1(20.0f), vf_add(t[j], t[j]));
-    exp_reduce_n(nv, t, k);
+    exp_reduce_n(nv, t, k, 0);
     expm1_poly_n(nv, t);
     EACH(j, nv) s[j] = exp_scale(k[j]);
     EACH(j, nv) e[j] = vf_fma(s[j], t[j], vf_sub(s[j], vf_set1(1.0f)));
@@ -280,8 +296,7 @@ AT_INLINE vf sigmoid_e(vf x, vf e)
  * (which it replaced) and rounds once. */
 AT_INLINE void sigmoid_fast_n(int nv, vf *x)
 {
-    EACH(j, nv) x[j] = vf_neg(x[j]);
-    exp_mid_n(nv, x);
+    exp_mid_sign_n(nv, x, 1);                   /* exp(-x), no negation */
     EACH(j, nv) x[j] = vf_div(vf_set1(1.0f), vf_add(vf_set1(1.0f), x[j]));
 }
 
