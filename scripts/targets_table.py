@@ -5,7 +5,9 @@
 
 Prints one line per target row: the goal, the speedup with one thread and with all
 cores (PyTorch median / Atlas median from the run's results.json), and a check mark
-when the goal is met.  Used to refresh docs/performance.md after a benchmark run.
+when the goal is met (judged on the ratio of medians).  A missed row also shows the run's
+speedup_paired (median of per-round ratios, robust to drift of the machine's speed), where
+the results have it.  Used to refresh docs/performance.md after a benchmark run.
 """
 import json
 import sys
@@ -39,7 +41,11 @@ def cell(run, op, shape, col, goal):
     if r is None or r.get(col) is None:
         return "n/a"
     v = float(r[col])
-    return f"{v:.2f}x {'✓' if v >= goal else '✗'}"
+    text = f"{v:.2f}x {'✓' if v >= goal else '✗'}"
+    paired = r.get("speedup_paired") if col == "speedup" else None
+    if v < goal and paired is not None:
+        text += f" (paired {float(paired):.2f}x)"
+    return text
 
 
 def main(one_path, all_path):

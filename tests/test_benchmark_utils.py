@@ -88,6 +88,18 @@ def test_timing_settings_settle_only_with_threads():
     assert suite.SETTLE_MULTI_S > 0
 
 
+def test_paired_speedup_is_median_of_per_round_ratios():
+    """The machine runs 3x slower in rounds 2-4 for both frameworks: the ratio of medians mixes a
+    slow baseline sample with a fast candidate one, the per-round ratio does not."""
+    base = bu.BenchmarkResult.from_samples("a", None, [2.0, 6.0, 6.0, 6.0, 2.0], 1)
+    cand = bu.BenchmarkResult.from_samples("b", None, [1.0, 3.0, 3.0, 1.0, 1.0], 1)
+    # rounds: 2/1, 6/3, 6/3, 6/1 (candidate sampled before the slowdown in round 4), 2/1
+    assert bu.paired_speedup(base, cand) == 2.0
+    assert base.median_ms / cand.median_ms == 6.0
+    with pytest.raises(ValueError, match="same number of samples"):
+        bu.paired_speedup(base, bu.BenchmarkResult.from_samples("c", None, [1.0, 1.0], 1))
+
+
 @pytest.mark.parametrize("kind", ["numpy", "torch", "hologram"])
 def test_verify_correctness_accepts_array_likes(kind):
     x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
@@ -224,6 +236,7 @@ def test_cli_quick_report_and_exit_status(tmp_path, monkeypatch):
     assert [(r["operation"], r["shape"]) for r in rows] == [
         ("neg", "1,000"), ("neg", "10,000"), ("gemm", "64x64"), ("gemm", "128x128")]
     assert all(r["correct"] and r["speedup"] > 0 and r["threads"] == 1 for r in rows)
+    assert all(r["speedup_paired"] > 0 for r in rows)
     assert rows[0]["pytorch_out_median_ms"] > 0 and rows[0]["numpy_median_ms"] > 0
 
     monkeypatch.setitem(suite.ops(), "neg", dataclasses.replace(suite.ops()["neg"], atlas=hg.ops.abs))

@@ -29,6 +29,7 @@ __all__ = [
     "BenchmarkResult",
     "benchmark_operation",
     "compare_frameworks",
+    "paired_speedup",
     "verify_correctness",
     "to_numpy",
     "collect_system_info",
@@ -166,6 +167,22 @@ def compare_frameworks(
             gc.enable()
     return {k: BenchmarkResult.from_samples(f"{name}_{k}" if name else k, outputs[k], samples[k], loops[k])
             for k in keys}
+
+
+def paired_speedup(baseline: BenchmarkResult, candidate: BenchmarkResult) -> float:
+    """Median over rounds of baseline / candidate, for results of one :func:`compare_frameworks`
+    call (sample ``i`` of every framework comes from round ``i``, taken milliseconds apart).
+
+    A shared machine drifts between speed levels over seconds (the development VM runs a whole
+    process 1.8x slower at times), which moves every framework's samples together.  The ratio of
+    two medians can then compare one framework's fast level with the other's slow level; the
+    ratio within a round cannot, so its median is the drift-robust companion of
+    ``median(baseline) / median(candidate)``.
+    """
+    a, b = baseline.samples_ms, candidate.samples_ms
+    if not a or len(a) != len(b):
+        raise ValueError(f"paired_speedup: needs the same number of samples (>= 1), got {len(a)} and {len(b)}")
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def benchmark_operation(

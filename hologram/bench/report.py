@@ -51,6 +51,11 @@ def findings_markdown(df) -> str:
                      f"{int((o['speedup_vs_out'] > 1).sum())} of {len(o)} rows that have it "
                      f"(vs {int((o['speedup'] > 1).sum())} against plain PyTorch); geo-mean "
                      f"{_geomean(o['speedup_vs_out']):.2f}x.")
+    if "speedup_paired" in df and df["speedup_paired"].notna().any():
+        pr = df[df["speedup_paired"].notna()]
+        lines.append(f"- Drift check: with the speedup taken within each round of alternating samples "
+                     f"(speedup_paired) Atlas wins {int((pr['speedup_paired'] > 1).sum())} of {len(pr)} rows; "
+                     f"geo-mean {_geomean(pr['speedup_paired']):.2f}x.")
     g = df[df["operation"] == "gemm"]
     if len(g):
         big = g.loc[g["size"].idxmax()]
@@ -112,14 +117,18 @@ def write_report(records: List[Dict[str, Any]], out_dir: str, system_info: Dict[
 
     summary = bu.create_summary_table(ok) if len(ok) else pd.DataFrame()
     cols = ["operation", "shape", "pytorch_median_ms", "pytorch_out_median_ms", "numpy_median_ms",
-            "atlas_median_ms", "speedup", "speedup_vs_out"]
+            "atlas_median_ms", "speedup", "speedup_vs_out", "speedup_paired"]
+    cols = [c for c in cols if c in ok]     # older results files lack speedup_paired
     atlas_rows = ok[ok["speedup"] > 1]
     torch_rows = ok[ok["speedup"] <= 1]
     failed = df[~df["correct"].fillna(False).astype(bool)]
     md = ["# Hologram Atlas vs PyTorch (CPU) benchmark", "",
           "Times are per call (ms), the median of calibrated samples (each sample loops the op for >= "
           f"{(config or {}).get('min_sample_s', bu.MIN_SAMPLE_S) * 1e3:g} ms). speedup = PyTorch median / "
-          "Atlas median (>1: Atlas faster); speedup_vs_out uses PyTorch with `out=` (no per-call allocation). "
+          "Atlas median (>1: Atlas faster); speedup_vs_out uses PyTorch with `out=` (no per-call allocation); "
+          "speedup_paired is the median over rounds of PyTorch / Atlas within the round (samples alternate "
+          "framework by framework, so a round's samples are milliseconds apart and drift of the machine's speed "
+          "cancels). "
           "PyTorch and Atlas run with the same thread count; NumPy keeps its own BLAS threading (GEMM). "
           "With threads > 1 the numbers are sensitive to other load on the machine (see load_average_1m).",
           "", "## System", "", "| key | value |", "|---|---|"]

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from .benchmark_utils import compare_frameworks, verify_correctness
+from .benchmark_utils import compare_frameworks, paired_speedup, verify_correctness
 
 F32 = np.float32
 RTOL, ATOL = 1e-5, 1e-6
@@ -252,6 +252,8 @@ def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool =
             rec[f"{fw}_{stat}_ms"] = getattr(r, f"{stat}_ms") if r else math.nan
     rec["speedup"] = rec["pytorch_median_ms"] / rec["atlas_median_ms"]
     rec["speedup_vs_out"] = rec["pytorch_out_median_ms"] / rec["atlas_median_ms"]
+    both = "pytorch" in results and "atlas" in results
+    rec["speedup_paired"] = paired_speedup(results["pytorch"], results["atlas"]) if both else math.nan
     return order_columns(rec)
 
 
