@@ -19,10 +19,18 @@
 #define AT_PARALLEL_MIN_WORK ((size_t)96 * 1024)
 
 /* Outputs of launches past this many bytes per buffer are written with
- * streaming stores: c = a + b at this size moves ~3x this through memory,
- * more than a 32 MiB L3 holds, so caching the output only costs the
- * read-for-ownership.  Measured: 10M-element add 8.5 -> 6.5 ms. */
-#define AT_STREAM_BYTES ((size_t)16 << 20)
+ * streaming stores: caching an output that the caches cannot keep only
+ * costs its read-for-ownership and evicts the inputs.  What "cannot keep"
+ * means is the share of the L3 a process gets, not the L3's size: on the
+ * development VM (2 vCPUs of a 32 MiB Zen 3 L3) an 8 MB output already
+ * missed, and streaming from 4 MiB made c = a + b at 2M-3M elements
+ * 2.1-2.7x faster (also when the previous result is freed first),
+ * exp(add(a, b)) 1.5-1.8x and sum(mul(a, b)) 1.1-1.5x.  At 4 MB (1M
+ * floats, just below) it is a trade: 2x faster for c = a + b with the
+ * previous c alive, but a reduction reading the output right away got 1.45x
+ * slower, so 1M stays cached.  10M add: 8.5 -> 6.5 ms when streaming was
+ * introduced (at 16 MiB). */
+#define AT_STREAM_BYTES ((size_t)4 << 20)
 
 typedef struct launch {
     const at_program *p;
