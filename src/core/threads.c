@@ -57,7 +57,6 @@ struct at_threads {
     pthread_cond_t cv;
 };
 
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;

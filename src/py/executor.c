@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Refuse absurd worker counts before the core tries to spawn them. */
-
 /* Copies at least this large run with the GIL released. */
 #define HG_MEMCPY_NOGIL_BYTES ((size_t)1 << 20)
 
@@ -38,6 +36,7 @@ static PyObject *executor_new(PyTypeObject *type, PyObject *args, PyObject *kwds
                      (long long)threads);
         return NULL;
     }
+    /* the core's limit, checked here while the value is still an int64 */
     if (threads > AT_MAX_THREADS) {
         PyErr_Format(PyExc_ValueError,
                      "Executor: threads=%lld is too large (at most %d)",
