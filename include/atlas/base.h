@@ -75,6 +75,15 @@ static inline int at_spans_overlap(const void *a, size_t n_a, at_dtype t_a, cons
     return a0 < b1 && b0 < a1;
 }
 
+/* Whether p is aligned for elements of type t.  The kernels access whole
+ * elements, and their streaming stores reach vector alignment by peeling
+ * whole elements, so a misaligned buffer (already undefined behaviour in C)
+ * would fault there: the API edges refuse it. */
+static inline int at_is_aligned(const void *p, at_dtype t)
+{
+    return (uintptr_t)p % at_dtype_size(t) == 0;
+}
+
 /* Format a shape as "(3, 4)" into buf (always NUL-terminated). */
 void at_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape);
 

@@ -380,6 +380,9 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols, const
                                 pa->name, at_dtype_name(pa->dtype), at_dtype_name(a->dtype));
         if (a->numel && !a->data)
             return at_error_set(err, AT_E_VALUE, "kernel '%s': buffer '%s' has no data", k->name, pa->name);
+        if (!at_is_aligned(a->data, a->dtype))
+            return at_error_set(err, AT_E_VALUE, "kernel '%s': buffer '%s' is not aligned to its %zu-byte elements",
+                                k->name, pa->name, at_dtype_size(a->dtype));
         size_t need = 0;
         const char *what = NULL;
         switch (k->role[i]) {

@@ -335,13 +335,18 @@ static at_status run_prepared(at_executor *ex, at_stdop op, const at_tensor *in,
     return st;
 }
 
-/* Every non-empty input must point at its data (prepare checks shapes only,
- * so it can size an output before the inputs exist). */
-static at_status need_data(at_stdop op, const at_tensor *in, size_t nin, at_error *err)
+/* Every non-empty input must point at its data, aligned for its elements
+ * (prepare checks shapes only, so it can size an output before the inputs
+ * exist). */
+static at_status check_data(at_stdop op, const at_tensor *in, size_t nin, at_error *err)
 {
-    for (size_t i = 0; i < nin; i++)
+    for (size_t i = 0; i < nin; i++) {
         if (in[i].numel && !in[i].data)
             return at_error_set(err, AT_E_VALUE, "%s: input %zu has no data", at_stdop_name(op), i);
+        if (!at_is_aligned(in[i].data, in[i].dtype))
+            return at_error_set(err, AT_E_VALUE, "%s: input %zu is not aligned to its %zu-byte elements",
+                                at_stdop_name(op), i, at_dtype_size(in[i].dtype));
+    }
     return AT_OK;
 }
 
@@ -356,7 +361,10 @@ at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in, size_t
     if (out->dtype != expect.dtype || out->numel != expect.numel || (expect.numel && !out->data))
         return at_error_set(err, AT_E_VALUE, "%s: output buffer does not match the prepared shape",
                             at_stdop_name(op));
-    if ((st = need_data(op, in, nin, err))) return st;
+    if (!at_is_aligned(out->data, out->dtype))
+        return at_error_set(err, AT_E_VALUE, "%s: the output is not aligned to its %zu-byte elements",
+                            at_stdop_name(op), at_dtype_size(out->dtype));
+    if ((st = check_data(op, in, nin, err))) return st;
     for (size_t i = 0; i < nin; i++)
         if (at_spans_overlap(out->data, out->numel, out->dtype, in[i].data, in[i].numel, in[i].dtype))
             return at_error_set(err, AT_E_VALUE, "%s: the output overlaps input %zu", at_stdop_name(op), i);
@@ -368,7 +376,7 @@ at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in, si
 {
     out->data = NULL;
     at_status st = at_stdop_prepare(op, in, nin, prm, out, err);
-    if (st || (st = need_data(op, in, nin, err))) return st;
+    if (st || (st = check_data(op, in, nin, err))) return st;
     size_t nbytes;
     if (at_mul_overflow(out->numel, at_dtype_size(out->dtype), &nbytes))
         return at_error_set(err, AT_E_OVERFLOW, "%s: the output of %zu elements is too large",

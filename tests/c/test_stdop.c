@@ -72,8 +72,8 @@ static void test_run_new(at_executor *ex)
 }
 
 /* A description whose numel disagrees with its shape, a negative extent,
- * a missing data pointer or an output overlapping an input is refused
- * before any kernel reads or writes memory. */
+ * a missing or misaligned data pointer or an output overlapping an input is
+ * refused before any kernel reads or writes memory. */
 static void test_inconsistent_descriptions(at_executor *ex)
 {
     static float a[64], y[64];
@@ -139,6 +139,37 @@ static void test_inconsistent_descriptions(at_executor *ex)
     int close = 1;
     for (int i = 0; i < 16; i++) close &= fabs(y[i] - exp((double)a[i])) <= 1e-6 * exp((double)a[i]);
     CHECK(close);
+
+    /* a float pointer that is not 4-byte aligned (undefined behaviour in C,
+     * and the streaming stores of a large output fault on it) is refused at
+     * both edges: the standard library's and a kernel launch's */
+    float *odd_a = (float *)(void *)((char *)a + 2), *odd_y = (float *)(void *)((char *)y + 2);
+    x = vec(odd_a, 8);
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
+    CHECK(strstr(err.msg, "exp: input 0 is not aligned to its 4-byte elements") != NULL);
+    CHECK(out.data == NULL);
+    x = vec(a, 8);
+    o = vec(odd_y, 8);
+    CHECK(at_stdop_run(ex, AT_STD_EXP, &x, 1, &prm, &o, &err) == AT_E_VALUE);
+    CHECK(strstr(err.msg, "exp: the output is not aligned to its 4-byte elements") != NULL);
+
+    at_kernel *k;
+    at_program *p;
+    CHECK(at_stdop_kernel(AT_STD_EXP, &k, &err) == AT_OK);
+    CHECK(at_compile(ex, k, &p, &err) == AT_OK);
+    at_arg args[2];
+    memset(args, 0, sizeof args);
+    args[0].data = a;
+    args[0].numel = 8;
+    args[0].dtype = AT_F32;
+    args[1] = args[0];
+    args[1].data = odd_y;
+    CHECK(at_launch(ex, p, 1, 8, args, 2, &err) == AT_E_VALUE);
+    CHECK(strstr(err.msg, "kernel 'exp': buffer 'y' is not aligned to its 4-byte elements") != NULL);
+    args[1].data = y;
+    CHECK(at_launch(ex, p, 1, 8, args, 2, &err) == AT_OK);
+    at_program_free(p);
+    at_kernel_free(k);
 }
 
 int main(void)
