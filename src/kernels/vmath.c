@@ -188,6 +188,15 @@ static inline vm exp_mid_ok(vf x) { return vf_le(vf_abs(x), vf_set1(87.0f)); }
 /* ------------------------------------------------------------------------ */
 /* log                                                                      */
 
+/* x = 2^k m (x positive, normal and finite), m in [sqrt(2)/2, sqrt(2)):
+ * returns m and sets k; log and pow then use f = m - 1 (exact). */
+static inline vf split_m(vf x, vi *k)
+{
+    vi ix = vi_sub(vf_as_vi(x), vi_set1(0x3f3504f3));
+    *k = vi_srai(ix, 23);
+    return vi_as_vf(vi_add(vi_and(ix, vi_set1(0x007fffff)), vi_set1(0x3f3504f3)));
+}
+
 /* log x for x positive, normal and finite, in place; kadj (if not NULL) is
  * subtracted from the exponent (subnormals prescaled by 2^23 pass 23).
  * x = 2^k m, m in [sqrt(2)/2, sqrt(2)), f = m - 1 (exact), s = f/(2+f):
@@ -204,9 +213,9 @@ AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj)
 {
     vf k[AT_G], f[AT_G], s[AT_G], z[AT_G], P[AT_G];
     EACH(j, nv) {
-        vi ix = vi_sub(vf_as_vi(x[j]), vi_set1(0x3f3504f3));
-        k[j] = vi_cvt_f(vi_srai(ix, 23));
-        f[j] = vi_as_vf(vi_add(vi_and(ix, vi_set1(0x007fffff)), vi_set1(0x3f3504f3)));
+        vi ki;
+        f[j] = split_m(x[j], &ki);
+        k[j] = vi_cvt_f(ki);
     }
     if (kadj) EACH(j, nv) k[j] = vf_sub(k[j], kadj[j]);
     EACH(j, nv) f[j] = vf_sub(f[j], vf_set1(1.0f));       /* in [-0.29, 0.41] */
@@ -466,15 +475,6 @@ AT_INLINE void pow_core(int nv, vf *r, const vf *f, const vi *k, const vf *y)
     for (h = 0; h < nv; h++) r[h] = vf_from_vd(b[2 * h], b[2 * h + 1]);
 }
 
-/* |x| = 2^k m, m in [sqrt(2)/2, sqrt(2)), as k and f = m - 1 (exact) */
-static inline vf pow_split(vf ax, vi *k)
-{
-    vi ix = vi_sub(vf_as_vi(ax), vi_set1(0x3f3504f3));
-    *k = vi_srai(ix, 23);
-    vf m = vi_as_vf(vi_add(vi_and(ix, vi_set1(0x007fffff)), vi_set1(0x3f3504f3)));
-    return vf_sub(m, vf_set1(1.0f));
-}
-
 /* Groups needing no special case: every x positive, normal and finite,
  * every y finite (min(x) >= FLT_MIN; x 0 + y 0 is NaN iff x or y is inf or
  * NaN).  There pow_fast equals pow_v bit for bit (same k, f and core; pow_v
@@ -494,7 +494,7 @@ AT_INLINE void pow_fast(vf *r, const vf *x, const vf *y)
 {
     vf f[AT_POW_G];
     vi k[AT_POW_G];
-    for (int j = 0; j < AT_POW_G; j++) f[j] = pow_split(x[j], &k[j]);
+    for (int j = 0; j < AT_POW_G; j++) f[j] = vf_sub(split_m(x[j], &k[j]), vf_set1(1.0f));
     pow_core(AT_POW_G, r, f, k, y);
 }
 
@@ -508,7 +508,7 @@ static inline vf pow_v(vf x, vf y)
      * (for normal lanes k - 0 == k: the same core input as pow_fast) */
     vm sub = vf_lt(ax, vf_set1(FLT_MIN));
     vi k;
-    vf f = pow_split(vf_select(sub, vf_mul(ax, vf_set1(0x1p23f)), ax), &k);
+    vf f = vf_sub(split_m(vf_select(sub, vf_mul(ax, vf_set1(0x1p23f)), ax), &k), vf_set1(1.0f));
     k = vi_sub(k, vi_and(vf_as_vi(sub), vi_set1(23)));
     vf r;
     pow_core(1, &r, &f, &k, &y);                /* |x|^y for finite nonzero */
