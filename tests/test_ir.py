@@ -369,3 +369,53 @@ def test_launch_threads_bitwise_deterministic():
     ref = float(np.sum(x.astype(np.float64)))
     from conftest import sum_bound
     assert abs(float(np.uint32(outs[0]).view(np.float32)) - ref) <= sum_bound(x, ref)
+
+
+# A value used in a later phase of a row can wait in an output's memory until
+# the output's own value is written there (softmax keeps exp(x - max) in y).
+# LATE_USE is the case where it must not: the value is read after the output
+# is written.  (An output is never also an input: the verifier refuses that.)
+LATE_USE = """kernel late(x: f32, y: f32, z: f32) {
+  %0 = load x
+  %1 = exp %0
+  %2 = reduce.sum.row %1
+  %3 = div %1, %2
+  store y, %3
+  %4 = add %1, %3
+  store z, %4
+}
+"""
+
+# a stored value read back by a later instruction (exp in y, then y + y)
+REREAD = """kernel reread(x: f32, y: f32, z: f32) {
+  %0 = load x
+  %1 = exp %0
+  store y, %1
+  %2 = add %1, %1
+  store z, %2
+}
+"""
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (5, 9), (3, 1000), (2, 4099)])
+def test_launch_value_read_after_its_output_is_written(ex, rows, cols):
+    x = np.random.default_rng(cols).uniform(-3, 3, (rows, cols)).astype(np.float32)
+    y, z = ex.empty((rows, cols)), ex.empty((rows, cols))
+    ex.launch(hg.Kernel(LATE_USE), ex.from_numpy(x), y, z, rows=rows, cols=cols)
+    e = np.exp(x.astype(np.float64))
+    want = e / e.sum(1, keepdims=True)
+    te = torch.exp(t(x))
+    tw = te / te.sum(1, keepdim=True)
+    assert_f32_close(y.to_numpy(), want, tw.numpy(), what="late-use y")
+    assert_f32_close(z.to_numpy(), e + want, (te + tw).numpy(), what="late-use z")
+
+
+@pytest.mark.parametrize("n", [1000, (4 << 20) // 4 + 5])   # the second streams its outputs
+def test_launch_stored_value_read_back(ex, n):
+    x = np.random.default_rng(n).uniform(-3, 3, n).astype(np.float32)
+    y, z = ex.empty((n,)), ex.empty((n,))
+    ex.launch(hg.Kernel(REREAD), ex.from_numpy(x), y, z)
+    e = np.exp(x.astype(np.float64))
+    te = torch.exp(t(x))
+    assert_f32_close(y.to_numpy(), e, te.numpy(), what="reread y")
+    assert_f32_close(z.to_numpy(), 2 * e, (te + te).numpy(), what="reread z")

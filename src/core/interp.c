@@ -38,7 +38,7 @@ typedef struct launch {
     const at_ktable *kt;
     const at_arg *args;
     size_t rows, cols, n;
-    int stream;                     /* write memory outputs non-temporally */
+    int stream;                     /* final memory writes stream (at_vinstr.final) */
     size_t ntasks, per_task;        /* elements (FLAT) or rows (ROW)    */
     const at_slot *uslots;          /* prologue results                 */
     double *partials;               /* ntasks x nall                    */
@@ -226,13 +226,13 @@ static void run_vector(const launch *L, const block_env *E, int from, int to, si
         const float *b = opd_ptr(L, E, vi->src[1]);
         switch (vi->kind) {
         case AT_V_UNARY:
-            if (L->stream && vi->dst.kind == AT_OPD_MEM && kt->unary_nt[vi->fn])
+            if (L->stream && vi->final && kt->unary_nt[vi->fn])
                 kt->unary_nt[vi->fn](len, d, a);
             else
                 kt->unary[vi->fn](len, d, a);
             break;
         case AT_V_BINARY:
-            if (L->stream && vi->dst.kind == AT_OPD_MEM && kt->binary_nt[vi->fn])
+            if (L->stream && vi->final && kt->binary_nt[vi->fn])
                 kt->binary_nt[vi->fn](len, d, a, b);
             else
                 kt->binary[vi->fn](len, d, a, b);

@@ -4,8 +4,10 @@
  *   1. assign_phases   row phase of every value (a row reduction's result is
  *                      ready one phase after its operand)
  *   2. choose_mode     FLAT, ROW or GEMM
- *   3. place_values    where each value lives: memory (loads, stored values),
- *                      row scratch (elem values used in a later phase), a
+ *   3. place_values    where each value lives: memory (loads, stored values,
+ *                      and an elem value used in a later phase that can wait
+ *                      in an output until the output is written), row
+ *                      scratch (other elem values used in a later phase), a
  *                      block register, or a scalar slot (row/uniform values)
  *   4. emit_scalar     row/uniform instructions into prologue, per-row and
  *                      epilogue lists
@@ -13,6 +15,8 @@
  *                      reductions into accumulators
  *  5b. fuse_exp_sum    sub-by-scalar, exp and a sum reduction -> one pass
  *   6. alloc_registers linear scan over each phase's vector instructions
+ *   7. mark_final_writes memory destinations nothing reads back (these may
+ *                      take streaming stores)
  * The result is immutable and shared by every launch. */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,7 @@ typedef struct lowering {
     int *first_store;      /* per value: param its first elem store hits   */
     int *later_use;        /* per value: used by an elem instr in a later phase */
     at_opd *where;         /* per value                                    */
+    unsigned char *homed;  /* per param: an output already holding a value */
     int nvirt;             /* virtual registers (values + temporaries)     */
     int cap_v, cap_s, cap_acc;
     at_error *err;
@@ -97,6 +102,50 @@ static void choose_mode(lowering *L)
         if (instr_level(L, &k->instrs[i]) == AT_LEVEL_ROW) p->mode = AT_MODE_ROW;
 }
 
+/* An elementwise output whose memory can hold value v until the output's
+ * own value is written: v would otherwise take a row of scratch.  Writing v
+ * into the output's row early puts the output's read-for-ownership under
+ * the pass that computes v, instead of a later pass that does little else
+ * (softmax's exp pass and its scale pass).  Conditions, for output param P
+ * stored with value w:
+ *   - P is f32, elementwise, stored (so never read: the verifier refuses a
+ *     load or gather of a stored param) and holds no other value;
+ *   - v is f32; w is computed in place into P (w is not a load) and its
+ *     instruction comes after v's;
+ *   - every use of v runs in a phase before w's, or is w's own instruction:
+ *     an elementwise kernel may write its output over an input it reads at
+ *     the same index, never over one it has not read yet.
+ * Returns P, or -1. */
+static int output_home(const lowering *L, at_value v)
+{
+    const at_kernel *k = L->k;
+    if (k->vtype[v] != AT_F32) return -1;
+    for (int P = 0; P < k->nparams; P++) {
+        if (L->homed[P] || k->params[P].is_scalar || k->role[P] != AT_ROLE_ELEM || !k->stored[P] ||
+            k->params[P].dtype != AT_F32)
+            continue;
+        int ok = 1, w_def = -1, v_def = -1;
+        at_value w = AT_NO_VALUE;
+        for (int i = 0; i < k->ninstrs; i++) {
+            const at_instr *in = &k->instrs[i];
+            if (in->op == AT_IR_STORE && in->param == P) w = in->operands[0];
+            if (in->result == v) v_def = i;
+        }
+        if (w == AT_NO_VALUE || w == v || L->first_store[w] != P) continue;
+        for (int i = 0; i < k->ninstrs; i++)
+            if (k->instrs[i].result == w) w_def = i;
+        if (w_def < v_def || k->instrs[w_def].op == AT_IR_LOAD) continue;
+        for (int i = 0; i < k->ninstrs && ok; i++) {
+            const at_instr *in = &k->instrs[i];
+            if (in->op == AT_IR_STORE || i == w_def) continue;
+            for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
+                if (in->operands[j] == v && operand_phase(L, in) >= L->phase[w]) ok = 0;
+        }
+        if (ok) return P;
+    }
+    return -1;
+}
+
 /* 3 */
 static void place_values(lowering *L)
 {
@@ -120,6 +169,7 @@ static void place_values(lowering *L)
         L->where[v].kind = AT_OPD_NONE;
         L->where[v].idx = -1;
     }
+    int home;
     for (int i = 0; i < k->ninstrs; i++) {
         const at_instr *in = &k->instrs[i];
         at_value v = in->result;
@@ -133,6 +183,10 @@ static void place_values(lowering *L)
         } else if (L->first_store[v] >= 0) {
             L->where[v].kind = AT_OPD_MEM;     /* store forwarding */
             L->where[v].idx = L->first_store[v];
+        } else if (L->later_use[v] && (home = output_home(L, v)) >= 0) {
+            L->where[v].kind = AT_OPD_MEM;     /* lives in an output until it is stored */
+            L->where[v].idx = home;
+            L->homed[home] = 1;
         } else if (L->later_use[v]) {
             L->where[v].kind = AT_OPD_SCRATCH;
             L->where[v].idx = p->nscratch++;
@@ -418,6 +472,22 @@ static at_status alloc_registers(lowering *L)
     return AT_OK;
 }
 
+/* 7: streaming stores (used past a size, see interp.c) send a line to memory
+ * and out of the caches, so only a memory destination that no later
+ * instruction reads may take them: not a value that lives in its output
+ * until a later phase overwrites it (output_home), nor a stored value that
+ * a later instruction of the same block reads back. */
+static void mark_final_writes(at_program *p)
+{
+    for (int i = 0; i < p->nv; i++) {
+        at_vinstr *vi = &p->v[i];
+        vi->final = vi->dst.kind == AT_OPD_MEM;
+        for (int j = i + 1; j < p->nv && vi->final; j++)
+            for (int s = 0; s < 3; s++)
+                if (p->v[j].src[s].kind == AT_OPD_MEM && p->v[j].src[s].idx == vi->dst.idx) vi->final = 0;
+    }
+}
+
 /* Start indices of each phase's vector and per-row scalar instructions. */
 static at_status index_phases(at_program *p, at_error *err)
 {
@@ -454,8 +524,9 @@ at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at
     L.first_store = calloc(nv, sizeof *L.first_store);
     L.later_use = calloc(nv, sizeof *L.later_use);
     L.where = calloc(nv, sizeof *L.where);
+    L.homed = calloc((size_t)(k->nparams ? k->nparams : 1), sizeof *L.homed);
     at_status st = AT_OK;
-    if (!L.p || !L.phase || !L.first_store || !L.later_use || !L.where ||
+    if (!L.p || !L.phase || !L.first_store || !L.later_use || !L.where || !L.homed ||
         !(L.p->slot_of = calloc(nv, sizeof *L.p->slot_of))) {
         st = at_error_set(err, AT_E_NOMEM, "out of memory compiling '%s'", k->name);
         goto done;
@@ -469,6 +540,7 @@ at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at
     if ((st = emit_scalar(&L)) || (st = emit_vector(&L))) goto done;
     fuse_exp_sum(&L);
     if ((st = alloc_registers(&L))) goto done;
+    mark_final_writes(L.p);
     if (L.p->mode == AT_MODE_FLAT && L.p->nscratch)
         st = at_error_set(err, AT_E_INTERNAL, "lowering: scratch in a flat program");
     /* whole-launch accumulators first, so partials are a dense prefix */
@@ -494,7 +566,7 @@ at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at
     if (L.p->cost_per_elem == 0) L.p->cost_per_elem = 1;
     if ((st = index_phases(L.p, err))) goto done;
 done:
-    free(L.phase); free(L.first_store); free(L.later_use); free(L.where);
+    free(L.phase); free(L.first_store); free(L.later_use); free(L.where); free(L.homed);
     if (st != AT_OK) { at_program_free(L.p); return st; }
     *out = L.p;
     return AT_OK;

@@ -46,6 +46,8 @@ typedef enum {
 typedef struct at_vinstr {
     uint8_t kind;
     uint8_t fn;          /* AT_UN_*, AT_BIN_*, AT_CMP_*, or reduce kind    */
+    uint8_t final;       /* dst is memory that no later instruction reads:
+                            a large launch may write it with streaming stores */
     int16_t phase;
     at_opd dst;
     at_opd src[3];

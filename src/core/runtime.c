@@ -127,9 +127,10 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
     for (int i = 0; i < p->nv; i++) {
         char d[24], a[24], b[24], c[24];
         const at_vinstr *v = &p->v[i];
-        OUT("  vector [ph%d] %-10s fn%-2d %s <- %s %s %s\n", v->phase, vk[v->kind], v->fn,
+        OUT("  vector [ph%d] %-10s fn%-2d %s <- %s %s %s%s\n", v->phase, vk[v->kind], v->fn,
             opd_str(d, sizeof d, v->dst), opd_str(a, sizeof a, v->src[0]),
-            opd_str(b, sizeof b, v->src[1]), opd_str(c, sizeof c, v->src[2]));
+            opd_str(b, sizeof b, v->src[1]), opd_str(c, sizeof c, v->src[2]),
+            v->final ? "  (final)" : "");
     }
 #undef OUT
     return len;

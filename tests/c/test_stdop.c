@@ -232,6 +232,48 @@ done:
     free(yc);
 }
 
+/* Where the lowering keeps values (at_program_print): softmax's exp(x - max)
+ * waits in its output until the scale overwrites it in place, so it needs no
+ * scratch row; a value read after its output is written keeps its scratch
+ * row; and only memory writes that nothing reads back are final (may
+ * stream). */
+static void print_program(at_executor *ex, const char *text, at_stdop op, char *buf, size_t cap)
+{
+    at_kernel *k = NULL;
+    at_program *p = NULL;
+    at_error err;
+    buf[0] = '\0';
+    int ok = text ? at_kernel_parse(text, &k, &err) == AT_OK && at_kernel_verify(k, &err) == AT_OK
+                  : at_stdop_kernel(op, &k, &err) == AT_OK;
+    CHECK(ok && at_compile(ex, k, &p, &err) == AT_OK);
+    if (p) at_program_print(p, buf, cap);
+    at_program_free(p);
+    at_kernel_free(k);
+}
+
+static void test_value_placement(at_executor *ex)
+{
+    char buf[2048];
+    print_program(ex, NULL, AT_STD_SOFTMAX, buf, sizeof buf);
+    CHECK(strstr(buf, " 0 scratch row(s)") != NULL);
+    CHECK(strstr(buf, "exp.sub.sum fn5  mem1 <- mem0 slot0 -0\n") != NULL);
+    CHECK(strstr(buf, "binary.s   fn2  mem1 <- mem1 slot3 -0  (final)\n") != NULL);
+
+    print_program(ex,
+                  "kernel late(x: f32, y: f32, z: f32) {\n  %0 = load x\n  %1 = exp %0\n"
+                  "  %2 = reduce.sum.row %1\n  %3 = div %1, %2\n  store y, %3\n"
+                  "  %4 = add %1, %3\n  store z, %4\n}\n", 0, buf, sizeof buf);
+    CHECK(strstr(buf, " 1 scratch row(s)") != NULL);
+    CHECK(strstr(buf, "unary      fn5  scratch0 <- mem0 -0 -0\n") != NULL);
+    CHECK(strstr(buf, "binary.s   fn3  mem1 <- scratch0 slot0 -0\n") != NULL);   /* read back: not final */
+
+    print_program(ex,
+                  "kernel reread(x: f32, y: f32, z: f32) {\n  %0 = load x\n  %1 = exp %0\n"
+                  "  store y, %1\n  %2 = add %1, %1\n  store z, %2\n}\n", 0, buf, sizeof buf);
+    CHECK(strstr(buf, "unary      fn5  mem1 <- mem0 -0 -0\n") != NULL);
+    CHECK(strstr(buf, "binary     fn0  mem2 <- mem1 mem1 -0  (final)\n") != NULL);
+}
+
 int main(void)
 {
     int levels = 0;
@@ -252,6 +294,7 @@ int main(void)
         test_run_new(ex);
         test_inconsistent_descriptions(ex);
         test_streaming_outputs(ex);
+        test_value_placement(ex);
         at_executor_destroy(ex);
         printf("%s: %s\n", at_isa_name((at_isa)isa), n_fail == before ? "ok" : "FAILED");
         levels++;
