@@ -355,4 +355,5 @@ void AT_ISA_FN(at_register_gemm)(at_ktable *t)
     t->sgemm_ws_bytes = GEMM_B_BYTES + GEMM_A_BYTES;
     t->sgemm_mc = GEMM_MC;
     t->sgemm_nc = GEMM_NC;
+    t->sgemm_mr = GEMM_MR;
 }
