@@ -705,23 +705,24 @@ Written from the full run committed with this notebook (AMD EPYC Zen 3, 2 vCPUs 
 thread for both frameworks; the same run's report is `docs/results/report.md`). The table computed below from
 this notebook's own numbers is the authority; the prose summarises it.
 
-- **Atlas wins almost every row.** In the committed report it is faster than PyTorch in 92 of 93 rows
-  (geometric-mean speedup ~2.6x). Small inputs gain most: at 1,000 elements a call into Atlas costs
-  ~0.3-0.6 µs against PyTorch's 1.8-5 µs, so elementwise ops, reductions and `mse_loss` run 4-26x faster.
+- **Atlas wins almost every row.** In the committed report it is faster than PyTorch in 91 of 93 rows
+  (geometric-mean speedup 3.27x). Small inputs gain most: at 1,000 elements a call into Atlas costs
+  ~0.25-1.2 µs against PyTorch's 1.4-5 µs, so elementwise ops, reductions and `mse_loss` run ~5-31x faster.
 - **GEMM did not lose.** The seed expected PyTorch (MKL) to win large GEMM by 2-5x. Atlas's BLIS-style
-  packed GEMM (6x16 AVX2 micro-kernel, 86-92% of this core's measured FMA peak) is 1.05-1.23x faster than
+  packed GEMM (6x16 AVX2 micro-kernel, 86-92% of this core's measured FMA peak) is 1.08-1.32x faster than
   PyTorch from 64 to 1024, single-threaded. That expectation was wrong on this machine.
-- **Transcendentals**: exp 2.8-6x, tanh 3.5-5.7x, sqrt 2.5-5x, log 1.6-4.4x, sigmoid 1.6-4.7x, pow 1.4-1.9x
-  (pow computes in double precision for accuracy; it is the slowest of them).
-- **Activations and losses**: softmax 1.4-3.2x (a lowering pass fuses `exp(x - max)` with its sum),
-  cross-entropy ~1.7x, `mse_loss` 3-26x.
-- **Where the margin is thin**: reductions at 1,000,000 elements (1.0-1.5x: both are memory-bound) and
-  elementwise ops at 1,000,000 elements, where the working set sits near this VM's share of the L3. Against
-  PyTorch *with* `out=` (no allocation per call) Atlas loses several of the 1M rows: Atlas returns a fresh
-  buffer per call, and with the previous result still alive two outputs alternate in cache.
+- **Transcendentals**: exp 4.2-8.6x, tanh 7.5-10x, sqrt 3.0-7.9x, log 3.0-7.0x, sigmoid 2.4-6.5x, pow
+  3.9-5.8x (pow computes in double precision for accuracy; per element it is the slowest of them).
+- **Activations and losses**: softmax 2.3-4.2x (a lowering pass fuses `exp(x - max)` with its sum, and the
+  exponentials wait in the output until the scale overwrites them), cross-entropy 1.9-3.0x, `mse_loss` 2-31x.
+- **Where the margin is thin**: reductions at 1,000,000 elements (sum 1.1x, min 1.4x: both frameworks are
+  memory-bound) and binary ops at 1,000,000 elements, where the working set sits near this VM's share of the
+  L3: in the committed run PyTorch won `vector_sub` and `vector_div` there (0.81x, 0.82x), which Atlas had won
+  in the run before. Against PyTorch *with* `out=` (no allocation per call) Atlas loses the 1M rows: Atlas
+  returns a fresh buffer per call, and with the previous result still alive two outputs alternate in cache.
 - **At 10,000,000 elements** PyTorch's per-call allocation page-faults 40 MB each time; Atlas's pool reuses
-  memory and streams the output past the cache, so elementwise ops run ~5-9x faster than PyTorch as users call
-  it, and 1.4-1.6x faster than PyTorch with `out=`.
+  memory and streams the output past the cache, so elementwise ops run ~5.5-8x faster than PyTorch as users
+  call it, and 1.4-1.8x faster than PyTorch with `out=`.
 ''')
 
 code(r'''
