@@ -277,17 +277,18 @@ def test_threads_bitwise_identical(threads):
 
 @pytest.mark.parametrize("m,n,k", [(30, 700, 300), (100, 300, 200), (257, 129, 160), (1, 4000, 600)])
 def test_threads_gemm_splits(m, n, k):
-    # two workers split a gemm by rows (cut on the micro-kernel's rows) or,
-    # when the row panels would be short, by columns; either way every C
-    # element is the same dot product as with one thread, in the same order
+    # workers split a gemm by rows (cut on the micro-kernel's rows) or, when
+    # the row panels would be short, by fewer rows and by columns; either way
+    # every C element is the same dot product as with one thread, in order
     r = np.random.default_rng(m + n + k)
     A = r.standard_normal((m, k)).astype(np.float32)
     B = r.standard_normal((k, n)).astype(np.float32)
     got = {}
-    for threads in (1, 2):
+    for threads in (1, 2, 3):
         ex = hg.Executor(threads=threads)
         got[threads] = hg.ops.gemm(ex.from_numpy(A), ex.from_numpy(B), m=m, n=n, k=k).to_numpy()
-    assert_bitwise(got[2], got[1], f"gemm {m}x{n}x{k} with 2 threads vs 1")
+    for threads in (2, 3):
+        assert_bitwise(got[threads], got[1], f"gemm {m}x{n}x{k} with {threads} threads vs 1")
     ref = A.astype(np.float64) @ B.astype(np.float64)
     scale = np.abs(A.astype(np.float64)) @ np.abs(B.astype(np.float64))
     gk = k * U32 / (1 - k * U32)

@@ -429,21 +429,22 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m, siz
     gemm_launch G = {{m, n, k, A->data, k, B->data, n, C->data, n}, &ex->kt, 0, 0, 0, NULL, 0};
     double flops = 2.0 * (double)m * (double)n * (double)k;
     unsigned workers = flops >= 4.0e6 ? ex->nthreads : 1;
-    /* one panel of whole rows per worker: every tile repacks all of B, so
-     * more tiles than workers cost packing time (~3% per extra 1024-row split).
-     * Panels are cut on the micro-kernel's row count, as evenly as that
-     * allows: rounding to 48 rows gave 144 + 112 at m = 256, and cutting on
-     * 6 made gemm 256 and 512 with two threads 3-7% faster. */
-    size_t parts = workers;
-    G.tile_m = round_up((m + parts - 1) / parts, ex->kt.sgemm_mr);
-    G.tile_n = n;
-    if (workers > 1 && G.tile_m < 48) {
-        /* panels this short would each repack all of B for little work:
-         * split the columns instead, so each worker packs its part of B */
-        G.tile_m = m;
-        G.tile_n = round_up((n + parts - 1) / parts, 64);
+    /* One panel of whole rows per worker: every tile repacks all of B, so
+     * more tiles than workers cost packing time (~3% per extra 1024-row
+     * split).  Panels are cut on the micro-kernel's row count, as evenly as
+     * that allows (rounding them to 48 rows gave 144 + 112 at m = 256;
+     * cutting on 6 made gemm 256 and 512 with two threads 3-7% faster).
+     * Panels shorter than 48 rows would each repack all of B for little
+     * work: then fewer, taller panels are used and the columns are split as
+     * well, so that each worker packs only its part of B. */
+    size_t parts_m = workers, parts_n = 1;
+    if (workers > 1 && (m + workers - 1) / workers < 48) {
+        parts_m = m / 48 ? m / 48 : 1;
+        parts_n = (workers + parts_m - 1) / parts_m;
     }
+    G.tile_m = round_up((m + parts_m - 1) / parts_m, ex->kt.sgemm_mr);
     G.tiles_m = (m + G.tile_m - 1) / G.tile_m;
+    G.tile_n = parts_n > 1 ? round_up((n + parts_n - 1) / parts_n, 64) : n;
     size_t tiles_n = (n + G.tile_n - 1) / G.tile_n;
     size_t ntasks = G.tiles_m * tiles_n;
     G.ws_stride = round_up(ex->kt.sgemm_ws_bytes, AT_ALIGN);
