@@ -386,6 +386,21 @@ LATE_USE = """kernel late(x: f32, y: f32, z: f32) {
 }
 """
 
+# two values from row phase 0 that only the output's own instruction reads in phase 1: at most
+# one of them may wait in that output
+TWO_WAITING = """kernel two(x: f32, z: f32, y: f32, w: f32) {
+  %0 = load x
+  %1 = load z
+  %2 = add %0, %1
+  %3 = mul %0, %1
+  %4 = reduce.sum.row %2
+  %5 = lt %0, %4
+  %6 = select %5, %2, %3
+  store y, %6
+  store w, %1
+}
+"""
+
 # a stored value read back by a later instruction (exp in y, then y + y)
 REREAD = """kernel reread(x: f32, y: f32, z: f32) {
   %0 = load x
@@ -419,3 +434,16 @@ def test_launch_stored_value_read_back(ex, n):
     te = torch.exp(t(x))
     assert_f32_close(y.to_numpy(), e, te.numpy(), what="reread y")
     assert_f32_close(z.to_numpy(), 2 * e, (te + te).numpy(), what="reread z")
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (5, 9), (3, 1000), (2, 4099)])
+def test_launch_two_values_for_one_output(ex, rows, cols):
+    r = np.random.default_rng(cols + 1)
+    x = r.integers(-3, 4, (rows, cols)).astype(np.float32)   # small integers: exact results
+    z = r.integers(-3, 4, (rows, cols)).astype(np.float32)
+    y, w = ex.empty((rows, cols)), ex.empty((rows, cols))
+    ex.launch(hg.Kernel(TWO_WAITING), ex.from_numpy(x), ex.from_numpy(z), y, w, rows=rows, cols=cols)
+    s = x + z
+    want = np.where(x < s.sum(1, keepdims=True), s, x * z)
+    np.testing.assert_array_equal(y.to_numpy(), want)
+    np.testing.assert_array_equal(w.to_numpy(), z)

@@ -7,10 +7,10 @@ shows up as a wrong number, so these kernels mix elementwise and row-level value
 several row phases and store two outputs, and are checked element for element.
 
 Inputs are small integers and the ops are ones whose float32 results are then exact (add, sub,
-mul, min, max, neg, abs, relu, and row sums/maxima/minima), as long as every value, and every
-partial sum of a row in any order, stays below 2**24: every value is kept below 2**24 / (cols + 1),
-and examples that would exceed that are discarded.  So the reference is the float64 result itself
-and the comparison needs no tolerance: any difference is a bug.
+mul, min, max, neg, abs, relu, select on a comparison, and row sums/maxima/minima), as long as
+every value, and every partial sum of a row in any order, stays below 2**24: every value is kept
+below 2**24 / (cols + 1), and examples that would exceed that are discarded.  So the reference is
+the float64 result itself and the comparison needs no tolerance: any difference is a bug.
 """
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
@@ -27,33 +27,47 @@ NP_REDUCE = {"reduce.sum.row": np.sum, "reduce.max.row": np.max, "reduce.min.row
 
 
 @st.composite
-def kernels(draw):
+def kernels(draw, kinds):
     """IR text, and the program as (op, operands) for the reference.  Values 0 and 1 are the
     loads of x and z (elementwise); later values are elementwise unless they come from a row
-    reduction or only combine row values."""
+    reduction or only combine row values.  kinds: the instruction kinds to draw from."""
     prog = [("load", "x"), ("load", "z")]
     elem = [True, True]
+    mask = [False, False]           # comparison results: operands of select only
 
     def operand():
         # mostly one of the last few values, so chains cross row phases
-        n = len(prog)
-        return draw(st.one_of(st.integers(max(0, n - 3), n - 1), st.integers(0, n - 1)))
+        nums = [i for i in range(len(prog)) if not mask[i]]
+        return draw(st.one_of(st.sampled_from(nums[-3:]), st.sampled_from(nums)))
 
     for _ in range(draw(st.integers(2, 9))):
-        kind = draw(st.sampled_from(["binary", "binary", "unary", "reduce"]))
-        if kind == "reduce":
-            src = draw(st.sampled_from([i for i, e in enumerate(elem) if e][-3:]))
+        kind = draw(st.sampled_from(kinds))
+        if kind == "select":
+            # select(a < b, c, d): three operands, so one instruction can read two values
+            # that were computed in earlier row phases
+            a, b, c, d = operand(), operand(), operand(), operand()
+            prog.append(("lt", a, b))
+            elem.append(elem[a] or elem[b])
+            mask.append(True)
+            prog.append(("select", len(prog) - 1, c, d))
+            elem.append(elem[a] or elem[b] or elem[c] or elem[d])
+            mask.append(False)
+        elif kind == "reduce":
+            src = draw(st.sampled_from([i for i, e in enumerate(elem) if e and not mask[i]][-3:]))
             prog.append((draw(st.sampled_from(ROW_REDUCE)), src))
             elem.append(False)
+            mask.append(False)
         elif kind == "unary":
             src = operand()
             prog.append((draw(st.sampled_from(UNARY)), src))
             elem.append(elem[src])
+            mask.append(False)
         else:
             a, b = operand(), operand()
             prog.append((draw(st.sampled_from(BINARY)), a, b))
             elem.append(elem[a] or elem[b])
-    elem_values = [i for i, e in enumerate(elem) if e]
+            mask.append(False)
+    elem_values = [i for i, e in enumerate(elem) if e and not mask[i]]
     # outputs: any elementwise value, and the last one; values computed before y0's and
     # still used after it are the case an output must not hold early
     y0 = draw(st.sampled_from(elem_values))
@@ -76,6 +90,10 @@ def evaluate(prog, x, z):
         op = ins[0]
         if op == "load":
             v = x if ins[1] == "x" else z
+        elif op == "lt":
+            v = vals[ins[1]] < vals[ins[2]]
+        elif op == "select":
+            v = np.where(vals[ins[1]], vals[ins[2]], vals[ins[3]])
         elif op in NP_REDUCE:
             v = NP_REDUCE[op](vals[ins[1]], axis=1, keepdims=True)
         elif op in NP_UNARY:
@@ -86,18 +104,19 @@ def evaluate(prog, x, z):
     return vals
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(k=kernels(), shape=st.sampled_from([(1, 1), (3, 5), (2, 17), (5, 1030), (70, 1000)]),
-       seed=st.integers(0, 2 ** 16))
-def test_random_kernel_exact(k, shape, seed):
+SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SHAPES = st.sampled_from([(1, 1), (3, 5), (2, 17), (5, 1030), (70, 1000)])
+
+
+def check_kernel(k, shape, seed):
     text, prog, (y0, y1) = k
     rows, cols = shape
     r = np.random.default_rng(seed)
     x = r.integers(-2, 3, shape).astype(np.float64)
     z = r.integers(-2, 3, shape).astype(np.float64)
     vals = evaluate(prog, x, z)
-    assume(all(np.max(np.abs(v)) < 2.0 ** 24 / (cols + 1) for v in vals))
+    assume(all(np.max(np.abs(v)) < 2.0 ** 24 / (cols + 1) for v in vals if v.dtype != bool))
     kernel = hg.Kernel(text)
     for threads in (1, 2):
         ex = hg.Executor(threads=threads)
@@ -109,3 +128,18 @@ def test_random_kernel_exact(k, shape, seed):
             np.testing.assert_array_equal(got.to_numpy(), want,
                                           err_msg=f"{name} = %{v}, {threads} thread(s)\n{text}")
 
+
+@SETTINGS
+@given(k=kernels(["binary", "binary", "unary", "reduce"]), shape=SHAPES, seed=st.integers(0, 2 ** 16))
+def test_random_kernel_exact(k, shape, seed):
+    # among these: values read after an output that could have held them is written
+    check_kernel(k, shape, seed)
+
+
+@SETTINGS
+@given(k=kernels(["binary", "unary", "reduce", "select", "select"]), shape=SHAPES,
+       seed=st.integers(0, 2 ** 16))
+def test_random_kernel_with_select_exact(k, shape, seed):
+    # select reads three values: among these, two values from earlier phases that only the
+    # output's own instruction reads, which must not both wait in that output
+    check_kernel(k, shape, seed)
