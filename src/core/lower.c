@@ -115,8 +115,8 @@ static void choose_mode(lowering *L)
  *   - every use of v runs in a phase before w's, or is w's own instruction:
  *     an elementwise kernel may write its output over an input it reads at
  *     the same index, never over one it has not read yet.
- * Returns P, or -1. */
-static int output_home(const lowering *L, at_value v)
+ * v_def is the index of v's instruction.  Returns P, or -1. */
+static int output_home(const lowering *L, at_value v, int v_def)
 {
     const at_kernel *k = L->k;
     if (k->vtype[v] != AT_F32) return -1;
@@ -124,13 +124,10 @@ static int output_home(const lowering *L, at_value v)
         if (L->homed[P] || k->params[P].is_scalar || k->role[P] != AT_ROLE_ELEM || !k->stored[P] ||
             k->params[P].dtype != AT_F32)
             continue;
-        int ok = 1, w_def = -1, v_def = -1;
+        int ok = 1, w_def = -1;
         at_value w = AT_NO_VALUE;
-        for (int i = 0; i < k->ninstrs; i++) {
-            const at_instr *in = &k->instrs[i];
-            if (in->op == AT_IR_STORE && in->param == P) w = in->operands[0];
-            if (in->result == v) v_def = i;
-        }
+        for (int i = 0; i < k->ninstrs; i++)
+            if (k->instrs[i].op == AT_IR_STORE && k->instrs[i].param == P) w = k->instrs[i].operands[0];
         if (w == AT_NO_VALUE || w == v || L->first_store[w] != P) continue;
         for (int i = 0; i < k->ninstrs; i++)
             if (k->instrs[i].result == w) w_def = i;
@@ -183,7 +180,7 @@ static void place_values(lowering *L)
         } else if (L->first_store[v] >= 0) {
             L->where[v].kind = AT_OPD_MEM;     /* store forwarding */
             L->where[v].idx = L->first_store[v];
-        } else if (L->later_use[v] && (home = output_home(L, v)) >= 0) {
+        } else if (L->later_use[v] && (home = output_home(L, v, i)) >= 0) {
             L->where[v].kind = AT_OPD_MEM;     /* lives in an output until it is stored */
             L->where[v].idx = home;
             L->homed[home] = 1;
