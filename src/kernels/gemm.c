@@ -195,36 +195,44 @@ gemm_ukr_direct(size_t kc, const float *restrict a, size_t lda,
     gemm_ukr(kc, a, lda, 1, b, c, ldc, GEMM_MR, GEMM_NR, acc, 0);
 }
 
-/* Pack B[0:kc, 0:nc] (row stride ldb) into NR-wide slivers, zero-padded. */
+/* Pack B[0:kc, 0:nc] (row stride ldb) into NR-wide slivers, zero-padded.
+ * Sliver s holds columns [s*NR, s*NR + NR) as kc rows of NR floats.  The full
+ * slivers are filled row by row, so B is read in its own order (whole lines,
+ * one stream the hardware prefetcher follows) and each row's NR-wide pieces
+ * go to the slivers; reading one sliver at a time would instead walk kc rows
+ * ldb apart for every NR columns. */
 static void gemm_pack_b(size_t kc, size_t nc, const float *restrict b,
                         size_t ldb, float *restrict bp)
 {
-    for (size_t j = 0; j < nc; j += GEMM_NR) {
-        size_t nr = gemm_min(GEMM_NR, nc - j);
-        const float *src = b + j;
-        if (nr == GEMM_NR) {
-            for (size_t p = 0; p < kc; p++) {
-                GEMM_UNROLL(4)
-                for (int v = 0; v < GEMM_NV; v++)
-                    vf_store(bp + v * VL, vf_load(src + v * VL));
-                src += ldb;
-                bp += GEMM_NR;
-            }
-        } else {
-            for (size_t p = 0; p < kc; p++) {
-                GEMM_UNROLL(4)
-                for (int v = 0; v < GEMM_NV; v++) {
-                    size_t col = (size_t)v * VL;
-                    size_t w = nr > col ? nr - col : 0;
-                    vf x = w >= VL ? vf_load(src + col)
-                         : w > 0   ? vf_load_n(src + col, w)
-                                   : vf_zero();
-                    vf_store(bp + col, x);
-                }
-                src += ldb;
-                bp += GEMM_NR;
-            }
+    size_t nfull = nc / GEMM_NR * GEMM_NR;
+    size_t sliver = kc * GEMM_NR;
+    for (size_t p = 0; p < kc; p++) {
+        const float *src = b + p * ldb;
+        float *dst = bp + p * GEMM_NR;
+        for (size_t j = 0; j < nfull; j += GEMM_NR) {
+            GEMM_UNROLL(4)
+            for (int v = 0; v < GEMM_NV; v++)
+                vf_store(dst + v * VL, vf_load(src + j + v * VL));
+            dst += sliver;
         }
+    }
+    size_t nr = nc - nfull;
+    if (nr == 0)
+        return;
+    const float *src = b + nfull;
+    bp += (nfull / GEMM_NR) * sliver;
+    for (size_t p = 0; p < kc; p++) {
+        GEMM_UNROLL(4)
+        for (int v = 0; v < GEMM_NV; v++) {
+            size_t col = (size_t)v * VL;
+            size_t w = nr > col ? nr - col : 0;
+            vf x = w >= VL ? vf_load(src + col)
+                 : w > 0   ? vf_load_n(src + col, w)
+                           : vf_zero();
+            vf_store(bp + col, x);
+        }
+        src += ldb;
+        bp += GEMM_NR;
     }
 }
 
