@@ -302,12 +302,12 @@ int main(int argc, char **argv)
         memset(&tabs[l], 0, sizeof tabs[l]);
         reg[l](&tabs[l]);
         tabs[l].isa_name = names[l];
-        if (!tabs[l].sgemm_tile || !tabs[l].sgemm_ws_bytes || !tabs[l].sgemm_mr) {
+        if (!tabs[l].sgemm_tile || !tabs[l].sgemm_ws_bytes || !tabs[l].sgemm_mr || !tabs[l].sgemm_nr) {
             fprintf(stderr, "[%s] register left the gemm fields empty\n", names[l]);
             return 1;
         }
-        printf("[%s] ws=%zu bytes, sgemm_mc=%zu, sgemm_nc=%zu, sgemm_mr=%zu%s\n", names[l],
-               tabs[l].sgemm_ws_bytes, tabs[l].sgemm_mc, tabs[l].sgemm_nc, tabs[l].sgemm_mr,
+        printf("[%s] ws=%zu bytes, sgemm_mc=%zu, sgemm_nc=%zu, sgemm_mr=%zu, sgemm_nr=%zu%s\n", names[l],
+               tabs[l].sgemm_ws_bytes, tabs[l].sgemm_mc, tabs[l].sgemm_nc, tabs[l].sgemm_mr, tabs[l].sgemm_nr,
                run[l] ? "" : " (not run: CPU lacks the ISA)");
         if (!run[l]) continue;
         cur = &tabs[l];

@@ -410,6 +410,10 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols, const
     return AT_OK;
 }
 
+/* The shortest row panel worth a worker of its own in a split GEMM: below
+ * it, packing all of B costs more than the panel's arithmetic saves. */
+#define GEMM_MIN_PANEL_ROWS 48
+
 static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m, size_t n,
                              const at_arg *args, at_error *err)
 {
@@ -434,17 +438,18 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m, siz
      * split).  Panels are cut on the micro-kernel's row count, as evenly as
      * that allows (rounding them to 48 rows gave 144 + 112 at m = 256;
      * cutting on 6 made gemm 256 and 512 with two threads 3-7% faster).
-     * Panels shorter than 48 rows would each repack all of B for little
-     * work: then fewer, taller panels are used and the columns are split as
-     * well, so that each worker packs only its part of B. */
+     * Panels shorter than GEMM_MIN_PANEL_ROWS would each repack all of B
+     * for little work: then fewer, taller panels are used and the columns
+     * are split as well, on the micro-kernel's columns, so that each worker
+     * packs only its part of B. */
     size_t parts_m = workers, parts_n = 1;
-    if (workers > 1 && (m + workers - 1) / workers < 48) {
-        parts_m = m / 48 ? m / 48 : 1;
+    if (workers > 1 && (m + workers - 1) / workers < GEMM_MIN_PANEL_ROWS) {
+        parts_m = m / GEMM_MIN_PANEL_ROWS ? m / GEMM_MIN_PANEL_ROWS : 1;
         parts_n = (workers + parts_m - 1) / parts_m;
     }
     G.tile_m = round_up((m + parts_m - 1) / parts_m, ex->kt.sgemm_mr);
     G.tiles_m = (m + G.tile_m - 1) / G.tile_m;
-    G.tile_n = parts_n > 1 ? round_up((n + parts_n - 1) / parts_n, 64) : n;
+    G.tile_n = parts_n > 1 ? round_up((n + parts_n - 1) / parts_n, ex->kt.sgemm_nr) : n;
     size_t tiles_n = (n + G.tile_n - 1) / G.tile_n;
     size_t ntasks = G.tiles_m * tiles_n;
     G.ws_stride = round_up(ex->kt.sgemm_ws_bytes, AT_ALIGN);

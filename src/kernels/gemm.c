@@ -364,4 +364,5 @@ void AT_ISA_FN(at_register_gemm)(at_ktable *t)
     t->sgemm_mc = GEMM_MC;
     t->sgemm_nc = GEMM_NC;
     t->sgemm_mr = GEMM_MR;
+    t->sgemm_nr = GEMM_NR;
 }

@@ -89,8 +89,9 @@ typedef struct at_ktable {
     at_k_sgemm_tile sgemm_tile;
     size_t sgemm_ws_bytes;
     /* Preferred tile sizes for splitting one GEMM across workers, and the
-     * micro-kernel's rows (a split on a multiple of it adds no short sliver). */
-    size_t sgemm_mc, sgemm_nc, sgemm_mr;
+     * micro-kernel's rows and columns (a split on a multiple of them adds no
+     * short sliver). */
+    size_t sgemm_mc, sgemm_nc, sgemm_mr, sgemm_nr;
 } at_ktable;
 
 #define AT_CAT_(a, b) a##b
