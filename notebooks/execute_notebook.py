@@ -12,6 +12,8 @@ import tempfile
 import nbclient
 import nbformat
 
+from hologram.bench.environment import benchmark_environ
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import make_notebook  # noqa: E402
@@ -29,10 +31,10 @@ def main() -> str:
                        "display_name": "Python 3", "language": "python"}, f)
         os.environ["JUPYTER_PATH"] = tmp + os.pathsep + os.environ.get("JUPYTER_PATH", "")
         os.environ.pop("HOLOGRAM_BENCH_QUICK", None)
-        # the benchmark's environment, as scripts/bench.sh sets it (see there)
-        os.environ.pop("OPENBLAS_CORETYPE", None)
-        os.environ.pop("OPENBLAS_L2_SIZE", None)
-        os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
+        # the benchmark's environment (hologram/bench/environment.py), for the kernel
+        bench_env = benchmark_environ()
+        os.environ.clear()
+        os.environ.update(bench_env)
         client = nbclient.NotebookClient(nb, timeout=1800, startup_timeout=120, kernel_name="python3",
                                          resources={"metadata": {"path": HERE}})
         client.execute()

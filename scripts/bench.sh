@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup-venv.sh
-# OPENBLAS_CORETYPE/L2_SIZE (set on some of these machines) slow NumPy's
-# BLAS, NumPy's column would be unfair: unset them for this command only.
-# OPENBLAS_THREAD_TIMEOUT=4: NumPy's OpenBLAS workers otherwise spin for
-# ~0.1 s after each call and, with --threads 0, sit on the cores PyTorch and
-# Atlas are timed on (gemm 1024 with 2 threads: PyTorch 27.3 / Atlas 25.9 ms
-# with the default, 15.7 / 14.2 ms with this setting).
-exec env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_THREAD_TIMEOUT=4 \
+# The benchmark's environment (OpenBLAS settings, for this command only) is
+# defined in hologram/bench/environment.py, which also runs the command.
+exec .venv/bin/python -P -m hologram.bench.environment \
     .venv/bin/python -P -m hologram.bench --out results/ "$@"

@@ -178,6 +178,34 @@ def test_collect_system_info_records_thread_env(monkeypatch):
     assert "OMP_NUM_THREADS" not in info["env_threading"]
 
 
+def test_benchmark_environ_is_a_copy_with_the_openblas_settings():
+    from hologram.bench import environment
+    base = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "524288",
+            "OPENBLAS_THREAD_TIMEOUT": "9", "PATH": "/usr/bin"}
+    env = environment.benchmark_environ(base)
+    assert env == {"OPENBLAS_THREAD_TIMEOUT": "4", "PATH": "/usr/bin"}
+    assert base["OPENBLAS_CORETYPE"] == "Haswell"          # the argument is not modified
+
+
+def test_environment_cli_execs_the_command_in_that_environment(monkeypatch, capsys):
+    from hologram.bench import environment
+    calls = []
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")   # only monkeypatch's copy; the exec is faked
+    monkeypatch.setattr(environment.os, "execvpe", lambda f, a, e: calls.append((f, a, e)))
+    assert environment.main(["python", "-m", "hologram.bench", "--quick"]) == 127
+    (f, a, e), = calls
+    assert f == "python" and a == ["python", "-m", "hologram.bench", "--quick"]
+    assert "OPENBLAS_CORETYPE" not in e and e["OPENBLAS_THREAD_TIMEOUT"] == "4"
+
+    def missing(f, a, e):
+        raise FileNotFoundError(2, "No such file or directory")
+    monkeypatch.setattr(environment.os, "execvpe", missing)
+    assert environment.main(["/nonexistent"]) == 127
+    assert "cannot run '/nonexistent'" in capsys.readouterr().err
+    assert environment.main([]) == 2 and environment.main(["--quick"]) == 2
+    assert "usage:" in capsys.readouterr().err
+
+
 def _frame():
     pd = pytest.importorskip("pandas")
     rows = [("relu", [1.5, 2.0, 1.2]),     # Atlas everywhere
