@@ -356,11 +356,6 @@ static void task_gemm(void *ctx, size_t task, unsigned worker)
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
-static int overlaps(const at_arg *x, const at_arg *y)
-{
-    return at_spans_overlap(x->data, x->numel, x->dtype, y->data, y->numel, y->dtype);
-}
-
 static at_status check_args(const at_program *p, size_t rows, size_t cols, const at_arg *args,
                             size_t nargs, at_error *err)
 {
@@ -403,7 +398,9 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols, const
     for (int i = 0; i < k->nparams; i++) {
         if (!k->stored[i]) continue;
         for (int j = 0; j < k->nparams; j++)
-            if (j != i && !k->params[j].is_scalar && overlaps(&args[i], &args[j]))
+            if (j != i && !k->params[j].is_scalar
+                && at_spans_overlap(args[i].data, args[i].numel, args[i].dtype,
+                                    args[j].data, args[j].numel, args[j].dtype))
                 return at_error_set(err, AT_E_VALUE, "kernel '%s': output '%s' overlaps buffer '%s'",
                                     k->name, k->params[i].name, k->params[j].name);
     }
