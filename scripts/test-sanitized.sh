@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
 # Build the extension with -fsanitize=address,undefined (meson: b_sanitize)
-# plus float-cast-overflow, and run the pytest suite against it.  Python
+# plus float-cast-overflow (scripts/asan-build.sh), and run the pytest suite
+# against it.  Python
 # itself is not instrumented, so the ASan runtime is preloaded; leak checking
 # is off because CPython's own allocations at exit are not ours to report.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bld=build-asan
-# float-cast-overflow is not part of -fsanitize=undefined in GCC; it catches
-# a float converted to an integer type that cannot hold it
-again=()
-[[ -f $bld/build.ninja ]] && again=(--reconfigure)
-.venv/bin/meson setup "${again[@]}" "$bld" -Db_sanitize=address,undefined -Db_lundef=false \
-    -Dbuildtype=debugoptimized -Dc_args=-fsanitize=float-cast-overflow \
-    -Dc_link_args=-fsanitize=float-cast-overflow >/dev/null
-.venv/bin/ninja -C "$bld" >/dev/null
+bash scripts/asan-build.sh
 # stage an importable package: the Python sources plus the sanitized _core
 stage=$bld/stage/hologram
 rm -rf "$bld/stage" && mkdir -p "$stage"
