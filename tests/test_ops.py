@@ -487,10 +487,10 @@ def test_cross_entropy_custom_ignore_index(ex):
     check_ce(ex, logits, target, ignore_index=3)
 
 
-# Outputs of 4 MiB and more (AT_STREAM_BYTES in src/core/interp.c) are written by the
+# Outputs of 3 MiB and more (AT_STREAM_BYTES in src/core/interp.c) are written by the
 # streaming-store (_nt) kernels; three elements past the threshold exercise their plain-store
 # tail after the streamed body, and the halves of STREAM_N are small enough for plain stores.
-STREAM_N = (4 << 20) // 4 + 3
+STREAM_N = (3 << 20) // 4 + 3
 
 
 @pytest.mark.parametrize("name,ref", [

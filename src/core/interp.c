@@ -25,12 +25,14 @@
  * development VM (2 vCPUs of a 32 MiB Zen 3 L3) an 8 MB output already
  * missed, and streaming from 4 MiB made c = a + b at 2M-3M elements
  * 2.1-2.7x faster (also when the previous result is freed first),
- * exp(add(a, b)) 1.5-1.8x and sum(mul(a, b)) 1.1-1.5x.  At 4 MB (1M
- * floats, just below) it is a trade: 2x faster for c = a + b with the
- * previous c alive, but a reduction reading the output right away got 1.45x
- * slower, so 1M stays cached.  10M add: 8.5 -> 6.5 ms when streaming was
- * introduced (at 16 MiB). */
-#define AT_STREAM_BYTES ((size_t)4 << 20)
+ * exp(add(a, b)) 1.5-1.8x and sum(mul(a, b)) 1.1-1.5x.  From 3 MiB (1M
+ * floats stream; 750K do not): at 1M, c = a + b 2.2-2.7x faster with the
+ * previous c alive and 1.2-1.3x with it freed, exp(add) and mul(add(a, b), a)
+ * 1.5-2x, sum(mul) 1.13-1.31x slower with one thread and 1.2x faster with
+ * two; at 2 MiB (512K floats) the chains were 1.26-1.89x slower, so 2 MiB
+ * outputs stay cached (docs/performance.md, entries 14 and 18).  10M add:
+ * 8.5 -> 6.5 ms when streaming was introduced (at 16 MiB). */
+#define AT_STREAM_BYTES ((size_t)3 << 20)
 
 typedef struct launch {
     const at_program *p;
