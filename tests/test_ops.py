@@ -487,10 +487,11 @@ def test_cross_entropy_custom_ignore_index(ex):
     check_ce(ex, logits, target, ignore_index=3)
 
 
-# Outputs of 3 MiB and more (AT_STREAM_BYTES in src/core/interp.c) are written by the
-# streaming-store (_nt) kernels; three elements past the threshold exercise their plain-store
-# tail after the streamed body, and the halves of STREAM_N are small enough for plain stores.
-STREAM_N = (3 << 20) // 4 + 3
+# Launches whose buffers add up to 9 MiB or more (AT_STREAM_FOOTPRINT in src/core/interp.c)
+# write their outputs with the streaming-store (_nt) kernels.  A unary op on STREAM_N floats
+# (input + output) is three elements past that, which also exercises the plain-store tail after
+# the streamed body; the binary ops are past it too, and the halves of STREAM_N are not.
+STREAM_N = (9 << 20) // 8 + 3
 
 
 @pytest.mark.parametrize("name,ref", [

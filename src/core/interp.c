@@ -18,21 +18,35 @@
  * see docs/performance.md. */
 #define AT_PARALLEL_MIN_WORK ((size_t)96 * 1024)
 
-/* Outputs of launches past this many bytes per buffer are written with
- * streaming stores: caching an output that the caches cannot keep only
- * costs its read-for-ownership and evicts the inputs.  What "cannot keep"
- * means is the share of the L3 a process gets, not the L3's size: on the
- * development VM (2 vCPUs of a 32 MiB Zen 3 L3) an 8 MB output already
- * missed, and streaming from 4 MiB made c = a + b at 2M-3M elements
- * 2.1-2.7x faster (also when the previous result is freed first),
- * exp(add(a, b)) 1.5-1.8x and sum(mul(a, b)) 1.1-1.5x.  From 3 MiB (1M
- * floats stream; 750K do not): at 1M, c = a + b 2.2-2.7x faster with the
- * previous c alive and 1.2-1.3x with it freed, exp(add) and mul(add(a, b), a)
- * 1.5-2x, sum(mul) 1.13-1.31x slower with one thread and 1.2x faster with
- * two; at 2 MiB (512K floats) the chains were 1.26-1.89x slower, so 2 MiB
- * outputs stay cached (docs/performance.md, entries 14 and 18).  10M add:
- * 8.5 -> 6.5 ms when streaming was introduced (at 16 MiB). */
-#define AT_STREAM_BYTES ((size_t)3 << 20)
+/* A launch whose buffers add up to this many bytes or more writes its final
+ * outputs with streaming stores: caching an output that the caches cannot
+ * keep only costs its read-for-ownership and evicts the inputs.  What
+ * "cannot keep" means is the share of the L3 a process gets, not the L3's
+ * size, and what competes for it is every buffer of the launch plus, in the
+ * usual `c = f(a, b)` loop, the previous c.  Measured on the development VM
+ * (2 vCPUs of a 32 MiB Zen 3 L3; docs/performance.md, entries 14 and 18),
+ * streamed / cached with the previous result alive: a + b at 1M floats
+ * (12 MB of buffers) 0.37-0.64, with exp(add) and mul(add(a, b), a) chains
+ * 0.5-0.7; unary ops at 1M (8 MB) 1.1-2.4 with two threads, so they stay
+ * cached; unary ops at 1.2M (9.6 MB) 0.57-0.86; a + b at 512K (6 MB) and
+ * its consumers 1.06-1.89.  A threshold on the output's size alone cannot
+ * tell the binary 1M case from the unary one.  10M add: 8.5 -> 6.5 ms when
+ * streaming was introduced. */
+#define AT_STREAM_FOOTPRINT ((size_t)9 << 20)
+
+/* Bytes of every buffer a launch touches, saturating at SIZE_MAX. */
+static size_t launch_footprint(const at_kernel *k, const at_arg *args)
+{
+    size_t total = 0;
+    for (int i = 0; i < k->nparams; i++) {
+        size_t b;
+        if (k->params[i].is_scalar) continue;
+        if (at_mul_overflow(args[i].numel, at_dtype_size(args[i].dtype), &b) || b > SIZE_MAX - total)
+            return SIZE_MAX;
+        total += b;
+    }
+    return total;
+}
 
 typedef struct launch {
     const at_program *p;
@@ -474,7 +488,7 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
     L.rows = rows;
     L.cols = cols;
     L.n = rows * cols;
-    L.stream = L.n * sizeof(float) >= AT_STREAM_BYTES;
+    L.stream = launch_footprint(p->k, args) >= AT_STREAM_FOOTPRINT;
     L.st = AT_OK;
     atomic_init(&L.failed, 0);
     if (p->mode == AT_MODE_FLAT) {

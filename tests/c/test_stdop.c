@@ -173,15 +173,17 @@ static void test_inconsistent_descriptions(at_executor *ex)
     at_kernel_free(k);
 }
 
-/* Outputs of 3 MiB and more are written with streaming stores (the _nt
- * kernels), which must give the same bits as the cached kernels, also when
+/* A launch whose buffers add up to 9 MiB or more (AT_STREAM_FOOTPRINT in
+ * interp.c; N floats in and N out are past it) writes its outputs with
+ * streaming stores (the _nt kernels), which must give the same bits as the
+ * cached kernels, also when
  * the output starts off a vector boundary (the kernels peel to reach one).
  * Each op runs once over the whole array (streamed) and once in pieces
  * below the threshold (cached); the streamed result is also checked against
  * a double-precision reference. */
 static void test_streaming_outputs(at_executor *ex)
 {
-    enum { N = (3 << 20) / 4 + 37, PIECE = 65536 };
+    enum { N = (9 << 20) / 8 + 37, PIECE = 65536 };
     const size_t bytes = (N + 16 + 15) / 16 * 64;          /* a multiple of the alignment */
     float *a = aligned_alloc(64, bytes), *b = aligned_alloc(64, bytes);
     float *ys = aligned_alloc(64, bytes), *yc = aligned_alloc(64, bytes);
