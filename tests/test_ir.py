@@ -425,8 +425,10 @@ def test_launch_value_read_after_its_output_is_written(ex, rows, cols):
     assert_f32_close(z.to_numpy(), e + want, (te + tw).numpy(), what="late-use z")
 
 
-@pytest.mark.parametrize("n", [1000, (9 << 20) // 12 + 5])   # x, y, z: the second streams its outputs
-def test_launch_stored_value_read_back(ex, n):
+@pytest.mark.parametrize("stores", ["cached", "streamed"])   # y is read back, so it never streams
+@pytest.mark.parametrize("n", [1000, 100_003])
+def test_launch_stored_value_read_back(stores, n):
+    ex = hg.Executor(stores=stores)
     x = np.random.default_rng(n).uniform(-3, 3, n).astype(np.float32)
     y, z = ex.empty((n,)), ex.empty((n,))
     ex.launch(hg.Kernel(REREAD), ex.from_numpy(x), y, z)

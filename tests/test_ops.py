@@ -487,48 +487,91 @@ def test_cross_entropy_custom_ignore_index(ex):
     check_ce(ex, logits, target, ignore_index=3)
 
 
-# Launches whose buffers add up to 9 MiB or more (AT_STREAM_FOOTPRINT in src/core/interp.c)
-# write their outputs with the streaming-store (_nt) kernels.  A unary op on STREAM_N floats
-# (input + output) is three elements past that, which also exercises the plain-store tail after
-# the streamed body; the binary ops are past it too, and the halves of STREAM_N are not.
-STREAM_N = (9 << 20) // 8 + 3
+# Executor(stores="streamed") writes every output a kernel has a streaming twin for with
+# streaming stores; "cached" never does, and "auto" (the default) measures both in the band of
+# launch footprints where either can win (at_store_policy in include/atlas/runtime.h).  The
+# streamed results must be bit-identical to the cached ones.  STREAM_N is not a multiple of any
+# vector width, so the kernels' peeled head and plain-store tail run too; the float32 views one
+# element in start off a vector boundary.
+STREAM_N = 100_003
 
 
+def streamed_and_cached(threads=1):
+    return hg.Executor(threads=threads, stores="streamed"), hg.Executor(threads=threads, stores="cached")
+
+
+@pytest.mark.parametrize("offset", [0, 1])
 @pytest.mark.parametrize("name,ref", [
     ("vector_add", np.add), ("vector_sub", np.subtract), ("vector_mul", np.multiply),
     ("vector_div", np.divide)])
-def test_streaming_binary_bitwise(ex, name, ref):
+def test_streaming_binary_bitwise(name, ref, offset):
     rng = np.random.default_rng(77)
-    a = rng.standard_normal(STREAM_N, dtype=np.float32)
-    b = rng.uniform(0.5, 2.0, STREAM_N).astype(np.float32)
-    got = getattr(hg.ops, name)(ex.from_numpy(a), ex.from_numpy(b)).to_numpy()
-    np.testing.assert_array_equal(got, ref(a, b))
+    a = rng.standard_normal(STREAM_N + offset, dtype=np.float32)[offset:]
+    b = rng.uniform(0.5, 2.0, STREAM_N + offset).astype(np.float32)[offset:]
+    for e in streamed_and_cached():
+        got = getattr(hg.ops, name)(e.from_numpy(a), e.from_numpy(b)).to_numpy()
+        np.testing.assert_array_equal(got, ref(a, b))
 
 
 @pytest.mark.parametrize("name,ref", [
     ("neg", np.negative), ("abs", np.abs), ("relu", lambda x: np.maximum(x, np.float32(0)))])
-def test_streaming_unary_bitwise(ex, name, ref):
+def test_streaming_unary_bitwise(name, ref):
     x = np.random.default_rng(78).standard_normal(STREAM_N, dtype=np.float32)
-    got = getattr(hg.ops, name)(ex.from_numpy(x)).to_numpy()
-    np.testing.assert_array_equal(got, ref(x))
+    for e in streamed_and_cached():
+        got = getattr(hg.ops, name)(e.from_numpy(x)).to_numpy()
+        np.testing.assert_array_equal(got, ref(x))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name,ref", [
     ("exp", np.exp), ("log", np.log), ("tanh", np.tanh), ("sigmoid", lambda x: 1 / (1 + np.exp(-x))),
-    ("sqrt", np.sqrt)])
-def test_streaming_vmath_matches_plain_stores(ex, name, ref):
-    # the streamed result must carry the same bits as the same op on pieces small enough
-    # for plain stores, and be right against float64
+    ("sqrt", np.sqrt), ("softmax", None)])
+def test_streaming_vmath_matches_plain_stores(name, ref, threads):
+    # the streamed result must carry the same bits as the cached one, and be right against float64
     rng = np.random.default_rng(79)
     x = rng.standard_normal(STREAM_N, dtype=np.float32) * np.float32(4)
     if name in ("log", "sqrt"):
         x = np.abs(x) + np.float32(1e-3)
-    x[:7] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, 100.0]
+    if name == "softmax":
+        x = x[:100_000].reshape(100, 1000)
+    else:
+        x[:7] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, 100.0]
     op = getattr(hg.ops, name)
-    got = op(ex.from_numpy(x)).to_numpy()
-    cut = STREAM_N // 2 + 5
-    pieces = np.concatenate([op(ex.from_numpy(x[:cut])).to_numpy(), op(ex.from_numpy(x[cut:])).to_numpy()])
-    np.testing.assert_array_equal(got.view(np.uint32), pieces.view(np.uint32))
+    streamed, cached = streamed_and_cached(threads)
+    got = op(streamed.from_numpy(x)).to_numpy()
+    np.testing.assert_array_equal(got.view(np.uint32), op(cached.from_numpy(x)).to_numpy().view(np.uint32))
+    x64 = x.astype(np.float64)
     with np.errstate(all="ignore"):
-        want = ref(x.astype(np.float64))
-    np.testing.assert_allclose(got[7:], want[7:], rtol=1e-6, atol=0)
+        if name == "softmax":
+            e = np.exp(x64 - x64.max(1, keepdims=True))
+            np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
+        else:
+            np.testing.assert_allclose(got[7:], ref(x64)[7:], rtol=1e-6, atol=0)
+
+
+def test_auto_stores_probe_gives_the_same_bits():
+    # 1.2M floats in and out (9.6 MB) is inside the measured band: the first launches of a
+    # fresh executor alternate cached and streamed runs (4 + 4), then keep the faster mode
+    x = np.random.default_rng(80).standard_normal(1_200_003, dtype=np.float32)
+    auto = hg.Executor(threads=2)
+    assert auto.stores == "auto"
+    want = hg.ops.exp(hg.Executor(threads=2, stores="cached").from_numpy(x)).to_numpy().view(np.uint32)
+    xa = auto.from_numpy(x)
+    for _ in range(12):
+        np.testing.assert_array_equal(hg.ops.exp(xa).to_numpy().view(np.uint32), want)
+
+
+def test_executor_stores_setting():
+    e = hg.Executor()
+    assert e.stores == "auto" and "stores=auto" in repr(e)
+    e.stores = "streamed"
+    assert e.stores == "streamed" and hg.Executor(stores="cached").stores == "cached"
+    with pytest.raises(ValueError, match="Executor: unknown stores 'fast'"):
+        hg.Executor(stores="fast")
+    with pytest.raises(ValueError, match="unknown stores"):
+        e.stores = "Auto"
+    with pytest.raises(TypeError, match="stores must be a str"):
+        hg.Executor(stores=1)
+    with pytest.raises(TypeError):
+        del e.stores
+    assert e.stores == "streamed"

@@ -35,6 +35,28 @@ unsigned at_executor_threads(const at_executor *ex);
 at_isa at_executor_isa(const at_executor *ex);
 at_pool *at_executor_pool(at_executor *ex);
 
+/* How a launch writes the outputs no later instruction reads back.  Cached
+ * stores pay a read-for-ownership per line and keep the result for the next
+ * op; streaming stores skip both.  Which is faster for the outputs of one
+ * launch depends on how much of the last-level cache this process gets at
+ * the time, which changes with the neighbours on a shared machine.  AUTO
+ * (the default) caches launches whose buffers add up to under 4 MiB, streams
+ * from 64 MiB, and in between measures: every 256 launches of one program in
+ * one footprint band (4-8, 8-16, 16-32, 32-64 MiB) it runs 4 cached, then 4
+ * streamed, and keeps the faster.  Results are bit-identical either way. */
+typedef enum at_store_policy {
+    AT_STORES_AUTO = 0,
+    AT_STORES_CACHED,
+    AT_STORES_STREAMED,       /* wherever a kernel has a streaming twin */
+    AT_STORES_COUNT
+} at_store_policy;
+/* AT_E_VALUE for a policy out of range. */
+at_status at_executor_set_stores(at_executor *ex, int policy, at_error *err);
+at_store_policy at_executor_stores(const at_executor *ex);
+const char *at_store_policy_name(at_store_policy p);
+/* The policy named "auto", "cached" or "streamed"; -1 for anything else. */
+int at_store_policy_parse(const char *name);
+
 /* One launch argument per kernel param, in order. */
 typedef struct at_arg {
     void *data;          /* buffer params: element storage           */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "runtime_internal.h"
 
 /* Launches with less work than this (element-op units) run on the calling
@@ -18,21 +19,90 @@
  * see docs/performance.md. */
 #define AT_PARALLEL_MIN_WORK ((size_t)96 * 1024)
 
-/* A launch whose buffers add up to this many bytes or more writes its final
- * outputs with streaming stores: caching an output that the caches cannot
- * keep only costs its read-for-ownership and evicts the inputs.  What
- * "cannot keep" means is the share of the L3 a process gets, not the L3's
- * size, and what competes for it is every buffer of the launch plus, in the
- * usual `c = f(a, b)` loop, the previous c.  Measured on the development VM
- * (2 vCPUs of a 32 MiB Zen 3 L3; docs/performance.md, entries 14 and 18),
- * streamed / cached with the previous result alive: a + b at 1M floats
- * (12 MB of buffers) 0.37-0.64, with exp(add) and mul(add(a, b), a) chains
- * 0.5-0.7; unary ops at 1M (8 MB) 1.1-2.4 with two threads, so they stay
- * cached; unary ops at 1.2M (9.6 MB) 0.57-0.86; a + b at 512K (6 MB) and
- * its consumers 1.06-1.89.  A threshold on the output's size alone cannot
- * tell the binary 1M case from the unary one.  10M add: 8.5 -> 6.5 ms when
- * streaming was introduced. */
-#define AT_STREAM_FOOTPRINT ((size_t)9 << 20)
+/* Cached or streamed final writes (at_store_policy, runtime.h).  Caching an
+ * output that the caches cannot keep only costs its read-for-ownership and
+ * evicts the inputs; streaming one they could keep makes the next op read it
+ * from memory.  What the caches can keep is this process's share of the L3,
+ * and what competes for it is every buffer of the launch plus, in the usual
+ * `c = f(a, b)` loop, the previous c.  On the development VM (2 vCPUs of a
+ * 32 MiB Zen 3 L3) that share changes with the neighbours from one second to
+ * the next: a + b at 1M floats with two threads, in two runs a minute apart,
+ * streamed / cached 0.56-0.88 and then 1.17-2.61 over five patterns
+ * (docs/performance.md, entries 14, 18 and 19).  So in the band where either
+ * can win, AUTO measures instead of guessing.  Below the band everything
+ * stays in L2/L3 (a + b at 512K floats, 6 MB: streaming 1.06-1.89x slower);
+ * above it nothing does (10M add: 8.5 -> 6.5 ms when streaming came in). */
+#define AT_STORE_BAND_LO ((size_t)4 << 20)   /* bands double from here ... */
+#define AT_STORE_BAND_HI (AT_STORE_BAND_LO << AT_STORE_BANDS)   /* ... to 64 MiB */
+#define AT_PROBE_RUN 4                       /* launches per mode in a probe */
+#define AT_PROBE_PERIOD 256                  /* launches from probe to probe */
+
+/* What one launch does: stream or not, and whether it is a timed probe. */
+typedef struct store_choice {
+    int stream;
+    at_store_probe *probe;          /* non-NULL: time this launch          */
+    uint64_t phase;                 /* its place in the probe cycle         */
+} store_choice;
+
+static store_choice choose_stores(at_executor *ex, const at_program *p, size_t footprint)
+{
+    store_choice c = {0, NULL, 0};
+    switch (atomic_load_explicit(&ex->stores, memory_order_relaxed)) {
+    case AT_STORES_CACHED: return c;
+    case AT_STORES_STREAMED: c.stream = 1; return c;
+    default: break;
+    }
+    if (!p->can_stream || footprint < AT_STORE_BAND_LO) return c;
+    if (footprint >= AT_STORE_BAND_HI) {
+        c.stream = 1;
+        return c;
+    }
+    unsigned band = 0;
+    while ((AT_STORE_BAND_LO << (band + 1)) <= footprint) band++;
+    at_store_probe *pr = &p->probe[band];
+    uint64_t phase = atomic_fetch_add_explicit(&pr->launches, 1, memory_order_relaxed) % AT_PROBE_PERIOD;
+    if (phase >= 2 * AT_PROBE_RUN) {
+        c.stream = atomic_load_explicit(&pr->stream, memory_order_relaxed);
+        return c;
+    }
+    if (phase == 0) {
+        atomic_store_explicit(&pr->best[0], UINT64_MAX, memory_order_relaxed);
+        atomic_store_explicit(&pr->best[1], UINT64_MAX, memory_order_relaxed);
+    }
+    c.stream = phase >= AT_PROBE_RUN;      /* AT_PROBE_RUN cached, then as many streamed */
+    c.probe = pr;
+    c.phase = phase;
+    return c;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Record a probe launch's time; the last one of a probe gives the verdict.
+ * The first launch of each mode's run is not counted: it still sees the
+ * caches as the other mode left them.  Each mode keeps its best time, so a
+ * launch slowed by a neighbour does not decide. */
+static void note_probe(const store_choice *c, uint64_t ns, size_t footprint)
+{
+    if (c->phase % AT_PROBE_RUN != 0) {
+        uint64_t per_mib = (uint64_t)((double)ns * (double)(1u << 20) / (double)footprint);
+        _Atomic uint64_t *best = &c->probe->best[c->stream];
+        uint64_t cur = atomic_load_explicit(best, memory_order_relaxed);
+        while (per_mib < cur &&
+               !atomic_compare_exchange_weak_explicit(best, &cur, per_mib, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+        }
+    }
+    if (c->phase == 2 * AT_PROBE_RUN - 1) {
+        uint64_t cached = atomic_load_explicit(&c->probe->best[0], memory_order_relaxed);
+        uint64_t streamed = atomic_load_explicit(&c->probe->best[1], memory_order_relaxed);
+        atomic_store_explicit(&c->probe->stream, streamed < cached, memory_order_relaxed);
+    }
+}
 
 /* Bytes of every buffer a launch touches, saturating at SIZE_MAX. */
 static size_t launch_footprint(const at_kernel *k, const at_arg *args)
@@ -488,7 +558,9 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
     L.rows = rows;
     L.cols = cols;
     L.n = rows * cols;
-    L.stream = launch_footprint(p->k, args) >= AT_STREAM_FOOTPRINT;
+    size_t footprint = p->can_stream ? launch_footprint(p->k, args) : 0;
+    store_choice stores = choose_stores(ex, p, footprint);
+    L.stream = stores.stream;
     L.st = AT_OK;
     atomic_init(&L.failed, 0);
     if (p->mode == AT_MODE_FLAT) {
@@ -528,6 +600,7 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
     L.ws = mem + uslots_b + part_b;
     L.ws_stride = stride;
 
+    uint64_t t0 = stores.probe ? now_ns() : 0;
     if (run_scalars(&L, 0, p->s_row, uslots, 0) == 0) {
         at_task_fn fn = p->mode == AT_MODE_FLAT ? task_flat : task_rows;
         if (workers <= 1) {
@@ -545,6 +618,7 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
             uslots[p->acc[a].slot].f = (float)v;
         }
         run_scalars(&L, p->s_epi, p->ns, uslots, 0);
+        if (stores.probe) note_probe(&stores, now_ns() - t0, footprint);
     }
     if (mem != local) at_pool_free(ex->pool, mem);
     if (atomic_load(&L.failed)) {

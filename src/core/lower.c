@@ -482,6 +482,9 @@ static void mark_final_writes(at_program *p)
         for (int j = i + 1; j < p->nv && vi->final; j++)
             for (int s = 0; s < 3; s++)
                 if (p->v[j].src[s].kind == AT_OPD_MEM && p->v[j].src[s].idx == vi->dst.idx) vi->final = 0;
+        if (vi->final && ((vi->kind == AT_V_UNARY && p->kt->unary_nt[vi->fn]) ||
+                          (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])))
+            p->can_stream = 1;
     }
 }
 
@@ -524,12 +527,19 @@ at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at
     L.homed = calloc((size_t)(k->nparams ? k->nparams : 1), sizeof *L.homed);
     at_status st = AT_OK;
     if (!L.p || !L.phase || !L.first_store || !L.later_use || !L.where || !L.homed ||
-        !(L.p->slot_of = calloc(nv, sizeof *L.p->slot_of))) {
+        !(L.p->slot_of = calloc(nv, sizeof *L.p->slot_of)) ||
+        !(L.p->probe = calloc(AT_STORE_BANDS, sizeof *L.p->probe))) {
         st = at_error_set(err, AT_E_NOMEM, "out of memory compiling '%s'", k->name);
         goto done;
     }
     L.p->k = k;
     L.p->kt = kt;
+    for (int b = 0; b < AT_STORE_BANDS; b++) {
+        atomic_init(&L.p->probe[b].launches, 0);
+        atomic_init(&L.p->probe[b].best[0], UINT64_MAX);
+        atomic_init(&L.p->probe[b].best[1], UINT64_MAX);
+        atomic_init(&L.p->probe[b].stream, 0);
+    }
     assign_phases(&L);
     choose_mode(&L);
     if (L.p->mode == AT_MODE_GEMM) goto done;
@@ -573,5 +583,6 @@ void at_program_free(at_program *p)
 {
     if (!p) return;
     free(p->v); free(p->s); free(p->acc); free(p->slot_of); free(p->vph); free(p->sph);
+    free(p->probe);
     free(p);
 }

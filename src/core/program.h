@@ -15,6 +15,7 @@
 #ifndef ATLAS_PROGRAM_H
 #define ATLAS_PROGRAM_H
 
+#include <stdatomic.h>
 #include "atlas/runtime.h"
 #include "ir_internal.h"
 #include "ktable.h"
@@ -75,6 +76,17 @@ typedef struct at_acc {
 
 typedef union at_slot { float f; int64_t i; } at_slot;
 
+/* The AUTO store policy's state for one footprint band of one program
+ * (interp.c).  The only part of a program that launches change. */
+typedef struct at_store_probe {
+    _Atomic uint64_t launches;       /* launches in this band so far          */
+    _Atomic uint64_t best[2];        /* this probe's best ns per MiB: cached,
+                                        streamed (UINT64_MAX: none yet)       */
+    atomic_int stream;               /* the last probe's verdict              */
+} at_store_probe;
+
+#define AT_STORE_BANDS 4             /* 4-8, 8-16, 16-32, 32-64 MiB           */
+
 struct at_program {
     const at_kernel *k;
     const at_ktable *kt;
@@ -90,6 +102,8 @@ struct at_program {
     int *sph;                      /* s[sph[ph] .. sph[ph+1]): row scalars */
     int s_row, s_epi;              /* s[0..s_row) prologue, s[s_epi..) epilogue */
     size_t cost_per_elem;          /* rough work units per element         */
+    int can_stream;                /* a final write has a streaming kernel */
+    at_store_probe *probe;         /* AT_STORE_BANDS; mutable (atomics)    */
 };
 
 /* internal entry points */

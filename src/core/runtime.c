@@ -43,6 +43,7 @@ at_status at_executor_create(unsigned threads, int isa, at_executor **out, at_er
     ktable_init(level, &ex->kt);
     pthread_mutex_init(&ex->lock, NULL);
     for (int i = 0; i < AT_STD_COUNT; i++) atomic_init(&ex->std[i], NULL);
+    atomic_init(&ex->stores, AT_STORES_AUTO);
     ex->pool = at_pool_create();
     ex->threads = at_threads_create(threads);
     if (!ex->pool || !ex->threads) {
@@ -69,6 +70,33 @@ void at_executor_destroy(at_executor *ex)
 unsigned at_executor_threads(const at_executor *ex) { return ex->nthreads; }
 at_isa at_executor_isa(const at_executor *ex) { return ex->isa; }
 at_pool *at_executor_pool(at_executor *ex) { return ex->pool; }
+
+static const char *const store_names[AT_STORES_COUNT] = {"auto", "cached", "streamed"};
+
+const char *at_store_policy_name(at_store_policy p)
+{
+    return (unsigned)p < AT_STORES_COUNT ? store_names[p] : "?";
+}
+
+int at_store_policy_parse(const char *name)
+{
+    for (int p = 0; name && p < AT_STORES_COUNT; p++)
+        if (strcmp(name, store_names[p]) == 0) return p;
+    return -1;
+}
+
+at_status at_executor_set_stores(at_executor *ex, int policy, at_error *err)
+{
+    if (policy < 0 || policy >= AT_STORES_COUNT)
+        return at_error_set(err, AT_E_VALUE, "Executor: unknown store policy %d", policy);
+    atomic_store_explicit(&ex->stores, policy, memory_order_relaxed);
+    return AT_OK;
+}
+
+at_store_policy at_executor_stores(const at_executor *ex)
+{
+    return (at_store_policy)atomic_load_explicit(&ex->stores, memory_order_relaxed);
+}
 
 at_status at_compile(at_executor *ex, const at_kernel *k, at_program **out, at_error *err)
 {

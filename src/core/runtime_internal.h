@@ -17,6 +17,7 @@ struct at_executor {
     pthread_mutex_t lock;                        /* guards lazy compiles  */
     _Atomic(at_program *) std[AT_STD_COUNT];     /* stdlib programs       */
     at_kernel *stdk[AT_STD_COUNT];
+    atomic_int stores;                           /* at_store_policy       */
 };
 
 /* The stdlib op's program, compiled on first use (thread-safe). */

@@ -15,12 +15,30 @@ static PyObject *isa_error(const char *what, const char *name)
     return NULL;
 }
 
+/* The at_store_policy named by o (a str), or -1 with an exception set. */
+static int parse_stores(PyObject *o)
+{
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "Executor: stores must be a str, got %.200s",
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    const char *name = PyUnicode_AsUTF8(o);
+    if (name == NULL)
+        return -1;
+    int policy = at_store_policy_parse(name);
+    if (policy < 0)
+        PyErr_Format(PyExc_ValueError,
+                     "Executor: unknown stores '%s' (expected 'auto', 'cached' or 'streamed')", name);
+    return policy;
+}
+
 static PyObject *executor_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"threads", "isa", NULL};
-    PyObject *othreads = NULL, *oisa = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:Executor", kwlist,
-                                     &othreads, &oisa))
+    static char *kwlist[] = {"threads", "isa", "stores", NULL};
+    PyObject *othreads = NULL, *oisa = Py_None, *ostores = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO:Executor", kwlist,
+                                     &othreads, &oisa, &ostores))
         return NULL;
 
     hg_state *st = hg_state_from_type(type);
@@ -67,6 +85,10 @@ static PyObject *executor_new(PyTypeObject *type, PyObject *args, PyObject *kwds
         return NULL;
     }
 
+    int stores = AT_STORES_AUTO;
+    if (ostores != NULL && (stores = parse_stores(ostores)) < 0)
+        return NULL;
+
     at_executor *ex = NULL;
     at_error err;
     err.msg[0] = '\0';
@@ -74,8 +96,10 @@ static PyObject *executor_new(PyTypeObject *type, PyObject *args, PyObject *kwds
     Py_BEGIN_ALLOW_THREADS
     rc = at_executor_create((unsigned)threads, isa, &ex, &err);
     Py_END_ALLOW_THREADS
-    if (rc != AT_OK)
+    if (rc != AT_OK || (rc = at_executor_set_stores(ex, stores, &err)) != AT_OK) {
+        at_executor_destroy(ex);
         return hg_raise(rc, &err);
+    }
 
     ExecutorObject *self = (ExecutorObject *)type->tp_alloc(type, 0);
     if (self == NULL) {
@@ -350,12 +374,36 @@ static PyObject *executor_get_isa(PyObject *op, void *Py_UNUSED(closure))
     return PyUnicode_FromString(at_isa_name(at_executor_isa(((ExecutorObject *)op)->ex)));
 }
 
+static PyObject *executor_get_stores(PyObject *op, void *Py_UNUSED(closure))
+{
+    return PyUnicode_FromString(at_store_policy_name(at_executor_stores(((ExecutorObject *)op)->ex)));
+}
+
+static int executor_set_stores(PyObject *op, PyObject *value, void *Py_UNUSED(closure))
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Executor: cannot delete stores");
+        return -1;
+    }
+    int policy = parse_stores(value);
+    if (policy < 0)
+        return -1;
+    at_error err;
+    at_status rc = at_executor_set_stores(((ExecutorObject *)op)->ex, policy, &err);
+    if (rc != AT_OK) {
+        hg_raise(rc, &err);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *executor_repr(PyObject *op)
 {
     ExecutorObject *self = (ExecutorObject *)op;
-    return PyUnicode_FromFormat("<hologram.Executor threads=%u isa=%s>",
+    return PyUnicode_FromFormat("<hologram.Executor threads=%u isa=%s stores=%s>",
                                 at_executor_threads(self->ex),
-                                at_isa_name(at_executor_isa(self->ex)));
+                                at_isa_name(at_executor_isa(self->ex)),
+                                at_store_policy_name(at_executor_stores(self->ex)));
 }
 
 static PyMethodDef executor_methods[] = {
@@ -381,11 +429,14 @@ static PyMethodDef executor_methods[] = {
 static PyGetSetDef executor_getset[] = {
     {"threads", executor_get_threads, NULL, "workers per launch (the caller counts as one)", NULL},
     {"isa", executor_get_isa, NULL, "the ISA level this executor runs at", NULL},
+    {"stores", executor_get_stores, executor_set_stores,
+     "how launches write their outputs: 'auto' (measured per footprint band), 'cached' or "
+     "'streamed' (streaming stores); results are bit-identical", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot executor_slots[] = {
-    {Py_tp_doc, (void *)"Executor(threads=1, isa=None)\n--\n\n"
+    {Py_tp_doc, (void *)"Executor(threads=1, isa=None, stores='auto')\n--\n\n"
                         "A virtual device: a memory pool, a worker pool and the kernel "
                         "table of one ISA level."},
     {Py_tp_new, executor_new},

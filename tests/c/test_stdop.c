@@ -173,17 +173,17 @@ static void test_inconsistent_descriptions(at_executor *ex)
     at_kernel_free(k);
 }
 
-/* A launch whose buffers add up to 9 MiB or more (AT_STREAM_FOOTPRINT in
- * interp.c; N floats in and N out are past it) writes its outputs with
- * streaming stores (the _nt kernels), which must give the same bits as the
- * cached kernels, also when
- * the output starts off a vector boundary (the kernels peel to reach one).
- * Each op runs once over the whole array (streamed) and once in pieces
- * below the threshold (cached); the streamed result is also checked against
- * a double-precision reference. */
+/* With AT_STORES_STREAMED a launch writes its outputs with streaming stores
+ * (the _nt kernels), which must give the same bits as the cached kernels,
+ * also when the output starts off a vector boundary (the kernels peel to
+ * reach one).  Each op runs once over the whole array (streamed) and once in
+ * pieces with AT_STORES_CACHED; the streamed result is also checked against
+ * a double-precision reference.  Then AT_STORES_AUTO at a footprint inside
+ * its measured band (1.2M floats in and out): its first launches alternate
+ * four cached and four streamed, and every result must be the same. */
 static void test_streaming_outputs(at_executor *ex)
 {
-    enum { N = (9 << 20) / 8 + 37, PIECE = 65536 };
+    enum { N = 100000 + 37, PIECE = 16384 };
     const size_t bytes = (N + 16 + 15) / 16 * 64;          /* a multiple of the alignment */
     float *a = aligned_alloc(64, bytes), *b = aligned_alloc(64, bytes);
     float *ys = aligned_alloc(64, bytes), *yc = aligned_alloc(64, bytes);
@@ -207,7 +207,9 @@ static void test_streaming_outputs(at_executor *ex)
         for (size_t shift = 0; shift <= 1; shift++) {        /* vector-aligned, then one float off */
             float *y = ys + shift;
             at_tensor in[2] = {vec((float *)x, N), vec(b, N)}, out = vec(y, N);
+            CHECK(at_executor_set_stores(ex, AT_STORES_STREAMED, &err) == AT_OK);
             CHECK(at_stdop_run(ex, op, in, (size_t)nin, &prm, &out, &err) == AT_OK);
+            CHECK(at_executor_set_stores(ex, AT_STORES_CACHED, &err) == AT_OK);
             for (size_t i = 0; i < N; i += PIECE) {
                 size_t len = N - i < PIECE ? N - i : PIECE;
                 at_tensor pin[2] = {vec((float *)x + i, len), vec(b + i, len)}, pout = vec(yc + i, len);
@@ -227,6 +229,38 @@ static void test_streaming_outputs(at_executor *ex)
             if (bad) fprintf(stderr, "  %s (output shifted by %zu): %zu wrong\n", at_stdop_name(op), shift, bad);
         }
     }
+    CHECK(at_executor_set_stores(ex, AT_STORES_COUNT, &err) == AT_E_VALUE);
+    CHECK(at_executor_set_stores(ex, -1, &err) == AT_E_VALUE);
+    CHECK(at_executor_stores(ex) == AT_STORES_CACHED);
+    CHECK(at_store_policy_parse("streamed") == AT_STORES_STREAMED && at_store_policy_parse("fast") == -1);
+    CHECK(strcmp(at_store_policy_name(AT_STORES_AUTO), "auto") == 0);
+
+    /* AUTO in its band: a fresh executor, so the probe starts at once */
+    enum { M = 1200000 + 5 };
+    at_executor *fresh = NULL;
+    float *x = aligned_alloc(64, (M * sizeof(float) + 63) / 64 * 64);
+    float *yr = aligned_alloc(64, (M * sizeof(float) + 63) / 64 * 64);
+    float *ya = aligned_alloc(64, (M * sizeof(float) + 63) / 64 * 64);
+    CHECK(x && yr && ya && at_executor_create(1, (int)at_executor_isa(ex), &fresh, &err) == AT_OK);
+    if (x && yr && ya && fresh) {
+        CHECK(at_executor_stores(fresh) == AT_STORES_AUTO);
+        for (size_t i = 0; i < M; i++) x[i] = (float)((double)(i % 7919) / 7919.0 * 30.0 - 15.0);
+        at_tensor in = vec(x, M), ref = vec(yr, M), out = vec(ya, M);
+        CHECK(at_executor_set_stores(ex, AT_STORES_CACHED, &err) == AT_OK);
+        CHECK(at_stdop_run(ex, AT_STD_EXP, &in, 1, &prm, &ref, &err) == AT_OK);
+        size_t differ = 0;
+        for (int rep = 0; rep < 12; rep++) {
+            memset(ya, 0, M * sizeof(float));
+            CHECK(at_stdop_run(fresh, AT_STD_EXP, &in, 1, &prm, &out, &err) == AT_OK);
+            differ += memcmp(ya, yr, M * sizeof(float)) != 0;
+        }
+        CHECK(differ == 0);
+    }
+    at_executor_destroy(fresh);
+    free(x);
+    free(yr);
+    free(ya);
+    CHECK(at_executor_set_stores(ex, AT_STORES_AUTO, &err) == AT_OK);
 done:
     free(a);
     free(b);
