@@ -25,7 +25,7 @@
  * from memory.  What the caches can keep is this process's share of the L3,
  * and what competes for it is every buffer of the launch plus, in the usual
  * `c = f(a, b)` loop, the previous c.  On the development VM (2 vCPUs of a
- * 32 MiB Zen 3 L3) that share changes with the neighbours from one second to
+ * 32 MiB Zen 3 L3) that share changes with the neighbours from one minute to
  * the next: a + b at 1M floats with two threads, in two runs a minute apart,
  * streamed / cached 0.56-0.88 and then 1.17-2.61 over five patterns
  * (docs/performance.md, entries 14, 18 and 19).  So in the band where either
