@@ -705,24 +705,26 @@ Written from the full run committed with this notebook (AMD EPYC Zen 3, 2 vCPUs 
 thread for both frameworks; the same run's report is `docs/results/report.md`). The table computed below from
 this notebook's own numbers is the authority; the prose summarises it.
 
-- **Atlas wins almost every row.** In the committed report it is faster than PyTorch in 91 of 93 rows
-  (geometric-mean speedup 3.27x). Small inputs gain most: at 1,000 elements a call into Atlas costs
-  ~0.25-1.2 µs against PyTorch's 1.4-5 µs, so elementwise ops, reductions and `mse_loss` run ~5-31x faster.
+- **Atlas wins every row.** In the committed report it is faster than PyTorch in 93 of 93 rows
+  (geometric-mean speedup 3.46x). Small inputs gain most: at 1,000 elements a call into Atlas costs
+  ~0.25-1.2 µs against PyTorch's 1.4-5 µs, so elementwise ops, reductions and `mse_loss` run ~4-35x faster.
 - **GEMM did not lose.** The seed expected PyTorch (MKL) to win large GEMM by 2-5x. Atlas's BLIS-style
-  packed GEMM (6x16 AVX2 micro-kernel, 86-92% of this core's measured FMA peak) is 1.08-1.32x faster than
+  packed GEMM (6x16 AVX2 micro-kernel, 86-92% of this core's measured FMA peak) is 1.06-1.37x faster than
   PyTorch from 64 to 1024, single-threaded. That expectation was wrong on this machine.
-- **Transcendentals**: exp 4.2-8.6x, tanh 7.5-10x, sqrt 3.0-7.9x, log 3.0-7.0x, sigmoid 2.4-6.5x, pow
-  3.9-5.8x (pow computes in double precision for accuracy; per element it is the slowest of them).
-- **Activations and losses**: softmax 2.3-4.2x (a lowering pass fuses `exp(x - max)` with its sum, and the
-  exponentials wait in the output until the scale overwrites them), cross-entropy 1.9-3.0x, `mse_loss` 2-31x.
+- **Transcendentals**: exp 4.4-8.4x, tanh 7.6-10.9x, sqrt 3.4-9.7x, log 3.0-6.9x, sigmoid 2.5-6.8x, pow
+  4.1-5.8x (pow computes in double precision for accuracy; per element it is the slowest of them).
+- **Activations and losses**: softmax 2.1-4.3x (a lowering pass fuses `exp(x - max)` with its sum, and the
+  exponentials wait in the output until the scale overwrites them), cross-entropy 1.9-2.4x, `mse_loss` 2-35x.
 - **Where the margin is thin**: reductions at 1,000,000 elements (sum 1.1x, min 1.4x: both frameworks are
-  memory-bound) and binary ops at 1,000,000 elements, where the working set sits near this VM's share of the
-  L3: in the committed run PyTorch won `vector_sub` and `vector_div` there (0.81x, 0.82x), which Atlas had won
-  in the run before. Against PyTorch *with* `out=` (no allocation per call) Atlas loses the 1M rows: Atlas
-  returns a fresh buffer per call, and with the previous result still alive two outputs alternate in cache.
+  memory-bound) and GEMM (1.06-1.37x). Binary ops at 1,000,000 elements sit at the edge of this VM's share of
+  the L3 (inputs, output and the previous result: 16 MB). Atlas now measures, per op, whether streaming the
+  output past the cache or writing it through the cache is faster at the time, and here ran them in ~0.23 ms
+  (1.9-3.6x PyTorch allocating, 1.0-1.4x PyTorch with `out=`). With two threads the same rows swing with the
+  machine: PyTorch's cached writes took 0.19-0.29 ms, and it won `vector_div` (0.82x) in the committed
+  all-cores run.
 - **At 10,000,000 elements** PyTorch's per-call allocation page-faults 40 MB each time; Atlas's pool reuses
-  memory and streams the output past the cache, so elementwise ops run ~5.5-8x faster than PyTorch as users
-  call it, and 1.4-1.8x faster than PyTorch with `out=`.
+  memory and streams the output past the cache, so elementwise ops run ~6-11x faster than PyTorch as users
+  call it, and 1.4-6.5x faster than PyTorch with `out=`.
 ''')
 
 code(r'''
