@@ -570,6 +570,8 @@ def test_executor_stores_setting():
         hg.Executor(stores="fast")
     with pytest.raises(ValueError, match="unknown stores"):
         e.stores = "Auto"
+    with pytest.raises(ValueError, match="unknown stores"):
+        hg.Executor(stores="auto\0")
     with pytest.raises(TypeError, match="stores must be a str"):
         hg.Executor(stores=1)
     with pytest.raises(TypeError):

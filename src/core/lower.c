@@ -16,8 +16,9 @@
  *  5b. fuse_exp_sum    sub-by-scalar, exp and a sum reduction -> one pass
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
- *                      take streaming stores)
- * The result is immutable and shared by every launch. */
+ *                      take streaming stores, as the store policy decides)
+ * The result is shared by every launch and immutable, except for its store
+ * probes (atomics the AUTO store policy updates; interp.c). */
 #include <stdlib.h>
 #include <string.h>
 #include "program.h"

@@ -23,13 +23,14 @@ static int parse_stores(PyObject *o)
                      Py_TYPE(o)->tp_name);
         return -1;
     }
-    const char *name = PyUnicode_AsUTF8(o);
+    Py_ssize_t len;
+    const char *name = PyUnicode_AsUTF8AndSize(o, &len);
     if (name == NULL)
         return -1;
-    int policy = at_store_policy_parse(name);
+    int policy = (size_t)len == strlen(name) ? at_store_policy_parse(name) : -1;
     if (policy < 0)
         PyErr_Format(PyExc_ValueError,
-                     "Executor: unknown stores '%s' (expected 'auto', 'cached' or 'streamed')", name);
+                     "Executor: unknown stores %R (expected 'auto', 'cached' or 'streamed')", o);
     return policy;
 }
 
