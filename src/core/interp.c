@@ -37,22 +37,39 @@
 #define AT_PROBE_RUN 4                       /* launches per mode in a probe */
 #define AT_PROBE_PERIOD 256                  /* launches from probe to probe */
 
+/* Bytes of every buffer a launch touches, saturating at SIZE_MAX. */
+static size_t launch_footprint(const at_kernel *k, const at_arg *args)
+{
+    size_t total = 0;
+    for (int i = 0; i < k->nparams; i++) {
+        size_t b;
+        if (k->params[i].is_scalar) continue;
+        if (at_mul_overflow(args[i].numel, at_dtype_size(args[i].dtype), &b) || b > SIZE_MAX - total)
+            return SIZE_MAX;
+        total += b;
+    }
+    return total;
+}
+
 /* What one launch does: stream or not, and whether it is a timed probe. */
 typedef struct store_choice {
     int stream;
     at_store_probe *probe;          /* non-NULL: time this launch          */
     uint64_t phase;                 /* its place in the probe cycle         */
+    size_t footprint;               /* probes: the launch's buffer bytes    */
 } store_choice;
 
-static store_choice choose_stores(at_executor *ex, const at_program *p, size_t footprint)
+static store_choice choose_stores(at_executor *ex, const at_program *p, const at_arg *args)
 {
-    store_choice c = {0, NULL, 0};
+    store_choice c = {0, NULL, 0, 0};
     switch (atomic_load_explicit(&ex->stores, memory_order_relaxed)) {
     case AT_STORES_CACHED: return c;
     case AT_STORES_STREAMED: c.stream = 1; return c;
     default: break;
     }
-    if (!p->can_stream || footprint < AT_STORE_BAND_LO) return c;
+    if (!p->can_stream) return c;
+    size_t footprint = launch_footprint(p->k, args);
+    if (footprint < AT_STORE_BAND_LO) return c;
     if (footprint >= AT_STORE_BAND_HI) {
         c.stream = 1;
         return c;
@@ -72,6 +89,7 @@ static store_choice choose_stores(at_executor *ex, const at_program *p, size_t f
     c.stream = phase >= AT_PROBE_RUN;      /* AT_PROBE_RUN cached, then as many streamed */
     c.probe = pr;
     c.phase = phase;
+    c.footprint = footprint;
     return c;
 }
 
@@ -86,10 +104,10 @@ static uint64_t now_ns(void)
  * The first launch of each mode's run is not counted: it still sees the
  * caches as the other mode left them.  Each mode keeps its best time, so a
  * launch slowed by a neighbour does not decide. */
-static void note_probe(const store_choice *c, uint64_t ns, size_t footprint)
+static void note_probe(const store_choice *c, uint64_t ns)
 {
     if (c->phase % AT_PROBE_RUN != 0) {
-        uint64_t per_mib = (uint64_t)((double)ns * (double)(1u << 20) / (double)footprint);
+        uint64_t per_mib = (uint64_t)((double)ns * (double)(1u << 20) / (double)c->footprint);
         _Atomic uint64_t *best = &c->probe->best[c->stream];
         uint64_t cur = atomic_load_explicit(best, memory_order_relaxed);
         while (per_mib < cur &&
@@ -102,20 +120,6 @@ static void note_probe(const store_choice *c, uint64_t ns, size_t footprint)
         uint64_t streamed = atomic_load_explicit(&c->probe->best[1], memory_order_relaxed);
         atomic_store_explicit(&c->probe->stream, streamed < cached, memory_order_relaxed);
     }
-}
-
-/* Bytes of every buffer a launch touches, saturating at SIZE_MAX. */
-static size_t launch_footprint(const at_kernel *k, const at_arg *args)
-{
-    size_t total = 0;
-    for (int i = 0; i < k->nparams; i++) {
-        size_t b;
-        if (k->params[i].is_scalar) continue;
-        if (at_mul_overflow(args[i].numel, at_dtype_size(args[i].dtype), &b) || b > SIZE_MAX - total)
-            return SIZE_MAX;
-        total += b;
-    }
-    return total;
 }
 
 typedef struct launch {
@@ -558,8 +562,7 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
     L.rows = rows;
     L.cols = cols;
     L.n = rows * cols;
-    size_t footprint = p->can_stream ? launch_footprint(p->k, args) : 0;
-    store_choice stores = choose_stores(ex, p, footprint);
+    store_choice stores = choose_stores(ex, p, args);
     L.stream = stores.stream;
     L.st = AT_OK;
     atomic_init(&L.failed, 0);
@@ -618,7 +621,7 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
             uslots[p->acc[a].slot].f = (float)v;
         }
         run_scalars(&L, p->s_epi, p->ns, uslots, 0);
-        if (stores.probe) note_probe(&stores, now_ns() - t0, footprint);
+        if (stores.probe) note_probe(&stores, now_ns() - t0);
     }
     if (mem != local) at_pool_free(ex->pool, mem);
     if (atomic_load(&L.failed)) {

@@ -178,9 +178,7 @@ static void test_inconsistent_descriptions(at_executor *ex)
  * also when the output starts off a vector boundary (the kernels peel to
  * reach one).  Each op runs once over the whole array (streamed) and once in
  * pieces with AT_STORES_CACHED; the streamed result is also checked against
- * a double-precision reference.  Then AT_STORES_AUTO at a footprint inside
- * its measured band (1.2M floats in and out): its first launches alternate
- * four cached and four streamed, and every result must be the same. */
+ * a double-precision reference. */
 static void test_streaming_outputs(at_executor *ex)
 {
     enum { N = 100000 + 37, PIECE = 16384 };
@@ -234,13 +232,26 @@ static void test_streaming_outputs(at_executor *ex)
     CHECK(at_executor_stores(ex) == AT_STORES_CACHED);
     CHECK(at_store_policy_parse("streamed") == AT_STORES_STREAMED && at_store_policy_parse("fast") == -1);
     CHECK(strcmp(at_store_policy_name(AT_STORES_AUTO), "auto") == 0);
+    CHECK(at_executor_set_stores(ex, AT_STORES_AUTO, &err) == AT_OK);
+done:
+    free(a);
+    free(b);
+    free(ys);
+    free(yc);
+}
 
-    /* AUTO in its band: a fresh executor, so the probe starts at once */
+/* AT_STORES_AUTO at a footprint inside its measured band (1.2M floats in and
+ * out): a fresh executor's first launches alternate four cached and four
+ * streamed, and every result must equal the cached one. */
+static void test_auto_stores(at_executor *ex)
+{
     enum { M = 1200000 + 5 };
+    const size_t bytes = (M * sizeof(float) + 63) / 64 * 64;
     at_executor *fresh = NULL;
-    float *x = aligned_alloc(64, (M * sizeof(float) + 63) / 64 * 64);
-    float *yr = aligned_alloc(64, (M * sizeof(float) + 63) / 64 * 64);
-    float *ya = aligned_alloc(64, (M * sizeof(float) + 63) / 64 * 64);
+    at_error err;
+    at_stdop_params prm;
+    memset(&prm, 0, sizeof prm);
+    float *x = aligned_alloc(64, bytes), *yr = aligned_alloc(64, bytes), *ya = aligned_alloc(64, bytes);
     CHECK(x && yr && ya && at_executor_create(1, (int)at_executor_isa(ex), &fresh, &err) == AT_OK);
     if (x && yr && ya && fresh) {
         CHECK(at_executor_stores(fresh) == AT_STORES_AUTO);
@@ -248,6 +259,7 @@ static void test_streaming_outputs(at_executor *ex)
         at_tensor in = vec(x, M), ref = vec(yr, M), out = vec(ya, M);
         CHECK(at_executor_set_stores(ex, AT_STORES_CACHED, &err) == AT_OK);
         CHECK(at_stdop_run(ex, AT_STD_EXP, &in, 1, &prm, &ref, &err) == AT_OK);
+        CHECK(at_executor_set_stores(ex, AT_STORES_AUTO, &err) == AT_OK);
         size_t differ = 0;
         for (int rep = 0; rep < 12; rep++) {
             memset(ya, 0, M * sizeof(float));
@@ -260,12 +272,6 @@ static void test_streaming_outputs(at_executor *ex)
     free(x);
     free(yr);
     free(ya);
-    CHECK(at_executor_set_stores(ex, AT_STORES_AUTO, &err) == AT_OK);
-done:
-    free(a);
-    free(b);
-    free(ys);
-    free(yc);
 }
 
 /* Where the lowering keeps values (at_program_print): softmax's exp(x - max)
@@ -330,6 +336,7 @@ int main(void)
         test_run_new(ex);
         test_inconsistent_descriptions(ex);
         test_streaming_outputs(ex);
+        test_auto_stores(ex);
         test_value_placement(ex);
         at_executor_destroy(ex);
         printf("%s: %s\n", at_isa_name((at_isa)isa), n_fail == before ? "ok" : "FAILED");
