@@ -13,9 +13,9 @@
  *   gcc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/kernels \
  *       bench/gemm_bench.c /tmp/gemm_l0.o /tmp/gemm_l1.o /tmp/gemm_l2.o \
  *       -o /tmp/gemm_bench -lm
- *   /tmp/gemm_bench            # correctness + timings, every level the CPU runs
- *   /tmp/gemm_bench --quick    # correctness only
- *   /tmp/gemm_bench --perf [n ...]  # timings only (optionally just these sizes)
+ *   /tmp/gemm_bench            # correctness + timings, every level the CPU
+ * runs /tmp/gemm_bench --quick    # correctness only /tmp/gemm_bench --perf [n
+ * ...]  # timings only (optionally just these sizes)
  *
  * The level-2 (AVX-512) object is only linked; it runs only when the CPU
  * reports avx512f.  Run pinned for stable numbers: taskset -c 0 /tmp/gemm_bench
@@ -61,8 +61,14 @@ static uint64_t rnd(void)
     rng ^= rng << 17;
     return rng;
 }
-static float rndf(void) { return (float)((double)(rnd() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
-static size_t rndu(size_t lo, size_t hi) { return lo + (size_t)(rnd() % (hi - lo + 1)); }
+static float rndf(void)
+{
+    return (float)((double)(rnd() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+static size_t rndu(size_t lo, size_t hi)
+{
+    return lo + (size_t)(rnd() % (hi - lo + 1));
+}
 
 /* ---- peak probes ------------------------------------------------------- */
 
@@ -73,13 +79,16 @@ __attribute__((target("avx2,fma"))) static double probe_fma_ymm(long iters)
     __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
     double t0 = now();
     for (long i = 0; i < iters; i++) {
-#define F(r) r = _mm256_fmadd_ps(r, x, y); __asm__ volatile("" : "+x"(r));
+#define F(r)                      \
+    r = _mm256_fmadd_ps(r, x, y); \
+    __asm__ volatile("" : "+x"(r));
         F(a0) F(a1) F(a2) F(a3) F(a4) F(a5) F(a6) F(a7) F(a8) F(a9)
 #undef F
     }
     double t = now() - t0;
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    __m256 s = _mm256_add_ps(
+        _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+        _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
     s = _mm256_add_ps(s, _mm256_add_ps(a8, a9));
     volatile float sink = _mm256_cvtss_f32(s);
     (void)sink;
@@ -93,8 +102,10 @@ static double probe_sse_muladd(long iters)
     __m128 x = _mm_set1_ps(0.999999f), y = _mm_set1_ps(1e-7f);
     double t0 = now();
     for (long i = 0; i < iters; i++) {
-#define F(j) m##j = _mm_mul_ps(m##j, x); a##j = _mm_add_ps(a##j, y); \
-             __asm__ volatile("" : "+x"(m##j), "+x"(a##j));
+#define F(j)                    \
+    m##j = _mm_mul_ps(m##j, x); \
+    a##j = _mm_add_ps(a##j, y); \
+    __asm__ volatile("" : "+x"(m##j), "+x"(a##j));
         F(0) F(1) F(2) F(3) F(4) F(5)
 #undef F
     }
@@ -112,7 +123,8 @@ static double best_of(double (*f)(long), long iters)
     double best = 0;
     for (int r = 0; r < 9; r++) {
         double g = f(iters);
-        if (g > best) best = g;
+        if (g > best)
+            best = g;
     }
     return best;
 }
@@ -125,7 +137,8 @@ static int failures;
 
 static void fill(float *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) p[i] = rndf();
+    for (size_t i = 0; i < n; i++)
+        p[i] = rndf();
 }
 
 /* Compute C = A·B for m x n x k with padded leading dims, tiles chosen by
@@ -141,11 +154,14 @@ static int check(size_t m, size_t n, size_t k, size_t pa, size_t pb, size_t pc,
     fill(a, m * lda + 1);
     fill(b, k * ldb + 1);
     const float sentinel = 12345.0f;
-    for (size_t i = 0; i < (m + 2) * ldc + 2; i++) cb[i] = sentinel;
+    for (size_t i = 0; i < (m + 2) * ldc + 2; i++)
+        cb[i] = sentinel;
     float *c = cb + ldc + 1;
     at_gemm_args g = {m, n, k, a, lda, b, ldb, c, ldc};
-    if (tm == 0) tm = m ? m : 1;
-    if (tn == 0) tn = n ? n : 1;
+    if (tm == 0)
+        tm = m ? m : 1;
+    if (tn == 0)
+        tn = n ? n : 1;
     for (size_t i0 = 0; i0 < m; i0 += tm)
         for (size_t j0 = 0; j0 < n; j0 += tn)
             cur->sgemm_tile(&g, i0, i0 + tm < m ? i0 + tm : m, j0,
@@ -163,20 +179,26 @@ static int check(size_t m, size_t n, size_t k, size_t pa, size_t pb, size_t pc,
             double e = fabs((double)c[i * ldc + j] - s);
             double tol = 1e-5 * sa + 1e-30;
             if (!(e <= tol)) {
-                fprintf(stderr, "  [%s] m=%zu n=%zu k=%zu lda=%zu ldb=%zu ldc=%zu tile=%zux%zu: "
-                        "C[%zu,%zu]=%g ref=%g\n", cur->isa_name, m, n, k, lda, ldb, ldc,
-                        tm, tn, i, j, (double)c[i * ldc + j], s);
+                fprintf(stderr,
+                        "  [%s] m=%zu n=%zu k=%zu lda=%zu ldb=%zu ldc=%zu "
+                        "tile=%zux%zu: "
+                        "C[%zu,%zu]=%g ref=%g\n",
+                        cur->isa_name, m, n, k, lda, ldb, ldc, tm, tn, i, j,
+                        (double)c[i * ldc + j], s);
                 bad = 1;
                 break;
             }
-            if (e / (sa + 1e-30) > worst) worst = e / (sa + 1e-30);
+            if (e / (sa + 1e-30) > worst)
+                worst = e / (sa + 1e-30);
         }
     /* everything outside the m x n block of C must be untouched */
     for (size_t i = 0; i < (m + 2) * ldc + 2 && !bad; i++) {
         long off = (long)i - (long)(ldc + 1);
-        int inside = ldc > 0 && off >= 0 && (size_t)off / ldc < m && (size_t)off % ldc < n;
+        int inside = ldc > 0 && off >= 0 && (size_t)off / ldc < m
+                     && (size_t)off % ldc < n;
         if (!inside && cb[i] != sentinel) {
-            fprintf(stderr, "  [%s] m=%zu n=%zu k=%zu: write outside C at offset %ld\n",
+            fprintf(stderr,
+                    "  [%s] m=%zu n=%zu k=%zu: write outside C at offset %ld\n",
                     cur->isa_name, m, n, k, off);
             bad = 1;
         }
@@ -193,7 +215,8 @@ static void correctness(void)
     int f0 = failures;
     size_t cases = 0;
     /* small exhaustive-ish edges */
-    static const size_t e[] = {0, 1, 2, 3, 5, 6, 7, 8, 9, 13, 15, 16, 17, 31, 33};
+    static const size_t e[] = {0, 1,  2,  3,  5,  6,  7, 8,
+                               9, 13, 15, 16, 17, 31, 33};
     for (size_t i = 0; i < sizeof e / sizeof *e; i++)
         for (size_t j = 0; j < sizeof e / sizeof *e; j++)
             for (size_t l = 0; l < sizeof e / sizeof *e; l += 2) {
@@ -211,13 +234,20 @@ static void correctness(void)
     }
     /* cache-block edges: multiple KC / MC / NC blocks, ragged */
     static const size_t big[][8] = {
-        {64, 64, 64, 0, 0, 0, 0, 0},       {256, 256, 256, 0, 0, 0, 0, 0},
-        {256, 256, 256, 3, 5, 7, 96, 80},  {150, 70, 400, 1, 0, 3, 0, 0},
-        {300, 33, 777, 0, 2, 0, 0, 0},     {7, 3200, 390, 1, 3, 2, 0, 0},
-        {5, 6200, 20, 0, 0, 0, 0, 0},      {145, 145, 385, 0, 0, 0, 0, 0},
-        {289, 130, 769, 7, 9, 11, 144, 0}, {97, 257, 129, 0, 0, 0, 13, 17},
-        {1024, 1024, 1024, 0, 0, 0, 0, 0}, {1024, 1024, 1024, 0, 0, 0, 144, 512},
-        {1000, 1030, 1023, 1, 3, 5, 0, 0}, {3, 5000, 7, 0, 0, 0, 0, 0},
+        {64, 64, 64, 0, 0, 0, 0, 0},
+        {256, 256, 256, 0, 0, 0, 0, 0},
+        {256, 256, 256, 3, 5, 7, 96, 80},
+        {150, 70, 400, 1, 0, 3, 0, 0},
+        {300, 33, 777, 0, 2, 0, 0, 0},
+        {7, 3200, 390, 1, 3, 2, 0, 0},
+        {5, 6200, 20, 0, 0, 0, 0, 0},
+        {145, 145, 385, 0, 0, 0, 0, 0},
+        {289, 130, 769, 7, 9, 11, 144, 0},
+        {97, 257, 129, 0, 0, 0, 13, 17},
+        {1024, 1024, 1024, 0, 0, 0, 0, 0},
+        {1024, 1024, 1024, 0, 0, 0, 144, 512},
+        {1000, 1030, 1023, 1, 3, 5, 0, 0},
+        {3, 5000, 7, 0, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
         check(big[i][0], big[i][1], big[i][2], big[i][3], big[i][4], big[i][5],
@@ -252,16 +282,21 @@ static double bench_size(size_t n, double *best, double *pct, int have_probe)
     long it = 1;
     for (;;) {
         double t0 = now();
-        for (long i = 0; i < it; i++) cur->sgemm_tile(&g, 0, n, 0, n, ws);
-        if (now() - t0 > 0.005) break;
+        for (long i = 0; i < it; i++)
+            cur->sgemm_tile(&g, 0, n, 0, n, ws);
+        if (now() - t0 > 0.005)
+            break;
         it *= 2;
     }
-    enum { R = 21 };
+    enum {
+        R = 21
+    };
     double gf[R], rt[R];
     for (int r = 0; r < R; r++) {
         double pk = have_probe ? probe_fma_ymm(200000) : 1.0; /* ~1 ms */
         double t0 = now();
-        for (long i = 0; i < it; i++) cur->sgemm_tile(&g, 0, n, 0, n, ws);
+        for (long i = 0; i < it; i++)
+            cur->sgemm_tile(&g, 0, n, 0, n, ws);
         gf[r] = flops * (double)it / (now() - t0) * 1e-9;
         rt[r] = 100.0 * gf[r] / pk;
     }
@@ -280,19 +315,24 @@ int main(int argc, char **argv)
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     int nocheck = argc > 1 && strcmp(argv[1], "--perf") == 0;
     __builtin_cpu_init();
-    int have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    int have_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    int have_avx2 =
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int have_avx512 = __builtin_cpu_supports("avx512f")
+                      && __builtin_cpu_supports("avx512dq")
+                      && __builtin_cpu_supports("avx512bw")
+                      && __builtin_cpu_supports("avx512vl");
 
     static at_ktable tabs[3];
     static const char *names[3] = {"baseline", "avx2", "avx512"};
-    void (*reg[3])(at_ktable *) = {at_register_gemm_baseline, at_register_gemm_avx2,
+    void (*reg[3])(at_ktable *) = {at_register_gemm_baseline,
+                                   at_register_gemm_avx2,
                                    at_register_gemm_avx512};
     int run[3] = {1, have_avx2, have_avx512};
 
     double peak_ymm = 0, peak_sse = 0;
     if (!quick) {
-        if (have_avx2) peak_ymm = best_of(probe_fma_ymm, 200000000L / 10);
+        if (have_avx2)
+            peak_ymm = best_of(probe_fma_ymm, 200000000L / 10);
         peak_sse = best_of(probe_sse_muladd, 200000000L / 10);
         printf("peak probe: ymm FMA %.1f GFLOP/s", peak_ymm);
         printf(", SSE2 mul+add %.1f GFLOP/s\n", peak_sse);
@@ -302,26 +342,35 @@ int main(int argc, char **argv)
         memset(&tabs[l], 0, sizeof tabs[l]);
         reg[l](&tabs[l]);
         tabs[l].isa_name = names[l];
-        if (!tabs[l].sgemm_tile || !tabs[l].sgemm_ws_bytes || !tabs[l].sgemm_mr || !tabs[l].sgemm_nr) {
-            fprintf(stderr, "[%s] register left the gemm fields empty\n", names[l]);
+        if (!tabs[l].sgemm_tile || !tabs[l].sgemm_ws_bytes || !tabs[l].sgemm_mr
+            || !tabs[l].sgemm_nr)
+        {
+            fprintf(stderr, "[%s] register left the gemm fields empty\n",
+                    names[l]);
             return 1;
         }
-        printf("[%s] ws=%zu bytes, sgemm_mc=%zu, sgemm_nc=%zu, sgemm_mr=%zu, sgemm_nr=%zu%s\n", names[l],
-               tabs[l].sgemm_ws_bytes, tabs[l].sgemm_mc, tabs[l].sgemm_nc, tabs[l].sgemm_mr, tabs[l].sgemm_nr,
+        printf("[%s] ws=%zu bytes, sgemm_mc=%zu, sgemm_nc=%zu, sgemm_mr=%zu, "
+               "sgemm_nr=%zu%s\n",
+               names[l], tabs[l].sgemm_ws_bytes, tabs[l].sgemm_mc,
+               tabs[l].sgemm_nc, tabs[l].sgemm_mr, tabs[l].sgemm_nr,
                run[l] ? "" : " (not run: CPU lacks the ISA)");
-        if (!run[l]) continue;
+        if (!run[l])
+            continue;
         cur = &tabs[l];
         ws = aligned_alloc(64, (cur->sgemm_ws_bytes + 63) / 64 * 64);
-        if (!nocheck) correctness();
+        if (!nocheck)
+            correctness();
         if (!quick) {
             size_t sizes[16] = {64, 128, 256, 512, 1024}, ns = 5;
             if (nocheck && argc > 2) /* --perf n1 n2 ...: only these sizes */
                 for (ns = 0; ns < 16 && (int)ns + 2 < argc; ns++)
                     sizes[ns] = (size_t)strtoul(argv[ns + 2], NULL, 10);
             for (size_t i = 0; i < ns; i++) {
-                double best, pct, gf = bench_size(sizes[i], &best, &pct, have_avx2);
-                printf("[%s] n=%4zu  %6.1f GFLOP/s  %5.1f%% of peak  (best %6.1f)", names[l],
-                       sizes[i], gf, pct, best);
+                double best, pct,
+                    gf = bench_size(sizes[i], &best, &pct, have_avx2);
+                printf(
+                    "[%s] n=%4zu  %6.1f GFLOP/s  %5.1f%% of peak  (best %6.1f)",
+                    names[l], sizes[i], gf, pct, best);
                 printf("\n");
             }
         }

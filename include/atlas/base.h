@@ -32,9 +32,9 @@ typedef enum at_status {
     AT_E_TYPE,        /* bad dtype or operand kind            -> TypeError  */
     AT_E_INDEX,       /* index or class target out of range   -> IndexError */
     AT_E_NOMEM,       /* allocation failed                    -> MemoryError*/
-    AT_E_OVERFLOW,    /* a size computation overflowed        -> OverflowError */
-    AT_E_VERIFY,      /* malformed IR kernel                  -> ValueError */
-    AT_E_INTERNAL     /* a bug in Atlas                       -> RuntimeError */
+    AT_E_OVERFLOW, /* a size computation overflowed        -> OverflowError */
+    AT_E_VERIFY, /* malformed IR kernel                  -> ValueError */
+    AT_E_INTERNAL /* a bug in Atlas                       -> RuntimeError */
 } at_status;
 
 typedef struct at_error {
@@ -66,10 +66,11 @@ static inline int at_add_overflow(size_t a, size_t b, size_t *out)
 /* Whether n_a elements of type t_a at a and n_b of type t_b at b share a
  * byte (an empty span overlaps nothing).  Callers have checked that each
  * span's byte size fits. */
-static inline int at_spans_overlap(const void *a, size_t n_a, at_dtype t_a, const void *b, size_t n_b,
-                                   at_dtype t_b)
+static inline int at_spans_overlap(const void *a, size_t n_a, at_dtype t_a,
+                                   const void *b, size_t n_b, at_dtype t_b)
 {
-    if (!n_a || !n_b) return 0;
+    if (!n_a || !n_b)
+        return 0;
     const char *a0 = (const char *)a, *a1 = a0 + n_a * at_dtype_size(t_a);
     const char *b0 = (const char *)b, *b1 = b0 + n_b * at_dtype_size(t_b);
     return a0 < b1 && b0 < a1;

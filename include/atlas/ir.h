@@ -23,7 +23,7 @@
  *    uniform values and stores (no global barrier inside a launch);
  *  - a kernel with `gemm` contains nothing else;
  *  - a buffer param is stored at most once, is not gathered from if it is
- *    stored, and is accessed at one level only (elem, row or index 0). 
+ *    stored, and is accessed at one level only (elem, row or index 0).
  *
  * Text form (at_kernel_print / at_kernel_parse):
  *
@@ -50,56 +50,62 @@ extern "C" {
 #endif
 
 /* The opcode list: name, text spelling, operand count (-1: special). */
-#define AT_IR_OPS(X)                                                          \
-    X(CONST, "const", 0)         /* imm: f32 or i64 by type            */     \
-    X(PARAM, "param", 0)         /* value of a scalar param            */     \
-    X(ROW_INDEX, "row.index", 0) /* i64, row level                     */     \
-    X(NROWS, "nrows", 0)         /* i64, uniform                       */     \
-    X(NCOLS, "ncols", 0)         /* i64, uniform                       */     \
-    X(LOAD, "load", 0)           /* buffer param at the element index  */     \
-    X(LOAD_ROW, "load.row", 0)   /* buffer param at the row index      */     \
-    X(GATHER, "gather", 1)       /* buffer param at i64 operand        */     \
-    X(STORE, "store", 1)         /* buffer param <- operand            */     \
-    X(NEG, "neg", 1)                                                          \
-    X(ABS, "abs", 1)                                                          \
-    X(RELU, "relu", 1)                                                        \
-    X(SIGMOID, "sigmoid", 1)                                                  \
-    X(TANH, "tanh", 1)                                                        \
-    X(EXP, "exp", 1)                                                          \
-    X(LOG, "log", 1)                                                          \
-    X(SQRT, "sqrt", 1)                                                        \
-    X(ADD, "add", 2)                                                          \
-    X(SUB, "sub", 2)                                                          \
-    X(MUL, "mul", 2)                                                          \
-    X(DIV, "div", 2)                                                          \
-    X(POW, "pow", 2)                                                          \
-    X(MIN, "min", 2)                                                          \
-    X(MAX, "max", 2)                                                          \
-    X(LT, "lt", 2)                                                            \
-    X(LE, "le", 2)                                                            \
-    X(GT, "gt", 2)                                                            \
-    X(GE, "ge", 2)                                                            \
-    X(EQ, "eq", 2)                                                            \
-    X(NE, "ne", 2)                                                            \
-    X(SELECT, "select", 3)       /* bool, a, b -> a where true         */     \
-    X(CAST, "cast", 1)           /* to the instruction's type          */     \
-    X(CHECK_RANGE, "check.range", 3) /* v, lo, hi: lo <= v < hi or fail */    \
-    X(REDUCE_SUM_ROW, "reduce.sum.row", 1)                                    \
-    X(REDUCE_MAX_ROW, "reduce.max.row", 1)                                    \
-    X(REDUCE_MIN_ROW, "reduce.min.row", 1)                                    \
-    X(REDUCE_SUM_ALL, "reduce.sum.all", 1)                                    \
-    X(REDUCE_MAX_ALL, "reduce.max.all", 1)                                    \
-    X(REDUCE_MIN_ALL, "reduce.min.all", 1)                                    \
+#define AT_IR_OPS(X)                                                       \
+    X(CONST, "const", 0)         /* imm: f32 or i64 by type            */  \
+    X(PARAM, "param", 0)         /* value of a scalar param            */  \
+    X(ROW_INDEX, "row.index", 0) /* i64, row level                     */  \
+    X(NROWS, "nrows", 0)         /* i64, uniform                       */  \
+    X(NCOLS, "ncols", 0)         /* i64, uniform                       */  \
+    X(LOAD, "load", 0)           /* buffer param at the element index  */  \
+    X(LOAD_ROW, "load.row", 0)   /* buffer param at the row index      */  \
+    X(GATHER, "gather", 1)       /* buffer param at i64 operand        */  \
+    X(STORE, "store", 1)         /* buffer param <- operand            */  \
+    X(NEG, "neg", 1)                                                       \
+    X(ABS, "abs", 1)                                                       \
+    X(RELU, "relu", 1)                                                     \
+    X(SIGMOID, "sigmoid", 1)                                               \
+    X(TANH, "tanh", 1)                                                     \
+    X(EXP, "exp", 1)                                                       \
+    X(LOG, "log", 1)                                                       \
+    X(SQRT, "sqrt", 1)                                                     \
+    X(ADD, "add", 2)                                                       \
+    X(SUB, "sub", 2)                                                       \
+    X(MUL, "mul", 2)                                                       \
+    X(DIV, "div", 2)                                                       \
+    X(POW, "pow", 2)                                                       \
+    X(MIN, "min", 2)                                                       \
+    X(MAX, "max", 2)                                                       \
+    X(LT, "lt", 2)                                                         \
+    X(LE, "le", 2)                                                         \
+    X(GT, "gt", 2)                                                         \
+    X(GE, "ge", 2)                                                         \
+    X(EQ, "eq", 2)                                                         \
+    X(NE, "ne", 2)                                                         \
+    X(SELECT, "select", 3)       /* bool, a, b -> a where true         */  \
+    X(CAST, "cast", 1)           /* to the instruction's type          */  \
+    X(CHECK_RANGE, "check.range", 3) /* v, lo, hi: lo <= v < hi or fail */ \
+    X(REDUCE_SUM_ROW, "reduce.sum.row", 1)                                 \
+    X(REDUCE_MAX_ROW, "reduce.max.row", 1)                                 \
+    X(REDUCE_MIN_ROW, "reduce.min.row", 1)                                 \
+    X(REDUCE_SUM_ALL, "reduce.sum.all", 1)                                 \
+    X(REDUCE_MAX_ALL, "reduce.max.all", 1)                                 \
+    X(REDUCE_MIN_ALL, "reduce.min.all", 1)                                 \
     X(GEMM, "gemm", 0)           /* params a, b, c; k = scalar param   */
 
 #define AT_IR_ENUM(N, s, a) AT_IR_##N,
-typedef enum at_irop { AT_IR_OPS(AT_IR_ENUM) AT_IR_OP_COUNT } at_irop;
+typedef enum at_irop {
+    AT_IR_OPS(AT_IR_ENUM) AT_IR_OP_COUNT
+} at_irop;
 #undef AT_IR_ENUM
 
-typedef enum at_level { AT_LEVEL_UNIFORM = 0, AT_LEVEL_ROW = 1, AT_LEVEL_ELEM = 2 } at_level;
+typedef enum at_level {
+    AT_LEVEL_UNIFORM = 0,
+    AT_LEVEL_ROW = 1,
+    AT_LEVEL_ELEM = 2
+} at_level;
 
 typedef int32_t at_value;          /* SSA value id, or AT_NO_VALUE */
-#define AT_NO_VALUE ((at_value)-1)
+#define AT_NO_VALUE ((at_value) - 1)
 #define AT_IR_MAX_OPERANDS 3
 
 typedef struct at_instr {
@@ -108,7 +114,10 @@ typedef struct at_instr {
     at_value result;               /* AT_NO_VALUE for store/check/gemm  */
     at_value operands[AT_IR_MAX_OPERANDS];
     int32_t param;                 /* buffer/scalar param index, or -1  */
-    union { float f32; int64_t i64; } imm;  /* CONST                    */
+    union {
+        float f32;
+        int64_t i64;
+    } imm;  /* CONST                    */
     int32_t params3[3];            /* GEMM: a, b, c buffer params; k is
                                       imm.i64 = index of a scalar param */
 } at_instr;
@@ -125,11 +134,12 @@ typedef struct at_kernel at_kernel;
  * malformed request, recorded in the kernel and reported by verify). */
 at_kernel *at_kernel_new(const char *name);
 void at_kernel_free(at_kernel *k);
-int at_kernel_add_param(at_kernel *k, const char *name, at_dtype dt, int is_scalar);
+int at_kernel_add_param(at_kernel *k, const char *name, at_dtype dt,
+                        int is_scalar);
 at_value at_ir_const_f32(at_kernel *k, float v);
 at_value at_ir_const_i64(at_kernel *k, int64_t v);
 at_value at_ir_param(at_kernel *k, int param);            /* scalar param */
-at_value at_ir_nullary(at_kernel *k, at_irop op);         /* ROW_INDEX, NROWS, NCOLS */
+at_value at_ir_nullary(at_kernel *k, at_irop op); /* ROW_INDEX, NROWS, NCOLS */
 at_value at_ir_load(at_kernel *k, at_irop op, int param); /* LOAD, LOAD_ROW */
 at_value at_ir_gather(at_kernel *k, int param, at_value index);
 void at_ir_store(at_kernel *k, int param, at_value v);

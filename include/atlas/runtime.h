@@ -62,7 +62,10 @@ typedef struct at_arg {
     void *data;          /* buffer params: element storage           */
     size_t numel;        /* buffer params: number of elements        */
     at_dtype dtype;      /* must equal the param's dtype             */
-    union { float f32; int64_t i64; } scalar;   /* scalar params      */
+    union {
+        float f32;
+        int64_t i64;
+    } scalar;   /* scalar params      */
 } at_arg;
 
 /* Compile a verified kernel for this executor's ISA level. */

@@ -14,22 +14,40 @@
 extern "C" {
 #endif
 
-#define AT_STDOPS(X)                                                          \
-    X(VECTOR_ADD, "vector_add") X(VECTOR_SUB, "vector_sub")                   \
-    X(VECTOR_MUL, "vector_mul") X(VECTOR_DIV, "vector_div")                   \
-    X(NEG, "neg") X(ABS, "abs")                                               \
-    X(RELU, "relu") X(SIGMOID, "sigmoid") X(TANH, "tanh")                     \
-    X(SOFTMAX, "softmax")                                                     \
-    X(EXP, "exp") X(LOG, "log") X(SQRT, "sqrt")                               \
-    X(POW, "pow") X(POW_SCALAR, "pow_scalar")                                 \
-    X(SUM, "sum") X(MAX, "max") X(MIN, "min") X(MEAN, "mean")                 \
-    X(SUM_ROWS, "sum_rows") X(MAX_ROWS, "max_rows")                           \
-    X(MIN_ROWS, "min_rows") X(MEAN_ROWS, "mean_rows")                         \
-    X(GEMM, "gemm")                                                           \
-    X(MSE_LOSS, "mse_loss") X(CROSS_ENTROPY, "cross_entropy")
+/* clang-format off */
+#define AT_STDOPS(X) \
+    X(VECTOR_ADD, "vector_add") \
+    X(VECTOR_SUB, "vector_sub") \
+    X(VECTOR_MUL, "vector_mul") \
+    X(VECTOR_DIV, "vector_div") \
+    X(NEG, "neg") \
+    X(ABS, "abs") \
+    X(RELU, "relu") \
+    X(SIGMOID, "sigmoid") \
+    X(TANH, "tanh") \
+    X(SOFTMAX, "softmax") \
+    X(EXP, "exp") \
+    X(LOG, "log") \
+    X(SQRT, "sqrt") \
+    X(POW, "pow") \
+    X(POW_SCALAR, "pow_scalar") \
+    X(SUM, "sum") \
+    X(MAX, "max") \
+    X(MIN, "min") \
+    X(MEAN, "mean") \
+    X(SUM_ROWS, "sum_rows") \
+    X(MAX_ROWS, "max_rows") \
+    X(MIN_ROWS, "min_rows") \
+    X(MEAN_ROWS, "mean_rows") \
+    X(GEMM, "gemm") \
+    X(MSE_LOSS, "mse_loss") \
+    X(CROSS_ENTROPY, "cross_entropy")
+/* clang-format on */
 
 #define AT_STD_ENUM(N, s) AT_STD_##N,
-typedef enum at_stdop { AT_STDOPS(AT_STD_ENUM) AT_STD_COUNT } at_stdop;
+typedef enum at_stdop {
+    AT_STDOPS(AT_STD_ENUM) AT_STD_COUNT
+} at_stdop;
 #undef AT_STD_ENUM
 
 /* A dense, C-contiguous array in executor memory. */

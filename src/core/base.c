@@ -22,37 +22,56 @@ at_status at_error_set(at_error *err, at_status st, const char *fmt, ...)
 size_t at_dtype_size(at_dtype dt)
 {
     switch (dt) {
-    case AT_F32:  return 4;
-    case AT_I32:  return 4;
-    case AT_I64:  return 8;
-    case AT_BOOL: return 4;   /* IR-only; stored as a 32-bit mask lane */
-    default:      return 0;
+        case AT_F32:
+            return 4;
+        case AT_I32:
+            return 4;
+        case AT_I64:
+            return 8;
+        case AT_BOOL:
+            return 4;   /* IR-only; stored as a 32-bit mask lane */
+        default:
+            return 0;
     }
 }
 
 const char *at_dtype_name(at_dtype dt)
 {
     switch (dt) {
-    case AT_F32:  return "float32";
-    case AT_I32:  return "int32";
-    case AT_I64:  return "int64";
-    case AT_BOOL: return "bool";
-    default:      return "unknown";
+        case AT_F32:
+            return "float32";
+        case AT_I32:
+            return "int32";
+        case AT_I64:
+            return "int64";
+        case AT_BOOL:
+            return "bool";
+        default:
+            return "unknown";
     }
 }
 
 const char *at_status_name(at_status st)
 {
     switch (st) {
-    case AT_OK:          return "ok";
-    case AT_E_VALUE:     return "value error";
-    case AT_E_TYPE:      return "type error";
-    case AT_E_INDEX:     return "index error";
-    case AT_E_NOMEM:     return "out of memory";
-    case AT_E_OVERFLOW:  return "overflow";
-    case AT_E_VERIFY:    return "verify error";
-    case AT_E_INTERNAL:  return "internal error";
-    default:             return "unknown status";
+        case AT_OK:
+            return "ok";
+        case AT_E_VALUE:
+            return "value error";
+        case AT_E_TYPE:
+            return "type error";
+        case AT_E_INDEX:
+            return "index error";
+        case AT_E_NOMEM:
+            return "out of memory";
+        case AT_E_OVERFLOW:
+            return "overflow";
+        case AT_E_VERIFY:
+            return "verify error";
+        case AT_E_INTERNAL:
+            return "internal error";
+        default:
+            return "unknown status";
     }
 }
 

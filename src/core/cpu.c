@@ -27,10 +27,7 @@ static uint64_t read_xcr0(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
-static int bit(uint32_t reg, int n)
-{
-    return (int)((reg >> n) & 1u);
-}
+static int bit(uint32_t reg, int n) { return (int)((reg >> n) & 1u); }
 
 /* AVX2 + FMA + the BMI1/BMI2/F16C extras the avx2 kernels are built with,
  * and an OS that saves the XMM/YMM state. */
@@ -65,18 +62,18 @@ static int cpu_has_avx512_level(void)
 int at_cpu_compiled(at_isa isa)
 {
     switch (isa) {
-    case AT_ISA_BASELINE:
-        return 1;   /* the baseline kernel library is always built */
+        case AT_ISA_BASELINE:
+            return 1;   /* the baseline kernel library is always built */
 #if defined(AT_HAVE_ISA_AVX2) && AT_HAVE_ISA_AVX2
-    case AT_ISA_AVX2:
-        return 1;
+        case AT_ISA_AVX2:
+            return 1;
 #endif
 #if defined(AT_HAVE_ISA_AVX512) && AT_HAVE_ISA_AVX512
-    case AT_ISA_AVX512:
-        return 1;
+        case AT_ISA_AVX512:
+            return 1;
 #endif
-    default:
-        return 0;
+        default:
+            return 0;
     }
 }
 
@@ -84,16 +81,16 @@ int at_cpu_compiled(at_isa isa)
 static int cpu_can_run(at_isa isa)
 {
     switch (isa) {
-    case AT_ISA_BASELINE:
-        return 1;
+        case AT_ISA_BASELINE:
+            return 1;
 #if AT_CPU_X86
-    case AT_ISA_AVX2:
-        return cpu_has_avx2_level();
-    case AT_ISA_AVX512:
-        return cpu_has_avx512_level();
+        case AT_ISA_AVX2:
+            return cpu_has_avx2_level();
+        case AT_ISA_AVX512:
+            return cpu_has_avx512_level();
 #endif
-    default:
-        return 0;
+        default:
+            return 0;
     }
 }
 
@@ -110,7 +107,8 @@ at_isa at_cpu_best_isa(void)
     return AT_ISA_BASELINE;
 }
 
-static const char *const isa_names[AT_ISA_COUNT] = {"baseline", "avx2", "avx512"};
+static const char *const isa_names[AT_ISA_COUNT] = {"baseline", "avx2",
+                                                    "avx512"};
 
 const char *at_isa_name(at_isa isa)
 {

@@ -33,9 +33,10 @@
  * stays in L2/L3 (a + b at 512K floats, 6 MB: streaming 1.06-1.89x slower);
  * above it nothing does (10M add: 8.5 -> 6.5 ms when streaming came in). */
 #define AT_STORE_BAND_LO ((size_t)4 << 20)   /* bands double from here ... */
-#define AT_STORE_BAND_HI (AT_STORE_BAND_LO << AT_STORE_BANDS)   /* ... to 64 MiB */
-#define AT_PROBE_RUN 4                       /* launches per mode in a probe */
-#define AT_PROBE_PERIOD 256                  /* launches from probe to probe */
+#define AT_STORE_BAND_HI \
+    (AT_STORE_BAND_LO << AT_STORE_BANDS)   /* ... to 64 MiB */
+#define AT_PROBE_RUN 4 /* launches per mode in a probe */
+#define AT_PROBE_PERIOD 256 /* launches from probe to probe */
 
 /* Bytes of every buffer a launch touches, saturating at SIZE_MAX. */
 static size_t launch_footprint(const at_kernel *k, const at_arg *args)
@@ -43,8 +44,10 @@ static size_t launch_footprint(const at_kernel *k, const at_arg *args)
     size_t total = 0;
     for (int i = 0; i < k->nparams; i++) {
         size_t b;
-        if (k->params[i].is_scalar) continue;
-        if (at_mul_overflow(args[i].numel, at_dtype_size(args[i].dtype), &b) || b > SIZE_MAX - total)
+        if (k->params[i].is_scalar)
+            continue;
+        if (at_mul_overflow(args[i].numel, at_dtype_size(args[i].dtype), &b)
+            || b > SIZE_MAX - total)
             return SIZE_MAX;
         total += b;
     }
@@ -54,30 +57,40 @@ static size_t launch_footprint(const at_kernel *k, const at_arg *args)
 /* What one launch does: stream or not, and whether it is a timed probe. */
 typedef struct store_choice {
     int stream;
-    at_store_probe *probe;          /* non-NULL: time this launch          */
-    uint64_t phase;                 /* its place in the probe cycle         */
-    size_t footprint;               /* probes: the launch's buffer bytes    */
+    at_store_probe *probe; /* non-NULL: time this launch          */
+    uint64_t phase; /* its place in the probe cycle         */
+    size_t footprint; /* probes: the launch's buffer bytes    */
 } store_choice;
 
-static store_choice choose_stores(at_executor *ex, const at_program *p, const at_arg *args)
+static store_choice choose_stores(at_executor *ex, const at_program *p,
+                                  const at_arg *args)
 {
     store_choice c = {0, NULL, 0, 0};
     switch (atomic_load_explicit(&ex->stores, memory_order_relaxed)) {
-    case AT_STORES_CACHED: return c;
-    case AT_STORES_STREAMED: c.stream = 1; return c;
-    default: break;
+        case AT_STORES_CACHED:
+            return c;
+        case AT_STORES_STREAMED:
+            c.stream = 1;
+            return c;
+        default:
+            break;
     }
-    if (!p->can_stream) return c;
+    if (!p->can_stream)
+        return c;
     size_t footprint = launch_footprint(p->k, args);
-    if (footprint < AT_STORE_BAND_LO) return c;
+    if (footprint < AT_STORE_BAND_LO)
+        return c;
     if (footprint >= AT_STORE_BAND_HI) {
         c.stream = 1;
         return c;
     }
     unsigned band = 0;
-    while ((AT_STORE_BAND_LO << (band + 1)) <= footprint) band++;
+    while ((AT_STORE_BAND_LO << (band + 1)) <= footprint)
+        band++;
     at_store_probe *pr = &p->probe[band];
-    uint64_t phase = atomic_fetch_add_explicit(&pr->launches, 1, memory_order_relaxed) % AT_PROBE_PERIOD;
+    uint64_t phase =
+        atomic_fetch_add_explicit(&pr->launches, 1, memory_order_relaxed)
+        % AT_PROBE_PERIOD;
     if (phase >= 2 * AT_PROBE_RUN) {
         c.stream = atomic_load_explicit(&pr->stream, memory_order_relaxed);
         return c;
@@ -86,7 +99,8 @@ static store_choice choose_stores(at_executor *ex, const at_program *p, const at
         atomic_store_explicit(&pr->best[0], UINT64_MAX, memory_order_relaxed);
         atomic_store_explicit(&pr->best[1], UINT64_MAX, memory_order_relaxed);
     }
-    c.stream = phase >= AT_PROBE_RUN;      /* AT_PROBE_RUN cached, then as many streamed */
+    c.stream =
+        phase >= AT_PROBE_RUN; /* AT_PROBE_RUN cached, then as many streamed */
     c.probe = pr;
     c.phase = phase;
     c.footprint = footprint;
@@ -107,18 +121,24 @@ static uint64_t now_ns(void)
 static void note_probe(const store_choice *c, uint64_t ns)
 {
     if (c->phase % AT_PROBE_RUN != 0) {
-        uint64_t per_mib = (uint64_t)((double)ns * (double)(1u << 20) / (double)c->footprint);
+        uint64_t per_mib =
+            (uint64_t)((double)ns * (double)(1u << 20) / (double)c->footprint);
         _Atomic uint64_t *best = &c->probe->best[c->stream];
         uint64_t cur = atomic_load_explicit(best, memory_order_relaxed);
-        while (per_mib < cur &&
-               !atomic_compare_exchange_weak_explicit(best, &cur, per_mib, memory_order_relaxed,
-                                                      memory_order_relaxed)) {
+        while (per_mib < cur
+               && !atomic_compare_exchange_weak_explicit(best, &cur, per_mib,
+                                                         memory_order_relaxed,
+                                                         memory_order_relaxed))
+        {
         }
     }
     if (c->phase == 2 * AT_PROBE_RUN - 1) {
-        uint64_t cached = atomic_load_explicit(&c->probe->best[0], memory_order_relaxed);
-        uint64_t streamed = atomic_load_explicit(&c->probe->best[1], memory_order_relaxed);
-        atomic_store_explicit(&c->probe->stream, streamed < cached, memory_order_relaxed);
+        uint64_t cached =
+            atomic_load_explicit(&c->probe->best[0], memory_order_relaxed);
+        uint64_t streamed =
+            atomic_load_explicit(&c->probe->best[1], memory_order_relaxed);
+        atomic_store_explicit(&c->probe->stream, streamed < cached,
+                              memory_order_relaxed);
     }
 }
 
@@ -128,11 +148,11 @@ typedef struct launch {
     const at_ktable *kt;
     const at_arg *args;
     size_t rows, cols, n;
-    int stream;                     /* final memory writes stream (at_vinstr.final) */
-    size_t ntasks, per_task;        /* elements (FLAT) or rows (ROW)    */
-    const at_slot *uslots;          /* prologue results                 */
-    double *partials;               /* ntasks x nall                    */
-    char *ws;                       /* per-worker workspace             */
+    int stream; /* final memory writes stream (at_vinstr.final) */
+    size_t ntasks, per_task; /* elements (FLAT) or rows (ROW)    */
+    const at_slot *uslots; /* prologue results                 */
+    double *partials; /* ntasks x nall                    */
+    char *ws; /* per-worker workspace             */
     size_t ws_stride;
     atomic_int failed;
     at_status st;
@@ -140,12 +160,15 @@ typedef struct launch {
     at_launch_diag diag;
 } launch;
 
-static void fail(launch *L, at_status st, const at_launch_diag *d, const char *msg)
+static void fail(launch *L, at_status st, const at_launch_diag *d,
+                 const char *msg)
 {
     int expected = 0;
-    if (!atomic_compare_exchange_strong(&L->failed, &expected, 1)) return;
+    if (!atomic_compare_exchange_strong(&L->failed, &expected, 1))
+        return;
     L->st = st;
-    if (d) L->diag = *d;
+    if (d)
+        L->diag = *d;
     snprintf(L->msg, sizeof L->msg, "%s", msg);
 }
 
@@ -155,14 +178,23 @@ static float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 static int64_t f32_to_i64(float x)
 {
-    if (isnan(x)) return 0;
-    if (x >= 9.2233720368547758e18f) return INT64_MAX;
-    if (x < -9.2233720368547758e18f) return INT64_MIN;
+    if (isnan(x))
+        return 0;
+    if (x >= 9.2233720368547758e18f)
+        return INT64_MAX;
+    if (x < -9.2233720368547758e18f)
+        return INT64_MIN;
     return (int64_t)x;
 }
 
-static float minf_nan(float a, float b) { return isnan(a) || isnan(b) ? a + b : a < b ? a : b; }
-static float maxf_nan(float a, float b) { return isnan(a) || isnan(b) ? a + b : a > b ? a : b; }
+static float minf_nan(float a, float b)
+{
+    return isnan(a) || isnan(b) ? a + b : a < b ? a : b;
+}
+static float maxf_nan(float a, float b)
+{
+    return isnan(a) || isnan(b) ? a + b : a > b ? a : b;
+}
 
 /* Run IR instruction `in` on slots.  Returns 0, or -1 after fail(). */
 static int exec_scalar(launch *L, const at_instr *in, at_slot *sl, size_t row)
@@ -170,91 +202,185 @@ static int exec_scalar(launch *L, const at_instr *in, at_slot *sl, size_t row)
     const at_kernel *k = L->k;
     const int32_t *so = L->p->slot_of;
     at_slot *r = in->result != AT_NO_VALUE ? &sl[so[in->result]] : NULL;
-    const at_slot *a = in->operands[0] != AT_NO_VALUE ? &sl[so[in->operands[0]]] : NULL;
-    const at_slot *b = in->operands[1] != AT_NO_VALUE ? &sl[so[in->operands[1]]] : NULL;
-    const at_slot *c = in->operands[2] != AT_NO_VALUE ? &sl[so[in->operands[2]]] : NULL;
+    const at_slot *a =
+        in->operands[0] != AT_NO_VALUE ? &sl[so[in->operands[0]]] : NULL;
+    const at_slot *b =
+        in->operands[1] != AT_NO_VALUE ? &sl[so[in->operands[1]]] : NULL;
+    const at_slot *c =
+        in->operands[2] != AT_NO_VALUE ? &sl[so[in->operands[2]]] : NULL;
     int fl = a && k->vtype[in->operands[0]] == AT_F32;
     switch (in->op) {
-    case AT_IR_CONST: *r = in->type == AT_F32 ? (at_slot){.f = in->imm.f32} : (at_slot){.i = in->imm.i64}; break;
-    case AT_IR_PARAM:
-        if (in->type == AT_F32) r->f = L->args[in->param].scalar.f32;
-        else r->i = L->args[in->param].scalar.i64;
-        break;
-    case AT_IR_ROW_INDEX: r->i = (int64_t)row; break;
-    case AT_IR_NROWS: r->i = (int64_t)L->rows; break;
-    case AT_IR_NCOLS: r->i = (int64_t)L->cols; break;
-    case AT_IR_LOAD_ROW:
-    case AT_IR_GATHER: {
-        const at_arg *arg = &L->args[in->param];
-        int64_t idx = in->op == AT_IR_LOAD_ROW ? (int64_t)row : a->i;
-        if (idx < 0 || (uint64_t)idx >= arg->numel) {
-            at_launch_diag d = {(int64_t)row, idx, 0, (int64_t)arg->numel, in->param};
-            char msg[200];
-            snprintf(msg, sizeof msg, "kernel '%s': gather from '%s' at index %lld, outside [0, %zu)",
-                     k->name, k->params[in->param].name, (long long)idx, arg->numel);
-            fail(L, AT_E_INDEX, &d, msg);
+        case AT_IR_CONST:
+            *r = in->type == AT_F32 ? (at_slot){.f = in->imm.f32}
+                                    : (at_slot){.i = in->imm.i64};
+            break;
+        case AT_IR_PARAM:
+            if (in->type == AT_F32)
+                r->f = L->args[in->param].scalar.f32;
+            else
+                r->i = L->args[in->param].scalar.i64;
+            break;
+        case AT_IR_ROW_INDEX:
+            r->i = (int64_t)row;
+            break;
+        case AT_IR_NROWS:
+            r->i = (int64_t)L->rows;
+            break;
+        case AT_IR_NCOLS:
+            r->i = (int64_t)L->cols;
+            break;
+        case AT_IR_LOAD_ROW:
+        case AT_IR_GATHER: {
+            const at_arg *arg = &L->args[in->param];
+            int64_t idx = in->op == AT_IR_LOAD_ROW ? (int64_t)row : a->i;
+            if (idx < 0 || (uint64_t)idx >= arg->numel) {
+                at_launch_diag d = {(int64_t)row, idx, 0, (int64_t)arg->numel,
+                                    in->param};
+                char msg[200];
+                snprintf(msg, sizeof msg,
+                         "kernel '%s': gather from '%s' at index %lld, outside "
+                         "[0, %zu)",
+                         k->name, k->params[in->param].name, (long long)idx,
+                         arg->numel);
+                fail(L, AT_E_INDEX, &d, msg);
+                return -1;
+            }
+            if (arg->dtype == AT_F32)
+                r->f = ((const float *)arg->data)[idx];
+            else if (arg->dtype == AT_I32)
+                r->i = ((const int32_t *)arg->data)[idx];
+            else
+                r->i = ((const int64_t *)arg->data)[idx];
+            break;
+        }
+        case AT_IR_STORE: {
+            const at_arg *arg = &L->args[in->param];
+            size_t idx = k->vlevel[in->operands[0]] == AT_LEVEL_ROW ? row : 0;
+            if (arg->dtype == AT_F32)
+                ((float *)arg->data)[idx] = a->f;
+            else if (arg->dtype == AT_I32)
+                ((int32_t *)arg->data)[idx] = (int32_t)(uint32_t)(uint64_t)a->i;
+            else
+                ((int64_t *)arg->data)[idx] = a->i;
+            break;
+        }
+        case AT_IR_CHECK_RANGE:
+            if (a->i < b->i || a->i >= c->i) {
+                at_launch_diag d = {(int64_t)row, a->i, b->i, c->i, -1};
+                char msg[200];
+                snprintf(msg, sizeof msg,
+                         "kernel '%s': value %lld at row %zu is outside [%lld, "
+                         "%lld)",
+                         k->name, (long long)a->i, row, (long long)b->i,
+                         (long long)c->i);
+                fail(L, AT_E_INDEX, &d, msg);
+                return -1;
+            }
+            break;
+        case AT_IR_NEG:
+            if (fl)
+                r->f = -a->f;
+            else
+                r->i = (int64_t)(0 - (uint64_t)a->i);
+            break;
+        case AT_IR_ABS:
+            if (fl)
+                r->f = fabsf(a->f);
+            else
+                r->i = a->i < 0 ? (int64_t)(0 - (uint64_t)a->i) : a->i;
+            break;
+        case AT_IR_RELU:
+            r->f = isnan(a->f) ? a->f : a->f > 0.0f ? a->f : 0.0f;
+            break;
+        case AT_IR_SIGMOID:
+            r->f = sigmoidf_(a->f);
+            break;
+        case AT_IR_TANH:
+            r->f = tanhf(a->f);
+            break;
+        case AT_IR_EXP:
+            r->f = expf(a->f);
+            break;
+        case AT_IR_LOG:
+            r->f = logf(a->f);
+            break;
+        case AT_IR_SQRT:
+            r->f = sqrtf(a->f);
+            break;
+        case AT_IR_ADD:
+            if (fl)
+                r->f = a->f + b->f;
+            else
+                r->i = (int64_t)((uint64_t)a->i + (uint64_t)b->i);
+            break;
+        case AT_IR_SUB:
+            if (fl)
+                r->f = a->f - b->f;
+            else
+                r->i = (int64_t)((uint64_t)a->i - (uint64_t)b->i);
+            break;
+        case AT_IR_MUL:
+            if (fl)
+                r->f = a->f * b->f;
+            else
+                r->i = (int64_t)((uint64_t)a->i * (uint64_t)b->i);
+            break;
+        case AT_IR_DIV:
+            r->f = a->f / b->f;
+            break;
+        case AT_IR_POW:
+            r->f = powf(a->f, b->f);
+            break;
+        case AT_IR_MIN:
+            if (fl)
+                r->f = minf_nan(a->f, b->f);
+            else
+                r->i = a->i < b->i ? a->i : b->i;
+            break;
+        case AT_IR_MAX:
+            if (fl)
+                r->f = maxf_nan(a->f, b->f);
+            else
+                r->i = a->i > b->i ? a->i : b->i;
+            break;
+        case AT_IR_LT:
+            r->i = fl ? a->f < b->f : a->i < b->i;
+            break;
+        case AT_IR_LE:
+            r->i = fl ? a->f <= b->f : a->i <= b->i;
+            break;
+        case AT_IR_GT:
+            r->i = fl ? a->f > b->f : a->i > b->i;
+            break;
+        case AT_IR_GE:
+            r->i = fl ? a->f >= b->f : a->i >= b->i;
+            break;
+        case AT_IR_EQ:
+            r->i = fl ? a->f == b->f : a->i == b->i;
+            break;
+        case AT_IR_NE:
+            r->i = fl ? a->f != b->f : a->i != b->i;
+            break;
+        case AT_IR_SELECT:
+            *r = a->i ? *b : *c;
+            break;
+        case AT_IR_CAST: {
+            at_dtype from = k->vtype[in->operands[0]];
+            if (in->type == AT_F32)
+                r->f = from == AT_F32 ? a->f : (float)a->i;
+            else {
+                int64_t v = from == AT_F32 ? f32_to_i64(a->f) : a->i;
+                r->i = in->type == AT_I32 ? (int32_t)(uint32_t)(uint64_t)v : v;
+            }
+            break;
+        }
+        default: {
+            char msg[120];
+            snprintf(msg, sizeof msg, "kernel '%s': %s has no scalar form",
+                     k->name, at_irop_name(in->op));
+            fail(L, AT_E_INTERNAL, NULL, msg);
             return -1;
         }
-        if (arg->dtype == AT_F32) r->f = ((const float *)arg->data)[idx];
-        else if (arg->dtype == AT_I32) r->i = ((const int32_t *)arg->data)[idx];
-        else r->i = ((const int64_t *)arg->data)[idx];
-        break;
-    }
-    case AT_IR_STORE: {
-        const at_arg *arg = &L->args[in->param];
-        size_t idx = k->vlevel[in->operands[0]] == AT_LEVEL_ROW ? row : 0;
-        if (arg->dtype == AT_F32) ((float *)arg->data)[idx] = a->f;
-        else if (arg->dtype == AT_I32) ((int32_t *)arg->data)[idx] = (int32_t)(uint32_t)(uint64_t)a->i;
-        else ((int64_t *)arg->data)[idx] = a->i;
-        break;
-    }
-    case AT_IR_CHECK_RANGE:
-        if (a->i < b->i || a->i >= c->i) {
-            at_launch_diag d = {(int64_t)row, a->i, b->i, c->i, -1};
-            char msg[200];
-            snprintf(msg, sizeof msg, "kernel '%s': value %lld at row %zu is outside [%lld, %lld)",
-                     k->name, (long long)a->i, row, (long long)b->i, (long long)c->i);
-            fail(L, AT_E_INDEX, &d, msg);
-            return -1;
-        }
-        break;
-    case AT_IR_NEG: if (fl) r->f = -a->f; else r->i = (int64_t)(0 - (uint64_t)a->i); break;
-    case AT_IR_ABS: if (fl) r->f = fabsf(a->f); else r->i = a->i < 0 ? (int64_t)(0 - (uint64_t)a->i) : a->i; break;
-    case AT_IR_RELU: r->f = isnan(a->f) ? a->f : a->f > 0.0f ? a->f : 0.0f; break;
-    case AT_IR_SIGMOID: r->f = sigmoidf_(a->f); break;
-    case AT_IR_TANH: r->f = tanhf(a->f); break;
-    case AT_IR_EXP: r->f = expf(a->f); break;
-    case AT_IR_LOG: r->f = logf(a->f); break;
-    case AT_IR_SQRT: r->f = sqrtf(a->f); break;
-    case AT_IR_ADD: if (fl) r->f = a->f + b->f; else r->i = (int64_t)((uint64_t)a->i + (uint64_t)b->i); break;
-    case AT_IR_SUB: if (fl) r->f = a->f - b->f; else r->i = (int64_t)((uint64_t)a->i - (uint64_t)b->i); break;
-    case AT_IR_MUL: if (fl) r->f = a->f * b->f; else r->i = (int64_t)((uint64_t)a->i * (uint64_t)b->i); break;
-    case AT_IR_DIV: r->f = a->f / b->f; break;
-    case AT_IR_POW: r->f = powf(a->f, b->f); break;
-    case AT_IR_MIN: if (fl) r->f = minf_nan(a->f, b->f); else r->i = a->i < b->i ? a->i : b->i; break;
-    case AT_IR_MAX: if (fl) r->f = maxf_nan(a->f, b->f); else r->i = a->i > b->i ? a->i : b->i; break;
-    case AT_IR_LT: r->i = fl ? a->f < b->f : a->i < b->i; break;
-    case AT_IR_LE: r->i = fl ? a->f <= b->f : a->i <= b->i; break;
-    case AT_IR_GT: r->i = fl ? a->f > b->f : a->i > b->i; break;
-    case AT_IR_GE: r->i = fl ? a->f >= b->f : a->i >= b->i; break;
-    case AT_IR_EQ: r->i = fl ? a->f == b->f : a->i == b->i; break;
-    case AT_IR_NE: r->i = fl ? a->f != b->f : a->i != b->i; break;
-    case AT_IR_SELECT: *r = a->i ? *b : *c; break;
-    case AT_IR_CAST: {
-        at_dtype from = k->vtype[in->operands[0]];
-        if (in->type == AT_F32) r->f = from == AT_F32 ? a->f : (float)a->i;
-        else {
-            int64_t v = from == AT_F32 ? f32_to_i64(a->f) : a->i;
-            r->i = in->type == AT_I32 ? (int32_t)(uint32_t)(uint64_t)v : v;
-        }
-        break;
-    }
-    default: {
-        char msg[120];
-        snprintf(msg, sizeof msg, "kernel '%s': %s has no scalar form", k->name, at_irop_name(in->op));
-        fail(L, AT_E_INTERNAL, NULL, msg);
-        return -1;
-    }
     }
     return 0;
 }
@@ -262,51 +388,70 @@ static int exec_scalar(launch *L, const at_instr *in, at_slot *sl, size_t row)
 static int run_scalars(launch *L, int from, int to, at_slot *sl, size_t row)
 {
     for (int i = from; i < to; i++)
-        if (exec_scalar(L, &L->k->instrs[L->p->s[i].ir], sl, row)) return -1;
+        if (exec_scalar(L, &L->k->instrs[L->p->s[i].ir], sl, row))
+            return -1;
     return 0;
 }
 
-/* ---- vector instructions -------------------------------------------------- */
+/* ---- vector instructions ------------------------------------------------- */
 
 static void acc_init(const at_acc *a, double *v)
 {
-    *v = a->red == AT_RED_SUM ? 0.0 : a->red == AT_RED_MAX ? -INFINITY : INFINITY;
+    *v = a->red == AT_RED_SUM   ? 0.0
+         : a->red == AT_RED_MAX ? -INFINITY
+                                : INFINITY;
 }
 
 static void acc_merge(int red, double *acc, double x)
 {
-    if (red == AT_RED_SUM) { *acc += x; return; }
-    if (isnan(x) || isnan(*acc)) { *acc = NAN; return; }
-    if (red == AT_RED_MAX ? x > *acc : x < *acc) *acc = x;
+    if (red == AT_RED_SUM) {
+        *acc += x;
+        return;
+    }
+    if (isnan(x) || isnan(*acc)) {
+        *acc = NAN;
+        return;
+    }
+    if (red == AT_RED_MAX ? x > *acc : x < *acc)
+        *acc = x;
 }
 
-static void acc_block(const at_ktable *kt, int red, double *acc, const float *x, size_t len)
+static void acc_block(const at_ktable *kt, int red, double *acc, const float *x,
+                      size_t len)
 {
-    if (red == AT_RED_SUM) *acc += kt->rsum(len, x);
-    else acc_merge(red, acc, red == AT_RED_MAX ? kt->rmax(len, x) : kt->rmin(len, x));
+    if (red == AT_RED_SUM)
+        *acc += kt->rsum(len, x);
+    else
+        acc_merge(red, acc,
+                  red == AT_RED_MAX ? kt->rmax(len, x) : kt->rmin(len, x));
 }
 
 typedef struct block_env {
-    float *regs;        /* AT_BLOCK floats per register                 */
-    float *scratch;     /* cols floats per scratch value (ROW mode)     */
+    float *regs; /* AT_BLOCK floats per register                 */
+    float *scratch; /* cols floats per scratch value (ROW mode)     */
     at_slot *slots;
-    double *row_acc;    /* indexed by accumulator                       */
-    double *part;       /* whole-launch partials of this task           */
-    size_t off;         /* element index of the block's first element   */
-    size_t col;         /* column of the block's first element (ROW)    */
+    double *row_acc; /* indexed by accumulator                       */
+    double *part; /* whole-launch partials of this task           */
+    size_t off; /* element index of the block's first element   */
+    size_t col; /* column of the block's first element (ROW)    */
 } block_env;
 
 static float *opd_ptr(const launch *L, const block_env *E, at_opd o)
 {
     switch (o.kind) {
-    case AT_OPD_REG: return E->regs + (size_t)o.idx * AT_BLOCK;
-    case AT_OPD_MEM: return (float *)L->args[o.idx].data + E->off;
-    case AT_OPD_SCRATCH: return E->scratch + (size_t)o.idx * L->cols + E->col;
-    default: return NULL;
+        case AT_OPD_REG:
+            return E->regs + (size_t)o.idx * AT_BLOCK;
+        case AT_OPD_MEM:
+            return (float *)L->args[o.idx].data + E->off;
+        case AT_OPD_SCRATCH:
+            return E->scratch + (size_t)o.idx * L->cols + E->col;
+        default:
+            return NULL;
     }
 }
 
-static void run_vector(const launch *L, const block_env *E, int from, int to, size_t len)
+static void run_vector(const launch *L, const block_env *E, int from, int to,
+                       size_t len)
 {
     const at_ktable *kt = L->kt;
     for (int i = from; i < to; i++) {
@@ -315,50 +460,65 @@ static void run_vector(const launch *L, const block_env *E, int from, int to, si
         const float *a = opd_ptr(L, E, vi->src[0]);
         const float *b = opd_ptr(L, E, vi->src[1]);
         switch (vi->kind) {
-        case AT_V_UNARY:
-            if (L->stream && vi->final && kt->unary_nt[vi->fn])
-                kt->unary_nt[vi->fn](len, d, a);
-            else
-                kt->unary[vi->fn](len, d, a);
-            break;
-        case AT_V_BINARY:
-            if (L->stream && vi->final && kt->binary_nt[vi->fn])
-                kt->binary_nt[vi->fn](len, d, a, b);
-            else
-                kt->binary[vi->fn](len, d, a, b);
-            break;
-        case AT_V_BINARY_S: kt->binary_s[vi->fn](len, d, a, E->slots[vi->src[1].idx].f); break;
-        case AT_V_BINARY_RS: kt->binary_rs[vi->fn](len, d, a, E->slots[vi->src[1].idx].f); break;
-        case AT_V_COPY: if (d != a) memmove(d, a, len * sizeof(float)); break;
-        case AT_V_FILL:
-            if (vi->fn) {
-                int32_t m = E->slots[vi->src[0].idx].i ? -1 : 0;
-                for (size_t j = 0; j < len; j++) ((int32_t *)d)[j] = m;
-            } else {
-                float f = E->slots[vi->src[0].idx].f;
-                for (size_t j = 0; j < len; j++) d[j] = f;
+            case AT_V_UNARY:
+                if (L->stream && vi->final && kt->unary_nt[vi->fn])
+                    kt->unary_nt[vi->fn](len, d, a);
+                else
+                    kt->unary[vi->fn](len, d, a);
+                break;
+            case AT_V_BINARY:
+                if (L->stream && vi->final && kt->binary_nt[vi->fn])
+                    kt->binary_nt[vi->fn](len, d, a, b);
+                else
+                    kt->binary[vi->fn](len, d, a, b);
+                break;
+            case AT_V_BINARY_S:
+                kt->binary_s[vi->fn](len, d, a, E->slots[vi->src[1].idx].f);
+                break;
+            case AT_V_BINARY_RS:
+                kt->binary_rs[vi->fn](len, d, a, E->slots[vi->src[1].idx].f);
+                break;
+            case AT_V_COPY:
+                if (d != a)
+                    memmove(d, a, len * sizeof(float));
+                break;
+            case AT_V_FILL:
+                if (vi->fn) {
+                    int32_t m = E->slots[vi->src[0].idx].i ? -1 : 0;
+                    for (size_t j = 0; j < len; j++)
+                        ((int32_t *)d)[j] = m;
+                } else {
+                    float f = E->slots[vi->src[0].idx].f;
+                    for (size_t j = 0; j < len; j++)
+                        d[j] = f;
+                }
+                break;
+            case AT_V_COMPARE:
+                kt->compare[vi->fn](len, (int32_t *)d, a, b);
+                break;
+            case AT_V_SELECT:
+                kt->select(len, d, (const int32_t *)a, b,
+                           opd_ptr(L, E, vi->src[2]));
+                break;
+            case AT_V_RED_ROW:
+                acc_block(kt, L->p->acc[vi->acc].red, &E->row_acc[vi->acc], a,
+                          len);
+                break;
+            case AT_V_RED_ALL:
+                acc_block(kt, L->p->acc[vi->acc].red, &E->part[vi->acc], a,
+                          len);
+                break;
+            case AT_V_EXP_SUB_SUM: {
+                double *acc = L->p->acc[vi->acc].all ? &E->part[vi->acc]
+                                                     : &E->row_acc[vi->acc];
+                *acc += kt->exp_sub_sum(len, d, a, E->slots[vi->src[1].idx].f);
+                break;
             }
-            break;
-        case AT_V_COMPARE: kt->compare[vi->fn](len, (int32_t *)d, a, b); break;
-        case AT_V_SELECT:
-            kt->select(len, d, (const int32_t *)a, b, opd_ptr(L, E, vi->src[2]));
-            break;
-        case AT_V_RED_ROW:
-            acc_block(kt, L->p->acc[vi->acc].red, &E->row_acc[vi->acc], a, len);
-            break;
-        case AT_V_RED_ALL:
-            acc_block(kt, L->p->acc[vi->acc].red, &E->part[vi->acc], a, len);
-            break;
-        case AT_V_EXP_SUB_SUM: {
-            double *acc = L->p->acc[vi->acc].all ? &E->part[vi->acc] : &E->row_acc[vi->acc];
-            *acc += kt->exp_sub_sum(len, d, a, E->slots[vi->src[1].idx].f);
-            break;
-        }
         }
     }
 }
 
-/* ---- tasks ----------------------------------------------------------------- */
+/* ---- tasks --------------------------------------------------------------- */
 
 static block_env worker_env(launch *L, unsigned worker, double *part)
 {
@@ -375,14 +535,16 @@ static block_env worker_env(launch *L, unsigned worker, double *part)
     E.scratch = (float *)w;
     memcpy(E.slots, L->uslots, (size_t)p->nslots * sizeof(at_slot));
     E.part = part;
-    for (int a = 0; a < p->nall; a++) acc_init(&p->acc[a], &part[a]);
+    for (int a = 0; a < p->nall; a++)
+        acc_init(&p->acc[a], &part[a]);
     return E;
 }
 
 static void task_flat(void *ctx, size_t task, unsigned worker)
 {
     launch *L = ctx;
-    if (atomic_load_explicit(&L->failed, memory_order_relaxed)) return;
+    if (atomic_load_explicit(&L->failed, memory_order_relaxed))
+        return;
     const at_program *p = L->p;
     size_t start = task * L->per_task;
     size_t end = start + L->per_task < L->n ? start + L->per_task : L->n;
@@ -397,16 +559,19 @@ static void task_flat(void *ctx, size_t task, unsigned worker)
 static void task_rows(void *ctx, size_t task, unsigned worker)
 {
     launch *L = ctx;
-    if (atomic_load_explicit(&L->failed, memory_order_relaxed)) return;
+    if (atomic_load_explicit(&L->failed, memory_order_relaxed))
+        return;
     const at_program *p = L->p;
     size_t r0 = task * L->per_task;
     size_t r1 = r0 + L->per_task < L->rows ? r0 + L->per_task : L->rows;
     block_env E = worker_env(L, worker, L->partials + task * (size_t)p->nall);
     size_t block = p->nregs ? AT_BLOCK : (L->cols ? L->cols : 1);
     for (size_t row = r0; row < r1; row++) {
-        for (int a = p->nall; a < p->nacc; a++) acc_init(&p->acc[a], &E.row_acc[a]);
+        for (int a = p->nall; a < p->nacc; a++)
+            acc_init(&p->acc[a], &E.row_acc[a]);
         for (int ph = 0; ph < p->nphases; ph++) {
-            if (run_scalars(L, p->sph[ph], p->sph[ph + 1], E.slots, row)) return;
+            if (run_scalars(L, p->sph[ph], p->sph[ph + 1], E.slots, row))
+                return;
             if (p->vph[ph] < p->vph[ph + 1]) {
                 for (size_t col = 0; col < L->cols; col += block) {
                     E.off = row * L->cols + col;
@@ -416,11 +581,13 @@ static void task_rows(void *ctx, size_t task, unsigned worker)
                 }
             }
             for (int a = p->nall; a < p->nacc; a++)
-                if (p->acc[a].phase == ph) E.slots[p->acc[a].slot].f = (float)E.row_acc[a];
+                if (p->acc[a].phase == ph)
+                    E.slots[p->acc[a].slot].f = (float)E.row_acc[a];
         }
         for (int a = 0; a < p->nall; a++)
             if (p->acc[a].src_slot >= 0)
-                acc_merge(p->acc[a].red, &E.part[a], (double)E.slots[p->acc[a].src_slot].f);
+                acc_merge(p->acc[a].red, &E.part[a],
+                          (double)E.slots[p->acc[a].src_slot].f);
     }
 }
 
@@ -439,60 +606,85 @@ static void task_gemm(void *ctx, size_t task, unsigned worker)
     size_t m0 = tm * G->tile_m, n0 = tn * G->tile_n;
     size_t m1 = m0 + G->tile_m < G->g.m ? m0 + G->tile_m : G->g.m;
     size_t n1 = n0 + G->tile_n < G->g.n ? n0 + G->tile_n : G->g.n;
-    G->kt->sgemm_tile(&G->g, m0, m1, n0, n1, G->ws + (size_t)worker * G->ws_stride);
+    G->kt->sgemm_tile(&G->g, m0, m1, n0, n1,
+                      G->ws + (size_t)worker * G->ws_stride);
 }
 
-/* ---- launch ---------------------------------------------------------------- */
+/* ---- launch -------------------------------------------------------------- */
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
-static at_status check_args(const at_program *p, size_t rows, size_t cols, const at_arg *args,
-                            size_t nargs, at_error *err)
+static at_status check_args(const at_program *p, size_t rows, size_t cols,
+                            const at_arg *args, size_t nargs, at_error *err)
 {
     const at_kernel *k = p->k;
     size_t n;
     if (at_mul_overflow(rows, cols, &n))
-        return at_error_set(err, AT_E_OVERFLOW, "kernel '%s': launch %zu x %zu overflows", k->name, rows, cols);
+        return at_error_set(err, AT_E_OVERFLOW,
+                            "kernel '%s': launch %zu x %zu overflows", k->name,
+                            rows, cols);
     if (nargs != (size_t)k->nparams)
-        return at_error_set(err, AT_E_VALUE, "kernel '%s' takes %d arguments, got %zu", k->name,
+        return at_error_set(err, AT_E_VALUE,
+                            "kernel '%s' takes %d arguments, got %zu", k->name,
                             k->nparams, nargs);
     for (int i = 0; i < k->nparams; i++) {
         const at_param *pa = &k->params[i];
         const at_arg *a = &args[i];
-        if (pa->is_scalar) continue;
+        if (pa->is_scalar)
+            continue;
         if (a->dtype != pa->dtype)
-            return at_error_set(err, AT_E_TYPE, "kernel '%s': buffer '%s' must be %s, got %s", k->name,
-                                pa->name, at_dtype_name(pa->dtype), at_dtype_name(a->dtype));
+            return at_error_set(err, AT_E_TYPE,
+                                "kernel '%s': buffer '%s' must be %s, got %s",
+                                k->name, pa->name, at_dtype_name(pa->dtype),
+                                at_dtype_name(a->dtype));
         if (a->numel && !a->data)
-            return at_error_set(err, AT_E_VALUE, "kernel '%s': buffer '%s' has no data", k->name, pa->name);
+            return at_error_set(err, AT_E_VALUE,
+                                "kernel '%s': buffer '%s' has no data", k->name,
+                                pa->name);
         if (!at_is_aligned(a->data, a->dtype))
-            return at_error_set(err, AT_E_VALUE, "kernel '%s': buffer '%s' is not aligned to its %zu-byte elements",
+            return at_error_set(err, AT_E_VALUE,
+                                "kernel '%s': buffer '%s' is not aligned to "
+                                "its %zu-byte elements",
                                 k->name, pa->name, at_dtype_size(a->dtype));
         size_t need = 0;
         const char *what = NULL;
         switch (k->role[i]) {
-        case AT_ROLE_ELEM: need = n; what = "rows*cols"; break;
-        case AT_ROLE_ROW: need = rows; what = "rows"; break;
-        case AT_ROLE_ONE:
-            if (a->numel < 1)
-                return at_error_set(err, AT_E_VALUE, "kernel '%s': buffer '%s' is empty but is stored to",
-                                    k->name, pa->name);
-            break;
-        default: break;
+            case AT_ROLE_ELEM:
+                need = n;
+                what = "rows*cols";
+                break;
+            case AT_ROLE_ROW:
+                need = rows;
+                what = "rows";
+                break;
+            case AT_ROLE_ONE:
+                if (a->numel < 1)
+                    return at_error_set(
+                        err, AT_E_VALUE,
+                        "kernel '%s': buffer '%s' is empty but is stored to",
+                        k->name, pa->name);
+                break;
+            default:
+                break;
         }
         if (what && a->numel != need)
             return at_error_set(err, AT_E_VALUE,
-                                "kernel '%s': buffer '%s' has %zu elements, launch %zu x %zu needs %s = %zu",
-                                k->name, pa->name, a->numel, rows, cols, what, need);
+                                "kernel '%s': buffer '%s' has %zu elements, "
+                                "launch %zu x %zu needs %s = %zu",
+                                k->name, pa->name, a->numel, rows, cols, what,
+                                need);
     }
     for (int i = 0; i < k->nparams; i++) {
-        if (!k->stored[i]) continue;
+        if (!k->stored[i])
+            continue;
         for (int j = 0; j < k->nparams; j++)
             if (j != i && !k->params[j].is_scalar
                 && at_spans_overlap(args[i].data, args[i].numel, args[i].dtype,
                                     args[j].data, args[j].numel, args[j].dtype))
-                return at_error_set(err, AT_E_VALUE, "kernel '%s': output '%s' overlaps buffer '%s'",
-                                    k->name, k->params[i].name, k->params[j].name);
+                return at_error_set(
+                    err, AT_E_VALUE,
+                    "kernel '%s': output '%s' overlaps buffer '%s'", k->name,
+                    k->params[i].name, k->params[j].name);
     }
     return AT_OK;
 }
@@ -501,23 +693,37 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols, const
  * it, packing all of B costs more than the panel's arithmetic saves. */
 #define GEMM_MIN_PANEL_ROWS 48
 
-static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m, size_t n,
-                             const at_arg *args, at_error *err)
+static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
+                             size_t n, const at_arg *args, at_error *err)
 {
     const at_instr *in = &p->k->instrs[0];
-    const at_arg *A = &args[in->params3[0]], *B = &args[in->params3[1]], *C = &args[in->params3[2]];
+    const at_arg *A = &args[in->params3[0]], *B = &args[in->params3[1]],
+                 *C = &args[in->params3[2]];
     int64_t kk = args[in->imm.i64].scalar.i64;
     size_t mk, kn, mn;
-    if (kk < 0) return at_error_set(err, AT_E_VALUE, "gemm: k = %lld is negative", (long long)kk);
+    if (kk < 0)
+        return at_error_set(err, AT_E_VALUE, "gemm: k = %lld is negative",
+                            (long long)kk);
     size_t k = (size_t)kk;
-    if (at_mul_overflow(m, k, &mk) || at_mul_overflow(k, n, &kn) || at_mul_overflow(m, n, &mn))
-        return at_error_set(err, AT_E_OVERFLOW, "gemm: m=%zu n=%zu k=%zu overflows", m, n, k);
+    if (at_mul_overflow(m, k, &mk) || at_mul_overflow(k, n, &kn)
+        || at_mul_overflow(m, n, &mn))
+        return at_error_set(err, AT_E_OVERFLOW,
+                            "gemm: m=%zu n=%zu k=%zu overflows", m, n, k);
     if (A->numel != mk || B->numel != kn || C->numel != mn)
         return at_error_set(err, AT_E_VALUE,
-                            "gemm: m=%zu n=%zu k=%zu needs a of %zu, b of %zu and c of %zu elements; "
-                            "got %zu, %zu and %zu", m, n, k, mk, kn, mn, A->numel, B->numel, C->numel);
-    if (mn == 0) return AT_OK;
-    gemm_launch G = {{m, n, k, A->data, k, B->data, n, C->data, n}, &ex->kt, 0, 0, 0, NULL, 0};
+                            "gemm: m=%zu n=%zu k=%zu needs a of %zu, b of %zu "
+                            "and c of %zu elements; "
+                            "got %zu, %zu and %zu",
+                            m, n, k, mk, kn, mn, A->numel, B->numel, C->numel);
+    if (mn == 0)
+        return AT_OK;
+    gemm_launch G = {{m, n, k, A->data, k, B->data, n, C->data, n},
+                     &ex->kt,
+                     0,
+                     0,
+                     0,
+                     NULL,
+                     0};
     double flops = 2.0 * (double)m * (double)n * (double)k;
     unsigned workers = flops >= 4.0e6 ? ex->nthreads : 1;
     /* One panel of whole rows per worker: every tile repacks all of B, so
@@ -536,25 +742,31 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m, siz
     }
     G.tile_m = round_up((m + parts_m - 1) / parts_m, ex->kt.sgemm_mr);
     G.tiles_m = (m + G.tile_m - 1) / G.tile_m;
-    G.tile_n = parts_n > 1 ? round_up((n + parts_n - 1) / parts_n, ex->kt.sgemm_nr) : n;
+    G.tile_n = parts_n > 1
+                   ? round_up((n + parts_n - 1) / parts_n, ex->kt.sgemm_nr)
+                   : n;
     size_t tiles_n = (n + G.tile_n - 1) / G.tile_n;
     size_t ntasks = G.tiles_m * tiles_n;
     G.ws_stride = round_up(ex->kt.sgemm_ws_bytes, AT_ALIGN);
     size_t nw = workers < ntasks ? workers : ntasks;
     G.ws = at_pool_alloc(ex->pool, nw * G.ws_stride);
-    if (!G.ws) return at_error_set(err, AT_E_NOMEM, "gemm: out of memory for packing workspace");
+    if (!G.ws)
+        return at_error_set(err, AT_E_NOMEM,
+                            "gemm: out of memory for packing workspace");
     at_threads_run(ex->threads, ntasks, (unsigned)nw, task_gemm, &G);
     at_pool_free(ex->pool, G.ws);
     return AT_OK;
 }
 
 /* The launch proper; args have passed check_args (or its equivalent). */
-static at_status launch_checked(at_executor *ex, const at_program *p, size_t rows, size_t cols,
-                                const at_arg *args, at_launch_diag *diag, at_error *err)
+static at_status launch_checked(at_executor *ex, const at_program *p,
+                                size_t rows, size_t cols, const at_arg *args,
+                                at_launch_diag *diag, at_error *err)
 {
-    if (p->mode == AT_MODE_GEMM) return launch_gemm(ex, p, rows, cols, args, err);
+    if (p->mode == AT_MODE_GEMM)
+        return launch_gemm(ex, p, rows, cols, args, err);
 
-    launch L;            /* not zeroed: msg/diag are written only on failure */
+    launch L; /* not zeroed: msg/diag are written only on failure */
     L.p = p;
     L.k = p->k;
     L.kt = &ex->kt;
@@ -571,22 +783,29 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
         L.ntasks = (L.n + AT_CHUNK - 1) / AT_CHUNK;
     } else {
         L.per_task = cols ? (AT_CHUNK + cols - 1) / cols : rows;
-        if (L.per_task == 0) L.per_task = 1;
+        if (L.per_task == 0)
+            L.per_task = 1;
         L.ntasks = (rows + L.per_task - 1) / L.per_task;
     }
     size_t work = L.n * p->cost_per_elem + rows * (size_t)p->ns;
     unsigned workers = work >= AT_PARALLEL_MIN_WORK ? ex->nthreads : 1;
-    if (workers > L.ntasks) workers = L.ntasks ? (unsigned)L.ntasks : 1;
+    if (workers > L.ntasks)
+        workers = L.ntasks ? (unsigned)L.ntasks : 1;
 
     /* one allocation: uniform slots | partials | per-worker workspaces */
     size_t uslots_b = round_up((size_t)p->nslots * sizeof(at_slot), AT_ALIGN);
     size_t part_b, stride, total;
-    if (at_mul_overflow(L.ntasks ? L.ntasks : 1, (size_t)p->nall * sizeof(double), &part_b) ||
-        at_mul_overflow((size_t)p->nscratch * sizeof(float), cols, &stride))
-        return at_error_set(err, AT_E_OVERFLOW, "kernel '%s': workspace size overflows", p->k->name);
+    if (at_mul_overflow(L.ntasks ? L.ntasks : 1,
+                        (size_t)p->nall * sizeof(double), &part_b)
+        || at_mul_overflow((size_t)p->nscratch * sizeof(float), cols, &stride))
+        return at_error_set(err, AT_E_OVERFLOW,
+                            "kernel '%s': workspace size overflows",
+                            p->k->name);
     part_b = round_up(part_b, AT_ALIGN);
-    stride = round_up(stride + (size_t)p->nregs * AT_BLOCK * sizeof(float) +
-                      (size_t)p->nslots * sizeof(at_slot) + (size_t)p->nacc * sizeof(double), AT_ALIGN);
+    stride = round_up(stride + (size_t)p->nregs * AT_BLOCK * sizeof(float)
+                          + (size_t)p->nslots * sizeof(at_slot)
+                          + (size_t)p->nacc * sizeof(double),
+                      AT_ALIGN);
     total = uslots_b + part_b + stride * workers;
     /* Small workspaces live on the stack.  8 KiB holds a softmax row of up
      * to ~2,000 floats, or one register block plus slots (mse_loss,
@@ -596,7 +815,10 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
      * allows (32 KiB). */
     _Alignas(AT_ALIGN) char local[8192];
     char *mem = total <= sizeof local ? local : at_pool_alloc(ex->pool, total);
-    if (!mem) return at_error_set(err, AT_E_NOMEM, "kernel '%s': out of memory for workspace", p->k->name);
+    if (!mem)
+        return at_error_set(err, AT_E_NOMEM,
+                            "kernel '%s': out of memory for workspace",
+                            p->k->name);
     at_slot *uslots = (at_slot *)mem;
     L.uslots = uslots;
     L.partials = (double *)(mem + uslots_b);
@@ -607,7 +829,8 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
     if (run_scalars(&L, 0, p->s_row, uslots, 0) == 0) {
         at_task_fn fn = p->mode == AT_MODE_FLAT ? task_flat : task_rows;
         if (workers <= 1) {
-            for (size_t t = 0; t < L.ntasks; t++) fn(&L, t, 0);
+            for (size_t t = 0; t < L.ntasks; t++)
+                fn(&L, t, 0);
         } else {
             at_threads_run(ex->threads, L.ntasks, workers, fn, &L);
         }
@@ -617,30 +840,38 @@ static at_status launch_checked(at_executor *ex, const at_program *p, size_t row
         for (int a = 0; a < p->nall; a++) {
             double v;
             acc_init(&p->acc[a], &v);
-            for (size_t t = 0; t < L.ntasks; t++) acc_merge(p->acc[a].red, &v, L.partials[t * (size_t)p->nall + a]);
+            for (size_t t = 0; t < L.ntasks; t++)
+                acc_merge(p->acc[a].red, &v,
+                          L.partials[t * (size_t)p->nall + a]);
             uslots[p->acc[a].slot].f = (float)v;
         }
         run_scalars(&L, p->s_epi, p->ns, uslots, 0);
-        if (stores.probe) note_probe(&stores, now_ns() - t0);
+        if (stores.probe)
+            note_probe(&stores, now_ns() - t0);
     }
-    if (mem != local) at_pool_free(ex->pool, mem);
+    if (mem != local)
+        at_pool_free(ex->pool, mem);
     if (atomic_load(&L.failed)) {
-        if (diag) *diag = L.diag;
+        if (diag)
+            *diag = L.diag;
         return at_error_set(err, L.st, "%s", L.msg);
     }
     return AT_OK;
 }
 
-at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows, size_t cols,
-                       const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err)
+at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows,
+                       size_t cols, const at_arg *args, size_t nargs,
+                       at_launch_diag *diag, at_error *err)
 {
     at_status st = check_args(p, rows, cols, args, nargs, err);
-    if (st) return st;
+    if (st)
+        return st;
     return launch_checked(ex, p, rows, cols, args, diag, err);
 }
 
-at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows, size_t cols,
-                              const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err)
+at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows,
+                              size_t cols, const at_arg *args, size_t nargs,
+                              at_launch_diag *diag, at_error *err)
 {
 #ifndef NDEBUG
     at_error chk;
@@ -651,8 +882,9 @@ at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows,
     return launch_checked(ex, p, rows, cols, args, diag, err);
 }
 
-at_status at_launch(at_executor *ex, const at_program *p, size_t rows, size_t cols,
-                    const at_arg *args, size_t nargs, at_error *err)
+at_status at_launch(at_executor *ex, const at_program *p, size_t rows,
+                    size_t cols, const at_arg *args, size_t nargs,
+                    at_error *err)
 {
     return at_launch_ex(ex, p, rows, cols, args, nargs, NULL, err);
 }

@@ -26,7 +26,8 @@ static void build_fail(at_kernel *k, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void build_fail(at_kernel *k, const char *fmt, ...)
 {
-    if (k->build_status != AT_OK) return;   /* keep the first error */
+    if (k->build_status != AT_OK)
+        return;   /* keep the first error */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(k->build_msg, sizeof k->build_msg, fmt, ap);
@@ -37,14 +38,16 @@ static void build_fail(at_kernel *k, const char *fmt, ...)
 at_kernel *at_kernel_new(const char *name)
 {
     at_kernel *k = calloc(1, sizeof *k);
-    if (!k) return NULL;
+    if (!k)
+        return NULL;
     snprintf(k->name, sizeof k->name, "%s", name ? name : "kernel");
     return k;
 }
 
 void at_kernel_free(at_kernel *k)
 {
-    if (!k) return;
+    if (!k)
+        return;
     free(k->params);
     free(k->instrs);
     free(k->vtype);
@@ -58,19 +61,26 @@ void at_kernel_free(at_kernel *k)
 
 static int grow(void **p, int *cap, int need, size_t elem)
 {
-    if (need <= *cap) return 0;
+    if (need <= *cap)
+        return 0;
     int ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need) ncap *= 2;
+    while (ncap < need)
+        ncap *= 2;
     void *q = realloc(*p, (size_t)ncap * elem);
-    if (!q) return -1;
+    if (!q)
+        return -1;
     *p = q;
     *cap = ncap;
     return 0;
 }
 
-int at_kernel_add_param(at_kernel *k, const char *name, at_dtype dt, int is_scalar)
+int at_kernel_add_param(at_kernel *k, const char *name, at_dtype dt,
+                        int is_scalar)
 {
-    if (k->frozen) { build_fail(k, "kernel is verified and frozen"); return -1; }
+    if (k->frozen) {
+        build_fail(k, "kernel is verified and frozen");
+        return -1;
+    }
     if ((unsigned)dt >= AT_BOOL) {
         build_fail(k, "param '%s': dtype must be f32, i32 or i64", name);
         return -1;
@@ -88,7 +98,9 @@ int at_kernel_add_param(at_kernel *k, const char *name, at_dtype dt, int is_scal
         build_fail(k, "param name '%.40s...' is too long", name);
         return -1;
     }
-    if (grow((void **)&k->params, &k->cap_params, k->nparams + 1, sizeof(at_param))) {
+    if (grow((void **)&k->params, &k->cap_params, k->nparams + 1,
+             sizeof(at_param)))
+    {
         build_fail(k, "out of memory");
         return -1;
     }
@@ -103,9 +115,15 @@ int at_kernel_add_param(at_kernel *k, const char *name, at_dtype dt, int is_scal
 /* Append an instruction; returns it (or NULL after recording an error). */
 static at_instr *emit(at_kernel *k, at_irop op, at_dtype type, int has_result)
 {
-    if (k->frozen) { build_fail(k, "kernel is verified and frozen"); return NULL; }
-    if (grow((void **)&k->instrs, &k->cap_instrs, k->ninstrs + 1, sizeof(at_instr)) ||
-        grow((void **)&k->vtype, &k->cap_values, k->nvalues + 1, sizeof(at_dtype))) {
+    if (k->frozen) {
+        build_fail(k, "kernel is verified and frozen");
+        return NULL;
+    }
+    if (grow((void **)&k->instrs, &k->cap_instrs, k->ninstrs + 1,
+             sizeof(at_instr))
+        || grow((void **)&k->vtype, &k->cap_values, k->nvalues + 1,
+                sizeof(at_dtype)))
+    {
         build_fail(k, "out of memory");
         return NULL;
     }
@@ -114,7 +132,8 @@ static at_instr *emit(at_kernel *k, at_irop op, at_dtype type, int has_result)
     in->op = op;
     in->type = type;
     in->param = -1;
-    for (int i = 0; i < AT_IR_MAX_OPERANDS; i++) in->operands[i] = AT_NO_VALUE;
+    for (int i = 0; i < AT_IR_MAX_OPERANDS; i++)
+        in->operands[i] = AT_NO_VALUE;
     in->result = AT_NO_VALUE;
     if (has_result) {
         in->result = k->nvalues;
@@ -139,37 +158,47 @@ static int buffer_param(at_kernel *k, int p, const char *op)
         return 0;
     }
     if (k->params[p].is_scalar) {
-        build_fail(k, "%s: param '%s' is a scalar, not a buffer", op, k->params[p].name);
+        build_fail(k, "%s: param '%s' is a scalar, not a buffer", op,
+                   k->params[p].name);
         return 0;
     }
     return 1;
 }
 
-static at_value result_of(at_instr *in) { return in ? in->result : AT_NO_VALUE; }
+static at_value result_of(at_instr *in)
+{
+    return in ? in->result : AT_NO_VALUE;
+}
 
 at_value at_ir_const_f32(at_kernel *k, float v)
 {
     at_instr *in = emit(k, AT_IR_CONST, AT_F32, 1);
-    if (in) in->imm.f32 = v;
+    if (in)
+        in->imm.f32 = v;
     return result_of(in);
 }
 
 at_value at_ir_const_i64(at_kernel *k, int64_t v)
 {
     at_instr *in = emit(k, AT_IR_CONST, AT_I64, 1);
-    if (in) in->imm.i64 = v;
+    if (in)
+        in->imm.i64 = v;
     return result_of(in);
 }
 
 at_value at_ir_param(at_kernel *k, int p)
 {
-    if (p < 0 || p >= k->nparams) { build_fail(k, "param: no param #%d", p); return AT_NO_VALUE; }
+    if (p < 0 || p >= k->nparams) {
+        build_fail(k, "param: no param #%d", p);
+        return AT_NO_VALUE;
+    }
     if (!k->params[p].is_scalar) {
         build_fail(k, "param: '%s' is a buffer; use load", k->params[p].name);
         return AT_NO_VALUE;
     }
     at_instr *in = emit(k, AT_IR_PARAM, k->params[p].dtype, 1);
-    if (in) in->param = p;
+    if (in)
+        in->param = p;
     return result_of(in);
 }
 
@@ -188,9 +217,11 @@ at_value at_ir_load(at_kernel *k, at_irop op, int p)
         build_fail(k, "%s is not a load", at_irop_name(op));
         return AT_NO_VALUE;
     }
-    if (!buffer_param(k, p, at_irop_name(op))) return AT_NO_VALUE;
+    if (!buffer_param(k, p, at_irop_name(op)))
+        return AT_NO_VALUE;
     at_instr *in = emit(k, op, k->params[p].dtype, 1);
-    if (in) in->param = p;
+    if (in)
+        in->param = p;
     return result_of(in);
 }
 
@@ -198,20 +229,25 @@ static int is_int(at_dtype t) { return t == AT_I32 || t == AT_I64; }
 
 at_value at_ir_gather(at_kernel *k, int p, at_value index)
 {
-    if (!buffer_param(k, p, "gather") || !valid_value(k, index, "gather")) return AT_NO_VALUE;
+    if (!buffer_param(k, p, "gather") || !valid_value(k, index, "gather"))
+        return AT_NO_VALUE;
     if (!is_int(k->vtype[index])) {
-        build_fail(k, "gather: index %%%d must be i32 or i64, not %s", (int)index,
-                   at_dtype_name(k->vtype[index]));
+        build_fail(k, "gather: index %%%d must be i32 or i64, not %s",
+                   (int)index, at_dtype_name(k->vtype[index]));
         return AT_NO_VALUE;
     }
     at_instr *in = emit(k, AT_IR_GATHER, k->params[p].dtype, 1);
-    if (in) { in->param = p; in->operands[0] = index; }
+    if (in) {
+        in->param = p;
+        in->operands[0] = index;
+    }
     return result_of(in);
 }
 
 void at_ir_store(at_kernel *k, int p, at_value v)
 {
-    if (!buffer_param(k, p, "store") || !valid_value(k, v, "store")) return;
+    if (!buffer_param(k, p, "store") || !valid_value(k, v, "store"))
+        return;
     if (k->vtype[v] != k->params[p].dtype) {
         build_fail(k, "store: value %%%d is %s but buffer '%s' is %s", (int)v,
                    at_dtype_name(k->vtype[v]), k->params[p].name,
@@ -219,54 +255,77 @@ void at_ir_store(at_kernel *k, int p, at_value v)
         return;
     }
     at_instr *in = emit(k, AT_IR_STORE, k->vtype[v], 0);
-    if (in) { in->param = p; in->operands[0] = v; }
+    if (in) {
+        in->param = p;
+        in->operands[0] = v;
+    }
 }
 
-static int is_float_unary(at_irop op) { return op >= AT_IR_NEG && op <= AT_IR_SQRT; }
+static int is_float_unary(at_irop op)
+{
+    return op >= AT_IR_NEG && op <= AT_IR_SQRT;
+}
 static int is_binary(at_irop op) { return op >= AT_IR_ADD && op <= AT_IR_NE; }
 static int is_compare(at_irop op) { return op >= AT_IR_LT && op <= AT_IR_NE; }
-static int is_reduce(at_irop op) { return op >= AT_IR_REDUCE_SUM_ROW && op <= AT_IR_REDUCE_MIN_ALL; }
+static int is_reduce(at_irop op)
+{
+    return op >= AT_IR_REDUCE_SUM_ROW && op <= AT_IR_REDUCE_MIN_ALL;
+}
 
 at_value at_ir_unary(at_kernel *k, at_irop op, at_value a)
 {
     const char *name = at_irop_name(op);
-    if (!is_float_unary(op)) { build_fail(k, "%s is not a unary op", name); return AT_NO_VALUE; }
-    if (!valid_value(k, a, name)) return AT_NO_VALUE;
+    if (!is_float_unary(op)) {
+        build_fail(k, "%s is not a unary op", name);
+        return AT_NO_VALUE;
+    }
+    if (!valid_value(k, a, name))
+        return AT_NO_VALUE;
     at_dtype t = k->vtype[a];
     int int_ok = (op == AT_IR_NEG || op == AT_IR_ABS) && t == AT_I64;
     if (t != AT_F32 && !int_ok) {
-        build_fail(k, "%s: operand %%%d is %s; %s takes f32", name, (int)a, at_dtype_name(t), name);
+        build_fail(k, "%s: operand %%%d is %s; %s takes f32", name, (int)a,
+                   at_dtype_name(t), name);
         return AT_NO_VALUE;
     }
     at_instr *in = emit(k, op, t, 1);
-    if (in) in->operands[0] = a;
+    if (in)
+        in->operands[0] = a;
     return result_of(in);
 }
 
 at_value at_ir_binary(at_kernel *k, at_irop op, at_value a, at_value b)
 {
     const char *name = at_irop_name(op);
-    if (!is_binary(op)) { build_fail(k, "%s is not a binary op", name); return AT_NO_VALUE; }
-    if (!valid_value(k, a, name) || !valid_value(k, b, name)) return AT_NO_VALUE;
+    if (!is_binary(op)) {
+        build_fail(k, "%s is not a binary op", name);
+        return AT_NO_VALUE;
+    }
+    if (!valid_value(k, a, name) || !valid_value(k, b, name))
+        return AT_NO_VALUE;
     at_dtype ta = k->vtype[a], tb = k->vtype[b];
     if (ta != tb) {
-        build_fail(k, "%s: operand types differ: %%%d is %s, %%%d is %s", name, (int)a,
-                   at_dtype_name(ta), (int)b, at_dtype_name(tb));
+        build_fail(k, "%s: operand types differ: %%%d is %s, %%%d is %s", name,
+                   (int)a, at_dtype_name(ta), (int)b, at_dtype_name(tb));
         return AT_NO_VALUE;
     }
     if (ta == AT_BOOL || (is_int(ta) && (op == AT_IR_DIV || op == AT_IR_POW))) {
-        build_fail(k, "%s: not defined for %s operands", name, at_dtype_name(ta));
+        build_fail(k, "%s: not defined for %s operands", name,
+                   at_dtype_name(ta));
         return AT_NO_VALUE;
     }
     at_instr *in = emit(k, op, is_compare(op) ? AT_BOOL : ta, 1);
-    if (in) { in->operands[0] = a; in->operands[1] = b; }
+    if (in) {
+        in->operands[0] = a;
+        in->operands[1] = b;
+    }
     return result_of(in);
 }
 
 at_value at_ir_select(at_kernel *k, at_value c, at_value a, at_value b)
 {
-    if (!valid_value(k, c, "select") || !valid_value(k, a, "select") ||
-        !valid_value(k, b, "select"))
+    if (!valid_value(k, c, "select") || !valid_value(k, a, "select")
+        || !valid_value(k, b, "select"))
         return AT_NO_VALUE;
     if (k->vtype[c] != AT_BOOL) {
         build_fail(k, "select: condition %%%d must be bool, not %s", (int)c,
@@ -279,55 +338,75 @@ at_value at_ir_select(at_kernel *k, at_value c, at_value a, at_value b)
         return AT_NO_VALUE;
     }
     at_instr *in = emit(k, AT_IR_SELECT, k->vtype[a], 1);
-    if (in) { in->operands[0] = c; in->operands[1] = a; in->operands[2] = b; }
+    if (in) {
+        in->operands[0] = c;
+        in->operands[1] = a;
+        in->operands[2] = b;
+    }
     return result_of(in);
 }
 
 at_value at_ir_cast(at_kernel *k, at_dtype to, at_value a)
 {
-    if (!valid_value(k, a, "cast")) return AT_NO_VALUE;
+    if (!valid_value(k, a, "cast"))
+        return AT_NO_VALUE;
     if ((unsigned)to >= AT_BOOL || k->vtype[a] == AT_BOOL) {
         build_fail(k, "cast: only between f32, i32 and i64");
         return AT_NO_VALUE;
     }
     at_instr *in = emit(k, AT_IR_CAST, to, 1);
-    if (in) in->operands[0] = a;
+    if (in)
+        in->operands[0] = a;
     return result_of(in);
 }
 
 void at_ir_check_range(at_kernel *k, at_value v, at_value lo, at_value hi)
 {
-    if (!valid_value(k, v, "check.range") || !valid_value(k, lo, "check.range") ||
-        !valid_value(k, hi, "check.range"))
+    if (!valid_value(k, v, "check.range") || !valid_value(k, lo, "check.range")
+        || !valid_value(k, hi, "check.range"))
         return;
-    if (k->vtype[v] != AT_I64 || k->vtype[lo] != AT_I64 || k->vtype[hi] != AT_I64) {
+    if (k->vtype[v] != AT_I64 || k->vtype[lo] != AT_I64
+        || k->vtype[hi] != AT_I64)
+    {
         build_fail(k, "check.range: operands must be i64");
         return;
     }
     at_instr *in = emit(k, AT_IR_CHECK_RANGE, AT_I64, 0);
-    if (in) { in->operands[0] = v; in->operands[1] = lo; in->operands[2] = hi; }
+    if (in) {
+        in->operands[0] = v;
+        in->operands[1] = lo;
+        in->operands[2] = hi;
+    }
 }
 
 at_value at_ir_reduce(at_kernel *k, at_irop op, at_value a)
 {
     const char *name = at_irop_name(op);
-    if (!is_reduce(op)) { build_fail(k, "%s is not a reduction", name); return AT_NO_VALUE; }
-    if (!valid_value(k, a, name)) return AT_NO_VALUE;
+    if (!is_reduce(op)) {
+        build_fail(k, "%s is not a reduction", name);
+        return AT_NO_VALUE;
+    }
+    if (!valid_value(k, a, name))
+        return AT_NO_VALUE;
     if (k->vtype[a] != AT_F32) {
-        build_fail(k, "%s: operand %%%d is %s; reductions take f32", name, (int)a,
-                   at_dtype_name(k->vtype[a]));
+        build_fail(k, "%s: operand %%%d is %s; reductions take f32", name,
+                   (int)a, at_dtype_name(k->vtype[a]));
         return AT_NO_VALUE;
     }
     at_instr *in = emit(k, op, AT_F32, 1);
-    if (in) in->operands[0] = a;
+    if (in)
+        in->operands[0] = a;
     return result_of(in);
 }
 
 void at_ir_gemm(at_kernel *k, int a, int b, int c, int kp)
 {
-    if (!buffer_param(k, a, "gemm") || !buffer_param(k, b, "gemm") || !buffer_param(k, c, "gemm"))
+    if (!buffer_param(k, a, "gemm") || !buffer_param(k, b, "gemm")
+        || !buffer_param(k, c, "gemm"))
         return;
-    if (kp < 0 || kp >= k->nparams || !k->params[kp].is_scalar || k->params[kp].dtype != AT_I64) {
+    if (kp < 0 || kp >= k->nparams || !k->params[kp].is_scalar
+        || k->params[kp].dtype != AT_I64)
+    {
         build_fail(k, "gemm: k must be an i64 scalar param");
         return;
     }
@@ -340,16 +419,20 @@ void at_ir_gemm(at_kernel *k, int a, int b, int c, int kp)
     }
     at_instr *in = emit(k, AT_IR_GEMM, AT_F32, 0);
     if (in) {
-        in->params3[0] = a; in->params3[1] = b; in->params3[2] = c;
+        in->params3[0] = a;
+        in->params3[1] = b;
+        in->params3[2] = c;
         in->imm.i64 = kp;
     }
 }
 
 /* ---- verification -------------------------------------------------------- */
 
-static at_status vfail(at_error *err, const at_kernel *k, int i, const char *fmt, ...)
+static at_status vfail(at_error *err, const at_kernel *k, int i,
+                       const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static at_status vfail(at_error *err, const at_kernel *k, int i, const char *fmt, ...)
+static at_status vfail(at_error *err, const at_kernel *k, int i,
+                       const char *fmt, ...)
 {
     char msg[240];
     va_list ap;
@@ -357,7 +440,8 @@ static at_status vfail(at_error *err, const at_kernel *k, int i, const char *fmt
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (i >= 0)
-        return at_error_set(err, AT_E_VERIFY, "kernel '%s', instruction %d (%s): %s", k->name, i,
+        return at_error_set(err, AT_E_VERIFY,
+                            "kernel '%s', instruction %d (%s): %s", k->name, i,
                             at_irop_name(k->instrs[i].op), msg);
     return at_error_set(err, AT_E_VERIFY, "kernel '%s': %s", k->name, msg);
 }
@@ -370,28 +454,40 @@ static at_status set_role(at_kernel *k, int p, at_role r, int i, at_error *err)
     }
     if (k->role[p] == AT_ROLE_GATHER || r == AT_ROLE_GATHER) {
         /* gathers read anywhere; the direct access sets the length rule */
-        if (r != AT_ROLE_GATHER) k->role[p] = r;
+        if (r != AT_ROLE_GATHER)
+            k->role[p] = r;
         return AT_OK;
     }
-    return vfail(err, k, i, "buffer '%s' is accessed at two different levels", k->params[p].name);
+    return vfail(err, k, i, "buffer '%s' is accessed at two different levels",
+                 k->params[p].name);
 }
 
 at_status at_kernel_verify(at_kernel *k, at_error *err)
 {
-    if (!k) return at_error_set(err, AT_E_VERIFY, "kernel is NULL");
-    if (k->frozen) return AT_OK;
+    if (!k)
+        return at_error_set(err, AT_E_VERIFY, "kernel is NULL");
+    if (k->frozen)
+        return AT_OK;
     if (k->build_status != AT_OK)
-        return at_error_set(err, k->build_status, "kernel '%s': %s", k->name, k->build_msg);
-    free(k->vlevel); free(k->vpost); free(k->role); free(k->stored); free(k->gathered);
-    size_t nv = (size_t)(k->nvalues ? k->nvalues : 1), np = (size_t)(k->nparams ? k->nparams : 1);
+        return at_error_set(err, k->build_status, "kernel '%s': %s", k->name,
+                            k->build_msg);
+    free(k->vlevel);
+    free(k->vpost);
+    free(k->role);
+    free(k->stored);
+    free(k->gathered);
+    size_t nv = (size_t)(k->nvalues ? k->nvalues : 1),
+           np = (size_t)(k->nparams ? k->nparams : 1);
     k->vlevel = calloc(nv, sizeof *k->vlevel);
     k->vpost = calloc(nv, 1);
     k->role = calloc(np, sizeof *k->role);
     k->stored = calloc(np, 1);
     k->gathered = calloc(np, 1);
     if (!k->vlevel || !k->vpost || !k->role || !k->stored || !k->gathered)
-        return at_error_set(err, AT_E_NOMEM, "kernel '%s': out of memory", k->name);
-    if (k->ninstrs == 0) return vfail(err, k, -1, "kernel has no instructions");
+        return at_error_set(err, AT_E_NOMEM, "kernel '%s': out of memory",
+                            k->name);
+    if (k->ninstrs == 0)
+        return vfail(err, k, -1, "kernel has no instructions");
 
     int has_gemm = 0, has_store = 0;
     for (int i = 0; i < k->ninstrs; i++) {
@@ -400,68 +496,99 @@ at_status at_kernel_verify(at_kernel *k, at_error *err)
         int post = 0;
         for (int j = 0; j < AT_IR_MAX_OPERANDS; j++) {
             at_value v = in->operands[j];
-            if (v == AT_NO_VALUE) continue;
-            if (v < 0 || v >= k->nvalues || (in->result != AT_NO_VALUE && v >= in->result))
-                return vfail(err, k, i, "operand %%%d is not defined before use", (int)v);
-            if (k->vlevel[v] > lvl) lvl = k->vlevel[v];
+            if (v == AT_NO_VALUE)
+                continue;
+            if (v < 0 || v >= k->nvalues
+                || (in->result != AT_NO_VALUE && v >= in->result))
+                return vfail(err, k, i,
+                             "operand %%%d is not defined before use", (int)v);
+            if (k->vlevel[v] > lvl)
+                lvl = k->vlevel[v];
             post |= k->vpost[v];
         }
         switch (in->op) {
-        case AT_IR_LOAD:
-            lvl = AT_LEVEL_ELEM;
-            if (set_role(k, in->param, AT_ROLE_ELEM, i, err)) return err ? err->status : AT_E_VERIFY;
-            break;
-        case AT_IR_LOAD_ROW:
-            lvl = AT_LEVEL_ROW;
-            if (set_role(k, in->param, AT_ROLE_ROW, i, err)) return err ? err->status : AT_E_VERIFY;
-            break;
-        case AT_IR_ROW_INDEX: lvl = AT_LEVEL_ROW; break;
-        case AT_IR_GATHER:
-            if (lvl == AT_LEVEL_ELEM)
-                return vfail(err, k, i, "gather with an element-level index is not supported");
-            k->gathered[in->param] = 1;
-            if (set_role(k, in->param, AT_ROLE_GATHER, i, err)) return err ? err->status : AT_E_VERIFY;
-            break;
-        case AT_IR_STORE: {
-            at_role r = lvl == AT_LEVEL_ELEM ? AT_ROLE_ELEM : lvl == AT_LEVEL_ROW ? AT_ROLE_ROW : AT_ROLE_ONE;
-            if (k->stored[in->param])
-                return vfail(err, k, i, "buffer '%s' is stored twice", k->params[in->param].name);
-            k->stored[in->param] = 1;
-            has_store = 1;
-            if (set_role(k, in->param, r, i, err)) return err ? err->status : AT_E_VERIFY;
-            break;
-        }
-        case AT_IR_REDUCE_SUM_ROW: case AT_IR_REDUCE_MAX_ROW: case AT_IR_REDUCE_MIN_ROW:
-            if (lvl != AT_LEVEL_ELEM)
-                return vfail(err, k, i, "a row reduction needs an element-level operand");
-            lvl = AT_LEVEL_ROW;
-            break;
-        case AT_IR_REDUCE_SUM_ALL: case AT_IR_REDUCE_MAX_ALL: case AT_IR_REDUCE_MIN_ALL:
-            if (lvl == AT_LEVEL_UNIFORM)
-                return vfail(err, k, i, "a whole-launch reduction needs a row or element operand");
-            if (post)
-                return vfail(err, k, i, "reduction of a value computed from another whole-launch reduction");
-            lvl = AT_LEVEL_UNIFORM;
-            post = 1;
-            break;
-        case AT_IR_GEMM:
-            has_gemm = 1;
-            for (int j = 0; j < 3; j++) {
-                if (set_role(k, in->params3[j], AT_ROLE_GEMM, i, err)) return err ? err->status : AT_E_VERIFY;
+            case AT_IR_LOAD:
+                lvl = AT_LEVEL_ELEM;
+                if (set_role(k, in->param, AT_ROLE_ELEM, i, err))
+                    return err ? err->status : AT_E_VERIFY;
+                break;
+            case AT_IR_LOAD_ROW:
+                lvl = AT_LEVEL_ROW;
+                if (set_role(k, in->param, AT_ROLE_ROW, i, err))
+                    return err ? err->status : AT_E_VERIFY;
+                break;
+            case AT_IR_ROW_INDEX:
+                lvl = AT_LEVEL_ROW;
+                break;
+            case AT_IR_GATHER:
+                if (lvl == AT_LEVEL_ELEM)
+                    return vfail(
+                        err, k, i,
+                        "gather with an element-level index is not supported");
+                k->gathered[in->param] = 1;
+                if (set_role(k, in->param, AT_ROLE_GATHER, i, err))
+                    return err ? err->status : AT_E_VERIFY;
+                break;
+            case AT_IR_STORE: {
+                at_role r = lvl == AT_LEVEL_ELEM  ? AT_ROLE_ELEM
+                            : lvl == AT_LEVEL_ROW ? AT_ROLE_ROW
+                                                  : AT_ROLE_ONE;
+                if (k->stored[in->param])
+                    return vfail(err, k, i, "buffer '%s' is stored twice",
+                                 k->params[in->param].name);
+                k->stored[in->param] = 1;
+                has_store = 1;
+                if (set_role(k, in->param, r, i, err))
+                    return err ? err->status : AT_E_VERIFY;
+                break;
             }
-            k->stored[in->params3[2]] = 1;
-            has_store = 1;
-            break;
-        default: break;
+            case AT_IR_REDUCE_SUM_ROW:
+            case AT_IR_REDUCE_MAX_ROW:
+            case AT_IR_REDUCE_MIN_ROW:
+                if (lvl != AT_LEVEL_ELEM)
+                    return vfail(
+                        err, k, i,
+                        "a row reduction needs an element-level operand");
+                lvl = AT_LEVEL_ROW;
+                break;
+            case AT_IR_REDUCE_SUM_ALL:
+            case AT_IR_REDUCE_MAX_ALL:
+            case AT_IR_REDUCE_MIN_ALL:
+                if (lvl == AT_LEVEL_UNIFORM)
+                    return vfail(err, k, i,
+                                 "a whole-launch reduction needs a row or "
+                                 "element operand");
+                if (post)
+                    return vfail(err, k, i,
+                                 "reduction of a value computed from another "
+                                 "whole-launch reduction");
+                lvl = AT_LEVEL_UNIFORM;
+                post = 1;
+                break;
+            case AT_IR_GEMM:
+                has_gemm = 1;
+                for (int j = 0; j < 3; j++) {
+                    if (set_role(k, in->params3[j], AT_ROLE_GEMM, i, err))
+                        return err ? err->status : AT_E_VERIFY;
+                }
+                k->stored[in->params3[2]] = 1;
+                has_store = 1;
+                break;
+            default:
+                break;
         }
         if (post && lvl != AT_LEVEL_UNIFORM)
-            return vfail(err, k, i, "uses the result of a whole-launch reduction at %s level "
-                                    "(that would need a barrier inside the launch)",
-                         lvl == AT_LEVEL_ELEM ? "element" : "row");
+            return vfail(
+                err, k, i,
+                "uses the result of a whole-launch reduction at %s level "
+                "(that would need a barrier inside the launch)",
+                lvl == AT_LEVEL_ELEM ? "element" : "row");
         if (in->result != AT_NO_VALUE) {
             at_dtype t = k->vtype[in->result];
             if (lvl == AT_LEVEL_ELEM && (t == AT_I32 || t == AT_I64))
-                return vfail(err, k, i, "element-level %s values are not supported (elem values are f32 or bool)",
+                return vfail(err, k, i,
+                             "element-level %s values are not supported (elem "
+                             "values are f32 or bool)",
                              at_dtype_name(t));
             k->vlevel[in->result] = lvl;
             k->vpost[in->result] = (unsigned char)post;
@@ -469,21 +596,28 @@ at_status at_kernel_verify(at_kernel *k, at_error *err)
     }
     for (int i = 0; i < k->ninstrs; i++) {
         const at_instr *in = &k->instrs[i];
-        if ((in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_ROW) && k->stored[in->param])
-            return vfail(err, k, i, "buffer '%s' is both stored and loaded; write to a separate buffer",
+        if ((in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_ROW)
+            && k->stored[in->param])
+            return vfail(err, k, i,
+                         "buffer '%s' is both stored and loaded; write to a "
+                         "separate buffer",
                          k->params[in->param].name);
     }
     if (has_gemm && k->ninstrs != 1)
-        return vfail(err, k, -1, "gemm must be the only instruction of its kernel");
-    if (!has_store) return vfail(err, k, -1, "kernel stores nothing");
+        return vfail(err, k, -1,
+                     "gemm must be the only instruction of its kernel");
+    if (!has_store)
+        return vfail(err, k, -1, "kernel stores nothing");
     for (int p = 0; p < k->nparams; p++)
         if (k->stored[p] && k->gathered[p])
-            return vfail(err, k, -1, "buffer '%s' is both stored and gathered from", k->params[p].name);
+            return vfail(err, k, -1,
+                         "buffer '%s' is both stored and gathered from",
+                         k->params[p].name);
     k->frozen = 1;
     return AT_OK;
 }
 
-/* ---- inspection ----------------------------------------------------------- */
+/* ---- inspection ---------------------------------------------------------- */
 
 const char *at_kernel_name(const at_kernel *k) { return k->name; }
 int at_kernel_nparams(const at_kernel *k) { return k->nparams; }
@@ -499,7 +633,8 @@ const at_instr *at_kernel_instr(const at_kernel *k, int i)
 int at_kernel_nvalues(const at_kernel *k) { return k->nvalues; }
 at_level at_kernel_value_level(const at_kernel *k, at_value v)
 {
-    return k->vlevel && v >= 0 && v < k->nvalues ? k->vlevel[v] : AT_LEVEL_UNIFORM;
+    return k->vlevel && v >= 0 && v < k->nvalues ? k->vlevel[v]
+                                                 : AT_LEVEL_UNIFORM;
 }
 at_dtype at_kernel_value_type(const at_kernel *k, at_value v)
 {

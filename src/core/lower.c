@@ -28,33 +28,48 @@ typedef struct lowering {
     at_program *p;
     int *phase;            /* per value                                    */
     int *first_store;      /* per value: param its first elem store hits   */
-    int *later_use;        /* per value: used by an elem instr in a later phase */
-    at_opd *where;         /* per value                                    */
-    unsigned char *homed;  /* per param: an output already holding a value */
-    int nvirt;             /* virtual registers (values + temporaries)     */
+    int *later_use; /* per value: used by an elem instr in a later phase */
+    at_opd *where; /* per value                                    */
+    unsigned char *homed; /* per param: an output already holding a value */
+    int nvirt; /* virtual registers (values + temporaries)     */
     int cap_v, cap_s, cap_acc;
     at_error *err;
 } lowering;
 
-static int is_row_red(at_irop op) { return op >= AT_IR_REDUCE_SUM_ROW && op <= AT_IR_REDUCE_MIN_ROW; }
-static int is_all_red(at_irop op) { return op >= AT_IR_REDUCE_SUM_ALL && op <= AT_IR_REDUCE_MIN_ALL; }
+static int is_row_red(at_irop op)
+{
+    return op >= AT_IR_REDUCE_SUM_ROW && op <= AT_IR_REDUCE_MIN_ROW;
+}
+static int is_all_red(at_irop op)
+{
+    return op >= AT_IR_REDUCE_SUM_ALL && op <= AT_IR_REDUCE_MIN_ALL;
+}
 static at_redkind red_kind(at_irop op)
 {
     switch (op) {
-    case AT_IR_REDUCE_SUM_ROW: case AT_IR_REDUCE_SUM_ALL: return AT_RED_SUM;
-    case AT_IR_REDUCE_MAX_ROW: case AT_IR_REDUCE_MAX_ALL: return AT_RED_MAX;
-    default: return AT_RED_MIN;
+        case AT_IR_REDUCE_SUM_ROW:
+        case AT_IR_REDUCE_SUM_ALL:
+            return AT_RED_SUM;
+        case AT_IR_REDUCE_MAX_ROW:
+        case AT_IR_REDUCE_MAX_ALL:
+            return AT_RED_MAX;
+        default:
+            return AT_RED_MIN;
     }
 }
 
-static at_level level_of(const lowering *L, at_value v) { return L->k->vlevel[v]; }
+static at_level level_of(const lowering *L, at_value v)
+{
+    return L->k->vlevel[v];
+}
 
 /* Level an instruction runs at (stores and checks have no result). */
 static at_level instr_level(const lowering *L, const at_instr *in)
 {
     if (in->result != AT_NO_VALUE) {
         /* a reduction runs where its operand lives */
-        if (is_row_red(in->op) || is_all_red(in->op)) return level_of(L, in->operands[0]);
+        if (is_row_red(in->op) || is_all_red(in->op))
+            return level_of(L, in->operands[0]);
         return level_of(L, in->result);
     }
     at_level l = AT_LEVEL_UNIFORM;
@@ -83,9 +98,11 @@ static void assign_phases(lowering *L)
         int ph = operand_phase(L, in);
         if (in->result != AT_NO_VALUE) {
             L->phase[in->result] = is_row_red(in->op) ? ph + 1 : ph;
-            if (L->phase[in->result] > maxph) maxph = L->phase[in->result];
+            if (L->phase[in->result] > maxph)
+                maxph = L->phase[in->result];
         }
-        if (ph > maxph) maxph = ph;
+        if (ph > maxph)
+            maxph = ph;
     }
     L->p->nphases = maxph + 1;
 }
@@ -95,12 +112,17 @@ static void choose_mode(lowering *L)
 {
     const at_kernel *k = L->k;
     at_program *p = L->p;
-    if (k->ninstrs == 1 && k->instrs[0].op == AT_IR_GEMM) { p->mode = AT_MODE_GEMM; return; }
+    if (k->ninstrs == 1 && k->instrs[0].op == AT_IR_GEMM) {
+        p->mode = AT_MODE_GEMM;
+        return;
+    }
     p->mode = AT_MODE_FLAT;
     for (int v = 0; v < k->nvalues; v++)
-        if (k->vlevel[v] == AT_LEVEL_ROW) p->mode = AT_MODE_ROW;
+        if (k->vlevel[v] == AT_LEVEL_ROW)
+            p->mode = AT_MODE_ROW;
     for (int i = 0; i < k->ninstrs; i++)
-        if (instr_level(L, &k->instrs[i]) == AT_LEVEL_ROW) p->mode = AT_MODE_ROW;
+        if (instr_level(L, &k->instrs[i]) == AT_LEVEL_ROW)
+            p->mode = AT_MODE_ROW;
 }
 
 /* An elementwise output whose memory can hold value v until the output's
@@ -120,26 +142,34 @@ static void choose_mode(lowering *L)
 static int output_home(const lowering *L, at_value v, int v_def)
 {
     const at_kernel *k = L->k;
-    if (k->vtype[v] != AT_F32) return -1;
+    if (k->vtype[v] != AT_F32)
+        return -1;
     for (int P = 0; P < k->nparams; P++) {
-        if (L->homed[P] || k->params[P].is_scalar || k->role[P] != AT_ROLE_ELEM || !k->stored[P] ||
-            k->params[P].dtype != AT_F32)
+        if (L->homed[P] || k->params[P].is_scalar || k->role[P] != AT_ROLE_ELEM
+            || !k->stored[P] || k->params[P].dtype != AT_F32)
             continue;
         int ok = 1, w_def = -1;
         at_value w = AT_NO_VALUE;
         for (int i = 0; i < k->ninstrs; i++)
-            if (k->instrs[i].op == AT_IR_STORE && k->instrs[i].param == P) w = k->instrs[i].operands[0];
-        if (w == AT_NO_VALUE || w == v || L->first_store[w] != P) continue;
+            if (k->instrs[i].op == AT_IR_STORE && k->instrs[i].param == P)
+                w = k->instrs[i].operands[0];
+        if (w == AT_NO_VALUE || w == v || L->first_store[w] != P)
+            continue;
         for (int i = 0; i < k->ninstrs; i++)
-            if (k->instrs[i].result == w) w_def = i;
-        if (w_def < v_def || k->instrs[w_def].op == AT_IR_LOAD) continue;
+            if (k->instrs[i].result == w)
+                w_def = i;
+        if (w_def < v_def || k->instrs[w_def].op == AT_IR_LOAD)
+            continue;
         for (int i = 0; i < k->ninstrs && ok; i++) {
             const at_instr *in = &k->instrs[i];
-            if (in->op == AT_IR_STORE || i == w_def) continue;
+            if (in->op == AT_IR_STORE || i == w_def)
+                continue;
             for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
-                if (in->operands[j] == v && operand_phase(L, in) >= L->phase[w]) ok = 0;
+                if (in->operands[j] == v && operand_phase(L, in) >= L->phase[w])
+                    ok = 0;
         }
-        if (ok) return P;
+        if (ok)
+            return P;
     }
     return -1;
 }
@@ -149,17 +179,23 @@ static void place_values(lowering *L)
 {
     const at_kernel *k = L->k;
     at_program *p = L->p;
-    for (int v = 0; v < k->nvalues; v++) { L->first_store[v] = -1; L->later_use[v] = 0; }
+    for (int v = 0; v < k->nvalues; v++) {
+        L->first_store[v] = -1;
+        L->later_use[v] = 0;
+    }
     for (int i = 0; i < k->ninstrs; i++) {
         const at_instr *in = &k->instrs[i];
-        if (in->op == AT_IR_STORE && level_of(L, in->operands[0]) == AT_LEVEL_ELEM &&
-            L->first_store[in->operands[0]] < 0)
+        if (in->op == AT_IR_STORE
+            && level_of(L, in->operands[0]) == AT_LEVEL_ELEM
+            && L->first_store[in->operands[0]] < 0)
             L->first_store[in->operands[0]] = in->param;
-        if (instr_level(L, in) != AT_LEVEL_ELEM) continue;
+        if (instr_level(L, in) != AT_LEVEL_ELEM)
+            continue;
         int ph = operand_phase(L, in);
         for (int j = 0; j < AT_IR_MAX_OPERANDS; j++) {
             at_value u = in->operands[j];
-            if (u != AT_NO_VALUE && level_of(L, u) == AT_LEVEL_ELEM && L->phase[u] < ph)
+            if (u != AT_NO_VALUE && level_of(L, u) == AT_LEVEL_ELEM
+                && L->phase[u] < ph)
                 L->later_use[u] = 1;
         }
     }
@@ -171,7 +207,8 @@ static void place_values(lowering *L)
     for (int i = 0; i < k->ninstrs; i++) {
         const at_instr *in = &k->instrs[i];
         at_value v = in->result;
-        if (v == AT_NO_VALUE) continue;
+        if (v == AT_NO_VALUE)
+            continue;
         if (level_of(L, v) != AT_LEVEL_ELEM) {
             L->where[v].kind = AT_OPD_SLOT;
             L->where[v].idx = p->nslots++;
@@ -179,21 +216,23 @@ static void place_values(lowering *L)
             L->where[v].kind = AT_OPD_MEM;
             L->where[v].idx = in->param;
         } else if (L->first_store[v] >= 0) {
-            L->where[v].kind = AT_OPD_MEM;     /* store forwarding */
+            L->where[v].kind = AT_OPD_MEM; /* store forwarding */
             L->where[v].idx = L->first_store[v];
         } else if (L->later_use[v] && (home = output_home(L, v, i)) >= 0) {
-            L->where[v].kind = AT_OPD_MEM;     /* lives in an output until it is stored */
+            L->where[v].kind =
+                AT_OPD_MEM; /* lives in an output until it is stored */
             L->where[v].idx = home;
             L->homed[home] = 1;
         } else if (L->later_use[v]) {
             L->where[v].kind = AT_OPD_SCRATCH;
             L->where[v].idx = p->nscratch++;
         } else {
-            L->where[v].kind = AT_OPD_REG;     /* virtual until step 6 */
+            L->where[v].kind = AT_OPD_REG; /* virtual until step 6 */
             L->where[v].idx = v;
         }
     }
-    for (int v = 0; v < k->nvalues; v++) p->slot_of[v] = L->where[v].kind == AT_OPD_SLOT ? L->where[v].idx : -1;
+    for (int v = 0; v < k->nvalues; v++)
+        p->slot_of[v] = L->where[v].kind == AT_OPD_SLOT ? L->where[v].idx : -1;
     L->nvirt = k->nvalues;
 }
 
@@ -202,7 +241,8 @@ static int push(void **arr, int *n, int *cap, size_t elem)
     if (*n == *cap) {
         int ncap = *cap ? *cap * 2 : 16;
         void *q = realloc(*arr, (size_t)ncap * elem);
-        if (!q) return -1;
+        if (!q)
+            return -1;
         *arr = q;
         *cap = ncap;
     }
@@ -214,25 +254,34 @@ static at_status emit_scalar(lowering *L)
 {
     const at_kernel *k = L->k;
     at_program *p = L->p;
-    /* three passes keep the list ordered: prologue, per-row by phase, epilogue */
+    /* three passes keep the list ordered: prologue, per-row by phase, epilogue
+     */
     for (int where = AT_S_PROLOGUE; where <= AT_S_EPILOGUE; where++) {
         for (int ph = 0; ph <= (where == AT_S_ROW ? p->nphases : 0); ph++) {
             for (int i = 0; i < k->ninstrs; i++) {
                 const at_instr *in = &k->instrs[i];
-                if (in->op == AT_IR_GEMM || instr_level(L, in) == AT_LEVEL_ELEM) continue;
+                if (in->op == AT_IR_GEMM || instr_level(L, in) == AT_LEVEL_ELEM)
+                    continue;
                 at_level lvl = instr_level(L, in);
                 int post = in->result != AT_NO_VALUE ? k->vpost[in->result] : 0;
                 for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
-                    if (in->operands[j] != AT_NO_VALUE) post |= k->vpost[in->operands[j]];
-                int w = lvl == AT_LEVEL_ROW ? AT_S_ROW
-                      : (post || in->op == AT_IR_STORE) ? AT_S_EPILOGUE : AT_S_PROLOGUE;
-                if (w != where) continue;
+                    if (in->operands[j] != AT_NO_VALUE)
+                        post |= k->vpost[in->operands[j]];
+                int w = lvl == AT_LEVEL_ROW               ? AT_S_ROW
+                        : (post || in->op == AT_IR_STORE) ? AT_S_EPILOGUE
+                                                          : AT_S_PROLOGUE;
+                if (w != where)
+                    continue;
                 int iph = operand_phase(L, in);
-                if (in->result != AT_NO_VALUE && L->phase[in->result] > iph) iph = L->phase[in->result];
-                if (where == AT_S_ROW && iph != ph) continue;
-                if (is_all_red(in->op)) continue;   /* fed from the row loop */
+                if (in->result != AT_NO_VALUE && L->phase[in->result] > iph)
+                    iph = L->phase[in->result];
+                if (where == AT_S_ROW && iph != ph)
+                    continue;
+                if (is_all_red(in->op))
+                    continue; /* fed from the row loop */
                 int n = push((void **)&p->s, &p->ns, &L->cap_s, sizeof *p->s);
-                if (n < 0) return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+                if (n < 0)
+                    return at_error_set(L->err, AT_E_NOMEM, "out of memory");
                 p->s[n].ir = i;
                 p->s[n].phase = (int16_t)ph;
                 p->s[n].where = (uint8_t)where;
@@ -245,16 +294,19 @@ static at_status emit_scalar(lowering *L)
 static at_status add_vinstr(lowering *L, at_vinstr vi)
 {
     int n = push((void **)&L->p->v, &L->p->nv, &L->cap_v, sizeof vi);
-    if (n < 0) return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+    if (n < 0)
+        return at_error_set(L->err, AT_E_NOMEM, "out of memory");
     L->p->v[n] = vi;
     return AT_OK;
 }
 
-static int add_acc(lowering *L, at_redkind red, int all, int phase, int slot, int src_slot)
+static int add_acc(lowering *L, at_redkind red, int all, int phase, int slot,
+                   int src_slot)
 {
     at_program *p = L->p;
     int n = push((void **)&p->acc, &p->nacc, &L->cap_acc, sizeof *p->acc);
-    if (n < 0) return -1;
+    if (n < 0)
+        return -1;
     p->acc[n].red = (uint8_t)red;
     p->acc[n].all = (uint8_t)all;
     p->acc[n].phase = (int16_t)phase;
@@ -265,17 +317,19 @@ static int add_acc(lowering *L, at_redkind red, int all, int phase, int slot, in
 
 /* A vector operand for v; a slot operand where a vector is required gets a
  * FILL into a temporary register first. */
-static at_status vector_operand(lowering *L, at_value v, int phase, int need_vector, at_opd *out)
+static at_status vector_operand(lowering *L, at_value v, int phase,
+                                int need_vector, at_opd *out)
 {
     *out = L->where[v];
-    if (out->kind != AT_OPD_SLOT || !need_vector) return AT_OK;
+    if (out->kind != AT_OPD_SLOT || !need_vector)
+        return AT_OK;
     at_vinstr f = {0};
     f.kind = AT_V_FILL;
     f.phase = (int16_t)phase;
     f.dst.kind = AT_OPD_REG;
     f.dst.idx = L->nvirt++;
     f.src[0] = *out;
-    f.fn = L->k->vtype[v] == AT_BOOL;   /* fill an int32 mask, not a float */
+    f.fn = L->k->vtype[v] == AT_BOOL; /* fill an int32 mask, not a float */
     *out = f.dst;
     return add_vinstr(L, f);
 }
@@ -283,10 +337,16 @@ static at_status vector_operand(lowering *L, at_value v, int phase, int need_vec
 static size_t unary_cost(int fn)
 {
     switch (fn) {
-    case AT_UN_EXP: case AT_UN_LOG: case AT_UN_SIGMOID: return 4;
-    case AT_UN_TANH: return 5;
-    case AT_UN_SQRT: return 2;
-    default: return 1;
+        case AT_UN_EXP:
+        case AT_UN_LOG:
+        case AT_UN_SIGMOID:
+            return 4;
+        case AT_UN_TANH:
+            return 5;
+        case AT_UN_SQRT:
+            return 2;
+        default:
+            return 1;
     }
 }
 
@@ -294,18 +354,21 @@ static size_t unary_cost(int fn)
 static at_status emit_vector(lowering *L)
 {
     static const int8_t unary_fn[AT_IR_OP_COUNT] = {
-        [AT_IR_NEG] = AT_UN_NEG + 1, [AT_IR_ABS] = AT_UN_ABS + 1, [AT_IR_RELU] = AT_UN_RELU + 1,
-        [AT_IR_SIGMOID] = AT_UN_SIGMOID + 1, [AT_IR_TANH] = AT_UN_TANH + 1,
-        [AT_IR_EXP] = AT_UN_EXP + 1, [AT_IR_LOG] = AT_UN_LOG + 1, [AT_IR_SQRT] = AT_UN_SQRT + 1,
+        [AT_IR_NEG] = AT_UN_NEG + 1,   [AT_IR_ABS] = AT_UN_ABS + 1,
+        [AT_IR_RELU] = AT_UN_RELU + 1, [AT_IR_SIGMOID] = AT_UN_SIGMOID + 1,
+        [AT_IR_TANH] = AT_UN_TANH + 1, [AT_IR_EXP] = AT_UN_EXP + 1,
+        [AT_IR_LOG] = AT_UN_LOG + 1,   [AT_IR_SQRT] = AT_UN_SQRT + 1,
     };
     static const int8_t binary_fn[AT_IR_OP_COUNT] = {
-        [AT_IR_ADD] = AT_BIN_ADD + 1, [AT_IR_SUB] = AT_BIN_SUB + 1, [AT_IR_MUL] = AT_BIN_MUL + 1,
-        [AT_IR_DIV] = AT_BIN_DIV + 1, [AT_IR_POW] = AT_BIN_POW + 1, [AT_IR_MIN] = AT_BIN_MIN + 1,
+        [AT_IR_ADD] = AT_BIN_ADD + 1, [AT_IR_SUB] = AT_BIN_SUB + 1,
+        [AT_IR_MUL] = AT_BIN_MUL + 1, [AT_IR_DIV] = AT_BIN_DIV + 1,
+        [AT_IR_POW] = AT_BIN_POW + 1, [AT_IR_MIN] = AT_BIN_MIN + 1,
         [AT_IR_MAX] = AT_BIN_MAX + 1,
     };
     static const int8_t compare_fn[AT_IR_OP_COUNT] = {
-        [AT_IR_LT] = AT_CMP_LT + 1, [AT_IR_LE] = AT_CMP_LE + 1, [AT_IR_GT] = AT_CMP_GT + 1,
-        [AT_IR_GE] = AT_CMP_GE + 1, [AT_IR_EQ] = AT_CMP_EQ + 1, [AT_IR_NE] = AT_CMP_NE + 1,
+        [AT_IR_LT] = AT_CMP_LT + 1, [AT_IR_LE] = AT_CMP_LE + 1,
+        [AT_IR_GT] = AT_CMP_GT + 1, [AT_IR_GE] = AT_CMP_GE + 1,
+        [AT_IR_EQ] = AT_CMP_EQ + 1, [AT_IR_NE] = AT_CMP_NE + 1,
     };
     const at_kernel *k = L->k;
     at_program *p = L->p;
@@ -313,13 +376,17 @@ static at_status emit_vector(lowering *L)
     for (int ph = 0; ph < p->nphases; ph++) {
         for (int i = 0; i < k->ninstrs; i++) {
             const at_instr *in = &k->instrs[i];
-            if (in->op == AT_IR_GEMM || instr_level(L, in) != AT_LEVEL_ELEM) continue;
-            if (in->op == AT_IR_LOAD) continue;               /* lives in memory */
-            if (operand_phase(L, in) != ph) continue;
+            if (in->op == AT_IR_GEMM || instr_level(L, in) != AT_LEVEL_ELEM)
+                continue;
+            if (in->op == AT_IR_LOAD)
+                continue; /* lives in memory */
+            if (operand_phase(L, in) != ph)
+                continue;
             at_vinstr vi = {0};
             vi.phase = (int16_t)ph;
             vi.acc = -1;
-            if (in->result != AT_NO_VALUE) vi.dst = L->where[in->result];
+            if (in->result != AT_NO_VALUE)
+                vi.dst = L->where[in->result];
             const at_value *o = in->operands;
             if (unary_fn[in->op]) {
                 vi.kind = AT_V_UNARY;
@@ -328,23 +395,29 @@ static at_status emit_vector(lowering *L)
                 p->cost_per_elem += unary_cost(vi.fn);
             } else if (binary_fn[in->op]) {
                 vi.fn = (uint8_t)(binary_fn[in->op] - 1);
-                int sa = L->where[o[0]].kind == AT_OPD_SLOT, sb = L->where[o[1]].kind == AT_OPD_SLOT;
-                vi.kind = sb ? AT_V_BINARY_S : sa ? AT_V_BINARY_RS : AT_V_BINARY;
+                int sa = L->where[o[0]].kind == AT_OPD_SLOT,
+                    sb = L->where[o[1]].kind == AT_OPD_SLOT;
+                vi.kind = sb   ? AT_V_BINARY_S
+                          : sa ? AT_V_BINARY_RS
+                               : AT_V_BINARY;
                 vi.src[0] = L->where[sa ? o[1] : o[0]];
                 vi.src[1] = L->where[sa ? o[0] : o[1]];
                 p->cost_per_elem += vi.fn == AT_BIN_POW ? 8 : 1;
             } else if (compare_fn[in->op]) {
                 vi.kind = AT_V_COMPARE;
                 vi.fn = (uint8_t)(compare_fn[in->op] - 1);
-                if ((st = vector_operand(L, o[0], ph, 1, &vi.src[0]))) return st;
-                if ((st = vector_operand(L, o[1], ph, 1, &vi.src[1]))) return st;
+                if ((st = vector_operand(L, o[0], ph, 1, &vi.src[0])))
+                    return st;
+                if ((st = vector_operand(L, o[1], ph, 1, &vi.src[1])))
+                    return st;
                 p->cost_per_elem += 1;
             } else if (in->op == AT_IR_SELECT) {
                 vi.kind = AT_V_SELECT;
                 for (int j = 0; j < 3; j++)
-                    if ((st = vector_operand(L, o[j], ph, 1, &vi.src[j]))) return st;
+                    if ((st = vector_operand(L, o[j], ph, 1, &vi.src[j])))
+                        return st;
                 p->cost_per_elem += 1;
-            } else if (in->op == AT_IR_CAST) {          /* f32 -> f32 */
+            } else if (in->op == AT_IR_CAST) { /* f32 -> f32 */
                 vi.kind = AT_V_COPY;
                 vi.src[0] = L->where[o[0]];
             } else if (is_row_red(in->op) || is_all_red(in->op)) {
@@ -352,8 +425,10 @@ static at_status emit_vector(lowering *L)
                 vi.kind = all ? AT_V_RED_ALL : AT_V_RED_ROW;
                 vi.src[0] = L->where[o[0]];
                 vi.dst.kind = AT_OPD_NONE;
-                vi.acc = add_acc(L, red_kind(in->op), all, ph, p->slot_of[in->result], -1);
-                if (vi.acc < 0) return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+                vi.acc = add_acc(L, red_kind(in->op), all, ph,
+                                 p->slot_of[in->result], -1);
+                if (vi.acc < 0)
+                    return at_error_set(L->err, AT_E_NOMEM, "out of memory");
                 p->cost_per_elem += 1;
             } else if (in->op == AT_IR_STORE) {
                 at_value v = o[0];
@@ -362,21 +437,25 @@ static at_status emit_vector(lowering *L)
                 vi.dst.idx = in->param;
                 vi.src[0] = L->where[v];
                 if (vi.src[0].kind == AT_OPD_MEM && vi.src[0].idx == in->param)
-                    continue;   /* forwarded: the producer already wrote here */
+                    continue; /* forwarded: the producer already wrote here */
                 p->cost_per_elem += 1;
             } else {
-                return at_error_set(L->err, AT_E_INTERNAL, "lowering: no vector form for %s",
+                return at_error_set(L->err, AT_E_INTERNAL,
+                                    "lowering: no vector form for %s",
                                     at_irop_name(in->op));
             }
-            if ((st = add_vinstr(L, vi))) return st;
+            if ((st = add_vinstr(L, vi)))
+                return st;
         }
     }
     /* row values feeding whole-launch reductions: accumulated per row */
     for (int i = 0; i < k->ninstrs; i++) {
         const at_instr *in = &k->instrs[i];
-        if (!is_all_red(in->op) || level_of(L, in->operands[0]) != AT_LEVEL_ROW) continue;
-        if (add_acc(L, red_kind(in->op), 1, L->phase[in->operands[0]], p->slot_of[in->result],
-                    p->slot_of[in->operands[0]]) < 0)
+        if (!is_all_red(in->op) || level_of(L, in->operands[0]) != AT_LEVEL_ROW)
+            continue;
+        if (add_acc(L, red_kind(in->op), 1, L->phase[in->operands[0]],
+                    p->slot_of[in->result], p->slot_of[in->operands[0]])
+            < 0)
             return at_error_set(L->err, AT_E_NOMEM, "out of memory");
     }
     return AT_OK;
@@ -390,7 +469,8 @@ static int reg_uses(const at_program *p, int reg)
 {
     int n = 0;
     for (int i = 0; i < p->nv; i++)
-        for (int j = 0; j < 3; j++) n += p->v[i].src[j].kind == AT_OPD_REG && p->v[i].src[j].idx == reg;
+        for (int j = 0; j < 3; j++)
+            n += p->v[i].src[j].kind == AT_OPD_REG && p->v[i].src[j].idx == reg;
     return n;
 }
 
@@ -399,24 +479,31 @@ static void fuse_exp_sum(lowering *L)
     at_program *p = L->p;
     for (int i = 0; i + 2 < p->nv; i++) {
         at_vinstr *sub = &p->v[i], *ex = &p->v[i + 1], *red = &p->v[i + 2];
-        if (sub->kind != AT_V_BINARY_S || sub->fn != AT_BIN_SUB || sub->dst.kind != AT_OPD_REG) continue;
-        if (ex->kind != AT_V_UNARY || ex->fn != AT_UN_EXP || ex->src[0].kind != AT_OPD_REG ||
-            ex->src[0].idx != sub->dst.idx || ex->phase != sub->phase)
+        if (sub->kind != AT_V_BINARY_S || sub->fn != AT_BIN_SUB
+            || sub->dst.kind != AT_OPD_REG)
             continue;
-        if ((red->kind != AT_V_RED_ROW && red->kind != AT_V_RED_ALL) ||
-            p->acc[red->acc].red != AT_RED_SUM || red->phase != ex->phase ||
-            red->src[0].kind != ex->dst.kind || red->src[0].idx != ex->dst.idx)
+        if (ex->kind != AT_V_UNARY || ex->fn != AT_UN_EXP
+            || ex->src[0].kind != AT_OPD_REG || ex->src[0].idx != sub->dst.idx
+            || ex->phase != sub->phase)
             continue;
-        if (reg_uses(p, sub->dst.idx) != 1) continue;
+        if ((red->kind != AT_V_RED_ROW && red->kind != AT_V_RED_ALL)
+            || p->acc[red->acc].red != AT_RED_SUM || red->phase != ex->phase
+            || red->src[0].kind != ex->dst.kind
+            || red->src[0].idx != ex->dst.idx)
+            continue;
+        if (reg_uses(p, sub->dst.idx) != 1)
+            continue;
         at_vinstr f = *ex;
         f.kind = AT_V_EXP_SUB_SUM;
         f.src[0] = sub->src[0];
         f.src[1] = sub->src[1];
         f.acc = red->acc;
         p->v[i] = f;
-        memmove(&p->v[i + 1], &p->v[i + 3], (size_t)(p->nv - i - 3) * sizeof *p->v);
+        memmove(&p->v[i + 1], &p->v[i + 3],
+                (size_t)(p->nv - i - 3) * sizeof *p->v);
         p->nv -= 2;
-        p->cost_per_elem -= 2;   /* the sub and the reduction emit_vector counted (1 each) */
+        p->cost_per_elem -=
+            2; /* the sub and the reduction emit_vector counted (1 each) */
     }
 }
 
@@ -429,44 +516,59 @@ static at_status alloc_registers(lowering *L)
     int *phys = malloc((size_t)(nvirt ? nvirt : 1) * sizeof *phys);
     int *free_list = malloc((size_t)(nvirt ? nvirt : 1) * sizeof *free_list);
     if (!last || !phys || !free_list) {
-        free(last); free(phys); free(free_list);
+        free(last);
+        free(phys);
+        free(free_list);
         return at_error_set(L->err, AT_E_NOMEM, "out of memory");
     }
-    for (int v = 0; v < nvirt; v++) { last[v] = -1; phys[v] = -1; }
+    for (int v = 0; v < nvirt; v++) {
+        last[v] = -1;
+        phys[v] = -1;
+    }
     for (int i = 0; i < p->nv; i++)
         for (int j = 0; j < 3; j++)
-            if (p->v[i].src[j].kind == AT_OPD_REG) last[p->v[i].src[j].idx] = i;
+            if (p->v[i].src[j].kind == AT_OPD_REG)
+                last[p->v[i].src[j].idx] = i;
     int nfree = 0;
     for (int i = 0; i < p->nv; i++) {
         at_vinstr *vi = &p->v[i];
         if (i > 0 && vi->phase != p->v[i - 1].phase) {
             /* nothing lives across phases: every register is free again */
             nfree = 0;
-            for (int r = 0; r < p->nregs; r++) free_list[nfree++] = r;
+            for (int r = 0; r < p->nregs; r++)
+                free_list[nfree++] = r;
         }
         for (int j = 0; j < 3; j++) {
-            if (vi->src[j].kind != AT_OPD_REG) continue;
+            if (vi->src[j].kind != AT_OPD_REG)
+                continue;
             int v = vi->src[j].idx;
             vi->src[j].idx = phys[v];
         }
         /* registers whose last use is this instruction may be its dst */
         for (int j = 0; j < 3; j++) {
-            if (vi->src[j].kind != AT_OPD_REG) continue;
+            if (vi->src[j].kind != AT_OPD_REG)
+                continue;
             int r = vi->src[j].idx, dup = 0;
-            for (int q = 0; q < nfree; q++) dup |= free_list[q] == r;
+            for (int q = 0; q < nfree; q++)
+                dup |= free_list[q] == r;
             int still = 0;
-            for (int v = 0; v < nvirt; v++) still |= phys[v] == r && last[v] > i;
-            if (!dup && !still) free_list[nfree++] = r;
+            for (int v = 0; v < nvirt; v++)
+                still |= phys[v] == r && last[v] > i;
+            if (!dup && !still)
+                free_list[nfree++] = r;
         }
         if (vi->dst.kind == AT_OPD_REG) {
             int v = vi->dst.idx;
             int r = nfree ? free_list[--nfree] : p->nregs++;
             phys[v] = r;
             vi->dst.idx = r;
-            if (last[v] < 0) free_list[nfree++] = r;   /* dead value */
+            if (last[v] < 0)
+                free_list[nfree++] = r; /* dead value */
         }
     }
-    free(last); free(phys); free(free_list);
+    free(last);
+    free(phys);
+    free(free_list);
     return AT_OK;
 }
 
@@ -482,9 +584,12 @@ static void mark_final_writes(at_program *p)
         vi->final = vi->dst.kind == AT_OPD_MEM;
         for (int j = i + 1; j < p->nv && vi->final; j++)
             for (int s = 0; s < 3; s++)
-                if (p->v[j].src[s].kind == AT_OPD_MEM && p->v[j].src[s].idx == vi->dst.idx) vi->final = 0;
-        if (vi->final && ((vi->kind == AT_V_UNARY && p->kt->unary_nt[vi->fn]) ||
-                          (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])))
+                if (p->v[j].src[s].kind == AT_OPD_MEM
+                    && p->v[j].src[s].idx == vi->dst.idx)
+                    vi->final = 0;
+        if (vi->final
+            && ((vi->kind == AT_V_UNARY && p->kt->unary_nt[vi->fn])
+                || (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])))
             p->can_stream = 1;
     }
 }
@@ -494,28 +599,35 @@ static at_status index_phases(at_program *p, at_error *err)
 {
     p->vph = calloc((size_t)p->nphases + 1, sizeof *p->vph);
     p->sph = calloc((size_t)p->nphases + 1, sizeof *p->sph);
-    if (!p->vph || !p->sph) return at_error_set(err, AT_E_NOMEM, "out of memory");
+    if (!p->vph || !p->sph)
+        return at_error_set(err, AT_E_NOMEM, "out of memory");
     int i = 0;
     for (int ph = 0; ph <= p->nphases; ph++) {
-        while (i < p->nv && p->v[i].phase < ph) i++;
+        while (i < p->nv && p->v[i].phase < ph)
+            i++;
         p->vph[ph] = i;
     }
     p->s_row = 0;
-    while (p->s_row < p->ns && p->s[p->s_row].where == AT_S_PROLOGUE) p->s_row++;
+    while (p->s_row < p->ns && p->s[p->s_row].where == AT_S_PROLOGUE)
+        p->s_row++;
     i = p->s_row;
     for (int ph = 0; ph <= p->nphases; ph++) {
-        while (i < p->ns && p->s[i].where == AT_S_ROW && p->s[i].phase < ph) i++;
+        while (i < p->ns && p->s[i].where == AT_S_ROW && p->s[i].phase < ph)
+            i++;
         p->sph[ph] = i;
     }
     p->s_epi = p->sph[p->nphases];
     return AT_OK;
 }
 
-at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at_error *err)
+at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out,
+                   at_error *err)
 {
     *out = NULL;
     if (!k->frozen)
-        return at_error_set(err, AT_E_VERIFY, "kernel '%s' must be verified before compiling", k->name);
+        return at_error_set(err, AT_E_VERIFY,
+                            "kernel '%s' must be verified before compiling",
+                            k->name);
     size_t nv = (size_t)(k->nvalues ? k->nvalues : 1);
     lowering L = {0};
     L.k = k;
@@ -527,10 +639,12 @@ at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at
     L.where = calloc(nv, sizeof *L.where);
     L.homed = calloc((size_t)(k->nparams ? k->nparams : 1), sizeof *L.homed);
     at_status st = AT_OK;
-    if (!L.p || !L.phase || !L.first_store || !L.later_use || !L.where || !L.homed ||
-        !(L.p->slot_of = calloc(nv, sizeof *L.p->slot_of)) ||
-        !(L.p->probe = calloc(AT_STORE_BANDS, sizeof *L.p->probe))) {
-        st = at_error_set(err, AT_E_NOMEM, "out of memory compiling '%s'", k->name);
+    if (!L.p || !L.phase || !L.first_store || !L.later_use || !L.where
+        || !L.homed || !(L.p->slot_of = calloc(nv, sizeof *L.p->slot_of))
+        || !(L.p->probe = calloc(AT_STORE_BANDS, sizeof *L.p->probe)))
+    {
+        st = at_error_set(err, AT_E_NOMEM, "out of memory compiling '%s'",
+                          k->name);
         goto done;
     }
     L.p->k = k;
@@ -543,47 +657,75 @@ at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at
     }
     assign_phases(&L);
     choose_mode(&L);
-    if (L.p->mode == AT_MODE_GEMM) goto done;
+    if (L.p->mode == AT_MODE_GEMM)
+        goto done;
     place_values(&L);
-    if ((st = emit_scalar(&L)) || (st = emit_vector(&L))) goto done;
+    if ((st = emit_scalar(&L)) || (st = emit_vector(&L)))
+        goto done;
     fuse_exp_sum(&L);
-    if ((st = alloc_registers(&L))) goto done;
+    if ((st = alloc_registers(&L)))
+        goto done;
     mark_final_writes(L.p);
     if (L.p->mode == AT_MODE_FLAT && L.p->nscratch)
-        st = at_error_set(err, AT_E_INTERNAL, "lowering: scratch in a flat program");
+        st = at_error_set(err, AT_E_INTERNAL,
+                          "lowering: scratch in a flat program");
     /* whole-launch accumulators first, so partials are a dense prefix */
-    for (int a = 0; a < L.p->nacc; a++) L.p->nall += L.p->acc[a].all;
+    for (int a = 0; a < L.p->nacc; a++)
+        L.p->nall += L.p->acc[a].all;
     {
-        at_acc *sorted = malloc((size_t)(L.p->nacc ? L.p->nacc : 1) * sizeof *sorted);
-        int *remap = malloc((size_t)(L.p->nacc ? L.p->nacc : 1) * sizeof *remap);
+        at_acc *sorted =
+            malloc((size_t)(L.p->nacc ? L.p->nacc : 1) * sizeof *sorted);
+        int *remap =
+            malloc((size_t)(L.p->nacc ? L.p->nacc : 1) * sizeof *remap);
         if (!sorted || !remap) {
-            free(sorted); free(remap);
+            free(sorted);
+            free(remap);
             st = at_error_set(err, AT_E_NOMEM, "out of memory");
             goto done;
         }
         int n = 0;
         for (int pass = 1; pass >= 0; pass--)
             for (int a = 0; a < L.p->nacc; a++)
-                if (L.p->acc[a].all == pass) { remap[a] = n; sorted[n++] = L.p->acc[a]; }
+                if (L.p->acc[a].all == pass) {
+                    remap[a] = n;
+                    sorted[n++] = L.p->acc[a];
+                }
         for (int i = 0; i < L.p->nv; i++)
-            if (L.p->v[i].acc >= 0) L.p->v[i].acc = remap[L.p->v[i].acc];
-        if (L.p->nacc) memcpy(L.p->acc, sorted, (size_t)L.p->nacc * sizeof *sorted);
+            if (L.p->v[i].acc >= 0)
+                L.p->v[i].acc = remap[L.p->v[i].acc];
+        if (L.p->nacc)
+            memcpy(L.p->acc, sorted, (size_t)L.p->nacc * sizeof *sorted);
         free(sorted);
         free(remap);
     }
-    if (L.p->cost_per_elem == 0) L.p->cost_per_elem = 1;
-    if ((st = index_phases(L.p, err))) goto done;
+    if (L.p->cost_per_elem == 0)
+        L.p->cost_per_elem = 1;
+    if ((st = index_phases(L.p, err)))
+        goto done;
 done:
-    free(L.phase); free(L.first_store); free(L.later_use); free(L.where); free(L.homed);
-    if (st != AT_OK) { at_program_free(L.p); return st; }
+    free(L.phase);
+    free(L.first_store);
+    free(L.later_use);
+    free(L.where);
+    free(L.homed);
+    if (st != AT_OK) {
+        at_program_free(L.p);
+        return st;
+    }
     *out = L.p;
     return AT_OK;
 }
 
 void at_program_free(at_program *p)
 {
-    if (!p) return;
-    free(p->v); free(p->s); free(p->acc); free(p->slot_of); free(p->vph); free(p->sph);
+    if (!p)
+        return;
+    free(p->v);
+    free(p->s);
+    free(p->acc);
+    free(p->slot_of);
+    free(p->vph);
+    free(p->sph);
     free(p->probe);
     free(p);
 }

@@ -104,7 +104,8 @@ static uint64_t *map_get(const ptr_map *m, uintptr_t key)
 static int map_grow(ptr_map *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    ptr_map n = {calloc(ncap, sizeof *n.keys), calloc(ncap, sizeof *n.vals), ncap, 0};
+    ptr_map n = {calloc(ncap, sizeof *n.keys), calloc(ncap, sizeof *n.vals),
+                 ncap, 0};
     if (n.keys == NULL || n.vals == NULL) {
         free(n.keys);
         free(n.vals);
@@ -205,7 +206,8 @@ static char *map_aligned_slab(void)
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED)
         return NULL;
-    uintptr_t a = ((uintptr_t)raw + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1);
+    uintptr_t a =
+        ((uintptr_t)raw + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1);
     char *base = (char *)a;
     size_t head = (size_t)(base - raw);
     if (head > 0)
@@ -224,7 +226,9 @@ static int new_bump_slab(at_pool *p)
     if (s == NULL)
         return -1;
     s->base = map_aligned_slab();
-    if (s->base == NULL || map_put(&p->slabs, (uintptr_t)s->base, (uintptr_t)s) != 0) {
+    if (s->base == NULL
+        || map_put(&p->slabs, (uintptr_t)s->base, (uintptr_t)s) != 0)
+    {
         if (s->base != NULL)
             munmap(s->base, SLAB_BYTES);
         free(s);
@@ -282,7 +286,8 @@ static void *alloc_small(at_pool *p, unsigned c, size_t nbytes)
     int hit = ptr != NULL;
     if (!hit) {
         if ((p->bump_slab == NULL || SLAB_BYTES - p->bump_off < csize)
-            && new_bump_slab(p) != 0) {
+            && new_bump_slab(p) != 0)
+        {
             at_spin_release(&p->lock);
             return NULL;
         }
@@ -498,7 +503,8 @@ void at_pool_destroy(at_pool *pool)
         if (pool->large.keys[i] == 0)
             continue;
         size_t nbytes = (size_t)(pool->large.vals[i] & ~LIVE_BIT);
-        munmap((void *)pool->large.keys[i], page_round(class_size(class_index(nbytes))));
+        munmap((void *)pool->large.keys[i],
+               page_round(class_size(class_index(nbytes))));
     }
     map_release(&pool->slabs);
     map_release(&pool->large);

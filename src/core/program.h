@@ -23,7 +23,11 @@
 #define AT_BLOCK 1024              /* elements per register block          */
 #define AT_CHUNK (64 * 1024)       /* elements per task (FLAT), per row run */
 
-typedef enum { AT_MODE_FLAT, AT_MODE_ROW, AT_MODE_GEMM } at_mode;
+typedef enum {
+    AT_MODE_FLAT,
+    AT_MODE_ROW,
+    AT_MODE_GEMM
+} at_mode;
 
 /* Where a vector operand lives. */
 typedef enum {
@@ -34,11 +38,20 @@ typedef enum {
     AT_OPD_SLOT      /* scalar slot idx broadcast over the block            */
 } at_opd_kind;
 
-typedef struct at_opd { uint8_t kind; int32_t idx; } at_opd;
+typedef struct at_opd {
+    uint8_t kind;
+    int32_t idx;
+} at_opd;
 
 typedef enum {
-    AT_V_UNARY, AT_V_BINARY, AT_V_BINARY_S, AT_V_BINARY_RS, AT_V_FILL, AT_V_COPY,
-    AT_V_COMPARE, AT_V_SELECT,
+    AT_V_UNARY,
+    AT_V_BINARY,
+    AT_V_BINARY_S,
+    AT_V_BINARY_RS,
+    AT_V_FILL,
+    AT_V_COPY,
+    AT_V_COMPARE,
+    AT_V_SELECT,
     AT_V_RED_ROW,    /* reduce the block into row accumulator acc          */
     AT_V_RED_ALL,    /* reduce the block into the task partial acc         */
     AT_V_EXP_SUB_SUM /* dst = exp(src0 - slot src1), summed into acc (fused) */
@@ -46,9 +59,9 @@ typedef enum {
 
 typedef struct at_vinstr {
     uint8_t kind;
-    uint8_t fn;          /* AT_UN_*, AT_BIN_*, AT_CMP_*, or reduce kind    */
-    uint8_t final;       /* dst is memory that no later instruction reads:
-                            a large launch may write it with streaming stores */
+    uint8_t fn; /* AT_UN_*, AT_BIN_*, AT_CMP_*, or reduce kind    */
+    uint8_t final; /* dst is memory that no later instruction reads:
+                      a large launch may write it with streaming stores */
     int16_t phase;
     at_opd dst;
     at_opd src[3];
@@ -56,72 +69,89 @@ typedef struct at_vinstr {
 } at_vinstr;
 
 /* Reduction kinds for accumulators. */
-typedef enum { AT_RED_SUM, AT_RED_MAX, AT_RED_MIN } at_redkind;
+typedef enum {
+    AT_RED_SUM,
+    AT_RED_MAX,
+    AT_RED_MIN
+} at_redkind;
 
 /* Scalar instructions run the row and uniform levels on slots. */
 typedef struct at_sinstr {
-    int32_t ir;          /* index of the IR instruction                    */
-    int16_t phase;       /* ROW mode: phase at whose start it runs         */
-    uint8_t where;       /* AT_S_PROLOGUE, AT_S_ROW, AT_S_EPILOGUE         */
+    int32_t ir; /* index of the IR instruction                    */
+    int16_t phase; /* ROW mode: phase at whose start it runs         */
+    uint8_t where; /* AT_S_PROLOGUE, AT_S_ROW, AT_S_EPILOGUE         */
 } at_sinstr;
-enum { AT_S_PROLOGUE, AT_S_ROW, AT_S_EPILOGUE };
+enum {
+    AT_S_PROLOGUE,
+    AT_S_ROW,
+    AT_S_EPILOGUE
+};
 
 typedef struct at_acc {
-    uint8_t red;         /* at_redkind                                     */
-    uint8_t all;         /* whole-launch (1) or per row (0)                */
-    int16_t phase;       /* phase whose blocks feed it                     */
-    int32_t slot;        /* where the result goes                          */
-    int32_t src_slot;    /* ROW value fed to an all-reduction, or -1       */
+    uint8_t red; /* at_redkind                                     */
+    uint8_t all; /* whole-launch (1) or per row (0)                */
+    int16_t phase; /* phase whose blocks feed it                     */
+    int32_t slot; /* where the result goes                          */
+    int32_t src_slot; /* ROW value fed to an all-reduction, or -1       */
 } at_acc;
 
-typedef union at_slot { float f; int64_t i; } at_slot;
+typedef union at_slot {
+    float f;
+    int64_t i;
+} at_slot;
 
 /* The AUTO store policy's state for one footprint band of one program
  * (interp.c).  The only part of a program that launches change. */
 typedef struct at_store_probe {
-    _Atomic uint64_t launches;       /* launches in this band so far          */
-    _Atomic uint64_t best[2];        /* this probe's best ns per MiB: cached,
-                                        streamed (UINT64_MAX: none yet)       */
-    atomic_int stream;               /* the last probe's verdict              */
+    _Atomic uint64_t launches; /* launches in this band so far          */
+    _Atomic uint64_t best[2]; /* this probe's best ns per MiB: cached,
+                                 streamed (UINT64_MAX: none yet)       */
+    atomic_int stream; /* the last probe's verdict              */
 } at_store_probe;
 
-#define AT_STORE_BANDS 4             /* 4-8, 8-16, 16-32, 32-64 MiB           */
+#define AT_STORE_BANDS 4 /* 4-8, 8-16, 16-32, 32-64 MiB           */
 
 struct at_program {
     const at_kernel *k;
     const at_ktable *kt;
     at_mode mode;
     int nphases;
-    at_vinstr *v; int nv;          /* ordered by phase                     */
-    at_sinstr *s; int ns;          /* ordered by where, then phase         */
-    at_acc *acc; int nacc;
-    int nall;                      /* accumulators with all = 1 (first)    */
+    at_vinstr *v;
+    int nv; /* ordered by phase                     */
+    at_sinstr *s;
+    int ns; /* ordered by where, then phase         */
+    at_acc *acc;
+    int nacc;
+    int nall; /* accumulators with all = 1 (first)    */
     int nregs, nscratch, nslots;
-    int32_t *slot_of;              /* value -> slot, or -1                 */
-    int *vph;                      /* v[vph[ph] .. vph[ph+1]) is phase ph  */
-    int *sph;                      /* s[sph[ph] .. sph[ph+1]): row scalars */
-    int s_row, s_epi;              /* s[0..s_row) prologue, s[s_epi..) epilogue */
-    size_t cost_per_elem;          /* rough work units per element         */
-    int can_stream;                /* a final write has a streaming kernel */
-    at_store_probe *probe;         /* AT_STORE_BANDS; mutable (atomics)    */
+    int32_t *slot_of; /* value -> slot, or -1                 */
+    int *vph; /* v[vph[ph] .. vph[ph+1]) is phase ph  */
+    int *sph; /* s[sph[ph] .. sph[ph+1]): row scalars */
+    int s_row, s_epi; /* s[0..s_row) prologue, s[s_epi..) epilogue */
+    size_t cost_per_elem; /* rough work units per element         */
+    int can_stream; /* a final write has a streaming kernel */
+    at_store_probe *probe; /* AT_STORE_BANDS; mutable (atomics)    */
 };
 
 /* internal entry points */
-at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out, at_error *err);
+at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out,
+                   at_error *err);
 
 /* Where a failed range check or gather happened (for op-specific messages). */
 typedef struct at_launch_diag {
     int64_t row, value, lo, hi;
-    int param;           /* gather: the buffer param; check.range: -1     */
+    int param; /* gather: the buffer param; check.range: -1     */
 } at_launch_diag;
 
-at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows, size_t cols,
-                       const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err);
+at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows,
+                       size_t cols, const at_arg *args, size_t nargs,
+                       at_launch_diag *diag, at_error *err);
 
 /* at_launch_ex without the argument checks, for callers that have already
  * validated every argument against the kernel's signature (the standard
  * library, whose at_stdop_prepare is stricter than those checks).  Builds
  * without NDEBUG still run the checks and assert that they pass. */
-at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows, size_t cols,
-                              const at_arg *args, size_t nargs, at_launch_diag *diag, at_error *err);
+at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows,
+                              size_t cols, const at_arg *args, size_t nargs,
+                              at_launch_diag *diag, at_error *err);
 #endif

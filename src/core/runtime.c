@@ -8,47 +8,64 @@ static void ktable_init(at_isa isa, at_ktable *t)
 {
     switch (isa) {
 #ifdef AT_HAVE_ISA_AVX512
-    case AT_ISA_AVX512: at_ktable_init_avx512(t); return;
+        case AT_ISA_AVX512:
+            at_ktable_init_avx512(t);
+            return;
 #endif
 #ifdef AT_HAVE_ISA_AVX2
-    case AT_ISA_AVX2: at_ktable_init_avx2(t); return;
+        case AT_ISA_AVX2:
+            at_ktable_init_avx2(t);
+            return;
 #endif
-    default: at_ktable_init_baseline(t); return;
+        default:
+            at_ktable_init_baseline(t);
+            return;
     }
 }
 
-at_status at_executor_create(unsigned threads, int isa, at_executor **out, at_error *err)
+at_status at_executor_create(unsigned threads, int isa, at_executor **out,
+                             at_error *err)
 {
     *out = NULL;
-    if (threads == 0) threads = at_threads_ncpu();
+    if (threads == 0)
+        threads = at_threads_ncpu();
     if (threads > AT_MAX_THREADS)
-        return at_error_set(err, AT_E_VALUE, "Executor: threads=%u is more than %d", threads,
+        return at_error_set(err, AT_E_VALUE,
+                            "Executor: threads=%u is more than %d", threads,
                             AT_MAX_THREADS);
     at_isa level = at_cpu_best_isa();
     if (isa >= 0) {
         if (isa >= AT_ISA_COUNT)
-            return at_error_set(err, AT_E_VALUE, "Executor: unknown ISA level %d", isa);
+            return at_error_set(err, AT_E_VALUE,
+                                "Executor: unknown ISA level %d", isa);
         if (!at_cpu_compiled((at_isa)isa))
-            return at_error_set(err, AT_E_VALUE, "Executor: ISA level '%s' was not compiled into this build",
-                                at_isa_name((at_isa)isa));
+            return at_error_set(
+                err, AT_E_VALUE,
+                "Executor: ISA level '%s' was not compiled into this build",
+                at_isa_name((at_isa)isa));
         if (!at_cpu_supports((at_isa)isa))
-            return at_error_set(err, AT_E_VALUE, "Executor: this CPU cannot run ISA level '%s'",
+            return at_error_set(err, AT_E_VALUE,
+                                "Executor: this CPU cannot run ISA level '%s'",
                                 at_isa_name((at_isa)isa));
         level = (at_isa)isa;
     }
     at_executor *ex = calloc(1, sizeof *ex);
-    if (!ex) return at_error_set(err, AT_E_NOMEM, "Executor: out of memory");
+    if (!ex)
+        return at_error_set(err, AT_E_NOMEM, "Executor: out of memory");
     ex->nthreads = threads;
     ex->isa = level;
     ktable_init(level, &ex->kt);
     pthread_mutex_init(&ex->lock, NULL);
-    for (int i = 0; i < AT_STD_COUNT; i++) atomic_init(&ex->std[i], NULL);
+    for (int i = 0; i < AT_STD_COUNT; i++)
+        atomic_init(&ex->std[i], NULL);
     atomic_init(&ex->stores, AT_STORES_AUTO);
     ex->pool = at_pool_create();
     ex->threads = at_threads_create(threads);
     if (!ex->pool || !ex->threads) {
         at_executor_destroy(ex);
-        return at_error_set(err, AT_E_NOMEM, "Executor: cannot create pool or %u threads", threads);
+        return at_error_set(err, AT_E_NOMEM,
+                            "Executor: cannot create pool or %u threads",
+                            threads);
     }
     *out = ex;
     return AT_OK;
@@ -56,13 +73,16 @@ at_status at_executor_create(unsigned threads, int isa, at_executor **out, at_er
 
 void at_executor_destroy(at_executor *ex)
 {
-    if (!ex) return;
+    if (!ex)
+        return;
     for (int i = 0; i < AT_STD_COUNT; i++) {
         at_program_free(atomic_load(&ex->std[i]));
         at_kernel_free(ex->stdk[i]);
     }
-    if (ex->threads) at_threads_destroy(ex->threads);
-    if (ex->pool) at_pool_destroy(ex->pool);
+    if (ex->threads)
+        at_threads_destroy(ex->threads);
+    if (ex->pool)
+        at_pool_destroy(ex->pool);
     pthread_mutex_destroy(&ex->lock);
     free(ex);
 }
@@ -71,7 +91,8 @@ unsigned at_executor_threads(const at_executor *ex) { return ex->nthreads; }
 at_isa at_executor_isa(const at_executor *ex) { return ex->isa; }
 at_pool *at_executor_pool(at_executor *ex) { return ex->pool; }
 
-static const char *const store_names[AT_STORES_COUNT] = {"auto", "cached", "streamed"};
+static const char *const store_names[AT_STORES_COUNT] = {"auto", "cached",
+                                                         "streamed"};
 
 const char *at_store_policy_name(at_store_policy p)
 {
@@ -81,51 +102,63 @@ const char *at_store_policy_name(at_store_policy p)
 int at_store_policy_parse(const char *name)
 {
     for (int p = 0; name && p < AT_STORES_COUNT; p++)
-        if (strcmp(name, store_names[p]) == 0) return p;
+        if (strcmp(name, store_names[p]) == 0)
+            return p;
     return -1;
 }
 
 at_status at_executor_set_stores(at_executor *ex, int policy, at_error *err)
 {
     if (policy < 0 || policy >= AT_STORES_COUNT)
-        return at_error_set(err, AT_E_VALUE, "Executor: unknown store policy %d", policy);
+        return at_error_set(err, AT_E_VALUE,
+                            "Executor: unknown store policy %d", policy);
     atomic_store_explicit(&ex->stores, policy, memory_order_relaxed);
     return AT_OK;
 }
 
 at_store_policy at_executor_stores(const at_executor *ex)
 {
-    return (at_store_policy)atomic_load_explicit(&ex->stores, memory_order_relaxed);
+    return (at_store_policy)atomic_load_explicit(&ex->stores,
+                                                 memory_order_relaxed);
 }
 
-at_status at_compile(at_executor *ex, const at_kernel *k, at_program **out, at_error *err)
+at_status at_compile(at_executor *ex, const at_kernel *k, at_program **out,
+                     at_error *err)
 {
     *out = NULL;
     if (!k || !k->frozen)
-        return at_error_set(err, AT_E_VERIFY, "compile: the kernel must be verified first");
+        return at_error_set(err, AT_E_VERIFY,
+                            "compile: the kernel must be verified first");
     return at_lower(k, &ex->kt, out, err);
 }
 
 const at_kernel *at_program_kernel(const at_program *p) { return p->k; }
 
-at_status at_executor_std_program(at_executor *ex, at_stdop op, const at_program **out, at_error *err)
+at_status at_executor_std_program(at_executor *ex, at_stdop op,
+                                  const at_program **out, at_error *err)
 {
     at_program *p = atomic_load_explicit(&ex->std[op], memory_order_acquire);
-    if (p) { *out = p; return AT_OK; }
+    if (p) {
+        *out = p;
+        return AT_OK;
+    }
     at_status st = AT_OK;
     pthread_mutex_lock(&ex->lock);
     p = atomic_load_explicit(&ex->std[op], memory_order_relaxed);
     if (!p) {
-        if (!ex->stdk[op]) st = at_stdop_kernel(op, &ex->stdk[op], err);
-        if (st == AT_OK) st = at_compile(ex, ex->stdk[op], &p, err);
-        if (st == AT_OK) atomic_store_explicit(&ex->std[op], p, memory_order_release);
+        if (!ex->stdk[op])
+            st = at_stdop_kernel(op, &ex->stdk[op], err);
+        if (st == AT_OK)
+            st = at_compile(ex, ex->stdk[op], &p, err);
+        if (st == AT_OK)
+            atomic_store_explicit(&ex->std[op], p, memory_order_release);
     }
     pthread_mutex_unlock(&ex->lock);
     *out = p;
     return st;
 }
 
-/* ---- program dump ----------------------------------------------------------- */
+/* ---- program dump -------------------------------------------------------- */
 
 static const char *opd_str(char *buf, size_t cap, at_opd o)
 {
@@ -136,29 +169,36 @@ static const char *opd_str(char *buf, size_t cap, at_opd o)
 
 size_t at_program_print(const at_program *p, char *buf, size_t cap)
 {
-    static const char *vk[] = {"unary", "binary", "binary.s", "binary.rs", "fill", "copy",
-                               "compare", "select", "reduce.row", "reduce.all", "exp.sub.sum"};
+    static const char *vk[] = {
+        "unary",   "binary", "binary.s",   "binary.rs",  "fill",       "copy",
+        "compare", "select", "reduce.row", "reduce.all", "exp.sub.sum"};
     static const char *modes[] = {"flat", "row", "gemm"};
     size_t len = 0;
-#define OUT(...)                                                                         \
-    do {                                                                                 \
-        int n_ = snprintf(len < cap ? buf + len : NULL, len < cap ? cap - len : 0, __VA_ARGS__); \
-        if (n_ > 0) len += (size_t)n_;                                                   \
+#define OUT(...)                                                   \
+    do {                                                           \
+        int n_ = snprintf(len < cap ? buf + len : NULL,            \
+                          len < cap ? cap - len : 0, __VA_ARGS__); \
+        if (n_ > 0)                                                \
+            len += (size_t)n_;                                     \
     } while (0)
-    OUT("program %s: mode %s, isa %s, %d phase(s), %d register(s) of %d floats, %d scratch row(s), "
-        "%d slot(s), %d accumulator(s)\n", p->k->name, modes[p->mode], p->kt->isa_name, p->nphases,
-        p->nregs, AT_BLOCK, p->nscratch, p->nslots, p->nacc);
+    OUT("program %s: mode %s, isa %s, %d phase(s), %d register(s) of %d "
+        "floats, %d scratch row(s), "
+        "%d slot(s), %d accumulator(s)\n",
+        p->k->name, modes[p->mode], p->kt->isa_name, p->nphases, p->nregs,
+        AT_BLOCK, p->nscratch, p->nslots, p->nacc);
     for (int i = 0; i < p->ns; i++)
-        OUT("  scalar [%s ph%d] %s\n", p->s[i].where == AT_S_PROLOGUE ? "prologue" :
-            p->s[i].where == AT_S_ROW ? "row" : "epilogue", p->s[i].phase,
-            at_irop_name(p->k->instrs[p->s[i].ir].op));
+        OUT("  scalar [%s ph%d] %s\n",
+            p->s[i].where == AT_S_PROLOGUE ? "prologue"
+            : p->s[i].where == AT_S_ROW    ? "row"
+                                           : "epilogue",
+            p->s[i].phase, at_irop_name(p->k->instrs[p->s[i].ir].op));
     for (int i = 0; i < p->nv; i++) {
         char d[24], a[24], b[24], c[24];
         const at_vinstr *v = &p->v[i];
-        OUT("  vector [ph%d] %-10s fn%-2d %s <- %s %s %s%s\n", v->phase, vk[v->kind], v->fn,
-            opd_str(d, sizeof d, v->dst), opd_str(a, sizeof a, v->src[0]),
-            opd_str(b, sizeof b, v->src[1]), opd_str(c, sizeof c, v->src[2]),
-            v->final ? "  (final)" : "");
+        OUT("  vector [ph%d] %-10s fn%-2d %s <- %s %s %s%s\n", v->phase,
+            vk[v->kind], v->fn, opd_str(d, sizeof d, v->dst),
+            opd_str(a, sizeof a, v->src[0]), opd_str(b, sizeof b, v->src[1]),
+            opd_str(c, sizeof c, v->src[2]), v->final ? "  (final)" : "");
     }
 #undef OUT
     return len;

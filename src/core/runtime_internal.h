@@ -21,7 +21,7 @@ struct at_executor {
 };
 
 /* The stdlib op's program, compiled on first use (thread-safe). */
-at_status at_executor_std_program(at_executor *ex, at_stdop op, const at_program **out,
-                                  at_error *err);
+at_status at_executor_std_program(at_executor *ex, at_stdop op,
+                                  const at_program **out, at_error *err);
 
 #endif

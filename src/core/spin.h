@@ -34,11 +34,13 @@ static inline void at_spin_acquire(at_spin_lock *l)
 {
     for (unsigned spins = 0;; spins++) {
         /* read first: waiters do not bounce the line with writes */
-        if (!atomic_load_explicit(&l->held, memory_order_relaxed) &&
-            !atomic_exchange_explicit(&l->held, 1, memory_order_acquire))
+        if (!atomic_load_explicit(&l->held, memory_order_relaxed)
+            && !atomic_exchange_explicit(&l->held, 1, memory_order_acquire))
             return;
-        if (spins < AT_SPIN_BEFORE_YIELD) at_cpu_relax();
-        else sched_yield();
+        if (spins < AT_SPIN_BEFORE_YIELD)
+            at_cpu_relax();
+        else
+            sched_yield();
     }
 }
 

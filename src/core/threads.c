@@ -64,15 +64,13 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint32_t gen_of(uint64_t s)
-{
-    return (uint32_t)(s >> 32);
-}
+static uint32_t gen_of(uint64_t s) { return (uint32_t)(s >> 32); }
 
 static void run_tasks(at_threads *t, unsigned worker)
 {
     for (;;) {
-        size_t i = atomic_fetch_add_explicit(&t->next_task, 1, memory_order_relaxed);
+        size_t i =
+            atomic_fetch_add_explicit(&t->next_task, 1, memory_order_relaxed);
         if (i >= t->ntasks)
             return;
         t->fn(t->ctx, i, worker);
@@ -110,7 +108,8 @@ static void wait_for_launch(at_threads *t, uint32_t seen)
 {
     uint64_t start = now_ns();
     for (unsigned n = 1;; n++) {
-        if (gen_of(atomic_load_explicit(&t->state, memory_order_acquire)) != seen
+        if (gen_of(atomic_load_explicit(&t->state, memory_order_acquire))
+                != seen
             || atomic_load_explicit(&t->shutdown, memory_order_relaxed))
             return;
         at_cpu_relax();
@@ -210,10 +209,7 @@ void at_threads_destroy(at_threads *t)
     free(t);
 }
 
-unsigned at_threads_count(const at_threads *t)
-{
-    return t ? t->nthreads : 1;
-}
+unsigned at_threads_count(const at_threads *t) { return t ? t->nthreads : 1; }
 
 /* After fork() only the forking thread survives.  Reset everything the dead
  * workers could have left behind (they may have held `mu`) and start fresh
@@ -235,15 +231,13 @@ static void respawn_after_fork(at_threads *t, pid_t pid)
 static int acquire_busy(at_threads *t, pid_t pid)
 {
     pid_t cur = 0;
-    if (atomic_compare_exchange_strong_explicit(&t->busy, &cur, pid,
-                                                memory_order_acquire,
-                                                memory_order_relaxed))
+    if (atomic_compare_exchange_strong_explicit(
+            &t->busy, &cur, pid, memory_order_acquire, memory_order_relaxed))
         return 1;
     if (cur == pid)
         return 0;               /* a concurrent caller in this process */
-    return atomic_compare_exchange_strong_explicit(&t->busy, &cur, pid,
-                                                   memory_order_acquire,
-                                                   memory_order_relaxed);
+    return atomic_compare_exchange_strong_explicit(
+        &t->busy, &cur, pid, memory_order_acquire, memory_order_relaxed);
 }
 
 static void wake_workers(at_threads *t, unsigned want)
@@ -266,7 +260,8 @@ static void wake_workers(at_threads *t, unsigned want)
 static void wait_helpers(at_threads *t, unsigned helpers)
 {
     for (unsigned n = 0;
-         atomic_load_explicit(&t->done, memory_order_acquire) != helpers; n++) {
+         atomic_load_explicit(&t->done, memory_order_acquire) != helpers; n++)
+    {
         if (n < 4096)
             at_cpu_relax();
         else
@@ -284,11 +279,12 @@ static unsigned run_parallel(at_threads *t, size_t ntasks, unsigned limit,
     atomic_store_explicit(&t->done, 0, memory_order_relaxed);
     atomic_store_explicit(&t->limit, limit, memory_order_relaxed);
     uint32_t gen = gen_of(atomic_load(&t->state)) + 1;
-    atomic_store(&t->state, ((uint64_t)gen << 32) | 1);   /* publish; seq_cst */
+    atomic_store(&t->state, ((uint64_t)gen << 32) | 1); /* publish; seq_cst */
     wake_workers(t, limit - 1);
 
     run_tasks(t, 0);
-    uint64_t s = atomic_fetch_or_explicit(&t->state, CLOSED_BIT, memory_order_acq_rel);
+    uint64_t s =
+        atomic_fetch_or_explicit(&t->state, CLOSED_BIT, memory_order_acq_rel);
     unsigned used = (unsigned)(s & COUNT_MASK);
     wait_helpers(t, used - 1);
     return used;

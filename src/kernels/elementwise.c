@@ -17,20 +17,27 @@ typedef vf (*vop2)(vf, vf);
 
 /* ---- loop shapes (put/peel/stream_fence: stream.h) --------------------- */
 
-AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op, int stream)
+AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op,
+                          int stream)
 {
     size_t i = 0;
     if (stream)
-        for (size_t k = peel(y, n); i < k; i++) vf_store_n(y + i, op(vf_load_n(x + i, 1)), 1);
+        for (size_t k = peel(y, n); i < k; i++)
+            vf_store_n(y + i, op(vf_load_n(x + i, 1)), 1);
     for (; i + 4 * VL <= n; i += 4 * VL) {
         vf a0 = op(vf_load(x + i)), a1 = op(vf_load(x + i + VL));
         vf a2 = op(vf_load(x + i + 2 * VL)), a3 = op(vf_load(x + i + 3 * VL));
-        put(y + i, a0, stream); put(y + i + VL, a1, stream);
-        put(y + i + 2 * VL, a2, stream); put(y + i + 3 * VL, a3, stream);
+        put(y + i, a0, stream);
+        put(y + i + VL, a1, stream);
+        put(y + i + 2 * VL, a2, stream);
+        put(y + i + 3 * VL, a3, stream);
     }
-    if (stream) stream_fence();
-    for (; i + VL <= n; i += VL) vf_store(y + i, op(vf_load(x + i)));
-    if (i < n) vf_store_n(y + i, op(vf_load_n(x + i, n - i)), n - i);
+    if (stream)
+        stream_fence();
+    for (; i + VL <= n; i += VL)
+        vf_store(y + i, op(vf_load(x + i)));
+    if (i < n)
+        vf_store_n(y + i, op(vf_load_n(x + i, n - i)), n - i);
 }
 
 /* y = op(a, b) where b is a vector (bs == NULL) or a broadcast scalar. */
@@ -42,17 +49,24 @@ AT_INLINE void loop_binary(size_t n, float *y, const float *a, const float *b,
     size_t i = 0;
     if (stream)
         for (size_t k = peel(y, n); i < k; i++)
-            vf_store_n(y + i, AT_OP(vf_load_n(a + i, 1), scalar ? bs : vf_load_n(b + i, 1)), 1);
+            vf_store_n(
+                y + i,
+                AT_OP(vf_load_n(a + i, 1), scalar ? bs : vf_load_n(b + i, 1)),
+                1);
     for (; i + 4 * VL <= n; i += 4 * VL) {
         vf r0 = AT_OP(vf_load(a + i), AT_B(i));
         vf r1 = AT_OP(vf_load(a + i + VL), AT_B(i + VL));
         vf r2 = AT_OP(vf_load(a + i + 2 * VL), AT_B(i + 2 * VL));
         vf r3 = AT_OP(vf_load(a + i + 3 * VL), AT_B(i + 3 * VL));
-        put(y + i, r0, stream); put(y + i + VL, r1, stream);
-        put(y + i + 2 * VL, r2, stream); put(y + i + 3 * VL, r3, stream);
+        put(y + i, r0, stream);
+        put(y + i + VL, r1, stream);
+        put(y + i + 2 * VL, r2, stream);
+        put(y + i + 3 * VL, r3, stream);
     }
-    if (stream) stream_fence();
-    for (; i + VL <= n; i += VL) vf_store(y + i, AT_OP(vf_load(a + i), AT_B(i)));
+    if (stream)
+        stream_fence();
+    for (; i + VL <= n; i += VL)
+        vf_store(y + i, AT_OP(vf_load(a + i), AT_B(i)));
     if (i < n) {
         size_t r = n - i;
         vf bv = scalar ? bs : vf_load_n(b + i, r);
@@ -67,7 +81,10 @@ AT_INLINE void loop_binary(size_t n, float *y, const float *a, const float *b,
 AT_INLINE vf op_neg(vf a) { return vf_neg(a); }
 AT_INLINE vf op_abs(vf a) { return vf_abs(a); }
 /* relu: max(x, 0) with +0 for -0 and NaN passed through (as PyTorch). */
-AT_INLINE vf op_relu(vf a) { return vf_select(vf_isnan(a), a, vf_max(a, vf_zero())); }
+AT_INLINE vf op_relu(vf a)
+{
+    return vf_select(vf_isnan(a), a, vf_max(a, vf_zero()));
+}
 AT_INLINE vf op_add(vf a, vf b) { return vf_add(a, b); }
 AT_INLINE vf op_sub(vf a, vf b) { return vf_sub(a, b); }
 AT_INLINE vf op_mul(vf a, vf b) { return vf_mul(a, b); }
@@ -86,35 +103,36 @@ AT_INLINE vf op_max(vf a, vf b)
 
 /* ---- kernels ----------------------------------------------------------- */
 
-#define AT_UNARY_KERNEL(name)                                                 \
-    static void k_##name(size_t n, float *y, const float *x)                  \
-    {                                                                         \
-        loop_unary(n, y, x, op_##name, 0);                                    \
-    }                                                                         \
-    static void k_##name##_nt(size_t n, float *y, const float *x)             \
-    {                                                                         \
-        loop_unary(n, y, x, op_##name, 1);                                    \
+#define AT_UNARY_KERNEL(name)                                     \
+    static void k_##name(size_t n, float *y, const float *x)      \
+    {                                                             \
+        loop_unary(n, y, x, op_##name, 0);                        \
+    }                                                             \
+    static void k_##name##_nt(size_t n, float *y, const float *x) \
+    {                                                             \
+        loop_unary(n, y, x, op_##name, 1);                        \
     }
 AT_UNARY_KERNEL(neg)
 AT_UNARY_KERNEL(abs)
 AT_UNARY_KERNEL(relu)
 
-#define AT_BINARY_KERNELS(name)                                               \
-    static void k_##name(size_t n, float *y, const float *a, const float *b)  \
-    {                                                                         \
-        loop_binary(n, y, a, b, vf_zero(), 0, 0, op_##name, 0);               \
-    }                                                                         \
-    static void k_##name##_nt(size_t n, float *y, const float *a, const float *b) \
-    {                                                                         \
-        loop_binary(n, y, a, b, vf_zero(), 0, 0, op_##name, 1);               \
-    }                                                                         \
-    static void k_##name##_s(size_t n, float *y, const float *a, float s)     \
-    {                                                                         \
-        loop_binary(n, y, a, NULL, vf_set1(s), 1, 0, op_##name, 0);              \
-    }                                                                         \
-    static void k_##name##_rs(size_t n, float *y, const float *a, float s)    \
-    {                                                                         \
-        loop_binary(n, y, a, NULL, vf_set1(s), 1, 1, op_##name, 0);              \
+#define AT_BINARY_KERNELS(name)                                              \
+    static void k_##name(size_t n, float *y, const float *a, const float *b) \
+    {                                                                        \
+        loop_binary(n, y, a, b, vf_zero(), 0, 0, op_##name, 0);              \
+    }                                                                        \
+    static void k_##name##_nt(size_t n, float *y, const float *a,            \
+                              const float *b)                                \
+    {                                                                        \
+        loop_binary(n, y, a, b, vf_zero(), 0, 0, op_##name, 1);              \
+    }                                                                        \
+    static void k_##name##_s(size_t n, float *y, const float *a, float s)    \
+    {                                                                        \
+        loop_binary(n, y, a, NULL, vf_set1(s), 1, 0, op_##name, 0);          \
+    }                                                                        \
+    static void k_##name##_rs(size_t n, float *y, const float *a, float s)   \
+    {                                                                        \
+        loop_binary(n, y, a, NULL, vf_set1(s), 1, 1, op_##name, 0);          \
     }
 AT_BINARY_KERNELS(add)
 AT_BINARY_KERNELS(sub)
@@ -125,10 +143,12 @@ AT_BINARY_KERNELS(max)
 
 /* Comparisons: int32 masks (-1 / 0), ordered except ne (true on NaN). */
 typedef vm (*vcmp)(vf, vf);
-AT_INLINE void loop_compare(size_t n, int32_t *m, const float *a, const float *b, vcmp op)
+AT_INLINE void loop_compare(size_t n, int32_t *m, const float *a,
+                            const float *b, vcmp op)
 {
     size_t i = 0;
-    for (; i + VL <= n; i += VL) vm_store(m + i, op(vf_load(a + i), vf_load(b + i)));
+    for (; i + VL <= n; i += VL)
+        vm_store(m + i, op(vf_load(a + i), vf_load(b + i)));
     for (; i < n; i++) {
         /* scalar tail: same predicate on one lane */
         int32_t t[VL];
@@ -136,19 +156,23 @@ AT_INLINE void loop_compare(size_t n, int32_t *m, const float *a, const float *b
         m[i] = t[0];
     }
 }
-#define AT_COMPARE_KERNEL(N, name)                                            \
-    static void k_cmp_##name(size_t n, int32_t *m, const float *a, const float *b) \
-    {                                                                         \
-        loop_compare(n, m, a, b, vf_##name);                                  \
+#define AT_COMPARE_KERNEL(N, name)                                 \
+    static void k_cmp_##name(size_t n, int32_t *m, const float *a, \
+                             const float *b)                       \
+    {                                                              \
+        loop_compare(n, m, a, b, vf_##name);                       \
     }
 AT_COMPARE_OPS(AT_COMPARE_KERNEL)
 
-static void k_select(size_t n, float *y, const int32_t *m, const float *a, const float *b)
+static void k_select(size_t n, float *y, const int32_t *m, const float *a,
+                     const float *b)
 {
     size_t i = 0;
     for (; i + VL <= n; i += VL)
-        vf_store(y + i, vf_select(vm_load(m + i), vf_load(a + i), vf_load(b + i)));
-    for (; i < n; i++) y[i] = m[i] ? a[i] : b[i];
+        vf_store(y + i,
+                 vf_select(vm_load(m + i), vf_load(a + i), vf_load(b + i)));
+    for (; i < n; i++)
+        y[i] = m[i] ? a[i] : b[i];
 }
 
 void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
@@ -159,10 +183,10 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     t->unary_nt[AT_UN_NEG] = k_neg_nt;
     t->unary_nt[AT_UN_ABS] = k_abs_nt;
     t->unary_nt[AT_UN_RELU] = k_relu_nt;
-#define AT_SET_BIN(N, name)                                                   \
-    t->binary[AT_BIN_##N] = k_##name;                                         \
-    t->binary_nt[AT_BIN_##N] = k_##name##_nt;                                 \
-    t->binary_s[AT_BIN_##N] = k_##name##_s;                                   \
+#define AT_SET_BIN(N, name)                   \
+    t->binary[AT_BIN_##N] = k_##name;         \
+    t->binary_nt[AT_BIN_##N] = k_##name##_nt; \
+    t->binary_s[AT_BIN_##N] = k_##name##_s;   \
     t->binary_rs[AT_BIN_##N] = k_##name##_rs;
     AT_SET_BIN(ADD, add)
     AT_SET_BIN(SUB, sub)

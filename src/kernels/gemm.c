@@ -94,7 +94,8 @@ static inline size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
 static inline size_t gemm_balance(size_t len, size_t max, size_t quantum)
 {
     size_t nblk = (len + max - 1) / max;
-    if (nblk == 0) return max;
+    if (nblk == 0)
+        return max;
     size_t b = (len + nblk - 1) / nblk;
     b = (b + quantum - 1) / quantum * quantum;
     return b < max ? b : max;
@@ -113,7 +114,8 @@ gemm_store(vf cr[GEMM_MR][GEMM_NV], float *restrict c, size_t ldc, size_t mr,
             for (int v = 0; v < GEMM_NV; v++) {
                 float *cp = c + (size_t)r * ldc + (size_t)v * VL;
                 vf x = cr[r][v];
-                if (acc) x = vf_add(x, vf_load(cp));
+                if (acc)
+                    x = vf_add(x, vf_load(cp));
                 vf_store(cp, x);
             }
         }
@@ -121,19 +123,23 @@ gemm_store(vf cr[GEMM_MR][GEMM_NV], float *restrict c, size_t ldc, size_t mr,
     }
     GEMM_UNROLL(16)
     for (int r = 0; r < GEMM_MR; r++) {
-        if ((size_t)r >= mr) break;
+        if ((size_t)r >= mr)
+            break;
         GEMM_UNROLL(4)
         for (int v = 0; v < GEMM_NV; v++) {
             size_t col = (size_t)v * VL;
-            if (col >= nr) break;
+            if (col >= nr)
+                break;
             float *cp = c + (size_t)r * ldc + col;
             size_t w = nr - col;
             vf x = cr[r][v];
             if (w >= VL) {
-                if (acc) x = vf_add(x, vf_load(cp));
+                if (acc)
+                    x = vf_add(x, vf_load(cp));
                 vf_store(cp, x);
             } else {
-                if (acc) x = vf_add(x, vf_load_n(cp, w));
+                if (acc)
+                    x = vf_add(x, vf_load_n(cp, w));
                 vf_store_n(cp, x, w);
             }
         }
@@ -152,13 +158,15 @@ gemm_ukr(size_t kc, const float *restrict a, size_t rsa, size_t csa,
     GEMM_UNROLL(16)
     for (int r = 0; r < GEMM_MR; r++) {
         GEMM_UNROLL(4)
-        for (int v = 0; v < GEMM_NV; v++) cr[r][v] = vf_zero();
+        for (int v = 0; v < GEMM_NV; v++)
+            cr[r][v] = vf_zero();
     }
     /* Pull this C tile toward L1 while the kc loop runs (first and last
      * element of each row: rows are only 4-byte aligned). */
     GEMM_UNROLL(16)
     for (int r = 0; r < GEMM_MR; r++) {
-        if ((size_t)r >= mr) break;
+        if ((size_t)r >= mr)
+            break;
         __builtin_prefetch(c + (size_t)r * ldc, 1, 3);
         __builtin_prefetch(c + (size_t)r * ldc + nr - 1, 1, 3);
     }
@@ -166,12 +174,15 @@ gemm_ukr(size_t kc, const float *restrict a, size_t rsa, size_t csa,
     for (size_t p = 0; p < kc; p++) {
         vf bv[GEMM_NV];
         GEMM_UNROLL(4)
-        for (int v = 0; v < GEMM_NV; v++) bv[v] = vf_load(b + v * VL);
+        for (int v = 0; v < GEMM_NV; v++)
+            bv[v] = vf_load(b + v * VL);
         GEMM_UNROLL(16)
         for (int r = 0; r < GEMM_MR; r++) {
-            vf ar = pre ? vf_load(a + (size_t)r * rsa) : vf_set1(a[(size_t)r * rsa]);
+            vf ar = pre ? vf_load(a + (size_t)r * rsa)
+                        : vf_set1(a[(size_t)r * rsa]);
             GEMM_UNROLL(4)
-            for (int v = 0; v < GEMM_NV; v++) cr[r][v] = vf_fma(ar, bv[v], cr[r][v]);
+            for (int v = 0; v < GEMM_NV; v++)
+                cr[r][v] = vf_fma(ar, bv[v], cr[r][v]);
         }
         a += csa;
         b += GEMM_NR;
@@ -184,7 +195,8 @@ static __attribute__((noinline)) void
 gemm_ukr_packed(size_t kc, const float *restrict a, const float *restrict b,
                 float *restrict c, size_t ldc, size_t mr, size_t nr, int acc)
 {
-    gemm_ukr(kc, a, GEMM_AB, GEMM_MR * GEMM_AB, b, c, ldc, mr, nr, acc, GEMM_AB > 1);
+    gemm_ukr(kc, a, GEMM_AB, GEMM_MR * GEMM_AB, b, c, ldc, mr, nr, acc,
+             GEMM_AB > 1);
 }
 
 /* A read in place: full MR rows with row stride lda. */
@@ -227,7 +239,7 @@ static void gemm_pack_b(size_t kc, size_t nc, const float *restrict b,
             size_t col = (size_t)v * VL;
             size_t w = nr > col ? nr - col : 0;
             vf x = w >= VL ? vf_load(src + col)
-                 : w > 0   ? vf_load_n(src + col, w)
+                   : w > 0 ? vf_load_n(src + col, w)
                            : vf_zero();
             vf_store(bp + col, x);
         }
@@ -285,7 +297,8 @@ static void gemm_pack_a_sliver(size_t kc, size_t mr, const float *restrict a,
 static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
                       size_t n1, void *ws)
 {
-    if (m1 <= m0 || n1 <= n0) return;
+    if (m1 <= m0 || n1 <= n0)
+        return;
     const size_t k = g->k, lda = g->lda, ldb = g->ldb, ldc = g->ldc;
     float *const c = g->c;
 
@@ -306,7 +319,8 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
 
     for (size_t jc = n0; jc < n1; jc += nb) {
         const size_t nc = gemm_min(nb, n1 - jc);
-        const int direct = (nc + GEMM_NR - 1) / GEMM_NR <= GEMM_DIRECT_A_SLIVERS;
+        const int direct =
+            (nc + GEMM_NR - 1) / GEMM_NR <= GEMM_DIRECT_A_SLIVERS;
         for (size_t pc = 0; pc < k; pc += kb) {
             const size_t kc = gemm_min(kb, k - pc);
             const int acc = pc > 0;
@@ -343,14 +357,16 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
                 }
                 for (size_t ir = 0; ir < mc; ir += GEMM_MR)
                     gemm_pack_a_sliver(kc, gemm_min(GEMM_MR, mc - ir),
-                                       ablk + ir * lda, lda, apk + ir * kc * GEMM_AB);
+                                       ablk + ir * lda, lda,
+                                       apk + ir * kc * GEMM_AB);
                 for (size_t jr = 0; jr < nc; jr += GEMM_NR) {
                     const size_t nr = gemm_min(GEMM_NR, nc - jr);
                     const float *bs = bpk + jr * kc;
                     float *cs = c + ic * ldc + jc + jr;
                     for (size_t ir = 0; ir < mc; ir += GEMM_MR)
-                        gemm_ukr_packed(kc, apk + ir * kc * GEMM_AB, bs, cs + ir * ldc,
-                                        ldc, gemm_min(GEMM_MR, mc - ir), nr, acc);
+                        gemm_ukr_packed(kc, apk + ir * kc * GEMM_AB, bs,
+                                        cs + ir * ldc, ldc,
+                                        gemm_min(GEMM_MR, mc - ir), nr, acc);
                 }
             }
         }

@@ -22,31 +22,61 @@
 #include <stdint.h>
 
 /* Unary float ops (y[i] = f(x[i])). */
-#define AT_UNARY_OPS(X)                                                       \
-    X(NEG, neg) X(ABS, abs) X(RELU, relu) X(SIGMOID, sigmoid) X(TANH, tanh)   \
-    X(EXP, exp) X(LOG, log) X(SQRT, sqrt)
+/* clang-format off */
+#define AT_UNARY_OPS(X) \
+    X(NEG, neg) \
+    X(ABS, abs) \
+    X(RELU, relu) \
+    X(SIGMOID, sigmoid) \
+    X(TANH, tanh) \
+    X(EXP, exp) \
+    X(LOG, log) \
+    X(SQRT, sqrt)
+/* clang-format on */
 
 /* Binary float ops (y[i] = a[i] op b[i], and y[i] = a[i] op s). */
-#define AT_BINARY_OPS(X)                                                      \
-    X(ADD, add) X(SUB, sub) X(MUL, mul) X(DIV, div) X(POW, pow)               \
-    X(MIN, min) X(MAX, max)
+/* clang-format off */
+#define AT_BINARY_OPS(X) \
+    X(ADD, add) \
+    X(SUB, sub) \
+    X(MUL, mul) \
+    X(DIV, div) \
+    X(POW, pow) \
+    X(MIN, min) \
+    X(MAX, max)
+/* clang-format on */
 
 /* Comparisons write int32 masks: -1 where true, 0 where false. */
-#define AT_COMPARE_OPS(X) X(LT, lt) X(LE, le) X(GT, gt) X(GE, ge) X(EQ, eq) X(NE, ne)
+/* clang-format off */
+#define AT_COMPARE_OPS(X) \
+    X(LT, lt) \
+    X(LE, le) \
+    X(GT, gt) \
+    X(GE, ge) \
+    X(EQ, eq) \
+    X(NE, ne)
+/* clang-format on */
 
 #define AT_ENUM_UN(N, n) AT_UN_##N,
 #define AT_ENUM_BIN(N, n) AT_BIN_##N,
 #define AT_ENUM_CMP(N, n) AT_CMP_##N,
-enum { AT_UNARY_OPS(AT_ENUM_UN) AT_UN_COUNT };
-enum { AT_BINARY_OPS(AT_ENUM_BIN) AT_BIN_COUNT };
-enum { AT_COMPARE_OPS(AT_ENUM_CMP) AT_CMP_COUNT };
+enum {
+    AT_UNARY_OPS(AT_ENUM_UN) AT_UN_COUNT
+};
+enum {
+    AT_BINARY_OPS(AT_ENUM_BIN) AT_BIN_COUNT
+};
+enum {
+    AT_COMPARE_OPS(AT_ENUM_CMP) AT_CMP_COUNT
+};
 
 typedef void (*at_k_unary)(size_t n, float *y, const float *x);
 typedef void (*at_k_binary)(size_t n, float *y, const float *a, const float *b);
 typedef void (*at_k_binary_s)(size_t n, float *y, const float *a, float s);
-typedef void (*at_k_compare)(size_t n, int32_t *m, const float *a, const float *b);
-typedef void (*at_k_select)(size_t n, float *y, const int32_t *m, const float *a,
-                            const float *b);
+typedef void (*at_k_compare)(size_t n, int32_t *m, const float *a,
+                             const float *b);
+typedef void (*at_k_select)(size_t n, float *y, const int32_t *m,
+                            const float *a, const float *b);
 
 /* Reductions of x[0..n).  sum accumulates in float lanes over short runs and
  * in double across them; max/min return NaN if any element is NaN and
@@ -60,9 +90,12 @@ typedef float (*at_k_rminmax)(size_t n, const float *x);
 /* GEMM: C = A·B (row-major, leading dimensions in elements). */
 typedef struct at_gemm_args {
     size_t m, n, k;
-    const float *a; size_t lda;
-    const float *b; size_t ldb;
-    float *c; size_t ldc;
+    const float *a;
+    size_t lda;
+    const float *b;
+    size_t ldb;
+    float *c;
+    size_t ldc;
 } at_gemm_args;
 /* Compute the tile C[m0:m1, n0:n1] completely (it is overwritten, k==0
  * gives zeros).  ws points to at least sgemm_ws_bytes bytes, AT_ALIGN-aligned,
@@ -110,11 +143,11 @@ typedef struct at_ktable {
 #endif
 
 /* Register functions, one per kernel file and level. */
-#define AT_DECLARE_REGISTER(suffix)                                           \
-    void at_register_elementwise##suffix(at_ktable *t);                       \
-    void at_register_vmath##suffix(at_ktable *t);                             \
-    void at_register_reduce##suffix(at_ktable *t);                            \
-    void at_register_gemm##suffix(at_ktable *t);                              \
+#define AT_DECLARE_REGISTER(suffix)                     \
+    void at_register_elementwise##suffix(at_ktable *t); \
+    void at_register_vmath##suffix(at_ktable *t);       \
+    void at_register_reduce##suffix(at_ktable *t);      \
+    void at_register_gemm##suffix(at_ktable *t);        \
     void at_ktable_init##suffix(at_ktable *t);
 AT_DECLARE_REGISTER(_baseline)
 AT_DECLARE_REGISTER(_avx2)

@@ -22,8 +22,10 @@ static double run_sum(size_t n, const float *x)
         s2 = vf_add(s2, vf_load(x + i + 2 * VL));
         s3 = vf_add(s3, vf_load(x + i + 3 * VL));
     }
-    for (; i + VL <= n; i += VL) s0 = vf_add(s0, vf_load(x + i));
-    if (i < n) s1 = vf_add(s1, vf_load_n(x + i, n - i));
+    for (; i + VL <= n; i += VL)
+        s0 = vf_add(s0, vf_load(x + i));
+    if (i < n)
+        s1 = vf_add(s1, vf_load_n(x + i, n - i));
     return vf_hsum_d(vf_add(vf_add(s0, s1), vf_add(s2, s3)));
 }
 
@@ -42,7 +44,8 @@ typedef vf (*vop2)(vf, vf);
 static inline __attribute__((always_inline)) float
 minmax(size_t n, const float *x, vop2 op, float (*hreduce)(vf), float empty)
 {
-    if (n == 0) return empty;
+    if (n == 0)
+        return empty;
     vf init = vf_set1(x[0]);
     vf m0 = init, m1 = init, m2 = init, m3 = init;
     vm nan = vm_none();
@@ -52,7 +55,10 @@ minmax(size_t n, const float *x, vop2 op, float (*hreduce)(vf), float empty)
         vf a2 = vf_load(x + i + 2 * VL), a3 = vf_load(x + i + 3 * VL);
         nan = vm_or(nan, vm_or(vm_or(vf_isnan(a0), vf_isnan(a1)),
                                vm_or(vf_isnan(a2), vf_isnan(a3))));
-        m0 = op(m0, a0); m1 = op(m1, a1); m2 = op(m2, a2); m3 = op(m3, a3);
+        m0 = op(m0, a0);
+        m1 = op(m1, a1);
+        m2 = op(m2, a2);
+        m3 = op(m3, a3);
     }
     for (; i + VL <= n; i += VL) {
         vf a = vf_load(x + i);
@@ -62,19 +68,28 @@ minmax(size_t n, const float *x, vop2 op, float (*hreduce)(vf), float empty)
     if (i < n) {
         /* pad the tail with x[0], which is already part of the result */
         float t[VL];
-        for (int l = 0; l < VL; l++) t[l] = x[0];
-        for (size_t l = 0; l < n - i; l++) t[l] = x[i + l];
+        for (int l = 0; l < VL; l++)
+            t[l] = x[0];
+        for (size_t l = 0; l < n - i; l++)
+            t[l] = x[i + l];
         vf a = vf_load(t);
         nan = vm_or(nan, vf_isnan(a));
         m0 = op(m0, a);
     }
     nan = vm_or(nan, vf_isnan(init));
-    if (vm_any(nan)) return NAN;
+    if (vm_any(nan))
+        return NAN;
     return hreduce(op(op(m0, m1), op(m2, m3)));
 }
 
-static float k_rmax(size_t n, const float *x) { return minmax(n, x, vf_max, vf_hmax, -INFINITY); }
-static float k_rmin(size_t n, const float *x) { return minmax(n, x, vf_min, vf_hmin, INFINITY); }
+static float k_rmax(size_t n, const float *x)
+{
+    return minmax(n, x, vf_max, vf_hmax, -INFINITY);
+}
+static float k_rmin(size_t n, const float *x)
+{
+    return minmax(n, x, vf_min, vf_hmin, INFINITY);
+}
 
 void AT_ISA_FN(at_register_reduce)(at_ktable *t)
 {

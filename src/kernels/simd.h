@@ -49,7 +49,8 @@ static inline float vf_hsum(vf a)
     float t[VL];
     vf_store(t, a);
     float s = 0.0f;
-    for (int i = 0; i < VL; i++) s += t[i];
+    for (int i = 0; i < VL; i++)
+        s += t[i];
     return s;
 }
 static inline double vf_hsum_d(vf a)
@@ -57,7 +58,8 @@ static inline double vf_hsum_d(vf a)
     float t[VL];
     vf_store(t, a);
     double s = 0.0;
-    for (int i = 0; i < VL; i++) s += (double)t[i];
+    for (int i = 0; i < VL; i++)
+        s += (double)t[i];
     return s;
 }
 static inline float vf_hmax(vf a)
@@ -65,7 +67,8 @@ static inline float vf_hmax(vf a)
     float t[VL];
     vf_store(t, a);
     float s = t[0];
-    for (int i = 1; i < VL; i++) s = t[i] > s ? t[i] : s;
+    for (int i = 1; i < VL; i++)
+        s = t[i] > s ? t[i] : s;
     return s;
 }
 static inline float vf_hmin(vf a)
@@ -73,7 +76,8 @@ static inline float vf_hmin(vf a)
     float t[VL];
     vf_store(t, a);
     float s = t[0];
-    for (int i = 1; i < VL; i++) s = t[i] < s ? t[i] : s;
+    for (int i = 1; i < VL; i++)
+        s = t[i] < s ? t[i] : s;
     return s;
 }
 

@@ -35,7 +35,10 @@ static inline vf vf_sqrt(vf a) { return _mm256_sqrt_ps(a); }
 static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
 static inline vf vf_and(vf a, vf b) { return _mm256_and_ps(a, b); }
-static inline vf vf_andnot(vf a, vf b) { return _mm256_andnot_ps(a, b); } /* ~a & b */
+static inline vf vf_andnot(vf a, vf b)
+{
+    return _mm256_andnot_ps(a, b);
+} /* ~a & b */
 static inline vf vf_or(vf a, vf b) { return _mm256_or_ps(a, b); }
 static inline vf vf_xor(vf a, vf b) { return _mm256_xor_ps(a, b); }
 static inline vf vf_round(vf a)
@@ -54,17 +57,26 @@ static inline vm vf_ge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
 static inline vm vf_eq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
 static inline vm vf_ne(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }
 static inline vm vf_isnan(vf a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
-static inline vf vf_select(vm m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }
+static inline vf vf_select(vm m, vf a, vf b)
+{
+    return _mm256_blendv_ps(b, a, m);
+}
 static inline vm vm_or(vm a, vm b) { return _mm256_or_ps(a, b); }
 static inline vm vm_and(vm a, vm b) { return _mm256_and_ps(a, b); }
 static inline vm vm_andnot(vm a, vm b) { return _mm256_andnot_ps(a, b); }
 static inline vm vm_none(void) { return _mm256_setzero_ps(); }
 static inline int vm_any(vm m) { return _mm256_movemask_ps(m) != 0; }
 /* Masks as int32 lanes (-1 / 0) in memory, for the compare/select kernels. */
-static inline vm vm_load(const int32_t *p) { return _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)p)); }
-static inline void vm_store(int32_t *p, vm m) { _mm256_storeu_si256((__m256i *)p, _mm256_castps_si256(m)); }
+static inline vm vm_load(const int32_t *p)
+{
+    return _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+static inline void vm_store(int32_t *p, vm m)
+{
+    _mm256_storeu_si256((__m256i *)p, _mm256_castps_si256(m));
+}
 
-static inline vi vf_cvt_i(vf a) { return _mm256_cvtps_epi32(a); }   /* nearest */
+static inline vi vf_cvt_i(vf a) { return _mm256_cvtps_epi32(a); } /* nearest */
 static inline vf vi_cvt_f(vi a) { return _mm256_cvtepi32_ps(a); }
 static inline vi vf_as_vi(vf a) { return _mm256_castps_si256(a); }
 static inline vf vi_as_vf(vi a) { return _mm256_castsi256_ps(a); }
@@ -73,8 +85,14 @@ static inline vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
 static inline vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
 static inline vi vi_or(vi a, vi b) { return _mm256_or_si256(a, b); }
-static inline vm vi_gt(vi a, vi b) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b)); }
-static inline vm vi_eq(vi a, vi b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
+static inline vm vi_gt(vi a, vi b)
+{
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b));
+}
+static inline vm vi_eq(vi a, vi b)
+{
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b));
+}
 #define vi_slli(a, imm) _mm256_slli_epi32((a), (imm))
 #define vi_srli(a, imm) _mm256_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm256_srai_epi32((a), (imm))

@@ -10,7 +10,10 @@ typedef __m512 vm;
 
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
-static inline __mmask16 at_k_tail(size_t n) { return (__mmask16)((1u << n) - 1u); }
+static inline __mmask16 at_k_tail(size_t n)
+{
+    return (__mmask16)((1u << n) - 1u);
+}
 static inline vf vf_load_n(const float *p, size_t n)
 {
     return _mm512_maskz_loadu_ps(at_k_tail(n), p);
@@ -38,7 +41,8 @@ static inline vf vf_or(vf a, vf b) { return _mm512_or_ps(a, b); }
 static inline vf vf_xor(vf a, vf b) { return _mm512_xor_ps(a, b); }
 static inline vf vf_round(vf a)
 {
-    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm512_roundscale_ps(a,
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 static inline vf vf_floor(vf a)
 {
@@ -53,21 +57,51 @@ static inline __mmask16 at_vm_to_k(vm m)
 {
     return _mm512_movepi32_mask(_mm512_castps_si512(m));
 }
-static inline vm vf_lt(vf a, vf b) { return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ)); }
-static inline vm vf_le(vf a, vf b) { return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_LE_OQ)); }
-static inline vm vf_gt(vf a, vf b) { return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ)); }
-static inline vm vf_ge(vf a, vf b) { return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)); }
-static inline vm vf_eq(vf a, vf b) { return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)); }
-static inline vm vf_ne(vf a, vf b) { return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ)); }
-static inline vm vf_isnan(vf a) { return at_k_to_vm(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q)); }
-static inline vf vf_select(vm m, vf a, vf b) { return _mm512_mask_blend_ps(at_vm_to_k(m), b, a); }
+static inline vm vf_lt(vf a, vf b)
+{
+    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ));
+}
+static inline vm vf_le(vf a, vf b)
+{
+    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_LE_OQ));
+}
+static inline vm vf_gt(vf a, vf b)
+{
+    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ));
+}
+static inline vm vf_ge(vf a, vf b)
+{
+    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ));
+}
+static inline vm vf_eq(vf a, vf b)
+{
+    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ));
+}
+static inline vm vf_ne(vf a, vf b)
+{
+    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ));
+}
+static inline vm vf_isnan(vf a)
+{
+    return at_k_to_vm(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q));
+}
+static inline vf vf_select(vm m, vf a, vf b)
+{
+    return _mm512_mask_blend_ps(at_vm_to_k(m), b, a);
+}
 static inline vm vm_or(vm a, vm b) { return _mm512_or_ps(a, b); }
 static inline vm vm_and(vm a, vm b) { return _mm512_and_ps(a, b); }
 static inline vm vm_andnot(vm a, vm b) { return _mm512_andnot_ps(a, b); }
 static inline vm vm_none(void) { return _mm512_setzero_ps(); }
 static inline int vm_any(vm m) { return at_vm_to_k(m) != 0; }
-static inline vm vm_load(const int32_t *p) { return _mm512_castsi512_ps(_mm512_loadu_si512((const void *)p)); }
-static inline void vm_store(int32_t *p, vm m) { _mm512_storeu_si512((void *)p, _mm512_castps_si512(m)); }
+static inline vm vm_load(const int32_t *p)
+{
+    return _mm512_castsi512_ps(_mm512_loadu_si512((const void *)p));
+}
+static inline void vm_store(int32_t *p, vm m)
+{
+    _mm512_storeu_si512((void *)p, _mm512_castps_si512(m));
+}
 
 static inline vi vf_cvt_i(vf a) { return _mm512_cvtps_epi32(a); }
 static inline vf vi_cvt_f(vi a) { return _mm512_cvtepi32_ps(a); }
@@ -78,8 +112,14 @@ static inline vi vi_add(vi a, vi b) { return _mm512_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
 static inline vi vi_and(vi a, vi b) { return _mm512_and_si512(a, b); }
 static inline vi vi_or(vi a, vi b) { return _mm512_or_si512(a, b); }
-static inline vm vi_gt(vi a, vi b) { return at_k_to_vm(_mm512_cmpgt_epi32_mask(a, b)); }
-static inline vm vi_eq(vi a, vi b) { return at_k_to_vm(_mm512_cmpeq_epi32_mask(a, b)); }
+static inline vm vi_gt(vi a, vi b)
+{
+    return at_k_to_vm(_mm512_cmpgt_epi32_mask(a, b));
+}
+static inline vm vi_eq(vi a, vi b)
+{
+    return at_k_to_vm(_mm512_cmpeq_epi32_mask(a, b));
+}
 #define vi_slli(a, imm) _mm512_slli_epi32((a), (imm))
 #define vi_srli(a, imm) _mm512_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm512_srai_epi32((a), (imm))

@@ -29,8 +29,14 @@ static inline vf vf_add(vf a, vf b) { return _mm_add_ps(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm_mul_ps(a, b); }
 static inline vf vf_div(vf a, vf b) { return _mm_div_ps(a, b); }
-static inline vf vf_fma(vf a, vf b, vf c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
-static inline vf vf_fnma(vf a, vf b, vf c) { return _mm_sub_ps(c, _mm_mul_ps(a, b)); }
+static inline vf vf_fma(vf a, vf b, vf c)
+{
+    return _mm_add_ps(_mm_mul_ps(a, b), c);
+}
+static inline vf vf_fnma(vf a, vf b, vf c)
+{
+    return _mm_sub_ps(c, _mm_mul_ps(a, b));
+}
 /* reciprocal estimate (12+ bits); refine with a Newton step */
 static inline vf vf_rcp(vf a) { return _mm_rcp_ps(a); }
 static inline vf vf_sqrt(vf a) { return _mm_sqrt_ps(a); }
@@ -57,10 +63,19 @@ static inline vm vm_and(vm a, vm b) { return _mm_and_ps(a, b); }
 static inline vm vm_andnot(vm a, vm b) { return _mm_andnot_ps(a, b); }
 static inline vm vm_none(void) { return _mm_setzero_ps(); }
 static inline int vm_any(vm m) { return _mm_movemask_ps(m) != 0; }
-static inline vm vm_load(const int32_t *p) { return _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)p)); }
-static inline void vm_store(int32_t *p, vm m) { _mm_storeu_si128((__m128i *)p, _mm_castps_si128(m)); }
+static inline vm vm_load(const int32_t *p)
+{
+    return _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)p));
+}
+static inline void vm_store(int32_t *p, vm m)
+{
+    _mm_storeu_si128((__m128i *)p, _mm_castps_si128(m));
+}
 
-static inline vi vf_cvt_i(vf a) { return _mm_cvtps_epi32(a); }  /* nearest (MXCSR default) */
+static inline vi vf_cvt_i(vf a)
+{
+    return _mm_cvtps_epi32(a);
+}  /* nearest (MXCSR default) */
 static inline vf vi_cvt_f(vi a) { return _mm_cvtepi32_ps(a); }
 static inline vi vf_as_vi(vf a) { return _mm_castps_si128(a); }
 static inline vf vi_as_vf(vi a) { return _mm_castsi128_ps(a); }
@@ -69,8 +84,14 @@ static inline vi vi_add(vi a, vi b) { return _mm_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm_sub_epi32(a, b); }
 static inline vi vi_and(vi a, vi b) { return _mm_and_si128(a, b); }
 static inline vi vi_or(vi a, vi b) { return _mm_or_si128(a, b); }
-static inline vm vi_gt(vi a, vi b) { return _mm_castsi128_ps(_mm_cmpgt_epi32(a, b)); }
-static inline vm vi_eq(vi a, vi b) { return _mm_castsi128_ps(_mm_cmpeq_epi32(a, b)); }
+static inline vm vi_gt(vi a, vi b)
+{
+    return _mm_castsi128_ps(_mm_cmpgt_epi32(a, b));
+}
+static inline vm vi_eq(vi a, vi b)
+{
+    return _mm_castsi128_ps(_mm_cmpeq_epi32(a, b));
+}
 #define vi_slli(a, imm) _mm_slli_epi32((a), (imm))
 #define vi_srli(a, imm) _mm_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm_srai_epi32((a), (imm))

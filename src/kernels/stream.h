@@ -20,23 +20,33 @@ static inline __attribute__((always_inline)) void vf_stream(float *y, vf v)
     _mm256_stream_ps(y, v);
 #endif
 }
-static inline __attribute__((always_inline)) void stream_fence(void) { _mm_sfence(); }
+static inline __attribute__((always_inline)) void stream_fence(void)
+{
+    _mm_sfence();
+}
 #else
-static inline __attribute__((always_inline)) void vf_stream(float *y, vf v) { vf_store(y, v); }
+static inline __attribute__((always_inline)) void vf_stream(float *y, vf v)
+{
+    vf_store(y, v);
+}
 static inline __attribute__((always_inline)) void stream_fence(void) {}
 #endif
 
 /* Store one result vector.  `stream` is a constant in every kernel (the _nt
  * kernels pass 1), so this folds to one instruction; streaming stores need a
  * vector-aligned address, which the loops reach by peeling. */
-static inline __attribute__((always_inline)) void put(float *y, vf v, int stream)
+static inline __attribute__((always_inline)) void put(float *y, vf v,
+                                                      int stream)
 {
-    if (stream) vf_stream(y, v);
-    else vf_store(y, v);
+    if (stream)
+        vf_stream(y, v);
+    else
+        vf_store(y, v);
 }
 
 /* Elements to handle one by one before y + i is vector-aligned (streaming). */
-static inline __attribute__((always_inline)) size_t peel(const float *y, size_t n)
+static inline __attribute__((always_inline)) size_t peel(const float *y,
+                                                         size_t n)
 {
     size_t misaligned = ((uintptr_t)y / sizeof(float)) % VL;
     size_t k = misaligned ? VL - misaligned : 0;

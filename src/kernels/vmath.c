@@ -51,10 +51,7 @@
 /* ------------------------------------------------------------------------ */
 /* Small mask / constant helpers                                            */
 
-static inline vm vm_all(void)
-{
-    return vi_eq(vi_set1(0), vi_set1(0));
-}
+static inline vm vm_all(void) { return vi_eq(vi_set1(0), vi_set1(0)); }
 static inline vm vm_not(vm a) { return vm_andnot(a, vm_all()); }
 
 /* ------------------------------------------------------------------------ */
@@ -87,7 +84,9 @@ static inline vm vm_not(vm a) { return vm_andnot(a, vm_all()); }
 AT_INLINE void exp_reduce_n(int nv, vf *x, vf *k, int neg)
 {
     vf n[AT_G];
-    EACH(j, nv) k[j] = vf_fma(x[j], vf_set1(neg ? -AT_LOG2E : AT_LOG2E), vf_set1(AT_SHIFTER));
+    EACH(j, nv)
+    k[j] =
+        vf_fma(x[j], vf_set1(neg ? -AT_LOG2E : AT_LOG2E), vf_set1(AT_SHIFTER));
     EACH(j, nv) n[j] = vf_sub(k[j], vf_set1(AT_SHIFTER));
     if (neg) {
         EACH(j, nv) x[j] = vf_fma(n[j], vf_set1(AT_LN2_HI), x[j]);
@@ -110,7 +109,8 @@ AT_INLINE vf horner(vf p, vf r, float c, int neg)
 AT_INLINE void expm1_poly_n(int nv, vf *r)
 {
     vf p[AT_G], r2[AT_G];
-    EACH(j, nv) p[j] = vf_fma(vf_set1(1.9875691500e-4f), r[j], vf_set1(1.3981999507e-3f));
+    EACH(j, nv)
+    p[j] = vf_fma(vf_set1(1.9875691500e-4f), r[j], vf_set1(1.3981999507e-3f));
     EACH(j, nv) p[j] = vf_fma(p[j], r[j], vf_set1(8.3334519073e-3f));
     EACH(j, nv) p[j] = vf_fma(p[j], r[j], vf_set1(4.1665795894e-2f));
     EACH(j, nv) p[j] = vf_fma(p[j], r[j], vf_set1(1.6666665459e-1f));
@@ -126,7 +126,8 @@ AT_INLINE void expm1_poly_n(int nv, vf *r)
 AT_INLINE void exp_poly_n(int nv, vf *r, int neg)
 {
     vf p[AT_G];
-    EACH(j, nv) p[j] = horner(vf_set1(0x1.0fa834p-7f), r[j], 0x1.573a54p-5f, neg);
+    EACH(j, nv)
+    p[j] = horner(vf_set1(0x1.0fa834p-7f), r[j], 0x1.573a54p-5f, neg);
     EACH(j, nv) p[j] = horner(p[j], r[j], 0x1.555a6ap-3f, neg);
     EACH(j, nv) p[j] = horner(p[j], r[j], 0x1.fffdc6p-2f, neg);
     EACH(j, nv) p[j] = horner(p[j], r[j], 0x1.fffff6p-1f, neg);
@@ -150,7 +151,8 @@ AT_INLINE vf exp_full(vf x)
     exp_reduce_n(1, &x, &k, 0);
     exp_poly_n(1, &x, 0);
     vf p = x;
-    vi ni = vi_sub(vf_as_vi(k), vf_as_vi(vf_set1(AT_SHIFTER)));  /* [-150, 128] */
+    vi ni =
+        vi_sub(vf_as_vi(k), vf_as_vi(vf_set1(AT_SHIFTER)));  /* [-150, 128] */
     vi n1 = vi_srai(ni, 1);
     vi n2 = vi_sub(ni, n1);
     vf s1 = vi_as_vf(vi_slli(vi_add(n1, vi_set1(127)), 23));
@@ -170,7 +172,8 @@ AT_INLINE void exp_mid_sign_n(int nv, vf *x, int neg)
     /* e^r in [0.7, 1.42] times 2^n: the result is normal, so adding n to
      * the exponent field (bits(k) << 23 == n << 23 mod 2^32) is the same
      * exact product as exp_full's, one operation shorter */
-    EACH(j, nv) x[j] = vi_as_vf(vi_add(vf_as_vi(x[j]), vi_slli(vf_as_vi(k[j]), 23)));
+    EACH(j, nv)
+    x[j] = vi_as_vf(vi_add(vf_as_vi(x[j]), vi_slli(vf_as_vi(k[j]), 23)));
 }
 
 AT_INLINE void exp_mid_n(int nv, vf *x) { exp_mid_sign_n(nv, x, 0); }
@@ -194,7 +197,8 @@ static inline vf split_m(vf x, vi *k)
 {
     vi ix = vi_sub(vf_as_vi(x), vi_set1(0x3f3504f3));
     *k = vi_srai(ix, 23);
-    return vi_as_vf(vi_add(vi_and(ix, vi_set1(0x007fffff)), vi_set1(0x3f3504f3)));
+    return vi_as_vf(
+        vi_add(vi_and(ix, vi_set1(0x007fffff)), vi_set1(0x3f3504f3)));
 }
 
 /* log x for x positive, normal and finite, in place; kadj (if not NULL) is
@@ -212,17 +216,20 @@ static inline vf split_m(vf x, vi *k)
 AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj)
 {
     vf k[AT_G], f[AT_G], s[AT_G], z[AT_G], P[AT_G];
-    EACH(j, nv) {
+    EACH(j, nv)
+    {
         vi ki;
         f[j] = split_m(x[j], &ki);
         k[j] = vi_cvt_f(ki);
     }
-    if (kadj) EACH(j, nv) k[j] = vf_sub(k[j], kadj[j]);
-    EACH(j, nv) f[j] = vf_sub(f[j], vf_set1(1.0f));       /* in [-0.29, 0.41] */
+    if (kadj)
+        EACH(j, nv) k[j] = vf_sub(k[j], kadj[j]);
+    EACH(j, nv) f[j] = vf_sub(f[j], vf_set1(1.0f)); /* in [-0.29, 0.41] */
     EACH(j, nv) s[j] = vf_div(f[j], vf_add(vf_set1(2.0f), f[j]));
     /* R = z P(z), z = s^2, Horner (the fnma below takes the last product) */
     EACH(j, nv) z[j] = vf_mul(s[j], s[j]);
-    EACH(j, nv) P[j] = vf_fma(vf_set1(0xf89e26.0p-26f), z[j], vf_set1(0x91e9ee.0p-25f));
+    EACH(j, nv)
+    P[j] = vf_fma(vf_set1(0xf89e26.0p-26f), z[j], vf_set1(0x91e9ee.0p-25f));
     EACH(j, nv) P[j] = vf_fma(P[j], z[j], vf_set1(0xccce13.0p-25f));
     EACH(j, nv) P[j] = vf_fma(P[j], z[j], vf_set1(0xaaaaaa.0p-24f));
     /* (f - s (f - z P)) + k ln2_lo + k ln2_hi (k ln2_hi is exact) */
@@ -236,7 +243,8 @@ AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj)
 AT_INLINE int log_group_ok(int nv, const vf *x)
 {
     vf lo = x[0], fin = vf_zero();
-    EACH(j, nv) {
+    EACH(j, nv)
+    {
         lo = vf_min(lo, x[j]);
         fin = vf_fma(x[j], vf_zero(), fin);
     }
@@ -247,9 +255,9 @@ AT_INLINE void log_core_n_fast(int nv, vf *x) { log_core_n(nv, x, NULL); }
 
 AT_INLINE vf log_full(vf x)
 {
-    vm sub = vf_lt(x, vf_set1(FLT_MIN));      /* subnormal (also 0, <0) */
+    vm sub = vf_lt(x, vf_set1(FLT_MIN)); /* subnormal (also 0, <0) */
     vf r = vf_select(sub, vf_mul(x, vf_set1(0x1p23f)), x);
-    vf kadj = vf_and(sub, vf_set1(23.0f));    /* k - 0 == k on other lanes */
+    vf kadj = vf_and(sub, vf_set1(23.0f)); /* k - 0 == k on other lanes */
     log_core_n(1, &r, &kadj);
     /* specials */
     r = vf_select(vf_eq(x, vf_set1(INFINITY)), vf_set1(INFINITY), r);
@@ -292,7 +300,7 @@ AT_INLINE vf sigmoid_e(vf x, vf e)
     vf one = vf_set1(1.0f);
     vf num = vf_select(neg, e, one);
     vf d = vf_add(one, e);
-    vf err = vf_add(vf_sub(one, d), e);      /* 1 + e = d + err exactly */
+    vf err = vf_add(vf_sub(one, d), e); /* 1 + e = d + err exactly */
     vf q = vf_div(num, d);
     /* q * d / (d + err) ~= q - q * err / d, with 1/d = q (x >= 0) or 1 - q */
     vf rd = vf_select(neg, vf_sub(one, q), q);
@@ -305,7 +313,7 @@ AT_INLINE vf sigmoid_e(vf x, vf e)
  * (which it replaced) and rounds once. */
 AT_INLINE void sigmoid_fast_n(int nv, vf *x)
 {
-    exp_mid_sign_n(nv, x, 1);                   /* exp(-x), no negation */
+    exp_mid_sign_n(nv, x, 1); /* exp(-x), no negation */
     EACH(j, nv) x[j] = vf_div(vf_set1(1.0f), vf_add(vf_set1(1.0f), x[j]));
 }
 
@@ -327,11 +335,20 @@ AT_INLINE int exp_group_ok(int nv, const vf *x)
     EACH(j, nv) g = vm_and(g, exp_mid_ok(x[j]));
     return !vm_any(vm_not(g));
 }
-AT_INLINE int all_ok(int nv, const vf *x) { (void)nv; (void)x; return 1; }
+AT_INLINE int all_ok(int nv, const vf *x)
+{
+    (void)nv;
+    (void)x;
+    return 1;
+}
 
 static inline vf exp_v(vf x) { return exp_full(x); }
 static inline vf log_v(vf x) { return log_full(x); }
-static inline vf tanh_v(vf x) { tanh_n(1, &x); return x; }
+static inline vf tanh_v(vf x)
+{
+    tanh_n(1, &x);
+    return x;
+}
 static inline vf sqrt_v(vf x) { return vf_sqrt(x); }
 
 /* ------------------------------------------------------------------------ */
@@ -353,18 +370,28 @@ static inline vd vdi_as_d(vdi a) { return _mm512_castsi512_pd(a); }
 static inline vdi vdi_add(vdi a, vdi b) { return _mm512_add_epi64(a, b); }
 static inline vdi vdi_set1(long long a) { return _mm512_set1_epi64(a); }
 #define vdi_slli(a, imm) _mm512_slli_epi64((a), (imm))
-static inline vd vd_lo(vf a) { return _mm512_cvtps_pd(_mm512_castps512_ps256(a)); }
+static inline vd vd_lo(vf a)
+{
+    return _mm512_cvtps_pd(_mm512_castps512_ps256(a));
+}
 static inline vd vd_hi(vf a)
 {
-    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    return _mm512_cvtps_pd(
+        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
 }
-static inline vd vd_lo_i(vi a) { return _mm512_cvtepi32_pd(_mm512_castsi512_si256(a)); }
-static inline vd vd_hi_i(vi a) { return _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1)); }
+static inline vd vd_lo_i(vi a)
+{
+    return _mm512_cvtepi32_pd(_mm512_castsi512_si256(a));
+}
+static inline vd vd_hi_i(vi a)
+{
+    return _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1));
+}
 static inline vf vf_from_vd(vd lo, vd hi)
 {
     __m256 l = _mm512_cvtpd_ps(lo), h = _mm512_cvtpd_ps(hi);
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(l)),
-                                               _mm256_castps_pd(h), 1));
+    return _mm512_castpd_ps(_mm512_insertf64x4(
+        _mm512_castpd256_pd512(_mm256_castps_pd(l)), _mm256_castps_pd(h), 1));
 }
 #elif AT_ISA_LEVEL == 1
 typedef __m256d vd;
@@ -382,10 +409,22 @@ static inline vd vdi_as_d(vdi a) { return _mm256_castsi256_pd(a); }
 static inline vdi vdi_add(vdi a, vdi b) { return _mm256_add_epi64(a, b); }
 static inline vdi vdi_set1(long long a) { return _mm256_set1_epi64x(a); }
 #define vdi_slli(a, imm) _mm256_slli_epi64((a), (imm))
-static inline vd vd_lo(vf a) { return _mm256_cvtps_pd(_mm256_castps256_ps128(a)); }
-static inline vd vd_hi(vf a) { return _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)); }
-static inline vd vd_lo_i(vi a) { return _mm256_cvtepi32_pd(_mm256_castsi256_si128(a)); }
-static inline vd vd_hi_i(vi a) { return _mm256_cvtepi32_pd(_mm256_extracti128_si256(a, 1)); }
+static inline vd vd_lo(vf a)
+{
+    return _mm256_cvtps_pd(_mm256_castps256_ps128(a));
+}
+static inline vd vd_hi(vf a)
+{
+    return _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
+}
+static inline vd vd_lo_i(vi a)
+{
+    return _mm256_cvtepi32_pd(_mm256_castsi256_si128(a));
+}
+static inline vd vd_hi_i(vi a)
+{
+    return _mm256_cvtepi32_pd(_mm256_extracti128_si256(a, 1));
+}
 static inline vf vf_from_vd(vd lo, vd hi)
 {
     return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)),
@@ -400,7 +439,10 @@ static inline vd vd_sub(vd a, vd b) { return _mm_sub_pd(a, b); }
 static inline vd vd_mul(vd a, vd b) { return _mm_mul_pd(a, b); }
 static inline vd vd_div(vd a, vd b) { return _mm_div_pd(a, b); }
 /* no FMA at baseline: two roundings, irrelevant at double precision here */
-static inline vd vd_fma(vd a, vd b, vd c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
+static inline vd vd_fma(vd a, vd b, vd c)
+{
+    return _mm_add_pd(_mm_mul_pd(a, b), c);
+}
 static inline vd vd_min(vd a, vd b) { return _mm_min_pd(a, b); }
 static inline vd vd_max(vd a, vd b) { return _mm_max_pd(a, b); }
 static inline vdi vd_as_i(vd a) { return _mm_castpd_si128(a); }
@@ -411,7 +453,10 @@ static inline vdi vdi_set1(long long a) { return _mm_set1_epi64x(a); }
 static inline vd vd_lo(vf a) { return _mm_cvtps_pd(a); }
 static inline vd vd_hi(vf a) { return _mm_cvtps_pd(_mm_movehl_ps(a, a)); }
 static inline vd vd_lo_i(vi a) { return _mm_cvtepi32_pd(a); }
-static inline vd vd_hi_i(vi a) { return _mm_cvtepi32_pd(_mm_unpackhi_epi64(a, a)); }
+static inline vd vd_hi_i(vi a)
+{
+    return _mm_cvtepi32_pd(_mm_unpackhi_epi64(a, a));
+}
 static inline vf vf_from_vd(vd lo, vd hi)
 {
     return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi));
@@ -446,33 +491,49 @@ AT_INLINE void pow_core(int nv, vf *r, const vf *f, const vi *k, const vf *y)
     int nh = 2 * nv, h;
     for (h = 0; h < nh; h++) {
         vd fd = h & 1 ? vd_hi(f[h / 2]) : vd_lo(f[h / 2]);
-        a[h] = vd_div(fd, vd_add(fd, vd_set1(2.0)));           /* s */
+        a[h] = vd_div(fd, vd_add(fd, vd_set1(2.0))); /* s */
     }
-    for (h = 0; h < nh; h++) z[h] = vd_mul(a[h], a[h]);
-    for (h = 0; h < nh; h++) b[h] = vd_fma(vd_set1(0x1.5ce7cd9d80bd4p-2), z[h], vd_set1(0x1.a58d8fbfbfbdcp-2));
-    for (h = 0; h < nh; h++) b[h] = vd_fma(b[h], z[h], vd_set1(0x1.27777fda6996cp-1));
-    for (h = 0; h < nh; h++) b[h] = vd_fma(b[h], z[h], vd_set1(0x1.ec709d12e151ap-1));
-    for (h = 0; h < nh; h++) b[h] = vd_fma(b[h], z[h], vd_set1(0x1.71547652bede5p+1));
+    for (h = 0; h < nh; h++)
+        z[h] = vd_mul(a[h], a[h]);
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(vd_set1(0x1.5ce7cd9d80bd4p-2), z[h],
+                      vd_set1(0x1.a58d8fbfbfbdcp-2));
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(b[h], z[h], vd_set1(0x1.27777fda6996cp-1));
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(b[h], z[h], vd_set1(0x1.ec709d12e151ap-1));
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(b[h], z[h], vd_set1(0x1.71547652bede5p+1));
     for (h = 0; h < nh; h++) {
         vd kd = h & 1 ? vd_hi_i(k[h / 2]) : vd_lo_i(k[h / 2]);
         vd yd = h & 1 ? vd_hi(y[h / 2]) : vd_lo(y[h / 2]);
         vd t = vd_mul(yd, vd_fma(a[h], b[h], kd));
         a[h] = vd_min(vd_set1(300.0), vd_max(vd_set1(-300.0), t));
     }
-    for (h = 0; h < nh; h++) c[h] = vd_add(a[h], magic);      /* n in low bits */
-    for (h = 0; h < nh; h++) a[h] = vd_sub(a[h], vd_sub(c[h], magic));   /* f */
-    for (h = 0; h < nh; h++) b[h] = vd_fma(vd_set1(0x1.446c7dbc199b4p-13), a[h], vd_set1(0x1.5f88fe3c492aap-10));
-    for (h = 0; h < nh; h++) b[h] = vd_fma(b[h], a[h], vd_set1(0x1.3b29e3d4d6016p-7));
-    for (h = 0; h < nh; h++) b[h] = vd_fma(b[h], a[h], vd_set1(0x1.c6ae2bcf3856ep-5));
-    for (h = 0; h < nh; h++) b[h] = vd_fma(b[h], a[h], vd_set1(0x1.ebfbe07d8f6a7p-3));
-    for (h = 0; h < nh; h++) b[h] = vd_fma(b[h], a[h], vd_set1(0x1.62e43170c4f92p-1));
-    for (h = 0; h < nh; h++) b[h] = vd_fma(b[h], a[h], one);
+    for (h = 0; h < nh; h++)
+        c[h] = vd_add(a[h], magic); /* n in low bits */
+    for (h = 0; h < nh; h++)
+        a[h] = vd_sub(a[h], vd_sub(c[h], magic)); /* f */
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(vd_set1(0x1.446c7dbc199b4p-13), a[h],
+                      vd_set1(0x1.5f88fe3c492aap-10));
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(b[h], a[h], vd_set1(0x1.3b29e3d4d6016p-7));
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(b[h], a[h], vd_set1(0x1.c6ae2bcf3856ep-5));
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(b[h], a[h], vd_set1(0x1.ebfbe07d8f6a7p-3));
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(b[h], a[h], vd_set1(0x1.62e43170c4f92p-1));
+    for (h = 0; h < nh; h++)
+        b[h] = vd_fma(b[h], a[h], one);
     /* 2^f in [0.7, 1.42] times 2^n, |n| <= 300: the product is a normal
      * double, so add n to the exponent field (bits(n + magic) << 52 ==
      * n << 52 mod 2^64) */
     for (h = 0; h < nh; h++)
         b[h] = vdi_as_d(vdi_add(vd_as_i(b[h]), vdi_slli(vd_as_i(c[h]), 52)));
-    for (h = 0; h < nv; h++) r[h] = vf_from_vd(b[2 * h], b[2 * h + 1]);
+    for (h = 0; h < nv; h++)
+        r[h] = vf_from_vd(b[2 * h], b[2 * h + 1]);
 }
 
 /* Groups needing no special case: every x positive, normal and finite,
@@ -494,7 +555,8 @@ AT_INLINE void pow_fast(vf *r, const vf *x, const vf *y)
 {
     vf f[AT_POW_G];
     vi k[AT_POW_G];
-    for (int j = 0; j < AT_POW_G; j++) f[j] = vf_sub(split_m(x[j], &k[j]), vf_set1(1.0f));
+    for (int j = 0; j < AT_POW_G; j++)
+        f[j] = vf_sub(split_m(x[j], &k[j]), vf_set1(1.0f));
     pow_core(AT_POW_G, r, f, k, y);
 }
 
@@ -508,10 +570,11 @@ static inline vf pow_v(vf x, vf y)
      * (for normal lanes k - 0 == k: the same core input as pow_fast) */
     vm sub = vf_lt(ax, vf_set1(FLT_MIN));
     vi k;
-    vf f = vf_sub(split_m(vf_select(sub, vf_mul(ax, vf_set1(0x1p23f)), ax), &k), vf_set1(1.0f));
+    vf f = vf_sub(split_m(vf_select(sub, vf_mul(ax, vf_set1(0x1p23f)), ax), &k),
+                  vf_set1(1.0f));
     k = vi_sub(k, vi_and(vf_as_vi(sub), vi_set1(23)));
     vf r;
-    pow_core(1, &r, &f, &k, &y);                /* |x|^y for finite nonzero */
+    pow_core(1, &r, &f, &k, &y); /* |x|^y for finite nonzero */
 
     /* |x| = 0 or inf */
     vm ylt0 = vf_lt(y, zero);
@@ -527,14 +590,14 @@ static inline vf pow_v(vf x, vf y)
     r = vf_select(yinf, rinf, r);
 
     /* sign / domain for negative x (sign bit set, incl. -0 and -inf) */
-    vm yint = vf_eq(vf_round(y), y);             /* true for +-inf */
-    vi yi = vf_cvt_i(y);                          /* |y| >= 2^31 -> even */
+    vm yint = vf_eq(vf_round(y), y); /* true for +-inf */
+    vi yi = vf_cvt_i(y); /* |y| >= 2^31 -> even */
     vm yodd = vm_and(vm_and(yint, vf_lt(ay, vf_set1(0x1p24f))),
                      vi_eq(vi_and(yi, vi_set1(1)), vi_set1(1)));
     vf xsign = vf_and(x, vf_set1(-0.0f));
     r = vf_or(r, vf_and(yodd, xsign));
     vm dom = vm_and(vf_lt(x, zero), vm_andnot(yint, vm_all()));
-    dom = vm_and(dom, vf_lt(ax, inf));            /* pow(-inf, y) is never NaN */
+    dom = vm_and(dom, vf_lt(ax, inf)); /* pow(-inf, y) is never NaN */
     vm nan = vm_or(dom, vm_or(vf_isnan(x), vf_isnan(y)));
     r = vf_select(nan, vf_set1(NAN), r);
     /* pow(x, 0) = 1 and pow(1, y) = 1, even for NaN */
@@ -556,7 +619,11 @@ static inline vf rsquare_v(vf x)
 }
 static inline vf sqr_v(vf x) { return vf_mul(x, x); }
 static inline vf recip_v(vf x) { return vf_div(vf_set1(1.0f), x); }
-static inline vf one_v(vf x) { (void)x; return vf_set1(1.0f); }
+static inline vf one_v(vf x)
+{
+    (void)x;
+    return vf_set1(1.0f);
+}
 static inline vf id_v(vf x) { return x; }
 /* pow(x, 0.5) and pow(x, -0.5) as PyTorch computes them: sqrt and 1/sqrt,
  * so sqrt's IEEE cases apply (pow(-0, .5) = -0, pow(-inf, .5) = NaN),
@@ -567,19 +634,26 @@ static inline vf rsqrtp_v(vf x) { return vf_div(vf_set1(1.0f), vf_sqrt(x)); }
 /* ------------------------------------------------------------------------ */
 /* Loops                                                                    */
 
-#define AT_VMATH_UNARY(name, fn)                                              \
-    static void name(size_t n, float *y, const float *x)                      \
-    {                                                                         \
-        size_t i = 0;                                                         \
-        for (; i + 4 * VL <= n; i += 4 * VL) {                                \
-            vf a0 = vf_load(x + i), a1 = vf_load(x + i + VL);                 \
-            vf a2 = vf_load(x + i + 2 * VL), a3 = vf_load(x + i + 3 * VL);    \
-            a0 = fn(a0); a1 = fn(a1); a2 = fn(a2); a3 = fn(a3);               \
-            vf_store(y + i, a0); vf_store(y + i + VL, a1);                    \
-            vf_store(y + i + 2 * VL, a2); vf_store(y + i + 3 * VL, a3);       \
-        }                                                                     \
-        for (; i + VL <= n; i += VL) vf_store(y + i, fn(vf_load(x + i)));     \
-        if (i < n) vf_store_n(y + i, fn(vf_load_n(x + i, n - i)), n - i);    \
+#define AT_VMATH_UNARY(name, fn)                                           \
+    static void name(size_t n, float *y, const float *x)                   \
+    {                                                                      \
+        size_t i = 0;                                                      \
+        for (; i + 4 * VL <= n; i += 4 * VL) {                             \
+            vf a0 = vf_load(x + i), a1 = vf_load(x + i + VL);              \
+            vf a2 = vf_load(x + i + 2 * VL), a3 = vf_load(x + i + 3 * VL); \
+            a0 = fn(a0);                                                   \
+            a1 = fn(a1);                                                   \
+            a2 = fn(a2);                                                   \
+            a3 = fn(a3);                                                   \
+            vf_store(y + i, a0);                                           \
+            vf_store(y + i + VL, a1);                                      \
+            vf_store(y + i + 2 * VL, a2);                                  \
+            vf_store(y + i + 3 * VL, a3);                                  \
+        }                                                                  \
+        for (; i + VL <= n; i += VL)                                       \
+            vf_store(y + i, fn(vf_load(x + i)));                           \
+        if (i < n)                                                         \
+            vf_store_n(y + i, fn(vf_load_n(x + i, n - i)), n - i);         \
     }
 
 /* Groups of G <= AT_G vectors through fast_n(G, .) when ok(G, .) holds for
@@ -588,26 +662,37 @@ static inline vf rsqrtp_v(vf x) { return vf_div(vf_set1(1.0f), vf_sqrt(x)); }
  * streaming-store twin `name##_nt` (stream.h), which the interpreter uses
  * for outputs too large to stay in cache; the peeled head and the tail go
  * through full, so both give the same bits. */
-#define AT_VMATH_UNARY_G(name, G, fast_n, full, ok)                           \
+#define AT_VMATH_UNARY_G(name, G, fast_n, full, ok)                            \
     AT_INLINE void name##_loop(size_t n, float *y, const float *x, int stream) \
-    {                                                                         \
-        size_t i = 0;                                                         \
-        if (stream)                                                           \
-            for (size_t k = peel(y, n); i < k; i++)                           \
-                vf_store_n(y + i, full(vf_load_n(x + i, 1)), 1);              \
-        for (; i + G * VL <= n; i += G * VL) {                                \
-            vf a[G];                                                          \
-            EACH(j, G) a[j] = vf_load(x + i + j * VL);                        \
-            if (ok(G, a)) fast_n(G, a);                                       \
-            else EACH(j, G) a[j] = full(a[j]);                                \
-            EACH(j, G) put(y + i + j * VL, a[j], stream);                     \
-        }                                                                     \
-        if (stream) stream_fence();                                           \
-        for (; i + VL <= n; i += VL) vf_store(y + i, full(vf_load(x + i)));   \
-        if (i < n) vf_store_n(y + i, full(vf_load_n(x + i, n - i)), n - i);   \
-    }                                                                         \
-    static void name(size_t n, float *y, const float *x) { name##_loop(n, y, x, 0); } \
-    static void name##_nt(size_t n, float *y, const float *x) { name##_loop(n, y, x, 1); }
+    {                                                                          \
+        size_t i = 0;                                                          \
+        if (stream)                                                            \
+            for (size_t k = peel(y, n); i < k; i++)                            \
+                vf_store_n(y + i, full(vf_load_n(x + i, 1)), 1);               \
+        for (; i + G * VL <= n; i += G * VL) {                                 \
+            vf a[G];                                                           \
+            EACH(j, G) a[j] = vf_load(x + i + j * VL);                         \
+            if (ok(G, a))                                                      \
+                fast_n(G, a);                                                  \
+            else                                                               \
+                EACH(j, G) a[j] = full(a[j]);                                  \
+            EACH(j, G) put(y + i + j * VL, a[j], stream);                      \
+        }                                                                      \
+        if (stream)                                                            \
+            stream_fence();                                                    \
+        for (; i + VL <= n; i += VL)                                           \
+            vf_store(y + i, full(vf_load(x + i)));                             \
+        if (i < n)                                                             \
+            vf_store_n(y + i, full(vf_load_n(x + i, n - i)), n - i);           \
+    }                                                                          \
+    static void name(size_t n, float *y, const float *x)                       \
+    {                                                                          \
+        name##_loop(n, y, x, 0);                                               \
+    }                                                                          \
+    static void name##_nt(size_t n, float *y, const float *x)                  \
+    {                                                                          \
+        name##_loop(n, y, x, 1);                                               \
+    }
 
 AT_INLINE void sqrt_n(int nv, vf *x) { EACH(j, nv) x[j] = vf_sqrt(x[j]); }
 
@@ -630,20 +715,27 @@ AT_VMATH_UNARY(k_pow_id, id_v)
 /* pow over groups of AT_POW_G vectors: pow_fast when every lane of the
  * group passes pow_group_ok (bit-identical to pow_v there), else pow_v per
  * vector.  X(j) and Y(j) name the j-th vector's operands. */
-#define AT_POW_LOOP(X, Y, XN, YN)                                             \
-    size_t i = 0;                                                             \
-    for (; i + AT_POW_G * VL <= n; i += AT_POW_G * VL) {                      \
-        vf xs[AT_POW_G], ys[AT_POW_G], rs[AT_POW_G];                          \
-        for (int j = 0; j < AT_POW_G; j++) { xs[j] = X(j); ys[j] = Y(j); }    \
-        if (pow_group_ok(xs, ys)) {                                           \
-            pow_fast(rs, xs, ys);                                             \
-        } else {                                                              \
-            for (int j = 0; j < AT_POW_G; j++) rs[j] = pow_v(xs[j], ys[j]);   \
-        }                                                                     \
-        for (int j = 0; j < AT_POW_G; j++) vf_store(y + i + j * VL, rs[j]);   \
-    }                                                                         \
-    for (; i + VL <= n; i += VL) vf_store(y + i, pow_v(X(0), Y(0)));          \
-    if (i < n) vf_store_n(y + i, pow_v(XN, YN), n - i);
+#define AT_POW_LOOP(X, Y, XN, YN)                        \
+    size_t i = 0;                                        \
+    for (; i + AT_POW_G * VL <= n; i += AT_POW_G * VL) { \
+        vf xs[AT_POW_G], ys[AT_POW_G], rs[AT_POW_G];     \
+        for (int j = 0; j < AT_POW_G; j++) {             \
+            xs[j] = X(j);                                \
+            ys[j] = Y(j);                                \
+        }                                                \
+        if (pow_group_ok(xs, ys)) {                      \
+            pow_fast(rs, xs, ys);                        \
+        } else {                                         \
+            for (int j = 0; j < AT_POW_G; j++)           \
+                rs[j] = pow_v(xs[j], ys[j]);             \
+        }                                                \
+        for (int j = 0; j < AT_POW_G; j++)               \
+            vf_store(y + i + j * VL, rs[j]);             \
+    }                                                    \
+    for (; i + VL <= n; i += VL)                         \
+        vf_store(y + i, pow_v(X(0), Y(0)));              \
+    if (i < n)                                           \
+        vf_store_n(y + i, pow_v(XN, YN), n - i);
 
 static void k_pow(size_t n, float *y, const float *a, const float *b)
 {
@@ -656,14 +748,39 @@ static void k_pow(size_t n, float *y, const float *a, const float *b)
 
 static void k_pow_s(size_t n, float *y, const float *a, float s)
 {
-    if (s == 0.0f) { k_pow_one(n, y, a); return; }
-    if (s == 1.0f) { if (y != a) k_pow_id(n, y, a); return; }
-    if (s == 2.0f) { k_pow_sqr(n, y, a); return; }
-    if (s == 3.0f) { k_pow_cube(n, y, a); return; }
-    if (s == 0.5f) { k_pow_half(n, y, a); return; }
-    if (s == -0.5f) { k_pow_rhalf(n, y, a); return; }
-    if (s == -1.0f) { k_pow_recip(n, y, a); return; }
-    if (s == -2.0f) { k_pow_rsquare(n, y, a); return; }
+    if (s == 0.0f) {
+        k_pow_one(n, y, a);
+        return;
+    }
+    if (s == 1.0f) {
+        if (y != a)
+            k_pow_id(n, y, a);
+        return;
+    }
+    if (s == 2.0f) {
+        k_pow_sqr(n, y, a);
+        return;
+    }
+    if (s == 3.0f) {
+        k_pow_cube(n, y, a);
+        return;
+    }
+    if (s == 0.5f) {
+        k_pow_half(n, y, a);
+        return;
+    }
+    if (s == -0.5f) {
+        k_pow_rhalf(n, y, a);
+        return;
+    }
+    if (s == -1.0f) {
+        k_pow_recip(n, y, a);
+        return;
+    }
+    if (s == -2.0f) {
+        k_pow_rsquare(n, y, a);
+        return;
+    }
     const vf vs = vf_set1(s);
 #define PX(j) vf_load(a + i + (j) * VL)
 #define PY(j) vs
@@ -705,8 +822,10 @@ static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
         for (; i + 4 * VL <= end; i += 4 * VL) {
             vf e[4];
             EACH(j, 4) e[j] = vf_sub(vf_load(x + i + j * VL), vs);
-            if (exp_group_ok(4, e)) exp_mid_n(4, e);
-            else EACH(j, 4) e[j] = exp_v(e[j]);
+            if (exp_group_ok(4, e))
+                exp_mid_n(4, e);
+            else
+                EACH(j, 4) e[j] = exp_v(e[j]);
             EACH(j, 4) vf_store(y + i + j * VL, e[j]);
             s0 = vf_add(s0, e[0]);
             s1 = vf_add(s1, e[1]);
@@ -714,7 +833,8 @@ static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
             s1 = vf_add(s1, e[3]);
         }
         for (; i + 2 * VL <= end; i += 2 * VL) {
-            vf e0 = exp_sub(vf_load(x + i), vs), e1 = exp_sub(vf_load(x + i + VL), vs);
+            vf e0 = exp_sub(vf_load(x + i), vs),
+               e1 = exp_sub(vf_load(x + i + VL), vs);
             vf_store(y + i, e0);
             vf_store(y + i + VL, e1);
             s0 = vf_add(s0, e0);
@@ -728,7 +848,7 @@ static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
         if (i < end) {
             size_t r = end - i;
             vf_store_n(y + i, exp_sub(vf_load_n(x + i, r), vs), r);
-            s1 = vf_add(s1, vf_load_n(y + i, r));    /* lanes past r read as 0 */
+            s1 = vf_add(s1, vf_load_n(y + i, r)); /* lanes past r read as 0 */
             i = end;
         }
         total += vf_hsum_d(vf_add(s0, s1));

@@ -10,27 +10,27 @@
 static const char *const buffer_formats[3] = {"f", "i", "q"};
 static const int buffer_npy_types[3] = {NPY_FLOAT32, NPY_INT32, NPY_INT64};
 
-static inline hg_state *buffer_state(BufferObject *b)
-{
-    return b->exec->st;
-}
+static inline hg_state *buffer_state(BufferObject *b) { return b->exec->st; }
 
 /* Buffers hold one strong reference, to their Executor, and an Executor
  * holds none to Python objects it could reach a Buffer through (it is not
  * subclassable and has no __dict__), so a Buffer can never be part of a
  * reference cycle: the type is not GC-tracked, which saves the tracking and
  * the collections every op's result would otherwise cost. */
-BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t, const char *fn)
+BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t,
+                             const char *fn)
 {
     hg_state *st = exec->st;
     if (st->BufferType == NULL) {
-        PyErr_Format(PyExc_RuntimeError, "%s: hologram._core has been finalized", fn);
+        PyErr_Format(PyExc_RuntimeError,
+                     "%s: hologram._core has been finalized", fn);
         return NULL;
     }
     BufferObject *b;
     if (st->nfree > 0) {
         b = (BufferObject *)st->freelist[--st->nfree];
-        (void)PyObject_Init((PyObject *)b, st->BufferType);   /* increfs the type */
+        (void)PyObject_Init((PyObject *)b,
+                            st->BufferType);   /* increfs the type */
     } else {
         b = PyObject_New(BufferObject, st->BufferType);
         if (b == NULL)
@@ -44,7 +44,9 @@ BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t, const cha
     for (int i = 0; i < t->ndim; i++)
         b->t.shape[i] = t->shape[i];
     b->t.numel = t->numel;
-    b->nbytes = t->numel * at_dtype_size(t->dtype);   /* checked by the allocator's caller */
+    b->nbytes =
+        t->numel
+        * at_dtype_size(t->dtype);   /* checked by the allocator's caller */
     b->exports = 0;
     return b;
 }
@@ -53,16 +55,20 @@ BufferObject *hg_buffer_new(ExecutorObject *exec, at_dtype dt, int ndim,
                             const int64_t *shape, size_t numel, const char *fn)
 {
     if ((unsigned)dt > (unsigned)AT_I64 || ndim < 0 || ndim > AT_MAX_DIMS) {
-        PyErr_Format(PyExc_RuntimeError, "%s: invalid output description (dtype %d, ndim %d)",
-                     fn, (int)dt, ndim);
+        PyErr_Format(PyExc_RuntimeError,
+                     "%s: invalid output description (dtype %d, ndim %d)", fn,
+                     (int)dt, ndim);
         return NULL;
     }
     size_t nbytes;
-    if (at_mul_overflow(numel, at_dtype_size(dt), &nbytes) || nbytes > (size_t)PY_SSIZE_T_MAX) {
+    if (at_mul_overflow(numel, at_dtype_size(dt), &nbytes)
+        || nbytes > (size_t)PY_SSIZE_T_MAX)
+    {
         char sbuf[200];
         at_format_shape(sbuf, sizeof sbuf, ndim, shape);
-        PyErr_Format(PyExc_OverflowError, "%s: a %s buffer of shape %s is too large",
-                     fn, at_dtype_name(dt), sbuf);
+        PyErr_Format(PyExc_OverflowError,
+                     "%s: a %s buffer of shape %s is too large", fn,
+                     at_dtype_name(dt), sbuf);
         return NULL;
     }
     at_tensor t;
@@ -73,7 +79,8 @@ BufferObject *hg_buffer_new(ExecutorObject *exec, at_dtype dt, int ndim,
     t.numel = numel;
     t.data = at_pool_alloc(exec->pool, nbytes);
     if (t.data == NULL) {
-        PyErr_Format(PyExc_MemoryError, "%s: out of memory allocating %zu bytes", fn, nbytes);
+        PyErr_Format(PyExc_MemoryError,
+                     "%s: out of memory allocating %zu bytes", fn, nbytes);
         return NULL;
     }
     BufferObject *b = hg_buffer_wrap(exec, &t, fn);
@@ -97,13 +104,13 @@ static void buffer_dealloc(PyObject *op)
     if (exec != NULL) {
         st = exec->st;
         if (b->t.data != NULL)
-            at_pool_free(exec->pool, b->t.data);   /* before the pool can die */
+            at_pool_free(exec->pool, b->t.data); /* before the pool can die */
         b->t.data = NULL;
         b->exec = NULL;
         Py_DECREF(exec);
     }
     if (st != NULL && st->BufferType == tp && st->nfree < HG_BUFFER_FREELIST) {
-        st->freelist[st->nfree++] = op;            /* memory kept, type released */
+        st->freelist[st->nfree++] = op; /* memory kept, type released */
     } else {
         tp->tp_free(op);
     }
@@ -118,7 +125,8 @@ static int buffer_getbuffer(PyObject *op, Py_buffer *view, int flags)
 {
     BufferObject *b = (BufferObject *)op;
     if (view == NULL) {
-        PyErr_SetString(PyExc_BufferError, "hologram.Buffer: view==NULL argument is obsolete");
+        PyErr_SetString(PyExc_BufferError,
+                        "hologram.Buffer: view==NULL argument is obsolete");
         return -1;
     }
     int nd = b->t.ndim;
@@ -128,7 +136,8 @@ static int buffer_getbuffer(PyObject *op, Py_buffer *view, int flags)
         for (int i = 0; i < nd; i++)
             big += b->t.shape[i] > 1;
         if (big > 1 && b->t.numel != 0) {
-            PyErr_SetString(PyExc_BufferError, "hologram.Buffer is not Fortran contiguous");
+            PyErr_SetString(PyExc_BufferError,
+                            "hologram.Buffer is not Fortran contiguous");
             return -1;
         }
     }
@@ -138,22 +147,24 @@ static int buffer_getbuffer(PyObject *op, Py_buffer *view, int flags)
         b->view_shape[i] = (Py_ssize_t)b->t.shape[i];
         b->view_strides[i] = stride;
         if (b->t.shape[i] > 0)
-            stride *= (Py_ssize_t)b->t.shape[i];   /* bounded by nbytes */
+            stride *= (Py_ssize_t)b->t.shape[i]; /* bounded by nbytes */
     }
     view->buf = b->t.data;
     view->obj = Py_NewRef(op);
     view->len = (Py_ssize_t)b->nbytes;
     view->readonly = 0;
     view->itemsize = (Py_ssize_t)isz;
-    view->format = (flags & PyBUF_FORMAT) ? (char *)buffer_formats[b->t.dtype] : NULL;
+    view->format =
+        (flags & PyBUF_FORMAT) ? (char *)buffer_formats[b->t.dtype] : NULL;
     if ((flags & PyBUF_ND) == PyBUF_ND) {
         view->ndim = nd;
         view->shape = b->view_shape;
     } else {
-        view->ndim = 1;              /* a flat run of bytes, as arraymodule */
+        view->ndim = 1; /* a flat run of bytes, as arraymodule */
         view->shape = NULL;
     }
-    view->strides = ((flags & PyBUF_STRIDES) == PyBUF_STRIDES) ? b->view_strides : NULL;
+    view->strides =
+        ((flags & PyBUF_STRIDES) == PyBUF_STRIDES) ? b->view_strides : NULL;
     view->suboffsets = NULL;
     view->internal = NULL;
     b->exports++;
@@ -175,7 +186,8 @@ static PyObject *buffer_to_numpy(PyObject *op, PyObject *Py_UNUSED(ignored))
     npy_intp dims[AT_MAX_DIMS];
     for (int i = 0; i < b->t.ndim; i++)
         dims[i] = (npy_intp)b->t.shape[i];
-    PyObject *arr = PyArray_SimpleNew(b->t.ndim, dims, buffer_npy_types[b->t.dtype]);
+    PyObject *arr =
+        PyArray_SimpleNew(b->t.ndim, dims, buffer_npy_types[b->t.dtype]);
     if (arr == NULL)
         return NULL;
     if (b->nbytes > 0) {
@@ -183,8 +195,7 @@ static PyObject *buffer_to_numpy(PyObject *op, PyObject *Py_UNUSED(ignored))
         const void *src = b->t.data;
         size_t n = b->nbytes;
         if (n >= ((size_t)1 << 20)) {
-            Py_BEGIN_ALLOW_THREADS
-            memcpy(dst, src, n);
+            Py_BEGIN_ALLOW_THREADS memcpy(dst, src, n);
             Py_END_ALLOW_THREADS
         } else {
             memcpy(dst, src, n);
@@ -196,12 +207,16 @@ static PyObject *buffer_to_numpy(PyObject *op, PyObject *Py_UNUSED(ignored))
 static PyObject *scalar_at(const BufferObject *b, size_t i)
 {
     switch (b->t.dtype) {
-    case AT_F32: return PyFloat_FromDouble((double)((const float *)b->t.data)[i]);
-    case AT_I32: return PyLong_FromLong((long)((const int32_t *)b->t.data)[i]);
-    case AT_I64: return PyLong_FromLongLong((long long)((const int64_t *)b->t.data)[i]);
-    default:
-        PyErr_SetString(PyExc_RuntimeError, "hologram.Buffer: bad dtype");
-        return NULL;
+        case AT_F32:
+            return PyFloat_FromDouble((double)((const float *)b->t.data)[i]);
+        case AT_I32:
+            return PyLong_FromLong((long)((const int32_t *)b->t.data)[i]);
+        case AT_I64:
+            return PyLong_FromLongLong(
+                (long long)((const int64_t *)b->t.data)[i]);
+        default:
+            PyErr_SetString(PyExc_RuntimeError, "hologram.Buffer: bad dtype");
+            return NULL;
     }
 }
 
@@ -211,9 +226,11 @@ static PyObject *buffer_item(PyObject *op, PyObject *Py_UNUSED(ignored))
     if (b->t.numel != 1) {
         char sbuf[200];
         at_format_shape(sbuf, sizeof sbuf, b->t.ndim, b->t.shape);
-        PyErr_Format(PyExc_ValueError,
-                     "item: can only convert a buffer of size 1 to a Python scalar, "
-                     "got shape %s (size %zu)", sbuf, b->t.numel);
+        PyErr_Format(
+            PyExc_ValueError,
+            "item: can only convert a buffer of size 1 to a Python scalar, "
+            "got shape %s (size %zu)",
+            sbuf, b->t.numel);
         return NULL;
     }
     return scalar_at(b, 0);
@@ -284,22 +301,26 @@ static PyObject *buffer_repr(PyObject *op)
     for (size_t i = 0; i < n; i++) {
         char one[32];
         switch (b->t.dtype) {
-        case AT_F32: {
-            double v = (double)((const float *)b->t.data)[i];
-            if (isnan(v))
-                snprintf(one, sizeof one, "nan");
-            else
-                snprintf(one, sizeof one, "%.6g", v);   /* "inf", "-inf" as Python */
-            break;
+            case AT_F32: {
+                double v = (double)((const float *)b->t.data)[i];
+                if (isnan(v))
+                    snprintf(one, sizeof one, "nan");
+                else
+                    snprintf(one, sizeof one, "%.6g",
+                             v); /* "inf", "-inf" as Python */
+                break;
+            }
+            case AT_I32:
+                snprintf(one, sizeof one, "%" PRId32,
+                         ((const int32_t *)b->t.data)[i]);
+                break;
+            default:
+                snprintf(one, sizeof one, "%" PRId64,
+                         ((const int64_t *)b->t.data)[i]);
+                break;
         }
-        case AT_I32:
-            snprintf(one, sizeof one, "%" PRId32, ((const int32_t *)b->t.data)[i]);
-            break;
-        default:
-            snprintf(one, sizeof one, "%" PRId64, ((const int64_t *)b->t.data)[i]);
-            break;
-        }
-        int w = snprintf(vals + pos, sizeof vals - pos, "%s%s", i ? ", " : "", one);
+        int w =
+            snprintf(vals + pos, sizeof vals - pos, "%s%s", i ? ", " : "", one);
         if (w > 0)
             pos += (size_t)w;
         if (pos >= sizeof vals)
@@ -315,7 +336,8 @@ static PyObject *buffer_repr(PyObject *op)
 
 static PyMethodDef buffer_methods[] = {
     {"to_numpy", buffer_to_numpy, METH_NOARGS,
-     "to_numpy() -> numpy.ndarray\n\nA new C-contiguous copy with the same shape and dtype."},
+     "to_numpy() -> numpy.ndarray\n\nA new C-contiguous copy with the same "
+     "shape and dtype."},
     {"item", buffer_item, METH_NOARGS,
      "item() -> float | int\n\nThe single element of a size-1 buffer."},
     {NULL, NULL, 0, NULL},
@@ -323,17 +345,20 @@ static PyMethodDef buffer_methods[] = {
 
 static PyGetSetDef buffer_getset[] = {
     {"shape", buffer_get_shape, NULL, "tuple of ints", NULL},
-    {"dtype", buffer_get_dtype, NULL, "numpy.dtype (float32, int32 or int64)", NULL},
+    {"dtype", buffer_get_dtype, NULL, "numpy.dtype (float32, int32 or int64)",
+     NULL},
     {"ndim", buffer_get_ndim, NULL, "number of dimensions", NULL},
     {"size", buffer_get_size, NULL, "number of elements", NULL},
     {"nbytes", buffer_get_nbytes, NULL, "size * itemsize", NULL},
-    {"executor", buffer_get_executor, NULL, "the Executor that owns the memory", NULL},
+    {"executor", buffer_get_executor, NULL, "the Executor that owns the memory",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot buffer_slots[] = {
-    {Py_tp_doc, (void *)"A dense, C-contiguous array in an executor's memory pool.\n\n"
-                        "Made only by an Executor (from_numpy, empty, zeros) or an op."},
+    {Py_tp_doc,
+     (void *)"A dense, C-contiguous array in an executor's memory pool.\n\n"
+             "Made only by an Executor (from_numpy, empty, zeros) or an op."},
     {Py_tp_dealloc, buffer_dealloc},
     {Py_tp_repr, buffer_repr},
     {Py_tp_methods, buffer_methods},
@@ -349,6 +374,7 @@ PyType_Spec hg_buffer_spec = {
     .name = "hologram.Buffer",
     .basicsize = sizeof(BufferObject),
     .itemsize = 0,
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE
+             | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = buffer_slots,
 };

@@ -10,7 +10,8 @@
 static PyObject *isa_error(const char *what, const char *name)
 {
     PyErr_Format(PyExc_ValueError,
-                 "Executor: unknown isa %s'%s' (expected 'baseline', 'avx2' or 'avx512')",
+                 "Executor: unknown isa %s'%s' (expected 'baseline', 'avx2' or "
+                 "'avx512')",
                  what, name);
     return NULL;
 }
@@ -19,7 +20,8 @@ static PyObject *isa_error(const char *what, const char *name)
 static int parse_stores(PyObject *o)
 {
     if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "Executor: stores must be a str, got %.200s",
+        PyErr_Format(PyExc_TypeError,
+                     "Executor: stores must be a str, got %.200s",
                      Py_TYPE(o)->tp_name);
         return -1;
     }
@@ -30,11 +32,14 @@ static int parse_stores(PyObject *o)
     int policy = (size_t)len == strlen(name) ? at_store_policy_parse(name) : -1;
     if (policy < 0)
         PyErr_Format(PyExc_ValueError,
-                     "Executor: unknown stores %R (expected 'auto', 'cached' or 'streamed')", o);
+                     "Executor: unknown stores %R (expected 'auto', 'cached' "
+                     "or 'streamed')",
+                     o);
     return policy;
 }
 
-static PyObject *executor_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+static PyObject *executor_new(PyTypeObject *type, PyObject *args,
+                              PyObject *kwds)
 {
     static char *kwlist[] = {"threads", "isa", "stores", NULL};
     PyObject *othreads = NULL, *oisa = Py_None, *ostores = NULL;
@@ -47,7 +52,8 @@ static PyObject *executor_new(PyTypeObject *type, PyObject *args, PyObject *kwds
         return NULL;
 
     int64_t threads = 1;
-    if (othreads != NULL && hg_as_int64("Executor", "threads", othreads, &threads) < 0)
+    if (othreads != NULL
+        && hg_as_int64("Executor", "threads", othreads, &threads) < 0)
         return NULL;
     if (threads < 0) {
         PyErr_Format(PyExc_ValueError,
@@ -81,7 +87,8 @@ static PyObject *executor_new(PyTypeObject *type, PyObject *args, PyObject *kwds
             return isa_error("", name);
         isa = (int)parsed;
     } else {
-        PyErr_Format(PyExc_TypeError, "Executor: isa must be a str or None, got %.200s",
+        PyErr_Format(PyExc_TypeError,
+                     "Executor: isa must be a str or None, got %.200s",
                      Py_TYPE(oisa)->tp_name);
         return NULL;
     }
@@ -94,10 +101,12 @@ static PyObject *executor_new(PyTypeObject *type, PyObject *args, PyObject *kwds
     at_error err;
     err.msg[0] = '\0';
     at_status rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = at_executor_create((unsigned)threads, isa, &ex, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != AT_OK || (rc = at_executor_set_stores(ex, stores, &err)) != AT_OK) {
+    Py_BEGIN_ALLOW_THREADS rc =
+        at_executor_create((unsigned)threads, isa, &ex, &err);
+    Py_END_ALLOW_THREADS if (rc != AT_OK
+                             || (rc = at_executor_set_stores(ex, stores, &err))
+                                    != AT_OK)
+    {
         at_executor_destroy(ex);
         return hg_raise(rc, &err);
     }
@@ -128,7 +137,7 @@ static void executor_dealloc(PyObject *op)
         at_executor *ex = self->ex;
         self->ex = NULL;
         Py_BEGIN_ALLOW_THREADS      /* joins the worker threads */
-        at_executor_destroy(ex);
+            at_executor_destroy(ex);
         Py_END_ALLOW_THREADS
     }
     tp->tp_free(op);
@@ -148,14 +157,16 @@ static int parse_shape(const char *fn, PyObject *obj, int *ndim, int64_t *shape,
     } else if (PyTuple_Check(obj) || PyList_Check(obj)) {
         Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
         if (n > AT_MAX_DIMS) {
-            PyErr_Format(PyExc_ValueError, "%s: shape has %zd dimensions (at most %d)",
-                         fn, n, AT_MAX_DIMS);
+            PyErr_Format(PyExc_ValueError,
+                         "%s: shape has %zd dimensions (at most %d)", fn, n,
+                         AT_MAX_DIMS);
             return -1;
         }
         for (Py_ssize_t i = 0; i < n; i++) {
             /* Re-fetch each time: a list may be mutated by __index__. */
             if (i >= PySequence_Fast_GET_SIZE(obj)) {
-                PyErr_Format(PyExc_ValueError, "%s: shape changed while parsing", fn);
+                PyErr_Format(PyExc_ValueError,
+                             "%s: shape changed while parsing", fn);
                 return -1;
             }
             PyObject *item = PySequence_Fast_GET_ITEM(obj, i);
@@ -178,7 +189,8 @@ static int parse_shape(const char *fn, PyObject *obj, int *ndim, int64_t *shape,
         if (shape[i] < 0) {
             char sbuf[200];
             at_format_shape(sbuf, sizeof sbuf, *ndim, shape);
-            PyErr_Format(PyExc_ValueError, "%s: negative dimension in shape %s", fn, sbuf);
+            PyErr_Format(PyExc_ValueError, "%s: negative dimension in shape %s",
+                         fn, sbuf);
             return -1;
         }
         if (at_mul_overflow(total, (size_t)shape[i], &total))
@@ -192,7 +204,8 @@ static int parse_shape(const char *fn, PyObject *obj, int *ndim, int64_t *shape,
         if (!has_zero) {
             char sbuf[200];
             at_format_shape(sbuf, sizeof sbuf, *ndim, shape);
-            PyErr_Format(PyExc_OverflowError, "%s: shape %s is too large", fn, sbuf);
+            PyErr_Format(PyExc_OverflowError, "%s: shape %s is too large", fn,
+                         sbuf);
             return -1;
         }
         total = 0;
@@ -201,8 +214,9 @@ static int parse_shape(const char *fn, PyObject *obj, int *ndim, int64_t *shape,
     return 0;
 }
 
-static PyObject *make_filled(ExecutorObject *self, const char *fn, PyObject *const *args,
-                             Py_ssize_t nargs, PyObject *kwnames, int zero)
+static PyObject *make_filled(ExecutorObject *self, const char *fn,
+                             PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames, int zero)
 {
     static const hg_kw kws[] = {HG_KW_SHAPE, HG_KW_DTYPE};
     PyObject *a[2];
@@ -224,16 +238,18 @@ static PyObject *make_filled(ExecutorObject *self, const char *fn, PyObject *con
     return (PyObject *)b;
 }
 
-static PyObject *executor_empty(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                PyObject *kwnames)
+static PyObject *executor_empty(PyObject *self, PyObject *const *args,
+                                Py_ssize_t nargs, PyObject *kwnames)
 {
-    return make_filled((ExecutorObject *)self, "empty", args, nargs, kwnames, 0);
+    return make_filled((ExecutorObject *)self, "empty", args, nargs, kwnames,
+                       0);
 }
 
-static PyObject *executor_zeros(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                PyObject *kwnames)
+static PyObject *executor_zeros(PyObject *self, PyObject *const *args,
+                                Py_ssize_t nargs, PyObject *kwnames)
 {
-    return make_filled((ExecutorObject *)self, "zeros", args, nargs, kwnames, 1);
+    return make_filled((ExecutorObject *)self, "zeros", args, nargs, kwnames,
+                       1);
 }
 
 static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
@@ -254,17 +270,21 @@ static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
     int from_python = !PyArray_Check(obj);
     if (from_python && PyArray_TYPE((PyArrayObject *)arr) == NPY_DOUBLE) {
         dt = AT_F32;
-    } else if (hg_dtype_from_descr(PyArray_DESCR((PyArrayObject *)arr), &dt) < 0) {
+    } else if (hg_dtype_from_descr(PyArray_DESCR((PyArrayObject *)arr), &dt)
+               < 0)
+    {
         PyErr_Format(PyExc_TypeError,
-                     "from_numpy: unsupported dtype %S (supported: float32, int32, int64)",
+                     "from_numpy: unsupported dtype %S (supported: float32, "
+                     "int32, int64)",
                      (PyObject *)PyArray_DESCR((PyArrayObject *)arr));
         Py_DECREF(arr);
         return NULL;
     }
     int ndim = PyArray_NDIM((PyArrayObject *)arr);
     if (ndim > AT_MAX_DIMS) {
-        PyErr_Format(PyExc_ValueError, "from_numpy: array has %d dimensions (at most %d)",
-                     ndim, AT_MAX_DIMS);
+        PyErr_Format(PyExc_ValueError,
+                     "from_numpy: array has %d dimensions (at most %d)", ndim,
+                     AT_MAX_DIMS);
         Py_DECREF(arr);
         return NULL;
     }
@@ -273,7 +293,9 @@ static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
     Py_INCREF(want);                                         /* stolen */
     PyArrayObject *c = (PyArrayObject *)PyArray_FromAny(
         arr, want, 0, 0,
-        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | (from_python ? NPY_ARRAY_FORCECAST : 0), NULL);
+        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED
+            | (from_python ? NPY_ARRAY_FORCECAST : 0),
+        NULL);
     Py_DECREF(arr);
     if (c == NULL)
         return NULL;
@@ -309,8 +331,7 @@ static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
         const void *src = PyArray_DATA(c);
         size_t n = b->nbytes;
         if (n >= HG_MEMCPY_NOGIL_BYTES) {
-            Py_BEGIN_ALLOW_THREADS
-            memcpy(dst, src, n);
+            Py_BEGIN_ALLOW_THREADS memcpy(dst, src, n);
             Py_END_ALLOW_THREADS
         } else {
             memcpy(dst, src, n);
@@ -320,13 +341,17 @@ static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
     return (PyObject *)b;
 }
 
-static PyObject *executor_memory_stats(PyObject *op, PyObject *Py_UNUSED(ignored))
+static PyObject *executor_memory_stats(PyObject *op,
+                                       PyObject *Py_UNUSED(ignored))
 {
     ExecutorObject *self = (ExecutorObject *)op;
     at_pool_stats s;
     memset(&s, 0, sizeof s);
     at_pool_get_stats(self->pool, &s);
-    struct { const char *k; unsigned long long v; } items[] = {
+    struct {
+        const char *k;
+        unsigned long long v;
+    } items[] = {
         {"bytes_in_use", s.bytes_in_use},
         {"bytes_requested", s.bytes_requested},
         {"bytes_reserved", s.bytes_reserved},
@@ -351,36 +376,40 @@ static PyObject *executor_memory_stats(PyObject *op, PyObject *Py_UNUSED(ignored
     return d;
 }
 
-static PyObject *executor_empty_cache(PyObject *op, PyObject *Py_UNUSED(ignored))
+static PyObject *executor_empty_cache(PyObject *op,
+                                      PyObject *Py_UNUSED(ignored))
 {
     at_pool *pool = ((ExecutorObject *)op)->pool;
-    Py_BEGIN_ALLOW_THREADS
-    at_pool_trim(pool);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS at_pool_trim(pool);
+    Py_END_ALLOW_THREADS Py_RETURN_NONE;
 }
 
-static PyObject *executor_synchronize(PyObject *Py_UNUSED(op), PyObject *Py_UNUSED(ignored))
+static PyObject *executor_synchronize(PyObject *Py_UNUSED(op),
+                                      PyObject *Py_UNUSED(ignored))
 {
     Py_RETURN_NONE;        /* every op is synchronous */
 }
 
 static PyObject *executor_get_threads(PyObject *op, void *Py_UNUSED(closure))
 {
-    return PyLong_FromUnsignedLong(at_executor_threads(((ExecutorObject *)op)->ex));
+    return PyLong_FromUnsignedLong(
+        at_executor_threads(((ExecutorObject *)op)->ex));
 }
 
 static PyObject *executor_get_isa(PyObject *op, void *Py_UNUSED(closure))
 {
-    return PyUnicode_FromString(at_isa_name(at_executor_isa(((ExecutorObject *)op)->ex)));
+    return PyUnicode_FromString(
+        at_isa_name(at_executor_isa(((ExecutorObject *)op)->ex)));
 }
 
 static PyObject *executor_get_stores(PyObject *op, void *Py_UNUSED(closure))
 {
-    return PyUnicode_FromString(at_store_policy_name(at_executor_stores(((ExecutorObject *)op)->ex)));
+    return PyUnicode_FromString(
+        at_store_policy_name(at_executor_stores(((ExecutorObject *)op)->ex)));
 }
 
-static int executor_set_stores(PyObject *op, PyObject *value, void *Py_UNUSED(closure))
+static int executor_set_stores(PyObject *op, PyObject *value,
+                               void *Py_UNUSED(closure))
 {
     if (value == NULL) {
         PyErr_SetString(PyExc_TypeError, "Executor: cannot delete stores");
@@ -390,7 +419,8 @@ static int executor_set_stores(PyObject *op, PyObject *value, void *Py_UNUSED(cl
     if (policy < 0)
         return -1;
     at_error err;
-    at_status rc = at_executor_set_stores(((ExecutorObject *)op)->ex, policy, &err);
+    at_status rc =
+        at_executor_set_stores(((ExecutorObject *)op)->ex, policy, &err);
     if (rc != AT_OK) {
         hg_raise(rc, &err);
         return -1;
@@ -401,19 +431,22 @@ static int executor_set_stores(PyObject *op, PyObject *value, void *Py_UNUSED(cl
 static PyObject *executor_repr(PyObject *op)
 {
     ExecutorObject *self = (ExecutorObject *)op;
-    return PyUnicode_FromFormat("<hologram.Executor threads=%u isa=%s stores=%s>",
-                                at_executor_threads(self->ex),
-                                at_isa_name(at_executor_isa(self->ex)),
-                                at_store_policy_name(at_executor_stores(self->ex)));
+    return PyUnicode_FromFormat(
+        "<hologram.Executor threads=%u isa=%s stores=%s>",
+        at_executor_threads(self->ex), at_isa_name(at_executor_isa(self->ex)),
+        at_store_policy_name(at_executor_stores(self->ex)));
 }
 
 static PyMethodDef executor_methods[] = {
     {"from_numpy", executor_from_numpy, METH_O,
-     "from_numpy(arr) -> Buffer\n\nCopy an array-like (float32, int32 or int64, any "
+     "from_numpy(arr) -> Buffer\n\nCopy an array-like (float32, int32 or "
+     "int64, any "
      "strides, rank <= 8) into pool memory."},
-    {"empty", (PyCFunction)(void (*)(void))executor_empty, METH_FASTCALL | METH_KEYWORDS,
+    {"empty", (PyCFunction)(void (*)(void))executor_empty,
+     METH_FASTCALL | METH_KEYWORDS,
      "empty(shape, dtype='float32') -> Buffer (uninitialised)"},
-    {"zeros", (PyCFunction)(void (*)(void))executor_zeros, METH_FASTCALL | METH_KEYWORDS,
+    {"zeros", (PyCFunction)(void (*)(void))executor_zeros,
+     METH_FASTCALL | METH_KEYWORDS,
      "zeros(shape, dtype='float32') -> Buffer filled with zeros"},
     {"memory_stats", executor_memory_stats, METH_NOARGS,
      "memory_stats() -> dict of pool counters (ints)"},
@@ -421,25 +454,32 @@ static PyMethodDef executor_methods[] = {
      "empty_cache() -> None; return cached free blocks to the OS"},
     {"synchronize", executor_synchronize, METH_NOARGS,
      "synchronize() -> None; a no-op, every op is synchronous"},
-    {"launch", (PyCFunction)(void (*)(void))hg_executor_launch, METH_FASTCALL | METH_KEYWORDS,
-     "launch(kernel, *args, rows=1, cols=None) -> None\n\nRun a hologram.Kernel over "
+    {"launch", (PyCFunction)(void (*)(void))hg_executor_launch,
+     METH_FASTCALL | METH_KEYWORDS,
+     "launch(kernel, *args, rows=1, cols=None) -> None\n\nRun a "
+     "hologram.Kernel over "
      "rows x cols; args match the kernel's params in order."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef executor_getset[] = {
-    {"threads", executor_get_threads, NULL, "workers per launch (the caller counts as one)", NULL},
-    {"isa", executor_get_isa, NULL, "the ISA level this executor runs at", NULL},
+    {"threads", executor_get_threads, NULL,
+     "workers per launch (the caller counts as one)", NULL},
+    {"isa", executor_get_isa, NULL, "the ISA level this executor runs at",
+     NULL},
     {"stores", executor_get_stores, executor_set_stores,
-     "how launches write their outputs: 'auto' (measured per footprint band), 'cached' or "
-     "'streamed' (streaming stores); results are bit-identical", NULL},
+     "how launches write their outputs: 'auto' (measured per footprint band), "
+     "'cached' or "
+     "'streamed' (streaming stores); results are bit-identical",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot executor_slots[] = {
-    {Py_tp_doc, (void *)"Executor(threads=1, isa=None, stores='auto')\n--\n\n"
-                        "A virtual device: a memory pool, a worker pool and the kernel "
-                        "table of one ISA level."},
+    {Py_tp_doc,
+     (void *)"Executor(threads=1, isa=None, stores='auto')\n--\n\n"
+             "A virtual device: a memory pool, a worker pool and the kernel "
+             "table of one ISA level."},
     {Py_tp_new, executor_new},
     {Py_tp_dealloc, executor_dealloc},
     {Py_tp_traverse, executor_traverse},

@@ -37,13 +37,30 @@
 #define HG_REPR_VALUES 6
 
 /* Keyword-argument names, interned once in the module state. */
-#define HG_KWS(X) X(A, "a") X(B, "b") X(AXIS, "axis") X(M, "m") X(N, "n")   \
-    X(K, "k") X(PRED, "pred") X(TARGET, "target") X(LOGITS, "logits")       \
-    X(IGNORE_INDEX, "ignore_index") X(ROWS, "rows") X(COLS, "cols")         \
-    X(SHAPE, "shape") X(DTYPE, "dtype") X(ARR, "arr") X(NAME, "name")       \
+/* clang-format off */
+#define HG_KWS(X) \
+    X(A, "a") \
+    X(B, "b") \
+    X(AXIS, "axis") \
+    X(M, "m") \
+    X(N, "n") \
+    X(K, "k") \
+    X(PRED, "pred") \
+    X(TARGET, "target") \
+    X(LOGITS, "logits") \
+    X(IGNORE_INDEX, "ignore_index") \
+    X(ROWS, "rows") \
+    X(COLS, "cols") \
+    X(SHAPE, "shape") \
+    X(DTYPE, "dtype") \
+    X(ARR, "arr") \
+    X(NAME, "name") \
     X(KERNEL, "kernel")
+/* clang-format on */
 #define HG_KW_ENUM(N, s) HG_KW_##N,
-typedef enum hg_kw { HG_KWS(HG_KW_ENUM) HG_KW_COUNT } hg_kw;
+typedef enum hg_kw {
+    HG_KWS(HG_KW_ENUM) HG_KW_COUNT
+} hg_kw;
 #undef HG_KW_ENUM
 extern const char *const hg_kw_names[HG_KW_COUNT];
 
@@ -51,26 +68,24 @@ typedef struct hg_state {
     PyTypeObject *ExecutorType;
     PyTypeObject *BufferType;
     PyTypeObject *KernelType;
-    PyArray_Descr *descr[3];      /* numpy dtypes for AT_F32, AT_I32, AT_I64 */
-    PyObject *kw[HG_KW_COUNT];    /* interned keyword names (hg_kw) */
+    PyArray_Descr *descr[3]; /* numpy dtypes for AT_F32, AT_I32, AT_I64 */
+    PyObject *kw[HG_KW_COUNT]; /* interned keyword names (hg_kw) */
     /* Buffer freelist: dead objects (no executor, no data). */
     int nfree;
     PyObject *freelist[HG_BUFFER_FREELIST];
 } hg_state;
 
 typedef struct ExecutorObject {
-    PyObject_HEAD
-    at_executor *ex;
-    at_pool *pool;                /* at_executor_pool(ex), cached */
-    hg_state *st;                 /* the defining module's state */
+    PyObject_HEAD at_executor *ex;
+    at_pool *pool; /* at_executor_pool(ex), cached */
+    hg_state *st; /* the defining module's state */
 } ExecutorObject;
 
 typedef struct BufferObject {
-    PyObject_HEAD
-    ExecutorObject *exec;         /* strong ref: keeps the pool alive */
-    at_tensor t;                  /* data, dtype, ndim, shape, numel */
+    PyObject_HEAD ExecutorObject *exec; /* strong ref: keeps the pool alive */
+    at_tensor t; /* data, dtype, ndim, shape, numel */
     size_t nbytes;
-    Py_ssize_t exports;           /* live buffer-protocol views */
+    Py_ssize_t exports; /* live buffer-protocol views */
     Py_ssize_t view_shape[AT_MAX_DIMS];
     Py_ssize_t view_strides[AT_MAX_DIMS];
 } BufferObject;
@@ -81,7 +96,8 @@ extern PyModuleDef hg_moduledef;
 hg_state *hg_state_from_type(PyTypeObject *tp);
 PyObject *hg_raise(at_status st, const at_error *err);
 int hg_dtype_from_descr(const PyArray_Descr *d, at_dtype *out);
-int hg_dtype_from_obj(hg_state *st, const char *fn, PyObject *obj, at_dtype *out);
+int hg_dtype_from_obj(hg_state *st, const char *fn, PyObject *obj,
+                      at_dtype *out);
 /* Parse a vectorcall argument vector against the parameter list `kws`
  * (nkw names; the first npos may be positional, the first nreq of those are
  * required).  out[i] receives a borrowed reference or stays NULL.
@@ -100,12 +116,12 @@ extern PyType_Spec hg_buffer_spec;
 /* A new Buffer on exec with the given layout and uninitialised data;
  * fn names the caller in error messages.  NULL with an exception set. */
 BufferObject *hg_buffer_new(ExecutorObject *exec, at_dtype dt, int ndim,
-                            const int64_t *shape, size_t numel,
-                            const char *fn);
+                            const int64_t *shape, size_t numel, const char *fn);
 /* A new Buffer that takes ownership of t->data, a block of exec's pool of
  * at least numel * itemsize bytes.  NULL with an exception set (t->data is
  * then still the caller's). */
-BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t, const char *fn);
+BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t,
+                             const char *fn);
 void hg_buffer_freelist_clear(hg_state *st);
 static inline int hg_buffer_check(hg_state *st, PyObject *o)
 {
@@ -113,7 +129,7 @@ static inline int hg_buffer_check(hg_state *st, PyObject *o)
 }
 
 /* ops.c */
-extern PyMethodDef hg_module_methods[];   /* cpu_info + the ops */
+extern PyMethodDef hg_module_methods[]; /* cpu_info + the ops */
 
 /* kernel.c */
 extern PyType_Spec hg_kernel_spec;

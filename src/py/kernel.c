@@ -13,8 +13,7 @@ typedef struct kcache_entry {
 } kcache_entry;
 
 typedef struct KernelObject {
-    PyObject_HEAD
-    at_kernel *k;
+    PyObject_HEAD at_kernel *k;
     int nparams;
     unsigned char *is_elem;      /* per param: loaded/stored at elem level */
     kcache_entry *cache;
@@ -53,7 +52,8 @@ static PyObject *kernel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (s == NULL)
         return NULL;
     if ((size_t)len != strlen(s)) {
-        PyErr_SetString(PyExc_ValueError, "Kernel: text contains a NUL character");
+        PyErr_SetString(PyExc_ValueError,
+                        "Kernel: text contains a NUL character");
         return NULL;
     }
     at_kernel *k = NULL;
@@ -64,11 +64,12 @@ static PyObject *kernel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         if (k != NULL)
             at_kernel_free(k);
         if (rc == AT_E_TYPE || rc == AT_E_INDEX || rc == AT_E_OVERFLOW)
-            rc = AT_E_VALUE;               /* any malformed text is a ValueError */
+            rc = AT_E_VALUE; /* any malformed text is a ValueError */
         return hg_raise(rc, &err);
     }
     if (k == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Kernel: parser returned no kernel");
+        PyErr_SetString(PyExc_RuntimeError,
+                        "Kernel: parser returned no kernel");
         return NULL;
     }
     int np = at_kernel_nparams(k);
@@ -82,9 +83,9 @@ static PyObject *kernel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         const at_instr *in = at_kernel_instr(k, i);
         if (in == NULL || in->param < 0 || in->param >= np)
             continue;
-        if (in->op == AT_IR_LOAD ||
-            (in->op == AT_IR_STORE && in->operands[0] != AT_NO_VALUE &&
-             at_kernel_value_level(k, in->operands[0]) == AT_LEVEL_ELEM))
+        if (in->op == AT_IR_LOAD
+            || (in->op == AT_IR_STORE && in->operands[0] != AT_NO_VALUE
+                && at_kernel_value_level(k, in->operands[0]) == AT_LEVEL_ELEM))
             is_elem[in->param] = 1;
     }
     KernelObject *self = (KernelObject *)type->tp_alloc(type, 0);
@@ -136,7 +137,8 @@ static PyObject *kernel_text(KernelObject *self)
     size_t got = at_kernel_print(self->k, buf, need + 1);
     if (got > need)
         got = need;
-    PyObject *s = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strnlen(buf, got), "replace");
+    PyObject *s =
+        PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strnlen(buf, got), "replace");
     PyMem_Free(buf);
     return s;
 }
@@ -219,14 +221,16 @@ static int fill_arg(hg_state *st, ExecutorObject *exec, const char *kname,
     if (!p->is_scalar) {
         if (!hg_buffer_check(st, o)) {
             PyErr_Format(PyExc_TypeError,
-                         "launch: %s argument %d ('%s') must be a hologram.Buffer, got %.200s",
+                         "launch: %s argument %d ('%s') must be a "
+                         "hologram.Buffer, got %.200s",
                          kname, i, p->name, Py_TYPE(o)->tp_name);
             return -1;
         }
         BufferObject *b = (BufferObject *)o;
         if (b->exec != exec) {
             PyErr_Format(PyExc_ValueError,
-                         "launch: %s argument '%s': buffers belong to different executors",
+                         "launch: %s argument '%s': buffers belong to "
+                         "different executors",
                          kname, p->name);
             return -1;
         }
@@ -237,7 +241,8 @@ static int fill_arg(hg_state *st, ExecutorObject *exec, const char *kname,
     }
     if (hg_buffer_check(st, o)) {
         PyErr_Format(PyExc_TypeError,
-                     "launch: %s argument %d ('%s') is a scalar param; got a hologram.Buffer",
+                     "launch: %s argument %d ('%s') is a scalar param; got a "
+                     "hologram.Buffer",
                      kname, i, p->name);
         return -1;
     }
@@ -248,7 +253,8 @@ static int fill_arg(hg_state *st, ExecutorObject *exec, const char *kname,
             if (PyErr_ExceptionMatches(PyExc_TypeError)) {
                 PyErr_Clear();
                 PyErr_Format(PyExc_TypeError,
-                             "launch: %s scalar '%s' (f32) must be a float or int, got %.200s",
+                             "launch: %s scalar '%s' (f32) must be a float or "
+                             "int, got %.200s",
                              kname, p->name, Py_TYPE(o)->tp_name);
             }
             return -1;
@@ -265,25 +271,29 @@ static int fill_arg(hg_state *st, ExecutorObject *exec, const char *kname,
         out->scalar.i64 = v;
         return 0;
     }
-    PyErr_Format(PyExc_TypeError, "launch: %s scalar '%s' has unsupported dtype %s",
-                 kname, p->name, at_dtype_name(p->dtype));
+    PyErr_Format(PyExc_TypeError,
+                 "launch: %s scalar '%s' has unsupported dtype %s", kname,
+                 p->name, at_dtype_name(p->dtype));
     return -1;
 }
 
 static const hg_kw kw_launch[] = {HG_KW_ROWS, HG_KW_COLS};
 
-PyObject *hg_executor_launch(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
-                             PyObject *kwnames)
+PyObject *hg_executor_launch(PyObject *op, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames)
 {
     ExecutorObject *exec = (ExecutorObject *)op;
     hg_state *st = exec->st;
     if (nargs < 1) {
-        PyErr_SetString(PyExc_TypeError, "launch: missing required argument 'kernel'");
+        PyErr_SetString(PyExc_TypeError,
+                        "launch: missing required argument 'kernel'");
         return NULL;
     }
     if (!Py_IS_TYPE(args[0], st->KernelType)) {
-        PyErr_Format(PyExc_TypeError, "launch: argument 'kernel' must be a hologram.Kernel, got %.200s",
-                     Py_TYPE(args[0])->tp_name);
+        PyErr_Format(
+            PyExc_TypeError,
+            "launch: argument 'kernel' must be a hologram.Kernel, got %.200s",
+            Py_TYPE(args[0])->tp_name);
         return NULL;
     }
     KernelObject *kern = (KernelObject *)args[0];
@@ -291,21 +301,25 @@ PyObject *hg_executor_launch(PyObject *op, PyObject *const *args, Py_ssize_t nar
 
     /* rows=, cols= are keyword-only: parse them from kwnames alone. */
     PyObject *kw[2] = {NULL, NULL};
-    if (kwnames != NULL &&
-        hg_parse_args(st, "launch", args + nargs, 0, kwnames, kw_launch, 2, 0, 0, kw) < 0)
+    if (kwnames != NULL
+        && hg_parse_args(st, "launch", args + nargs, 0, kwnames, kw_launch, 2,
+                         0, 0, kw)
+               < 0)
         return NULL;
 
     Py_ssize_t nuser = nargs - 1;
     if (nuser != kern->nparams) {
-        PyErr_Format(PyExc_TypeError, "launch: kernel %s takes %d argument%s (%zd given)",
-                     kname, kern->nparams, kern->nparams == 1 ? "" : "s", nuser);
+        PyErr_Format(PyExc_TypeError,
+                     "launch: kernel %s takes %d argument%s (%zd given)", kname,
+                     kern->nparams, kern->nparams == 1 ? "" : "s", nuser);
         return NULL;
     }
     int64_t rows = 1;
     if (kw[0] != NULL && hg_as_int64("launch", "rows", kw[0], &rows) < 0)
         return NULL;
     if (rows < 0) {
-        PyErr_Format(PyExc_ValueError, "launch: rows must be >= 0, got %lld", (long long)rows);
+        PyErr_Format(PyExc_ValueError, "launch: rows must be >= 0, got %lld",
+                     (long long)rows);
         return NULL;
     }
     int64_t cols = -1;
@@ -313,7 +327,8 @@ PyObject *hg_executor_launch(PyObject *op, PyObject *const *args, Py_ssize_t nar
         if (hg_as_int64("launch", "cols", kw[1], &cols) < 0)
             return NULL;
         if (cols < 0) {
-            PyErr_Format(PyExc_ValueError, "launch: cols must be >= 0, got %lld",
+            PyErr_Format(PyExc_ValueError,
+                         "launch: cols must be >= 0, got %lld",
                          (long long)cols);
             return NULL;
         }
@@ -342,17 +357,19 @@ PyObject *hg_executor_launch(PyObject *op, PyObject *const *args, Py_ssize_t nar
     if (cols < 0) {
         int src = first_elem >= 0 ? first_elem : first_buf;
         if (src < 0) {
-            PyErr_Format(PyExc_ValueError,
-                         "launch: kernel %s has no buffer params; pass cols=", kname);
+            PyErr_Format(
+                PyExc_ValueError,
+                "launch: kernel %s has no buffer params; pass cols=", kname);
             goto done;
         }
         size_t n = cargs[src].numel;
         if (rows > 1) {
             if (n % (size_t)rows != 0) {
-                PyErr_Format(PyExc_ValueError,
-                             "launch: cannot infer cols: buffer '%s' has %zu elements, "
-                             "not a multiple of rows=%lld; pass cols=",
-                             at_kernel_param(kern->k, src)->name, n, (long long)rows);
+                PyErr_Format(
+                    PyExc_ValueError,
+                    "launch: cannot infer cols: buffer '%s' has %zu elements, "
+                    "not a multiple of rows=%lld; pass cols=",
+                    at_kernel_param(kern->k, src)->name, n, (long long)rows);
                 goto done;
             }
             n /= (size_t)rows;
@@ -368,10 +385,9 @@ PyObject *hg_executor_launch(PyObject *op, PyObject *const *args, Py_ssize_t nar
     at_status rc;
     at_executor *ex = exec->ex;
     size_t nr = (size_t)rows, nc = (size_t)cols, na = (size_t)nuser;
-    Py_BEGIN_ALLOW_THREADS
-    rc = at_launch(ex, prog, nr, nc, cargs, na, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != AT_OK) {
+    Py_BEGIN_ALLOW_THREADS rc = at_launch(ex, prog, nr, nc, cargs, na, &err);
+    Py_END_ALLOW_THREADS if (rc != AT_OK)
+    {
         hg_raise(rc, &err);
         goto done;
     }
@@ -390,8 +406,9 @@ static PyGetSetDef kernel_getset[] = {
 };
 
 static PyType_Slot kernel_slots[] = {
-    {Py_tp_doc, (void *)"Kernel(text)\n--\n\nAn Atlas IR kernel parsed and verified from "
-                        "its text form; run it with Executor.launch."},
+    {Py_tp_doc,
+     (void *)"Kernel(text)\n--\n\nAn Atlas IR kernel parsed and verified from "
+             "its text form; run it with Executor.launch."},
     {Py_tp_new, kernel_new},
     {Py_tp_dealloc, kernel_dealloc},
     {Py_tp_traverse, kernel_traverse},

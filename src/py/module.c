@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #define HG_KW_NAME(N, s) s,
-const char *const hg_kw_names[HG_KW_COUNT] = { HG_KWS(HG_KW_NAME) };
+const char *const hg_kw_names[HG_KW_COUNT] = {HG_KWS(HG_KW_NAME)};
 #undef HG_KW_NAME
 
 /* ------------------------------------------------------------------------ */
@@ -29,19 +29,31 @@ PyObject *hg_raise(at_status st, const at_error *err)
 {
     PyObject *exc;
     switch (st) {
-    case AT_E_VALUE:
-    case AT_E_VERIFY:   exc = PyExc_ValueError; break;
-    case AT_E_TYPE:     exc = PyExc_TypeError; break;
-    case AT_E_INDEX:    exc = PyExc_IndexError; break;
-    case AT_E_NOMEM:    exc = PyExc_MemoryError; break;
-    case AT_E_OVERFLOW: exc = PyExc_OverflowError; break;
-    default:            exc = PyExc_RuntimeError; break;
+        case AT_E_VALUE:
+        case AT_E_VERIFY:
+            exc = PyExc_ValueError;
+            break;
+        case AT_E_TYPE:
+            exc = PyExc_TypeError;
+            break;
+        case AT_E_INDEX:
+            exc = PyExc_IndexError;
+            break;
+        case AT_E_NOMEM:
+            exc = PyExc_MemoryError;
+            break;
+        case AT_E_OVERFLOW:
+            exc = PyExc_OverflowError;
+            break;
+        default:
+            exc = PyExc_RuntimeError;
+            break;
     }
-    const char *msg = (err != NULL && err->msg[0] != '\0')
-                          ? err->msg : at_status_name(st);
+    const char *msg =
+        (err != NULL && err->msg[0] != '\0') ? err->msg : at_status_name(st);
     /* The core's messages are plain C strings; decode defensively. */
-    PyObject *s = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strnlen(msg, sizeof err->msg),
-                                       "replace");
+    PyObject *s = PyUnicode_DecodeUTF8(
+        msg, (Py_ssize_t)strnlen(msg, sizeof err->msg), "replace");
     if (s == NULL)
         return NULL;
     PyErr_SetObject(exc, s);
@@ -52,25 +64,38 @@ PyObject *hg_raise(at_status st, const at_error *err)
 int hg_dtype_from_descr(const PyArray_Descr *d, at_dtype *out)
 {
     switch (d->type_num) {
-    case NPY_FLOAT:
-        *out = AT_F32;
-        return 0;
-    case NPY_INT:
-        if (sizeof(int) == 4) { *out = AT_I32; return 0; }
-        return -1;
-    case NPY_LONG:
-        if (sizeof(long) == 8) { *out = AT_I64; return 0; }
-        if (sizeof(long) == 4) { *out = AT_I32; return 0; }
-        return -1;
-    case NPY_LONGLONG:
-        if (sizeof(long long) == 8) { *out = AT_I64; return 0; }
-        return -1;
-    default:
-        return -1;
+        case NPY_FLOAT:
+            *out = AT_F32;
+            return 0;
+        case NPY_INT:
+            if (sizeof(int) == 4) {
+                *out = AT_I32;
+                return 0;
+            }
+            return -1;
+        case NPY_LONG:
+            if (sizeof(long) == 8) {
+                *out = AT_I64;
+                return 0;
+            }
+            if (sizeof(long) == 4) {
+                *out = AT_I32;
+                return 0;
+            }
+            return -1;
+        case NPY_LONGLONG:
+            if (sizeof(long long) == 8) {
+                *out = AT_I64;
+                return 0;
+            }
+            return -1;
+        default:
+            return -1;
     }
 }
 
-int hg_dtype_from_obj(hg_state *st, const char *fn, PyObject *obj, at_dtype *out)
+int hg_dtype_from_obj(hg_state *st, const char *fn, PyObject *obj,
+                      at_dtype *out)
 {
     (void)st;
     if (obj == NULL || obj == Py_None) {
@@ -80,16 +105,18 @@ int hg_dtype_from_obj(hg_state *st, const char *fn, PyObject *obj, at_dtype *out
     PyArray_Descr *d = NULL;
     if (!PyArray_DescrConverter(obj, &d)) {
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError,
-                     "%s: unsupported dtype %R (supported: float32, int32, int64)",
-                     fn, obj);
+        PyErr_Format(
+            PyExc_TypeError,
+            "%s: unsupported dtype %R (supported: float32, int32, int64)", fn,
+            obj);
         return -1;
     }
     int rc = hg_dtype_from_descr(d, out);
     if (rc < 0)
-        PyErr_Format(PyExc_TypeError,
-                     "%s: unsupported dtype %S (supported: float32, int32, int64)",
-                     fn, (PyObject *)d);
+        PyErr_Format(
+            PyExc_TypeError,
+            "%s: unsupported dtype %S (supported: float32, int32, int64)", fn,
+            (PyObject *)d);
     Py_DECREF(d);
     return rc;
 }
@@ -112,12 +139,20 @@ int hg_parse_args(hg_state *st, const char *fn, PyObject *const *args,
             PyObject *key = PyTuple_GET_ITEM(kwnames, j);
             int found = -1;
             for (int i = 0; i < nkw; i++)           /* interned: identity */
-                if (key == st->kw[kws[i]]) { found = i; break; }
+                if (key == st->kw[kws[i]]) {
+                    found = i;
+                    break;
+                }
             if (found < 0) {
                 for (int i = 0; i < nkw; i++) {
-                    int eq = PyUnicode_Check(key) &&
-                             PyUnicode_CompareWithASCIIString(key, hg_kw_names[kws[i]]) == 0;
-                    if (eq) { found = i; break; }
+                    int eq = PyUnicode_Check(key)
+                             && PyUnicode_CompareWithASCIIString(
+                                    key, hg_kw_names[kws[i]])
+                                    == 0;
+                    if (eq) {
+                        found = i;
+                        break;
+                    }
                 }
             }
             if (found < 0) {
@@ -136,9 +171,8 @@ int hg_parse_args(hg_state *st, const char *fn, PyObject *const *args,
     }
     for (int i = 0; i < nreq; i++) {
         if (out[i] == NULL) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s: missing required argument '%s'", fn,
-                         hg_kw_names[kws[i]]);
+            PyErr_Format(PyExc_TypeError, "%s: missing required argument '%s'",
+                         fn, hg_kw_names[kws[i]]);
             return -1;
         }
     }
@@ -148,8 +182,8 @@ int hg_parse_args(hg_state *st, const char *fn, PyObject *const *args,
 int hg_as_int64(const char *fn, const char *what, PyObject *o, int64_t *out)
 {
     if (!PyIndex_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "%s: %s must be an int, got %.200s",
-                     fn, what, Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an int, got %.200s", fn,
+                     what, Py_TYPE(o)->tp_name);
         return -1;
     }
     PyObject *idx = PyNumber_Index(o);
@@ -210,13 +244,18 @@ PyObject *hg_cpu_info(PyObject *module, PyObject *Py_UNUSED(ignored))
     if (d == NULL)
         return NULL;
     const char *brand = at_cpu_brand();
-    if (dict_steal(d, "brand", PyUnicode_DecodeUTF8(brand ? brand : "",
-                                                    brand ? (Py_ssize_t)strlen(brand) : 0,
-                                                    "replace")) < 0 ||
-        dict_steal(d, "isa", PyUnicode_FromString(at_isa_name(at_cpu_best_isa()))) < 0 ||
-        dict_steal(d, "isa_supported", isa_list(at_cpu_supports)) < 0 ||
-        dict_steal(d, "isa_compiled", isa_list(at_cpu_compiled)) < 0 ||
-        dict_steal(d, "ncpu", PyLong_FromLong(ncpu)) < 0) {
+    if (dict_steal(d, "brand",
+                   PyUnicode_DecodeUTF8(brand ? brand : "",
+                                        brand ? (Py_ssize_t)strlen(brand) : 0,
+                                        "replace"))
+            < 0
+        || dict_steal(d, "isa",
+                      PyUnicode_FromString(at_isa_name(at_cpu_best_isa())))
+               < 0
+        || dict_steal(d, "isa_supported", isa_list(at_cpu_supports)) < 0
+        || dict_steal(d, "isa_compiled", isa_list(at_cpu_compiled)) < 0
+        || dict_steal(d, "ncpu", PyLong_FromLong(ncpu)) < 0)
+    {
         Py_DECREF(d);
         return NULL;
     }
@@ -241,11 +280,11 @@ static int hg_exec(PyObject *m)
     hg_state *st = (hg_state *)PyModule_GetState(m);
     if (_import_array() < 0)
         return -1;
-    if (add_type(m, &hg_executor_spec, &st->ExecutorType) < 0 ||
-        add_type(m, &hg_buffer_spec, &st->BufferType) < 0 ||
-        add_type(m, &hg_kernel_spec, &st->KernelType) < 0)
+    if (add_type(m, &hg_executor_spec, &st->ExecutorType) < 0
+        || add_type(m, &hg_buffer_spec, &st->BufferType) < 0
+        || add_type(m, &hg_kernel_spec, &st->KernelType) < 0)
         return -1;
-    static const int npy_types[3] = { NPY_FLOAT32, NPY_INT32, NPY_INT64 };
+    static const int npy_types[3] = {NPY_FLOAT32, NPY_INT32, NPY_INT64};
     for (int i = 0; i < 3; i++) {
         st->descr[i] = PyArray_DescrFromType(npy_types[i]);
         if (st->descr[i] == NULL)
@@ -257,10 +296,11 @@ static int hg_exec(PyObject *m)
             return -1;
     }
     st->nfree = 0;
-    if (PyModule_AddStringConstant(m, "__version__", "0.1.0") < 0 ||
-        PyModule_AddIntConstant(m, "MAX_DIMS", AT_MAX_DIMS) < 0 ||
-        PyModule_AddObject(m, "GIL_RELEASE_COST",
-                           PyLong_FromSize_t(HG_GIL_RELEASE_COST)) < 0)
+    if (PyModule_AddStringConstant(m, "__version__", "0.1.0") < 0
+        || PyModule_AddIntConstant(m, "MAX_DIMS", AT_MAX_DIMS) < 0
+        || PyModule_AddObject(m, "GIL_RELEASE_COST",
+                              PyLong_FromSize_t(HG_GIL_RELEASE_COST))
+               < 0)
         return -1;
     return 0;
 }
@@ -294,10 +334,7 @@ static int hg_clear(PyObject *m)
     return 0;
 }
 
-static void hg_free(void *m)
-{
-    hg_clear((PyObject *)m);
-}
+static void hg_free(void *m) { hg_clear((PyObject *)m); }
 
 static PyModuleDef_Slot hg_slots[] = {
     {Py_mod_exec, (void *)hg_exec},
@@ -320,7 +357,4 @@ PyModuleDef hg_moduledef = {
     .m_free = hg_free,
 };
 
-PyMODINIT_FUNC PyInit__core(void)
-{
-    return PyModuleDef_Init(&hg_moduledef);
-}
+PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&hg_moduledef); }

@@ -5,8 +5,8 @@
  *   gcc -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=address,undefined \
  *       -Wall -Wextra -Werror -Iinclude tests/c/test_core.c \
  *       src/core/base.c src/core/cpu.c src/core/pool.c src/core/threads.c \
- *       -DAT_HAVE_ISA_BASELINE=1 -DAT_HAVE_ISA_AVX2=1 -lpthread -o /tmp/test_core
- *   /tmp/test_core            # tests; prints "N passed, 0 failed"
+ *       -DAT_HAVE_ISA_BASELINE=1 -DAT_HAVE_ISA_AVX2=1 -lpthread -o
+ * /tmp/test_core /tmp/test_core            # tests; prints "N passed, 0 failed"
  *   /tmp/test_core --bench    # also prints alloc/free and launch timings
  *
  * The same sources also build with -fsanitize=thread and run under
@@ -52,7 +52,8 @@ static void test_base(void)
     CHECK(at_status_name(AT_E_NOMEM) != NULL);
 
     at_error err;
-    CHECK(at_error_set(&err, AT_E_VALUE, "bad %s %d", "shape", 7) == AT_E_VALUE);
+    CHECK(at_error_set(&err, AT_E_VALUE, "bad %s %d", "shape", 7)
+          == AT_E_VALUE);
     CHECK(err.status == AT_E_VALUE && strcmp(err.msg, "bad shape 7") == 0);
     CHECK(at_error_set(NULL, AT_E_TYPE, "x") == AT_E_TYPE);
     char big[600];
@@ -66,7 +67,8 @@ static void test_base(void)
 
 static void test_cpu(void)
 {
-    printf("cpu: brand \"%s\", best %s\n", at_cpu_brand(), at_isa_name(at_cpu_best_isa()));
+    printf("cpu: brand \"%s\", best %s\n", at_cpu_brand(),
+           at_isa_name(at_cpu_best_isa()));
     for (int i = 0; i < AT_ISA_COUNT; i++) {
         at_isa isa = (at_isa)i, back;
         printf("cpu:   %-8s compiled %d supported %d\n", at_isa_name(isa),
@@ -94,13 +96,16 @@ static int stats_sane(const at_pool_stats *s)
 static void test_pool_sizes(void)
 {
     at_pool *p = at_pool_create();
-    enum { N = 400 };
+    enum {
+        N = 400
+    };
     void *ptrs[N];
     size_t sizes[N], total = 0;
     int ok_align = 1, ok_nonnull = 1;
     for (int i = 0; i < N; i++) {
         /* 0, 1..4096 sparse, then up to ~12 MiB geometric */
-        sizes[i] = i < 200 ? (size_t)i * 21 : (size_t)1 << (8 + (i - 200) / 10 % 16);
+        sizes[i] =
+            i < 200 ? (size_t)i * 21 : (size_t)1 << (8 + (i - 200) / 10 % 16);
         sizes[i] += (size_t)(i % 3);
         ptrs[i] = at_pool_alloc(p, sizes[i]);
         ok_nonnull &= ptrs[i] != NULL;
@@ -114,7 +119,8 @@ static void test_pool_sizes(void)
     int intact = 1;
     for (int i = 0; i < N; i++)
         for (size_t b = 0; b < sizes[i]; b += 97)
-            intact &= ((unsigned char *)ptrs[i])[b] == (unsigned char)(i & 0xff);
+            intact &=
+                ((unsigned char *)ptrs[i])[b] == (unsigned char)(i & 0xff);
     CHECK(intact);
 
     at_pool_stats s;
@@ -131,7 +137,7 @@ static void test_pool_sizes(void)
     /* absurd sizes are rejected */
     CHECK(at_pool_alloc(p, SIZE_MAX) == NULL);
     CHECK(at_pool_alloc(p, (size_t)PTRDIFF_MAX / 2 + 1) == NULL);
-    CHECK(at_pool_alloc(p, (size_t)PTRDIFF_MAX / 2) == NULL);   /* mmap fails */
+    CHECK(at_pool_alloc(p, (size_t)PTRDIFF_MAX / 2) == NULL); /* mmap fails */
 
     for (int i = 0; i < N; i++)
         at_pool_free(p, ptrs[i]);
@@ -151,7 +157,7 @@ static void test_pool_reuse_and_foreign(void)
         at_pool_stats before, after;
         at_pool_free(p, a);
         at_pool_get_stats(p, &before);
-        void *b = at_pool_alloc(p, sizes[k]);       /* same class, reused */
+        void *b = at_pool_alloc(p, sizes[k]); /* same class, reused */
         at_pool_get_stats(p, &after);
         CHECK(a == b);
         CHECK(after.hits == before.hits + 1 && after.misses == before.misses);
@@ -177,7 +183,7 @@ static void test_pool_reuse_and_foreign(void)
     CHECK(memcmp(&before, &after, sizeof before) == 0);
     free(foreign);
     void *d1 = at_pool_alloc(p, 64), *d2 = at_pool_alloc(p, 64);
-    CHECK(d1 != d2);                    /* the double free did not duplicate */
+    CHECK(d1 != d2); /* the double free did not duplicate */
     at_pool_free(p, d1);
     at_pool_free(p, d2);
     at_pool_free(p, live);
@@ -208,7 +214,7 @@ static void test_pool_reuse_and_foreign(void)
     CHECK(after.bytes_reserved == 0 && after.bytes_in_use == 0);
     at_pool_destroy(p);
 
-    at_pool *q = at_pool_create();      /* destroy with live blocks */
+    at_pool *q = at_pool_create(); /* destroy with live blocks */
     CHECK(at_pool_alloc(q, 10) && at_pool_alloc(q, 8 << 20));
     at_pool_destroy(q);
 }
@@ -222,7 +228,9 @@ typedef struct pool_worker_arg {
 static void *pool_worker(void *argp)
 {
     pool_worker_arg *a = argp;
-    enum { SLOTS = 64 };
+    enum {
+        SLOTS = 64
+    };
     unsigned char *blk[SLOTS] = {0};
     size_t len[SLOTS] = {0};
     unsigned char tag = (unsigned char)(a->seed & 0xff);
@@ -235,7 +243,8 @@ static void *pool_worker(void *argp)
             blk[k] = NULL;
         } else {
             int r = rand_r(&a->seed);
-            len[k] = r % 16 == 0 ? (size_t)(r % (3 << 20)) + 1 : (size_t)(r % 5000) + 1;
+            len[k] = r % 16 == 0 ? (size_t)(r % (3 << 20)) + 1
+                                 : (size_t)(r % 5000) + 1;
             blk[k] = at_pool_alloc(a->pool, len[k]);
             a->ok &= blk[k] != NULL;
             if (blk[k]) {
@@ -268,9 +277,10 @@ static void test_pool_concurrent(void)
     at_pool_get_stats(p, &s);
     CHECK(stats_sane(&s));
     CHECK(s.bytes_in_use == 0 && s.allocs == s.frees);
-    printf("pool: concurrent %llu allocs, %llu hits, peak %zu B, reserved %zu B\n",
-           (unsigned long long)s.allocs, (unsigned long long)s.hits,
-           s.peak_bytes_in_use, s.bytes_reserved);
+    printf(
+        "pool: concurrent %llu allocs, %llu hits, peak %zu B, reserved %zu B\n",
+        (unsigned long long)s.allocs, (unsigned long long)s.hits,
+        s.peak_bytes_in_use, s.bytes_reserved);
     at_pool_destroy(p);
 }
 
@@ -281,7 +291,7 @@ static void test_pool_concurrent(void)
 typedef struct sum_ctx {
     _Atomic uint64_t sum;
     _Atomic unsigned max_worker;
-    _Atomic int busy[MAXW];      /* detects one index running two tasks */
+    _Atomic int busy[MAXW]; /* detects one index running two tasks */
     _Atomic int overlap;
     _Atomic int sig_unblocked;
 } sum_ctx;
@@ -297,7 +307,9 @@ static void sum_task(void *ctxp, size_t task, unsigned worker)
         atomic_store(&c->overlap, 1);
     atomic_fetch_add(&c->sum, task + 1);
     unsigned m = atomic_load(&c->max_worker);
-    while (worker > m && !atomic_compare_exchange_weak(&c->max_worker, &m, worker)) {
+    while (worker > m
+           && !atomic_compare_exchange_weak(&c->max_worker, &m, worker))
+    {
     }
     if (worker != 0) {
         sigset_t cur;
@@ -310,7 +322,8 @@ static void sum_task(void *ctxp, size_t task, unsigned worker)
 
 /* One launch, checked: every task ran exactly once (sum), worker indices
  * below the returned count, no index ran two tasks at once. */
-static int checked_launch(at_threads *t, size_t ntasks, unsigned maxw, sum_ctx *c)
+static int checked_launch(at_threads *t, size_t ntasks, unsigned maxw,
+                          sum_ctx *c)
 {
     atomic_store(&c->sum, 0);
     atomic_store(&c->max_worker, 0);
@@ -325,11 +338,12 @@ static int checked_launch(at_threads *t, size_t ntasks, unsigned maxw, sum_ctx *
 
 static int many_launches(at_threads *t, int launches)
 {
-    static sum_ctx c;   /* zero-initialised; callers are sequential here */
+    static sum_ctx c; /* zero-initialised; callers are sequential here */
     memset(&c, 0, sizeof c);
     int ok = 1;
     for (int i = 0; i < launches && ok; i++)
-        ok &= checked_launch(t, 1 + (size_t)(i % 9), (unsigned)(i % 5 == 0 ? 2 : 0), &c);
+        ok &= checked_launch(t, 1 + (size_t)(i % 9),
+                             (unsigned)(i % 5 == 0 ? 2 : 0), &c);
     ok &= checked_launch(t, 100000, 0, &c);
     ok &= checked_launch(t, 0, 0, &c);
     return ok;
@@ -399,7 +413,7 @@ static void rendezvous_task(void *ctxp, size_t task, unsigned worker)
     struct timespec nap = {0, 20000};
     for (int i = 0; i < 100000; i++) {
         unsigned m = atomic_load(&r->started_mask);
-        if (m & (m - 1))                    /* two distinct workers */
+        if (m & (m - 1)) /* two distinct workers */
             return;
         nanosleep(&nap, NULL);
     }
@@ -432,7 +446,7 @@ static void test_threads_fork(void)
 #endif
     at_threads *t = at_threads_create(4);
     CHECK(many_launches(t, 200));
-    fflush(stdout);     /* the child must not replay buffered output */
+    fflush(stdout); /* the child must not replay buffered output */
     pid_t pid = fork();
     if (pid == 0) {
         int ok = many_launches(t, 2000);
@@ -442,7 +456,7 @@ static void test_threads_fork(void)
     int status = 0;
     CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CHECK(many_launches(t, 200));           /* the parent is unaffected */
+    CHECK(many_launches(t, 200)); /* the parent is unaffected */
     at_threads_destroy(t);
 }
 
@@ -481,7 +495,10 @@ static void short_task(void *ctx, size_t task, unsigned worker)
 
 static void bench(void)
 {
-    enum { REPS = 2001, INNER = 1000 };
+    enum {
+        REPS = 2001,
+        INNER = 1000
+    };
     static double samples[REPS];
     at_pool *p = at_pool_create();
     size_t sizes[] = {64, 4096, 1 << 20, 16 << 20};
@@ -496,14 +513,16 @@ static void bench(void)
             samples[r] = (now_sec() - t0) / INNER;
         }
         qsort(samples, REPS, sizeof samples[0], cmp_double);
-        printf("bench: pool alloc+free %8zu B: %.1f ns (median)\n",
-               sizes[k], samples[REPS / 2] * 1e9);
+        printf("bench: pool alloc+free %8zu B: %.1f ns (median)\n", sizes[k],
+               samples[REPS / 2] * 1e9);
     }
     at_pool_destroy(p);
 
     at_threads *t = at_threads_create(2);
     _Atomic unsigned counter = 0;
-    enum { LAUNCHES = 100001 };
+    enum {
+        LAUNCHES = 100001
+    };
     double *ls = malloc(LAUNCHES * sizeof *ls);
     unsigned two = 0;
     for (int i = 0; i < LAUNCHES; i++) {
@@ -512,7 +531,8 @@ static void bench(void)
         ls[i] = now_sec() - t0;
     }
     qsort(ls, LAUNCHES, sizeof ls[0], cmp_double);
-    printf("bench: launch 2 threads x 2 trivial tasks: median %.2f us, p90 %.2f us, "
+    printf("bench: launch 2 threads x 2 trivial tasks: median %.2f us, p90 "
+           "%.2f us, "
            "p99 %.2f us (%u%% used 2 workers)\n",
            ls[LAUNCHES / 2] * 1e6, ls[LAUNCHES * 9 / 10] * 1e6,
            ls[LAUNCHES * 99 / 100] * 1e6, (unsigned)(100.0 * two / LAUNCHES));
@@ -523,8 +543,10 @@ static void bench(void)
         ls[i] = now_sec() - t0;
     }
     qsort(ls, 20001, sizeof ls[0], cmp_double);
-    printf("bench: launch 2 threads x 2 tasks of 2 us: median %.2f us (ideal 2.0, "
-           "%u%% used 2 workers)\n", ls[10000] * 1e6, (unsigned)(100.0 * two / 20001));
+    printf(
+        "bench: launch 2 threads x 2 tasks of 2 us: median %.2f us (ideal 2.0, "
+        "%u%% used 2 workers)\n",
+        ls[10000] * 1e6, (unsigned)(100.0 * two / 20001));
     /* with a pause between launches, workers have gone to sleep */
     for (int i = 0; i < 2001; i++) {
         struct timespec nap = {0, 200000};

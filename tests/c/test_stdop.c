@@ -38,7 +38,9 @@ static size_t in_use(at_executor *ex)
  * leaves nothing allocated. */
 static void test_run_new(at_executor *ex)
 {
-    enum { N = 1003 };                     /* not a multiple of any width */
+    enum {
+        N = 1003
+    };                     /* not a multiple of any width */
     static float a[N], b[N];
     for (int i = 0; i < N; i++) {
         a[i] = (float)i * 0.5f - 100.0f;
@@ -50,25 +52,32 @@ static void test_run_new(at_executor *ex)
     at_error err;
     at_tensor out;
     size_t base = in_use(ex);
-    CHECK(at_stdop_run_new(ex, AT_STD_VECTOR_ADD, in, 2, &prm, &out, &err) == AT_OK);
-    CHECK(out.data != NULL && out.numel == N && out.ndim == 1 && out.shape[0] == N);
+    CHECK(at_stdop_run_new(ex, AT_STD_VECTOR_ADD, in, 2, &prm, &out, &err)
+          == AT_OK);
+    CHECK(out.data != NULL && out.numel == N && out.ndim == 1
+          && out.shape[0] == N);
     int exact = 1;
-    for (int i = 0; i < N; i++) exact &= ((float *)out.data)[i] == a[i] + b[i];
+    for (int i = 0; i < N; i++)
+        exact &= ((float *)out.data)[i] == a[i] + b[i];
     CHECK(exact);
     at_pool_free(at_executor_pool(ex), out.data);
 
     CHECK(at_stdop_run_new(ex, AT_STD_SUM, in, 1, &prm, &out, &err) == AT_OK);
     double ref = 0;
-    for (int i = 0; i < N; i++) ref += a[i];
-    CHECK(out.ndim == 0 && out.numel == 1 && fabs(((float *)out.data)[0] - ref) <= 1e-5 * fabs(ref));
+    for (int i = 0; i < N; i++)
+        ref += a[i];
+    CHECK(out.ndim == 0 && out.numel == 1
+          && fabs(((float *)out.data)[0] - ref) <= 1e-5 * fabs(ref));
     at_pool_free(at_executor_pool(ex), out.data);
     CHECK(in_use(ex) == base);
 
     /* a failing op allocates nothing */
     at_tensor bad[2] = {vec(a, N), vec(b, N - 1)};
     out.data = a;
-    CHECK(at_stdop_run_new(ex, AT_STD_VECTOR_ADD, bad, 2, &prm, &out, &err) == AT_E_VALUE);
-    CHECK(strstr(err.msg, "vector_add") != NULL && strstr(err.msg, "(1003,)") != NULL);
+    CHECK(at_stdop_run_new(ex, AT_STD_VECTOR_ADD, bad, 2, &prm, &out, &err)
+          == AT_E_VALUE);
+    CHECK(strstr(err.msg, "vector_add") != NULL
+          && strstr(err.msg, "(1003,)") != NULL);
     CHECK(out.data == NULL && in_use(ex) == base);
 }
 
@@ -85,44 +94,55 @@ static void test_inconsistent_descriptions(at_executor *ex)
 
     at_tensor x = vec(a, 16);
     x.numel = 64;                           /* shape says 16 */
-    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
-    CHECK(strstr(err.msg, "exp: input 0 has shape (16,) but 64 elements") != NULL);
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err)
+          == AT_E_VALUE);
+    CHECK(strstr(err.msg, "exp: input 0 has shape (16,) but 64 elements")
+          != NULL);
 
     at_tensor ab[2] = {vec(a, 16), vec(y, 16)};
     ab[1].numel = 8;                        /* the second input is short */
-    CHECK(at_stdop_run_new(ex, AT_STD_VECTOR_MUL, ab, 2, &prm, &out, &err) == AT_E_VALUE);
+    CHECK(at_stdop_run_new(ex, AT_STD_VECTOR_MUL, ab, 2, &prm, &out, &err)
+          == AT_E_VALUE);
 
     x = vec(a, 16);
     x.shape[0] = -16;
-    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err)
+          == AT_E_VALUE);
     CHECK(strstr(err.msg, "invalid shape") != NULL);
 
     x = vec(a, 16);
     x.ndim = 2;
     x.shape[0] = (int64_t)1 << 40;          /* product overflows size_t */
     x.shape[1] = (int64_t)1 << 40;
-    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err)
+          == AT_E_VALUE);
 
     x = vec(a, 16);
     x.ndim = 2;
     x.shape[0] = (int64_t)1 << 61;          /* numel fits, its bytes do not */
     x.shape[1] = 2;
-    x.numel = (size_t)1 << 62;               /* a sum's output is small: only prepare can tell */
-    CHECK(at_stdop_run_new(ex, AT_STD_SUM, &x, 1, &prm, &out, &err) == AT_E_OVERFLOW);
+    x.numel =
+        (size_t)1 << 62; /* a sum's output is small: only prepare can tell */
+    CHECK(at_stdop_run_new(ex, AT_STD_SUM, &x, 1, &prm, &out, &err)
+          == AT_E_OVERFLOW);
     CHECK(strstr(err.msg, "sum: input 0 of shape") != NULL);
 
     x = vec(NULL, 16);
-    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err)
+          == AT_E_VALUE);
     CHECK(strstr(err.msg, "has no data") != NULL);
 
     /* the cost estimate is asked before validation: any gemm sizes give a
      * defined answer, and the op then refuses them */
     at_stdop_params g;
     memset(&g, 0, sizeof g);
-    g.m = -4; g.n = 4; g.k = 4;
+    g.m = -4;
+    g.n = 4;
+    g.k = 4;
     at_tensor ab2[2] = {vec(a, 16), vec(y, 16)};
     CHECK(at_stdop_cost(AT_STD_GEMM, ab2, 2, &g) == 0);
-    CHECK(at_stdop_run_new(ex, AT_STD_GEMM, ab2, 2, &g, &out, &err) == AT_E_VALUE);
+    CHECK(at_stdop_run_new(ex, AT_STD_GEMM, ab2, 2, &g, &out, &err)
+          == AT_E_VALUE);
     g.m = g.n = g.k = INT64_MAX;
     CHECK(at_stdop_cost(AT_STD_GEMM, ab2, 2, &g) == (size_t)1 << 60);
     CHECK(at_stdop_run_new(ex, AT_STD_GEMM, ab2, 2, &g, &out, &err) != AT_OK);
@@ -135,24 +155,31 @@ static void test_inconsistent_descriptions(at_executor *ex)
     o = vec(y, 15);
     CHECK(at_stdop_run(ex, AT_STD_EXP, &x, 1, &prm, &o, &err) == AT_E_VALUE);
     o = vec(y, 16);
-    for (int i = 0; i < 16; i++) a[i] = (float)i - 8.0f;
+    for (int i = 0; i < 16; i++)
+        a[i] = (float)i - 8.0f;
     CHECK(at_stdop_run(ex, AT_STD_EXP, &x, 1, &prm, &o, &err) == AT_OK);
     int close = 1;
-    for (int i = 0; i < 16; i++) close &= fabs(y[i] - exp((double)a[i])) <= 1e-6 * exp((double)a[i]);
+    for (int i = 0; i < 16; i++)
+        close &= fabs(y[i] - exp((double)a[i])) <= 1e-6 * exp((double)a[i]);
     CHECK(close);
 
     /* a float pointer that is not 4-byte aligned (undefined behaviour in C,
      * and the streaming stores of a large output fault on it) is refused at
      * both edges: the standard library's and a kernel launch's */
-    float *odd_a = (float *)(void *)((char *)a + 2), *odd_y = (float *)(void *)((char *)y + 2);
+    float *odd_a = (float *)(void *)((char *)a + 2),
+          *odd_y = (float *)(void *)((char *)y + 2);
     x = vec(odd_a, 8);
-    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err) == AT_E_VALUE);
-    CHECK(strstr(err.msg, "exp: input 0 is not aligned to its 4-byte elements") != NULL);
+    CHECK(at_stdop_run_new(ex, AT_STD_EXP, &x, 1, &prm, &out, &err)
+          == AT_E_VALUE);
+    CHECK(strstr(err.msg, "exp: input 0 is not aligned to its 4-byte elements")
+          != NULL);
     CHECK(out.data == NULL);
     x = vec(a, 8);
     o = vec(odd_y, 8);
     CHECK(at_stdop_run(ex, AT_STD_EXP, &x, 1, &prm, &o, &err) == AT_E_VALUE);
-    CHECK(strstr(err.msg, "exp: the output is not aligned to its 4-byte elements") != NULL);
+    CHECK(
+        strstr(err.msg, "exp: the output is not aligned to its 4-byte elements")
+        != NULL);
 
     at_kernel *k;
     at_program *p;
@@ -166,7 +193,10 @@ static void test_inconsistent_descriptions(at_executor *ex)
     args[1] = args[0];
     args[1].data = odd_y;
     CHECK(at_launch(ex, p, 1, 8, args, 2, &err) == AT_E_VALUE);
-    CHECK(strstr(err.msg, "kernel 'exp': buffer 'y' is not aligned to its 4-byte elements") != NULL);
+    CHECK(
+        strstr(err.msg,
+               "kernel 'exp': buffer 'y' is not aligned to its 4-byte elements")
+        != NULL);
     args[1].data = y;
     CHECK(at_launch(ex, p, 1, 8, args, 2, &err) == AT_OK);
     at_program_free(p);
@@ -181,19 +211,30 @@ static void test_inconsistent_descriptions(at_executor *ex)
  * a double-precision reference. */
 static void test_streaming_outputs(at_executor *ex)
 {
-    enum { N = 100000 + 37, PIECE = 16384 };
-    const size_t bytes = (N + 16 + 15) / 16 * 64;          /* a multiple of the alignment */
+    enum {
+        N = 100000 + 37,
+        PIECE = 16384
+    };
+    const size_t bytes =
+        (N + 16 + 15) / 16 * 64; /* a multiple of the alignment */
     float *a = aligned_alloc(64, bytes), *b = aligned_alloc(64, bytes);
     float *ys = aligned_alloc(64, bytes), *yc = aligned_alloc(64, bytes);
     CHECK(a && b && ys && yc);
-    if (!a || !b || !ys || !yc) goto done;
+    if (!a || !b || !ys || !yc)
+        goto done;
     for (size_t i = 0; i < N; i++) {
-        a[i] = (float)((double)(i % 9973) / 9973.0 * 20.0 - 10.0);   /* [-10, 10) */
-        b[i] = (float)(0.5 + (double)(i % 101) / 7.0);               /* > 0 */
+        a[i] =
+            (float)((double)(i % 9973) / 9973.0 * 20.0 - 10.0); /* [-10, 10) */
+        b[i] = (float)(0.5 + (double)(i % 101) / 7.0); /* > 0 */
     }
-    static const struct { at_stdop op; int pos; double rel; } ops[] = {
-        {AT_STD_VECTOR_ADD, 0, 0.0}, {AT_STD_EXP, 0, 1e-6}, {AT_STD_SIGMOID, 0, 1e-6},
-        {AT_STD_LOG, 1, 1e-6},       {AT_STD_SQRT, 1, 0.0},
+    static const struct {
+        at_stdop op;
+        int pos;
+        double rel;
+    } ops[] = {
+        {AT_STD_VECTOR_ADD, 0, 0.0}, {AT_STD_EXP, 0, 1e-6},
+        {AT_STD_SIGMOID, 0, 1e-6},   {AT_STD_LOG, 1, 1e-6},
+        {AT_STD_SQRT, 1, 0.0},
     };
     at_stdop_params prm;
     memset(&prm, 0, sizeof prm);
@@ -202,35 +243,46 @@ static void test_streaming_outputs(at_executor *ex)
         at_stdop op = ops[o].op;
         const float *x = ops[o].pos ? b : a;
         int nin = at_stdop_arity(op);
-        for (size_t shift = 0; shift <= 1; shift++) {        /* vector-aligned, then one float off */
+        for (size_t shift = 0; shift <= 1;
+             shift++) { /* vector-aligned, then one float off */
             float *y = ys + shift;
             at_tensor in[2] = {vec((float *)x, N), vec(b, N)}, out = vec(y, N);
-            CHECK(at_executor_set_stores(ex, AT_STORES_STREAMED, &err) == AT_OK);
-            CHECK(at_stdop_run(ex, op, in, (size_t)nin, &prm, &out, &err) == AT_OK);
+            CHECK(at_executor_set_stores(ex, AT_STORES_STREAMED, &err)
+                  == AT_OK);
+            CHECK(at_stdop_run(ex, op, in, (size_t)nin, &prm, &out, &err)
+                  == AT_OK);
             CHECK(at_executor_set_stores(ex, AT_STORES_CACHED, &err) == AT_OK);
             for (size_t i = 0; i < N; i += PIECE) {
                 size_t len = N - i < PIECE ? N - i : PIECE;
-                at_tensor pin[2] = {vec((float *)x + i, len), vec(b + i, len)}, pout = vec(yc + i, len);
-                CHECK(at_stdop_run(ex, op, pin, (size_t)nin, &prm, &pout, &err) == AT_OK);
+                at_tensor pin[2] = {vec((float *)x + i, len), vec(b + i, len)},
+                          pout = vec(yc + i, len);
+                CHECK(at_stdop_run(ex, op, pin, (size_t)nin, &prm, &pout, &err)
+                      == AT_OK);
             }
             CHECK(memcmp(y, yc, N * sizeof(float)) == 0);
             size_t bad = 0;
             for (size_t i = 0; i < N; i++) {
-                double r = op == AT_STD_VECTOR_ADD ? (double)(float)((double)x[i] + (double)b[i])
-                         : op == AT_STD_EXP        ? exp((double)x[i])
-                         : op == AT_STD_SIGMOID    ? 1.0 / (1.0 + exp(-(double)x[i]))
-                         : op == AT_STD_LOG        ? log((double)x[i])
-                                                   : (double)(float)sqrt((double)x[i]);
-                bad += !(fabs((double)y[i] - r) <= ops[o].rel * fabs(r) + (ops[o].rel ? 1e-30 : 0.0));
+                double r =
+                    op == AT_STD_VECTOR_ADD
+                        ? (double)(float)((double)x[i] + (double)b[i])
+                    : op == AT_STD_EXP     ? exp((double)x[i])
+                    : op == AT_STD_SIGMOID ? 1.0 / (1.0 + exp(-(double)x[i]))
+                    : op == AT_STD_LOG     ? log((double)x[i])
+                                           : (double)(float)sqrt((double)x[i]);
+                bad += !(fabs((double)y[i] - r)
+                         <= ops[o].rel * fabs(r) + (ops[o].rel ? 1e-30 : 0.0));
             }
             CHECK(bad == 0);
-            if (bad) fprintf(stderr, "  %s (output shifted by %zu): %zu wrong\n", at_stdop_name(op), shift, bad);
+            if (bad)
+                fprintf(stderr, "  %s (output shifted by %zu): %zu wrong\n",
+                        at_stdop_name(op), shift, bad);
         }
     }
     CHECK(at_executor_set_stores(ex, AT_STORES_COUNT, &err) == AT_E_VALUE);
     CHECK(at_executor_set_stores(ex, -1, &err) == AT_E_VALUE);
     CHECK(at_executor_stores(ex) == AT_STORES_CACHED);
-    CHECK(at_store_policy_parse("streamed") == AT_STORES_STREAMED && at_store_policy_parse("fast") == -1);
+    CHECK(at_store_policy_parse("streamed") == AT_STORES_STREAMED
+          && at_store_policy_parse("fast") == -1);
     CHECK(strcmp(at_store_policy_name(AT_STORES_AUTO), "auto") == 0);
     CHECK(at_executor_set_stores(ex, AT_STORES_AUTO, &err) == AT_OK);
 done:
@@ -245,17 +297,23 @@ done:
  * streamed, and every result must equal the cached one. */
 static void test_auto_stores(at_executor *ex)
 {
-    enum { M = 1200000 + 5 };
+    enum {
+        M = 1200000 + 5
+    };
     const size_t bytes = (M * sizeof(float) + 63) / 64 * 64;
     at_executor *fresh = NULL;
     at_error err;
     at_stdop_params prm;
     memset(&prm, 0, sizeof prm);
-    float *x = aligned_alloc(64, bytes), *yr = aligned_alloc(64, bytes), *ya = aligned_alloc(64, bytes);
-    CHECK(x && yr && ya && at_executor_create(1, (int)at_executor_isa(ex), &fresh, &err) == AT_OK);
+    float *x = aligned_alloc(64, bytes), *yr = aligned_alloc(64, bytes),
+          *ya = aligned_alloc(64, bytes);
+    CHECK(x && yr && ya
+          && at_executor_create(1, (int)at_executor_isa(ex), &fresh, &err)
+                 == AT_OK);
     if (x && yr && ya && fresh) {
         CHECK(at_executor_stores(fresh) == AT_STORES_AUTO);
-        for (size_t i = 0; i < M; i++) x[i] = (float)((double)(i % 7919) / 7919.0 * 30.0 - 15.0);
+        for (size_t i = 0; i < M; i++)
+            x[i] = (float)((double)(i % 7919) / 7919.0 * 30.0 - 15.0);
         at_tensor in = vec(x, M), ref = vec(yr, M), out = vec(ya, M);
         CHECK(at_executor_set_stores(ex, AT_STORES_CACHED, &err) == AT_OK);
         CHECK(at_stdop_run(ex, AT_STD_EXP, &in, 1, &prm, &ref, &err) == AT_OK);
@@ -263,7 +321,8 @@ static void test_auto_stores(at_executor *ex)
         size_t differ = 0;
         for (int rep = 0; rep < 12; rep++) {
             memset(ya, 0, M * sizeof(float));
-            CHECK(at_stdop_run(fresh, AT_STD_EXP, &in, 1, &prm, &out, &err) == AT_OK);
+            CHECK(at_stdop_run(fresh, AT_STD_EXP, &in, 1, &prm, &out, &err)
+                  == AT_OK);
             differ += memcmp(ya, yr, M * sizeof(float)) != 0;
         }
         CHECK(differ == 0);
@@ -279,16 +338,19 @@ static void test_auto_stores(at_executor *ex)
  * scratch row; a value read after its output is written keeps its scratch
  * row; and only memory writes that nothing reads back are final (may
  * stream). */
-static void print_program(at_executor *ex, const char *text, at_stdop op, char *buf, size_t cap)
+static void print_program(at_executor *ex, const char *text, at_stdop op,
+                          char *buf, size_t cap)
 {
     at_kernel *k = NULL;
     at_program *p = NULL;
     at_error err;
     buf[0] = '\0';
-    int ok = text ? at_kernel_parse(text, &k, &err) == AT_OK && at_kernel_verify(k, &err) == AT_OK
+    int ok = text ? at_kernel_parse(text, &k, &err) == AT_OK
+                        && at_kernel_verify(k, &err) == AT_OK
                   : at_stdop_kernel(op, &k, &err) == AT_OK;
     CHECK(ok && at_compile(ex, k, &p, &err) == AT_OK);
-    if (p) at_program_print(p, buf, cap);
+    if (p)
+        at_program_print(p, buf, cap);
     at_program_free(p);
     at_kernel_free(k);
 }
@@ -299,21 +361,28 @@ static void test_value_placement(at_executor *ex)
     print_program(ex, NULL, AT_STD_SOFTMAX, buf, sizeof buf);
     CHECK(strstr(buf, " 0 scratch row(s)") != NULL);
     CHECK(strstr(buf, "exp.sub.sum fn5  mem1 <- mem0 slot0 -0\n") != NULL);
-    CHECK(strstr(buf, "binary.s   fn2  mem1 <- mem1 slot3 -0  (final)\n") != NULL);
+    CHECK(strstr(buf, "binary.s   fn2  mem1 <- mem1 slot3 -0  (final)\n")
+          != NULL);
 
-    print_program(ex,
-                  "kernel late(x: f32, y: f32, z: f32) {\n  %0 = load x\n  %1 = exp %0\n"
-                  "  %2 = reduce.sum.row %1\n  %3 = div %1, %2\n  store y, %3\n"
-                  "  %4 = add %1, %3\n  store z, %4\n}\n", 0, buf, sizeof buf);
+    print_program(
+        ex,
+        "kernel late(x: f32, y: f32, z: f32) {\n  %0 = load x\n  %1 = exp %0\n"
+        "  %2 = reduce.sum.row %1\n  %3 = div %1, %2\n  store y, %3\n"
+        "  %4 = add %1, %3\n  store z, %4\n}\n",
+        0, buf, sizeof buf);
     CHECK(strstr(buf, " 1 scratch row(s)") != NULL);
     CHECK(strstr(buf, "unary      fn5  scratch0 <- mem0 -0 -0\n") != NULL);
-    CHECK(strstr(buf, "binary.s   fn3  mem1 <- scratch0 slot0 -0\n") != NULL);   /* read back: not final */
+    CHECK(strstr(buf, "binary.s   fn3  mem1 <- scratch0 slot0 -0\n")
+          != NULL); /* read back: not final */
 
     print_program(ex,
-                  "kernel reread(x: f32, y: f32, z: f32) {\n  %0 = load x\n  %1 = exp %0\n"
-                  "  store y, %1\n  %2 = add %1, %1\n  store z, %2\n}\n", 0, buf, sizeof buf);
+                  "kernel reread(x: f32, y: f32, z: f32) {\n  %0 = load x\n  "
+                  "%1 = exp %0\n"
+                  "  store y, %1\n  %2 = add %1, %1\n  store z, %2\n}\n",
+                  0, buf, sizeof buf);
     CHECK(strstr(buf, "unary      fn5  mem1 <- mem0 -0 -0\n") != NULL);
-    CHECK(strstr(buf, "binary     fn0  mem2 <- mem1 mem1 -0  (final)\n") != NULL);
+    CHECK(strstr(buf, "binary     fn0  mem2 <- mem1 mem1 -0  (final)\n")
+          != NULL);
 }
 
 int main(void)
@@ -322,13 +391,15 @@ int main(void)
     for (int isa = 0; isa < AT_ISA_COUNT; isa++) {
         if (!at_cpu_compiled((at_isa)isa) || !at_cpu_supports((at_isa)isa)) {
             printf("%s: not %s here, skipped\n", at_isa_name((at_isa)isa),
-                   at_cpu_compiled((at_isa)isa) ? "supported by the CPU" : "compiled");
+                   at_cpu_compiled((at_isa)isa) ? "supported by the CPU"
+                                                : "compiled");
             continue;
         }
         at_executor *ex;
         at_error err;
         if (at_executor_create(1, isa, &ex, &err) != AT_OK) {
-            fprintf(stderr, "executor (%s): %s\n", at_isa_name((at_isa)isa), err.msg);
+            fprintf(stderr, "executor (%s): %s\n", at_isa_name((at_isa)isa),
+                    err.msg);
             return 1;
         }
         CHECK(at_executor_isa(ex) == (at_isa)isa);
@@ -339,7 +410,8 @@ int main(void)
         test_auto_stores(ex);
         test_value_placement(ex);
         at_executor_destroy(ex);
-        printf("%s: %s\n", at_isa_name((at_isa)isa), n_fail == before ? "ok" : "FAILED");
+        printf("%s: %s\n", at_isa_name((at_isa)isa),
+               n_fail == before ? "ok" : "FAILED");
         levels++;
     }
     CHECK(levels > 0);
