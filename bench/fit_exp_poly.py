@@ -7,6 +7,7 @@ highest degree first, the order src/kernels/vmath.c's exp_poly_n uses them.
 
     python bench/fit_exp_poly.py [degree of 1 + r P(r), default 5]
 """
+
 import sys
 
 import numpy as np
@@ -17,7 +18,7 @@ def fit(deg: int, iters: int = 3000):
     x = np.cos(np.linspace(0, np.pi, 4001)) * a
     y = np.exp(x)
     basis = np.stack([x**k / y for k in range(1, deg + 1)], axis=1)
-    target = (y - 1) / y                      # (1 + sum c_k x^k) / e^x - 1 = 0
+    target = (y - 1) / y  # (1 + sum c_k x^k) / e^x - 1 = 0
     w = np.full(x.shape, 1.0 / x.size)
     best = (np.inf, None)
     for _ in range(iters):
@@ -37,6 +38,8 @@ def fit(deg: int, iters: int = 3000):
 if __name__ == "__main__":
     deg = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     exact, c32, rounded = fit(deg)
-    print(f"degree {deg}: minimax relative error {exact:.3e}; with float32 coefficients {rounded:.3e} "
-          f"({rounded / 2**-23:.2f} x 2^-23)")
-    print("coefficients, r^%d first:" % deg, ", ".join(float(v).hex() for v in c32[::-1]))
+    print(
+        f"degree {deg}: minimax relative error {exact:.3e}; with float32 coefficients {rounded:.3e} "
+        f"({rounded / 2**-23:.2f} x 2^-23)"
+    )
+    print(f"coefficients, r^{deg} first:", ", ".join(float(v).hex() for v in c32[::-1]))

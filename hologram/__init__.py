@@ -12,10 +12,8 @@ pool; the standard operations are in :mod:`hologram.ops`.
 array([0., 2., 4., 6.], dtype=float32)
 """
 
-from ._core import Buffer, Executor, Kernel, cpu_info
 from . import ops
-
-__version__ = "0.1.0"
+from ._core import Buffer, Executor, Kernel, __version__, cpu_info
 
 __all__ = [
     "__version__",

@@ -1,6 +1,7 @@
 """Type stubs for the hologram package (Hologram Atlas)."""
 
-from typing import Any, Literal, Sequence, SupportsIndex, TypedDict, final
+from collections.abc import Sequence
+from typing import Any, Literal, SupportsIndex, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +38,10 @@ def cpu_info() -> CpuInfo: ...
 @final
 class Executor:
     def __init__(
-        self, threads: int = 1, isa: _IsaName | str | None = None, stores: _StoresName | str = "auto"
+        self,
+        threads: int = 1,
+        isa: _IsaName | str | None = None,
+        stores: _StoresName | str = "auto",
     ) -> None: ...
     @property
     def threads(self) -> int: ...

@@ -5,9 +5,28 @@ from typing import SupportsIndex
 from . import Buffer
 
 __all__ = [
-    "vector_add", "vector_sub", "vector_mul", "vector_div", "neg", "abs", "relu",
-    "sigmoid", "tanh", "softmax", "exp", "log", "sqrt", "pow", "sum", "max", "min",
-    "mean", "gemm", "mse_loss", "cross_entropy", "kernel_ir",
+    "vector_add",
+    "vector_sub",
+    "vector_mul",
+    "vector_div",
+    "neg",
+    "abs",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "exp",
+    "log",
+    "sqrt",
+    "pow",
+    "sum",
+    "max",
+    "min",
+    "mean",
+    "gemm",
+    "mse_loss",
+    "cross_entropy",
+    "kernel_ir",
 ]
 
 def vector_add(a: Buffer, b: Buffer) -> Buffer: ...
@@ -28,7 +47,9 @@ def sum(a: Buffer, axis: SupportsIndex | None = None) -> Buffer: ...
 def max(a: Buffer, axis: SupportsIndex | None = None) -> Buffer: ...
 def min(a: Buffer, axis: SupportsIndex | None = None) -> Buffer: ...
 def mean(a: Buffer, axis: SupportsIndex | None = None) -> Buffer: ...
-def gemm(a: Buffer, b: Buffer, *, m: SupportsIndex, n: SupportsIndex, k: SupportsIndex) -> Buffer: ...
+def gemm(
+    a: Buffer, b: Buffer, *, m: SupportsIndex, n: SupportsIndex, k: SupportsIndex
+) -> Buffer: ...
 def mse_loss(pred: Buffer, target: Buffer) -> Buffer: ...
 def cross_entropy(logits: Buffer, target: Buffer, ignore_index: SupportsIndex = -100) -> Buffer: ...
 def kernel_ir(name: str) -> str: ...

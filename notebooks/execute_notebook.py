@@ -4,6 +4,7 @@ Usage (from the repository root, with hologram installed in .venv):
     .venv/bin/python -P notebooks/execute_notebook.py
 The committed notebook is the output of this script after a full run.
 """
+
 import json
 import os
 import sys
@@ -27,19 +28,30 @@ def main() -> str:
         spec = os.path.join(tmp, "kernels", "python3")
         os.makedirs(spec)
         with open(os.path.join(spec, "kernel.json"), "w") as f:
-            json.dump({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                       "display_name": "Python 3", "language": "python"}, f)
+            json.dump(
+                {
+                    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": "Python 3",
+                    "language": "python",
+                },
+                f,
+            )
         os.environ["JUPYTER_PATH"] = tmp + os.pathsep + os.environ.get("JUPYTER_PATH", "")
         os.environ.pop("HOLOGRAM_BENCH_QUICK", None)
         # the benchmark's environment (hologram/bench/environment.py), for the kernel
         bench_env = benchmark_environ()
         os.environ.clear()
         os.environ.update(bench_env)
-        client = nbclient.NotebookClient(nb, timeout=1800, startup_timeout=120, kernel_name="python3",
-                                         resources={"metadata": {"path": HERE}})
+        client = nbclient.NotebookClient(
+            nb,
+            timeout=1800,
+            startup_timeout=120,
+            kernel_name="python3",
+            resources={"metadata": {"path": HERE}},
+        )
         client.execute()
     nbformat.write(nb, path)
-    for name in os.listdir(HERE):          # section 11's saved results are not committed
+    for name in os.listdir(HERE):  # section 11's saved results are not committed
         if name.startswith("benchmark_results_"):
             os.remove(os.path.join(HERE, name))
     return path

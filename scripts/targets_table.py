@@ -9,25 +9,53 @@ when the goal is met (judged on the ratio of medians).  A missed row also shows 
 speedup_paired (median of per-round ratios, robust to drift of the machine's speed), where
 the results have it.  Used to refresh docs/performance.md after a benchmark run.
 """
+
 import json
 import sys
 
 # (label, operation, shape label, speedup column, goal 1 thread, goal all cores)
-ROWS = [(f"{op} at 1,000", op, "1,000", "speedup", 5.0, 5.0)
-        for op in ("vector_add", "vector_sub", "vector_mul", "vector_div", "neg", "abs", "relu",
-                   "sigmoid", "tanh", "exp", "log", "sqrt", "pow", "sum", "max", "min", "mse_loss")]
+ROWS = [
+    (f"{op} at 1,000", op, "1,000", "speedup", 5.0, 5.0)
+    for op in (
+        "vector_add",
+        "vector_sub",
+        "vector_mul",
+        "vector_div",
+        "neg",
+        "abs",
+        "relu",
+        "sigmoid",
+        "tanh",
+        "exp",
+        "log",
+        "sqrt",
+        "pow",
+        "sum",
+        "max",
+        "min",
+        "mse_loss",
+    )
+]
 ROWS += [("softmax 1x1000", "softmax", "1x1000", "speedup", 5.0, 5.0)]
-ROWS += [(f"{op} 10M, PyTorch allocating", op, "10,000,000", "speedup", 10.0, 10.0)
-         for op in ("vector_add", "vector_mul", "vector_div")]
-ROWS += [(f"{op} 10M, PyTorch `out=`", op, "10,000,000", "speedup_vs_out", 1.0, 1.0)
-         for op in ("vector_add", "vector_mul", "vector_div")]
+ROWS += [
+    (f"{op} 10M, PyTorch allocating", op, "10,000,000", "speedup", 10.0, 10.0)
+    for op in ("vector_add", "vector_mul", "vector_div")
+]
+ROWS += [
+    (f"{op} 10M, PyTorch `out=`", op, "10,000,000", "speedup_vs_out", 1.0, 1.0)
+    for op in ("vector_add", "vector_mul", "vector_div")
+]
 ROWS += [(f"{op} 1M", op, "1,000,000", "speedup", 1.5, 1.5) for op in ("exp", "log")]
 ROWS += [(f"{op} 1M", op, "1,000,000", "speedup", 2.0, 1.5) for op in ("sigmoid", "tanh")]
-ROWS += [(f"{op} 1M", op, "1,000,000", "speedup", 1.0, 1.0)
-         for op in ("relu", "sqrt", "abs", "neg", "sum", "max", "min")]
-ROWS += [("softmax 1000x1000", "softmax", "1000x1000", "speedup", 1.5, 1.5),
-         ("mse_loss 1M", "mse_loss", "1,000,000", "speedup", 1.5, 1.5),
-         ("cross_entropy 4096x1000", "cross_entropy", "4096x1000", "speedup", 1.5, 1.5)]
+ROWS += [
+    (f"{op} 1M", op, "1,000,000", "speedup", 1.0, 1.0)
+    for op in ("relu", "sqrt", "abs", "neg", "sum", "max", "min")
+]
+ROWS += [
+    ("softmax 1000x1000", "softmax", "1000x1000", "speedup", 1.5, 1.5),
+    ("mse_loss 1M", "mse_loss", "1,000,000", "speedup", 1.5, 1.5),
+    ("cross_entropy 4096x1000", "cross_entropy", "4096x1000", "speedup", 1.5, 1.5),
+]
 ROWS += [(f"gemm {n}x{n}", "gemm", f"{n}x{n}", "speedup", 1.0, 1.0) for n in (64, 256, 1024)]
 
 
@@ -54,7 +82,9 @@ def main(one_path, all_path):
     print("|---|---|---|---|")
     for label, op, shape, col, g1, ga in ROWS:
         goal = f"≥ {g1:g}x" if g1 == ga else f"≥ {g1:g}x / ≥ {ga:g}x"
-        print(f"| {label} | {goal} | {cell(one, op, shape, col, g1)} | {cell(allc, op, shape, col, ga)} |")
+        print(
+            f"| {label} | {goal} | {cell(one, op, shape, col, g1)} | {cell(allc, op, shape, col, ga)} |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone:
+#   0. fail if clang-format or ruff would change a file (check-style.sh);
 #   1. build and install hologram into .venv, run pytest on it;
 #   2. build everything again with AddressSanitizer + UBSan (meson's
 #      b_sanitize option; scripts/asan-build.sh) and run the C tests (core:
@@ -10,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup-venv.sh
+
+echo "== style: clang-format, ruff =="
+bash scripts/check-style.sh
 
 echo "== pytest (release build) =="
 # -P: do not put the source tree on sys.path; test the installed package

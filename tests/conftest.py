@@ -27,13 +27,12 @@ torch.set_num_threads(1)
 
 RTOL = 1e-5
 ATOL = 1e-6
-U32 = 2.0 ** -24  # unit roundoff of float32
+U32 = 2.0**-24  # unit roundoff of float32
 FLT_MAX = float(np.finfo(np.float32).max)
 
 # Sizes chosen so that tails do not fill a register at any width (4/8/16
 # lanes) nor a block of 1024 elements.
-SIZES = [0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 63, 65, 1000, 1023, 1025, 4097,
-         65537, 1_000_003]
+SIZES = [0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 63, 65, 1000, 1023, 1025, 4097, 65537, 1_000_003]
 # The same list without the million-element case, for ops that are
 # exercised many times (keeps the suite well under its time budget).
 SIZES_MED = [s for s in SIZES if s <= 65537]
@@ -41,7 +40,8 @@ SIZES_MED = [s for s in SIZES if s <= 65537]
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "slow: test takes more than ~5 s (still part of the default run)")
+        "markers", "slow: test takes more than ~5 s (still part of the default run)"
+    )
 
 
 @pytest.fixture
@@ -57,6 +57,7 @@ def rng():
 # --------------------------------------------------------------------------
 # Reference helpers
 # --------------------------------------------------------------------------
+
 
 def t(x):
     """A float32/int64 torch tensor sharing nothing with the Atlas buffer."""
@@ -78,14 +79,16 @@ def _nan_inf_semantics(got, want, what):
         idx = np.flatnonzero(gn.ravel() != wn.ravel())[:5]
         raise AssertionError(
             f"{what}: NaN positions differ at flat indices {idx.tolist()}: "
-            f"got {got.ravel()[idx].tolist()} want {want.ravel()[idx].tolist()}")
+            f"got {got.ravel()[idx].tolist()} want {want.ravel()[idx].tolist()}"
+        )
     gi = np.isinf(got) & ~gn
     wi = np.isinf(want) & ~wn
     if not (np.array_equal(gi, wi) and np.array_equal(got[gi], want[wi])):
         bad = np.flatnonzero((gi != wi).ravel() | (gi.ravel() & (got.ravel() != want.ravel())))[:5]
         raise AssertionError(
             f"{what}: inf positions/signs differ at flat indices {bad.tolist()}: "
-            f"got {got.ravel()[bad].tolist()} want {want.ravel()[bad].tolist()}")
+            f"got {got.ravel()[bad].tolist()} want {want.ravel()[bad].tolist()}"
+        )
 
 
 def assert_bitwise(got, want, what="result"):
@@ -99,14 +102,16 @@ def assert_bitwise(got, want, what="result"):
         idx = np.flatnonzero(gn.ravel() != wn.ravel())[:5]
         raise AssertionError(
             f"{what}: NaN positions differ at {idx.tolist()}: got "
-            f"{got.ravel()[idx].tolist()} want {want.ravel()[idx].tolist()}")
+            f"{got.ravel()[idx].tolist()} want {want.ravel()[idx].tolist()}"
+        )
     gb = got.view(np.uint32)[~gn]
     wb = want.view(np.uint32)[~wn]
     if not np.array_equal(gb, wb):
         bad = np.flatnonzero(gb != wb)[:5]
         raise AssertionError(
             f"{what}: not bitwise equal at {len(np.flatnonzero(gb != wb))} positions, "
-            f"e.g. got {got[~gn][bad].tolist()} want {want[~wn][bad].tolist()}")
+            f"e.g. got {got[~gn][bad].tolist()} want {want[~wn][bad].tolist()}"
+        )
 
 
 def assert_equal_values(got, want, what="result"):
@@ -118,7 +123,8 @@ def assert_equal_values(got, want, what="result"):
         bad = np.flatnonzero(~((got == want) | (np.isnan(got) & np.isnan(want))).ravel())[:5]
         raise AssertionError(
             f"{what}: values differ at {bad.tolist()}: got {got.ravel()[bad].tolist()} "
-            f"want {want.ravel()[bad].tolist()}")
+            f"want {want.ravel()[bad].tolist()}"
+        )
 
 
 def _close(got, want, rtol, atol, what):
@@ -133,7 +139,8 @@ def _close(got, want, rtol, atol, what):
         raise AssertionError(
             f"{what}: {int(np.sum(err > tol))} elements outside rtol={rtol} atol={atol}; "
             f"worst at flat index {gi}: got {got.ravel()[gi]!r} want {want.ravel()[gi]!r} "
-            f"(err {err[bad]:.3g} > tol {tol[bad]:.3g})")
+            f"(err {err[bad]:.3g} > tol {tol[bad]:.3g})"
+        )
 
 
 def assert_f32_close(got, ref64, torch_out, rtol=RTOL, atol=ATOL, what="result"):
@@ -167,7 +174,7 @@ def sum_bound(x, ref64):
 
 def f32_bits_sample(step=4097, offset=0):
     """Every `step`-th float32 bit pattern over the whole 32-bit space."""
-    bits = np.arange(offset, 2 ** 32, step, dtype=np.uint64).astype(np.uint32)
+    bits = np.arange(offset, 2**32, step, dtype=np.uint64).astype(np.uint32)
     return bits.view(np.float32)
 
 
@@ -175,10 +182,41 @@ def special_values():
     """Float32 special values: signed zeros, infs, NaN, subnormals, extremes."""
     tiny = np.finfo(np.float32).tiny
     return np.array(
-        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 1.4e-45, -1.4e-45,
-         tiny, -tiny, 1e38, -1e38, FLT_MAX, -FLT_MAX, 1.0, -1.0, 0.5, -0.5, 2.0,
-         -2.0, 3.0, -3.0, 88.72, -103.97, 100.0, -100.0, 1e-7, -1e-7, 20.0, -20.0],
-        dtype=np.float32)
+        [
+            0.0,
+            -0.0,
+            np.inf,
+            -np.inf,
+            np.nan,
+            1e-40,
+            -1e-40,
+            1.4e-45,
+            -1.4e-45,
+            tiny,
+            -tiny,
+            1e38,
+            -1e38,
+            FLT_MAX,
+            -FLT_MAX,
+            1.0,
+            -1.0,
+            0.5,
+            -0.5,
+            2.0,
+            -2.0,
+            3.0,
+            -3.0,
+            88.72,
+            -103.97,
+            100.0,
+            -100.0,
+            1e-7,
+            -1e-7,
+            20.0,
+            -20.0,
+        ],
+        dtype=np.float32,
+    )
 
 
 def isa_levels():

@@ -1,4 +1,5 @@
 """hologram.bench.benchmark_utils: timing statistics, correctness checks, persistence, tables, plots."""
+
 import math
 import re
 import statistics
@@ -14,8 +15,13 @@ from hologram.bench import benchmark_utils as bu
 
 def test_benchmark_operation_stats_match_samples():
     calls = []
-    res = bu.benchmark_operation(lambda: calls.append(1) or len(calls), warmup_runs=3, timing_runs=7,
-                                 name="count", min_sample_s=0.001)
+    res = bu.benchmark_operation(
+        lambda: calls.append(1) or len(calls),
+        warmup_runs=3,
+        timing_runs=7,
+        name="count",
+        min_sample_s=0.001,
+    )
     s = res.samples_ms
     assert res.name == "count" and len(s) == 7 and res.inner_loops > 1
     assert res.mean_ms == pytest.approx(statistics.fmean(s))
@@ -63,9 +69,17 @@ def test_compare_frameworks_settle_pauses_before_every_sample(monkeypatch):
     monkeypatch.setattr(bu, "_settle", lambda s: events.append(("sleep", s)))
     fns = {k: (lambda k=k: events.append(("call", k))) for k in ("a", "b")}
     bu.compare_frameworks(fns, warmup_runs=0, timing_runs=2, min_sample_s=0, settle_s=0.03)
-    timed = events[2:]                          # after one calibration call each
-    assert timed == [("sleep", 0.03), ("call", "a"), ("sleep", 0.03), ("call", "b"),
-                     ("sleep", 0.03), ("call", "b"), ("sleep", 0.03), ("call", "a")]
+    timed = events[2:]  # after one calibration call each
+    assert timed == [
+        ("sleep", 0.03),
+        ("call", "a"),
+        ("sleep", 0.03),
+        ("call", "b"),
+        ("sleep", 0.03),
+        ("call", "b"),
+        ("sleep", 0.03),
+        ("call", "a"),
+    ]
     with pytest.raises(ValueError, match="settle_s"):
         bu.compare_frameworks(fns, settle_s=-1)
     with pytest.raises(ValueError, match="settle_s"):
@@ -78,11 +92,12 @@ def test_settle_waits_busy():
     bu._settle(0.02)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert wall >= 0.02
-    assert cpu >= 0.5 * wall            # the thread kept the CPU (a sleep would use ~0)
+    assert cpu >= 0.5 * wall  # the thread kept the CPU (a sleep would use ~0)
 
 
 def test_timing_settings_settle_only_with_threads():
     from hologram.bench import suite
+
     assert suite.timing_settings(False, 1) == {**suite.FULL, "settle_s": 0.0}
     assert suite.timing_settings(True, 2) == {**suite.QUICK, "settle_s": suite.SETTLE_MULTI_S}
     assert suite.SETTLE_MULTI_S > 0
@@ -103,15 +118,17 @@ def test_paired_speedup_is_median_of_per_round_ratios():
 @pytest.mark.parametrize("kind", ["numpy", "torch", "hologram"])
 def test_verify_correctness_accepts_array_likes(kind):
     x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
-    conv = {"numpy": np.array, "torch": torch.from_numpy, "hologram": hg.Executor().from_numpy}[kind]
+    conv = {"numpy": np.array, "torch": torch.from_numpy, "hologram": hg.Executor().from_numpy}[
+        kind
+    ]
     assert bu.verify_correctness(conv(x), x + np.float32(1e-7), rtol=1e-5, atol=1e-6) <= 2e-7
 
 
 def test_verify_correctness_reports_worst_element():
     expected = np.zeros((4, 5), dtype=np.float32)
     actual = expected.copy()
-    actual[1, 2] = 1e-3          # small miss
-    actual[3, 1] = -0.25         # the worst one
+    actual[1, 2] = 1e-3  # small miss
+    actual[3, 1] = -0.25  # the worst one
     with pytest.raises(AssertionError) as e:
         bu.verify_correctness(actual, expected, rtol=1e-5, atol=1e-6, name="planted")
     msg = str(e.value)
@@ -133,10 +150,26 @@ def test_verify_correctness_nan_and_shape_rules():
 
 
 RECORDS = [
-    {"operation": "exp", "size": 1000, "shape": "1,000", "pytorch_mean_ms": 0.01, "atlas_mean_ms": 0.005,
-     "speedup": 2.0, "pytorch_out_median_ms": float("nan"), "correct": True},
-    {"operation": "gemm", "size": 4096, "shape": "64x64", "pytorch_mean_ms": np.float64(0.1),
-     "atlas_mean_ms": 0.4, "speedup": 0.25, "pytorch_out_median_ms": 0.09, "correct": False},
+    {
+        "operation": "exp",
+        "size": 1000,
+        "shape": "1,000",
+        "pytorch_mean_ms": 0.01,
+        "atlas_mean_ms": 0.005,
+        "speedup": 2.0,
+        "pytorch_out_median_ms": float("nan"),
+        "correct": True,
+    },
+    {
+        "operation": "gemm",
+        "size": 4096,
+        "shape": "64x64",
+        "pytorch_mean_ms": np.float64(0.1),
+        "atlas_mean_ms": 0.4,
+        "speedup": 0.25,
+        "pytorch_out_median_ms": 0.09,
+        "correct": False,
+    },
 ]
 
 
@@ -145,21 +178,36 @@ def test_save_results_round_trip(tmp_path, fmt):
     path = bu.save_results(RECORDS, tmp_path / "sub" / f"r.{fmt}", format=fmt)
     back = bu.load_results(path)
     assert len(back) == 2 and list(back[0]) == list(RECORDS[0])
-    for got, want in zip(back, RECORDS):
+    for got, want in zip(back, RECORDS, strict=True):
         for k, v in want.items():
             if isinstance(v, float) and math.isnan(v):
                 assert got[k] is None
             else:
-                assert got[k] == v and type(got[k]) is type(v if not isinstance(v, np.generic) else v.item())
+                assert got[k] == v and type(got[k]) is type(
+                    v if not isinstance(v, np.generic) else v.item()
+                )
     with pytest.raises(ValueError):
         bu.save_results(RECORDS, tmp_path / "x", format="xml")
 
 
 def test_collect_system_info_keys():
     info = bu.collect_system_info(hg.Executor(threads=1))
-    for key in ("platform", "python_version", "cpu_model", "cpu_cores_physical", "cpu_cores_logical",
-                "cpu_freq_mhz", "memory_total_gb", "numpy_version", "torch_version", "torch_num_threads",
-                "hologram_version", "timestamp", "hologram_threads", "hologram_isa"):
+    for key in (
+        "platform",
+        "python_version",
+        "cpu_model",
+        "cpu_cores_physical",
+        "cpu_cores_logical",
+        "cpu_freq_mhz",
+        "memory_total_gb",
+        "numpy_version",
+        "torch_version",
+        "torch_num_threads",
+        "hologram_version",
+        "timestamp",
+        "hologram_threads",
+        "hologram_isa",
+    ):
         assert key in info, key
     assert info["cpu_model"] and isinstance(info["cpu_freq_mhz"], float)
     assert 1 <= info["cpu_cores_physical"] <= info["cpu_cores_logical"]
@@ -180,25 +228,32 @@ def test_collect_system_info_records_thread_env(monkeypatch):
 
 def test_benchmark_environ_is_a_copy_with_the_openblas_settings():
     from hologram.bench import environment
-    base = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "524288",
-            "OPENBLAS_THREAD_TIMEOUT": "9", "PATH": "/usr/bin"}
+
+    base = {
+        "OPENBLAS_CORETYPE": "Haswell",
+        "OPENBLAS_L2_SIZE": "524288",
+        "OPENBLAS_THREAD_TIMEOUT": "9",
+        "PATH": "/usr/bin",
+    }
     env = environment.benchmark_environ(base)
     assert env == {"OPENBLAS_THREAD_TIMEOUT": "4", "PATH": "/usr/bin"}
-    assert base["OPENBLAS_CORETYPE"] == "Haswell"          # the argument is not modified
+    assert base["OPENBLAS_CORETYPE"] == "Haswell"  # the argument is not modified
 
 
 def test_environment_cli_execs_the_command_in_that_environment(monkeypatch, capsys):
     from hologram.bench import environment
+
     calls = []
-    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")   # only monkeypatch's copy; the exec is faked
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")  # only monkeypatch's copy; the exec is faked
     monkeypatch.setattr(environment.os, "execvpe", lambda f, a, e: calls.append((f, a, e)))
     assert environment.main(["python", "-m", "hologram.bench", "--quick"]) == 127
-    (f, a, e), = calls
+    ((f, a, e),) = calls
     assert f == "python" and a == ["python", "-m", "hologram.bench", "--quick"]
     assert "OPENBLAS_CORETYPE" not in e and e["OPENBLAS_THREAD_TIMEOUT"] == "4"
 
     def missing(f, a, e):
         raise FileNotFoundError(2, "No such file or directory")
+
     monkeypatch.setattr(environment.os, "execvpe", missing)
     assert environment.main(["/nonexistent"]) == 127
     assert "cannot run '/nonexistent'" in capsys.readouterr().err
@@ -208,14 +263,29 @@ def test_environment_cli_execs_the_command_in_that_environment(monkeypatch, caps
 
 def _frame():
     pd = pytest.importorskip("pandas")
-    rows = [("relu", [1.5, 2.0, 1.2]),     # Atlas everywhere
-            ("gemm", [0.9, 0.5, 0.2]),     # PyTorch everywhere
-            ("sum", [0.5, 1.0, 3.0]),      # mixed; median 1.0 -> tie
-            ("exp", [0.8, 1.06, 1.1])]     # mixed; median 1.06 -> Atlas
-    return pd.DataFrame([{"operation": op, "size": 10 ** (i + 3), "speedup": s,
-                          "pytorch_mean_ms": s, "pytorch_std_ms": 0.1, "atlas_mean_ms": 1.0,
-                          "atlas_std_ms": 0.1, "atlas_median_ms": 1.0, "pytorch_median_ms": s}
-                         for op, sp in rows for i, s in enumerate(sp)])
+    rows = [
+        ("relu", [1.5, 2.0, 1.2]),  # Atlas everywhere
+        ("gemm", [0.9, 0.5, 0.2]),  # PyTorch everywhere
+        ("sum", [0.5, 1.0, 3.0]),  # mixed; median 1.0 -> tie
+        ("exp", [0.8, 1.06, 1.1]),
+    ]  # mixed; median 1.06 -> Atlas
+    return pd.DataFrame(
+        [
+            {
+                "operation": op,
+                "size": 10 ** (i + 3),
+                "speedup": s,
+                "pytorch_mean_ms": s,
+                "pytorch_std_ms": 0.1,
+                "atlas_mean_ms": 1.0,
+                "atlas_std_ms": 0.1,
+                "atlas_median_ms": 1.0,
+                "pytorch_median_ms": s,
+            }
+            for op, sp in rows
+            for i, s in enumerate(sp)
+        ]
+    )
 
 
 def test_create_summary_table_winner_logic():
@@ -231,6 +301,7 @@ def test_create_summary_table_winner_logic():
 def test_plots_draw(tmp_path):
     pytest.importorskip("seaborn")
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -257,17 +328,30 @@ def test_cli_quick_report_and_exit_status(tmp_path, monkeypatch):
 
     out = tmp_path / "ok"
     assert cli.main(["--out", str(out), "--quick", "--ops", "neg,gemm"]) == 0
-    for f in ("results.json", "results.csv", "comparison.png", "scaling.png", "speedup.png",
-              "heatmap.png", "report.md"):
+    for f in (
+        "results.json",
+        "results.csv",
+        "comparison.png",
+        "scaling.png",
+        "speedup.png",
+        "heatmap.png",
+        "report.md",
+    ):
         assert (out / f).stat().st_size > 0, f
     rows = json.loads((out / "results.json").read_text())
     assert [(r["operation"], r["shape"]) for r in rows] == [
-        ("neg", "1,000"), ("neg", "10,000"), ("gemm", "64x64"), ("gemm", "128x128")]
+        ("neg", "1,000"),
+        ("neg", "10,000"),
+        ("gemm", "64x64"),
+        ("gemm", "128x128"),
+    ]
     assert all(r["correct"] and r["speedup"] > 0 and r["threads"] == 1 for r in rows)
     assert all(r["speedup_paired"] > 0 for r in rows)
     assert rows[0]["pytorch_out_median_ms"] > 0 and rows[0]["numpy_median_ms"] > 0
 
-    monkeypatch.setitem(suite.ops(), "neg", dataclasses.replace(suite.ops()["neg"], atlas=hg.ops.abs))
+    monkeypatch.setitem(
+        suite.ops(), "neg", dataclasses.replace(suite.ops()["neg"], atlas=hg.ops.abs)
+    )
     bad = tmp_path / "bad"
     assert cli.main(["--out", str(bad), "--quick", "--ops", "neg"]) == 1
     assert "## Correctness failures (2)" in (bad / "report.md").read_text()

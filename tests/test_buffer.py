@@ -1,4 +1,5 @@
 """hg.Buffer: construction from NumPy, round trips, buffer protocol, repr."""
+
 import gc
 import sys
 
@@ -18,8 +19,9 @@ def sample(shape, dtype, seed=0):
     return r.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
 
 
-@pytest.mark.parametrize("shape", [(), (0,), (1,), (17,), (3, 5), (2, 3, 4), (0, 4), (4, 0, 2),
-                                   (1, 1, 1, 1, 1, 1, 1, 2)])
+@pytest.mark.parametrize(
+    "shape", [(), (0,), (1,), (17,), (3, 5), (2, 3, 4), (0, 4), (4, 0, 2), (1, 1, 1, 1, 1, 1, 1, 2)]
+)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_from_numpy_round_trip(ex, dtype, shape):
     a = sample(shape, dtype)
@@ -57,8 +59,9 @@ def test_int64_extremes(ex):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("view", ["transpose", "step2", "neg1", "neg2d", "fortran", "slice3d",
-                                  "broadcast"])
+@pytest.mark.parametrize(
+    "view", ["transpose", "step2", "neg1", "neg2d", "fortran", "slice3d", "broadcast"]
+)
 def test_non_contiguous_inputs(ex, dtype, view):
     base = sample((6, 10, 4), dtype, seed=1)
     v = {
@@ -100,10 +103,18 @@ def test_from_list(ex):
     np.testing.assert_array_equal(f.to_numpy(), np.array([1.5, -2.25], np.float32))
 
 
-@pytest.mark.parametrize("dtype,name", [(np.float64, "float64"), (np.float16, "float16"),
-                                        (np.bool_, "bool"), (np.complex64, "complex64"),
-                                        (np.object_, "object"), (np.uint8, "uint8"),
-                                        (np.int16, "int16")])
+@pytest.mark.parametrize(
+    "dtype,name",
+    [
+        (np.float64, "float64"),
+        (np.float16, "float16"),
+        (np.bool_, "bool"),
+        (np.complex64, "complex64"),
+        (np.object_, "object"),
+        (np.uint8, "uint8"),
+        (np.int16, "int16"),
+    ],
+)
 def test_unsupported_dtypes(ex, dtype, name):
     a = np.zeros(4, dtype=dtype)
     with pytest.raises(TypeError, match=name):
@@ -247,6 +258,6 @@ def test_refcounts_do_not_leak(ex):
         hg.ops.vector_add(a, a)
         np.asarray(a)
         a.to_numpy()
-        a.shape
+        _ = a.shape
     gc.collect()
     assert sys.getrefcount(a) == before

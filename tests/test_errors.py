@@ -81,11 +81,12 @@ def test_cross_entropy_int32_target(ex):
 
 def test_cross_entropy_int_logits(ex):
     with pytest.raises(TypeError, match="cross_entropy"):
-        hg.ops.cross_entropy(ex.from_numpy(np.zeros((4, 3), np.int32)),
-                             ex.from_numpy(np.zeros(4, np.int64)))
+        hg.ops.cross_entropy(
+            ex.from_numpy(np.zeros((4, 3), np.int32)), ex.from_numpy(np.zeros(4, np.int64))
+        )
 
 
-@pytest.mark.parametrize("bad", [3, -1, -2, 2 ** 40, -(2 ** 62)])
+@pytest.mark.parametrize("bad", [3, -1, -2, 2**40, -(2**62)])
 def test_cross_entropy_target_out_of_range(ex, bad):
     tgt = np.array([0, 1, bad, 2], np.int64)
     with pytest.raises(IndexError, match="cross_entropy"):
@@ -119,12 +120,15 @@ def test_max_min_empty(ex, op):
         getattr(hg.ops, op)(f32(ex, 0))
 
 
-@pytest.mark.parametrize("m,n,k,asz,bsz", [
-    (2, 2, 2, 5, 4),   # a too big
-    (2, 2, 2, 3, 4),   # a too small
-    (2, 2, 2, 4, 5),   # b wrong
-    (3, 1, 2, 6, 3),   # b has k*n+1
-])
+@pytest.mark.parametrize(
+    "m,n,k,asz,bsz",
+    [
+        (2, 2, 2, 5, 4),  # a too big
+        (2, 2, 2, 3, 4),  # a too small
+        (2, 2, 2, 4, 5),  # b wrong
+        (3, 1, 2, 6, 3),  # b has k*n+1
+    ],
+)
 def test_gemm_size_mismatch(ex, m, n, k, asz, bsz):
     with pytest.raises(ValueError, match="gemm"):
         hg.ops.gemm(f32(ex, asz), f32(ex, bsz), m=m, n=n, k=k)
@@ -138,7 +142,7 @@ def test_gemm_negative_dims(ex, m, n, k):
 
 def test_gemm_huge_dims_no_crash(ex):
     with pytest.raises((ValueError, OverflowError), match="gemm"):
-        hg.ops.gemm(f32(ex, 4), f32(ex, 4), m=2 ** 62, n=2 ** 62, k=2 ** 62)
+        hg.ops.gemm(f32(ex, 4), f32(ex, 4), m=2**62, n=2**62, k=2**62)
 
 
 def test_gemm_missing_dims(ex):
@@ -177,8 +181,9 @@ def test_pow_bad_exponent_type(ex):
         hg.ops.pow(f32(ex, 3), None)
 
 
-@pytest.mark.parametrize("shape,axis", [((3, 4), 2), ((3, 4), -3), ((3, 4), 7), ((5,), 1),
-                                        ((5,), -2)])
+@pytest.mark.parametrize(
+    "shape,axis", [((3, 4), 2), ((3, 4), -3), ((3, 4), 7), ((5,), 1), ((5,), -2)]
+)
 @pytest.mark.parametrize("op", ["sum", "max", "min", "mean"])
 def test_bad_axis(ex, op, shape, axis):
     with pytest.raises(ValueError, match=op):
@@ -218,10 +223,13 @@ def test_empty_bad_shape(ex):
 def test_errors_leave_executor_usable(ex):
     # after a string of errors the executor still computes correctly
     a = ex.from_numpy(np.arange(5, dtype=np.float32))
-    for bad in (lambda: hg.ops.vector_add(a, f32(ex, 4)),
-                lambda: hg.ops.max(f32(ex, 0)),
-                lambda: hg.ops.exp(ex.from_numpy(np.arange(3, dtype=np.int32)))):
+    for bad in (
+        lambda: hg.ops.vector_add(a, f32(ex, 4)),
+        lambda: hg.ops.max(f32(ex, 0)),
+        lambda: hg.ops.exp(ex.from_numpy(np.arange(3, dtype=np.int32))),
+    ):
         with pytest.raises((ValueError, TypeError)):
             bad()
-    np.testing.assert_array_equal(hg.ops.vector_add(a, a).to_numpy(),
-                                  np.arange(5, dtype=np.float32) * 2)
+    np.testing.assert_array_equal(
+        hg.ops.vector_add(a, a).to_numpy(), np.arange(5, dtype=np.float32) * 2
+    )

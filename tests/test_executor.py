@@ -1,17 +1,39 @@
 """Executors: cpu_info, ISA variants, thread determinism, concurrency from
 Python threads, and the memory pool (flat steady state, no leaks)."""
+
 import gc
 import os
+import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import (
+    ATOL,
+    ISA_PARAMS,
+    RTOL,
+    U32,
+    _close,
+    _nan_inf_semantics,
+    assert_bitwise,
+    assert_equal_values,
+    assert_f32_close,
+    assert_sqrt,
+    special_values,
+    sum_bound,
+    t,
+)
 
 import hologram as hg
-from conftest import (ATOL, RTOL, U32, ISA_PARAMS, _close, _nan_inf_semantics, assert_bitwise,
-                      assert_equal_values, assert_f32_close, assert_sqrt, special_values, sum_bound, t)
+
+
+def meson_version():
+    """The version meson.build defines: the one place it is written."""
+    text = (Path(__file__).resolve().parents[1] / "meson.build").read_text()
+    return re.search(r"version\s*:\s*'([^']+)'", text).group(1)
 
 
 def cpu_flags():
@@ -63,7 +85,7 @@ def test_executor_attributes(monkeypatch):
     r = repr(ex)
     assert "threads=1" in r.replace(" ", "") and ex.isa in r
     assert ex.synchronize() is None
-    assert hg.__version__ == "0.1.0"
+    assert hg.__version__ == meson_version()
 
 
 def test_executor_threads_zero_is_all_cpus():
@@ -96,28 +118,39 @@ def isa_inputs():
     a = (r.standard_normal(n) * 4).astype(np.float32)
     b = (r.standard_normal(n) * 4).astype(np.float32)
     sv = special_values()
-    a[:sv.size] = sv
-    b[n - sv.size:] = sv
-    b[sv.size:2 * sv.size] = sv[::-1]
+    a[: sv.size] = sv
+    b[n - sv.size :] = sv
+    b[sv.size : 2 * sv.size] = sv[::-1]
     pos = np.abs(a) + np.float32(1e-3)
-    pos[:sv.size] = sv
-    return dict(a=a, b=b, pos=pos,
-                sm=(r.standard_normal((33, 1025)) * 30).astype(np.float32),
-                ga=r.standard_normal((65, 130)).astype(np.float32),
-                gb=r.standard_normal((130, 17)).astype(np.float32),
-                lg=(r.standard_normal((64, 1000)) * 5).astype(np.float32),
-                tg=r.integers(0, 1000, 64).astype(np.int64),
-                red=r.standard_normal(65537).astype(np.float32),
-                red2=r.standard_normal((17, 1025)).astype(np.float32))
+    pos[: sv.size] = sv
+    return dict(
+        a=a,
+        b=b,
+        pos=pos,
+        sm=(r.standard_normal((33, 1025)) * 30).astype(np.float32),
+        ga=r.standard_normal((65, 130)).astype(np.float32),
+        gb=r.standard_normal((130, 17)).astype(np.float32),
+        lg=(r.standard_normal((64, 1000)) * 5).astype(np.float32),
+        tg=r.integers(0, 1000, 64).astype(np.int64),
+        red=r.standard_normal(65537).astype(np.float32),
+        red2=r.standard_normal((17, 1025)).astype(np.float32),
+    )
 
 
 INP = isa_inputs()
-EXACT = {"vector_add": torch.add, "vector_sub": torch.sub, "vector_mul": torch.mul,
-         "vector_div": torch.div}
+EXACT = {
+    "vector_add": torch.add,
+    "vector_sub": torch.sub,
+    "vector_mul": torch.mul,
+    "vector_div": torch.div,
+}
 UNARY_EXACT = {"neg": torch.neg, "abs": torch.abs}
-APPROX = {"exp": (np.exp, torch.exp, "a"), "tanh": (np.tanh, torch.tanh, "a"),
-          "sigmoid": (lambda v: 1 / (1 + np.exp(-v)), torch.sigmoid, "a"),
-          "log": (np.log, torch.log, "pos")}
+APPROX = {
+    "exp": (np.exp, torch.exp, "a"),
+    "tanh": (np.tanh, torch.tanh, "a"),
+    "sigmoid": (lambda v: 1 / (1 + np.exp(-v)), torch.sigmoid, "a"),
+    "log": (np.log, torch.log, "pos"),
+}
 
 
 def run_all(ex):
@@ -182,8 +215,12 @@ def test_isa_variant_agrees(level):
         assert_f32_close(got["pow2.5"], ref, torch.pow(t(pos), 2.5).numpy(), what=f"{level} pow2.5")
     sm = INP["sm"].astype(np.float64)
     e = np.exp(sm - sm.max(1, keepdims=True))
-    assert_f32_close(got["softmax"], e / e.sum(1, keepdims=True),
-                     torch.softmax(t(INP["sm"]), -1).numpy(), what=f"{level} softmax")
+    assert_f32_close(
+        got["softmax"],
+        e / e.sum(1, keepdims=True),
+        torch.softmax(t(INP["sm"]), -1).numpy(),
+        what=f"{level} softmax",
+    )
     _close(got["softmax"], base["softmax"], RTOL, ATOL, f"{level} softmax vs baseline")
     A, B = INP["ga"].astype(np.float64), INP["gb"].astype(np.float64)
     # gemm: dot products of length k=130, gamma_k < 1e-5 -> rtol 1e-5 of |A|@|B|
@@ -201,8 +238,12 @@ def test_isa_variant_agrees(level):
     assert got["max"] == base["max"] == float(red.max())
     assert got["min"] == base["min"] == float(red.min())
     mse_t = float(F.mse_loss(t(a), t(b)))  # includes NaN/inf from the specials
-    assert (np.isnan(got["mse"]) and np.isnan(mse_t)) or got["mse"] == pytest.approx(mse_t, rel=RTOL, abs=ATOL)
-    assert (np.isnan(got["mse"]) and np.isnan(base["mse"])) or got["mse"] == pytest.approx(base["mse"], rel=RTOL, abs=ATOL)
+    assert (np.isnan(got["mse"]) and np.isnan(mse_t)) or got["mse"] == pytest.approx(
+        mse_t, rel=RTOL, abs=ATOL
+    )
+    assert (np.isnan(got["mse"]) and np.isnan(base["mse"])) or got["mse"] == pytest.approx(
+        base["mse"], rel=RTOL, abs=ATOL
+    )
     assert_equal_values(got["max_axis"], INP["red2"].max(-1), f"{level} max axis")
     assert_equal_values(got["min_axis"], INP["red2"].min(-1), f"{level} min axis")
     r2 = INP["red2"].astype(np.float64)
@@ -265,8 +306,9 @@ def test_threads_bitwise_identical(threads):
     inp, ref = big_reference()
     got = run_big(hg.Executor(threads=threads), inp)
     for k in ref:
-        assert_bitwise(np.asarray(got[k], np.float32), np.asarray(ref[k], np.float32),
-                       f"threads={threads} {k}")
+        assert_bitwise(
+            np.asarray(got[k], np.float32), np.asarray(ref[k], np.float32), f"threads={threads} {k}"
+        )
     # and the single-thread reference is itself right (spot checks)
     np.testing.assert_array_equal(ref["vector_add"], inp["a"] + inp["b"])
     r64 = float(np.sum(inp["a"].astype(np.float64)))
@@ -275,7 +317,9 @@ def test_threads_bitwise_identical(threads):
     assert abs(float(ref["ce"]) - ce_t) <= ATOL + RTOL * abs(ce_t)
 
 
-@pytest.mark.parametrize("m,n,k", [(30, 700, 300), (100, 300, 200), (257, 129, 160), (1, 4000, 600)])
+@pytest.mark.parametrize(
+    "m,n,k", [(30, 700, 300), (100, 300, 200), (257, 129, 160), (1, 4000, 600)]
+)
 def test_threads_gemm_splits(m, n, k):
     # workers split a gemm by rows (cut on the micro-kernel's rows) or, when
     # the row panels would be short, by fewer rows and by columns; either way
@@ -385,8 +429,16 @@ def test_concurrent_reductions_bitwise_deterministic():
 # --------------------------------------------------------------------------
 # memory pool
 # --------------------------------------------------------------------------
-STAT_KEYS = {"bytes_in_use", "bytes_requested", "bytes_reserved", "peak_bytes_in_use",
-             "allocs", "frees", "hits", "misses"}
+STAT_KEYS = {
+    "bytes_in_use",
+    "bytes_requested",
+    "bytes_reserved",
+    "peak_bytes_in_use",
+    "allocs",
+    "frees",
+    "hits",
+    "misses",
+}
 
 
 def test_memory_stats_keys(ex):
@@ -450,8 +502,9 @@ def test_bytes_in_use_returns_to_baseline():
     assert after["bytes_reserved"] >= after["bytes_in_use"]
     # the executor still works after empty_cache
     x = np.arange(4097, dtype=np.float32)
-    np.testing.assert_array_equal(hg.ops.vector_add(ex.from_numpy(x), ex.from_numpy(x)).to_numpy(),
-                                  x + x)
+    np.testing.assert_array_equal(
+        hg.ops.vector_add(ex.from_numpy(x), ex.from_numpy(x)).to_numpy(), x + x
+    )
 
 
 def test_no_leak_across_ops():
@@ -490,6 +543,7 @@ def test_isa_dense_bit_patterns(level):
     huge): transcendentals vs float64 and torch semantics, and vs baseline;
     exact ops bitwise."""
     from conftest import f32_bits_sample
+
     x = f32_bits_sample(4099, 17)
     y = x[::-1].copy()
     ex, exb = hg.Executor(isa=level), hg.Executor(isa="baseline")
@@ -502,8 +556,9 @@ def test_isa_dense_bit_patterns(level):
             _nan_inf_semantics(got, base, f"{level} {op} vs baseline")
             _close(got, base, RTOL, ATOL, f"{level} {op} vs baseline")
         for op, tf in EXACT.items():
-            assert_bitwise(getattr(hg.ops, op)(bx, by).to_numpy(), tf(t(x), t(y)).numpy(),
-                           f"{level} {op}")
+            assert_bitwise(
+                getattr(hg.ops, op)(bx, by).to_numpy(), tf(t(x), t(y)).numpy(), f"{level} {op}"
+            )
         assert_sqrt(hg.ops.sqrt(bx).to_numpy(), x, f"{level} sqrt")
         for op in ("max", "min"):
             fin = x[~np.isnan(x)]

@@ -1,12 +1,13 @@
 """hg.Kernel: parsing, printing, launching, and the verifier's rejections."""
+
 import re
 
 import numpy as np
 import pytest
 import torch
+from conftest import assert_f32_close, t
 
 import hologram as hg
-from conftest import assert_f32_close, t
 
 FUSED = """kernel fused(x: f32, b: f32, y: f32, a: f32 scalar) {
   %0 = load x
@@ -89,8 +90,12 @@ def test_launch_softmax_rows(ex, rows, cols):
     ex.launch(k, ex.from_numpy(x), y, rows=rows, cols=cols)
     x64 = x.astype(np.float64)
     e = np.exp(x64 - x64.max(1, keepdims=True))
-    assert_f32_close(y.to_numpy(), e / e.sum(1, keepdims=True),
-                     torch.softmax(t(x), -1).numpy(), what="softmax kernel")
+    assert_f32_close(
+        y.to_numpy(),
+        e / e.sum(1, keepdims=True),
+        torch.softmax(t(x), -1).numpy(),
+        what="softmax kernel",
+    )
 
 
 def test_launch_builtin_softmax_ir(ex):
@@ -105,12 +110,17 @@ def test_launch_builtin_softmax_ir(ex):
     ex.launch(k, *bufs, rows=6, cols=33)
     x64 = x.astype(np.float64)
     e = np.exp(x64 - x64.max(1, keepdims=True))
-    assert_f32_close(bufs[-1].to_numpy(), e / e.sum(1, keepdims=True),
-                     torch.softmax(t(x), -1).numpy(), what="kernel_ir softmax")
+    assert_f32_close(
+        bufs[-1].to_numpy(),
+        e / e.sum(1, keepdims=True),
+        torch.softmax(t(x), -1).numpy(),
+        what="kernel_ir softmax",
+    )
 
 
-@pytest.mark.parametrize("name", ["softmax", "vector_add", "exp", "relu", "sum", "mse_loss",
-                                  "cross_entropy", "gemm"])
+@pytest.mark.parametrize(
+    "name", ["softmax", "vector_add", "exp", "relu", "sum", "mse_loss", "cross_entropy", "gemm"]
+)
 def test_kernel_ir_parses(name):
     text = hg.ops.kernel_ir(name)
     k = hg.Kernel(text)
@@ -180,52 +190,67 @@ def test_kernel_is_not_a_string_arg():
 BAD = {
     "undefined_operand": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = exp %7\n  store y, %1\n}\n",
-        r"(?i)undefined|not defined"),
+        r"(?i)undefined|not defined",
+    ),
     "redefined_value": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %0 = exp %0\n  store y, %0\n}\n",
-        r"(?i)twice|redefin|already"),
+        r"(?i)twice|redefin|already",
+    ),
     "type_mismatch_f32_i64": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = const.i64 3\n  %2 = add %0, %1\n"
         "  store y, %2\n}\n",
-        r"(?i)type|differ|mismatch"),
+        r"(?i)type|differ|mismatch",
+    ),
     "store_to_scalar": (
         "kernel bad(x: f32, a: f32 scalar) {\n  %0 = load x\n  store a, %0\n}\n",
-        r"(?i)scalar"),
+        r"(?i)scalar",
+    ),
     "load_unknown_param": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load zz\n  store y, %0\n}\n",
-        r"(?i)unknown|no param|zz"),
+        r"(?i)unknown|no param|zz",
+    ),
     "i64_elem_value": (
         "kernel bad(t: i64, y: f32) {\n  %0 = load t\n  %1 = cast.f32 %0\n  store y, %1\n}\n",
-        r"(?i)element.level|elem"),
+        r"(?i)element.level|elem",
+    ),
     "whole_reduction_at_elem": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = reduce.sum.all %0\n"
         "  %2 = div %0, %1\n  store y, %2\n}\n",
-        r"(?i)whole.launch|barrier"),
+        r"(?i)whole.launch|barrier",
+    ),
     "gemm_mixed": (
         "kernel bad(a: f32, b: f32, c: f32, k: i64 scalar) {\n  gemm a, b, c, k\n"
         "  %0 = const.f32 1.0\n}\n",
-        r"(?i)gemm"),
+        r"(?i)gemm",
+    ),
     "unknown_opcode": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = frobnicate %0\n  store y, %1\n}\n",
-        r"(?i)unknown|frobnicate"),
+        r"(?i)unknown|frobnicate",
+    ),
     "syntax_missing_brace": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  store y, %0\n",
-        r"(?i)syntax|missing|expected|\}"),
+        r"(?i)syntax|missing|expected|\}",
+    ),
     "syntax_missing_paren": (
         "kernel bad x: f32, y: f32) {\n  %0 = load x\n  store y, %0\n}\n",
-        r"(?i)syntax|expected|\("),
+        r"(?i)syntax|expected|\(",
+    ),
     "syntax_no_kernel_keyword": (
         "kernal bad(x: f32, y: f32) {\n  %0 = load x\n  store y, %0\n}\n",
-        r"(?i)syntax|expected|kernel"),
+        r"(?i)syntax|expected|kernel",
+    ),
     "syntax_missing_comma": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = add %0 %0\n  store y, %1\n}\n",
-        r"(?i)syntax|expected|,|operand"),
+        r"(?i)syntax|expected|,|operand",
+    ),
     "trailing_garbage": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  store y, %0\n}\nextra\n",
-        r"(?i)syntax|after|expected"),
+        r"(?i)syntax|after|expected",
+    ),
     "bad_param_dtype": (
         "kernel bad(x: f64, y: f32) {\n  %0 = load x\n  store y, %0\n}\n",
-        r"(?i)f64|dtype|f32|expected"),
+        r"(?i)f64|dtype|f32|expected",
+    ),
     "empty_string": ("", r"(?i)syntax|expected|kernel"),
 }
 
@@ -241,8 +266,15 @@ def test_verifier_messages_are_distinct():
     """Each restriction has its own message (ir.h): the rejection texts of the
     semantic cases must not all be the same generic error."""
     msgs = []
-    for case in ("undefined_operand", "redefined_value", "type_mismatch_f32_i64",
-                 "store_to_scalar", "i64_elem_value", "whole_reduction_at_elem", "gemm_mixed"):
+    for case in (
+        "undefined_operand",
+        "redefined_value",
+        "type_mismatch_f32_i64",
+        "store_to_scalar",
+        "i64_elem_value",
+        "whole_reduction_at_elem",
+        "gemm_mixed",
+    ):
         with pytest.raises(ValueError) as ei:
             hg.Kernel(BAD[case][0])
         msgs.append(re.sub(r"\d+", "", str(ei.value)))
@@ -296,8 +328,9 @@ def test_launch_gather_out_of_bounds(ex):
     x = np.zeros((3, 4), np.float32)
     tg = np.array([0, 1, 4 * 3], np.int64)  # index 2*4+12 = 20 >= 12 elements
     with pytest.raises(IndexError, match=r"(?i)pick|gather|range|bound|index"):
-        ex.launch(hg.Kernel(PICK), ex.from_numpy(x), ex.from_numpy(tg), ex.empty((3,)),
-                  rows=3, cols=4)
+        ex.launch(
+            hg.Kernel(PICK), ex.from_numpy(x), ex.from_numpy(tg), ex.empty((3,)), rows=3, cols=4
+        )
 
 
 @pytest.mark.parametrize("n", [1, 17, 4097])
@@ -341,8 +374,10 @@ def test_launch_builtin_cross_entropy_ir_bad_target(ex):
 def test_verifier_rejects_elem_level_gather_index():
     # an index computed per element would be an element-level integer, which
     # the IR does not allow (and gather needs a row/uniform index)
-    text = ("kernel bad(x: f32, w: f32, y: f32) {\n  %0 = load w\n  %1 = cast.i64 %0\n"
-            "  %2 = gather x, %1\n  store y, %2\n}\n")
+    text = (
+        "kernel bad(x: f32, w: f32, y: f32) {\n  %0 = load w\n  %1 = cast.i64 %0\n"
+        "  %2 = gather x, %1\n  store y, %2\n}\n"
+    )
     with pytest.raises(ValueError, match=r"(?i)element-level"):
         hg.Kernel(text)
 
@@ -368,6 +403,7 @@ def test_launch_threads_bitwise_deterministic():
     assert len(set(outs)) == 1, outs
     ref = float(np.sum(x.astype(np.float64)))
     from conftest import sum_bound
+
     assert abs(float(np.uint32(outs[0]).view(np.float32)) - ref) <= sum_bound(x, ref)
 
 
@@ -425,7 +461,7 @@ def test_launch_value_read_after_its_output_is_written(ex, rows, cols):
     assert_f32_close(z.to_numpy(), e + want, (te + tw).numpy(), what="late-use z")
 
 
-@pytest.mark.parametrize("stores", ["cached", "streamed"])   # y is read back, so it never streams
+@pytest.mark.parametrize("stores", ["cached", "streamed"])  # y is read back, so it never streams
 @pytest.mark.parametrize("n", [1000, 100_003])
 def test_launch_stored_value_read_back(stores, n):
     ex = hg.Executor(stores=stores)
@@ -441,10 +477,12 @@ def test_launch_stored_value_read_back(stores, n):
 @pytest.mark.parametrize("rows,cols", [(1, 1), (5, 9), (3, 1000), (2, 4099)])
 def test_launch_two_values_for_one_output(ex, rows, cols):
     r = np.random.default_rng(cols + 1)
-    x = r.integers(-3, 4, (rows, cols)).astype(np.float32)   # small integers: exact results
+    x = r.integers(-3, 4, (rows, cols)).astype(np.float32)  # small integers: exact results
     z = r.integers(-3, 4, (rows, cols)).astype(np.float32)
     y, w = ex.empty((rows, cols)), ex.empty((rows, cols))
-    ex.launch(hg.Kernel(TWO_WAITING), ex.from_numpy(x), ex.from_numpy(z), y, w, rows=rows, cols=cols)
+    ex.launch(
+        hg.Kernel(TWO_WAITING), ex.from_numpy(x), ex.from_numpy(z), y, w, rows=rows, cols=cols
+    )
     s = x + z
     want = np.where(x < s.sum(1, keepdims=True), s, x * z)
     np.testing.assert_array_equal(y.to_numpy(), want)

@@ -7,24 +7,100 @@ random small buffers of the declared dtypes, which must either run or raise
 ValueError/TypeError/IndexError.  Outputs that run are checked to hold only the values the
 kernel wrote (no crash, no sanitizer report: CI runs this file under ASan+UBSan too).
 """
+
 import re
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import hologram as hg
 
-OPS = ["vector_add", "vector_sub", "vector_mul", "vector_div", "neg", "abs", "relu", "sigmoid",
-       "tanh", "softmax", "exp", "log", "sqrt", "pow", "pow_scalar", "sum", "max", "min", "mean",
-       "sum_rows", "max_rows", "min_rows", "mean_rows", "gemm", "mse_loss", "cross_entropy"]
+OPS = [
+    "vector_add",
+    "vector_sub",
+    "vector_mul",
+    "vector_div",
+    "neg",
+    "abs",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "exp",
+    "log",
+    "sqrt",
+    "pow",
+    "pow_scalar",
+    "sum",
+    "max",
+    "min",
+    "mean",
+    "sum_rows",
+    "max_rows",
+    "min_rows",
+    "mean_rows",
+    "gemm",
+    "mse_loss",
+    "cross_entropy",
+]
 TEXTS = {name: hg.ops.kernel_ir(name) for name in OPS}
-VOCAB = ["load", "load.row", "gather", "store", "add", "sub", "mul", "div", "pow", "min", "max",
-         "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "neg", "abs", "lt", "ne", "select",
-         "cast.i64", "cast.f32", "const.f32 2", "const.i64 -1", "reduce.sum.row", "reduce.max.all",
-         "reduce.sum.all", "row.index", "ncols", "nrows", "check.range", "param", "gemm",
-         "%0", "%1", "%3", "%99", "x", "y", "t", "out", ",", "=", "{", "}", "(", ")", ": f32",
-         ": i64 scalar", "f32", "i64"]
+VOCAB = [
+    "load",
+    "load.row",
+    "gather",
+    "store",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "min",
+    "max",
+    "exp",
+    "log",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "neg",
+    "abs",
+    "lt",
+    "ne",
+    "select",
+    "cast.i64",
+    "cast.f32",
+    "const.f32 2",
+    "const.i64 -1",
+    "reduce.sum.row",
+    "reduce.max.all",
+    "reduce.sum.all",
+    "row.index",
+    "ncols",
+    "nrows",
+    "check.range",
+    "param",
+    "gemm",
+    "%0",
+    "%1",
+    "%3",
+    "%99",
+    "x",
+    "y",
+    "t",
+    "out",
+    ",",
+    "=",
+    "{",
+    "}",
+    "(",
+    ")",
+    ": f32",
+    ": i64 scalar",
+    "f32",
+    "i64",
+]
 DTYPES = {"f32": np.float32, "i32": np.int32, "i64": np.int64}
 
 
@@ -54,10 +130,12 @@ def mutate(text, data):
 
 def launch_args(ex, kernel, rng, rows, cols):
     args = []
-    for name, dtype, is_scalar in kernel.params:
+    for _name, dtype, is_scalar in kernel.params:
         np_dtype = np.dtype(dtype)
         if is_scalar:
-            args.append(float(rng.standard_normal()) if np_dtype.kind == "f" else int(rng.integers(-3, 5)))
+            args.append(
+                float(rng.standard_normal()) if np_dtype.kind == "f" else int(rng.integers(-3, 5))
+            )
         else:
             n = int(rng.choice([0, 1, rows, cols, rows * cols, rows * cols + 1]))
             if np_dtype.kind == "f":
@@ -67,8 +145,9 @@ def launch_args(ex, kernel, rng, rows, cols):
     return args
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(name=st.sampled_from(OPS), data=st.data())
 def test_mutated_kernels_never_crash(name, data):
     text = mutate(TEXTS[name], data)

@@ -12,16 +12,23 @@ every value, and every partial sum of a row in any order, stays below 2**24: eve
 below 2**24 / (cols + 1), and examples that would exceed that are discarded.  So the reference is
 the float64 result itself and the comparison needs no tolerance: any difference is a bug.
 """
+
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import hologram as hg
 
 BINARY = ["add", "sub", "mul", "min", "max"]
 UNARY = ["neg", "abs", "relu"]
 ROW_REDUCE = ["reduce.sum.row", "reduce.max.row", "reduce.min.row"]
-NP_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "min": np.minimum,
-             "max": np.maximum}
+NP_BINARY = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "min": np.minimum,
+    "max": np.maximum,
+}
 NP_UNARY = {"neg": np.negative, "abs": np.abs, "relu": lambda v: np.maximum(v, 0.0)}
 NP_REDUCE = {"reduce.sum.row": np.sum, "reduce.max.row": np.max, "reduce.min.row": np.min}
 
@@ -33,7 +40,7 @@ def kernels(draw, kinds):
     reduction or only combine row values.  kinds: the instruction kinds to draw from."""
     prog = [("load", "x"), ("load", "z")]
     elem = [True, True]
-    mask = [False, False]           # comparison results: operands of select only
+    mask = [False, False]  # comparison results: operands of select only
 
     def operand():
         # mostly one of the last few values, so chains cross row phases
@@ -104,8 +111,12 @@ def evaluate(prog, x, z):
     return vals
 
 
-SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 SHAPES = st.sampled_from([(1, 1), (3, 5), (2, 17), (5, 1030), (70, 1000)])
 
 
@@ -116,29 +127,40 @@ def check_kernel(k, shape, seed):
     x = r.integers(-2, 3, shape).astype(np.float64)
     z = r.integers(-2, 3, shape).astype(np.float64)
     vals = evaluate(prog, x, z)
-    assume(all(np.max(np.abs(v)) < 2.0 ** 24 / (cols + 1) for v in vals if v.dtype != bool))
+    assume(all(np.max(np.abs(v)) < 2.0**24 / (cols + 1) for v in vals if v.dtype != bool))
     kernel = hg.Kernel(text)
     for threads in (1, 2):
         ex = hg.Executor(threads=threads)
         out0, out1 = ex.empty(shape), ex.empty(shape)
-        ex.launch(kernel, ex.from_numpy(x.astype(np.float32)), ex.from_numpy(z.astype(np.float32)),
-                  out0, out1, rows=rows, cols=cols)
+        ex.launch(
+            kernel,
+            ex.from_numpy(x.astype(np.float32)),
+            ex.from_numpy(z.astype(np.float32)),
+            out0,
+            out1,
+            rows=rows,
+            cols=cols,
+        )
         for name, got, v in (("y0", out0, y0), ("y1", out1, y1)):
             want = np.broadcast_to(vals[v], shape).astype(np.float32)
-            np.testing.assert_array_equal(got.to_numpy(), want,
-                                          err_msg=f"{name} = %{v}, {threads} thread(s)\n{text}")
+            np.testing.assert_array_equal(
+                got.to_numpy(), want, err_msg=f"{name} = %{v}, {threads} thread(s)\n{text}"
+            )
 
 
 @SETTINGS
-@given(k=kernels(["binary", "binary", "unary", "reduce"]), shape=SHAPES, seed=st.integers(0, 2 ** 16))
+@given(k=kernels(["binary", "binary", "unary", "reduce"]), shape=SHAPES, seed=st.integers(0, 2**16))
 def test_random_kernel_exact(k, shape, seed):
     # among these: values read after an output that could have held them is written
     check_kernel(k, shape, seed)
 
 
 @SETTINGS
-@given(k=kernels(["binary", "unary", "reduce", "select", "select"]), shape=SHAPES,
-       seed=st.integers(0, 2 ** 16))
+@given(
+    k=kernels(["binary", "unary", "reduce", "select", "select"]),
+    shape=SHAPES,
+    seed=st.integers(0, 2**16),
+)
 def test_random_kernel_with_select_exact(k, shape, seed):
     # select reads three values: among these, two values from earlier phases that only the
     # output's own instruction reads, which must not both wait in that output

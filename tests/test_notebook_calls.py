@@ -2,10 +2,12 @@
 (/work/shared/seed/pytorch_vs_atlas_benchmarks.md), sections 2.2 and 3.1,
 run as tests.  benchmark_utils is deliberately not imported: a minimal inline
 warm-up/timing helper stands in for benchmark_operation."""
+
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, List
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import torch
 
 import hologram as hg
 
-RTOL = 1e-5   # notebook section 1.4
+RTOL = 1e-5  # notebook section 1.4
 ATOL = 1e-8
 WARMUP_RUNS = 5
 TIMING_RUNS = 10
@@ -31,7 +33,7 @@ def atlas_exec():
 @dataclass
 class _Result:
     output: Any
-    times_ms: List[float]
+    times_ms: list[float]
 
     @property
     def mean_ms(self):
@@ -74,7 +76,7 @@ def test_section_2_2_correctness_verification(atlas_exec):
     np.testing.assert_allclose(result_atlas, result_torch, rtol=RTOL, atol=ATOL)
     # float32 addition is exact IEEE: also bitwise, and right vs float64
     np.testing.assert_array_equal(result_atlas, a + b)
-    np.testing.assert_allclose(result_atlas, a.astype(np.float64) + b, rtol=2 ** -24, atol=0)
+    np.testing.assert_allclose(result_atlas, a.astype(np.float64) + b, rtol=2**-24, atol=0)
     # the notebook prints these
     _ = f"{result_torch[:5]} {result_atlas[:5]} {np.abs(result_torch[:5] - result_atlas[:5])}"
     assert np.max(np.abs(result_torch - result_atlas)) == 0.0
@@ -100,9 +102,12 @@ def test_section_3_1_vector_add_loop(atlas_exec, size):
 
     speedup = pytorch_result.mean_ms / atlas_result.mean_ms
     row = {
-        "operation": "vector_add", "size": size,
-        "pytorch_mean_ms": pytorch_result.mean_ms, "pytorch_std_ms": pytorch_result.std_ms,
-        "atlas_mean_ms": atlas_result.mean_ms, "atlas_std_ms": atlas_result.std_ms,
+        "operation": "vector_add",
+        "size": size,
+        "pytorch_mean_ms": pytorch_result.mean_ms,
+        "pytorch_std_ms": pytorch_result.std_ms,
+        "atlas_mean_ms": atlas_result.mean_ms,
+        "atlas_std_ms": atlas_result.std_ms,
         "speedup": speedup,
     }
     assert all(np.isfinite(v) and v >= 0 for k, v in row.items() if k.endswith("_ms"))

@@ -1,15 +1,27 @@
 """Every op in hg.ops against float64 NumPy and float32 PyTorch, at sizes
 whose tails do not fill a SIMD register (4/8/16 lanes) nor a 1024 block."""
+
 import itertools
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import (
+    ATOL,
+    RTOL,
+    SIZES,
+    U32,
+    assert_bitwise,
+    assert_equal_values,
+    assert_f32_close,
+    assert_sqrt,
+    sum_bound,
+    t,
+    to_f32,
+)
 
 import hologram as hg
-from conftest import (ATOL, RTOL, SIZES, U32, assert_bitwise, assert_equal_values,
-                      assert_f32_close, assert_sqrt, sum_bound, t, to_f32)
 
 _cache = {}
 
@@ -211,8 +223,7 @@ def test_softmax_2d_rows(ex, shape, scale):
 
 def test_softmax_rows_independent(ex):
     # rows of wildly different offsets: each row normalised on its own max
-    x = np.array([[1e4, 1e4 - 1, 1e4 - 2], [-1e4, -1e4 + 1, -1e4 + 2], [0, 0, 0]],
-                 dtype=np.float32)
+    x = np.array([[1e4, 1e4 - 1, 1e4 - 2], [-1e4, -1e4 + 1, -1e4 + 2], [0, 0, 0]], dtype=np.float32)
     got = hg.ops.softmax(ex.from_numpy(x)).to_numpy()
     assert_f32_close(got, softmax64(x), torch.softmax(t(x), -1).numpy(), what="softmax")
     assert np.all(np.isfinite(got))
@@ -345,7 +356,9 @@ def test_reduce_axis_zero_cols(ex):
     s = hg.ops.sum(ex.from_numpy(x), axis=-1).to_numpy()
     assert s.shape == (5,) and np.all(s == 0)
     m = hg.ops.mean(ex.from_numpy(x), axis=-1).to_numpy()
-    assert m.shape == (5,) and np.all(np.isnan(m)) and np.all(np.isnan(torch.mean(t(x), -1).numpy()))
+    assert (
+        m.shape == (5,) and np.all(np.isnan(m)) and np.all(np.isnan(torch.mean(t(x), -1).numpy()))
+    )
 
 
 # --------------------------------------------------------------------------
@@ -366,7 +379,8 @@ def check_gemm(got, A, B, what):
     err = np.abs(got.astype(np.float64) - ref)
     assert np.all(err <= tol), (
         f"{what}: {int(np.sum(err > tol))} elements over the bound, max err/scale "
-        f"{np.max(err / np.where(scale > 0, scale, 1)):.3g}")
+        f"{np.max(err / np.where(scale > 0, scale, 1)):.3g}"
+    )
     tt = torch.from_numpy(A) @ torch.from_numpy(B)
     # both within tol of the exact result -> within 2*tol of each other
     assert np.all(np.abs(got.astype(np.float64) - tt.numpy()) <= 2 * tol), what + " vs torch"
@@ -441,8 +455,9 @@ def check_ce(ex, logits, target, ignore_index=-100):
     if ignore_index == -100:
         out = hg.ops.cross_entropy(ex.from_numpy(logits), ex.from_numpy(target))
     else:
-        out = hg.ops.cross_entropy(ex.from_numpy(logits), ex.from_numpy(target),
-                                   ignore_index=ignore_index)
+        out = hg.ops.cross_entropy(
+            ex.from_numpy(logits), ex.from_numpy(target), ignore_index=ignore_index
+        )
     assert out.shape == () and out.dtype == np.float32
     got = out.item()
     tref = float(F.cross_entropy(t(logits), t(target), ignore_index=ignore_index))
@@ -455,8 +470,9 @@ def check_ce(ex, logits, target, ignore_index=-100):
 
 
 @pytest.mark.parametrize("scale", [1.0, 1e4])
-@pytest.mark.parametrize("N,C", [(1, 1), (1, 10), (7, 1), (17, 5), (33, 17), (64, 1000),
-                                 (256, 1000), (5, 4097)])
+@pytest.mark.parametrize(
+    "N,C", [(1, 1), (1, 10), (7, 1), (17, 5), (33, 17), (64, 1000), (256, 1000), (5, 4097)]
+)
 def test_cross_entropy(ex, N, C, scale):
     r = np.random.default_rng(N * 7 + C)
     logits = (r.standard_normal((N, C)) * scale).astype(np.float32)
@@ -497,13 +513,21 @@ STREAM_N = 100_003
 
 
 def streamed_and_cached(threads=1):
-    return hg.Executor(threads=threads, stores="streamed"), hg.Executor(threads=threads, stores="cached")
+    return hg.Executor(threads=threads, stores="streamed"), hg.Executor(
+        threads=threads, stores="cached"
+    )
 
 
 @pytest.mark.parametrize("offset", [0, 1])
-@pytest.mark.parametrize("name,ref", [
-    ("vector_add", np.add), ("vector_sub", np.subtract), ("vector_mul", np.multiply),
-    ("vector_div", np.divide)])
+@pytest.mark.parametrize(
+    "name,ref",
+    [
+        ("vector_add", np.add),
+        ("vector_sub", np.subtract),
+        ("vector_mul", np.multiply),
+        ("vector_div", np.divide),
+    ],
+)
 def test_streaming_binary_bitwise(name, ref, offset):
     rng = np.random.default_rng(77)
     a = rng.standard_normal(STREAM_N + offset, dtype=np.float32)[offset:]
@@ -513,8 +537,10 @@ def test_streaming_binary_bitwise(name, ref, offset):
         np.testing.assert_array_equal(got, ref(a, b))
 
 
-@pytest.mark.parametrize("name,ref", [
-    ("neg", np.negative), ("abs", np.abs), ("relu", lambda x: np.maximum(x, np.float32(0)))])
+@pytest.mark.parametrize(
+    "name,ref",
+    [("neg", np.negative), ("abs", np.abs), ("relu", lambda x: np.maximum(x, np.float32(0)))],
+)
 def test_streaming_unary_bitwise(name, ref):
     x = np.random.default_rng(78).standard_normal(STREAM_N, dtype=np.float32)
     for e in streamed_and_cached():
@@ -523,9 +549,17 @@ def test_streaming_unary_bitwise(name, ref):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("name,ref", [
-    ("exp", np.exp), ("log", np.log), ("tanh", np.tanh), ("sigmoid", lambda x: 1 / (1 + np.exp(-x))),
-    ("sqrt", np.sqrt), ("softmax", None)])
+@pytest.mark.parametrize(
+    "name,ref",
+    [
+        ("exp", np.exp),
+        ("log", np.log),
+        ("tanh", np.tanh),
+        ("sigmoid", lambda x: 1 / (1 + np.exp(-x))),
+        ("sqrt", np.sqrt),
+        ("softmax", None),
+    ],
+)
 def test_streaming_vmath_matches_plain_stores(name, ref, threads):
     # the streamed result must carry the same bits as the cached one, and be right against float64
     rng = np.random.default_rng(79)
@@ -539,7 +573,9 @@ def test_streaming_vmath_matches_plain_stores(name, ref, threads):
     op = getattr(hg.ops, name)
     streamed, cached = streamed_and_cached(threads)
     got = op(streamed.from_numpy(x)).to_numpy()
-    np.testing.assert_array_equal(got.view(np.uint32), op(cached.from_numpy(x)).to_numpy().view(np.uint32))
+    np.testing.assert_array_equal(
+        got.view(np.uint32), op(cached.from_numpy(x)).to_numpy().view(np.uint32)
+    )
     x64 = x.astype(np.float64)
     with np.errstate(all="ignore"):
         if name == "softmax":
@@ -555,7 +591,9 @@ def test_auto_stores_probe_gives_the_same_bits():
     x = np.random.default_rng(80).standard_normal(1_200_003, dtype=np.float32)
     auto = hg.Executor(threads=2)
     assert auto.stores == "auto"
-    want = hg.ops.exp(hg.Executor(threads=2, stores="cached").from_numpy(x)).to_numpy().view(np.uint32)
+    want = (
+        hg.ops.exp(hg.Executor(threads=2, stores="cached").from_numpy(x)).to_numpy().view(np.uint32)
+    )
     xa = auto.from_numpy(x)
     for _ in range(12):
         np.testing.assert_array_equal(hg.ops.exp(xa).to_numpy().view(np.uint32), want)

@@ -1,23 +1,48 @@
 """Property tests (hypothesis): arbitrary float32 arrays of 0..70_000 elements
 with +-0, +-inf, NaN, subnormals and huge magnitudes, compared to PyTorch and
 float64 NumPy.  derandomize=True: the same examples on every run (CI)."""
+
 import numpy as np
 import torch
+from conftest import (
+    assert_bitwise,
+    assert_equal_values,
+    assert_f32_close,
+    assert_sqrt,
+    sum_bound,
+    t,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import hologram as hg
-from conftest import (assert_bitwise, assert_equal_values, assert_f32_close, assert_sqrt,
-                      sum_bound, t)
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 EX = hg.Executor(threads=1)
 
-SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 1.4e-45, 1e38, -1e38,
-            3.4028235e38, -3.4028235e38, 88.72, -103.97]
+SPECIALS = [
+    0.0,
+    -0.0,
+    np.inf,
+    -np.inf,
+    np.nan,
+    1e-40,
+    -1e-40,
+    1.4e-45,
+    1e38,
+    -1e38,
+    3.4028235e38,
+    -3.4028235e38,
+    88.72,
+    -103.97,
+]
 f32 = st.floats(width=32, allow_nan=True, allow_infinity=True, allow_subnormal=True)
 elems = st.one_of(f32, st.sampled_from(SPECIALS).map(np.float32))
 
@@ -29,11 +54,14 @@ def arrays(draw, max_size=70_000, finite_bound=None):
     injected special values (cheap at 70k elements)."""
     if draw(st.booleans()):
         n = draw(st.integers(0, 2048))
-        el = elems if finite_bound is None else st.floats(
-            -finite_bound, finite_bound, width=32, allow_subnormal=True)
+        el = (
+            elems
+            if finite_bound is None
+            else st.floats(-finite_bound, finite_bound, width=32, allow_subnormal=True)
+        )
         return draw(hnp.arrays(np.float32, n, elements=el))
     n = draw(st.integers(0, max_size))
-    seed = draw(st.integers(0, 2 ** 32 - 1))
+    seed = draw(st.integers(0, 2**32 - 1))
     r = np.random.default_rng(seed)
     scale = draw(st.sampled_from([1e-40, 1e-3, 1.0, 100.0, 1e30, 1e38]))
     x64 = r.standard_normal(n) * scale
@@ -58,12 +86,16 @@ def pair(x, seed):
     return y
 
 
-BIN = {"vector_add": torch.add, "vector_sub": torch.sub, "vector_mul": torch.mul,
-       "vector_div": torch.div}
+BIN = {
+    "vector_add": torch.add,
+    "vector_sub": torch.sub,
+    "vector_mul": torch.mul,
+    "vector_div": torch.div,
+}
 
 
 @SETTINGS
-@given(x=arrays(), seed=st.integers(0, 2 ** 31), op=st.sampled_from(list(BIN)))
+@given(x=arrays(), seed=st.integers(0, 2**31), op=st.sampled_from(list(BIN)))
 def test_binary_exact_vs_torch(x, seed, op):
     y = pair(x, seed)
     got = getattr(hg.ops, op)(EX.from_numpy(x), EX.from_numpy(y)).to_numpy()
@@ -142,7 +174,7 @@ def test_sum_nan_inf_semantics(x):
     fin = x[np.isfinite(x)].astype(np.float64)
     # a finite partial sum can overflow (to an inf of either sign) only if
     # sum|finite| reaches FLT_MAX: then the result is order-dependent
-    if np.sum(np.abs(fin)) >= 3.4028234663852886e38 * (1 - 2 ** -24):
+    if np.sum(np.abs(fin)) >= 3.4028234663852886e38 * (1 - 2**-24):
         return
     has_nan = np.any(np.isnan(x))
     pinf, ninf = np.any(x == np.inf), np.any(x == -np.inf)

@@ -1,13 +1,22 @@
 """IEEE special values (+-0, +-inf, NaN, subnormals, +-1e38, FLT_MAX), the
 exp/log thresholds, and dense sampling of the whole float32 bit space."""
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import (
+    FLT_MAX,
+    assert_bitwise,
+    assert_equal_values,
+    assert_f32_close,
+    assert_sqrt,
+    f32_bits_sample,
+    special_values,
+    t,
+)
 
 import hologram as hg
-from conftest import (FLT_MAX, assert_bitwise, assert_equal_values, assert_f32_close,
-                      assert_sqrt, f32_bits_sample, special_values, t)
 
 SV = special_values()
 # all ordered pairs of special values, laid out flat (31*31 = 961 elements:
@@ -15,10 +24,18 @@ SV = special_values()
 PA = np.repeat(SV, SV.size)
 PB = np.tile(SV, SV.size)
 
-EXACT_BIN = {"vector_add": np.add, "vector_sub": np.subtract,
-             "vector_mul": np.multiply, "vector_div": np.divide}
-TORCH_BIN = {"vector_add": torch.add, "vector_sub": torch.sub,
-             "vector_mul": torch.mul, "vector_div": torch.div}
+EXACT_BIN = {
+    "vector_add": np.add,
+    "vector_sub": np.subtract,
+    "vector_mul": np.multiply,
+    "vector_div": np.divide,
+}
+TORCH_BIN = {
+    "vector_add": torch.add,
+    "vector_sub": torch.sub,
+    "vector_mul": torch.mul,
+    "vector_div": torch.div,
+}
 
 
 @pytest.mark.parametrize("op", list(EXACT_BIN))
@@ -43,8 +60,7 @@ def test_sqrt_specials(ex):
     assert_sqrt(hg.ops.sqrt(ex.from_numpy(SV)).to_numpy(), SV)
 
 
-@pytest.mark.parametrize("op,npf,tf", [("neg", np.negative, torch.neg),
-                                       ("abs", np.abs, torch.abs)])
+@pytest.mark.parametrize("op,npf,tf", [("neg", np.negative, torch.neg), ("abs", np.abs, torch.abs)])
 def test_unary_exact_specials(ex, op, npf, tf):
     got = getattr(hg.ops, op)(ex.from_numpy(SV)).to_numpy()
     with np.errstate(all="ignore"):
@@ -84,8 +100,27 @@ def test_approx_specials(ex, op):
 
 
 def test_exp_thresholds(ex):
-    x = np.array([88.72, 88.7228, 88.73, 89.0, 1e38, np.inf, -103.97, -103.0, -87.3,
-                  -104.0, -110.0, -1e38, -np.inf, 0.0, -0.0, np.nan], np.float32)
+    x = np.array(
+        [
+            88.72,
+            88.7228,
+            88.73,
+            89.0,
+            1e38,
+            np.inf,
+            -103.97,
+            -103.0,
+            -87.3,
+            -104.0,
+            -110.0,
+            -1e38,
+            -np.inf,
+            0.0,
+            -0.0,
+            np.nan,
+        ],
+        np.float32,
+    )
     got = hg.ops.exp(ex.from_numpy(x)).to_numpy()
     assert_f32_close(got, ref64("exp", x), torch.exp(t(x)).numpy(), what="exp")
     assert np.isfinite(got[0]) and got[0] > 3.3e38  # exp(88.72) does not overflow
@@ -105,13 +140,33 @@ def test_exp_subnormal_results(ex):
     # rounding there: within one subnormal ulp (2**-149) plus rtol, i.e. not
     # flushed to zero (torch and glibc are within 0.5 ulp here)
     err = np.abs(got.astype(np.float64) - want)
-    assert np.all(err <= 2.0 ** -149 + 1e-5 * want), f"max err {err.max() / 2.0 ** -149:.3g} subnormal ulps"
+    assert np.all(err <= 2.0**-149 + 1e-5 * want), (
+        f"max err {err.max() / 2.0**-149:.3g} subnormal ulps"
+    )
     assert np.all(got > 0)
 
 
 def test_log_specials(ex):
-    x = np.array([0.0, -0.0, -1.0, -1e-40, 1e-40, 1.4e-45, np.finfo(np.float32).tiny, 1.0,
-                  np.inf, -np.inf, np.nan, FLT_MAX, 1e38, 2.0, 0.5], np.float32)
+    x = np.array(
+        [
+            0.0,
+            -0.0,
+            -1.0,
+            -1e-40,
+            1e-40,
+            1.4e-45,
+            np.finfo(np.float32).tiny,
+            1.0,
+            np.inf,
+            -np.inf,
+            np.nan,
+            FLT_MAX,
+            1e38,
+            2.0,
+            0.5,
+        ],
+        np.float32,
+    )
     got = hg.ops.log(ex.from_numpy(x)).to_numpy()
     assert_f32_close(got, ref64("log", x), torch.log(t(x)).numpy(), what="log")
     assert np.isneginf(got[0]) and np.isneginf(got[1])
@@ -122,8 +177,26 @@ def test_log_specials(ex):
 
 
 def test_tanh_sigmoid_saturation(ex):
-    x = np.array([-np.inf, -1e38, -100, -20, -9.5, -1e-40, -0.0, 0.0, 1e-40, 9.5, 20, 100,
-                  1e38, np.inf, np.nan], np.float32)
+    x = np.array(
+        [
+            -np.inf,
+            -1e38,
+            -100,
+            -20,
+            -9.5,
+            -1e-40,
+            -0.0,
+            0.0,
+            1e-40,
+            9.5,
+            20,
+            100,
+            1e38,
+            np.inf,
+            np.nan,
+        ],
+        np.float32,
+    )
     for op in ("tanh", "sigmoid"):
         got = getattr(hg.ops, op)(ex.from_numpy(x)).to_numpy()
         assert_f32_close(got, ref64(op, x), APPROX[op][1](t(x)).numpy(), what=op)
@@ -135,10 +208,10 @@ def test_tanh_sigmoid_saturation(ex):
 # --------------------------------------------------------------------------
 DENSE = f32_bits_sample(4097)
 DOMAIN = {
-    "exp": DENSE,                        # every pattern: NaN/inf/overflow included
+    "exp": DENSE,  # every pattern: NaN/inf/overflow included
     "tanh": DENSE,
     "sigmoid": DENSE,
-    "log": DENSE,                        # negatives -> NaN, like torch
+    "log": DENSE,  # negatives -> NaN, like torch
 }
 
 
@@ -152,7 +225,9 @@ def test_dense_bit_patterns(ex, op):
         # within rtol of FLT_MAX the exactly rounded result may be either
         # FLT_MAX-ish or inf; no sample lands there (asserted, so the
         # comparison below stays strict)
-        assert not np.any((np.abs(want) > FLT_MAX * (1 - 1e-5)) & (np.abs(want) < FLT_MAX * (1 + 1e-5)))
+        assert not np.any(
+            (np.abs(want) > FLT_MAX * (1 - 1e-5)) & (np.abs(want) < FLT_MAX * (1 + 1e-5))
+        )
     assert_f32_close(got, want, tt, what=f"{op} dense")
 
 
@@ -174,8 +249,30 @@ def test_dense_exact_ops(ex, offset):
 # --------------------------------------------------------------------------
 # pow, softmax, reductions and losses with special values
 # --------------------------------------------------------------------------
-POW_SV = np.array([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 2.5, np.inf,
-                   -np.inf, np.nan, 1e-40, 1e38, -1e38, 100.0, -100.0], np.float32)
+POW_SV = np.array(
+    [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        2.0,
+        -2.0,
+        0.5,
+        -0.5,
+        3.0,
+        -3.0,
+        2.5,
+        np.inf,
+        -np.inf,
+        np.nan,
+        1e-40,
+        1e38,
+        -1e38,
+        100.0,
+        -100.0,
+    ],
+    np.float32,
+)
 
 
 def test_pow_special_pairs(ex):
@@ -214,13 +311,18 @@ def test_pow_half_neg_zero_neg_inf(ex, e):
 
 
 def test_softmax_special_rows(ex):
-    x = np.array([[np.nan, 1.0, 2.0],
-                  [-np.inf, 0.0, 1.0],
-                  [-np.inf, -np.inf, 5.0],
-                  [1e38, -1e38, 0.0],
-                  [88.0, 89.0, 90.0],
-                  [-1e4, -1e4, -1e4],
-                  [1e-40, -1e-40, 0.0]], np.float32)
+    x = np.array(
+        [
+            [np.nan, 1.0, 2.0],
+            [-np.inf, 0.0, 1.0],
+            [-np.inf, -np.inf, 5.0],
+            [1e38, -1e38, 0.0],
+            [88.0, 89.0, 90.0],
+            [-1e4, -1e4, -1e4],
+            [1e-40, -1e-40, 0.0],
+        ],
+        np.float32,
+    )
     got = hg.ops.softmax(ex.from_numpy(x)).to_numpy()
     want_t = torch.softmax(t(x), -1).numpy()
     with np.errstate(all="ignore"):
@@ -237,7 +339,7 @@ def test_sum_mean_inf_nan(ex, n):
     cases = {"+inf": [np.inf], "-inf": [-np.inf], "nan": [np.nan], "inf-inf": [np.inf, -np.inf]}
     for name, vals in cases.items():
         x = base.copy()
-        x[-len(vals):] = vals
+        x[-len(vals) :] = vals
         for op in ("sum", "mean"):
             got = getattr(hg.ops, op)(ex.from_numpy(x)).item()
             want = float(getattr(torch, op)(t(x)))
@@ -274,12 +376,19 @@ def test_max_min_axis_nan_rows(ex):
 
 
 def test_mse_loss_specials(ex):
-    for p, q in [([np.inf, 0], [0, 0]), ([np.nan, 1], [1, 1]), ([1e38, 0], [-1e38, 0]),
-                 ([np.inf, 0], [np.inf, 0]), ([1e-40, 0], [0, 0])]:
+    for p, q in [
+        ([np.inf, 0], [0, 0]),
+        ([np.nan, 1], [1, 1]),
+        ([1e38, 0], [-1e38, 0]),
+        ([np.inf, 0], [np.inf, 0]),
+        ([1e-40, 0], [0, 0]),
+    ]:
         p, q = np.array(p, np.float32), np.array(q, np.float32)
         got = hg.ops.mse_loss(ex.from_numpy(p), ex.from_numpy(q)).item()
         want = float(F.mse_loss(t(p), t(q)))
-        assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(want, rel=1e-5, abs=1e-6), (p, q, got, want)
+        assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(
+            want, rel=1e-5, abs=1e-6
+        ), (p, q, got, want)
 
 
 def test_cross_entropy_neg_inf_logits(ex):

@@ -5,6 +5,11 @@
 (also used by ``notebooks/pytorch_vs_atlas_benchmarks.ipynb``).  Importing this package
 needs only NumPy; ``suite`` imports torch, ``report`` pandas/matplotlib/seaborn.
 """
+
 from .benchmark_utils import (  # noqa: F401
-    BenchmarkResult, benchmark_operation, collect_system_info, compare_frameworks, verify_correctness,
+    BenchmarkResult,
+    benchmark_operation,
+    collect_system_info,
+    compare_frameworks,
+    verify_correctness,
 )

@@ -1,4 +1,5 @@
 """CLI: python -m hologram.bench --out results/ [--quick] [--threads N] [--ops a,b,...]"""
+
 from __future__ import annotations
 
 import argparse
@@ -10,11 +11,13 @@ def _progress(total: int):
     """(advance(record), close()) using tqdm when importable, else a stderr status line."""
     try:
         from tqdm import tqdm
+
         bar = tqdm(total=total, unit="row", file=sys.stderr)
 
         def advance(rec):
             bar.set_postfix_str(f"{rec['operation']} {rec['shape']}", refresh=False)
             bar.update()
+
         return advance, bar.close
     except ImportError:
         done = [0]
@@ -23,6 +26,7 @@ def _progress(total: int):
             done[0] += 1
             sys.stderr.write(f"\r[{done[0]}/{total}] {rec['operation']} {rec['shape']}\033[K")
             sys.stderr.flush()
+
         return advance, lambda: sys.stderr.write("\n")
 
 
@@ -30,8 +34,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hologram.bench", description=__doc__)
     ap.add_argument("--out", default="results", help="output directory (default: results/)")
     ap.add_argument("--quick", action="store_true", help="small sizes only, < 1 minute")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="threads for both PyTorch and Atlas (default 1; 0 = all cores)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for both PyTorch and Atlas (default 1; 0 = all cores)",
+    )
     ap.add_argument("--ops", default=None, help="comma-separated op names (default: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--list", action="store_true", help="list the ops and their sizes, then exit")
@@ -55,14 +63,22 @@ def main(argv=None) -> int:
     advance, close = _progress(len(rows))
     t0 = time.perf_counter()
     try:
-        records = suite.run_suite(names, quick=args.quick, executor=executor, seed=args.seed,
-                                  progress=advance, **settings)
+        records = suite.run_suite(
+            names, quick=args.quick, executor=executor, seed=args.seed, progress=advance, **settings
+        )
     finally:
         close()
     wall = time.perf_counter() - t0
     info = collect_system_info(executor)
-    config = {"quick": args.quick, "threads": executor.threads, "ops": args.ops or "all", "seed": args.seed,
-              "rows": len(records), "wall_time_s": round(wall, 1), **settings}
+    config = {
+        "quick": args.quick,
+        "threads": executor.threads,
+        "ops": args.ops or "all",
+        "seed": args.seed,
+        "rows": len(records),
+        "wall_time_s": round(wall, 1),
+        **settings,
+    }
     paths = write_report(records, args.out, info, config)
 
     failed = [r for r in records if not r["correct"]]

@@ -9,6 +9,7 @@ microsecond, far below what one ``perf_counter`` pair can resolve honestly.  Eac
 *sample* therefore runs the op in a calibrated inner loop (calibrated after warm-up so
 one sample lasts at least ``min_sample_s``) and reports the time *per call*.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,9 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -43,16 +45,22 @@ __all__ = [
     "FRAMEWORKS",
 ]
 
-MIN_SAMPLE_S = 0.002      # one timed sample lasts at least this long
+MIN_SAMPLE_S = 0.002  # one timed sample lasts at least this long
 MAX_INNER_LOOPS = 100_000  # ... unless the op is so fast that this many calls is reached first
 
 #: column prefix -> label, in plotting order
-FRAMEWORKS = {"pytorch": "PyTorch", "pytorch_out": "PyTorch (out=)", "numpy": "NumPy", "atlas": "Atlas"}
+FRAMEWORKS = {
+    "pytorch": "PyTorch",
+    "pytorch_out": "PyTorch (out=)",
+    "numpy": "NumPy",
+    "atlas": "Atlas",
+}
 COLORS = {"pytorch": "tab:blue", "pytorch_out": "tab:cyan", "numpy": "tab:gray", "atlas": "tab:red"}
 TIE_BAND = 1.05  # speedups within [1/1.05, 1.05] count as a tie
 
 
 # --------------------------------------------------------------------------- timing
+
 
 @dataclass
 class BenchmarkResult:
@@ -65,23 +73,62 @@ class BenchmarkResult:
     std_ms: float
     min_ms: float
     max_ms: float
-    ci95_ms: Tuple[float, float]
-    samples_ms: List[float] = field(repr=False)
+    ci95_ms: tuple[float, float]
+    samples_ms: list[float] = field(repr=False)
     inner_loops: int = 1
 
     @classmethod
-    def from_samples(cls, name: str, output: Any, samples_ms: List[float], inner_loops: int):
+    def from_samples(cls, name: str, output: Any, samples_ms: list[float], inner_loops: int):
         n = len(samples_ms)
         mean = statistics.fmean(samples_ms)
         std = statistics.stdev(samples_ms) if n > 1 else 0.0
         half = _t975(n - 1) * std / math.sqrt(n) if n > 1 else 0.0
-        return cls(name, output, mean, statistics.median(samples_ms), std, min(samples_ms),
-                   max(samples_ms), (mean - half, mean + half), list(samples_ms), inner_loops)
+        return cls(
+            name,
+            output,
+            mean,
+            statistics.median(samples_ms),
+            std,
+            min(samples_ms),
+            max(samples_ms),
+            (mean - half, mean + half),
+            list(samples_ms),
+            inner_loops,
+        )
 
 
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+_T975 = [
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+]
 
 
 def _t975(df: int) -> float:
@@ -89,7 +136,7 @@ def _t975(df: int) -> float:
     return _T975[df - 1] if df <= len(_T975) else 1.96 + 2.4 / df
 
 
-def _run(fn: Callable[[], Any], loops: int) -> Tuple[float, Any]:
+def _run(fn: Callable[[], Any], loops: int) -> tuple[float, Any]:
     """Seconds for ``loops`` calls of fn, and the last output."""
     out = None
     t0 = time.perf_counter()
@@ -120,14 +167,14 @@ def _settle(seconds: float) -> None:
 
 
 def compare_frameworks(
-    fns: Dict[str, Callable[[], Any]],
+    fns: dict[str, Callable[[], Any]],
     warmup_runs: int = 5,
     timing_runs: int = 10,
     min_sample_s: float = MIN_SAMPLE_S,
     max_inner_loops: int = MAX_INNER_LOOPS,
-    name: Optional[str] = None,
+    name: str | None = None,
     settle_s: float = 0.0,
-) -> Dict[str, BenchmarkResult]:
+) -> dict[str, BenchmarkResult]:
     """Time several zero-argument callables against each other.
 
     Every callable is warmed up (``warmup_runs`` calls) and gets its own calibrated inner
@@ -151,7 +198,7 @@ def compare_frameworks(
         for _ in range(warmup_runs):
             fns[k]()
         loops[k] = _calibrate(fns[k], min_sample_s, max_inner_loops)
-    samples: Dict[str, List[float]] = {k: [] for k in keys}
+    samples: dict[str, list[float]] = {k: [] for k in keys}
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -165,8 +212,12 @@ def compare_frameworks(
     finally:
         if gc_was_enabled:
             gc.enable()
-    return {k: BenchmarkResult.from_samples(f"{name}_{k}" if name else k, outputs[k], samples[k], loops[k])
-            for k in keys}
+    return {
+        k: BenchmarkResult.from_samples(
+            f"{name}_{k}" if name else k, outputs[k], samples[k], loops[k]
+        )
+        for k in keys
+    }
 
 
 def paired_speedup(baseline: BenchmarkResult, candidate: BenchmarkResult) -> float:
@@ -181,25 +232,30 @@ def paired_speedup(baseline: BenchmarkResult, candidate: BenchmarkResult) -> flo
     """
     a, b = baseline.samples_ms, candidate.samples_ms
     if not a or len(a) != len(b):
-        raise ValueError(f"paired_speedup: needs the same number of samples (>= 1), got {len(a)} and {len(b)}")
-    return statistics.median(x / y for x, y in zip(a, b))
+        raise ValueError(
+            f"paired_speedup: needs the same number of samples (>= 1), got {len(a)} and {len(b)}"
+        )
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def benchmark_operation(
     fn: Callable[[], Any],
     warmup_runs: int = 5,
     timing_runs: int = 10,
-    name: Optional[str] = None,
+    name: str | None = None,
     min_sample_s: float = MIN_SAMPLE_S,
     max_inner_loops: int = MAX_INNER_LOOPS,
 ) -> BenchmarkResult:
     """Time one zero-argument callable; ``output`` is the result of its last call."""
-    res = compare_frameworks({"fn": fn}, warmup_runs, timing_runs, min_sample_s, max_inner_loops)["fn"]
+    res = compare_frameworks({"fn": fn}, warmup_runs, timing_runs, min_sample_s, max_inner_loops)[
+        "fn"
+    ]
     res.name = name or getattr(fn, "__name__", "fn")
     return res
 
 
 # --------------------------------------------------------------------------- correctness
+
 
 def to_numpy(x: Any) -> np.ndarray:
     """NumPy copy/view of a NumPy array, torch tensor, hologram Buffer or anything array-like."""
@@ -210,8 +266,9 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def verify_correctness(actual: Any, expected: Any, rtol: float = 1e-5, atol: float = 1e-8,
-                       name: str = "") -> float:
+def verify_correctness(
+    actual: Any, expected: Any, rtol: float = 1e-5, atol: float = 1e-8, name: str = ""
+) -> float:
     """Assert ``|actual - expected| <= atol + rtol*|expected|`` element-wise.
 
     NaNs must sit at the same positions; infinities must match exactly.  On failure raises
@@ -234,12 +291,14 @@ def verify_correctness(actual: Any, expected: Any, rtol: float = 1e-5, atol: flo
             f"{tag}{int((~ok).sum())} of {a.size} elements differ beyond tolerance "
             f"(rtol={rtol:g}, atol={atol:g}); worst at index {tuple(int(i) for i in idx)}: "
             f"actual={av!r}, expected={ev!r}, |diff|={abs(av - ev)!r}, "
-            f"allowed={atol + rtol * abs(ev)!r}")
+            f"allowed={atol + rtol * abs(ev)!r}"
+        )
     finite = np.isfinite(diff)
     return float(diff[finite].max()) if finite.any() else 0.0
 
 
 # --------------------------------------------------------------------------- system info
+
 
 def _read(path: str) -> str:
     try:
@@ -249,7 +308,7 @@ def _read(path: str) -> str:
         return ""
 
 
-def _cpuinfo() -> List[Dict[str, str]]:
+def _cpuinfo() -> list[dict[str, str]]:
     procs = []
     for block in _read("/proc/cpuinfo").split("\n\n"):
         entry = {}
@@ -265,18 +324,25 @@ def _cpuinfo() -> List[Dict[str, str]]:
 def _memory_total_gb() -> float:
     for line in _read("/proc/meminfo").splitlines():
         if line.startswith("MemTotal:"):
-            return int(line.split()[1]) / 1024 ** 2
+            return int(line.split()[1]) / 1024**2
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024 ** 3
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     except (ValueError, OSError, AttributeError):
         return float("nan")
 
 
-_THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS",
-               "OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_CORETYPE", "MKL_NUM_THREADS")
+_THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
+    "OPENBLAS_NUM_THREADS",
+    "OPENBLAS_THREAD_TIMEOUT",
+    "OPENBLAS_CORETYPE",
+    "MKL_NUM_THREADS",
+)
 
 
-def collect_system_info(executor: Any = None) -> Dict[str, Any]:
+def collect_system_info(executor: Any = None) -> dict[str, Any]:
     """Facts needed to reproduce a run.  ``executor`` (a hologram.Executor) supplies the
     Atlas thread count and SIMD level; without one the defaults of ``hg.Executor()`` are used."""
     procs = _cpuinfo()
@@ -289,7 +355,7 @@ def collect_system_info(executor: Any = None) -> Dict[str, Any]:
         physical = len(cores) or logical
     mhz = [float(p["cpu MHz"]) for p in procs if "cpu MHz" in p]
 
-    info: Dict[str, Any] = {
+    info: dict[str, Any] = {
         "platform": platform.platform(),
         "python_version": platform.python_version(),
         "cpu_model": next((p["model name"] for p in procs if "model name" in p), None),
@@ -306,19 +372,24 @@ def collect_system_info(executor: Any = None) -> Dict[str, Any]:
         "timestamp": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
         # thread settings of the other frameworks' runtimes, as this process saw them
-        "env_threading": " ".join(f"{k}={os.environ[k]}" for k in _THREAD_ENV if k in os.environ) or "-",
+        "env_threading": " ".join(f"{k}={os.environ[k]}" for k in _THREAD_ENV if k in os.environ)
+        or "-",
     }
     try:
         import torch
+
         info["torch_version"] = torch.__version__
         info["torch_num_threads"] = torch.get_num_threads()
     except ImportError:
         pass
     try:
         import hologram as hg
+
         cpu = hg.cpu_info()
         ex = executor if executor is not None else hg.Executor()
-        info.update(hologram_version=hg.__version__, hologram_threads=ex.threads, hologram_isa=ex.isa)
+        info.update(
+            hologram_version=hg.__version__, hologram_threads=ex.threads, hologram_isa=ex.isa
+        )
         info["cpu_model"] = info["cpu_model"] or cpu.get("brand")
     except ImportError:
         pass
@@ -328,7 +399,8 @@ def collect_system_info(executor: Any = None) -> Dict[str, Any]:
 
 # --------------------------------------------------------------------------- tables
 
-def _time_col(df, fw: str) -> Optional[str]:
+
+def _time_col(df, fw: str) -> str | None:
     """The time column for framework prefix ``fw``: median if measured, else mean."""
     for col in (f"{fw}_median_ms", f"{fw}_mean_ms"):
         if col in df.columns and df[col].notna().any():
@@ -346,15 +418,17 @@ def create_summary_table(df):
     for op, g in df.groupby("operation", sort=False):
         s = g["speedup"].astype(float)
         med = float(s.median())
-        rows.append({
-            "operation": op,
-            "sizes": ", ".join(_size_labels(g)),
-            "median_speedup": med,
-            "min_speedup": float(s.min()),
-            "max_speedup": float(s.max()),
-            "atlas_wins": f"{int((s > 1).sum())}/{len(s)}",
-            "winner": "Atlas" if med > TIE_BAND else "PyTorch" if med < 1 / TIE_BAND else "tie",
-        })
+        rows.append(
+            {
+                "operation": op,
+                "sizes": ", ".join(_size_labels(g)),
+                "median_speedup": med,
+                "min_speedup": float(s.min()),
+                "max_speedup": float(s.max()),
+                "atlas_wins": f"{int((s > 1).sum())}/{len(s)}",
+                "winner": "Atlas" if med > TIE_BAND else "PyTorch" if med < 1 / TIE_BAND else "tie",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -404,7 +478,7 @@ def _parse(s: str) -> Any:
     return {"True": True, "False": False}.get(s, s)
 
 
-def load_results(path: str) -> List[Dict[str, Any]]:
+def load_results(path: str) -> list[dict[str, Any]]:
     """Read back what :func:`save_results` wrote (format from the file extension).
     Missing values come back as None in both formats."""
     with open(path, encoding="utf-8", newline="") as f:
@@ -415,6 +489,7 @@ def load_results(path: str) -> List[Dict[str, Any]]:
 
 # --------------------------------------------------------------------------- plots
 
+
 def _ax(ax, figsize=(8, 5)):
     import matplotlib.pyplot as plt
 
@@ -423,9 +498,12 @@ def _ax(ax, figsize=(8, 5)):
     return ax
 
 
-def _size_labels(g) -> List[str]:
+def _size_labels(g) -> list[str]:
     shapes = g["shape"] if "shape" in g.columns else [None] * len(g)
-    return [sh if isinstance(sh, str) else f"{int(n):,}" for sh, n in zip(shapes, g["size"])]
+    return [
+        sh if isinstance(sh, str) else f"{int(n):,}"
+        for sh, n in zip(shapes, g["size"], strict=True)
+    ]
 
 
 def plot_comparison(df, op: str, ax=None):
@@ -438,8 +516,15 @@ def plot_comparison(df, op: str, ax=None):
     width = 0.8 / max(len(cols), 1)
     for i, (fw, col) in enumerate(cols):
         std = g.get(f"{fw}_std_ms")
-        ax.bar(x + (i - (len(cols) - 1) / 2) * width, g[col], width, label=FRAMEWORKS[fw], color=COLORS[fw],
-               yerr=std if std is not None and col.endswith("mean_ms") else None, capsize=3)
+        ax.bar(
+            x + (i - (len(cols) - 1) / 2) * width,
+            g[col],
+            width,
+            label=FRAMEWORKS[fw],
+            color=COLORS[fw],
+            yerr=std if std is not None and col.endswith("mean_ms") else None,
+            capsize=3,
+        )
     ax.set_xticks(x, _size_labels(g), rotation=30)
     ax.set_yscale("log")
     ax.set_xlabel("size")
@@ -466,8 +551,8 @@ def plot_scaling(df, op: str, ax=None):
     return ax
 
 
-def _row_labels(df) -> List[str]:
-    return [f"{o} {s}" for o, s in zip(df["operation"], _size_labels(df))]
+def _row_labels(df) -> list[str]:
+    return [f"{o} {s}" for o, s in zip(df["operation"], _size_labels(df), strict=True)]
 
 
 def plot_speedup(df, ax=None):
@@ -490,13 +575,21 @@ def plot_heatmap(df, metric: str = "speedup", ax=None):
     import seaborn as sns
 
     ax = _ax(ax, (12, 8))
-    table = df.pivot_table(index="operation", columns="size", values=metric, aggfunc="median", sort=False)
+    table = df.pivot_table(
+        index="operation", columns="size", values=metric, aggfunc="median", sort=False
+    )
     table = table.reindex(columns=sorted(table.columns))
     ratio = metric.startswith("speedup")
-    sns.heatmap(np.log2(table.astype(float)) if ratio else table, annot=table, fmt=".2g",
-                cmap="RdYlGn" if ratio else "viridis", center=0 if ratio else None,
-                cbar_kws={"label": f"log2 {metric}" if ratio else metric},
-                xticklabels=[f"{int(c):.0e}" for c in table.columns], ax=ax)
+    sns.heatmap(
+        np.log2(table.astype(float)) if ratio else table,
+        annot=table,
+        fmt=".2g",
+        cmap="RdYlGn" if ratio else "viridis",
+        center=0 if ratio else None,
+        cbar_kws={"label": f"log2 {metric}" if ratio else metric},
+        xticklabels=[f"{int(c):.0e}" for c in table.columns],
+        ax=ax,
+    )
     ax.set_xlabel("elements in first input")
     ax.set_title(f"{metric} by operation and size")
     return ax

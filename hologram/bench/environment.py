@@ -17,6 +17,7 @@ benchmark commands, never to the tests.
 OpenBLAS reads these when NumPy is first imported, so they must be in place
 before the benchmark's process starts.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         os.execvpe(argv[0], argv, benchmark_environ())
     except OSError as e:
-        sys.stderr.write(f"python -m hologram.bench.environment: cannot run {argv[0]!r}: {e.strerror}\n")
+        sys.stderr.write(
+            f"python -m hologram.bench.environment: cannot run {argv[0]!r}: {e.strerror}\n"
+        )
     return 127
 
 

@@ -8,13 +8,15 @@ timed alternating by :func:`compare_frameworks`.
 
 ``size`` in a record is the number of elements of the first input; ``shape`` is its shape.
 """
+
 from __future__ import annotations
 
 import math
 import os
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -28,17 +30,18 @@ RTOL, ATOL = 1e-5, 1e-6
 class Op:
     name: str
     group: str
-    sizes: Tuple[int, ...]             # full run (the op's own size parameter, see ``inputs``)
-    quick: Tuple[int, ...]             # --quick / HOLOGRAM_BENCH_QUICK=1
-    inputs: Callable[[np.random.Generator, int], Tuple[np.ndarray, ...]]
-    torch: Callable[..., Any]          # (*tensors) -> tensor, as users write it
-    numpy: Callable[..., Any]          # (*arrays) -> array
-    atlas: Callable[..., Any]          # (*buffers) -> Buffer
-    torch_out: Optional[Callable[..., Any]] = None  # (out, *tensors) -> out
-    tol: Callable[[Tuple[np.ndarray, ...]], Tuple[float, float]] = lambda xs: (RTOL, ATOL)
+    sizes: tuple[int, ...]  # full run (the op's own size parameter, see ``inputs``)
+    quick: tuple[int, ...]  # --quick / HOLOGRAM_BENCH_QUICK=1
+    inputs: Callable[[np.random.Generator, int], tuple[np.ndarray, ...]]
+    torch: Callable[..., Any]  # (*tensors) -> tensor, as users write it
+    numpy: Callable[..., Any]  # (*arrays) -> array
+    atlas: Callable[..., Any]  # (*buffers) -> Buffer
+    torch_out: Callable[..., Any] | None = None  # (out, *tensors) -> out
+    tol: Callable[[tuple[np.ndarray, ...]], tuple[float, float]] = lambda xs: (RTOL, ATOL)
 
 
 # ----------------------------------------------------------------------------- inputs
+
 
 def _normal(k: int = 1, scale: float = 1.0):
     return lambda rng, n: tuple((rng.standard_normal(n, dtype=F32) * F32(scale)) for _ in range(k))
@@ -57,19 +60,22 @@ def _pow_inputs(rng, n):
     return rng.uniform(0.5, 2.0, n).astype(F32), rng.uniform(-2.0, 2.0, n).astype(F32)
 
 
-def _rows(rng, rows):                      # softmax: rows x 1000
+def _rows(rng, rows):  # softmax: rows x 1000
     return (rng.standard_normal((rows, 1000), dtype=F32) * F32(3),)
 
 
-def _square(rng, n):                       # gemm: two N x N
+def _square(rng, n):  # gemm: two N x N
     return rng.standard_normal((n, n), dtype=F32), rng.standard_normal((n, n), dtype=F32)
 
 
-def _ce_inputs(rng, n, classes=1000):      # cross-entropy: (N, C) logits, (N,) int64 targets
-    return rng.standard_normal((n, classes), dtype=F32) * F32(2), rng.integers(0, classes, n, dtype=np.int64)
+def _ce_inputs(rng, n, classes=1000):  # cross-entropy: (N, C) logits, (N,) int64 targets
+    return rng.standard_normal((n, classes), dtype=F32) * F32(2), rng.integers(
+        0, classes, n, dtype=np.int64
+    )
 
 
 # ----------------------------------------------------------------------------- numpy references
+
 
 def _np_softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
@@ -89,14 +95,16 @@ def _accumulation_tol(xs):
 
 
 def _gemm_tol(xs):
-    return RTOL, ATOL * xs[0].shape[1]     # error of a length-k float32 dot product ~ eps * k
+    return RTOL, ATOL * xs[0].shape[1]  # error of a length-k float32 dot product ~ eps * k
 
 
 # ----------------------------------------------------------------------------- the table
 
-def _build_ops() -> Dict[str, Op]:
+
+def _build_ops() -> dict[str, Op]:
     import torch
     import torch.nn.functional as tf
+
     from hologram import ops as hgo
 
     ew = (1_000, 10_000, 100_000, 1_000_000, 10_000_000)
@@ -104,59 +112,238 @@ def _build_ops() -> Dict[str, Op]:
     q = (1_000, 10_000)
     table = [
         # elementwise
-        Op("vector_add", "elementwise", ew, q, _normal(2), torch.add, np.add, hgo.vector_add,
-           lambda o, a, b: torch.add(a, b, out=o)),
-        Op("vector_sub", "elementwise", ew, q, _normal(2), torch.sub, np.subtract, hgo.vector_sub,
-           lambda o, a, b: torch.sub(a, b, out=o)),
-        Op("vector_mul", "elementwise", ew, q, _normal(2), torch.mul, np.multiply, hgo.vector_mul,
-           lambda o, a, b: torch.mul(a, b, out=o)),
-        Op("vector_div", "elementwise", ew, q, _div_inputs, torch.div, np.divide, hgo.vector_div,
-           lambda o, a, b: torch.div(a, b, out=o)),
-        Op("neg", "elementwise", ew, q, _normal(), torch.neg, np.negative, hgo.neg,
-           lambda o, a: torch.neg(a, out=o)),
-        Op("abs", "elementwise", ew, q, _normal(), torch.abs, np.abs, hgo.abs,
-           lambda o, a: torch.abs(a, out=o)),
+        Op(
+            "vector_add",
+            "elementwise",
+            ew,
+            q,
+            _normal(2),
+            torch.add,
+            np.add,
+            hgo.vector_add,
+            lambda o, a, b: torch.add(a, b, out=o),
+        ),
+        Op(
+            "vector_sub",
+            "elementwise",
+            ew,
+            q,
+            _normal(2),
+            torch.sub,
+            np.subtract,
+            hgo.vector_sub,
+            lambda o, a, b: torch.sub(a, b, out=o),
+        ),
+        Op(
+            "vector_mul",
+            "elementwise",
+            ew,
+            q,
+            _normal(2),
+            torch.mul,
+            np.multiply,
+            hgo.vector_mul,
+            lambda o, a, b: torch.mul(a, b, out=o),
+        ),
+        Op(
+            "vector_div",
+            "elementwise",
+            ew,
+            q,
+            _div_inputs,
+            torch.div,
+            np.divide,
+            hgo.vector_div,
+            lambda o, a, b: torch.div(a, b, out=o),
+        ),
+        Op(
+            "neg",
+            "elementwise",
+            ew,
+            q,
+            _normal(),
+            torch.neg,
+            np.negative,
+            hgo.neg,
+            lambda o, a: torch.neg(a, out=o),
+        ),
+        Op(
+            "abs",
+            "elementwise",
+            ew,
+            q,
+            _normal(),
+            torch.abs,
+            np.abs,
+            hgo.abs,
+            lambda o, a: torch.abs(a, out=o),
+        ),
         # activations
-        Op("relu", "activation", ew, q, _normal(), torch.relu, lambda x: np.maximum(x, F32(0)), hgo.relu),
-        Op("sigmoid", "activation", ew, q, _normal(scale=3), torch.sigmoid,
-           lambda x: F32(1) / (F32(1) + np.exp(-x)), hgo.sigmoid, lambda o, a: torch.sigmoid(a, out=o)),
-        Op("tanh", "activation", ew, q, _normal(scale=3), torch.tanh, np.tanh, hgo.tanh,
-           lambda o, a: torch.tanh(a, out=o)),
-        Op("softmax", "activation", (1, 10, 100, 1000), (10,), _rows, lambda x: torch.softmax(x, dim=-1),
-           _np_softmax, hgo.softmax),
+        Op(
+            "relu",
+            "activation",
+            ew,
+            q,
+            _normal(),
+            torch.relu,
+            lambda x: np.maximum(x, F32(0)),
+            hgo.relu,
+        ),
+        Op(
+            "sigmoid",
+            "activation",
+            ew,
+            q,
+            _normal(scale=3),
+            torch.sigmoid,
+            lambda x: F32(1) / (F32(1) + np.exp(-x)),
+            hgo.sigmoid,
+            lambda o, a: torch.sigmoid(a, out=o),
+        ),
+        Op(
+            "tanh",
+            "activation",
+            ew,
+            q,
+            _normal(scale=3),
+            torch.tanh,
+            np.tanh,
+            hgo.tanh,
+            lambda o, a: torch.tanh(a, out=o),
+        ),
+        Op(
+            "softmax",
+            "activation",
+            (1, 10, 100, 1000),
+            (10,),
+            _rows,
+            lambda x: torch.softmax(x, dim=-1),
+            _np_softmax,
+            hgo.softmax,
+        ),
         # transcendentals
-        Op("exp", "transcendental", ew, q, _normal(scale=3), torch.exp, np.exp, hgo.exp,
-           lambda o, a: torch.exp(a, out=o)),
-        Op("log", "transcendental", ew, q, _uniform(0.01, 100.0), torch.log, np.log, hgo.log,
-           lambda o, a: torch.log(a, out=o)),
-        Op("sqrt", "transcendental", ew, q, _uniform(0.0, 100.0), torch.sqrt, np.sqrt, hgo.sqrt,
-           lambda o, a: torch.sqrt(a, out=o)),
-        Op("pow", "transcendental", ew, q, _pow_inputs, torch.pow, np.power, hgo.pow,
-           lambda o, a, b: torch.pow(a, b, out=o)),
+        Op(
+            "exp",
+            "transcendental",
+            ew,
+            q,
+            _normal(scale=3),
+            torch.exp,
+            np.exp,
+            hgo.exp,
+            lambda o, a: torch.exp(a, out=o),
+        ),
+        Op(
+            "log",
+            "transcendental",
+            ew,
+            q,
+            _uniform(0.01, 100.0),
+            torch.log,
+            np.log,
+            hgo.log,
+            lambda o, a: torch.log(a, out=o),
+        ),
+        Op(
+            "sqrt",
+            "transcendental",
+            ew,
+            q,
+            _uniform(0.0, 100.0),
+            torch.sqrt,
+            np.sqrt,
+            hgo.sqrt,
+            lambda o, a: torch.sqrt(a, out=o),
+        ),
+        Op(
+            "pow",
+            "transcendental",
+            ew,
+            q,
+            _pow_inputs,
+            torch.pow,
+            np.power,
+            hgo.pow,
+            lambda o, a, b: torch.pow(a, b, out=o),
+        ),
         # reductions (whole tensor -> scalar)
-        Op("sum", "reduction", red, q, _normal(), torch.sum, np.sum, hgo.sum,
-           lambda o, a: torch.sum(a, dim=0, out=o), _accumulation_tol),
-        Op("max", "reduction", red, q, _normal(), torch.max, np.max, hgo.max,
-           lambda o, a: torch.amax(a, dim=0, out=o)),
-        Op("min", "reduction", red, q, _normal(), torch.min, np.min, hgo.min,
-           lambda o, a: torch.amin(a, dim=0, out=o)),
+        Op(
+            "sum",
+            "reduction",
+            red,
+            q,
+            _normal(),
+            torch.sum,
+            np.sum,
+            hgo.sum,
+            lambda o, a: torch.sum(a, dim=0, out=o),
+            _accumulation_tol,
+        ),
+        Op(
+            "max",
+            "reduction",
+            red,
+            q,
+            _normal(),
+            torch.max,
+            np.max,
+            hgo.max,
+            lambda o, a: torch.amax(a, dim=0, out=o),
+        ),
+        Op(
+            "min",
+            "reduction",
+            red,
+            q,
+            _normal(),
+            torch.min,
+            np.min,
+            hgo.min,
+            lambda o, a: torch.amin(a, dim=0, out=o),
+        ),
         # linear algebra
-        Op("gemm", "linalg", (64, 128, 256, 512, 1024), (64, 128), _square, torch.matmul, np.matmul,
-           lambda a, b: hgo.gemm(a, b, m=a.shape[0], n=b.shape[1], k=a.shape[1]),
-           lambda o, a, b: torch.matmul(a, b, out=o), _gemm_tol),
+        Op(
+            "gemm",
+            "linalg",
+            (64, 128, 256, 512, 1024),
+            (64, 128),
+            _square,
+            torch.matmul,
+            np.matmul,
+            lambda a, b: hgo.gemm(a, b, m=a.shape[0], n=b.shape[1], k=a.shape[1]),
+            lambda o, a, b: torch.matmul(a, b, out=o),
+            _gemm_tol,
+        ),
         # losses
-        Op("mse_loss", "loss", red, q, _normal(2), tf.mse_loss, lambda p, t: np.mean(np.square(p - t)),
-           hgo.mse_loss, tol=_accumulation_tol),
-        Op("cross_entropy", "loss", (64, 512, 4096), (64,), _ce_inputs, tf.cross_entropy, _np_cross_entropy,
-           hgo.cross_entropy),
+        Op(
+            "mse_loss",
+            "loss",
+            red,
+            q,
+            _normal(2),
+            tf.mse_loss,
+            lambda p, t: np.mean(np.square(p - t)),
+            hgo.mse_loss,
+            tol=_accumulation_tol,
+        ),
+        Op(
+            "cross_entropy",
+            "loss",
+            (64, 512, 4096),
+            (64,),
+            _ce_inputs,
+            tf.cross_entropy,
+            _np_cross_entropy,
+            hgo.cross_entropy,
+        ),
     ]
     return {op.name: op for op in table}
 
 
-_OPS: Optional[Dict[str, Op]] = None
+_OPS: dict[str, Op] | None = None
 
 
-def ops() -> Dict[str, Op]:
+def ops() -> dict[str, Op]:
     """The op table, name -> Op (built on first use: it imports torch and hologram)."""
     global _OPS
     if _OPS is None:
@@ -165,12 +352,26 @@ def ops() -> Dict[str, Op]:
 
 
 GROUPS = {  # operation -> group, without importing torch/hologram
-    "vector_add": "elementwise", "vector_sub": "elementwise", "vector_mul": "elementwise",
-    "vector_div": "elementwise", "neg": "elementwise", "abs": "elementwise",
-    "relu": "activation", "sigmoid": "activation", "tanh": "activation", "softmax": "activation",
-    "exp": "transcendental", "log": "transcendental", "sqrt": "transcendental", "pow": "transcendental",
-    "sum": "reduction", "max": "reduction", "min": "reduction", "gemm": "linalg",
-    "mse_loss": "loss", "cross_entropy": "loss",
+    "vector_add": "elementwise",
+    "vector_sub": "elementwise",
+    "vector_mul": "elementwise",
+    "vector_div": "elementwise",
+    "neg": "elementwise",
+    "abs": "elementwise",
+    "relu": "activation",
+    "sigmoid": "activation",
+    "tanh": "activation",
+    "softmax": "activation",
+    "exp": "transcendental",
+    "log": "transcendental",
+    "sqrt": "transcendental",
+    "pow": "transcendental",
+    "sum": "reduction",
+    "max": "reduction",
+    "min": "reduction",
+    "gemm": "linalg",
+    "mse_loss": "loss",
+    "cross_entropy": "loss",
 }
 
 
@@ -193,16 +394,28 @@ QUICK = dict(warmup_runs=2, timing_runs=5, min_sample_s=0.001)
 SETTLE_MULTI_S = 0.03
 
 
-def timing_settings(quick: bool, threads: int) -> Dict[str, Any]:
+def timing_settings(quick: bool, threads: int) -> dict[str, Any]:
     """The timing settings of a run: FULL or QUICK plus the settle pause for ``threads``."""
-    return {**(QUICK if quick else FULL), "settle_s": SETTLE_MULTI_S if resolve_threads(threads) > 1 else 0.0}
+    return {
+        **(QUICK if quick else FULL),
+        "settle_s": SETTLE_MULTI_S if resolve_threads(threads) > 1 else 0.0,
+    }
+
 
 TIMED = ("pytorch", "pytorch_out", "numpy", "atlas")
 
 
-def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool = False,
-           warmup_runs: int = 5, timing_runs: int = 10, min_sample_s: float = 0.002,
-           settle_s: float = 0.0) -> Dict[str, Any]:
+def run_op(
+    op: Op | str,
+    size: int,
+    executor: Any,
+    seed: int = 0,
+    strict: bool = False,
+    warmup_runs: int = 5,
+    timing_runs: int = 10,
+    min_sample_s: float = 0.002,
+    settle_s: float = 0.0,
+) -> dict[str, Any]:
     """Verify then time one (op, size); returns a flat record.
 
     A failed check (or an Atlas error) is recorded in ``correct``/``error`` and, with
@@ -215,10 +428,14 @@ def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool =
     arrays = op.inputs(rng, size)
     tensors = [torch.from_numpy(a) for a in arrays]
     buffers = [executor.from_numpy(a) for a in arrays]
-    rec: Dict[str, Any] = {"operation": op.name, "size": int(arrays[0].size),
-                           "shape": shape_label(arrays[0].shape), "group": op.group,
-                           "threads": int(torch.get_num_threads())}
-    fns: Dict[str, Callable[[], Any]] = {
+    rec: dict[str, Any] = {
+        "operation": op.name,
+        "size": int(arrays[0].size),
+        "shape": shape_label(arrays[0].shape),
+        "group": op.group,
+        "threads": int(torch.get_num_threads()),
+    }
+    fns: dict[str, Callable[[], Any]] = {
         "pytorch": lambda: op.torch(*tensors),
         "numpy": lambda: op.numpy(*arrays),
         "atlas": lambda: op.atlas(*buffers),
@@ -227,13 +444,17 @@ def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool =
     errors = []
     expected = op.torch(*tensors)
     try:
-        rec["max_abs_diff"] = verify_correctness(op.atlas(*buffers), expected, rtol, atol, name=op.name)
+        rec["max_abs_diff"] = verify_correctness(
+            op.atlas(*buffers), expected, rtol, atol, name=op.name
+        )
     except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
         errors.append(f"{type(exc).__name__}: {exc}")
         if not isinstance(exc, AssertionError):
             fns.pop("atlas")
     try:
-        verify_correctness(op.numpy(*arrays), expected, rtol, atol, name=f"{op.name} (numpy reference)")
+        verify_correctness(
+            op.numpy(*arrays), expected, rtol, atol, name=f"{op.name} (numpy reference)"
+        )
     except AssertionError as exc:
         errors.append(f"AssertionError: {exc}")
     if op.torch_out is not None:
@@ -244,8 +465,14 @@ def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool =
     if errors and strict:
         raise AssertionError(f"{op.name} size={size}: {rec['error']}")
 
-    results = compare_frameworks({k: fns[k] for k in TIMED if k in fns}, warmup_runs, timing_runs,
-                                 min_sample_s, name=f"{op.name}_{size}", settle_s=settle_s)
+    results = compare_frameworks(
+        {k: fns[k] for k in TIMED if k in fns},
+        warmup_runs,
+        timing_runs,
+        min_sample_s,
+        name=f"{op.name}_{size}",
+        settle_s=settle_s,
+    )
     for fw in TIMED:
         r = results.get(fw)
         for stat in ("mean", "std", "median"):
@@ -253,34 +480,58 @@ def run_op(op: Op | str, size: int, executor: Any, seed: int = 0, strict: bool =
     rec["speedup"] = rec["pytorch_median_ms"] / rec["atlas_median_ms"]
     rec["speedup_vs_out"] = rec["pytorch_out_median_ms"] / rec["atlas_median_ms"]
     both = "pytorch" in results and "atlas" in results
-    rec["speedup_paired"] = paired_speedup(results["pytorch"], results["atlas"]) if both else math.nan
+    rec["speedup_paired"] = (
+        paired_speedup(results["pytorch"], results["atlas"]) if both else math.nan
+    )
     return order_columns(rec)
 
 
-COLUMNS = ["operation", "size", "pytorch_mean_ms", "pytorch_std_ms", "atlas_mean_ms", "atlas_std_ms",
-           "speedup", "shape", "group", "threads", "pytorch_median_ms", "atlas_median_ms",
-           "pytorch_out_median_ms", "numpy_median_ms", "speedup_vs_out", "pytorch_out_mean_ms",
-           "pytorch_out_std_ms", "numpy_mean_ms", "numpy_std_ms", "max_abs_diff", "correct", "error"]
+COLUMNS = [
+    "operation",
+    "size",
+    "pytorch_mean_ms",
+    "pytorch_std_ms",
+    "atlas_mean_ms",
+    "atlas_std_ms",
+    "speedup",
+    "shape",
+    "group",
+    "threads",
+    "pytorch_median_ms",
+    "atlas_median_ms",
+    "pytorch_out_median_ms",
+    "numpy_median_ms",
+    "speedup_vs_out",
+    "pytorch_out_mean_ms",
+    "pytorch_out_std_ms",
+    "numpy_mean_ms",
+    "numpy_std_ms",
+    "max_abs_diff",
+    "correct",
+    "error",
+]
 
 
-def order_columns(rec: Dict[str, Any]) -> Dict[str, Any]:
+def order_columns(rec: dict[str, Any]) -> dict[str, Any]:
     """The notebook's columns first, then the extras."""
     return {k: rec.get(k) for k in COLUMNS} | {k: v for k, v in rec.items() if k not in COLUMNS}
 
 
-def shape_label(shape: Tuple[int, ...]) -> str:
+def shape_label(shape: tuple[int, ...]) -> str:
     """'1,000' for 1-D (never parses as a number, so CSV round-trips it as text), '64x1000' otherwise."""
     return f"{shape[0]:,}" if len(shape) == 1 else "x".join(map(str, shape))
 
 
-def format_row(rec: Dict[str, Any]) -> str:
+def format_row(rec: dict[str, Any]) -> str:
     """A short human-readable line for one record."""
     if rec["atlas_median_ms"] is None or math.isnan(rec["atlas_median_ms"]):
         return f"{rec['operation']:>14} {rec['shape']:>10}  FAILED: {rec['error']}"
     s = rec["speedup"]
-    line = (f"{rec['operation']:>14} {rec['shape']:>10}  PyTorch {rec['pytorch_median_ms']:9.4f} ms"
-            f"  Atlas {rec['atlas_median_ms']:9.4f} ms  speedup {s:6.2f}x "
-            f"{'(Atlas faster)' if s > 1 else '(PyTorch faster)'}")
+    line = (
+        f"{rec['operation']:>14} {rec['shape']:>10}  PyTorch {rec['pytorch_median_ms']:9.4f} ms"
+        f"  Atlas {rec['atlas_median_ms']:9.4f} ms  speedup {s:6.2f}x "
+        f"{'(Atlas faster)' if s > 1 else '(PyTorch faster)'}"
+    )
     return line if rec["correct"] else f"{line}  CHECK FAILED: {rec['error']}"
 
 
@@ -291,7 +542,7 @@ def resolve_threads(threads: int) -> int:
     return threads or os.cpu_count() or 1
 
 
-_BLAS_LIMIT: Any = None   # keeps NumPy's BLAS thread limit in force for the run
+_BLAS_LIMIT: Any = None  # keeps NumPy's BLAS thread limit in force for the run
 
 
 def make_executor(threads: int = 1):
@@ -299,20 +550,25 @@ def make_executor(threads: int = 1):
     same count, so every column of a row runs on the same number of cores."""
     global _BLAS_LIMIT
     import torch
+
     import hologram as hg
 
     n = resolve_threads(threads)
     torch.set_num_threads(n)
     try:
         from threadpoolctl import threadpool_limits
+
         _BLAS_LIMIT = threadpool_limits(limits=n, user_api="blas")
-    except ImportError:      # NumPy's column then runs with its BLAS default
+    except ImportError:  # NumPy's column then runs with its BLAS default
         _BLAS_LIMIT = None
     return hg.Executor(threads=threads)
 
 
-def plan(names: Optional[Sequence[str]] = None, quick: bool = False,
-         sizes: Optional[Iterable[int]] = None) -> List[Tuple[Op, int]]:
+def plan(
+    names: Sequence[str] | None = None,
+    quick: bool = False,
+    sizes: Iterable[int] | None = None,
+) -> list[tuple[Op, int]]:
     """The (op, size) rows to run, in table order."""
     table = ops()
     unknown = [n for n in names or () if n not in table]
@@ -322,9 +578,18 @@ def plan(names: Optional[Sequence[str]] = None, quick: bool = False,
     return [(op, s) for op in chosen for s in (sizes or (op.quick if quick else op.sizes))]
 
 
-def run_suite(names: Optional[Sequence[str]] = None, quick: bool = False, threads: int = 1, seed: int = 0,
-              executor: Any = None, sizes: Optional[Iterable[int]] = None, progress: Any = None,
-              verbose: bool = False, strict: bool = False, **timing) -> List[Dict[str, Any]]:
+def run_suite(
+    names: Sequence[str] | None = None,
+    quick: bool = False,
+    threads: int = 1,
+    seed: int = 0,
+    executor: Any = None,
+    sizes: Iterable[int] | None = None,
+    progress: Any = None,
+    verbose: bool = False,
+    strict: bool = False,
+    **timing,
+) -> list[dict[str, Any]]:
     """Run every (op, size) of :func:`plan`; returns the records.
 
     ``progress``: a callable given each finished record (e.g. to advance a bar).
@@ -344,12 +609,26 @@ def run_suite(names: Optional[Sequence[str]] = None, quick: bool = False, thread
     return records
 
 
-def benchmark_op(name: str, sizes: Optional[Iterable[int]] = None, executor: Any = None,
-                 warmup_runs: int = 5, timing_runs: int = 10, verbose: bool = True):
+def benchmark_op(
+    name: str,
+    sizes: Iterable[int] | None = None,
+    executor: Any = None,
+    warmup_runs: int = 5,
+    timing_runs: int = 10,
+    verbose: bool = True,
+):
     """Notebook helper: one op over ``sizes`` (default: the op's full or quick sizes), strict
     correctness, returned as a DataFrame."""
     import pandas as pd
 
-    recs = run_suite([name], quick=quick_mode(), executor=executor, sizes=sizes, verbose=verbose,
-                     strict=True, warmup_runs=warmup_runs, timing_runs=timing_runs)
+    recs = run_suite(
+        [name],
+        quick=quick_mode(),
+        executor=executor,
+        sizes=sizes,
+        verbose=verbose,
+        strict=True,
+        warmup_runs=warmup_runs,
+        timing_runs=timing_runs,
+    )
     return pd.DataFrame(recs)

@@ -296,7 +296,7 @@ static int hg_exec(PyObject *m)
             return -1;
     }
     st->nfree = 0;
-    if (PyModule_AddStringConstant(m, "__version__", "0.1.0") < 0
+    if (PyModule_AddStringConstant(m, "__version__", HG_VERSION) < 0
         || PyModule_AddIntConstant(m, "MAX_DIMS", AT_MAX_DIMS) < 0
         || PyModule_AddObject(m, "GIL_RELEASE_COST",
                               PyLong_FromSize_t(HG_GIL_RELEASE_COST))
