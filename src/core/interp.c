@@ -11,12 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "invariant.h"
 #include "runtime_internal.h"
+#include "util.h"
 
 /* Launches with less work than this (element-op units) run on the calling
- * thread: waking a worker costs more than it saves.  Tuned by measurement,
- * see docs/performance.md. */
+ * thread: waking a worker costs more than it saves.  Set by measurement (see
+ * docs/performance.md). */
 #define AT_PARALLEL_MIN_WORK ((size_t)96 * 1024)
 
 /* Cached or streamed final writes (at_store_policy, runtime.h).  Caching an
@@ -24,14 +25,13 @@
  * evicts the inputs; streaming one they could keep makes the next op read it
  * from memory.  What the caches can keep is this process's share of the L3,
  * and what competes for it is every buffer of the launch plus, in the usual
- * `c = f(a, b)` loop, the previous c.  On the development VM (2 vCPUs of a
- * 32 MiB Zen 3 L3) that share changes with the neighbours from one minute to
- * the next: a + b at 1M floats with two threads, in two runs a minute apart,
- * streamed / cached 0.56-0.88 and then 1.17-2.61 over five patterns
- * (docs/performance.md, entries 14, 18 and 19).  So in the band where either
- * can win, AUTO measures instead of guessing.  Below the band everything
- * stays in L2/L3 (a + b at 512K floats, 6 MB: streaming 1.06-1.89x slower);
- * above it nothing does (10M add: 8.5 -> 6.5 ms when streaming came in). */
+ * `c = f(a, b)` loop, the previous c.  That share changes with what else runs
+ * on the machine, so no fixed threshold is right: in the band of footprints
+ * where either mode can win, AUTO measures instead of guessing.  Below the
+ * band the launch's buffers stay in the caches, so writes are cached; above
+ * it they cannot, so final writes stream.  The band's limits come from
+ * measurements: see docs/performance.md, "Cached or streamed chosen by
+ * measuring". */
 #define AT_STORE_BAND_LO ((size_t)4 << 20)   /* bands double from here ... */
 #define AT_STORE_BAND_HI \
     (AT_STORE_BAND_LO << AT_STORE_BANDS)   /* ... to 64 MiB */
@@ -107,13 +107,6 @@ static store_choice choose_stores(at_executor *ex, const at_program *p,
     return c;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Record a probe launch's time; the last one of a probe gives the verdict.
  * The first launch of each mode's run is not counted: it still sees the
  * caches as the other mode left them.  Each mode keeps its best time, so a
@@ -150,26 +143,26 @@ typedef struct launch {
     size_t rows, cols, n;
     int stream; /* final memory writes stream (at_vinstr.final) */
     size_t ntasks, per_task; /* elements (FLAT) or rows (ROW)    */
-    const at_slot *uslots; /* prologue results                 */
+    at_slot *uslots; /* prologue and epilogue results    */
     double *partials; /* ntasks x nall                    */
     char *ws; /* per-worker workspace             */
     size_t ws_stride;
-    atomic_int failed;
-    at_status st;
-    char msg[200];
+    atomic_int failed; /* set once, by the first failure   */
+    at_error err; /* the first failure               */
     at_launch_diag diag;
 } launch;
 
-static void fail(launch *L, at_status st, const at_launch_diag *d,
-                 const char *msg)
+/* The launch's error record for a failure with diagnostic d (or none), or
+ * NULL when another failure came first: at_error_set(launch_error(...), ...)
+ * keeps the first failure of a launch whatever the thread. */
+static at_error *launch_error(launch *L, const at_launch_diag *d)
 {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&L->failed, &expected, 1))
-        return;
-    L->st = st;
+        return NULL;
     if (d)
         L->diag = *d;
-    snprintf(L->msg, sizeof L->msg, "%s", msg);
+    return &L->err;
 }
 
 /* ---- scalar instructions (row and uniform levels) ------------------------ */
@@ -196,8 +189,9 @@ static float maxf_nan(float a, float b)
     return isnan(a) || isnan(b) ? a + b : a > b ? a : b;
 }
 
-/* Run IR instruction `in` on slots.  Returns 0, or -1 after fail(). */
-static int exec_scalar(launch *L, const at_instr *in, at_slot *sl, size_t row)
+/* Run IR instruction `in` on slots; a failure is recorded in the launch. */
+static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
+                             size_t row)
 {
     const at_kernel *k = L->k;
     const int32_t *so = L->p->slot_of;
@@ -236,14 +230,11 @@ static int exec_scalar(launch *L, const at_instr *in, at_slot *sl, size_t row)
             if (idx < 0 || (uint64_t)idx >= arg->numel) {
                 at_launch_diag d = {(int64_t)row, idx, 0, (int64_t)arg->numel,
                                     in->param};
-                char msg[200];
-                snprintf(msg, sizeof msg,
-                         "kernel '%s': gather from '%s' at index %lld, outside "
-                         "[0, %zu)",
-                         k->name, k->params[in->param].name, (long long)idx,
-                         arg->numel);
-                fail(L, AT_E_INDEX, &d, msg);
-                return -1;
+                return at_error_set(launch_error(L, &d), AT_E_INDEX,
+                                    "kernel '%s': gather from '%s' at index "
+                                    "%lld, outside [0, %zu)",
+                                    k->name, k->params[in->param].name,
+                                    (long long)idx, arg->numel);
             }
             if (arg->dtype == AT_F32)
                 r->f = ((const float *)arg->data)[idx];
@@ -267,14 +258,11 @@ static int exec_scalar(launch *L, const at_instr *in, at_slot *sl, size_t row)
         case AT_IR_CHECK_RANGE:
             if (a->i < b->i || a->i >= c->i) {
                 at_launch_diag d = {(int64_t)row, a->i, b->i, c->i, -1};
-                char msg[200];
-                snprintf(msg, sizeof msg,
-                         "kernel '%s': value %lld at row %zu is outside [%lld, "
-                         "%lld)",
-                         k->name, (long long)a->i, row, (long long)b->i,
-                         (long long)c->i);
-                fail(L, AT_E_INDEX, &d, msg);
-                return -1;
+                return at_error_set(launch_error(L, &d), AT_E_INDEX,
+                                    "kernel '%s': value %lld at row %zu is "
+                                    "outside [%lld, %lld)",
+                                    k->name, (long long)a->i, row,
+                                    (long long)b->i, (long long)c->i);
             }
             break;
         case AT_IR_NEG:
@@ -374,23 +362,24 @@ static int exec_scalar(launch *L, const at_instr *in, at_slot *sl, size_t row)
             }
             break;
         }
-        default: {
-            char msg[120];
-            snprintf(msg, sizeof msg, "kernel '%s': %s has no scalar form",
-                     k->name, at_irop_name(in->op));
-            fail(L, AT_E_INTERNAL, NULL, msg);
-            return -1;
-        }
+        default:
+            /* the verifier puts loads, row reductions and gemm at element
+             * level, and emit_scalar feeds whole-launch reductions from the
+             * row loop instead: no other op reaches a scalar list */
+            AT_INVARIANT(!"an op on a scalar list has a scalar form",
+                         launch_error(L, NULL));
     }
-    return 0;
+    return AT_OK;
 }
 
-static int run_scalars(launch *L, int from, int to, at_slot *sl, size_t row)
+static at_status run_scalars(launch *L, int from, int to, at_slot *sl,
+                             size_t row)
 {
+    at_status st;
     for (int i = from; i < to; i++)
-        if (exec_scalar(L, &L->k->instrs[L->p->s[i].ir], sl, row))
-            return -1;
-    return 0;
+        if ((st = exec_scalar(L, &L->k->instrs[L->p->s[i].ir], sl, row)))
+            return st;
+    return AT_OK;
 }
 
 /* ---- vector instructions ------------------------------------------------- */
@@ -727,14 +716,14 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
     double flops = 2.0 * (double)m * (double)n * (double)k;
     unsigned workers = flops >= 4.0e6 ? ex->nthreads : 1;
     /* One panel of whole rows per worker: every tile repacks all of B, so
-     * more tiles than workers cost packing time (~3% per extra 1024-row
-     * split).  Panels are cut on the micro-kernel's row count, as evenly as
-     * that allows (rounding them to 48 rows gave 144 + 112 at m = 256;
-     * cutting on 6 made gemm 256 and 512 with two threads 3-7% faster).
-     * Panels shorter than GEMM_MIN_PANEL_ROWS would each repack all of B
-     * for little work: then fewer, taller panels are used and the columns
-     * are split as well, on the micro-kernel's columns, so that each worker
-     * packs only its part of B. */
+     * more tiles than workers only add packing time.  Panels are cut on the
+     * micro-kernel's row count, so that only the last panel can end in a
+     * partial micro-kernel tile, and otherwise as evenly as they can be.
+     * Panels shorter than GEMM_MIN_PANEL_ROWS would each repack all of B for
+     * little work: then fewer, taller panels are used and the columns are split
+     * as well, on the micro-kernel's columns, so that each worker packs only
+     * its part of B.  See docs/performance.md, "GEMM panels cut on the
+     * micro-kernel's rows". */
     size_t parts_m = workers, parts_n = 1;
     if (workers > 1 && (m + workers - 1) / workers < GEMM_MIN_PANEL_ROWS) {
         parts_m = m / GEMM_MIN_PANEL_ROWS ? m / GEMM_MIN_PANEL_ROWS : 1;
@@ -758,6 +747,92 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
     return AT_OK;
 }
 
+/* A launch's plan: its tasks and how many workers run them.  Task
+ * boundaries depend only on the launch shape (never on the thread count),
+ * so whole-launch reductions combine the same partials in any run. */
+static unsigned plan_tasks(launch *L, unsigned nthreads)
+{
+    const at_program *p = L->p;
+    if (p->mode == AT_MODE_FLAT) {
+        L->per_task = AT_CHUNK;
+        L->ntasks = (L->n + AT_CHUNK - 1) / AT_CHUNK;
+    } else {
+        L->per_task = L->cols ? (AT_CHUNK + L->cols - 1) / L->cols : L->rows;
+        if (L->per_task == 0)
+            L->per_task = 1;
+        L->ntasks = (L->rows + L->per_task - 1) / L->per_task;
+    }
+    size_t work = L->n * p->cost_per_elem + L->rows * (size_t)p->ns;
+    unsigned workers = work >= AT_PARALLEL_MIN_WORK ? nthreads : 1;
+    if (workers > L->ntasks)
+        workers = L->ntasks ? (unsigned)L->ntasks : 1;
+    return workers;
+}
+
+/* A launch's workspace is one allocation: uniform slots | the tasks'
+ * partials | one stride per worker (register blocks, row accumulators,
+ * slots, scratch rows; see worker_env).  Sizes in bytes. */
+typedef struct ws_layout {
+    size_t uslots, partials, stride, total;
+} ws_layout;
+
+/* Returns 0, or -1 when a size overflows. */
+static int size_workspace(const launch *L, unsigned workers, ws_layout *ws)
+{
+    const at_program *p = L->p;
+    ws->uslots = round_up((size_t)p->nslots * sizeof(at_slot), AT_ALIGN);
+    if (at_mul_overflow(L->ntasks ? L->ntasks : 1,
+                        (size_t)p->nall * sizeof(double), &ws->partials)
+        || at_mul_overflow((size_t)p->nscratch * sizeof(float), L->cols,
+                           &ws->stride))
+        return -1;
+    ws->partials = round_up(ws->partials, AT_ALIGN);
+    ws->stride =
+        round_up(ws->stride + (size_t)p->nregs * AT_BLOCK * sizeof(float)
+                     + (size_t)p->nslots * sizeof(at_slot)
+                     + (size_t)p->nacc * sizeof(double),
+                 AT_ALIGN);
+    ws->total = ws->uslots + ws->partials + ws->stride * workers;
+    return 0;
+}
+
+static void carve_workspace(launch *L, const ws_layout *ws, char *mem)
+{
+    L->uslots = (at_slot *)mem;
+    L->partials = (double *)(mem + ws->uslots);
+    L->ws = mem + ws->uslots + ws->partials;
+    L->ws_stride = ws->stride;
+}
+
+/* The prologue, then every task, on the caller alone or on the workers. */
+static void run_tasks(launch *L, at_threads *threads, unsigned workers)
+{
+    if (run_scalars(L, 0, L->p->s_row, L->uslots, 0))
+        return;
+    at_task_fn fn = L->p->mode == AT_MODE_FLAT ? task_flat : task_rows;
+    if (workers <= 1) {
+        for (size_t t = 0; t < L->ntasks; t++)
+            fn(L, t, 0);
+    } else {
+        at_threads_run(threads, L->ntasks, workers, fn, L);
+    }
+}
+
+/* Combines each whole-launch reduction's partials in task order, then runs
+ * the epilogue (uniform values computed from those reductions). */
+static void merge_partials(launch *L)
+{
+    const at_program *p = L->p;
+    for (int a = 0; a < p->nall; a++) {
+        double v;
+        acc_init(&p->acc[a], &v);
+        for (size_t t = 0; t < L->ntasks; t++)
+            acc_merge(p->acc[a].red, &v, L->partials[t * (size_t)p->nall + a]);
+        L->uslots[p->acc[a].slot].f = (float)v;
+    }
+    run_scalars(L, p->s_epi, p->ns, L->uslots, 0);
+}
+
 /* The launch proper; args have passed check_args (or its equivalent). */
 static at_status launch_checked(at_executor *ex, const at_program *p,
                                 size_t rows, size_t cols, const at_arg *args,
@@ -766,7 +841,7 @@ static at_status launch_checked(at_executor *ex, const at_program *p,
     if (p->mode == AT_MODE_GEMM)
         return launch_gemm(ex, p, rows, cols, args, err);
 
-    launch L; /* not zeroed: msg/diag are written only on failure */
+    launch L; /* not zeroed: err and diag are written only on failure */
     L.p = p;
     L.k = p->k;
     L.kt = &ex->kt;
@@ -776,85 +851,40 @@ static at_status launch_checked(at_executor *ex, const at_program *p,
     L.n = rows * cols;
     store_choice stores = choose_stores(ex, p, args);
     L.stream = stores.stream;
-    L.st = AT_OK;
     atomic_init(&L.failed, 0);
-    if (p->mode == AT_MODE_FLAT) {
-        L.per_task = AT_CHUNK;
-        L.ntasks = (L.n + AT_CHUNK - 1) / AT_CHUNK;
-    } else {
-        L.per_task = cols ? (AT_CHUNK + cols - 1) / cols : rows;
-        if (L.per_task == 0)
-            L.per_task = 1;
-        L.ntasks = (rows + L.per_task - 1) / L.per_task;
-    }
-    size_t work = L.n * p->cost_per_elem + rows * (size_t)p->ns;
-    unsigned workers = work >= AT_PARALLEL_MIN_WORK ? ex->nthreads : 1;
-    if (workers > L.ntasks)
-        workers = L.ntasks ? (unsigned)L.ntasks : 1;
-
-    /* one allocation: uniform slots | partials | per-worker workspaces */
-    size_t uslots_b = round_up((size_t)p->nslots * sizeof(at_slot), AT_ALIGN);
-    size_t part_b, stride, total;
-    if (at_mul_overflow(L.ntasks ? L.ntasks : 1,
-                        (size_t)p->nall * sizeof(double), &part_b)
-        || at_mul_overflow((size_t)p->nscratch * sizeof(float), cols, &stride))
+    unsigned workers = plan_tasks(&L, ex->nthreads);
+    ws_layout ws;
+    if (size_workspace(&L, workers, &ws))
         return at_error_set(err, AT_E_OVERFLOW,
                             "kernel '%s': workspace size overflows",
                             p->k->name);
-    part_b = round_up(part_b, AT_ALIGN);
-    stride = round_up(stride + (size_t)p->nregs * AT_BLOCK * sizeof(float)
-                          + (size_t)p->nslots * sizeof(at_slot)
-                          + (size_t)p->nacc * sizeof(double),
-                      AT_ALIGN);
-    total = uslots_b + part_b + stride * workers;
-    /* Small workspaces live on the stack.  8 KiB holds a softmax row of up
-     * to ~2,000 floats, or one register block plus slots (mse_loss,
-     * cross_entropy); at 4 KiB these took a pool allocation on every call
-     * (softmax 1x1000 in the C API: 512-523 -> 483 ns, medians of three
-     * alternating runs).  Far below the smallest thread stack Python
-     * allows (32 KiB). */
+    /* Small workspaces live on the stack, which spares a pool allocation
+     * and free per call: 8 KiB holds a softmax row of up to about 2,000
+     * floats, or one register block plus slots (mse_loss, cross_entropy),
+     * and is far below the smallest thread stack Python allows (32 KiB).
+     * See docs/performance.md, "The launch workspace". */
     _Alignas(AT_ALIGN) char local[8192];
-    char *mem = total <= sizeof local ? local : at_pool_alloc(ex->pool, total);
+    char *mem =
+        ws.total <= sizeof local ? local : at_pool_alloc(ex->pool, ws.total);
     if (!mem)
         return at_error_set(err, AT_E_NOMEM,
                             "kernel '%s': out of memory for workspace",
                             p->k->name);
-    at_slot *uslots = (at_slot *)mem;
-    L.uslots = uslots;
-    L.partials = (double *)(mem + uslots_b);
-    L.ws = mem + uslots_b + part_b;
-    L.ws_stride = stride;
+    carve_workspace(&L, &ws, mem);
 
-    uint64_t t0 = stores.probe ? now_ns() : 0;
-    if (run_scalars(&L, 0, p->s_row, uslots, 0) == 0) {
-        at_task_fn fn = p->mode == AT_MODE_FLAT ? task_flat : task_rows;
-        if (workers <= 1) {
-            for (size_t t = 0; t < L.ntasks; t++)
-                fn(&L, t, 0);
-        } else {
-            at_threads_run(ex->threads, L.ntasks, workers, fn, &L);
-        }
-    }
+    uint64_t t0 = stores.probe ? at_now_ns() : 0;
+    run_tasks(&L, ex->threads, workers);
     if (!atomic_load(&L.failed)) {
-        /* combine partials in task order, then the epilogue */
-        for (int a = 0; a < p->nall; a++) {
-            double v;
-            acc_init(&p->acc[a], &v);
-            for (size_t t = 0; t < L.ntasks; t++)
-                acc_merge(p->acc[a].red, &v,
-                          L.partials[t * (size_t)p->nall + a]);
-            uslots[p->acc[a].slot].f = (float)v;
-        }
-        run_scalars(&L, p->s_epi, p->ns, uslots, 0);
+        merge_partials(&L);
         if (stores.probe)
-            note_probe(&stores, now_ns() - t0);
+            note_probe(&stores, at_now_ns() - t0);
     }
     if (mem != local)
         at_pool_free(ex->pool, mem);
     if (atomic_load(&L.failed)) {
         if (diag)
             *diag = L.diag;
-        return at_error_set(err, L.st, "%s", L.msg);
+        return at_error_set(err, L.err.status, "%s", L.err.msg);
     }
     return AT_OK;
 }

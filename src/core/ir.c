@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "invariant.h"
 #include "ir_internal.h"
+#include "util.h"
 
 static const char *const op_names[] = {
 #define AT_IR_NAME(N, s, a) s,
@@ -59,21 +61,6 @@ void at_kernel_free(at_kernel *k)
     free(k);
 }
 
-static int grow(void **p, int *cap, int need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    int ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need)
-        ncap *= 2;
-    void *q = realloc(*p, (size_t)ncap * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = ncap;
-    return 0;
-}
-
 int at_kernel_add_param(at_kernel *k, const char *name, at_dtype dt,
                         int is_scalar)
 {
@@ -98,8 +85,8 @@ int at_kernel_add_param(at_kernel *k, const char *name, at_dtype dt,
         build_fail(k, "param name '%.40s...' is too long", name);
         return -1;
     }
-    if (grow((void **)&k->params, &k->cap_params, k->nparams + 1,
-             sizeof(at_param)))
+    if (at_grow((void **)&k->params, &k->cap_params, k->nparams + 1,
+                sizeof(at_param)))
     {
         build_fail(k, "out of memory");
         return -1;
@@ -119,10 +106,10 @@ static at_instr *emit(at_kernel *k, at_irop op, at_dtype type, int has_result)
         build_fail(k, "kernel is verified and frozen");
         return NULL;
     }
-    if (grow((void **)&k->instrs, &k->cap_instrs, k->ninstrs + 1,
-             sizeof(at_instr))
-        || grow((void **)&k->vtype, &k->cap_values, k->nvalues + 1,
-                sizeof(at_dtype)))
+    if (at_grow((void **)&k->instrs, &k->cap_instrs, k->ninstrs + 1,
+                sizeof(at_instr))
+        || at_grow((void **)&k->vtype, &k->cap_values, k->nvalues + 1,
+                   sizeof(at_dtype)))
     {
         build_fail(k, "out of memory");
         return NULL;
@@ -462,15 +449,10 @@ static at_status set_role(at_kernel *k, int p, at_role r, int i, at_error *err)
                  k->params[p].name);
 }
 
-at_status at_kernel_verify(at_kernel *k, at_error *err)
+/* The per-value and per-param tables that verification fills, fresh (a
+ * failed verification may have filled them in part). */
+static at_status alloc_verify_tables(at_kernel *k, at_error *err)
 {
-    if (!k)
-        return at_error_set(err, AT_E_VERIFY, "kernel is NULL");
-    if (k->frozen)
-        return AT_OK;
-    if (k->build_status != AT_OK)
-        return at_error_set(err, k->build_status, "kernel '%s': %s", k->name,
-                            k->build_msg);
     free(k->vlevel);
     free(k->vpost);
     free(k->role);
@@ -486,114 +468,145 @@ at_status at_kernel_verify(at_kernel *k, at_error *err)
     if (!k->vlevel || !k->vpost || !k->role || !k->stored || !k->gathered)
         return at_error_set(err, AT_E_NOMEM, "kernel '%s': out of memory",
                             k->name);
-    if (k->ninstrs == 0)
-        return vfail(err, k, -1, "kernel has no instructions");
+    return AT_OK;
+}
 
-    int has_gemm = 0, has_store = 0;
-    for (int i = 0; i < k->ninstrs; i++) {
-        const at_instr *in = &k->instrs[i];
-        at_level lvl = AT_LEVEL_UNIFORM;
-        int post = 0;
-        for (int j = 0; j < AT_IR_MAX_OPERANDS; j++) {
-            at_value v = in->operands[j];
-            if (v == AT_NO_VALUE)
-                continue;
-            if (v < 0 || v >= k->nvalues
-                || (in->result != AT_NO_VALUE && v >= in->result))
-                return vfail(err, k, i,
-                             "operand %%%d is not defined before use", (int)v);
-            if (k->vlevel[v] > lvl)
-                lvl = k->vlevel[v];
-            post |= k->vpost[v];
-        }
-        switch (in->op) {
-            case AT_IR_LOAD:
-                lvl = AT_LEVEL_ELEM;
-                if (set_role(k, in->param, AT_ROLE_ELEM, i, err))
-                    return err ? err->status : AT_E_VERIFY;
-                break;
-            case AT_IR_LOAD_ROW:
-                lvl = AT_LEVEL_ROW;
-                if (set_role(k, in->param, AT_ROLE_ROW, i, err))
-                    return err ? err->status : AT_E_VERIFY;
-                break;
-            case AT_IR_ROW_INDEX:
-                lvl = AT_LEVEL_ROW;
-                break;
-            case AT_IR_GATHER:
-                if (lvl == AT_LEVEL_ELEM)
-                    return vfail(
-                        err, k, i,
-                        "gather with an element-level index is not supported");
-                k->gathered[in->param] = 1;
-                if (set_role(k, in->param, AT_ROLE_GATHER, i, err))
-                    return err ? err->status : AT_E_VERIFY;
-                break;
-            case AT_IR_STORE: {
-                at_role r = lvl == AT_LEVEL_ELEM  ? AT_ROLE_ELEM
-                            : lvl == AT_LEVEL_ROW ? AT_ROLE_ROW
-                                                  : AT_ROLE_ONE;
-                if (k->stored[in->param])
-                    return vfail(err, k, i, "buffer '%s' is stored twice",
-                                 k->params[in->param].name);
-                k->stored[in->param] = 1;
-                has_store = 1;
-                if (set_role(k, in->param, r, i, err))
-                    return err ? err->status : AT_E_VERIFY;
-                break;
-            }
-            case AT_IR_REDUCE_SUM_ROW:
-            case AT_IR_REDUCE_MAX_ROW:
-            case AT_IR_REDUCE_MIN_ROW:
-                if (lvl != AT_LEVEL_ELEM)
-                    return vfail(
-                        err, k, i,
-                        "a row reduction needs an element-level operand");
-                lvl = AT_LEVEL_ROW;
-                break;
-            case AT_IR_REDUCE_SUM_ALL:
-            case AT_IR_REDUCE_MAX_ALL:
-            case AT_IR_REDUCE_MIN_ALL:
-                if (lvl == AT_LEVEL_UNIFORM)
-                    return vfail(err, k, i,
-                                 "a whole-launch reduction needs a row or "
-                                 "element operand");
-                if (post)
-                    return vfail(err, k, i,
-                                 "reduction of a value computed from another "
-                                 "whole-launch reduction");
-                lvl = AT_LEVEL_UNIFORM;
-                post = 1;
-                break;
-            case AT_IR_GEMM:
-                has_gemm = 1;
-                for (int j = 0; j < 3; j++) {
-                    if (set_role(k, in->params3[j], AT_ROLE_GEMM, i, err))
-                        return err ? err->status : AT_E_VERIFY;
-                }
-                k->stored[in->params3[2]] = 1;
-                has_store = 1;
-                break;
-            default:
-                break;
-        }
-        if (post && lvl != AT_LEVEL_UNIFORM)
-            return vfail(
-                err, k, i,
-                "uses the result of a whole-launch reduction at %s level "
-                "(that would need a barrier inside the launch)",
-                lvl == AT_LEVEL_ELEM ? "element" : "row");
-        if (in->result != AT_NO_VALUE) {
-            at_dtype t = k->vtype[in->result];
-            if (lvl == AT_LEVEL_ELEM && (t == AT_I32 || t == AT_I64))
-                return vfail(err, k, i,
-                             "element-level %s values are not supported (elem "
-                             "values are f32 or bool)",
-                             at_dtype_name(t));
-            k->vlevel[in->result] = lvl;
-            k->vpost[in->result] = (unsigned char)post;
-        }
+/* What the instructions contain that the whole-kernel rules look at. */
+typedef struct verify_seen {
+    int gemm, store;
+} verify_seen;
+
+/* The highest level among an instruction's operands, and whether any of
+ * them is computed from a whole-launch reduction (post). */
+static at_status operand_levels(const at_kernel *k, const at_instr *in,
+                                at_level *lvl, int *post, at_error *err)
+{
+    *lvl = AT_LEVEL_UNIFORM;
+    *post = 0;
+    for (int j = 0; j < AT_IR_MAX_OPERANDS; j++) {
+        at_value v = in->operands[j];
+        if (v == AT_NO_VALUE)
+            continue;
+        /* the builder checks every operand and numbers values in order */
+        AT_INVARIANT(v >= 0 && v < k->nvalues
+                         && (in->result == AT_NO_VALUE || v < in->result),
+                     err);
+        if (k->vlevel[v] > *lvl)
+            *lvl = k->vlevel[v];
+        *post |= k->vpost[v];
     }
+    return AT_OK;
+}
+
+/* The op's own rule: the level it runs at, given its operands' level *lvl;
+ * the role it gives its buffer; the operands it refuses. */
+static at_status apply_op_rule(at_kernel *k, int i, at_level *lvl, int *post,
+                               verify_seen *seen, at_error *err)
+{
+    const at_instr *in = &k->instrs[i];
+    at_status st;
+    switch (in->op) {
+        case AT_IR_LOAD:
+            *lvl = AT_LEVEL_ELEM;
+            return set_role(k, in->param, AT_ROLE_ELEM, i, err);
+        case AT_IR_LOAD_ROW:
+            *lvl = AT_LEVEL_ROW;
+            return set_role(k, in->param, AT_ROLE_ROW, i, err);
+        case AT_IR_ROW_INDEX:
+            *lvl = AT_LEVEL_ROW;
+            return AT_OK;
+        case AT_IR_GATHER:
+            if (*lvl == AT_LEVEL_ELEM)
+                return vfail(
+                    err, k, i,
+                    "gather with an element-level index is not supported");
+            k->gathered[in->param] = 1;
+            return set_role(k, in->param, AT_ROLE_GATHER, i, err);
+        case AT_IR_STORE: {
+            at_role r = *lvl == AT_LEVEL_ELEM  ? AT_ROLE_ELEM
+                        : *lvl == AT_LEVEL_ROW ? AT_ROLE_ROW
+                                               : AT_ROLE_ONE;
+            if (k->stored[in->param])
+                return vfail(err, k, i, "buffer '%s' is stored twice",
+                             k->params[in->param].name);
+            k->stored[in->param] = 1;
+            seen->store = 1;
+            return set_role(k, in->param, r, i, err);
+        }
+        case AT_IR_REDUCE_SUM_ROW:
+        case AT_IR_REDUCE_MAX_ROW:
+        case AT_IR_REDUCE_MIN_ROW:
+            if (*lvl != AT_LEVEL_ELEM)
+                return vfail(err, k, i,
+                             "a row reduction needs an element-level operand");
+            *lvl = AT_LEVEL_ROW;
+            return AT_OK;
+        case AT_IR_REDUCE_SUM_ALL:
+        case AT_IR_REDUCE_MAX_ALL:
+        case AT_IR_REDUCE_MIN_ALL:
+            if (*lvl == AT_LEVEL_UNIFORM)
+                return vfail(err, k, i,
+                             "a whole-launch reduction needs a row or "
+                             "element operand");
+            if (*post)
+                return vfail(err, k, i,
+                             "reduction of a value computed from another "
+                             "whole-launch reduction");
+            *lvl = AT_LEVEL_UNIFORM;
+            *post = 1;
+            return AT_OK;
+        case AT_IR_GEMM:
+            seen->gemm = 1;
+            for (int j = 0; j < 3; j++)
+                if ((st = set_role(k, in->params3[j], AT_ROLE_GEMM, i, err)))
+                    return st;
+            k->stored[in->params3[2]] = 1;
+            seen->store = 1;
+            return AT_OK;
+        default:
+            return AT_OK;
+    }
+}
+
+/* Records the level of the instruction's result, once its rule has run. */
+static at_status set_result_level(at_kernel *k, int i, at_level lvl, int post,
+                                  at_error *err)
+{
+    const at_instr *in = &k->instrs[i];
+    if (post && lvl != AT_LEVEL_UNIFORM)
+        return vfail(err, k, i,
+                     "uses the result of a whole-launch reduction at %s level "
+                     "(that would need a barrier inside the launch)",
+                     lvl == AT_LEVEL_ELEM ? "element" : "row");
+    if (in->result == AT_NO_VALUE)
+        return AT_OK;
+    at_dtype t = k->vtype[in->result];
+    if (lvl == AT_LEVEL_ELEM && (t == AT_I32 || t == AT_I64))
+        return vfail(err, k, i,
+                     "element-level %s values are not supported (elem "
+                     "values are f32 or bool)",
+                     at_dtype_name(t));
+    k->vlevel[in->result] = lvl;
+    k->vpost[in->result] = (unsigned char)post;
+    return AT_OK;
+}
+
+static at_status verify_instr(at_kernel *k, int i, verify_seen *seen,
+                              at_error *err)
+{
+    at_level lvl;
+    int post;
+    at_status st;
+    if ((st = operand_levels(k, &k->instrs[i], &lvl, &post, err))
+        || (st = apply_op_rule(k, i, &lvl, &post, seen, err)))
+        return st;
+    return set_result_level(k, i, lvl, post, err);
+}
+
+/* The rules about the kernel as a whole, once every instruction passed. */
+static at_status verify_kernel_rules(const at_kernel *k,
+                                     const verify_seen *seen, at_error *err)
+{
     for (int i = 0; i < k->ninstrs; i++) {
         const at_instr *in = &k->instrs[i];
         if ((in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_ROW)
@@ -603,16 +616,39 @@ at_status at_kernel_verify(at_kernel *k, at_error *err)
                          "separate buffer",
                          k->params[in->param].name);
     }
-    if (has_gemm && k->ninstrs != 1)
+    if (seen->gemm && k->ninstrs != 1)
         return vfail(err, k, -1,
                      "gemm must be the only instruction of its kernel");
-    if (!has_store)
+    if (!seen->store)
         return vfail(err, k, -1, "kernel stores nothing");
     for (int p = 0; p < k->nparams; p++)
         if (k->stored[p] && k->gathered[p])
             return vfail(err, k, -1,
                          "buffer '%s' is both stored and gathered from",
                          k->params[p].name);
+    return AT_OK;
+}
+
+at_status at_kernel_verify(at_kernel *k, at_error *err)
+{
+    if (!k)
+        return at_error_set(err, AT_E_VERIFY, "kernel is NULL");
+    if (k->frozen)
+        return AT_OK;
+    if (k->build_status != AT_OK)
+        return at_error_set(err, k->build_status, "kernel '%s': %s", k->name,
+                            k->build_msg);
+    at_status st = alloc_verify_tables(k, err);
+    if (st)
+        return st;
+    if (k->ninstrs == 0)
+        return vfail(err, k, -1, "kernel has no instructions");
+    verify_seen seen = {0, 0};
+    for (int i = 0; i < k->ninstrs; i++)
+        if ((st = verify_instr(k, i, &seen, err)))
+            return st;
+    if ((st = verify_kernel_rules(k, &seen, err)))
+        return st;
     k->frozen = 1;
     return AT_OK;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ir_internal.h"
+#include "util.h"
 
 /* ---- printer ------------------------------------------------------------- */
 
@@ -339,16 +340,9 @@ static at_status parse_instr(parser *ps, const char *dest)
         for (int v = 0; v < r && v < ps->cap_names; v++)
             if (!strcmp(ps->names[v], dest))
                 return perr(ps, "value %%%s is defined twice", dest);
-        if (r >= ps->cap_names) {
-            int ncap = ps->cap_names ? ps->cap_names * 2 : 64;
-            while (ncap <= r)
-                ncap *= 2;
-            void *q = realloc(ps->names, (size_t)ncap * sizeof *ps->names);
-            if (!q)
-                return at_error_set(ps->err, AT_E_NOMEM, "out of memory");
-            ps->names = q;
-            ps->cap_names = ncap;
-        }
+        if (at_grow((void **)&ps->names, &ps->cap_names, r + 1,
+                    sizeof *ps->names))
+            return at_error_set(ps->err, AT_E_NOMEM, "out of memory");
         snprintf(ps->names[r], sizeof ps->names[r], "%s", dest);
     }
     skip_space(ps, 0);

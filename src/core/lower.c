@@ -17,11 +17,20 @@
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
  *                      take streaming stores, as the store policy decides)
+ *   8. order_accumulators whole-launch accumulators first, so a task's
+ *                      partials are a dense prefix
+ *   9. index_phases    where each phase's vector and per-row scalar
+ *                      instructions start
+ * at_lower runs them in this order (lower_passes); each pass relies on what
+ * the earlier ones established, and states what it relies on with
+ * AT_INVARIANT (invariant.h).
  * The result is shared by every launch and immutable, except for its store
  * probes (atomics the AUTO store policy updates; interp.c). */
 #include <stdlib.h>
 #include <string.h>
+#include "invariant.h"
 #include "program.h"
+#include "util.h"
 
 typedef struct lowering {
     const at_kernel *k;
@@ -236,16 +245,11 @@ static void place_values(lowering *L)
     L->nvirt = k->nvalues;
 }
 
+/* Appends one element to a growable array: returns its index, or -1. */
 static int push(void **arr, int *n, int *cap, size_t elem)
 {
-    if (*n == *cap) {
-        int ncap = *cap ? *cap * 2 : 16;
-        void *q = realloc(*arr, (size_t)ncap * elem);
-        if (!q)
-            return -1;
-        *arr = q;
-        *cap = ncap;
-    }
+    if (at_grow(arr, cap, *n + 1, elem))
+        return -1;
     return (*n)++;
 }
 
@@ -430,19 +434,16 @@ static at_status emit_vector(lowering *L)
                 if (vi.acc < 0)
                     return at_error_set(L->err, AT_E_NOMEM, "out of memory");
                 p->cost_per_elem += 1;
-            } else if (in->op == AT_IR_STORE) {
-                at_value v = o[0];
+            } else {
+                /* the verifier leaves no other op at element level */
+                AT_INVARIANT(in->op == AT_IR_STORE, L->err);
                 vi.kind = AT_V_COPY;
                 vi.dst.kind = AT_OPD_MEM;
                 vi.dst.idx = in->param;
-                vi.src[0] = L->where[v];
+                vi.src[0] = L->where[o[0]];
                 if (vi.src[0].kind == AT_OPD_MEM && vi.src[0].idx == in->param)
                     continue; /* forwarded: the producer already wrote here */
                 p->cost_per_elem += 1;
-            } else {
-                return at_error_set(L->err, AT_E_INTERNAL,
-                                    "lowering: no vector form for %s",
-                                    at_irop_name(in->op));
             }
             if ((st = add_vinstr(L, vi)))
                 return st;
@@ -594,7 +595,44 @@ static void mark_final_writes(at_program *p)
     }
 }
 
-/* Start indices of each phase's vector and per-row scalar instructions. */
+/* 8: whole-launch accumulators first, so that a task's partials are the
+ * dense prefix acc[0 .. nall) (a launch keeps nall partials per task); the
+ * vector instructions' accumulator indices follow the move.  The order
+ * within each group is kept. */
+static at_status order_accumulators(lowering *L)
+{
+    at_program *p = L->p;
+    size_t cap = (size_t)(p->nacc ? p->nacc : 1);
+    at_acc *sorted = malloc(cap * sizeof *sorted);
+    int *remap = malloc(cap * sizeof *remap);
+    if (!sorted || !remap) {
+        free(sorted);
+        free(remap);
+        return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+    }
+    int n = 0;
+    for (int all = 1; all >= 0; all--) {
+        for (int a = 0; a < p->nacc; a++)
+            if (p->acc[a].all == all) {
+                remap[a] = n;
+                sorted[n++] = p->acc[a];
+            }
+        if (all)
+            p->nall = n;
+    }
+    for (int i = 0; i < p->nv; i++)
+        if (p->v[i].acc >= 0)
+            p->v[i].acc = remap[p->v[i].acc];
+    if (p->nacc)
+        memcpy(p->acc, sorted, (size_t)p->nacc * sizeof *sorted);
+    free(sorted);
+    free(remap);
+    return AT_OK;
+}
+
+/* 9: start indices of each phase's vector and per-row scalar instructions.
+ * emit_scalar and emit_vector produced both lists in phase order, and no
+ * later pass reorders them. */
 static at_status index_phases(at_program *p, at_error *err)
 {
     p->vph = calloc((size_t)p->nphases + 1, sizeof *p->vph);
@@ -607,6 +645,7 @@ static at_status index_phases(at_program *p, at_error *err)
             i++;
         p->vph[ph] = i;
     }
+    AT_INVARIANT(p->vph[p->nphases] == p->nv, err);
     p->s_row = 0;
     while (p->s_row < p->ns && p->s[p->s_row].where == AT_S_PROLOGUE)
         p->s_row++;
@@ -617,7 +656,75 @@ static at_status index_phases(at_program *p, at_error *err)
         p->sph[ph] = i;
     }
     p->s_epi = p->sph[p->nphases];
+    AT_INVARIANT(p->s_epi == p->ns || p->s[p->s_epi].where == AT_S_EPILOGUE,
+                 err);
     return AT_OK;
+}
+
+/* The passes, in order, over a lowering whose tables are allocated. */
+static at_status lower_passes(lowering *L)
+{
+    at_program *p = L->p;
+    at_status st;
+    assign_phases(L);
+    choose_mode(L);
+    if (p->mode == AT_MODE_GEMM)
+        return AT_OK; /* the gemm intrinsic runs no block program */
+    place_values(L);
+    /* a FLAT program has one phase, so no value outlives it in scratch */
+    AT_INVARIANT(p->mode != AT_MODE_FLAT || p->nscratch == 0, L->err);
+    if ((st = emit_scalar(L)) || (st = emit_vector(L)))
+        return st;
+    fuse_exp_sum(L);
+    if (p->cost_per_elem == 0)
+        p->cost_per_elem = 1; /* a launch's work is never zero per element */
+    if ((st = alloc_registers(L)))
+        return st;
+    mark_final_writes(p);
+    if ((st = order_accumulators(L)))
+        return st;
+    return index_phases(p, L->err);
+}
+
+/* The per-value and per-param tables of a lowering, and the program it
+ * fills (with its store probes at their initial state). */
+static at_status lowering_init(lowering *L, const at_kernel *k,
+                               const at_ktable *kt, at_error *err)
+{
+    size_t nv = (size_t)(k->nvalues ? k->nvalues : 1);
+    memset(L, 0, sizeof *L);
+    L->k = k;
+    L->err = err;
+    L->p = calloc(1, sizeof *L->p);
+    L->phase = calloc(nv, sizeof *L->phase);
+    L->first_store = calloc(nv, sizeof *L->first_store);
+    L->later_use = calloc(nv, sizeof *L->later_use);
+    L->where = calloc(nv, sizeof *L->where);
+    L->homed = calloc((size_t)(k->nparams ? k->nparams : 1), sizeof *L->homed);
+    if (!L->p || !L->phase || !L->first_store || !L->later_use || !L->where
+        || !L->homed || !(L->p->slot_of = calloc(nv, sizeof *L->p->slot_of))
+        || !(L->p->probe = calloc(AT_STORE_BANDS, sizeof *L->p->probe)))
+        return at_error_set(err, AT_E_NOMEM, "out of memory compiling '%s'",
+                            k->name);
+    L->p->k = k;
+    L->p->kt = kt;
+    for (int b = 0; b < AT_STORE_BANDS; b++) {
+        atomic_init(&L->p->probe[b].launches, 0);
+        atomic_init(&L->p->probe[b].best[0], UINT64_MAX);
+        atomic_init(&L->p->probe[b].best[1], UINT64_MAX);
+        atomic_init(&L->p->probe[b].stream, 0);
+    }
+    return AT_OK;
+}
+
+/* Frees the lowering's tables (not its program). */
+static void lowering_free(lowering *L)
+{
+    free(L->phase);
+    free(L->first_store);
+    free(L->later_use);
+    free(L->where);
+    free(L->homed);
 }
 
 at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out,
@@ -628,86 +735,11 @@ at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out,
         return at_error_set(err, AT_E_VERIFY,
                             "kernel '%s' must be verified before compiling",
                             k->name);
-    size_t nv = (size_t)(k->nvalues ? k->nvalues : 1);
-    lowering L = {0};
-    L.k = k;
-    L.err = err;
-    L.p = calloc(1, sizeof *L.p);
-    L.phase = calloc(nv, sizeof *L.phase);
-    L.first_store = calloc(nv, sizeof *L.first_store);
-    L.later_use = calloc(nv, sizeof *L.later_use);
-    L.where = calloc(nv, sizeof *L.where);
-    L.homed = calloc((size_t)(k->nparams ? k->nparams : 1), sizeof *L.homed);
-    at_status st = AT_OK;
-    if (!L.p || !L.phase || !L.first_store || !L.later_use || !L.where
-        || !L.homed || !(L.p->slot_of = calloc(nv, sizeof *L.p->slot_of))
-        || !(L.p->probe = calloc(AT_STORE_BANDS, sizeof *L.p->probe)))
-    {
-        st = at_error_set(err, AT_E_NOMEM, "out of memory compiling '%s'",
-                          k->name);
-        goto done;
-    }
-    L.p->k = k;
-    L.p->kt = kt;
-    for (int b = 0; b < AT_STORE_BANDS; b++) {
-        atomic_init(&L.p->probe[b].launches, 0);
-        atomic_init(&L.p->probe[b].best[0], UINT64_MAX);
-        atomic_init(&L.p->probe[b].best[1], UINT64_MAX);
-        atomic_init(&L.p->probe[b].stream, 0);
-    }
-    assign_phases(&L);
-    choose_mode(&L);
-    if (L.p->mode == AT_MODE_GEMM)
-        goto done;
-    place_values(&L);
-    if ((st = emit_scalar(&L)) || (st = emit_vector(&L)))
-        goto done;
-    fuse_exp_sum(&L);
-    if ((st = alloc_registers(&L)))
-        goto done;
-    mark_final_writes(L.p);
-    if (L.p->mode == AT_MODE_FLAT && L.p->nscratch)
-        st = at_error_set(err, AT_E_INTERNAL,
-                          "lowering: scratch in a flat program");
-    /* whole-launch accumulators first, so partials are a dense prefix */
-    for (int a = 0; a < L.p->nacc; a++)
-        L.p->nall += L.p->acc[a].all;
-    {
-        at_acc *sorted =
-            malloc((size_t)(L.p->nacc ? L.p->nacc : 1) * sizeof *sorted);
-        int *remap =
-            malloc((size_t)(L.p->nacc ? L.p->nacc : 1) * sizeof *remap);
-        if (!sorted || !remap) {
-            free(sorted);
-            free(remap);
-            st = at_error_set(err, AT_E_NOMEM, "out of memory");
-            goto done;
-        }
-        int n = 0;
-        for (int pass = 1; pass >= 0; pass--)
-            for (int a = 0; a < L.p->nacc; a++)
-                if (L.p->acc[a].all == pass) {
-                    remap[a] = n;
-                    sorted[n++] = L.p->acc[a];
-                }
-        for (int i = 0; i < L.p->nv; i++)
-            if (L.p->v[i].acc >= 0)
-                L.p->v[i].acc = remap[L.p->v[i].acc];
-        if (L.p->nacc)
-            memcpy(L.p->acc, sorted, (size_t)L.p->nacc * sizeof *sorted);
-        free(sorted);
-        free(remap);
-    }
-    if (L.p->cost_per_elem == 0)
-        L.p->cost_per_elem = 1;
-    if ((st = index_phases(L.p, err)))
-        goto done;
-done:
-    free(L.phase);
-    free(L.first_store);
-    free(L.later_use);
-    free(L.where);
-    free(L.homed);
+    lowering L;
+    at_status st = lowering_init(&L, k, kt, err);
+    if (st == AT_OK)
+        st = lower_passes(&L);
+    lowering_free(&L);
     if (st != AT_OK) {
         at_program_free(L.p);
         return st;

@@ -2,11 +2,12 @@
  * sections (internal to the core).
  *
  * at_spin_lock guards the pool's free lists: held for a few dozen
- * instructions on every op's allocation and free.  An uncontended pthread
- * mutex lock+unlock measured 7.5 ns here against 2.6 ns for this lock, and
- * an op call takes two pairs.  Waiters spin a little, then yield the CPU, so
- * a holder that was descheduled (2 vCPUs, many Python threads) or is inside
- * mmap/munmap (a fresh slab, a trim) is not starved. */
+ * instructions on every op's allocation and free, so the lock's own cost is
+ * part of every op call, and an uncontended pthread mutex costs more than
+ * this lock (see docs/performance.md, "The pool's lock").  Waiters spin a
+ * little, then yield the CPU, so that a holder that was descheduled (more
+ * threads than CPUs) or is inside mmap/munmap (a fresh slab, a trim) is not
+ * starved. */
 #ifndef ATLAS_CORE_SPIN_H
 #define ATLAS_CORE_SPIN_H
 

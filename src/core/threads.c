@@ -18,6 +18,7 @@
  */
 #include "atlas/threads.h"
 #include "spin.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -25,7 +26,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CLOSED_BIT ((uint64_t)1 << 31)
@@ -56,13 +56,6 @@ struct at_threads {
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static uint32_t gen_of(uint64_t s) { return (uint32_t)(s >> 32); }
 
@@ -106,14 +99,14 @@ static int launch_pending(at_threads *t, uint32_t seen)
 /* Spin briefly (a launch often follows a launch), then sleep. */
 static void wait_for_launch(at_threads *t, uint32_t seen)
 {
-    uint64_t start = now_ns();
+    uint64_t start = at_now_ns();
     for (unsigned n = 1;; n++) {
         if (gen_of(atomic_load_explicit(&t->state, memory_order_acquire))
                 != seen
             || atomic_load_explicit(&t->shutdown, memory_order_relaxed))
             return;
         at_cpu_relax();
-        if ((n & 31) == 0 && now_ns() - start > SPIN_NS)
+        if ((n & 31) == 0 && at_now_ns() - start > SPIN_NS)
             break;
     }
     pthread_mutex_lock(&t->mu);

@@ -1,0 +1,36 @@
+/* Hologram Atlas — small helpers shared by the core's files (private). */
+#ifndef ATLAS_CORE_UTIL_H
+#define ATLAS_CORE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Monotonic clock in nanoseconds. */
+static inline uint64_t at_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Makes room for `need` elements of `elem` bytes in the growable array *arr
+ * of capacity *cap (in elements), doubling the capacity from 16.  Returns 0,
+ * or -1 with *arr and *cap unchanged when memory runs out. */
+static inline int at_grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    int ncap = *cap ? *cap * 2 : 16;
+    while (ncap < need)
+        ncap *= 2;
+    void *q = realloc(*arr, (size_t)ncap * elem);
+    if (!q)
+        return -1;
+    *arr = q;
+    *cap = ncap;
+    return 0;
+}
+
+#endif
