@@ -19,36 +19,25 @@ at_status at_error_set(at_error *err, at_status st, const char *fmt, ...)
     return st;
 }
 
+/* Element size and name of each dtype. */
+static const struct dtype_info {
+    size_t size;
+    const char *name;
+} dtypes[AT_DTYPE_COUNT] = {
+    [AT_F32] = {4, "float32"},
+    [AT_I32] = {4, "int32"},
+    [AT_I64] = {8, "int64"},
+    [AT_BOOL] = {4, "bool"}, /* IR-only; stored as a 32-bit mask lane */
+};
+
 size_t at_dtype_size(at_dtype dt)
 {
-    switch (dt) {
-        case AT_F32:
-            return 4;
-        case AT_I32:
-            return 4;
-        case AT_I64:
-            return 8;
-        case AT_BOOL:
-            return 4;   /* IR-only; stored as a 32-bit mask lane */
-        default:
-            return 0;
-    }
+    return (unsigned)dt < AT_DTYPE_COUNT ? dtypes[dt].size : 0;
 }
 
 const char *at_dtype_name(at_dtype dt)
 {
-    switch (dt) {
-        case AT_F32:
-            return "float32";
-        case AT_I32:
-            return "int32";
-        case AT_I64:
-            return "int64";
-        case AT_BOOL:
-            return "bool";
-        default:
-            return "unknown";
-    }
+    return (unsigned)dt < AT_DTYPE_COUNT ? dtypes[dt].name : "unknown";
 }
 
 const char *at_status_name(at_status st)

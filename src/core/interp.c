@@ -189,6 +189,19 @@ static float maxf_nan(float a, float b)
     return isnan(a) || isnan(b) ? a + b : a > b ? a : b;
 }
 
+/* exec_scalar's arithmetic on a slot: the f32 form F or the i64 form I by
+ * the first operand's type (fl); i64 arithmetic wraps, as uint64_t does;
+ * a comparison gives 0 or 1. */
+#define BY_TYPE(F, I)   \
+    do {                \
+        if (fl)         \
+            r->f = (F); \
+        else            \
+            r->i = (I); \
+    } while (0)
+#define WRAPPING(OP) ((int64_t)((uint64_t)a->i OP(uint64_t) b->i))
+#define COMPARE(OP) (r->i = fl ? a->f OP b->f : a->i OP b->i)
+
 /* Run IR instruction `in` on slots; a failure is recorded in the launch. */
 static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
                              size_t row)
@@ -266,16 +279,11 @@ static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
             }
             break;
         case AT_IR_NEG:
-            if (fl)
-                r->f = -a->f;
-            else
-                r->i = (int64_t)(0 - (uint64_t)a->i);
+            BY_TYPE(-a->f, (int64_t)(0 - (uint64_t)a->i));
             break;
         case AT_IR_ABS:
-            if (fl)
-                r->f = fabsf(a->f);
-            else
-                r->i = a->i < 0 ? (int64_t)(0 - (uint64_t)a->i) : a->i;
+            BY_TYPE(fabsf(a->f),
+                    a->i < 0 ? (int64_t)(0 - (uint64_t)a->i) : a->i);
             break;
         case AT_IR_RELU:
             r->f = isnan(a->f) ? a->f : a->f > 0.0f ? a->f : 0.0f;
@@ -296,22 +304,13 @@ static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
             r->f = sqrtf(a->f);
             break;
         case AT_IR_ADD:
-            if (fl)
-                r->f = a->f + b->f;
-            else
-                r->i = (int64_t)((uint64_t)a->i + (uint64_t)b->i);
+            BY_TYPE(a->f + b->f, WRAPPING(+));
             break;
         case AT_IR_SUB:
-            if (fl)
-                r->f = a->f - b->f;
-            else
-                r->i = (int64_t)((uint64_t)a->i - (uint64_t)b->i);
+            BY_TYPE(a->f - b->f, WRAPPING(-));
             break;
         case AT_IR_MUL:
-            if (fl)
-                r->f = a->f * b->f;
-            else
-                r->i = (int64_t)((uint64_t)a->i * (uint64_t)b->i);
+            BY_TYPE(a->f * b->f, WRAPPING(*));
             break;
         case AT_IR_DIV:
             r->f = a->f / b->f;
@@ -320,34 +319,28 @@ static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
             r->f = powf(a->f, b->f);
             break;
         case AT_IR_MIN:
-            if (fl)
-                r->f = minf_nan(a->f, b->f);
-            else
-                r->i = a->i < b->i ? a->i : b->i;
+            BY_TYPE(minf_nan(a->f, b->f), a->i < b->i ? a->i : b->i);
             break;
         case AT_IR_MAX:
-            if (fl)
-                r->f = maxf_nan(a->f, b->f);
-            else
-                r->i = a->i > b->i ? a->i : b->i;
+            BY_TYPE(maxf_nan(a->f, b->f), a->i > b->i ? a->i : b->i);
             break;
         case AT_IR_LT:
-            r->i = fl ? a->f < b->f : a->i < b->i;
+            COMPARE(<);
             break;
         case AT_IR_LE:
-            r->i = fl ? a->f <= b->f : a->i <= b->i;
+            COMPARE(<=);
             break;
         case AT_IR_GT:
-            r->i = fl ? a->f > b->f : a->i > b->i;
+            COMPARE(>);
             break;
         case AT_IR_GE:
-            r->i = fl ? a->f >= b->f : a->i >= b->i;
+            COMPARE(>=);
             break;
         case AT_IR_EQ:
-            r->i = fl ? a->f == b->f : a->i == b->i;
+            COMPARE(==);
             break;
         case AT_IR_NE:
-            r->i = fl ? a->f != b->f : a->i != b->i;
+            COMPARE(!=);
             break;
         case AT_IR_SELECT:
             *r = a->i ? *b : *c;
@@ -371,6 +364,9 @@ static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
     }
     return AT_OK;
 }
+#undef BY_TYPE
+#undef WRAPPING
+#undef COMPARE
 
 static at_status run_scalars(launch *L, int from, int to, at_slot *sl,
                              size_t row)

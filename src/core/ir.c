@@ -157,6 +157,24 @@ static at_value result_of(at_instr *in)
     return in ? in->result : AT_NO_VALUE;
 }
 
+/* Appends op with the one operand a and a result of the given type. */
+static at_value emit_unary(at_kernel *k, at_irop op, at_dtype type, at_value a)
+{
+    at_instr *in = emit(k, op, type, 1);
+    if (in)
+        in->operands[0] = a;
+    return result_of(in);
+}
+
+/* Whether op is of the kind the builder function takes (ok); records
+ * "<op> is not <kind>" when it is not. */
+static int op_kind_ok(at_kernel *k, at_irop op, int ok, const char *kind)
+{
+    if (!ok)
+        build_fail(k, "%s is not %s", at_irop_name(op), kind);
+    return ok;
+}
+
 at_value at_ir_const_f32(at_kernel *k, float v)
 {
     at_instr *in = emit(k, AT_IR_CONST, AT_F32, 1);
@@ -200,11 +218,8 @@ at_value at_ir_nullary(at_kernel *k, at_irop op)
 
 at_value at_ir_load(at_kernel *k, at_irop op, int p)
 {
-    if (op != AT_IR_LOAD && op != AT_IR_LOAD_ROW) {
-        build_fail(k, "%s is not a load", at_irop_name(op));
-        return AT_NO_VALUE;
-    }
-    if (!buffer_param(k, p, at_irop_name(op)))
+    if (!op_kind_ok(k, op, op == AT_IR_LOAD || op == AT_IR_LOAD_ROW, "a load")
+        || !buffer_param(k, p, at_irop_name(op)))
         return AT_NO_VALUE;
     at_instr *in = emit(k, op, k->params[p].dtype, 1);
     if (in)
@@ -262,11 +277,8 @@ static int is_reduce(at_irop op)
 at_value at_ir_unary(at_kernel *k, at_irop op, at_value a)
 {
     const char *name = at_irop_name(op);
-    if (!is_float_unary(op)) {
-        build_fail(k, "%s is not a unary op", name);
-        return AT_NO_VALUE;
-    }
-    if (!valid_value(k, a, name))
+    if (!op_kind_ok(k, op, is_float_unary(op), "a unary op")
+        || !valid_value(k, a, name))
         return AT_NO_VALUE;
     at_dtype t = k->vtype[a];
     int int_ok = (op == AT_IR_NEG || op == AT_IR_ABS) && t == AT_I64;
@@ -275,20 +287,14 @@ at_value at_ir_unary(at_kernel *k, at_irop op, at_value a)
                    at_dtype_name(t), name);
         return AT_NO_VALUE;
     }
-    at_instr *in = emit(k, op, t, 1);
-    if (in)
-        in->operands[0] = a;
-    return result_of(in);
+    return emit_unary(k, op, t, a);
 }
 
 at_value at_ir_binary(at_kernel *k, at_irop op, at_value a, at_value b)
 {
     const char *name = at_irop_name(op);
-    if (!is_binary(op)) {
-        build_fail(k, "%s is not a binary op", name);
-        return AT_NO_VALUE;
-    }
-    if (!valid_value(k, a, name) || !valid_value(k, b, name))
+    if (!op_kind_ok(k, op, is_binary(op), "a binary op")
+        || !valid_value(k, a, name) || !valid_value(k, b, name))
         return AT_NO_VALUE;
     at_dtype ta = k->vtype[a], tb = k->vtype[b];
     if (ta != tb) {
@@ -341,10 +347,7 @@ at_value at_ir_cast(at_kernel *k, at_dtype to, at_value a)
         build_fail(k, "cast: only between f32, i32 and i64");
         return AT_NO_VALUE;
     }
-    at_instr *in = emit(k, AT_IR_CAST, to, 1);
-    if (in)
-        in->operands[0] = a;
-    return result_of(in);
+    return emit_unary(k, AT_IR_CAST, to, a);
 }
 
 void at_ir_check_range(at_kernel *k, at_value v, at_value lo, at_value hi)
@@ -369,21 +372,15 @@ void at_ir_check_range(at_kernel *k, at_value v, at_value lo, at_value hi)
 at_value at_ir_reduce(at_kernel *k, at_irop op, at_value a)
 {
     const char *name = at_irop_name(op);
-    if (!is_reduce(op)) {
-        build_fail(k, "%s is not a reduction", name);
-        return AT_NO_VALUE;
-    }
-    if (!valid_value(k, a, name))
+    if (!op_kind_ok(k, op, is_reduce(op), "a reduction")
+        || !valid_value(k, a, name))
         return AT_NO_VALUE;
     if (k->vtype[a] != AT_F32) {
         build_fail(k, "%s: operand %%%d is %s; reductions take f32", name,
                    (int)a, at_dtype_name(k->vtype[a]));
         return AT_NO_VALUE;
     }
-    at_instr *in = emit(k, op, AT_F32, 1);
-    if (in)
-        in->operands[0] = a;
-    return result_of(in);
+    return emit_unary(k, op, AT_F32, a);
 }
 
 void at_ir_gemm(at_kernel *k, int a, int b, int c, int kp)
