@@ -21,9 +21,8 @@
  *                      partials are a dense prefix
  *   9. index_phases    where each phase's vector and per-row scalar
  *                      instructions start
- * at_lower runs them in this order (lower_passes); each pass relies on what
- * the earlier ones established, and states what it relies on with
- * AT_INVARIANT (invariant.h).
+ * at_lower runs them in this order (lower_passes).  Where a pass relies on
+ * what an earlier one established, AT_INVARIANT (invariant.h) states it.
  * The result is shared by every launch and immutable, except for its store
  * probes (atomics the AUTO store policy updates; interp.c). */
 #include <stdlib.h>
