@@ -78,25 +78,25 @@ typedef struct op_params {
     int nkw, npos, nreq;
 } op_params;
 
-#define OP_PARAMS(kws, npos, nreq) \
-    {kws, (int)(sizeof kws / sizeof kws[0]), npos, nreq}
+/* Entry points parse into an array of this many arguments. */
 #define OP_MAX_PARAMS 5
 
-static const hg_kw kw_a[] = {HG_KW_A};
-static const hg_kw kw_ab[] = {HG_KW_A, HG_KW_B};
-static const hg_kw kw_pred_target[] = {HG_KW_PRED, HG_KW_TARGET};
-static const hg_kw kw_a_axis[] = {HG_KW_A, HG_KW_AXIS};
-static const hg_kw kw_gemm[] = {HG_KW_A, HG_KW_B, HG_KW_M, HG_KW_N, HG_KW_K};
-static const hg_kw kw_ce[] = {HG_KW_LOGITS, HG_KW_TARGET, HG_KW_IGNORE_INDEX};
-static const hg_kw kw_name[] = {HG_KW_NAME};
+/* Define params_<name>: the parameters named by the hg_kw list, npos of
+ * them positional, nreq required. */
+#define OP_PARAMS(name, npos, nreq, ...)                              \
+    static const hg_kw kw_##name[] = {__VA_ARGS__};                   \
+    _Static_assert(sizeof kw_##name / sizeof(hg_kw) <= OP_MAX_PARAMS, \
+                   "more parameters than OP_MAX_PARAMS");             \
+    static const op_params params_##name = {                          \
+        kw_##name, (int)(sizeof kw_##name / sizeof(hg_kw)), npos, nreq}
 
-static const op_params params_a = OP_PARAMS(kw_a, 1, 1);
-static const op_params params_ab = OP_PARAMS(kw_ab, 2, 2);
-static const op_params params_pred_target = OP_PARAMS(kw_pred_target, 2, 2);
-static const op_params params_a_axis = OP_PARAMS(kw_a_axis, 2, 1);
-static const op_params params_gemm = OP_PARAMS(kw_gemm, 2, 2);
-static const op_params params_ce = OP_PARAMS(kw_ce, 3, 2);
-static const op_params params_name = OP_PARAMS(kw_name, 1, 1);
+OP_PARAMS(a, 1, 1, HG_KW_A);
+OP_PARAMS(ab, 2, 2, HG_KW_A, HG_KW_B);
+OP_PARAMS(pred_target, 2, 2, HG_KW_PRED, HG_KW_TARGET);
+OP_PARAMS(a_axis, 2, 1, HG_KW_A, HG_KW_AXIS);
+OP_PARAMS(gemm, 2, 2, HG_KW_A, HG_KW_B, HG_KW_M, HG_KW_N, HG_KW_K);
+OP_PARAMS(ce, 3, 2, HG_KW_LOGITS, HG_KW_TARGET, HG_KW_IGNORE_INDEX);
+OP_PARAMS(name, 1, 1, HG_KW_NAME);
 
 /* Parse a vectorcall argument vector into out[0..ps->nkw).  A call with
  * positional arguments only skips the keyword matching.  0, or -1 with
