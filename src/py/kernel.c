@@ -397,8 +397,8 @@ static int infer_cols(const KernelObject *kern, const at_arg *cargs, int src,
     return 0;
 }
 
-/* The launch itself, with the GIL released: the kernel's own threads and
- * other Python threads run meanwhile. */
+/* The launch itself, with the GIL released so that other Python threads run
+ * while the executor's workers do. */
 static at_status launch_nogil(at_executor *ex, const at_program *prog,
                               const launch_grid *g, const at_arg *cargs,
                               size_t nargs, at_error *err)
@@ -432,6 +432,8 @@ static PyObject *launch_with(ExecutorObject *exec, KernelObject *kern,
     Py_RETURN_NONE;
 }
 
+/* Executor.launch: the steps above in order.  The at_arg array is on the
+ * stack unless the kernel has more than HG_LAUNCH_STACK_ARGS params. */
 PyObject *hg_executor_launch(PyObject *op, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
 {
