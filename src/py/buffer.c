@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const buffer_formats[3] = {"f", "i", "q"};
-static const int buffer_npy_types[3] = {NPY_FLOAT32, NPY_INT32, NPY_INT64};
-
 static inline hg_state *buffer_state(BufferObject *b) { return b->exec->st; }
 
 /* Buffers hold one strong reference, to their Executor, and an Executor
@@ -54,7 +51,7 @@ BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t,
 BufferObject *hg_buffer_new(ExecutorObject *exec, at_dtype dt, int ndim,
                             const int64_t *shape, size_t numel, const char *fn)
 {
-    if ((unsigned)dt > (unsigned)AT_I64 || ndim < 0 || ndim > AT_MAX_DIMS) {
+    if ((unsigned)dt >= HG_NDTYPES || ndim < 0 || ndim > AT_MAX_DIMS) {
         PyErr_Format(PyExc_RuntimeError,
                      "%s: invalid output description (dtype %d, ndim %d)", fn,
                      (int)dt, ndim);
@@ -155,7 +152,7 @@ static int buffer_getbuffer(PyObject *op, Py_buffer *view, int flags)
     view->readonly = 0;
     view->itemsize = (Py_ssize_t)isz;
     view->format =
-        (flags & PyBUF_FORMAT) ? (char *)buffer_formats[b->t.dtype] : NULL;
+        (flags & PyBUF_FORMAT) ? (char *)hg_dtypes[b->t.dtype].format : NULL;
     if ((flags & PyBUF_ND) == PyBUF_ND) {
         view->ndim = nd;
         view->shape = b->view_shape;
@@ -187,20 +184,11 @@ static PyObject *buffer_to_numpy(PyObject *op, PyObject *Py_UNUSED(ignored))
     for (int i = 0; i < b->t.ndim; i++)
         dims[i] = (npy_intp)b->t.shape[i];
     PyObject *arr =
-        PyArray_SimpleNew(b->t.ndim, dims, buffer_npy_types[b->t.dtype]);
+        PyArray_SimpleNew(b->t.ndim, dims, hg_dtypes[b->t.dtype].npy_type);
     if (arr == NULL)
         return NULL;
-    if (b->nbytes > 0) {
-        void *dst = PyArray_DATA((PyArrayObject *)arr);
-        const void *src = b->t.data;
-        size_t n = b->nbytes;
-        if (n >= ((size_t)1 << 20)) {
-            Py_BEGIN_ALLOW_THREADS memcpy(dst, src, n);
-            Py_END_ALLOW_THREADS
-        } else {
-            memcpy(dst, src, n);
-        }
-    }
+    if (b->nbytes > 0)
+        hg_copy(PyArray_DATA((PyArrayObject *)arr), b->t.data, b->nbytes);
     return arr;
 }
 
@@ -336,10 +324,12 @@ static PyObject *buffer_repr(PyObject *op)
 
 static PyMethodDef buffer_methods[] = {
     {"to_numpy", buffer_to_numpy, METH_NOARGS,
-     "to_numpy() -> numpy.ndarray\n\nA new C-contiguous copy with the same "
-     "shape and dtype."},
+     "to_numpy($self, /)\n--\n\n"
+     "A new C-contiguous numpy.ndarray with the same shape, dtype and "
+     "values."},
     {"item", buffer_item, METH_NOARGS,
-     "item() -> float | int\n\nThe single element of a size-1 buffer."},
+     "item($self, /)\n--\n\n"
+     "The single element of a size-1 buffer, as a float or an int."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -370,11 +360,5 @@ static PyType_Slot buffer_slots[] = {
     {0, NULL},
 };
 
-PyType_Spec hg_buffer_spec = {
-    .name = "hologram.Buffer",
-    .basicsize = sizeof(BufferObject),
-    .itemsize = 0,
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE
-             | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-    .slots = buffer_slots,
-};
+PyType_Spec hg_buffer_spec = HG_TYPE_SPEC(
+    "Buffer", BufferObject, Py_TPFLAGS_DISALLOW_INSTANTIATION, buffer_slots);

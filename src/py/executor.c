@@ -4,9 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Copies at least this large run with the GIL released. */
-#define HG_MEMCPY_NOGIL_BYTES ((size_t)1 << 20)
-
 static PyObject *isa_error(const char *what, const char *name)
 {
     PyErr_Format(PyExc_ValueError,
@@ -327,15 +324,7 @@ static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
             PyErr_SetString(PyExc_RuntimeError, "from_numpy: size mismatch");
             return NULL;
         }
-        void *dst = b->t.data;
-        const void *src = PyArray_DATA(c);
-        size_t n = b->nbytes;
-        if (n >= HG_MEMCPY_NOGIL_BYTES) {
-            Py_BEGIN_ALLOW_THREADS memcpy(dst, src, n);
-            Py_END_ALLOW_THREADS
-        } else {
-            memcpy(dst, src, n);
-        }
+        hg_copy(b->t.data, PyArray_DATA(c), b->nbytes);
     }
     Py_DECREF(c);
     return (PyObject *)b;
@@ -439,26 +428,30 @@ static PyObject *executor_repr(PyObject *op)
 
 static PyMethodDef executor_methods[] = {
     {"from_numpy", executor_from_numpy, METH_O,
-     "from_numpy(arr) -> Buffer\n\nCopy an array-like (float32, int32 or "
-     "int64, any "
-     "strides, rank <= 8) into pool memory."},
+     "from_numpy($self, arr, /)\n--\n\n"
+     "Copy an array-like (float32, int32 or int64, any strides, rank <= 8) "
+     "into pool memory, as a new Buffer."},
     {"empty", (PyCFunction)(void (*)(void))executor_empty,
      METH_FASTCALL | METH_KEYWORDS,
-     "empty(shape, dtype='float32') -> Buffer (uninitialised)"},
+     "empty($self, shape, dtype='float32')\n--\n\n"
+     "A new Buffer of that shape and dtype, uninitialised."},
     {"zeros", (PyCFunction)(void (*)(void))executor_zeros,
      METH_FASTCALL | METH_KEYWORDS,
-     "zeros(shape, dtype='float32') -> Buffer filled with zeros"},
+     "zeros($self, shape, dtype='float32')\n--\n\n"
+     "A new Buffer of that shape and dtype, filled with zeros."},
     {"memory_stats", executor_memory_stats, METH_NOARGS,
-     "memory_stats() -> dict of pool counters (ints)"},
+     "memory_stats($self, /)\n--\n\nThe pool's counters, a dict of ints."},
     {"empty_cache", executor_empty_cache, METH_NOARGS,
-     "empty_cache() -> None; return cached free blocks to the OS"},
+     "empty_cache($self, /)\n--\n\n"
+     "Return the pool's cached free blocks to the OS."},
     {"synchronize", executor_synchronize, METH_NOARGS,
-     "synchronize() -> None; a no-op, every op is synchronous"},
+     "synchronize($self, /)\n--\n\n"
+     "Do nothing: every op is synchronous."},
     {"launch", (PyCFunction)(void (*)(void))hg_executor_launch,
      METH_FASTCALL | METH_KEYWORDS,
-     "launch(kernel, *args, rows=1, cols=None) -> None\n\nRun a "
-     "hologram.Kernel over "
-     "rows x cols; args match the kernel's params in order."},
+     "launch($self, kernel, /, *args, rows=1, cols=None)\n--\n\n"
+     "Run a hologram.Kernel over rows x cols; args match the kernel's params "
+     "in order."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -489,10 +482,5 @@ static PyType_Slot executor_slots[] = {
     {0, NULL},
 };
 
-PyType_Spec hg_executor_spec = {
-    .name = "hologram.Executor",
-    .basicsize = sizeof(ExecutorObject),
-    .itemsize = 0,
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = executor_slots,
-};
+PyType_Spec hg_executor_spec = HG_TYPE_SPEC("Executor", ExecutorObject,
+                                            Py_TPFLAGS_HAVE_GC, executor_slots);

@@ -30,6 +30,10 @@
  * it, dropping and re-taking the GIL costs more than it can win. */
 #define HG_GIL_RELEASE_COST ((size_t)32768)
 
+/* Copies of at least this many bytes between NumPy and the pool run with the
+ * GIL released (hg_copy). */
+#define HG_MEMCPY_NOGIL_BYTES ((size_t)1 << 20)
+
 /* Largest number of dead Buffer objects kept for reuse per module. */
 #define HG_BUFFER_FREELIST 64
 
@@ -64,11 +68,20 @@ typedef enum hg_kw {
 #undef HG_KW_ENUM
 extern const char *const hg_kw_names[HG_KW_COUNT];
 
+/* The storage dtypes (AT_F32, AT_I32, AT_I64) and how NumPy and the buffer
+ * protocol name each, indexed by at_dtype. */
+#define HG_NDTYPES 3
+typedef struct hg_dtype_info {
+    int npy_type; /* NumPy type number */
+    const char *format; /* buffer-protocol (struct module) format */
+} hg_dtype_info;
+extern const hg_dtype_info hg_dtypes[HG_NDTYPES];
+
 typedef struct hg_state {
     PyTypeObject *ExecutorType;
     PyTypeObject *BufferType;
     PyTypeObject *KernelType;
-    PyArray_Descr *descr[3]; /* numpy dtypes for AT_F32, AT_I32, AT_I64 */
+    PyArray_Descr *descr[HG_NDTYPES]; /* numpy dtype per storage dtype */
     PyObject *kw[HG_KW_COUNT]; /* interned keyword names (hg_kw) */
     /* Buffer freelist: dead objects (no executor, no data). */
     int nfree;
@@ -92,6 +105,16 @@ typedef struct BufferObject {
 
 extern PyModuleDef hg_moduledef;
 
+/* The PyType_Spec of hologram.NAME: final (not subclassable), immutable,
+ * with FLAGS added. */
+#define HG_TYPE_SPEC(NAME, OBJECT, FLAGS, SLOTS)                          \
+    {                                                                     \
+        .name = "hologram." NAME,                                         \
+        .basicsize = sizeof(OBJECT),                                      \
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | (FLAGS), \
+        .slots = (SLOTS),                                                 \
+    }
+
 /* module.c */
 hg_state *hg_state_from_type(PyTypeObject *tp);
 PyObject *hg_raise(at_status st, const at_error *err);
@@ -106,6 +129,9 @@ int hg_parse_args(hg_state *st, const char *fn, PyObject *const *args,
                   Py_ssize_t nargs, PyObject *kwnames, const hg_kw *kws,
                   int nkw, int npos, int nreq, PyObject **out);
 int hg_as_int64(const char *fn, const char *what, PyObject *o, int64_t *out);
+/* memcpy(dst, src, n), with the GIL released for n >= HG_MEMCPY_NOGIL_BYTES.
+ * The caller keeps both blocks alive (it holds references to their owners). */
+void hg_copy(void *dst, const void *src, size_t n);
 PyObject *hg_cpu_info(PyObject *module, PyObject *unused);
 
 /* executor.c */
@@ -133,6 +159,8 @@ extern PyMethodDef hg_module_methods[]; /* cpu_info + the ops */
 
 /* kernel.c */
 extern PyType_Spec hg_kernel_spec;
+/* The text form of k (at_kernel_print) as a str; NULL with an exception. */
+PyObject *hg_kernel_text(const at_kernel *k);
 PyObject *hg_executor_launch(PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames);
 

@@ -128,13 +128,13 @@ static void kernel_dealloc(PyObject *op)
     Py_DECREF(tp);
 }
 
-static PyObject *kernel_text(KernelObject *self)
+PyObject *hg_kernel_text(const at_kernel *k)
 {
-    size_t need = at_kernel_print(self->k, NULL, 0);
+    size_t need = at_kernel_print(k, NULL, 0);
     char *buf = PyMem_Malloc(need + 1);
     if (buf == NULL)
         return PyErr_NoMemory();
-    size_t got = at_kernel_print(self->k, buf, need + 1);
+    size_t got = at_kernel_print(k, buf, need + 1);
     if (got > need)
         got = need;
     PyObject *s =
@@ -145,7 +145,7 @@ static PyObject *kernel_text(KernelObject *self)
 
 static PyObject *kernel_str(PyObject *op)
 {
-    return kernel_text((KernelObject *)op);
+    return hg_kernel_text(((KernelObject *)op)->k);
 }
 
 static PyObject *kernel_repr(PyObject *op)
@@ -279,11 +279,43 @@ static int fill_arg(hg_state *st, ExecutorObject *exec, const char *kname,
 
 static const hg_kw kw_launch[] = {HG_KW_ROWS, HG_KW_COLS};
 
-PyObject *hg_executor_launch(PyObject *op, PyObject *const *args,
-                             Py_ssize_t nargs, PyObject *kwnames)
+/* The launch grid: rows, and cols, which is -1 until known. */
+typedef struct launch_grid {
+    int64_t rows, cols;
+} launch_grid;
+
+/* The grid from the values of rows= (default 1) and cols= (default None:
+ * inferred from the buffers), NULL where not given. */
+static int parse_grid(PyObject *orows, PyObject *ocols, launch_grid *g)
 {
-    ExecutorObject *exec = (ExecutorObject *)op;
-    hg_state *st = exec->st;
+    g->rows = 1;
+    g->cols = -1;
+    if (orows != NULL && hg_as_int64("launch", "rows", orows, &g->rows) < 0)
+        return -1;
+    if (g->rows < 0) {
+        PyErr_Format(PyExc_ValueError, "launch: rows must be >= 0, got %lld",
+                     (long long)g->rows);
+        return -1;
+    }
+    if (ocols == NULL || ocols == Py_None)
+        return 0;
+    if (hg_as_int64("launch", "cols", ocols, &g->cols) < 0)
+        return -1;
+    if (g->cols < 0) {
+        PyErr_Format(PyExc_ValueError, "launch: cols must be >= 0, got %lld",
+                     (long long)g->cols);
+        return -1;
+    }
+    return 0;
+}
+
+/* Argument parsing: the kernel (positional-only), one positional argument
+ * per kernel param, and the keyword-only rows= and cols=.  The kernel, or
+ * NULL with an exception set. */
+static KernelObject *parse_launch_args(hg_state *st, PyObject *const *args,
+                                       Py_ssize_t nargs, PyObject *kwnames,
+                                       launch_grid *g)
+{
     if (nargs < 1) {
         PyErr_SetString(PyExc_TypeError,
                         "launch: missing required argument 'kernel'");
@@ -297,56 +329,37 @@ PyObject *hg_executor_launch(PyObject *op, PyObject *const *args,
         return NULL;
     }
     KernelObject *kern = (KernelObject *)args[0];
-    const char *kname = at_kernel_name(kern->k);
-
-    /* rows=, cols= are keyword-only: parse them from kwnames alone. */
-    PyObject *kw[2] = {NULL, NULL};
+    PyObject *kw[2] = {NULL, NULL}; /* rows, cols: from kwnames alone */
     if (kwnames != NULL
         && hg_parse_args(st, "launch", args + nargs, 0, kwnames, kw_launch, 2,
                          0, 0, kw)
                < 0)
         return NULL;
-
     Py_ssize_t nuser = nargs - 1;
     if (nuser != kern->nparams) {
         PyErr_Format(PyExc_TypeError,
-                     "launch: kernel %s takes %d argument%s (%zd given)", kname,
-                     kern->nparams, kern->nparams == 1 ? "" : "s", nuser);
+                     "launch: kernel %s takes %d argument%s (%zd given)",
+                     at_kernel_name(kern->k), kern->nparams,
+                     kern->nparams == 1 ? "" : "s", nuser);
         return NULL;
     }
-    int64_t rows = 1;
-    if (kw[0] != NULL && hg_as_int64("launch", "rows", kw[0], &rows) < 0)
+    if (parse_grid(kw[0], kw[1], g) < 0)
         return NULL;
-    if (rows < 0) {
-        PyErr_Format(PyExc_ValueError, "launch: rows must be >= 0, got %lld",
-                     (long long)rows);
-        return NULL;
-    }
-    int64_t cols = -1;
-    if (kw[1] != NULL && kw[1] != Py_None) {
-        if (hg_as_int64("launch", "cols", kw[1], &cols) < 0)
-            return NULL;
-        if (cols < 0) {
-            PyErr_Format(PyExc_ValueError,
-                         "launch: cols must be >= 0, got %lld",
-                         (long long)cols);
-            return NULL;
-        }
-    }
+    return kern;
+}
 
-    at_arg stack_args[HG_LAUNCH_STACK_ARGS];
-    at_arg *cargs = stack_args;
-    if (nuser > HG_LAUNCH_STACK_ARGS) {
-        cargs = PyMem_Calloc((size_t)nuser, sizeof *cargs);
-        if (cargs == NULL)
-            return PyErr_NoMemory();
-    }
-    PyObject *result = NULL;
+/* Build the at_arg array: cargs[i] from the i-th user argument.  *src is the
+ * param cols is inferred from: the first buffer loaded or stored per
+ * element, else the first buffer, else -1. */
+static int build_args(hg_state *st, ExecutorObject *exec, KernelObject *kern,
+                      PyObject *const *uargs, at_arg *cargs, int *src)
+{
+    const char *kname = at_kernel_name(kern->k);
     int first_buf = -1, first_elem = -1;
     for (int i = 0; i < kern->nparams; i++) {
         const at_param *p = at_kernel_param(kern->k, i);
-        if (fill_arg(st, exec, kname, p, i, args[1 + i], &cargs[i]) < 0)
-            goto done;
+        if (fill_arg(st, exec, kname, p, i, uargs[i], &cargs[i]) < 0)
+            return -1;
         if (!p->is_scalar) {
             if (first_buf < 0)
                 first_buf = i;
@@ -354,45 +367,89 @@ PyObject *hg_executor_launch(PyObject *op, PyObject *const *args,
                 first_elem = i;
         }
     }
-    if (cols < 0) {
-        int src = first_elem >= 0 ? first_elem : first_buf;
-        if (src < 0) {
+    *src = first_elem >= 0 ? first_elem : first_buf;
+    return 0;
+}
+
+/* cols = the elements of buffer param src per row. */
+static int infer_cols(const KernelObject *kern, const at_arg *cargs, int src,
+                      launch_grid *g)
+{
+    if (src < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "launch: kernel %s has no buffer params; pass cols=",
+                     at_kernel_name(kern->k));
+        return -1;
+    }
+    size_t n = cargs[src].numel;
+    if (g->rows > 1) {
+        if (n % (size_t)g->rows != 0) {
             PyErr_Format(
                 PyExc_ValueError,
-                "launch: kernel %s has no buffer params; pass cols=", kname);
-            goto done;
+                "launch: cannot infer cols: buffer '%s' has %zu elements, "
+                "not a multiple of rows=%lld; pass cols=",
+                at_kernel_param(kern->k, src)->name, n, (long long)g->rows);
+            return -1;
         }
-        size_t n = cargs[src].numel;
-        if (rows > 1) {
-            if (n % (size_t)rows != 0) {
-                PyErr_Format(
-                    PyExc_ValueError,
-                    "launch: cannot infer cols: buffer '%s' has %zu elements, "
-                    "not a multiple of rows=%lld; pass cols=",
-                    at_kernel_param(kern->k, src)->name, n, (long long)rows);
-                goto done;
-            }
-            n /= (size_t)rows;
-        }
-        cols = (int64_t)n;
+        n /= (size_t)g->rows;
     }
+    g->cols = (int64_t)n;
+    return 0;
+}
 
+/* The launch itself, with the GIL released so that other Python threads run
+ * while the executor's workers do. */
+static at_status launch_nogil(at_executor *ex, const at_program *prog,
+                              const launch_grid *g, const at_arg *cargs,
+                              size_t nargs, at_error *err)
+{
+    at_status rc;
+    size_t rows = (size_t)g->rows, cols = (size_t)g->cols;
+    Py_BEGIN_ALLOW_THREADS rc =
+        at_launch(ex, prog, rows, cols, cargs, nargs, err);
+    Py_END_ALLOW_THREADS return rc;
+}
+
+/* Everything after parsing, with cargs room for kern->nparams entries. */
+static PyObject *launch_with(ExecutorObject *exec, KernelObject *kern,
+                             PyObject *const *uargs, launch_grid *g,
+                             at_arg *cargs)
+{
+    int src;
+    if (build_args(exec->st, exec, kern, uargs, cargs, &src) < 0)
+        return NULL;
+    if (g->cols < 0 && infer_cols(kern, cargs, src, g) < 0)
+        return NULL;
     at_program *prog = kernel_program(kern, exec);
     if (prog == NULL)
-        goto done;
+        return NULL;
     at_error err;
     err.msg[0] = '\0';
-    at_status rc;
-    at_executor *ex = exec->ex;
-    size_t nr = (size_t)rows, nc = (size_t)cols, na = (size_t)nuser;
-    Py_BEGIN_ALLOW_THREADS rc = at_launch(ex, prog, nr, nc, cargs, na, &err);
-    Py_END_ALLOW_THREADS if (rc != AT_OK)
-    {
-        hg_raise(rc, &err);
-        goto done;
+    at_status rc =
+        launch_nogil(exec->ex, prog, g, cargs, (size_t)kern->nparams, &err);
+    if (rc != AT_OK)
+        return hg_raise(rc, &err); /* the status picks the exception type */
+    Py_RETURN_NONE;
+}
+
+/* Executor.launch: the steps above in order.  The at_arg array is on the
+ * stack unless the kernel has more than HG_LAUNCH_STACK_ARGS params. */
+PyObject *hg_executor_launch(PyObject *op, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames)
+{
+    ExecutorObject *exec = (ExecutorObject *)op;
+    launch_grid g;
+    KernelObject *kern = parse_launch_args(exec->st, args, nargs, kwnames, &g);
+    if (kern == NULL)
+        return NULL;
+    at_arg stack_args[HG_LAUNCH_STACK_ARGS];
+    at_arg *cargs = stack_args;
+    if (kern->nparams > HG_LAUNCH_STACK_ARGS) {
+        cargs = PyMem_Calloc((size_t)kern->nparams, sizeof *cargs);
+        if (cargs == NULL)
+            return PyErr_NoMemory();
     }
-    result = Py_NewRef(Py_None);
-done:
+    PyObject *result = launch_with(exec, kern, args + 1, &g, cargs);
     if (cargs != stack_args)
         PyMem_Free(cargs);
     return result;
@@ -419,10 +476,5 @@ static PyType_Slot kernel_slots[] = {
     {0, NULL},
 };
 
-PyType_Spec hg_kernel_spec = {
-    .name = "hologram.Kernel",
-    .basicsize = sizeof(KernelObject),
-    .itemsize = 0,
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = kernel_slots,
-};
+PyType_Spec hg_kernel_spec =
+    HG_TYPE_SPEC("Kernel", KernelObject, Py_TPFLAGS_HAVE_GC, kernel_slots);

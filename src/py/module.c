@@ -3,11 +3,18 @@
 #define HG_IMPORT_ARRAY_HERE
 #include "hg.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #define HG_KW_NAME(N, s) s,
 const char *const hg_kw_names[HG_KW_COUNT] = {HG_KWS(HG_KW_NAME)};
 #undef HG_KW_NAME
+
+const hg_dtype_info hg_dtypes[HG_NDTYPES] = {
+    [AT_F32] = {NPY_FLOAT32, "f"},
+    [AT_I32] = {NPY_INT32, "i"},
+    [AT_I64] = {NPY_INT64, "q"},
+};
 
 /* ------------------------------------------------------------------------ */
 /* Shared helpers                                                           */
@@ -202,6 +209,16 @@ int hg_as_int64(const char *fn, const char *what, PyObject *o, int64_t *out)
     return 0;
 }
 
+void hg_copy(void *dst, const void *src, size_t n)
+{
+    if (n >= HG_MEMCPY_NOGIL_BYTES) {
+        Py_BEGIN_ALLOW_THREADS memcpy(dst, src, n);
+        Py_END_ALLOW_THREADS
+    } else {
+        memcpy(dst, src, n);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* cpu_info()                                                               */
 /* ------------------------------------------------------------------------ */
@@ -284,9 +301,8 @@ static int hg_exec(PyObject *m)
         || add_type(m, &hg_buffer_spec, &st->BufferType) < 0
         || add_type(m, &hg_kernel_spec, &st->KernelType) < 0)
         return -1;
-    static const int npy_types[3] = {NPY_FLOAT32, NPY_INT32, NPY_INT64};
-    for (int i = 0; i < 3; i++) {
-        st->descr[i] = PyArray_DescrFromType(npy_types[i]);
+    for (int i = 0; i < HG_NDTYPES; i++) {
+        st->descr[i] = PyArray_DescrFromType(hg_dtypes[i].npy_type);
         if (st->descr[i] == NULL)
             return -1;
     }
@@ -313,7 +329,7 @@ static int hg_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->ExecutorType);
     Py_VISIT(st->BufferType);
     Py_VISIT(st->KernelType);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < HG_NDTYPES; i++)
         Py_VISIT(st->descr[i]);
     return 0;
 }
@@ -327,7 +343,7 @@ static int hg_clear(PyObject *m)
     Py_CLEAR(st->ExecutorType);
     Py_CLEAR(st->BufferType);
     Py_CLEAR(st->KernelType);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < HG_NDTYPES; i++)
         Py_CLEAR(st->descr[i]);
     for (int i = 0; i < HG_KW_COUNT; i++)
         Py_CLEAR(st->kw[i]);

@@ -70,138 +70,111 @@ static PyObject *run_op(hg_state *st, at_stdop op, const char *fn,
 
 #define STATE(module) ((hg_state *)PyModule_GetState(module))
 
-/* ---- one-input ops: f(a) ------------------------------------------------ */
+/* An op's Python parameters: kws[0..nkw) by name, the first npos also by
+ * position, the first nreq required.  The text signature that starts the
+ * op's docstring (hg_module_methods below) states the same list. */
+typedef struct op_params {
+    const hg_kw *kws;
+    int nkw, npos, nreq;
+} op_params;
 
-static const hg_kw kw_a[] = {HG_KW_A};
+/* Entry points parse into an array of this many arguments. */
+#define OP_MAX_PARAMS 5
 
-static inline PyObject *unary(PyObject *module, PyObject *const *args,
-                              Py_ssize_t nargs, PyObject *kwnames, at_stdop op,
-                              const char *fn)
+/* Define params_<name>: the parameters named by the hg_kw list, npos of
+ * them positional, nreq required. */
+#define OP_PARAMS(name, npos, nreq, ...)                              \
+    static const hg_kw kw_##name[] = {__VA_ARGS__};                   \
+    _Static_assert(sizeof kw_##name / sizeof(hg_kw) <= OP_MAX_PARAMS, \
+                   "more parameters than OP_MAX_PARAMS");             \
+    static const op_params params_##name = {                          \
+        kw_##name, (int)(sizeof kw_##name / sizeof(hg_kw)), npos, nreq}
+
+OP_PARAMS(a, 1, 1, HG_KW_A);
+OP_PARAMS(ab, 2, 2, HG_KW_A, HG_KW_B);
+OP_PARAMS(pred_target, 2, 2, HG_KW_PRED, HG_KW_TARGET);
+OP_PARAMS(a_axis, 2, 1, HG_KW_A, HG_KW_AXIS);
+OP_PARAMS(gemm, 2, 2, HG_KW_A, HG_KW_B, HG_KW_M, HG_KW_N, HG_KW_K);
+OP_PARAMS(ce, 3, 2, HG_KW_LOGITS, HG_KW_TARGET, HG_KW_IGNORE_INDEX);
+OP_PARAMS(name, 1, 1, HG_KW_NAME);
+
+/* Parse a vectorcall argument vector into out[0..ps->nkw).  A call with
+ * positional arguments only skips the keyword matching.  0, or -1 with
+ * TypeError set. */
+static inline int parse_op(hg_state *st, const char *fn, const op_params *ps,
+                           PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames, PyObject **out)
 {
-    hg_state *st = STATE(module);
-    PyObject *a[1];
-    if (nargs == 1 && kwnames == NULL)
-        a[0] = args[0];
-    else if (hg_parse_args(st, fn, args, nargs, kwnames, kw_a, 1, 1, 1, a) < 0)
-        return NULL;
-    return run_op(st, op, fn, a, kw_a, 1, &default_params);
-}
-
-/* ---- two-input ops: f(a, b) --------------------------------------------- */
-
-static const hg_kw kw_ab[] = {HG_KW_A, HG_KW_B};
-static const hg_kw kw_pred_target[] = {HG_KW_PRED, HG_KW_TARGET};
-
-static inline PyObject *binary(PyObject *module, PyObject *const *args,
-                               Py_ssize_t nargs, PyObject *kwnames, at_stdop op,
-                               const char *fn, const hg_kw *kws)
-{
-    hg_state *st = STATE(module);
-    PyObject *a[2];
-    if (nargs == 2 && kwnames == NULL) {
-        a[0] = args[0];
-        a[1] = args[1];
-    } else if (hg_parse_args(st, fn, args, nargs, kwnames, kws, 2, 2, 2, a) < 0)
-    {
-        return NULL;
+    if (kwnames == NULL && nargs >= ps->nreq && nargs <= ps->npos) {
+        for (int i = 0; i < ps->nkw; i++)
+            out[i] = i < nargs ? args[i] : NULL;
+        return 0;
     }
-    return run_op(st, op, fn, a, kws, 2, &default_params);
+    return hg_parse_args(st, fn, args, nargs, kwnames, ps->kws, ps->nkw,
+                         ps->npos, ps->nreq, out);
 }
 
-#define UNARY_OP(pyname, OP)                                              \
+/* op_<pyname>, the vectorcall entry point of an HG_OPS entry: parses its
+ * arguments against PARAMS, then calls IMPL(state, name, &PARAMS, parsed
+ * arguments, the entry's stdlib op(s)). */
+#define OP_ENTRY(pyname, params_text, doc, IMPL, PARAMS, ...)             \
     static PyObject *op_##pyname(PyObject *module, PyObject *const *args, \
                                  Py_ssize_t nargs, PyObject *kwnames)     \
     {                                                                     \
-        return unary(module, args, nargs, kwnames, AT_STD_##OP, #pyname); \
-    }
-#define BINARY_OP(pyname, OP, KWS)                                        \
-    static PyObject *op_##pyname(PyObject *module, PyObject *const *args, \
-                                 Py_ssize_t nargs, PyObject *kwnames)     \
-    {                                                                     \
-        return binary(module, args, nargs, kwnames, AT_STD_##OP, #pyname, \
-                      KWS);                                               \
+        hg_state *st = STATE(module);                                     \
+        PyObject *a[OP_MAX_PARAMS];                                       \
+        if (parse_op(st, #pyname, &PARAMS, args, nargs, kwnames, a) < 0)  \
+            return NULL;                                                  \
+        return IMPL(st, #pyname, &PARAMS, a, __VA_ARGS__);                \
     }
 
-BINARY_OP(vector_add, VECTOR_ADD, kw_ab)
-BINARY_OP(vector_sub, VECTOR_SUB, kw_ab)
-BINARY_OP(vector_mul, VECTOR_MUL, kw_ab)
-BINARY_OP(vector_div, VECTOR_DIV, kw_ab)
-BINARY_OP(mse_loss, MSE_LOSS, kw_pred_target)
-UNARY_OP(neg, NEG)
-UNARY_OP(abs, ABS)
-UNARY_OP(relu, RELU)
-UNARY_OP(sigmoid, SIGMOID)
-UNARY_OP(tanh, TANH)
-UNARY_OP(softmax, SOFTMAX)
-UNARY_OP(exp, EXP)
-UNARY_OP(log, LOG)
-UNARY_OP(sqrt, SQRT)
+/* ---- ops whose parameters are all input buffers: f(a), f(a, b) ---------- */
+
+static inline PyObject *plain(hg_state *st, const char *fn, const op_params *ps,
+                              PyObject *const *a, at_stdop op)
+{
+    return run_op(st, op, fn, a, ps->kws, ps->nkw, &default_params);
+}
 
 /* ---- pow(a, b): b a Buffer or a Python number ---------------------------- */
 
-static PyObject *op_pow(PyObject *module, PyObject *const *args,
-                        Py_ssize_t nargs, PyObject *kwnames)
+static PyObject *power(hg_state *st, const char *fn, const op_params *ps,
+                       PyObject *const *a, at_stdop by_buffer,
+                       at_stdop by_scalar)
 {
-    hg_state *st = STATE(module);
-    PyObject *a[2];
-    if (nargs == 2 && kwnames == NULL) {
-        a[0] = args[0];
-        a[1] = args[1];
-    } else if (hg_parse_args(st, "pow", args, nargs, kwnames, kw_ab, 2, 2, 2, a)
-               < 0)
-    {
-        return NULL;
-    }
     if (hg_buffer_check(st, a[1]))
-        return run_op(st, AT_STD_POW, "pow", a, kw_ab, 2, &default_params);
+        return run_op(st, by_buffer, fn, a, ps->kws, 2, &default_params);
     if (!hg_buffer_check(st, a[0]))
-        return not_a_buffer("pow", HG_KW_A, a[0]);
+        return not_a_buffer(fn, ps->kws[0], a[0]);
     double e = PyFloat_AsDouble(a[1]);
     if (e == -1.0 && PyErr_Occurred()) {
         if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
             PyErr_Clear();
-            PyErr_SetString(PyExc_OverflowError,
-                            "pow: exponent is too large for float32");
+            PyErr_Format(PyExc_OverflowError,
+                         "%s: exponent is too large for float32", fn);
             return NULL;
         }
         if (!PyErr_ExceptionMatches(PyExc_TypeError))
             return NULL;
         PyErr_Clear();
-        goto bad_exponent;
+        PyErr_Format(PyExc_TypeError,
+                     "%s: exponent 'b' must be a hologram.Buffer or a Python "
+                     "float/int, got %.200s",
+                     fn, Py_TYPE(a[1])->tp_name);
+        return NULL;
     }
     at_stdop_params p = default_params;
     p.scalar = (float)e;
-    return run_op(st, AT_STD_POW_SCALAR, "pow", a, kw_ab, 1, &p);
-
-bad_exponent:
-    PyErr_Format(PyExc_TypeError,
-                 "pow: exponent 'b' must be a hologram.Buffer or a Python "
-                 "float/int, got %.200s",
-                 Py_TYPE(a[1])->tp_name);
-    return NULL;
+    return run_op(st, by_scalar, fn, a, ps->kws, 1, &p);
 }
 
 /* ---- reductions: f(a, axis=None) ----------------------------------------- */
 
-static const hg_kw kw_a_axis[] = {HG_KW_A, HG_KW_AXIS};
-
-static PyObject *reduction(PyObject *module, PyObject *const *args,
-                           Py_ssize_t nargs, PyObject *kwnames, at_stdop all,
-                           at_stdop rows, const char *fn)
+static PyObject *reduction(hg_state *st, const char *fn, const op_params *ps,
+                           PyObject *const *a, at_stdop all, at_stdop rows)
 {
-    hg_state *st = STATE(module);
-    PyObject *a[2];
-    if (nargs == 1 && kwnames == NULL) {
-        a[0] = args[0];
-        a[1] = NULL;
-    } else if (hg_parse_args(st, fn, args, nargs, kwnames, kw_a_axis, 2, 2, 1,
-                             a)
-               < 0)
-    {
-        return NULL;
-    }
     if (!hg_buffer_check(st, a[0]))
-        return not_a_buffer(fn, HG_KW_A, a[0]);
+        return not_a_buffer(fn, ps->kws[0], a[0]);
     at_stdop op = all;
     if (a[1] != NULL && a[1] != Py_None) {
         int64_t axis;
@@ -224,86 +197,106 @@ static PyObject *reduction(PyObject *module, PyObject *const *args,
             return NULL;
         }
     }
-    return run_op(st, op, fn, a, kw_a_axis, 1, &default_params);
+    return run_op(st, op, fn, a, ps->kws, 1, &default_params);
 }
-
-#define REDUCE_OP(pyname, OP)                                             \
-    static PyObject *op_##pyname(PyObject *module, PyObject *const *args, \
-                                 Py_ssize_t nargs, PyObject *kwnames)     \
-    {                                                                     \
-        return reduction(module, args, nargs, kwnames, AT_STD_##OP,       \
-                         AT_STD_##OP##_ROWS, #pyname);                    \
-    }
-
-REDUCE_OP(sum, SUM)
-REDUCE_OP(max, MAX)
-REDUCE_OP(min, MIN)
-REDUCE_OP(mean, MEAN)
 
 /* ---- gemm(a, b, *, m, n, k) ---------------------------------------------- */
 
-static const hg_kw kw_gemm[] = {HG_KW_A, HG_KW_B, HG_KW_M, HG_KW_N, HG_KW_K};
-
-static PyObject *op_gemm(PyObject *module, PyObject *const *args,
-                         Py_ssize_t nargs, PyObject *kwnames)
+static PyObject *gemm(hg_state *st, const char *fn, const op_params *ps,
+                      PyObject *const *a, at_stdop op)
 {
-    hg_state *st = STATE(module);
-    PyObject *a[5];
-    if (hg_parse_args(st, "gemm", args, nargs, kwnames, kw_gemm, 5, 2, 2, a)
-        < 0)
-        return NULL;
     at_stdop_params p = default_params;
     int64_t *dst[3] = {&p.m, &p.n, &p.k};
     for (int i = 0; i < 3; i++) {
-        const char *nm = hg_kw_names[kw_gemm[2 + i]];
+        const char *nm = hg_kw_names[ps->kws[2 + i]];
         if (a[2 + i] == NULL) {
             PyErr_Format(PyExc_TypeError,
-                         "gemm: missing required keyword argument '%s'", nm);
+                         "%s: missing required keyword argument '%s'", fn, nm);
             return NULL;
         }
-        if (hg_as_int64("gemm", nm, a[2 + i], dst[i]) < 0)
+        if (hg_as_int64(fn, nm, a[2 + i], dst[i]) < 0)
             return NULL;
         if (*dst[i] < 0) {
-            PyErr_Format(PyExc_ValueError, "gemm: %s must be >= 0, got %lld",
+            PyErr_Format(PyExc_ValueError, "%s: %s must be >= 0, got %lld", fn,
                          nm, (long long)*dst[i]);
             return NULL;
         }
     }
-    return run_op(st, AT_STD_GEMM, "gemm", a, kw_gemm, 2, &p);
+    return run_op(st, op, fn, a, ps->kws, 2, &p);
 }
 
 /* ---- cross_entropy(logits, target, ignore_index=-100) -------------------- */
 
-static const hg_kw kw_ce[] = {HG_KW_LOGITS, HG_KW_TARGET, HG_KW_IGNORE_INDEX};
-
-static PyObject *op_cross_entropy(PyObject *module, PyObject *const *args,
-                                  Py_ssize_t nargs, PyObject *kwnames)
+static PyObject *cross_entropy(hg_state *st, const char *fn,
+                               const op_params *ps, PyObject *const *a,
+                               at_stdop op)
 {
-    hg_state *st = STATE(module);
-    PyObject *a[3];
-    if (hg_parse_args(st, "cross_entropy", args, nargs, kwnames, kw_ce, 3, 3, 2,
-                      a)
-        < 0)
-        return NULL;
     at_stdop_params p = default_params;
     if (a[2] != NULL
-        && hg_as_int64("cross_entropy", "ignore_index", a[2], &p.ignore_index)
-               < 0)
+        && hg_as_int64(fn, hg_kw_names[ps->kws[2]], a[2], &p.ignore_index) < 0)
         return NULL;
-    return run_op(st, AT_STD_CROSS_ENTROPY, "cross_entropy", a, kw_ce, 2, &p);
+    return run_op(st, op, fn, a, ps->kws, 2, &p);
 }
 
-/* ---- kernel_ir(name) -> str ---------------------------------------------- */
+/* Every op, one entry each: its Python name, the parameter list of its text
+ * signature and its docstring (what inspect.signature and help() show), then
+ * how it runs: the implementation, the op_params it parses (the same list as
+ * the text signature) and the stdlib op(s) it launches.  OP_AB, OP_A and
+ * OP_REDUCE write the entry of an op of their kind from its name, its value
+ * in words and its stdlib op. */
+/* clang-format off */
+#define OP_AB(X, name, value, OP) \
+    X(name, "a, b", value " elementwise, as a new Buffer.", \
+      plain, params_ab, AT_STD_##OP)
+#define OP_A(X, name, value, OP) \
+    X(name, "a", value ", as a new Buffer.", plain, params_a, AT_STD_##OP)
+#define OP_REDUCE(X, name, value, OP) \
+    X(name, "a, axis=None", \
+      value ": a 0-d Buffer, or (rows,) for axis=-1 on a 2-D buffer.", \
+      reduction, params_a_axis, AT_STD_##OP, AT_STD_##OP##_ROWS)
+#define HG_OPS(X) \
+    OP_AB(X, vector_add, "a + b", VECTOR_ADD) \
+    OP_AB(X, vector_sub, "a - b", VECTOR_SUB) \
+    OP_AB(X, vector_mul, "a * b", VECTOR_MUL) \
+    OP_AB(X, vector_div, "a / b", VECTOR_DIV) \
+    X(pow, "a, b", "a ** b, b a Buffer of a's shape or a Python number.", \
+      power, params_ab, AT_STD_POW, AT_STD_POW_SCALAR) \
+    OP_A(X, neg, "-a", NEG) \
+    OP_A(X, abs, "|a|", ABS) \
+    OP_A(X, relu, "max(a, 0)", RELU) \
+    OP_A(X, sigmoid, "1 / (1 + exp(-a))", SIGMOID) \
+    OP_A(X, tanh, "tanh(a)", TANH) \
+    OP_A(X, softmax, "softmax over a 1-D buffer or each row of a 2-D one", \
+         SOFTMAX) \
+    OP_A(X, exp, "exp(a)", EXP) \
+    OP_A(X, log, "log(a)", LOG) \
+    OP_A(X, sqrt, "sqrt(a)", SQRT) \
+    OP_REDUCE(X, sum, "Sum", SUM) \
+    OP_REDUCE(X, max, "Maximum", MAX) \
+    OP_REDUCE(X, min, "Minimum", MIN) \
+    OP_REDUCE(X, mean, "Mean", MEAN) \
+    X(gemm, "a, b, *, m, n, k", \
+      "(m, k) @ (k, n), row-major: a Buffer of shape (m, n).", \
+      gemm, params_gemm, AT_STD_GEMM) \
+    X(mse_loss, "pred, target", \
+      "mean((pred - target) ** 2), as a 0-d Buffer.", \
+      plain, params_pred_target, AT_STD_MSE_LOSS) \
+    X(cross_entropy, "logits, target, ignore_index=-100", \
+      "Mean cross-entropy over the rows whose target is not ignore_index, " \
+      "as a 0-d Buffer.", \
+      cross_entropy, params_ce, AT_STD_CROSS_ENTROPY)
+/* clang-format on */
 
-static const hg_kw kw_name[] = {HG_KW_NAME};
+HG_OPS(OP_ENTRY)
+
+/* ---- kernel_ir(name) -> str ---------------------------------------------- */
 
 static PyObject *op_kernel_ir(PyObject *module, PyObject *const *args,
                               Py_ssize_t nargs, PyObject *kwnames)
 {
-    hg_state *st = STATE(module);
     PyObject *a[1];
-    if (hg_parse_args(st, "kernel_ir", args, nargs, kwnames, kw_name, 1, 1, 1,
-                      a)
+    if (parse_op(STATE(module), "kernel_ir", &params_name, args, nargs, kwnames,
+                 a)
         < 0)
         return NULL;
     if (!PyUnicode_Check(a[0])) {
@@ -333,63 +326,27 @@ static PyObject *op_kernel_ir(PyObject *module, PyObject *const *args,
     at_status rc = at_stdop_kernel((at_stdop)op, &k, &err);
     if (rc != AT_OK)
         return hg_raise(rc, &err);
-    size_t need = at_kernel_print(k, NULL, 0);
-    char *text = PyMem_Malloc(need + 1);
-    if (text == NULL) {
-        at_kernel_free(k);
-        return PyErr_NoMemory();
-    }
-    size_t got = at_kernel_print(k, text, need + 1);
+    PyObject *text = hg_kernel_text(k);
     at_kernel_free(k);
-    if (got > need)
-        got = need;
-    PyObject *s =
-        PyUnicode_DecodeUTF8(text, (Py_ssize_t)strnlen(text, got), "replace");
-    PyMem_Free(text);
-    return s;
+    return text;
 }
 
 /* ------------------------------------------------------------------------ */
 
+/* A module-level function's PyMethodDef: the docstring starts with the text
+ * signature (name($module, params)), which inspect.signature reads. */
 #define FASTKW (METH_FASTCALL | METH_KEYWORDS)
-#define OPDEF(name, doc) \
-    {#name, (PyCFunction)(void (*)(void))op_##name, FASTKW, doc}
+#define OP_METHOD(name, params_text, doc, ...)              \
+    {#name, (PyCFunction)(void (*)(void))op_##name, FASTKW, \
+     #name "($module, " params_text ")\n--\n\n" doc},
 
+/* clang-format off */
 PyMethodDef hg_module_methods[] = {
     {"cpu_info", hg_cpu_info, METH_NOARGS,
-     "cpu_info() -> dict\n\nbrand, best isa, isa_supported, isa_compiled and "
-     "ncpu."},
-    OPDEF(vector_add, "vector_add(a, b) -> Buffer: a + b elementwise"),
-    OPDEF(vector_sub, "vector_sub(a, b) -> Buffer: a - b elementwise"),
-    OPDEF(vector_mul, "vector_mul(a, b) -> Buffer: a * b elementwise"),
-    OPDEF(vector_div, "vector_div(a, b) -> Buffer: a / b elementwise"),
-    OPDEF(neg, "neg(a) -> Buffer: -a"),
-    OPDEF(abs, "abs(a) -> Buffer: |a|"),
-    OPDEF(relu, "relu(a) -> Buffer: max(a, 0)"),
-    OPDEF(sigmoid, "sigmoid(a) -> Buffer: 1 / (1 + exp(-a))"),
-    OPDEF(tanh, "tanh(a) -> Buffer"),
-    OPDEF(softmax, "softmax(a) -> Buffer: over the whole 1-D buffer, or each "
-                   "row of a 2-D one"),
-    OPDEF(exp, "exp(a) -> Buffer"),
-    OPDEF(log, "log(a) -> Buffer"),
-    OPDEF(sqrt, "sqrt(a) -> Buffer"),
-    OPDEF(pow, "pow(a, b) -> Buffer: a ** b, b a Buffer of a's shape or a "
-               "Python number"),
-    OPDEF(sum,
-          "sum(a, axis=None) -> Buffer: 0-d, or (rows,) for axis=-1 on 2-D"),
-    OPDEF(max,
-          "max(a, axis=None) -> Buffer: 0-d, or (rows,) for axis=-1 on 2-D"),
-    OPDEF(min,
-          "min(a, axis=None) -> Buffer: 0-d, or (rows,) for axis=-1 on 2-D"),
-    OPDEF(mean,
-          "mean(a, axis=None) -> Buffer: 0-d, or (rows,) for axis=-1 on 2-D"),
-    OPDEF(gemm, "gemm(a, b, *, m, n, k) -> Buffer of shape (m, n): (m,k) @ "
-                "(k,n), row-major"),
-    OPDEF(mse_loss,
-          "mse_loss(pred, target) -> 0-d Buffer: mean((pred - target)**2)"),
-    OPDEF(cross_entropy, "cross_entropy(logits, target, ignore_index=-100) -> "
-                         "0-d Buffer (mean over "
-                         "non-ignored rows)"),
-    OPDEF(kernel_ir, "kernel_ir(name) -> str: the IR text of a built-in op"),
+     "cpu_info($module, /)\n--\n\n"
+     "A dict: brand, best isa, isa_supported, isa_compiled and ncpu."},
+    HG_OPS(OP_METHOD)
+    OP_METHOD(kernel_ir, "name", "The IR text (a str) of a built-in op.")
     {NULL, NULL, 0, NULL},
 };
+/* clang-format on */
