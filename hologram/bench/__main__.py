@@ -46,8 +46,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from . import suite
-    from .benchmark_utils import collect_system_info
     from .report import write_report
+    from .sysinfo import collect_system_info
 
     if args.list:
         for op in suite.ops().values():
