@@ -167,7 +167,7 @@ SIZES_SOFTMAX_ROWS = [1, 10, 100, 1_000]  # softmax over rows × 1000
 SIZES_CE_BATCH = [64, 512, 4_096]  # cross-entropy (N, C=1000)
 
 # HOLOGRAM_BENCH_QUICK=1: every section at the op table's quick sizes (tests/test_notebook.py)
-from hologram.bench import plots, suite
+from hologram.bench import plots, schema, suite
 from hologram.bench.suite import benchmark_op, quick_mode
 
 QUICK = quick_mode()
@@ -180,16 +180,7 @@ if QUICK:
     SIZES_CE_BATCH = list(table["cross_entropy"].quick)
     WARMUP_RUNS, TIMING_RUNS = suite.QUICK["warmup_runs"], suite.QUICK["timing_runs"]
 
-SHOW = [
-    "operation",
-    "shape",
-    "pytorch_median_ms",
-    "pytorch_out_median_ms",
-    "numpy_median_ms",
-    "atlas_median_ms",
-    "speedup",
-    "speedup_vs_out",
-]
+SHOW = list(schema.ROW_VIEW)  # the columns each section displays
 
 
 def bench(op, sizes):
@@ -617,8 +608,6 @@ display(all_results)
 # lists the same table), and what in `all_results` does not fit them:
 
 # %%
-from hologram.bench import schema
-
 display(schema.describe())
 schema_problems = schema.problems(all_results)
 print("Schema problems:", schema_problems or "none")

@@ -125,13 +125,28 @@ def test_compare_frameworks_settle_pauses_before_every_sample(monkeypatch):
         bu.compare_frameworks(fns, settle_s=float("nan"))
 
 
-def test_settle_waits_busy():
+def test_settle_waits_busy(monkeypatch):
     t0 = time.perf_counter()
-    c0 = time.process_time()
     timing.settle(0.02)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    assert wall >= 0.02
-    assert cpu >= 0.5 * wall  # the thread kept the CPU (a sleep would use ~0)
+    assert time.perf_counter() - t0 >= 0.02
+
+    class Clock:
+        """A clock that advances 1 ms per reading; sleeping is an error."""
+
+        readings = 0
+
+        def perf_counter(self):
+            self.readings += 1
+            return (self.readings - 1) / 1000
+
+        def sleep(self, seconds):
+            raise AssertionError("settle slept")
+
+    clock = Clock()
+    monkeypatch.setattr(timing, "time", clock)
+    timing.settle(0.02)
+    # one reading for the deadline, then one per poll until it reads 20 ms
+    assert clock.readings == 1 + 20
 
 
 def test_timing_settings_settle_only_with_threads():

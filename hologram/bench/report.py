@@ -195,18 +195,6 @@ FILES = {
     "heatmap": "heatmap.png",
     "md": "report.md",
 }
-#: the columns of the report's per-row tables
-ROW_COLUMNS = (
-    "operation",
-    "shape",
-    "pytorch_median_ms",
-    "pytorch_out_median_ms",
-    "numpy_median_ms",
-    "atlas_median_ms",
-    "speedup",
-    "speedup_vs_out",
-    "speedup_paired",
-)
 
 
 def _write_plots(ok, p: dict[str, str]) -> None:
@@ -253,7 +241,7 @@ def write_report(
     _write_plots(ok, p)
 
     summary = create_summary_table(ok) if len(ok) else pd.DataFrame()
-    cols = [c for c in ROW_COLUMNS if c in ok]  # older results files lack speedup_paired
+    cols = [c for c in schema.ROW_VIEW if c in ok]  # older results files lack speedup_paired
     failed = failed_checks(df)
     min_sample_ms = (config or {}).get("min_sample_s", MIN_SAMPLE_S) * 1e3
     md = [

@@ -60,16 +60,26 @@ COLORS = {"pytorch": "tab:blue", "pytorch_out": "tab:cyan", "numpy": "tab:gray",
 STATS = {"mean": "mean", "std": "standard deviation", "median": "median"}
 
 
-def _time(fw: str, stat: str) -> Column:
-    """A framework's per-call time statistic.  NaN when the framework is not timed on the
-    row: PyTorch ``out=`` where the op has no such form, Atlas when its call raised."""
-    return Column(
-        f"{fw}_{stat}_ms",
-        "float",
-        "ms",
-        f"{FRAMEWORKS[fw]} time per call, {STATS[stat]} over the samples",
-        nullable=True,
+def _times(fws: tuple[str, ...], stats: tuple[str, ...]) -> tuple[Column, ...]:
+    """Per-call time statistics, framework by framework.  NaN where the framework is not
+    timed on the row: PyTorch ``out=`` where the op has no such form, Atlas when its call
+    raised."""
+    return tuple(
+        Column(
+            f"{fw}_{stat}_ms",
+            "float",
+            "ms",
+            f"{FRAMEWORKS[fw]} time per call, {STATS[stat]} over the samples",
+            nullable=True,
+        )
+        for fw in fws
+        for stat in stats
     )
+
+
+def _number(name: str, meaning: str) -> Column:
+    """A dimensionless value, NaN (or None) where the row has none."""
+    return Column(name, "float", "", meaning, nullable=True)
 
 
 #: Every column, in record order.  The first seven are the record of the seed notebook's
@@ -77,55 +87,44 @@ def _time(fw: str, stat: str) -> Column:
 COLUMNS: tuple[Column, ...] = (
     Column("operation", "str", "", "op name, as in hg.ops"),
     Column("size", "int", "elements", "elements in the first input"),
-    _time("pytorch", "mean"),
-    _time("pytorch", "std"),
-    _time("atlas", "mean"),
-    _time("atlas", "std"),
-    Column(
-        "speedup",
-        "float",
-        "",
-        "PyTorch median / Atlas median (>1: Atlas faster)",
-        nullable=True,
-    ),
+    *_times(("pytorch", "atlas"), ("mean", "std")),
+    _number("speedup", "PyTorch median / Atlas median (>1: Atlas faster)"),
     Column("shape", "str", "", "shape of the first input: '1,000' or '64x1000'"),
     Column("group", "str", "", "kind of op: elementwise, activation, reduction, ..."),
     Column("threads", "int", "threads", "threads of PyTorch and of Atlas on the row"),
-    _time("pytorch", "median"),
-    _time("atlas", "median"),
-    _time("pytorch_out", "median"),
-    _time("numpy", "median"),
-    Column(
+    *_times(("pytorch", "atlas", "pytorch_out", "numpy"), ("median",)),
+    _number(
         "speedup_vs_out",
-        "float",
-        "",
         "PyTorch out= median / Atlas median: PyTorch without a fresh result per call",
-        nullable=True,
     ),
-    _time("pytorch_out", "mean"),
-    _time("pytorch_out", "std"),
-    _time("numpy", "mean"),
-    _time("numpy", "std"),
-    Column(
+    *_times(("pytorch_out", "numpy"), ("mean", "std")),
+    _number(
         "max_abs_diff",
-        "float",
-        "",
         "largest absolute difference of Atlas from PyTorch, over the elements finite in both",
-        nullable=True,
     ),
     Column("correct", "bool", "", "Atlas and the NumPy reference both match PyTorch"),
     Column("error", "str", "", "what failed when correct is False", nullable=True),
-    Column(
+    _number(
         "speedup_paired",
-        "float",
-        "",
         "median over sample rounds of PyTorch / Atlas within the round (cancels drift)",
-        nullable=True,
     ),
 )
 
 BY_NAME = {c.name: c for c in COLUMNS}
 NAMES = tuple(BY_NAME)
+
+#: the columns of a per-row table (the report's row tables, the notebook's displays)
+ROW_VIEW = (
+    "operation",
+    "shape",
+    "pytorch_median_ms",
+    "pytorch_out_median_ms",
+    "numpy_median_ms",
+    "atlas_median_ms",
+    "speedup",
+    "speedup_vs_out",
+    "speedup_paired",
+)
 
 
 def order_columns(rec: dict[str, Any]) -> dict[str, Any]:
