@@ -33,7 +33,9 @@ def _progress(total: int):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hologram.bench", description=__doc__)
     ap.add_argument("--out", default="results", help="output directory (default: results/)")
-    ap.add_argument("--quick", action="store_true", help="small sizes only, < 1 minute")
+    ap.add_argument(
+        "--quick", action="store_true", help="small sizes and fewer samples: a short run"
+    )
     ap.add_argument(
         "--threads",
         type=int,

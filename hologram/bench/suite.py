@@ -364,7 +364,7 @@ def quick_mode() -> bool:
 
 # ----------------------------------------------------------------------------- runner
 
-#: per-run timing settings; quick trades precision for a run well under a minute
+#: per-run timing settings; quick trades precision for a short run
 FULL = dict(warmup_runs=5, timing_runs=25, min_sample_s=0.01)
 QUICK = dict(warmup_runs=2, timing_runs=5, min_sample_s=0.001)
 
