@@ -1,9 +1,13 @@
-"""hologram.bench.benchmark_utils: timing statistics, correctness checks, persistence, tables, plots."""
+"""hologram.bench: timing statistics, correctness checks, system info, the results schema,
+persistence, the report's tables and plots, and the benchmark_utils facade."""
 
+import importlib.util
 import math
+import os
 import re
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,41 @@ import torch
 
 import hologram as hg
 from hologram.bench import benchmark_utils as bu
+from hologram.bench import checks, io, plots, report, schema, sysinfo, timing
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+# The public name -> the module of its concern.
+FACADE = {
+    "BenchmarkResult": timing,
+    "benchmark_operation": timing,
+    "compare_frameworks": timing,
+    "paired_speedup": timing,
+    "verify_correctness": checks,
+    "to_numpy": checks,
+    "collect_system_info": sysinfo,
+    "plot_comparison": plots,
+    "plot_scaling": plots,
+    "plot_speedup": plots,
+    "plot_heatmap": plots,
+    "create_summary_table": report,
+    "save_results": io,
+    "load_results": io,
+    "FRAMEWORKS": schema,
+}
+
+
+def test_benchmark_utils_reexports_each_name_from_its_module():
+    assert sorted(bu.__all__) == sorted(FACADE)
+    for name, module in FACADE.items():
+        assert getattr(bu, name) is getattr(module, name), name
+    # notebooks/benchmark_utils.py, which the notebook imports, re-exports the same objects
+    spec = importlib.util.spec_from_file_location("nb_bu", NOTEBOOKS / "benchmark_utils.py")
+    nb_bu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nb_bu)
+    assert sorted(nb_bu.__all__) == sorted(FACADE)
+    for name in FACADE:
+        assert getattr(nb_bu, name) is getattr(bu, name), name
 
 
 def test_benchmark_operation_stats_match_samples():
@@ -66,7 +105,7 @@ def test_compare_frameworks_alternates_and_keeps_names():
 
 def test_compare_frameworks_settle_pauses_before_every_sample(monkeypatch):
     events = []
-    monkeypatch.setattr(bu, "_settle", lambda s: events.append(("sleep", s)))
+    monkeypatch.setattr(timing, "settle", lambda s: events.append(("sleep", s)))
     fns = {k: (lambda k=k: events.append(("call", k))) for k in ("a", "b")}
     bu.compare_frameworks(fns, warmup_runs=0, timing_runs=2, min_sample_s=0, settle_s=0.03)
     timed = events[2:]  # after one calibration call each
@@ -86,21 +125,37 @@ def test_compare_frameworks_settle_pauses_before_every_sample(monkeypatch):
         bu.compare_frameworks(fns, settle_s=float("nan"))
 
 
-def test_settle_waits_busy():
+def test_settle_waits_busy(monkeypatch):
     t0 = time.perf_counter()
-    c0 = time.process_time()
-    bu._settle(0.02)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    assert wall >= 0.02
-    assert cpu >= 0.5 * wall  # the thread kept the CPU (a sleep would use ~0)
+    timing.settle(0.02)
+    assert time.perf_counter() - t0 >= 0.02
+
+    class Clock:
+        """A clock that advances 1 ms per reading; sleeping is an error."""
+
+        readings = 0
+
+        def perf_counter(self):
+            self.readings += 1
+            return (self.readings - 1) / 1000
+
+        def sleep(self, seconds):
+            raise AssertionError("settle slept")
+
+    clock = Clock()
+    monkeypatch.setattr(timing, "time", clock)
+    timing.settle(0.02)
+    # one reading for the deadline, then one per poll until it reads 20 ms
+    assert clock.readings == 1 + 20
 
 
 def test_timing_settings_settle_only_with_threads():
     from hologram.bench import suite
 
     assert suite.timing_settings(False, 1) == {**suite.FULL, "settle_s": 0.0}
+    assert suite.timing_settings(True, 1) == {**suite.QUICK, "settle_s": 0.0}
     assert suite.timing_settings(True, 2) == {**suite.QUICK, "settle_s": suite.SETTLE_MULTI_S}
-    assert suite.SETTLE_MULTI_S > 0
+    assert suite.timing_settings(False, 2)["settle_s"] == suite.SETTLE_MULTI_S
 
 
 def test_paired_speedup_is_median_of_per_round_ratios():
@@ -121,7 +176,9 @@ def test_verify_correctness_accepts_array_likes(kind):
     conv = {"numpy": np.array, "torch": torch.from_numpy, "hologram": hg.Executor().from_numpy}[
         kind
     ]
-    assert bu.verify_correctness(conv(x), x + np.float32(1e-7), rtol=1e-5, atol=1e-6) <= 2e-7
+    expected = x + np.float32(1e-7)
+    want = float(np.max(np.abs(x.astype(np.float64) - expected.astype(np.float64))))
+    assert bu.verify_correctness(conv(x), expected, rtol=1e-5, atol=1e-6) == want
 
 
 def test_verify_correctness_reports_worst_element():
@@ -190,6 +247,36 @@ def test_save_results_round_trip(tmp_path, fmt):
         bu.save_results(RECORDS, tmp_path / "x", format="xml")
 
 
+CPUINFO = """processor\t: 0
+model name\t: Test CPU
+physical id\t: 0
+core id\t: 0
+cpu MHz\t\t: 2000.000
+
+processor\t: 1
+model name\t: Test CPU
+physical id\t: 0
+core id\t: 0
+cpu MHz\t\t: 3000.000
+
+processor\t: 2
+model name\t: Test CPU
+physical id\t: 1
+core id\t: 0
+cpu MHz\t\t: 2500.000
+"""
+
+
+def test_cpuinfo_parse_and_physical_cores():
+    procs = sysinfo.cpuinfo(CPUINFO)
+    assert [p["processor"] for p in procs] == ["0", "1", "2"]
+    assert procs[1]["cpu MHz"] == "3000.000" and procs[2]["physical id"] == "1"
+    assert sysinfo.physical_cores(procs, 3) == 2  # two hyperthreads of core 0, one core on socket 1
+    no_core_id = [{"cpu cores": "4", "physical id": "0"}, {"cpu cores": "4", "physical id": "1"}]
+    assert sysinfo.physical_cores(no_core_id, 16) == 8
+    assert sysinfo.physical_cores([], 6) == 6
+
+
 def test_collect_system_info_keys():
     info = bu.collect_system_info(hg.Executor(threads=1))
     for key in (
@@ -209,12 +296,19 @@ def test_collect_system_info_keys():
         "hologram_isa",
     ):
         assert key in info, key
-    assert info["cpu_model"] and isinstance(info["cpu_freq_mhz"], float)
-    assert 1 <= info["cpu_cores_physical"] <= info["cpu_cores_logical"]
-    assert info["memory_total_gb"] > 0.1
+    procs = sysinfo.cpuinfo()
+    assert info["cpu_model"] == next(
+        (p["model name"] for p in procs if "model name" in p), hg.cpu_info().get("brand")
+    )
+    assert info["cpu_cores_logical"] == os.cpu_count()
+    assert info["cpu_cores_physical"] == sysinfo.physical_cores(procs, os.cpu_count())
+    with open("/proc/meminfo") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("MemTotal:"))
+    assert info["memory_total_gb"] == kb / 1024**2
     assert info["hologram_version"] == hg.__version__ and info["hologram_threads"] == 1
     assert info["hologram_isa"] == hg.cpu_info()["isa"]
     assert info["torch_version"] == torch.__version__ and info["numpy_version"] == np.__version__
+    assert info["torch_num_threads"] == torch.get_num_threads()
     f"{info['cpu_freq_mhz']:.0f} {info['memory_total_gb']:.1f}"  # the notebook's formats
 
 
@@ -328,26 +422,31 @@ def test_cli_quick_report_and_exit_status(tmp_path, monkeypatch):
 
     out = tmp_path / "ok"
     assert cli.main(["--out", str(out), "--quick", "--ops", "neg,gemm"]) == 0
-    for f in (
-        "results.json",
-        "results.csv",
-        "comparison.png",
-        "scaling.png",
-        "speedup.png",
-        "heatmap.png",
-        "report.md",
-    ):
-        assert (out / f).stat().st_size > 0, f
+    assert sorted(os.listdir(out)) == sorted(report.FILES.values())
+    for kind in ("comparison", "scaling", "speedup", "heatmap"):
+        assert (out / report.FILES[kind]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", kind
     rows = json.loads((out / "results.json").read_text())
+    assert io.load_results(out / "results.csv") == rows
     assert [(r["operation"], r["shape"]) for r in rows] == [
         ("neg", "1,000"),
         ("neg", "10,000"),
         ("gemm", "64x64"),
         ("gemm", "128x128"),
     ]
-    assert all(r["correct"] and r["speedup"] > 0 and r["threads"] == 1 for r in rows)
-    assert all(r["speedup_paired"] > 0 for r in rows)
-    assert rows[0]["pytorch_out_median_ms"] > 0 and rows[0]["numpy_median_ms"] > 0
+    for r in rows:
+        assert tuple(r) == schema.NAMES
+        assert (r["correct"], r["error"], r["threads"], r["group"]) == (
+            True,
+            None,
+            1,
+            "elementwise" if r["operation"] == "neg" else "linalg",
+        )
+        assert r["speedup"] == r["pytorch_median_ms"] / r["atlas_median_ms"]
+        assert r["speedup_vs_out"] == r["pytorch_out_median_ms"] / r["atlas_median_ms"]
+    assert [r["max_abs_diff"] for r in rows[:2]] == [0.0, 0.0]  # negation is exact
+    text = (out / "report.md").read_text()
+    assert "Atlas is faster than PyTorch in" in text and "## Correctness failures (0)" in text
+    assert all(f"| {name} |" in text for name in schema.NAMES)  # the column table
 
     monkeypatch.setitem(
         suite.ops(), "neg", dataclasses.replace(suite.ops()["neg"], atlas=hg.ops.abs)
@@ -357,3 +456,159 @@ def test_cli_quick_report_and_exit_status(tmp_path, monkeypatch):
     assert "## Correctness failures (2)" in (bad / "report.md").read_text()
     with pytest.raises(SystemExit):
         cli.main(["--out", str(bad), "--ops", "no_such_op"])
+
+
+def _fake_result(name, samples):
+    return timing.BenchmarkResult.from_samples(name, None, samples, 1)
+
+
+def test_run_op_record_from_known_samples(monkeypatch):
+    """run_op's record, with the timing replaced by known samples: every column's value."""
+    from hologram.bench import suite
+
+    samples = {
+        "pytorch": [4.0, 6.0, 5.0],
+        "pytorch_out": [3.0, 3.0, 3.0],
+        "numpy": [2.0, 2.0, 5.0],
+        "atlas": [1.0, 2.0, 4.0],
+    }
+    seen = {}
+
+    def fake(fns, *args, **kwargs):
+        seen["keys"] = list(fns)
+        return {k: _fake_result(k, samples[k]) for k in fns}
+
+    monkeypatch.setattr(suite, "compare_frameworks", fake)
+    rec = suite.run_op("vector_add", 1000, hg.Executor(threads=1))
+    assert seen["keys"] == list(schema.FRAMEWORKS)
+    assert tuple(rec) == schema.NAMES
+    assert (rec["operation"], rec["size"], rec["shape"], rec["group"]) == (
+        "vector_add",
+        1000,
+        "1,000",
+        "elementwise",
+    )
+    assert (rec["correct"], rec["error"], rec["max_abs_diff"]) == (True, None, 0.0)
+    assert (rec["pytorch_median_ms"], rec["pytorch_mean_ms"]) == (5.0, 5.0)
+    assert rec["pytorch_std_ms"] == statistics.stdev([4.0, 6.0, 5.0])
+    assert (rec["atlas_median_ms"], rec["numpy_median_ms"], rec["pytorch_out_median_ms"]) == (
+        2.0,
+        2.0,
+        3.0,
+    )
+    assert rec["speedup"] == 2.5 and rec["speedup_vs_out"] == 1.5
+    assert rec["speedup_paired"] == 3.0  # median of 4/1, 6/2, 5/4
+    assert schema.problems(__import__("pandas").DataFrame([rec])) == []
+
+
+def test_schema_order_and_problems():
+    pd = pytest.importorskip("pandas")
+    assert len(set(schema.NAMES)) == len(schema.COLUMNS)
+    assert {c.dtype for c in schema.COLUMNS} == {"str", "int", "float", "bool"}
+    assert schema.NAMES[:7] == (  # the record of the seed notebook's section 3.1
+        "operation",
+        "size",
+        "pytorch_mean_ms",
+        "pytorch_std_ms",
+        "atlas_mean_ms",
+        "atlas_std_ms",
+        "speedup",
+    )
+    for fw in schema.FRAMEWORKS:
+        for stat in schema.STATS:
+            assert f"{fw}_{stat}_ms" in schema.BY_NAME
+    rec = {name: None for name in reversed(schema.NAMES)}
+    assert tuple(schema.order_columns(rec)) == schema.NAMES
+    with pytest.raises(KeyError, match="unknown \\['extra'\\], missing \\[\\]"):
+        schema.order_columns({**rec, "extra": 1})
+    with pytest.raises(KeyError, match="missing \\['size'\\]"):
+        schema.order_columns({k: v for k, v in rec.items() if k != "size"})
+    df = pd.DataFrame(
+        {"operation": ["a", "b"], "size": [1.5, 2], "correct": [True, None], "speedup": [None, 2.0]}
+    )
+    assert schema.problems(df, ("operation", "size", "correct", "speedup", "shape")) == [
+        "column 'size' (int) holds [1.5, 2.0]",
+        "column 'correct' (bool) holds [None]",
+        "missing column 'shape'",
+    ]
+    assert list(schema.describe().columns) == ["column", "dtype", "unit", "meaning"]
+    assert list(schema.describe()["column"]) == list(schema.NAMES)
+    assert schema.BY_NAME["atlas_median_ms"].axis_label == (
+        "Atlas time per call, median over the samples (ms)"
+    )
+    assert schema.shape_label((1000,)) == "1,000" and schema.shape_label((64, 1000)) == "64x1000"
+
+
+def _results(pd):
+    """Six rows with known speedups; the last one lost its Atlas measurement."""
+    rows = [
+        ("vector_add", "elementwise", 1000, 2.0, 4.0, 1.5),
+        ("vector_add", "elementwise", 10000, 8.0, 2.0, 7.0),
+        ("exp", "transcendental", 1000, 0.25, None, 0.6),
+        ("gemm", "linalg", 4096, 1.0, 1.2, 1.1),
+        ("gemm", "linalg", 16384, 0.25, 0.3, 0.2),
+        ("sum", "reduction", 1000, float("nan"), None, None),
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "operation": op,
+                "group": g,
+                "size": n,
+                "shape": schema.shape_label((n,) if op != "gemm" else (int(n**0.5),) * 2),
+                "threads": 1,
+                "speedup": s,
+                "speedup_vs_out": out,
+                "speedup_paired": paired,
+                "correct": op != "exp",
+                "error": "RuntimeError: boom" if op == "sum" else None,
+            }
+            for op, g, n, s, out, paired in rows
+        ]
+    )
+
+
+def test_findings_computed_from_the_rows():
+    pd = pytest.importorskip("pandas")
+    text = report.findings_markdown(_results(pd))
+    # speedups 2, 8, 0.25, 1, 0.25: geo-mean (2*8*0.25*1*0.25)**(1/5) = 1
+    assert "Atlas is faster than PyTorch in **2 of 5** rows" in text
+    assert "geometric-mean speedup **1.00x**" in text
+    assert "| elementwise | 2 | 2 | 4.00x | 2.00x - 8.00x |" in text
+    assert "| linalg | 2 | 0 | 0.50x | 0.25x - 1.00x |" in text
+    assert "Largest Atlas advantage: **vector_add 10,000** at 8.00x" in text
+    assert "Largest PyTorch advantage: **exp 1,000** at 4.00x" in text
+    # speedup_vs_out 4, 2, 1.2, 0.3 over 4 rows: 3 wins, geo-mean (4*2*1.2*0.3)**0.25
+    assert (
+        f"Atlas wins 3 of 4 rows that have it (against plain PyTorch: 2); geo-mean {(4 * 2 * 1.2 * 0.3) ** 0.25:.2f}x"
+        in text
+    )
+    assert "Largest GEMM (**gemm 128x128**): speedup 0.25x" in text
+    assert "Rows without a measurement: 1; sum 1,000: RuntimeError: boom." in text
+    assert "Rows that failed the correctness check: 1." in text
+    # a row of the seed's loop has no group column: the op table supplies it
+    seed_row = pd.DataFrame([{"operation": "neg", "size": 1000, "speedup": 3.0}])
+    assert "| elementwise | 1 | 1 | 3.00x |" in report.findings_markdown(seed_row)
+
+
+def test_expectations_table_verdicts():
+    pd = pytest.importorskip("pandas")
+    t = report.expectations_table(
+        _results(pd),
+        [
+            {"text": "add fast", "ops": ["vector_add"], "low": 1.5, "high": 3.0},
+            {"text": "gemm big", "ops": ["gemm"], "low": 0.2, "high": 0.5, "rows": "largest"},
+            {"text": "exp fast", "ops": ["exp"], "low": 2.0, "high": 4.0},
+            {"text": "sum", "ops": ["sum"], "low": 0.8, "high": 1.2},
+        ],
+    )
+    assert list(t["verdict"]) == ["partly", "held", "not held", "no rows"]
+    assert list(t["rows inside"]) == ["1/2", "1/1", "0/1", "0/0"]
+    assert list(t["measured"]) == ["2.00x - 8.00x", "0.25x - 0.25x", "0.25x - 0.25x", "no rows"]
+    assert t["expected speedup"][1] == "0.20x - 0.50x"
+
+
+def test_geomean_reference_values():
+    assert report.geomean([2.0, 8.0]) == pytest.approx(4.0, rel=1e-15)
+    assert report.geomean([0.5, 2.0, float("nan"), -1.0, 0.0]) == pytest.approx(1.0, rel=1e-15)
+    assert math.isnan(report.geomean([float("nan")]))

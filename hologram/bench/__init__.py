@@ -1,9 +1,13 @@
 """Hologram Atlas vs PyTorch benchmark suite.
 
-``python -m hologram.bench --out results/ [--quick] [--threads N] [--ops a,b]`` runs it;
-:mod:`hologram.bench.benchmark_utils` holds the reusable timing/checking/plotting helpers
-(also used by ``notebooks/pytorch_vs_atlas_benchmarks.ipynb``).  Importing this package
-needs only NumPy; ``suite`` imports torch, ``report`` pandas/matplotlib/seaborn.
+``python -m hologram.bench --out results/ [--quick] [--threads N] [--ops a,b]`` runs it.
+One module per concern: ``timing`` (calibrated, alternating samples), ``checks``
+(correctness against a reference), ``sysinfo`` (the machine), ``schema`` (every column of
+a results record), ``io`` (results.json/.csv), ``plots``, ``suite`` (the op table and its
+runner), ``report`` (summary, findings, report.md) and ``environment`` (the process
+environment the benchmark is timed in).  ``benchmark_utils`` re-exports the names the
+notebook ``notebooks/pytorch_vs_atlas_benchmarks.py`` uses.  Importing this package needs
+only NumPy; ``suite`` imports torch, ``report`` and ``plots`` pandas/matplotlib/seaborn.
 """
 
 from .benchmark_utils import (  # noqa: F401

@@ -33,7 +33,9 @@ def _progress(total: int):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hologram.bench", description=__doc__)
     ap.add_argument("--out", default="results", help="output directory (default: results/)")
-    ap.add_argument("--quick", action="store_true", help="small sizes only, < 1 minute")
+    ap.add_argument(
+        "--quick", action="store_true", help="small sizes and fewer samples: a short run"
+    )
     ap.add_argument(
         "--threads",
         type=int,
@@ -46,8 +48,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from . import suite
-    from .benchmark_utils import collect_system_info
     from .report import write_report
+    from .sysinfo import collect_system_info
 
     if args.list:
         for op in suite.ops().values():

@@ -9,10 +9,9 @@ benchmark commands, never to the tests.
 - ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are set on some of the
   development machines and slow NumPy's BLAS; the NumPy column would be
   unfair, so they are removed.
-- ``OPENBLAS_THREAD_TIMEOUT=4``: NumPy's OpenBLAS workers otherwise spin for
-  ~0.1 s after each call and, with ``--threads 0``, sit on the cores PyTorch
-  and Atlas are timed on (gemm 1024 with 2 threads: PyTorch 27.3 / Atlas
-  25.9 ms with the default, 15.7 / 14.2 ms with this setting).
+- ``OPENBLAS_THREAD_TIMEOUT=4``: NumPy's OpenBLAS workers otherwise keep
+  spinning after each call and, with ``--threads 0``, sit on the cores
+  PyTorch and Atlas are timed on (docs/performance.md has the measurements).
 
 OpenBLAS reads these when NumPy is first imported, so they must be in place
 before the benchmark's process starts.

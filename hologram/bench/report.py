@@ -1,4 +1,5 @@
-"""Turn benchmark records into results.json/.csv, plots and report.md, and findings text."""
+"""The report of a benchmark run: summary and findings computed from the results, and
+report.md with results.json/.csv and the plots written next to it."""
 
 from __future__ import annotations
 
@@ -8,77 +9,168 @@ from typing import Any
 
 import numpy as np
 
-from . import benchmark_utils as bu
-from .suite import GROUPS
+from . import io, plots, schema
+from .timing import MIN_SAMPLE_S
+
+TIE_BAND = 1.05  # speedups within [1/1.05, 1.05] count as a tie
 
 
-def _geomean(s) -> float:
-    s = np.asarray(s, dtype=float)
+def geomean(values) -> float:
+    """Geometric mean of the finite positive values; NaN when there is none."""
+    s = np.asarray(values, dtype=float)
     s = s[np.isfinite(s) & (s > 0)]
     return float(np.exp(np.log(s).mean())) if s.size else math.nan
 
 
+def measured(df):
+    """The rows with a finite speedup (a row whose Atlas call raised has none)."""
+    return df[np.isfinite(df["speedup"].astype(float))]
+
+
+def failed_checks(df):
+    """The rows whose correctness check failed (rows without a check are not counted)."""
+    if "correct" not in df:
+        return df.iloc[:0]
+    return df[df["correct"].eq(False)]
+
+
+def groups(df):
+    """Each row's group: its group column, else the op table's group of its operation."""
+    from .suite import group_of
+
+    given = df["group"] if "group" in df else df["operation"].map(lambda _: None)
+    return given.where(given.notna(), df["operation"].map(group_of))
+
+
+def create_summary_table(df):
+    """One row per operation: sizes, median/min/max speedup (PyTorch time / Atlas time),
+    how many sizes Atlas wins, and the winner by median speedup
+    ('Atlas' above TIE_BAND, 'PyTorch' below 1/TIE_BAND, else 'tie')."""
+    import pandas as pd
+
+    rows = []
+    for op, g in df.groupby("operation", sort=False):
+        s = g["speedup"].astype(float)
+        med = float(s.median())
+        rows.append(
+            {
+                "operation": op,
+                "sizes": ", ".join(schema.size_labels(g)),
+                "median_speedup": med,
+                "min_speedup": float(s.min()),
+                "max_speedup": float(s.max()),
+                "atlas_wins": f"{int((s > 1).sum())}/{len(s)}",
+                "winner": "Atlas" if med > TIE_BAND else "PyTorch" if med < 1 / TIE_BAND else "tie",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def expectations_table(df, expectations):
+    """Compare claims about the speedup with the measured rows.
+
+    Each expectation is a dict: ``text`` (the claim), ``ops`` (operation names), ``low`` and
+    ``high`` (the speedup range the claim means) and optionally ``rows="largest"`` (only each
+    op's largest size).  The verdict is 'held' when every row lies in the range, 'not held'
+    when none does, else 'partly'.
+    """
+    import pandas as pd
+
+    df = measured(df)
+    out = []
+    for e in expectations:
+        rows = df[df["operation"].isin(e["ops"])]
+        if e.get("rows") == "largest":
+            rows = rows[rows["size"] == rows.groupby("operation")["size"].transform("max")]
+        s = rows["speedup"].astype(float)
+        inside = int(((s >= e["low"]) & (s <= e["high"])).sum())
+        out.append(
+            {
+                "expectation": e["text"],
+                "expected speedup": f"{e['low']:.2f}x - {e['high']:.2f}x",
+                "measured": f"{s.min():.2f}x - {s.max():.2f}x" if len(s) else "no rows",
+                "rows inside": f"{inside}/{len(s)}",
+                "verdict": "no rows"
+                if not len(s)
+                else "held"
+                if inside == len(s)
+                else "not held"
+                if inside == 0
+                else "partly",
+            }
+        )
+    return pd.DataFrame(out)
+
+
 def _label(r) -> str:
-    return f"{r['operation']} {r['shape'] if isinstance(r.get('shape'), str) else int(r['size'])}"
+    return schema.row_labels(r.to_frame().T)[0]
+
+
+def _ratio_line(df, col: str, text: str) -> list[str]:
+    """A bullet on a second speedup column: wins and geo-mean over the rows that have it."""
+    if col not in df or not df[col].notna().any():
+        return []
+    o = df[df[col].notna()]
+    return [
+        f"- {text}: Atlas wins {int((o[col] > 1).sum())} of {len(o)} rows that have it "
+        f"(against plain PyTorch: {int((o['speedup'] > 1).sum())}); geo-mean {geomean(o[col]):.2f}x."
+    ]
 
 
 def findings_markdown(df) -> str:
-    """A findings paragraph computed from a results DataFrame (speedup = PyTorch time / Atlas time)."""
-    df = df[np.isfinite(df["speedup"].astype(float))]
-    if df.empty:
-        return "_No successful measurements._"
-    groups = df["operation"].map(lambda o: GROUPS.get(o, "other"))
-    wins = df["speedup"] > 1
-    best, worst = df.loc[df["speedup"].idxmax()], df.loc[df["speedup"].idxmin()]
-    threads = (
-        ", ".join(str(int(t)) for t in sorted(df["threads"].dropna().unique()))
-        if "threads" in df
-        else "?"
+    """The findings of a results DataFrame, as Markdown: every figure is computed here."""
+    ok = measured(df)
+    lost = df[~df.index.isin(ok.index)]
+    failed = failed_checks(df)
+    lines = []
+    if ok.empty:
+        lines.append("_No successful measurements._")
+    else:
+        threads = (
+            ", ".join(str(int(t)) for t in sorted(ok["threads"].dropna().unique()))
+            if "threads" in ok
+            else "?"
+        )
+        wins = int((ok["speedup"] > 1).sum())
+        lines += [
+            f"**Measured** ({len(ok)} rows, threads = {threads}): Atlas is faster than PyTorch in "
+            f"**{wins} of {len(ok)}** rows; geometric-mean speedup "
+            f"**{geomean(ok['speedup']):.2f}x** (>1 means Atlas faster).",
+            "",
+            "| group | rows | Atlas wins | geo-mean speedup | range |",
+            "|---|---|---|---|---|",
+        ]
+        for g, sub in ok.groupby(groups(ok), sort=False):
+            lines.append(
+                f"| {g} | {len(sub)} | {int((sub['speedup'] > 1).sum())} "
+                f"| {geomean(sub['speedup']):.2f}x "
+                f"| {sub['speedup'].min():.2f}x - {sub['speedup'].max():.2f}x |"
+            )
+        best, worst = ok.loc[ok["speedup"].idxmax()], ok.loc[ok["speedup"].idxmin()]
+        lines += ["", f"- Largest Atlas advantage: **{_label(best)}** at {best['speedup']:.2f}x."]
+        lines.append(
+            f"- Largest PyTorch advantage: **{_label(worst)}** at {1 / worst['speedup']:.2f}x "
+            f"(speedup {worst['speedup']:.2f}x)."
+            if worst["speedup"] < 1
+            else f"- PyTorch wins no row; Atlas's narrowest lead: **{_label(worst)}** "
+            f"at {worst['speedup']:.2f}x."
+        )
+        lines += _ratio_line(
+            ok, "speedup_vs_out", "Fairness control, against PyTorch with `out=` (no allocation)"
+        )
+        lines += _ratio_line(
+            ok, "speedup_paired", "Drift check, the speedup taken within each round of samples"
+        )
+        g = ok[ok["operation"] == "gemm"]
+        if len(g):
+            big = g.loc[g["size"].idxmax()]
+            lines.append(f"- Largest GEMM (**{_label(big)}**): speedup {big['speedup']:.2f}x.")
+    lines.append(
+        f"- Rows without a measurement: {len(lost)}"
+        + "".join(f"; {_label(r)}: {r.get('error')}" for _, r in lost.iterrows())
+        + "."
     )
-    lines = [
-        f"**Measured** ({len(df)} rows, threads = {threads}): Atlas is faster than PyTorch in "
-        f"**{int(wins.sum())} of {len(df)}** rows; geometric-mean speedup **{_geomean(df['speedup']):.2f}x** "
-        "(>1 means Atlas faster).",
-        "",
-        "| group | rows | Atlas wins | geo-mean speedup | range |",
-        "|---|---|---|---|---|",
-    ]
-    for g, sub in df.groupby(groups, sort=False):
-        lines.append(
-            f"| {g} | {len(sub)} | {int((sub['speedup'] > 1).sum())} | {_geomean(sub['speedup']):.2f}x "
-            f"| {sub['speedup'].min():.2f}x - {sub['speedup'].max():.2f}x |"
-        )
-    lines += [
-        "",
-        f"- Largest Atlas advantage: **{_label(best)}** at {best['speedup']:.2f}x.",
-        f"- Largest PyTorch advantage: **{_label(worst)}** at {1 / worst['speedup']:.2f}x "
-        f"(speedup {worst['speedup']:.2f}x)."
-        if worst["speedup"] < 1
-        else f"- PyTorch wins no row; Atlas's narrowest lead: **{_label(worst)}** at {worst['speedup']:.2f}x.",
-    ]
-    if "speedup_vs_out" in df and df["speedup_vs_out"].notna().any():
-        o = df[df["speedup_vs_out"].notna()]
-        lines.append(
-            f"- Fairness control: against PyTorch with `out=` (no allocation per call) Atlas wins "
-            f"{int((o['speedup_vs_out'] > 1).sum())} of {len(o)} rows that have it "
-            f"(vs {int((o['speedup'] > 1).sum())} against plain PyTorch); geo-mean "
-            f"{_geomean(o['speedup_vs_out']):.2f}x."
-        )
-    if "speedup_paired" in df and df["speedup_paired"].notna().any():
-        pr = df[df["speedup_paired"].notna()]
-        lines.append(
-            f"- Drift check: with the speedup taken within each round of alternating samples "
-            f"(speedup_paired) Atlas wins {int((pr['speedup_paired'] > 1).sum())} of {len(pr)} rows; "
-            f"geo-mean {_geomean(pr['speedup_paired']):.2f}x."
-        )
-    g = df[df["operation"] == "gemm"]
-    if len(g):
-        big = g.loc[g["size"].idxmax()]
-        lines.append(f"- Largest GEMM (**{_label(big)}**): speedup {big['speedup']:.2f}x.")
-    if "correct" in df and not df["correct"].fillna(True).astype(bool).all():
-        lines.append(
-            f"- **{int((~df['correct'].fillna(True).astype(bool)).sum())} row(s) failed the correctness check.**"
-        )
+    lines.append(f"- Rows that failed the correctness check: {len(failed)}.")
     return "\n".join(lines)
 
 
@@ -94,6 +186,42 @@ def _md_table(df, floatfmt: str = ".3g") -> str:
     return "\n".join([head, rule, *body])
 
 
+FILES = {
+    "json": "results.json",
+    "csv": "results.csv",
+    "comparison": "comparison.png",
+    "scaling": "scaling.png",
+    "speedup": "speedup.png",
+    "heatmap": "heatmap.png",
+    "md": "report.md",
+}
+
+
+def _write_plots(ok, p: dict[str, str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ops = list(dict.fromkeys(ok["operation"]))
+    figs = {
+        "comparison": plots.plot_grid(ok, plots.plot_comparison, ops),
+        "scaling": plots.plot_grid(ok, plots.plot_scaling, ops),
+    }
+    for kind, plot in (("speedup", plots.plot_speedup), ("heatmap", plots.plot_heatmap)):
+        fig = plt.figure(figsize=(12, max(6, 0.22 * len(ok))) if kind == "speedup" else (14, 8))
+        plot(ok, ax=fig.gca())
+        fig.tight_layout()
+        figs[kind] = fig
+    for kind, fig in figs.items():
+        fig.savefig(p[kind], dpi=90)
+        plt.close(fig)
+
+
+def _rows_section(title: str, rows, cols) -> list[str]:
+    return [f"## {title} ({len(rows)})", "", _md_table(rows[cols]) if len(rows) else "_none_", ""]
+
+
 def write_report(
     records: list[dict[str, Any]],
     out_dir: str,
@@ -102,75 +230,25 @@ def write_report(
 ) -> dict[str, str]:
     """Write results.json, results.csv, comparison.png, scaling.png, speedup.png, heatmap.png
     and report.md into ``out_dir``; returns {kind: path}."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     os.makedirs(out_dir, exist_ok=True)
-    p = {
-        k: os.path.join(out_dir, f)
-        for k, f in [
-            ("json", "results.json"),
-            ("csv", "results.csv"),
-            ("comparison", "comparison.png"),
-            ("scaling", "scaling.png"),
-            ("speedup", "speedup.png"),
-            ("heatmap", "heatmap.png"),
-            ("md", "report.md"),
-        ]
-    }
-    bu.save_results(records, p["json"], format="json")
-    bu.save_results(records, p["csv"], format="csv")
+    p = {k: os.path.join(out_dir, f) for k, f in FILES.items()}
+    io.save_results(records, p["json"], format="json")
+    io.save_results(records, p["csv"], format="csv")
     df = pd.DataFrame(records)
-    ok = df[np.isfinite(df["speedup"].astype(float))]
-    ops = list(dict.fromkeys(ok["operation"]))
+    ok = measured(df)
+    _write_plots(ok, p)
 
-    ncol = 4
-    nrow = max(1, math.ceil(len(ops) / ncol))
-    for kind, plot in (("comparison", bu.plot_comparison), ("scaling", bu.plot_scaling)):
-        fig, axes = plt.subplots(nrow, ncol, figsize=(5 * ncol, 3.8 * nrow), squeeze=False)
-        for ax, op in zip(axes.flat, ops, strict=False):
-            plot(ok, op, ax=ax)
-            ax.legend(fontsize=7)
-        for ax in list(axes.flat)[len(ops) :]:
-            ax.set_visible(False)
-        fig.tight_layout()
-        fig.savefig(p[kind], dpi=90)
-        plt.close(fig)
-    for kind, plot in (("speedup", bu.plot_speedup), ("heatmap", bu.plot_heatmap)):
-        fig = plt.figure(figsize=(12, max(6, 0.22 * len(ok))) if kind == "speedup" else (14, 8))
-        plot(ok, ax=fig.gca())
-        fig.tight_layout()
-        fig.savefig(p[kind], dpi=90)
-        plt.close(fig)
-
-    summary = bu.create_summary_table(ok) if len(ok) else pd.DataFrame()
-    cols = [
-        "operation",
-        "shape",
-        "pytorch_median_ms",
-        "pytorch_out_median_ms",
-        "numpy_median_ms",
-        "atlas_median_ms",
-        "speedup",
-        "speedup_vs_out",
-        "speedup_paired",
-    ]
-    cols = [c for c in cols if c in ok]  # older results files lack speedup_paired
-    atlas_rows = ok[ok["speedup"] > 1]
-    torch_rows = ok[ok["speedup"] <= 1]
-    failed = df[~df["correct"].fillna(False).astype(bool)]
+    summary = create_summary_table(ok) if len(ok) else pd.DataFrame()
+    cols = [c for c in schema.ROW_VIEW if c in ok]  # older results files lack speedup_paired
+    failed = failed_checks(df)
+    min_sample_ms = (config or {}).get("min_sample_s", MIN_SAMPLE_S) * 1e3
     md = [
         "# Hologram Atlas vs PyTorch (CPU) benchmark",
         "",
-        "Times are per call (ms), the median of calibrated samples (each sample loops the op for >= "
-        f"{(config or {}).get('min_sample_s', bu.MIN_SAMPLE_S) * 1e3:g} ms). speedup = PyTorch median / "
-        "Atlas median (>1: Atlas faster); speedup_vs_out uses PyTorch with `out=` (no per-call allocation); "
-        "speedup_paired is the median over rounds of PyTorch / Atlas within the round (samples alternate "
-        "framework by framework, so a round's samples are milliseconds apart and drift of the machine's speed "
-        "cancels). "
+        "Times are per call (ms), the median of calibrated samples (each sample loops the op for "
+        f">= {min_sample_ms:g} ms); the columns are listed at the end. "
         "PyTorch and Atlas run with the same thread count; NumPy keeps its own BLAS threading (GEMM). "
         "With threads > 1 the numbers are sensitive to other load on the machine (see load_average_1m).",
         "",
@@ -184,48 +262,29 @@ def write_report(
         for k, v in system_info.items()
     ]
     if config:
-        md += [
-            "",
-            "## Run",
-            "",
-            "| setting | value |",
-            "|---|---|",
-            *[f"| {k} | {v} |" for k, v in config.items()],
-        ]
+        md += ["", "## Run", "", "| setting | value |", "|---|---|"]
+        md += [f"| {k} | {v} |" for k, v in config.items()]
     md += [
         "",
         "## Findings",
         "",
-        findings_markdown(ok) if len(ok) else "_No successful rows._",
+        findings_markdown(df),
         "",
         "## Summary by operation",
         "",
         _md_table(summary) if len(summary) else "_empty_",
         "",
-        f"## Rows Atlas wins ({len(atlas_rows)})",
-        "",
-        _md_table(atlas_rows[cols]) if len(atlas_rows) else "_none_",
-        "",
-        f"## Rows PyTorch wins ({len(torch_rows)})",
-        "",
-        _md_table(torch_rows[cols]) if len(torch_rows) else "_none_",
-        "",
+        *_rows_section("Rows Atlas wins", ok[ok["speedup"] > 1], cols),
+        *_rows_section("Rows PyTorch wins", ok[ok["speedup"] <= 1], cols),
         f"## Correctness failures ({len(failed)})",
         "",
     ]
     md += [f"- `{r['operation']} {r['shape']}`: {r['error']}" for _, r in failed.iterrows()] or [
         "_none_"
     ]
-    md += [
-        "",
-        "## Plots",
-        "",
-        *[
-            f"![{k}]({os.path.basename(p[k])})"
-            for k in ("speedup", "heatmap", "comparison", "scaling")
-        ],
-        "",
-    ]
+    md += ["", "## Plots", ""]
+    md += [f"![{k}]({FILES[k]})" for k in ("speedup", "heatmap", "comparison", "scaling")]
+    md += ["", "## Columns", "", _md_table(schema.describe()), ""]
     with open(p["md"], "w", encoding="utf-8") as f:
         f.write("\n".join(md))
     return p

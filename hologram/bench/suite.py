@@ -4,9 +4,8 @@ Every row: inputs are built once from ``np.random.default_rng``; Atlas is verifi
 PyTorch (and NumPy against PyTorch, to catch a wrong reference) *before* timing; then
 PyTorch as users call it, PyTorch with ``out=`` (where the op has it: the fairness control,
 since Atlas reuses pool memory while PyTorch allocates a fresh result), NumPy and Atlas are
-timed alternating by :func:`compare_frameworks`.
-
-``size`` in a record is the number of elements of the first input; ``shape`` is its shape.
+timed alternating by :func:`compare_frameworks`.  A row is a record of the columns of
+:mod:`hologram.bench.schema`.
 """
 
 from __future__ import annotations
@@ -20,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .benchmark_utils import compare_frameworks, paired_speedup, verify_correctness
+from .checks import verify_correctness
+from .schema import FRAMEWORKS, order_columns, shape_label
+from .timing import compare_frameworks, paired_speedup
 
 F32 = np.float32
 RTOL, ATOL = 1e-5, 1e-6
@@ -351,28 +352,10 @@ def ops() -> dict[str, Op]:
     return _OPS
 
 
-GROUPS = {  # operation -> group, without importing torch/hologram
-    "vector_add": "elementwise",
-    "vector_sub": "elementwise",
-    "vector_mul": "elementwise",
-    "vector_div": "elementwise",
-    "neg": "elementwise",
-    "abs": "elementwise",
-    "relu": "activation",
-    "sigmoid": "activation",
-    "tanh": "activation",
-    "softmax": "activation",
-    "exp": "transcendental",
-    "log": "transcendental",
-    "sqrt": "transcendental",
-    "pow": "transcendental",
-    "sum": "reduction",
-    "max": "reduction",
-    "min": "reduction",
-    "gemm": "linalg",
-    "mse_loss": "loss",
-    "cross_entropy": "loss",
-}
+def group_of(name: str) -> str:
+    """The group of op ``name`` in the table; 'other' for a name the table lacks."""
+    op = ops().get(name)
+    return op.group if op is not None else "other"
 
 
 def quick_mode() -> bool:
@@ -381,16 +364,14 @@ def quick_mode() -> bool:
 
 # ----------------------------------------------------------------------------- runner
 
-#: per-run timing settings; quick trades precision for a run well under a minute
+#: per-run timing settings; quick trades precision for a short run
 FULL = dict(warmup_runs=5, timing_runs=25, min_sample_s=0.01)
 QUICK = dict(warmup_runs=2, timing_runs=5, min_sample_s=0.001)
 
 #: Pause (busy) before every sample when more than one thread runs.  PyTorch's OpenMP
-#: workers spin after each parallel call and hold the other cores: measured on the 2-vCPU
-#: development machine, Atlas neg at 1M took 158 us right after a PyTorch sample and
-#: 75 us after one of its own; Atlas add at 100K, 16.3 us after PyTorch vs 12.7 alone,
-#: and 12.8 vs 12.1 with a 30 ms busy pause.  With one thread nothing spins and no pause
-#: is taken.
+#: workers spin after each parallel call and hold the other cores, which slows whichever
+#: framework is timed next; the pause outlasts their spinning (docs/performance.md has the
+#: measurements).  With one thread nothing spins and no pause is taken.
 SETTLE_MULTI_S = 0.03
 
 
@@ -400,9 +381,6 @@ def timing_settings(quick: bool, threads: int) -> dict[str, Any]:
         **(QUICK if quick else FULL),
         "settle_s": SETTLE_MULTI_S if resolve_threads(threads) > 1 else 0.0,
     }
-
-
-TIMED = ("pytorch", "pytorch_out", "numpy", "atlas")
 
 
 def run_op(
@@ -434,6 +412,7 @@ def run_op(
         "shape": shape_label(arrays[0].shape),
         "group": op.group,
         "threads": int(torch.get_num_threads()),
+        "max_abs_diff": None,
     }
     fns: dict[str, Callable[[], Any]] = {
         "pytorch": lambda: op.torch(*tensors),
@@ -466,14 +445,14 @@ def run_op(
         raise AssertionError(f"{op.name} size={size}: {rec['error']}")
 
     results = compare_frameworks(
-        {k: fns[k] for k in TIMED if k in fns},
+        {k: fns[k] for k in FRAMEWORKS if k in fns},
         warmup_runs,
         timing_runs,
         min_sample_s,
         name=f"{op.name}_{size}",
         settle_s=settle_s,
     )
-    for fw in TIMED:
+    for fw in FRAMEWORKS:
         r = results.get(fw)
         for stat in ("mean", "std", "median"):
             rec[f"{fw}_{stat}_ms"] = getattr(r, f"{stat}_ms") if r else math.nan
@@ -484,42 +463,6 @@ def run_op(
         paired_speedup(results["pytorch"], results["atlas"]) if both else math.nan
     )
     return order_columns(rec)
-
-
-COLUMNS = [
-    "operation",
-    "size",
-    "pytorch_mean_ms",
-    "pytorch_std_ms",
-    "atlas_mean_ms",
-    "atlas_std_ms",
-    "speedup",
-    "shape",
-    "group",
-    "threads",
-    "pytorch_median_ms",
-    "atlas_median_ms",
-    "pytorch_out_median_ms",
-    "numpy_median_ms",
-    "speedup_vs_out",
-    "pytorch_out_mean_ms",
-    "pytorch_out_std_ms",
-    "numpy_mean_ms",
-    "numpy_std_ms",
-    "max_abs_diff",
-    "correct",
-    "error",
-]
-
-
-def order_columns(rec: dict[str, Any]) -> dict[str, Any]:
-    """The notebook's columns first, then the extras."""
-    return {k: rec.get(k) for k in COLUMNS} | {k: v for k, v in rec.items() if k not in COLUMNS}
-
-
-def shape_label(shape: tuple[int, ...]) -> str:
-    """'1,000' for 1-D (never parses as a number, so CSV round-trips it as text), '64x1000' otherwise."""
-    return f"{shape[0]:,}" if len(shape) == 1 else "x".join(map(str, shape))
 
 
 def format_row(rec: dict[str, Any]) -> str:
