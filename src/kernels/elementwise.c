@@ -15,7 +15,7 @@
 typedef vf (*vop1)(vf);
 typedef vf (*vop2)(vf, vf);
 
-/* ---- loop shapes (put/peel/stream_fence: stream.h) --------------------- */
+/* ---- loop shapes (put/peel: stream.h) --------------------- */
 
 AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op,
                           int stream)
@@ -33,7 +33,7 @@ AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op,
         put(y + i + 3 * VL, a3, stream);
     }
     if (stream)
-        stream_fence();
+        vf_stream_fence();
     for (; i + VL <= n; i += VL)
         vf_store(y + i, op(vf_load(x + i)));
     if (i < n)
@@ -64,7 +64,7 @@ AT_INLINE void loop_binary(size_t n, float *y, const float *a, const float *b,
         put(y + i + 3 * VL, r3, stream);
     }
     if (stream)
-        stream_fence();
+        vf_stream_fence();
     for (; i + VL <= n; i += VL)
         vf_store(y + i, AT_OP(vf_load(a + i), AT_B(i)));
     if (i < n) {

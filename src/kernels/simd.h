@@ -10,6 +10,15 @@
  *   vf_load_n/vf_store_n    the first n < VL lanes (others read as 0)
  *   vf_min/vf_max           x86 semantics: return b when either is NaN
  *   vf_select(m, a, b)      m ? a : b per lane
+ *   vf_stream               streaming (non-temporal) store of a full vector
+ *                           to a vector-aligned address; vf_stream_fence
+ *                           orders the streamed stores before later ones
+ *   vd, vdi                 VL / 2 double / int64 lanes, for the kernels
+ *                           that compute in double (pow): vd_lo/vd_hi widen
+ *                           the low/high half of a vf (vd_lo_i/vd_hi_i of a
+ *                           vi), vf_from_vd narrows two vd into one vf
+ *
+ * No raw intrinsic appears outside the simd_*.h headers.
  */
 #ifndef ATLAS_SIMD_H
 #define ATLAS_SIMD_H

@@ -352,118 +352,6 @@ static inline vf tanh_v(vf x)
 static inline vf sqrt_v(vf x) { return vf_sqrt(x); }
 
 /* ------------------------------------------------------------------------ */
-/* Double-precision vector helpers (pow only)                               */
-
-#if AT_ISA_LEVEL == 2
-typedef __m512d vd;
-typedef __m512i vdi;
-static inline vd vd_set1(double a) { return _mm512_set1_pd(a); }
-static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
-static inline vd vd_sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
-static inline vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
-static inline vd vd_div(vd a, vd b) { return _mm512_div_pd(a, b); }
-static inline vd vd_fma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
-static inline vd vd_min(vd a, vd b) { return _mm512_min_pd(a, b); }
-static inline vd vd_max(vd a, vd b) { return _mm512_max_pd(a, b); }
-static inline vdi vd_as_i(vd a) { return _mm512_castpd_si512(a); }
-static inline vd vdi_as_d(vdi a) { return _mm512_castsi512_pd(a); }
-static inline vdi vdi_add(vdi a, vdi b) { return _mm512_add_epi64(a, b); }
-static inline vdi vdi_set1(long long a) { return _mm512_set1_epi64(a); }
-#define vdi_slli(a, imm) _mm512_slli_epi64((a), (imm))
-static inline vd vd_lo(vf a)
-{
-    return _mm512_cvtps_pd(_mm512_castps512_ps256(a));
-}
-static inline vd vd_hi(vf a)
-{
-    return _mm512_cvtps_pd(
-        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-}
-static inline vd vd_lo_i(vi a)
-{
-    return _mm512_cvtepi32_pd(_mm512_castsi512_si256(a));
-}
-static inline vd vd_hi_i(vi a)
-{
-    return _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1));
-}
-static inline vf vf_from_vd(vd lo, vd hi)
-{
-    __m256 l = _mm512_cvtpd_ps(lo), h = _mm512_cvtpd_ps(hi);
-    return _mm512_castpd_ps(_mm512_insertf64x4(
-        _mm512_castpd256_pd512(_mm256_castps_pd(l)), _mm256_castps_pd(h), 1));
-}
-#elif AT_ISA_LEVEL == 1
-typedef __m256d vd;
-typedef __m256i vdi;
-static inline vd vd_set1(double a) { return _mm256_set1_pd(a); }
-static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
-static inline vd vd_sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
-static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
-static inline vd vd_div(vd a, vd b) { return _mm256_div_pd(a, b); }
-static inline vd vd_fma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
-static inline vd vd_min(vd a, vd b) { return _mm256_min_pd(a, b); }
-static inline vd vd_max(vd a, vd b) { return _mm256_max_pd(a, b); }
-static inline vdi vd_as_i(vd a) { return _mm256_castpd_si256(a); }
-static inline vd vdi_as_d(vdi a) { return _mm256_castsi256_pd(a); }
-static inline vdi vdi_add(vdi a, vdi b) { return _mm256_add_epi64(a, b); }
-static inline vdi vdi_set1(long long a) { return _mm256_set1_epi64x(a); }
-#define vdi_slli(a, imm) _mm256_slli_epi64((a), (imm))
-static inline vd vd_lo(vf a)
-{
-    return _mm256_cvtps_pd(_mm256_castps256_ps128(a));
-}
-static inline vd vd_hi(vf a)
-{
-    return _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
-}
-static inline vd vd_lo_i(vi a)
-{
-    return _mm256_cvtepi32_pd(_mm256_castsi256_si128(a));
-}
-static inline vd vd_hi_i(vi a)
-{
-    return _mm256_cvtepi32_pd(_mm256_extracti128_si256(a, 1));
-}
-static inline vf vf_from_vd(vd lo, vd hi)
-{
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)),
-                                _mm256_cvtpd_ps(hi), 1);
-}
-#else
-typedef __m128d vd;
-typedef __m128i vdi;
-static inline vd vd_set1(double a) { return _mm_set1_pd(a); }
-static inline vd vd_add(vd a, vd b) { return _mm_add_pd(a, b); }
-static inline vd vd_sub(vd a, vd b) { return _mm_sub_pd(a, b); }
-static inline vd vd_mul(vd a, vd b) { return _mm_mul_pd(a, b); }
-static inline vd vd_div(vd a, vd b) { return _mm_div_pd(a, b); }
-/* no FMA at baseline: two roundings, irrelevant at double precision here */
-static inline vd vd_fma(vd a, vd b, vd c)
-{
-    return _mm_add_pd(_mm_mul_pd(a, b), c);
-}
-static inline vd vd_min(vd a, vd b) { return _mm_min_pd(a, b); }
-static inline vd vd_max(vd a, vd b) { return _mm_max_pd(a, b); }
-static inline vdi vd_as_i(vd a) { return _mm_castpd_si128(a); }
-static inline vd vdi_as_d(vdi a) { return _mm_castsi128_pd(a); }
-static inline vdi vdi_add(vdi a, vdi b) { return _mm_add_epi64(a, b); }
-static inline vdi vdi_set1(long long a) { return _mm_set1_epi64x(a); }
-#define vdi_slli(a, imm) _mm_slli_epi64((a), (imm))
-static inline vd vd_lo(vf a) { return _mm_cvtps_pd(a); }
-static inline vd vd_hi(vf a) { return _mm_cvtps_pd(_mm_movehl_ps(a, a)); }
-static inline vd vd_lo_i(vi a) { return _mm_cvtepi32_pd(a); }
-static inline vd vd_hi_i(vi a)
-{
-    return _mm_cvtepi32_pd(_mm_unpackhi_epi64(a, a));
-}
-static inline vf vf_from_vd(vd lo, vd hi)
-{
-    return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi));
-}
-#endif
-
-/* ------------------------------------------------------------------------ */
 /* pow                                                                      */
 
 /* Groups of AT_POW_G vectors (2 AT_POW_G double halves, each step issued
@@ -679,7 +567,7 @@ static inline vf rsqrtp_v(vf x) { return vf_div(vf_set1(1.0f), vf_sqrt(x)); }
             EACH(j, G) put(y + i + j * VL, a[j], stream);                      \
         }                                                                      \
         if (stream)                                                            \
-            stream_fence();                                                    \
+            vf_stream_fence();                                                 \
         for (; i + VL <= n; i += VL)                                           \
             vf_store(y + i, full(vf_load(x + i)));                             \
         if (i < n)                                                             \
