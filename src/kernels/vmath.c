@@ -45,7 +45,7 @@
 #include <math.h>
 
 #include "simd.h"
-#include "stream.h"
+#include "loops.h"
 #include "ktable.h"
 
 /* ------------------------------------------------------------------------ */
@@ -57,17 +57,14 @@ static inline vm vm_not(vm a) { return vm_andnot(a, vm_all()); }
 /* ------------------------------------------------------------------------ */
 /* Groups of vectors                                                        */
 
-/* The loops hand the kernels groups of up to AT_G vectors, and the kernels
- * issue each step for every vector before the next step (EACH below), so
+/* The loops (loops.h) hand the kernels groups of up to AT_G vectors, and
+ * the kernels issue each step for every vector before the next (EACH), so
  * the instruction stream interleaves independent dependency chains.
  * Written chain by chain, the out-of-order window (and the compiler, which
  * does not reorder across them on x86) holds little more than one chain and
  * the loop runs at the chain's latency instead of the FP pipes' throughput.
  * A lane's operations are the same for any group size, so the 1-vector
  * paths (tails, special cases) give bit-identical results. */
-#define AT_G 8              /* largest group (array sizes) */
-#define AT_INLINE static inline __attribute__((always_inline))
-#define EACH(j, nv) for (int j = 0; j < (nv); j++)
 
 /* ------------------------------------------------------------------------ */
 /* exp                                                                      */
@@ -335,12 +332,6 @@ AT_INLINE int exp_group_ok(int nv, const vf *x)
     EACH(j, nv) g = vm_and(g, exp_mid_ok(x[j]));
     return !vm_any(vm_not(g));
 }
-AT_INLINE int all_ok(int nv, const vf *x)
-{
-    (void)nv;
-    (void)x;
-    return 1;
-}
 
 static inline vf exp_v(vf x) { return exp_full(x); }
 static inline vf log_v(vf x) { return log_full(x); }
@@ -522,116 +513,40 @@ static inline vf rsqrtp_v(vf x) { return vf_div(vf_set1(1.0f), vf_sqrt(x)); }
 /* ------------------------------------------------------------------------ */
 /* Loops                                                                    */
 
-#define AT_VMATH_UNARY(name, fn)                                           \
-    static void name(size_t n, float *y, const float *x)                   \
-    {                                                                      \
-        size_t i = 0;                                                      \
-        for (; i + 4 * VL <= n; i += 4 * VL) {                             \
-            vf a0 = vf_load(x + i), a1 = vf_load(x + i + VL);              \
-            vf a2 = vf_load(x + i + 2 * VL), a3 = vf_load(x + i + 3 * VL); \
-            a0 = fn(a0);                                                   \
-            a1 = fn(a1);                                                   \
-            a2 = fn(a2);                                                   \
-            a3 = fn(a3);                                                   \
-            vf_store(y + i, a0);                                           \
-            vf_store(y + i + VL, a1);                                      \
-            vf_store(y + i + 2 * VL, a2);                                  \
-            vf_store(y + i + 3 * VL, a3);                                  \
-        }                                                                  \
-        for (; i + VL <= n; i += VL)                                       \
-            vf_store(y + i, fn(vf_load(x + i)));                           \
-        if (i < n)                                                         \
-            vf_store_n(y + i, fn(vf_load_n(x + i, n - i)), n - i);         \
-    }
-
-/* Groups of G <= AT_G vectors through fast_n(G, .) when ok(G, .) holds for
- * the group, else vector by vector through full (bit-identical to fast_n on
- * the lanes fast_n handles).  Each defines the kernel `name` and its
- * streaming-store twin `name##_nt` (stream.h), which the interpreter uses
- * for outputs too large to stay in cache; the peeled head and the tail go
- * through full, so both give the same bits. */
-#define AT_VMATH_UNARY_G(name, G, fast_n, full, ok)                            \
-    AT_INLINE void name##_loop(size_t n, float *y, const float *x, int stream) \
-    {                                                                          \
-        size_t i = 0;                                                          \
-        if (stream)                                                            \
-            for (size_t k = peel(y, n); i < k; i++)                            \
-                vf_store_n(y + i, full(vf_load_n(x + i, 1)), 1);               \
-        for (; i + G * VL <= n; i += G * VL) {                                 \
-            vf a[G];                                                           \
-            EACH(j, G) a[j] = vf_load(x + i + j * VL);                         \
-            if (ok(G, a))                                                      \
-                fast_n(G, a);                                                  \
-            else                                                               \
-                EACH(j, G) a[j] = full(a[j]);                                  \
-            EACH(j, G) put(y + i + j * VL, a[j], stream);                      \
-        }                                                                      \
-        if (stream)                                                            \
-            vf_stream_fence();                                                 \
-        for (; i + VL <= n; i += VL)                                           \
-            vf_store(y + i, full(vf_load(x + i)));                             \
-        if (i < n)                                                             \
-            vf_store_n(y + i, full(vf_load_n(x + i, n - i)), n - i);           \
-    }                                                                          \
-    static void name(size_t n, float *y, const float *x)                       \
-    {                                                                          \
-        name##_loop(n, y, x, 0);                                               \
-    }                                                                          \
-    static void name##_nt(size_t n, float *y, const float *x)                  \
-    {                                                                          \
-        name##_loop(n, y, x, 1);                                               \
-    }
-
-AT_INLINE void sqrt_n(int nv, vf *x) { EACH(j, nv) x[j] = vf_sqrt(x[j]); }
-
 /* group sizes: the best measured on Zen 3 (AVX2); log's chain is the
  * longest, exp's the shortest (more vectors only add spills) */
-AT_VMATH_UNARY_G(k_exp, 4, exp_mid_n, exp_v, exp_group_ok)
-AT_VMATH_UNARY_G(k_log, 8, log_core_n_fast, log_v, log_group_ok)
-AT_VMATH_UNARY_G(k_tanh, 4, tanh_n, tanh_v, all_ok)
-AT_VMATH_UNARY_G(k_sigmoid, 6, sigmoid_fast_n, sigmoid_v, exp_group_ok)
-AT_VMATH_UNARY_G(k_sqrt, 4, sqrt_n, sqrt_v, all_ok)
-AT_VMATH_UNARY(k_pow_sqr, sqr_v)
-AT_VMATH_UNARY(k_pow_cube, cube_v)
-AT_VMATH_UNARY(k_pow_recip, recip_v)
-AT_VMATH_UNARY(k_pow_rsquare, rsquare_v)
-AT_VMATH_UNARY(k_pow_half, sqrtp_v)
-AT_VMATH_UNARY(k_pow_rhalf, rsqrtp_v)
-AT_VMATH_UNARY(k_pow_one, one_v)
-AT_VMATH_UNARY(k_pow_id, id_v)
+AT_UNARY_KERNELS(exp, 4, exp_v, exp_mid_n, exp_group_ok)
+AT_UNARY_KERNELS(log, 8, log_v, log_core_n_fast, log_group_ok)
+AT_UNARY_KERNELS(tanh, 4, tanh_v, tanh_n, every_group)
+AT_UNARY_KERNELS(sigmoid, 6, sigmoid_v, sigmoid_fast_n, exp_group_ok)
+AT_INLINE void sqrt_n(int nv, vf *x) { EACH(j, nv) x[j] = vf_sqrt(x[j]); }
+
+AT_UNARY_KERNELS(sqrt, 4, sqrt_v, sqrt_n, every_group)
+
+/* pow(x, s) for the constants s that PyTorch computes another way. */
+#define AT_POW_SCALAR_KERNEL(name, op)                           \
+    AT_UNARY_LOOP(loop_pow_##name, 4, op, no_fast, no_group)     \
+    static void k_pow_##name(size_t n, float *y, const float *x) \
+    {                                                            \
+        loop_pow_##name(n, y, x, 0);                             \
+    }
+AT_POW_SCALAR_KERNEL(sqr, sqr_v)
+AT_POW_SCALAR_KERNEL(cube, cube_v)
+AT_POW_SCALAR_KERNEL(recip, recip_v)
+AT_POW_SCALAR_KERNEL(rsquare, rsquare_v)
+AT_POW_SCALAR_KERNEL(half, sqrtp_v)
+AT_POW_SCALAR_KERNEL(rhalf, rsqrtp_v)
+AT_POW_SCALAR_KERNEL(one, one_v)
+AT_POW_SCALAR_KERNEL(id, id_v)
 
 /* pow over groups of AT_POW_G vectors: pow_fast when every lane of the
  * group passes pow_group_ok (bit-identical to pow_v there), else pow_v per
- * vector.  X(j) and Y(j) name the j-th vector's operands. */
-#define AT_POW_LOOP(X, Y, XN, YN)                        \
-    size_t i = 0;                                        \
-    for (; i + AT_POW_G * VL <= n; i += AT_POW_G * VL) { \
-        vf xs[AT_POW_G], ys[AT_POW_G], rs[AT_POW_G];     \
-        for (int j = 0; j < AT_POW_G; j++) {             \
-            xs[j] = X(j);                                \
-            ys[j] = Y(j);                                \
-        }                                                \
-        if (pow_group_ok(xs, ys)) {                      \
-            pow_fast(rs, xs, ys);                        \
-        } else {                                         \
-            for (int j = 0; j < AT_POW_G; j++)           \
-                rs[j] = pow_v(xs[j], ys[j]);             \
-        }                                                \
-        for (int j = 0; j < AT_POW_G; j++)               \
-            vf_store(y + i + j * VL, rs[j]);             \
-    }                                                    \
-    for (; i + VL <= n; i += VL)                         \
-        vf_store(y + i, pow_v(X(0), Y(0)));              \
-    if (i < n)                                           \
-        vf_store_n(y + i, pow_v(XN, YN), n - i);
+ * vector. */
+AT_BINARY_LOOP(loop_pow, AT_POW_G, pow_v, pow_fast, pow_group_ok)
 
 static void k_pow(size_t n, float *y, const float *a, const float *b)
 {
-#define PX(j) vf_load(a + i + (j) * VL)
-#define PY(j) vf_load(b + i + (j) * VL)
-    AT_POW_LOOP(PX, PY, vf_load_n(a + i, n - i), vf_load_n(b + i, n - i))
-#undef PX
-#undef PY
+    loop_pow(n, y, a, b, vf_zero(), AT_VV, 0);
 }
 
 static void k_pow_s(size_t n, float *y, const float *a, float s)
@@ -669,22 +584,12 @@ static void k_pow_s(size_t n, float *y, const float *a, float s)
         k_pow_rsquare(n, y, a);
         return;
     }
-    const vf vs = vf_set1(s);
-#define PX(j) vf_load(a + i + (j) * VL)
-#define PY(j) vs
-    AT_POW_LOOP(PX, PY, vf_load_n(a + i, n - i), vs)
-#undef PX
-#undef PY
+    loop_pow(n, y, a, NULL, vf_set1(s), AT_VS, 0);
 }
 
 static void k_pow_rs(size_t n, float *y, const float *a, float s)
 {
-    const vf vs = vf_set1(s);
-#define PX(j) vs
-#define PY(j) vf_load(a + i + (j) * VL)
-    AT_POW_LOOP(PX, PY, vs, vf_load_n(a + i, n - i))
-#undef PX
-#undef PY
+    loop_pow(n, y, a, NULL, vf_set1(s), AT_SV, 0);
 }
 
 /* y = exp(x - s) and the sum of y, in one pass.  Per lane the result is
@@ -746,16 +651,11 @@ static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
 
 void AT_ISA_FN(at_register_vmath)(at_ktable *t)
 {
-    t->unary[AT_UN_EXP] = k_exp;
-    t->unary[AT_UN_LOG] = k_log;
-    t->unary[AT_UN_TANH] = k_tanh;
-    t->unary[AT_UN_SIGMOID] = k_sigmoid;
-    t->unary[AT_UN_SQRT] = k_sqrt;
-    t->unary_nt[AT_UN_EXP] = k_exp_nt;
-    t->unary_nt[AT_UN_LOG] = k_log_nt;
-    t->unary_nt[AT_UN_TANH] = k_tanh_nt;
-    t->unary_nt[AT_UN_SIGMOID] = k_sigmoid_nt;
-    t->unary_nt[AT_UN_SQRT] = k_sqrt_nt;
+    AT_SET_UNARY(t, EXP, exp)
+    AT_SET_UNARY(t, LOG, log)
+    AT_SET_UNARY(t, TANH, tanh)
+    AT_SET_UNARY(t, SIGMOID, sigmoid)
+    AT_SET_UNARY(t, SQRT, sqrt)
     t->binary[AT_BIN_POW] = k_pow;
     t->binary_s[AT_BIN_POW] = k_pow_s;
     t->binary_rs[AT_BIN_POW] = k_pow_rs;
