@@ -27,8 +27,6 @@
 
 #include <stdint.h>
 
-#define AT_INLINE static inline __attribute__((always_inline))
-
 /* The largest group a loop hands a kernel, and a loop over a group's
  * vectors (each step of a grouped kernel is issued for every vector of the
  * group before the next step). */

@@ -43,6 +43,10 @@
 #error "no vector vocabulary for this architecture yet (x86-64 only)"
 #endif
 
+/* For helpers that must inline into their callers whatever the compiler's
+ * size estimate: loop shapes, per-lane operations, a kernel's steps. */
+#define AT_INLINE static inline __attribute__((always_inline))
+
 /* Generic helpers written once in the vocabulary. */
 static inline vf vf_neg(vf a) { return vf_xor(a, vf_set1(-0.0f)); }
 static inline vf vf_abs(vf a) { return vf_andnot(vf_set1(-0.0f), a); }

@@ -595,7 +595,7 @@ static void k_pow_rs(size_t n, float *y, const float *a, float s)
 /* y = exp(x - s) and the sum of y, in one pass.  Per lane the result is
  * bit-identical to sub then exp (exp_mid equals exp_v wherever exp_mid_ok
  * holds), so fusing never changes y; the sum runs in float lanes over runs
- * of 2048 elements and in double across runs, like the rsum kernel. */
+ * of AT_RSUM_RUN elements and in double across runs, like the rsum kernel. */
 static inline vf exp_sub(vf x, vf vs)
 {
     vf d = vf_sub(x, vs);
@@ -608,7 +608,7 @@ static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
     double total = 0.0;
     size_t i = 0;
     while (i < n) {
-        size_t end = n - i > 2048 ? i + 2048 : n;
+        size_t end = n - i > AT_RSUM_RUN ? i + AT_RSUM_RUN : n;
         vf s0 = vf_zero(), s1 = vf_zero();
         /* 4 vectors at once through exp_mid_n (interleaved chains); the
          * sums take them in the same order as the 2-vector loop below */
