@@ -8,13 +8,13 @@
  *
  *   exp      Cody-Waite reduction x = n ln2 + r, e^r = 1 + r P(r) with P of
  *            degree 4 (minimax relative error 9.1e-8, bench/fit_exp_poly.py;
- *            2.0 ULP at AVX2, 2.3 at baseline: one FMA fewer per step than
- *            the degree-6 Cephes form, which measured 1.0 ULP and 23%
- *            slower).  Full
- *            range: 2^n applied as two exact power-of-two factors so
- *            subnormal results are rounded once and overflow/underflow fall
- *            out of IEEE arithmetic; groups with every |x| <= 87 add n to
- *            the exponent field instead (same exact product).
+ *            2.0 ULP at AVX2, 2.3 at baseline): fewer FMAs per element than
+ *            the degree-6 Cephes form, which is more accurate and slower
+ *            (docs/performance.md).  Full range: 2^n applied as two exact
+ *            power-of-two factors so subnormal results are rounded once and
+ *            overflow/underflow fall out of IEEE arithmetic; groups with
+ *            every |x| <= 87 add n to the exponent field instead (same exact
+ *            product).
  *   log      x = 2^k m with m in [sqrt(2)/2, sqrt(2)), f = m - 1,
  *            s = f/(2+f): log m = f - s (f - R(s^2)) (the musl logf
  *            polynomial R; algebraically musl's f - hfsq + s (hfsq + R)).
@@ -208,8 +208,9 @@ static inline vf split_m(vf x, vi *k)
  * (hfsq (1 - s) = f s): the rounding errors of s and f - R only reach the
  * result through s (f - R) <= 0.26 |log m|, and f is exact.  Half the
  * operations of musl's tail, max error 0.95 ULP (bench/vmath_ulp.c).
- * The quotient stays a division: with the FMA pipes saturated the divider
- * is idle capacity (an estimate plus a correction measured slower). */
+ * The quotient is a division: with the FMA pipes saturated the divider is
+ * idle capacity, which makes it cheaper here than a reciprocal estimate plus
+ * a correction step. */
 AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj)
 {
     vf k[AT_G], f[AT_G], s[AT_G], z[AT_G], P[AT_G];
@@ -269,12 +270,12 @@ AT_INLINE vf log_full(vf x)
 /* tanh |x| = e / (e + 2) with e = expm1(2|x|), 2|x| clamped to 20 (tanh
  * rounds to 1 well before): one formula for every lane, no select, and
  * relatively accurate near 0 because expm1 is.  expm1(t) = 2^n (e^r - 1) +
- * (2^n - 1) with n >= 0 (t >= 0), one fma.  The quotient stays a division:
- * with the FMA pipes saturated the divider is idle capacity, and it is both
- * faster and more accurate here (2.4 ULP) than an estimate plus corrections
- * (1 correction: 3.9 ULP; 2 corrections: slower than the division).  The
- * sign is or-ed back at the end, so -0 stays -0 and NaN (through the clamp:
- * vf_min returns its NaN operand) propagates. */
+ * (2^n - 1) with n >= 0 (t >= 0), one fma.  The quotient is a division:
+ * with the FMA pipes saturated the divider is idle capacity, and a
+ * reciprocal estimate is less accurate with one correction step and slower
+ * with two.  Max error 2.4 ULP (bench/vmath_ulp.c).  The sign is or-ed back at
+ * the end, so -0 stays -0 and NaN (through the clamp: vf_min returns its NaN
+ * operand) propagates. */
 AT_INLINE void tanh_n(int nv, vf *x)
 {
     vf t[AT_G], k[AT_G], s[AT_G], e[AT_G], d[AT_G], q[AT_G], sg[AT_G];
@@ -306,8 +307,8 @@ AT_INLINE vf sigmoid_e(vf x, vf e)
 
 /* |x| <= 87 (every lane): 1 / (1 + exp(-x)), d = 1 + exp(-x) in [1, 6e37].
  * A division: with the FMA pipes saturated by exp the divider is idle
- * capacity, so it is faster than a reciprocal estimate plus a Newton step
- * (which it replaced) and rounds once. */
+ * capacity, so it is cheaper than a reciprocal estimate plus a Newton step,
+ * and it rounds once. */
 AT_INLINE void sigmoid_fast_n(int nv, vf *x)
 {
     exp_mid_sign_n(nv, x, 1); /* exp(-x), no negation */
@@ -346,7 +347,8 @@ static inline vf sqrt_v(vf x) { return vf_sqrt(x); }
 /* pow                                                                      */
 
 /* Groups of AT_POW_G vectors (2 AT_POW_G double halves, each step issued
- * for every half, as for the float kernels; 4 measured best). */
+ * for every half, as for the float kernels; the size is tuned for speed,
+ * see docs/performance.md). */
 #define AT_POW_G 4
 
 /* |x|^y from |x| = 2^k m, m in [sqrt(2)/2, sqrt(2)), given as f = m - 1
@@ -355,9 +357,9 @@ static inline vf sqrt_v(vf x) { return vf_sqrt(x); }
  *   log2 |x| = k + s P(s^2), s = f/(f+2), |s| <= 0.1716; P a degree-4
  *     minimax fit (relative error 2^-37.8), so t = y log2|x| carries ~2^-30
  *     absolute error at |t| = 150, the largest t with a finite nonzero float
- *     result.  The division stays: with the FMA pipes saturated the divider
- *     is idle capacity (a float estimate widened to double plus two
- *     correction steps measured slower);
+ *     result.  s is a division: with the FMA pipes saturated the divider
+ *     is idle capacity, cheaper here than a float estimate widened to
+ *     double plus two correction steps;
  *   t clamped to [-300, 300] (past float's range: the final conversion
  *     overflows / underflows / rounds to subnormal once), t = n + f with
  *     |f| <= 1/2, 2^f by a degree-6 minimax polynomial with constant term 1
@@ -513,8 +515,9 @@ static inline vf rsqrtp_v(vf x) { return vf_div(vf_set1(1.0f), vf_sqrt(x)); }
 /* ------------------------------------------------------------------------ */
 /* Loops                                                                    */
 
-/* group sizes: the best measured on Zen 3 (AVX2); log's chain is the
- * longest, exp's the shortest (more vectors only add spills) */
+/* Group sizes are tuned per function for AVX2 (docs/performance.md): log's
+ * dependency chain is the longest, exp's the shortest, and more vectors than
+ * a chain needs only add register spills. */
 AT_UNARY_KERNELS(exp, 4, exp_v, exp_mid_n, exp_group_ok)
 AT_UNARY_KERNELS(log, 8, log_v, log_core_n_fast, log_group_ok)
 AT_UNARY_KERNELS(tanh, 4, tanh_v, tanh_n, every_group)
