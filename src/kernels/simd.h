@@ -75,23 +75,18 @@ static inline double vf_hsum_d(vf a)
         s += (double)t[i];
     return s;
 }
-static inline float vf_hmax(vf a)
+/* The largest (max != 0) or smallest lane; NaN lanes are passed over
+ * unless in lane 0. */
+static inline float at_hpick(vf a, int max)
 {
     float t[VL];
     vf_store(t, a);
     float s = t[0];
     for (int i = 1; i < VL; i++)
-        s = t[i] > s ? t[i] : s;
+        s = (max ? t[i] > s : t[i] < s) ? t[i] : s;
     return s;
 }
-static inline float vf_hmin(vf a)
-{
-    float t[VL];
-    vf_store(t, a);
-    float s = t[0];
-    for (int i = 1; i < VL; i++)
-        s = t[i] < s ? t[i] : s;
-    return s;
-}
+static inline float vf_hmax(vf a) { return at_hpick(a, 1); }
+static inline float vf_hmin(vf a) { return at_hpick(a, 0); }
 
 #endif /* ATLAS_SIMD_H */

@@ -57,34 +57,15 @@ static inline __mmask16 at_vm_to_k(vm m)
 {
     return _mm512_movepi32_mask(_mm512_castps_si512(m));
 }
-static inline vm vf_lt(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ));
-}
-static inline vm vf_le(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_LE_OQ));
-}
-static inline vm vf_gt(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ));
-}
-static inline vm vf_ge(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ));
-}
-static inline vm vf_eq(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ));
-}
-static inline vm vf_ne(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ));
-}
-static inline vm vf_isnan(vf a)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q));
-}
+/* Compare a and b lane by lane with predicate p, as a vector mask. */
+#define at_cmp(a, b, p) at_k_to_vm(_mm512_cmp_ps_mask((a), (b), (p)))
+static inline vm vf_lt(vf a, vf b) { return at_cmp(a, b, _CMP_LT_OQ); }
+static inline vm vf_le(vf a, vf b) { return at_cmp(a, b, _CMP_LE_OQ); }
+static inline vm vf_gt(vf a, vf b) { return at_cmp(a, b, _CMP_GT_OQ); }
+static inline vm vf_ge(vf a, vf b) { return at_cmp(a, b, _CMP_GE_OQ); }
+static inline vm vf_eq(vf a, vf b) { return at_cmp(a, b, _CMP_EQ_OQ); }
+static inline vm vf_ne(vf a, vf b) { return at_cmp(a, b, _CMP_NEQ_UQ); }
+static inline vm vf_isnan(vf a) { return at_cmp(a, a, _CMP_UNORD_Q); }
 static inline vf vf_select(vm m, vf a, vf b)
 {
     return _mm512_mask_blend_ps(at_vm_to_k(m), b, a);
