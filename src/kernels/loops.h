@@ -7,8 +7,10 @@
  * with `ok` telling which groups it covers.  Other groups, single vectors
  * and the tail go through `op`, which gives the same bits per lane as `fast`
  * wherever `fast` applies, so a result never depends on its position in the
- * array.  Kernels without a fast path pass no_fast and no_group: every
- * vector goes through `op` and the group only unrolls the loop.
+ * array.  Kernels without a fast path pass no_fast and no_group (no_fast2
+ * and no_group2 for binary ones): every vector goes through `op` and the
+ * group only unrolls the loop.  A fast path for every group takes
+ * every_group as its test.
  *
  * Streaming twins (stream = 1) write the groups with streaming stores: they
  * skip the read-for-ownership of each output line and leave the caches to
