@@ -1,80 +1,13 @@
 /* Hologram Atlas — elementwise kernels: arithmetic, min/max, relu, neg, abs,
  * comparisons and select.  Compiled once per ISA level (see ktable.h).
  *
- * Each kernel is one loop shape (loop_unary, loop_vv, loop_vs, ...) applied
- * to a per-lane operation; the shapes are always_inline so the operation
- * inlines into them and every kernel is a straight SIMD loop, unrolled four
- * vectors deep, with one masked tail.  Large outputs that the caller will
- * not read back soon are written with streaming stores by the _nt kernels. */
+ * Each kernel is a loop shape of loops.h (AT_UNARY_LOOP, AT_BINARY_LOOP)
+ * applied to a per-lane operation: a straight SIMD loop, unrolled four vectors
+ * deep, with one masked tail.  Large outputs that the caller will not read back
+ * soon are written with streaming stores by the _nt kernels. */
 #include "simd.h"
-#include "stream.h"
+#include "loops.h"
 #include "ktable.h"
-
-#define AT_INLINE static inline __attribute__((always_inline))
-
-typedef vf (*vop1)(vf);
-typedef vf (*vop2)(vf, vf);
-
-/* ---- loop shapes (put/peel/stream_fence: stream.h) --------------------- */
-
-AT_INLINE void loop_unary(size_t n, float *y, const float *x, vop1 op,
-                          int stream)
-{
-    size_t i = 0;
-    if (stream)
-        for (size_t k = peel(y, n); i < k; i++)
-            vf_store_n(y + i, op(vf_load_n(x + i, 1)), 1);
-    for (; i + 4 * VL <= n; i += 4 * VL) {
-        vf a0 = op(vf_load(x + i)), a1 = op(vf_load(x + i + VL));
-        vf a2 = op(vf_load(x + i + 2 * VL)), a3 = op(vf_load(x + i + 3 * VL));
-        put(y + i, a0, stream);
-        put(y + i + VL, a1, stream);
-        put(y + i + 2 * VL, a2, stream);
-        put(y + i + 3 * VL, a3, stream);
-    }
-    if (stream)
-        stream_fence();
-    for (; i + VL <= n; i += VL)
-        vf_store(y + i, op(vf_load(x + i)));
-    if (i < n)
-        vf_store_n(y + i, op(vf_load_n(x + i, n - i)), n - i);
-}
-
-/* y = op(a, b) where b is a vector (bs == NULL) or a broadcast scalar. */
-AT_INLINE void loop_binary(size_t n, float *y, const float *a, const float *b,
-                           vf bs, int scalar, int swap, vop2 op, int stream)
-{
-#define AT_B(off) (scalar ? bs : vf_load(b + (off)))
-#define AT_OP(x, z) (swap ? op((z), (x)) : op((x), (z)))
-    size_t i = 0;
-    if (stream)
-        for (size_t k = peel(y, n); i < k; i++)
-            vf_store_n(
-                y + i,
-                AT_OP(vf_load_n(a + i, 1), scalar ? bs : vf_load_n(b + i, 1)),
-                1);
-    for (; i + 4 * VL <= n; i += 4 * VL) {
-        vf r0 = AT_OP(vf_load(a + i), AT_B(i));
-        vf r1 = AT_OP(vf_load(a + i + VL), AT_B(i + VL));
-        vf r2 = AT_OP(vf_load(a + i + 2 * VL), AT_B(i + 2 * VL));
-        vf r3 = AT_OP(vf_load(a + i + 3 * VL), AT_B(i + 3 * VL));
-        put(y + i, r0, stream);
-        put(y + i + VL, r1, stream);
-        put(y + i + 2 * VL, r2, stream);
-        put(y + i + 3 * VL, r3, stream);
-    }
-    if (stream)
-        stream_fence();
-    for (; i + VL <= n; i += VL)
-        vf_store(y + i, AT_OP(vf_load(a + i), AT_B(i)));
-    if (i < n) {
-        size_t r = n - i;
-        vf bv = scalar ? bs : vf_load_n(b + i, r);
-        vf_store_n(y + i, AT_OP(vf_load_n(a + i, r), bv), r);
-    }
-#undef AT_B
-#undef AT_OP
-}
 
 /* ---- per-lane operations ----------------------------------------------- */
 
@@ -103,36 +36,28 @@ AT_INLINE vf op_max(vf a, vf b)
 
 /* ---- kernels ----------------------------------------------------------- */
 
-#define AT_UNARY_KERNEL(name)                                     \
-    static void k_##name(size_t n, float *y, const float *x)      \
-    {                                                             \
-        loop_unary(n, y, x, op_##name, 0);                        \
-    }                                                             \
-    static void k_##name##_nt(size_t n, float *y, const float *x) \
-    {                                                             \
-        loop_unary(n, y, x, op_##name, 1);                        \
-    }
-AT_UNARY_KERNEL(neg)
-AT_UNARY_KERNEL(abs)
-AT_UNARY_KERNEL(relu)
+AT_UNARY_KERNELS(neg, 4, op_neg, no_fast, no_group)
+AT_UNARY_KERNELS(abs, 4, op_abs, no_fast, no_group)
+AT_UNARY_KERNELS(relu, 4, op_relu, no_fast, no_group)
 
 #define AT_BINARY_KERNELS(name)                                              \
+    AT_BINARY_LOOP(loop_##name, 4, op_##name, no_fast2, no_group2)           \
     static void k_##name(size_t n, float *y, const float *a, const float *b) \
     {                                                                        \
-        loop_binary(n, y, a, b, vf_zero(), 0, 0, op_##name, 0);              \
+        loop_##name(n, y, a, b, vf_zero(), AT_VV, 0);                        \
     }                                                                        \
     static void k_##name##_nt(size_t n, float *y, const float *a,            \
                               const float *b)                                \
     {                                                                        \
-        loop_binary(n, y, a, b, vf_zero(), 0, 0, op_##name, 1);              \
+        loop_##name(n, y, a, b, vf_zero(), AT_VV, 1);                        \
     }                                                                        \
     static void k_##name##_s(size_t n, float *y, const float *a, float s)    \
     {                                                                        \
-        loop_binary(n, y, a, NULL, vf_set1(s), 1, 0, op_##name, 0);          \
+        loop_##name(n, y, a, NULL, vf_set1(s), AT_VS, 0);                    \
     }                                                                        \
     static void k_##name##_rs(size_t n, float *y, const float *a, float s)   \
     {                                                                        \
-        loop_binary(n, y, a, NULL, vf_set1(s), 1, 1, op_##name, 0);          \
+        loop_##name(n, y, a, NULL, vf_set1(s), AT_SV, 0);                    \
     }
 AT_BINARY_KERNELS(add)
 AT_BINARY_KERNELS(sub)
@@ -177,12 +102,9 @@ static void k_select(size_t n, float *y, const int32_t *m, const float *a,
 
 void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
 {
-    t->unary[AT_UN_NEG] = k_neg;
-    t->unary[AT_UN_ABS] = k_abs;
-    t->unary[AT_UN_RELU] = k_relu;
-    t->unary_nt[AT_UN_NEG] = k_neg_nt;
-    t->unary_nt[AT_UN_ABS] = k_abs_nt;
-    t->unary_nt[AT_UN_RELU] = k_relu_nt;
+    AT_SET_UNARY(t, NEG, neg)
+    AT_SET_UNARY(t, ABS, abs)
+    AT_SET_UNARY(t, RELU, relu)
 #define AT_SET_BIN(N, name)                   \
     t->binary[AT_BIN_##N] = k_##name;         \
     t->binary_nt[AT_BIN_##N] = k_##name##_nt; \

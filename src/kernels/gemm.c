@@ -103,9 +103,8 @@ static inline size_t gemm_balance(size_t len, size_t max, size_t quantum)
 
 /* Store the accumulators to C (overwrite, or add when acc != 0), clipped to
  * the first mr rows and nr columns. */
-static inline __attribute__((always_inline)) void
-gemm_store(vf cr[GEMM_MR][GEMM_NV], float *restrict c, size_t ldc, size_t mr,
-           size_t nr, int acc)
+AT_INLINE void gemm_store(vf cr[GEMM_MR][GEMM_NV], float *restrict c,
+                          size_t ldc, size_t mr, size_t nr, int acc)
 {
     if (mr == GEMM_MR && nr == GEMM_NR) {
         GEMM_UNROLL(16)
@@ -149,10 +148,9 @@ gemm_store(vf cr[GEMM_MR][GEMM_NV], float *restrict c, size_t ldc, size_t mr,
 /* MR x NR micro-kernel over kc.  A element (r, p) is a[r * rsa + p * csa]
  * (pre != 0: a full pre-broadcast vector there); b is a packed sliver (kc
  * rows of NR floats). */
-static inline __attribute__((always_inline)) void
-gemm_ukr(size_t kc, const float *restrict a, size_t rsa, size_t csa,
-         const float *restrict b, float *restrict c, size_t ldc, size_t mr,
-         size_t nr, int acc, int pre)
+AT_INLINE void gemm_ukr(size_t kc, const float *restrict a, size_t rsa,
+                        size_t csa, const float *restrict b, float *restrict c,
+                        size_t ldc, size_t mr, size_t nr, int acc, int pre)
 {
     vf cr[GEMM_MR][GEMM_NV];
     GEMM_UNROLL(16)

@@ -78,10 +78,12 @@ typedef void (*at_k_compare)(size_t n, int32_t *m, const float *a,
 typedef void (*at_k_select)(size_t n, float *y, const int32_t *m,
                             const float *a, const float *b);
 
-/* Reductions of x[0..n).  sum accumulates in float lanes over short runs and
- * in double across them; max/min return NaN if any element is NaN and
+/* Reductions of x[0..n).  sum accumulates in float lanes over runs of
+ * AT_RSUM_RUN elements and in double across them (the run length is part of
+ * every sum's result); max/min return NaN if any element is NaN and
  * -inf/+inf for n == 0 (callers reject empty max/min before launching). */
 typedef double (*at_k_rsum)(size_t n, const float *x);
+#define AT_RSUM_RUN 2048
 /* Fused y = exp(x - s), returning the sum of y (as rsum would): the
  * lowering's fuse_exp_sum pass emits it for softmax and log-sum-exp. */
 typedef double (*at_k_exp_sub_sum)(size_t n, float *y, const float *x, float s);

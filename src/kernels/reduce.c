@@ -10,8 +10,6 @@
 #include "simd.h"
 #include "ktable.h"
 
-#define AT_RSUM_RUN 2048
-
 static double run_sum(size_t n, const float *x)
 {
     vf s0 = vf_zero(), s1 = vf_zero(), s2 = vf_zero(), s3 = vf_zero();
@@ -41,8 +39,8 @@ static double k_rsum(size_t n, const float *x)
 
 typedef vf (*vop2)(vf, vf);
 
-static inline __attribute__((always_inline)) float
-minmax(size_t n, const float *x, vop2 op, float (*hreduce)(vf), float empty)
+AT_INLINE float minmax(size_t n, const float *x, vop2 op, float (*hreduce)(vf),
+                       float empty)
 {
     if (n == 0)
         return empty;

@@ -10,6 +10,15 @@
  *   vf_load_n/vf_store_n    the first n < VL lanes (others read as 0)
  *   vf_min/vf_max           x86 semantics: return b when either is NaN
  *   vf_select(m, a, b)      m ? a : b per lane
+ *   vf_stream               streaming (non-temporal) store of a full vector
+ *                           to a vector-aligned address; vf_stream_fence
+ *                           orders the streamed stores before later ones
+ *   vd, vdi                 VL / 2 double / int64 lanes, for the kernels
+ *                           that compute in double (pow): vd_lo/vd_hi widen
+ *                           the low/high half of a vf (vd_lo_i/vd_hi_i of a
+ *                           vi), vf_from_vd narrows two vd into one vf
+ *
+ * No raw intrinsic appears outside the simd_*.h headers.
  */
 #ifndef ATLAS_SIMD_H
 #define ATLAS_SIMD_H
@@ -33,6 +42,10 @@
  * is one more header of the same ~80 lines; none is written yet. */
 #error "no vector vocabulary for this architecture yet (x86-64 only)"
 #endif
+
+/* For helpers that must inline into their callers whatever the compiler's
+ * size estimate: loop shapes, per-lane operations, a kernel's steps. */
+#define AT_INLINE static inline __attribute__((always_inline))
 
 /* Generic helpers written once in the vocabulary. */
 static inline vf vf_neg(vf a) { return vf_xor(a, vf_set1(-0.0f)); }
@@ -62,23 +75,18 @@ static inline double vf_hsum_d(vf a)
         s += (double)t[i];
     return s;
 }
-static inline float vf_hmax(vf a)
+/* The largest (max != 0) or smallest lane; NaN lanes are passed over
+ * unless in lane 0. */
+static inline float at_hpick(vf a, int max)
 {
     float t[VL];
     vf_store(t, a);
     float s = t[0];
     for (int i = 1; i < VL; i++)
-        s = t[i] > s ? t[i] : s;
+        s = (max ? t[i] > s : t[i] < s) ? t[i] : s;
     return s;
 }
-static inline float vf_hmin(vf a)
-{
-    float t[VL];
-    vf_store(t, a);
-    float s = t[0];
-    for (int i = 1; i < VL; i++)
-        s = t[i] < s ? t[i] : s;
-    return s;
-}
+static inline float vf_hmax(vf a) { return at_hpick(a, 1); }
+static inline float vf_hmin(vf a) { return at_hpick(a, 0); }
 
 #endif /* ATLAS_SIMD_H */

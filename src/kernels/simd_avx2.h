@@ -96,3 +96,45 @@ static inline vm vi_eq(vi a, vi b)
 #define vi_slli(a, imm) _mm256_slli_epi32((a), (imm))
 #define vi_srli(a, imm) _mm256_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm256_srai_epi32((a), (imm))
+
+/* Streaming store of one vector; p must be 32-byte aligned. */
+static inline void vf_stream(float *p, vf v) { _mm256_stream_ps(p, v); }
+static inline void vf_stream_fence(void) { _mm_sfence(); }
+
+/* Doubles, VL / 2 lanes (see simd.h). */
+typedef __m256d vd;
+typedef __m256i vdi;
+static inline vd vd_set1(double a) { return _mm256_set1_pd(a); }
+static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
+static inline vd vd_sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
+static inline vd vd_div(vd a, vd b) { return _mm256_div_pd(a, b); }
+static inline vd vd_fma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
+static inline vd vd_min(vd a, vd b) { return _mm256_min_pd(a, b); }
+static inline vd vd_max(vd a, vd b) { return _mm256_max_pd(a, b); }
+static inline vdi vd_as_i(vd a) { return _mm256_castpd_si256(a); }
+static inline vd vdi_as_d(vdi a) { return _mm256_castsi256_pd(a); }
+static inline vdi vdi_add(vdi a, vdi b) { return _mm256_add_epi64(a, b); }
+static inline vdi vdi_set1(long long a) { return _mm256_set1_epi64x(a); }
+#define vdi_slli(a, imm) _mm256_slli_epi64((a), (imm))
+static inline vd vd_lo(vf a)
+{
+    return _mm256_cvtps_pd(_mm256_castps256_ps128(a));
+}
+static inline vd vd_hi(vf a)
+{
+    return _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
+}
+static inline vd vd_lo_i(vi a)
+{
+    return _mm256_cvtepi32_pd(_mm256_castsi256_si128(a));
+}
+static inline vd vd_hi_i(vi a)
+{
+    return _mm256_cvtepi32_pd(_mm256_extracti128_si256(a, 1));
+}
+static inline vf vf_from_vd(vd lo, vd hi)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)),
+                                _mm256_cvtpd_ps(hi), 1);
+}

@@ -57,34 +57,15 @@ static inline __mmask16 at_vm_to_k(vm m)
 {
     return _mm512_movepi32_mask(_mm512_castps_si512(m));
 }
-static inline vm vf_lt(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ));
-}
-static inline vm vf_le(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_LE_OQ));
-}
-static inline vm vf_gt(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ));
-}
-static inline vm vf_ge(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ));
-}
-static inline vm vf_eq(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ));
-}
-static inline vm vf_ne(vf a, vf b)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ));
-}
-static inline vm vf_isnan(vf a)
-{
-    return at_k_to_vm(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q));
-}
+/* Compare a and b lane by lane with predicate p, as a vector mask. */
+#define at_cmp(a, b, p) at_k_to_vm(_mm512_cmp_ps_mask((a), (b), (p)))
+static inline vm vf_lt(vf a, vf b) { return at_cmp(a, b, _CMP_LT_OQ); }
+static inline vm vf_le(vf a, vf b) { return at_cmp(a, b, _CMP_LE_OQ); }
+static inline vm vf_gt(vf a, vf b) { return at_cmp(a, b, _CMP_GT_OQ); }
+static inline vm vf_ge(vf a, vf b) { return at_cmp(a, b, _CMP_GE_OQ); }
+static inline vm vf_eq(vf a, vf b) { return at_cmp(a, b, _CMP_EQ_OQ); }
+static inline vm vf_ne(vf a, vf b) { return at_cmp(a, b, _CMP_NEQ_UQ); }
+static inline vm vf_isnan(vf a) { return at_cmp(a, a, _CMP_UNORD_Q); }
 static inline vf vf_select(vm m, vf a, vf b)
 {
     return _mm512_mask_blend_ps(at_vm_to_k(m), b, a);
@@ -123,3 +104,47 @@ static inline vm vi_eq(vi a, vi b)
 #define vi_slli(a, imm) _mm512_slli_epi32((a), (imm))
 #define vi_srli(a, imm) _mm512_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm512_srai_epi32((a), (imm))
+
+/* Streaming store of one vector; p must be 64-byte aligned. */
+static inline void vf_stream(float *p, vf v) { _mm512_stream_ps(p, v); }
+static inline void vf_stream_fence(void) { _mm_sfence(); }
+
+/* Doubles, VL / 2 lanes (see simd.h). */
+typedef __m512d vd;
+typedef __m512i vdi;
+static inline vd vd_set1(double a) { return _mm512_set1_pd(a); }
+static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
+static inline vd vd_sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
+static inline vd vd_div(vd a, vd b) { return _mm512_div_pd(a, b); }
+static inline vd vd_fma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
+static inline vd vd_min(vd a, vd b) { return _mm512_min_pd(a, b); }
+static inline vd vd_max(vd a, vd b) { return _mm512_max_pd(a, b); }
+static inline vdi vd_as_i(vd a) { return _mm512_castpd_si512(a); }
+static inline vd vdi_as_d(vdi a) { return _mm512_castsi512_pd(a); }
+static inline vdi vdi_add(vdi a, vdi b) { return _mm512_add_epi64(a, b); }
+static inline vdi vdi_set1(long long a) { return _mm512_set1_epi64(a); }
+#define vdi_slli(a, imm) _mm512_slli_epi64((a), (imm))
+static inline vd vd_lo(vf a)
+{
+    return _mm512_cvtps_pd(_mm512_castps512_ps256(a));
+}
+static inline vd vd_hi(vf a)
+{
+    return _mm512_cvtps_pd(
+        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+static inline vd vd_lo_i(vi a)
+{
+    return _mm512_cvtepi32_pd(_mm512_castsi512_si256(a));
+}
+static inline vd vd_hi_i(vi a)
+{
+    return _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1));
+}
+static inline vf vf_from_vd(vd lo, vd hi)
+{
+    __m256 l = _mm512_cvtpd_ps(lo), h = _mm512_cvtpd_ps(hi);
+    return _mm512_castpd_ps(_mm512_insertf64x4(
+        _mm512_castpd256_pd512(_mm256_castps_pd(l)), _mm256_castps_pd(h), 1));
+}

@@ -112,3 +112,40 @@ static inline vf vf_floor(vf a)
     vf r = vf_round(a);
     return _mm_sub_ps(r, _mm_and_ps(_mm_cmpgt_ps(r, a), _mm_set1_ps(1.0f)));
 }
+
+/* Streaming stores: this level writes through the caches, so the _nt
+ * kernels store as the others do and need no fence. */
+static inline void vf_stream(float *p, vf v) { vf_store(p, v); }
+static inline void vf_stream_fence(void) {}
+
+/* Doubles, VL / 2 lanes (see simd.h). */
+typedef __m128d vd;
+typedef __m128i vdi;
+static inline vd vd_set1(double a) { return _mm_set1_pd(a); }
+static inline vd vd_add(vd a, vd b) { return _mm_add_pd(a, b); }
+static inline vd vd_sub(vd a, vd b) { return _mm_sub_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm_mul_pd(a, b); }
+static inline vd vd_div(vd a, vd b) { return _mm_div_pd(a, b); }
+/* no FMA at baseline: two roundings, irrelevant at double precision here */
+static inline vd vd_fma(vd a, vd b, vd c)
+{
+    return _mm_add_pd(_mm_mul_pd(a, b), c);
+}
+static inline vd vd_min(vd a, vd b) { return _mm_min_pd(a, b); }
+static inline vd vd_max(vd a, vd b) { return _mm_max_pd(a, b); }
+static inline vdi vd_as_i(vd a) { return _mm_castpd_si128(a); }
+static inline vd vdi_as_d(vdi a) { return _mm_castsi128_pd(a); }
+static inline vdi vdi_add(vdi a, vdi b) { return _mm_add_epi64(a, b); }
+static inline vdi vdi_set1(long long a) { return _mm_set1_epi64x(a); }
+#define vdi_slli(a, imm) _mm_slli_epi64((a), (imm))
+static inline vd vd_lo(vf a) { return _mm_cvtps_pd(a); }
+static inline vd vd_hi(vf a) { return _mm_cvtps_pd(_mm_movehl_ps(a, a)); }
+static inline vd vd_lo_i(vi a) { return _mm_cvtepi32_pd(a); }
+static inline vd vd_hi_i(vi a)
+{
+    return _mm_cvtepi32_pd(_mm_unpackhi_epi64(a, a));
+}
+static inline vf vf_from_vd(vd lo, vd hi)
+{
+    return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi));
+}

@@ -8,13 +8,13 @@
  *
  *   exp      Cody-Waite reduction x = n ln2 + r, e^r = 1 + r P(r) with P of
  *            degree 4 (minimax relative error 9.1e-8, bench/fit_exp_poly.py;
- *            2.0 ULP at AVX2, 2.3 at baseline: one FMA fewer per step than
- *            the degree-6 Cephes form, which measured 1.0 ULP and 23%
- *            slower).  Full
- *            range: 2^n applied as two exact power-of-two factors so
- *            subnormal results are rounded once and overflow/underflow fall
- *            out of IEEE arithmetic; groups with every |x| <= 87 add n to
- *            the exponent field instead (same exact product).
+ *            2.0 ULP at AVX2, 2.3 at baseline): fewer FMAs per element than
+ *            the degree-6 Cephes form, which is more accurate and slower
+ *            (docs/performance.md).  Full range: 2^n applied as two exact
+ *            power-of-two factors so subnormal results are rounded once and
+ *            overflow/underflow fall out of IEEE arithmetic; groups with
+ *            every |x| <= 87 add n to the exponent field instead (same exact
+ *            product).
  *   log      x = 2^k m with m in [sqrt(2)/2, sqrt(2)), f = m - 1,
  *            s = f/(2+f): log m = f - s (f - R(s^2)) (the musl logf
  *            polynomial R; algebraically musl's f - hfsq + s (hfsq + R)).
@@ -45,7 +45,7 @@
 #include <math.h>
 
 #include "simd.h"
-#include "stream.h"
+#include "loops.h"
 #include "ktable.h"
 
 /* ------------------------------------------------------------------------ */
@@ -57,17 +57,14 @@ static inline vm vm_not(vm a) { return vm_andnot(a, vm_all()); }
 /* ------------------------------------------------------------------------ */
 /* Groups of vectors                                                        */
 
-/* The loops hand the kernels groups of up to AT_G vectors, and the kernels
- * issue each step for every vector before the next step (EACH below), so
+/* The loops (loops.h) hand the kernels groups of up to AT_G vectors, and
+ * the kernels issue each step for every vector before the next (EACH), so
  * the instruction stream interleaves independent dependency chains.
  * Written chain by chain, the out-of-order window (and the compiler, which
  * does not reorder across them on x86) holds little more than one chain and
  * the loop runs at the chain's latency instead of the FP pipes' throughput.
  * A lane's operations are the same for any group size, so the 1-vector
  * paths (tails, special cases) give bit-identical results. */
-#define AT_G 8              /* largest group (array sizes) */
-#define AT_INLINE static inline __attribute__((always_inline))
-#define EACH(j, nv) for (int j = 0; j < (nv); j++)
 
 /* ------------------------------------------------------------------------ */
 /* exp                                                                      */
@@ -211,8 +208,9 @@ static inline vf split_m(vf x, vi *k)
  * (hfsq (1 - s) = f s): the rounding errors of s and f - R only reach the
  * result through s (f - R) <= 0.26 |log m|, and f is exact.  Half the
  * operations of musl's tail, max error 0.95 ULP (bench/vmath_ulp.c).
- * The quotient stays a division: with the FMA pipes saturated the divider
- * is idle capacity (an estimate plus a correction measured slower). */
+ * The quotient is a division: with the FMA pipes saturated the divider is
+ * idle capacity, which makes it cheaper here than a reciprocal estimate plus
+ * a correction step. */
 AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj)
 {
     vf k[AT_G], f[AT_G], s[AT_G], z[AT_G], P[AT_G];
@@ -272,12 +270,12 @@ AT_INLINE vf log_full(vf x)
 /* tanh |x| = e / (e + 2) with e = expm1(2|x|), 2|x| clamped to 20 (tanh
  * rounds to 1 well before): one formula for every lane, no select, and
  * relatively accurate near 0 because expm1 is.  expm1(t) = 2^n (e^r - 1) +
- * (2^n - 1) with n >= 0 (t >= 0), one fma.  The quotient stays a division:
- * with the FMA pipes saturated the divider is idle capacity, and it is both
- * faster and more accurate here (2.4 ULP) than an estimate plus corrections
- * (1 correction: 3.9 ULP; 2 corrections: slower than the division).  The
- * sign is or-ed back at the end, so -0 stays -0 and NaN (through the clamp:
- * vf_min returns its NaN operand) propagates. */
+ * (2^n - 1) with n >= 0 (t >= 0), one fma.  The quotient is a division:
+ * with the FMA pipes saturated the divider is idle capacity, and a
+ * reciprocal estimate is less accurate with one correction step and slower
+ * with two.  Max error 2.4 ULP (bench/vmath_ulp.c).  The sign is or-ed back at
+ * the end, so -0 stays -0 and NaN (through the clamp: vf_min returns its NaN
+ * operand) propagates. */
 AT_INLINE void tanh_n(int nv, vf *x)
 {
     vf t[AT_G], k[AT_G], s[AT_G], e[AT_G], d[AT_G], q[AT_G], sg[AT_G];
@@ -309,8 +307,8 @@ AT_INLINE vf sigmoid_e(vf x, vf e)
 
 /* |x| <= 87 (every lane): 1 / (1 + exp(-x)), d = 1 + exp(-x) in [1, 6e37].
  * A division: with the FMA pipes saturated by exp the divider is idle
- * capacity, so it is faster than a reciprocal estimate plus a Newton step
- * (which it replaced) and rounds once. */
+ * capacity, so it is cheaper than a reciprocal estimate plus a Newton step,
+ * and it rounds once. */
 AT_INLINE void sigmoid_fast_n(int nv, vf *x)
 {
     exp_mid_sign_n(nv, x, 1); /* exp(-x), no negation */
@@ -335,12 +333,6 @@ AT_INLINE int exp_group_ok(int nv, const vf *x)
     EACH(j, nv) g = vm_and(g, exp_mid_ok(x[j]));
     return !vm_any(vm_not(g));
 }
-AT_INLINE int all_ok(int nv, const vf *x)
-{
-    (void)nv;
-    (void)x;
-    return 1;
-}
 
 static inline vf exp_v(vf x) { return exp_full(x); }
 static inline vf log_v(vf x) { return log_full(x); }
@@ -352,122 +344,11 @@ static inline vf tanh_v(vf x)
 static inline vf sqrt_v(vf x) { return vf_sqrt(x); }
 
 /* ------------------------------------------------------------------------ */
-/* Double-precision vector helpers (pow only)                               */
-
-#if AT_ISA_LEVEL == 2
-typedef __m512d vd;
-typedef __m512i vdi;
-static inline vd vd_set1(double a) { return _mm512_set1_pd(a); }
-static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
-static inline vd vd_sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
-static inline vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
-static inline vd vd_div(vd a, vd b) { return _mm512_div_pd(a, b); }
-static inline vd vd_fma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
-static inline vd vd_min(vd a, vd b) { return _mm512_min_pd(a, b); }
-static inline vd vd_max(vd a, vd b) { return _mm512_max_pd(a, b); }
-static inline vdi vd_as_i(vd a) { return _mm512_castpd_si512(a); }
-static inline vd vdi_as_d(vdi a) { return _mm512_castsi512_pd(a); }
-static inline vdi vdi_add(vdi a, vdi b) { return _mm512_add_epi64(a, b); }
-static inline vdi vdi_set1(long long a) { return _mm512_set1_epi64(a); }
-#define vdi_slli(a, imm) _mm512_slli_epi64((a), (imm))
-static inline vd vd_lo(vf a)
-{
-    return _mm512_cvtps_pd(_mm512_castps512_ps256(a));
-}
-static inline vd vd_hi(vf a)
-{
-    return _mm512_cvtps_pd(
-        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-}
-static inline vd vd_lo_i(vi a)
-{
-    return _mm512_cvtepi32_pd(_mm512_castsi512_si256(a));
-}
-static inline vd vd_hi_i(vi a)
-{
-    return _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1));
-}
-static inline vf vf_from_vd(vd lo, vd hi)
-{
-    __m256 l = _mm512_cvtpd_ps(lo), h = _mm512_cvtpd_ps(hi);
-    return _mm512_castpd_ps(_mm512_insertf64x4(
-        _mm512_castpd256_pd512(_mm256_castps_pd(l)), _mm256_castps_pd(h), 1));
-}
-#elif AT_ISA_LEVEL == 1
-typedef __m256d vd;
-typedef __m256i vdi;
-static inline vd vd_set1(double a) { return _mm256_set1_pd(a); }
-static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
-static inline vd vd_sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
-static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
-static inline vd vd_div(vd a, vd b) { return _mm256_div_pd(a, b); }
-static inline vd vd_fma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
-static inline vd vd_min(vd a, vd b) { return _mm256_min_pd(a, b); }
-static inline vd vd_max(vd a, vd b) { return _mm256_max_pd(a, b); }
-static inline vdi vd_as_i(vd a) { return _mm256_castpd_si256(a); }
-static inline vd vdi_as_d(vdi a) { return _mm256_castsi256_pd(a); }
-static inline vdi vdi_add(vdi a, vdi b) { return _mm256_add_epi64(a, b); }
-static inline vdi vdi_set1(long long a) { return _mm256_set1_epi64x(a); }
-#define vdi_slli(a, imm) _mm256_slli_epi64((a), (imm))
-static inline vd vd_lo(vf a)
-{
-    return _mm256_cvtps_pd(_mm256_castps256_ps128(a));
-}
-static inline vd vd_hi(vf a)
-{
-    return _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
-}
-static inline vd vd_lo_i(vi a)
-{
-    return _mm256_cvtepi32_pd(_mm256_castsi256_si128(a));
-}
-static inline vd vd_hi_i(vi a)
-{
-    return _mm256_cvtepi32_pd(_mm256_extracti128_si256(a, 1));
-}
-static inline vf vf_from_vd(vd lo, vd hi)
-{
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)),
-                                _mm256_cvtpd_ps(hi), 1);
-}
-#else
-typedef __m128d vd;
-typedef __m128i vdi;
-static inline vd vd_set1(double a) { return _mm_set1_pd(a); }
-static inline vd vd_add(vd a, vd b) { return _mm_add_pd(a, b); }
-static inline vd vd_sub(vd a, vd b) { return _mm_sub_pd(a, b); }
-static inline vd vd_mul(vd a, vd b) { return _mm_mul_pd(a, b); }
-static inline vd vd_div(vd a, vd b) { return _mm_div_pd(a, b); }
-/* no FMA at baseline: two roundings, irrelevant at double precision here */
-static inline vd vd_fma(vd a, vd b, vd c)
-{
-    return _mm_add_pd(_mm_mul_pd(a, b), c);
-}
-static inline vd vd_min(vd a, vd b) { return _mm_min_pd(a, b); }
-static inline vd vd_max(vd a, vd b) { return _mm_max_pd(a, b); }
-static inline vdi vd_as_i(vd a) { return _mm_castpd_si128(a); }
-static inline vd vdi_as_d(vdi a) { return _mm_castsi128_pd(a); }
-static inline vdi vdi_add(vdi a, vdi b) { return _mm_add_epi64(a, b); }
-static inline vdi vdi_set1(long long a) { return _mm_set1_epi64x(a); }
-#define vdi_slli(a, imm) _mm_slli_epi64((a), (imm))
-static inline vd vd_lo(vf a) { return _mm_cvtps_pd(a); }
-static inline vd vd_hi(vf a) { return _mm_cvtps_pd(_mm_movehl_ps(a, a)); }
-static inline vd vd_lo_i(vi a) { return _mm_cvtepi32_pd(a); }
-static inline vd vd_hi_i(vi a)
-{
-    return _mm_cvtepi32_pd(_mm_unpackhi_epi64(a, a));
-}
-static inline vf vf_from_vd(vd lo, vd hi)
-{
-    return _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi));
-}
-#endif
-
-/* ------------------------------------------------------------------------ */
 /* pow                                                                      */
 
 /* Groups of AT_POW_G vectors (2 AT_POW_G double halves, each step issued
- * for every half, as for the float kernels; 4 measured best). */
+ * for every half, as for the float kernels; the size is tuned for speed,
+ * see docs/performance.md). */
 #define AT_POW_G 4
 
 /* |x|^y from |x| = 2^k m, m in [sqrt(2)/2, sqrt(2)), given as f = m - 1
@@ -476,14 +357,21 @@ static inline vf vf_from_vd(vd lo, vd hi)
  *   log2 |x| = k + s P(s^2), s = f/(f+2), |s| <= 0.1716; P a degree-4
  *     minimax fit (relative error 2^-37.8), so t = y log2|x| carries ~2^-30
  *     absolute error at |t| = 150, the largest t with a finite nonzero float
- *     result.  The division stays: with the FMA pipes saturated the divider
- *     is idle capacity (a float estimate widened to double plus two
- *     correction steps measured slower);
+ *     result.  s is a division: with the FMA pipes saturated the divider
+ *     is idle capacity, cheaper here than a float estimate widened to
+ *     double plus two correction steps;
  *   t clamped to [-300, 300] (past float's range: the final conversion
  *     overflows / underflows / rounds to subnormal once), t = n + f with
  *     |f| <= 1/2, 2^f by a degree-6 minimax polynomial with constant term 1
  *     (relative error 2^-27.9, 0.07 float ULP), 2^n through the exponent.
  * Max error 0.57 ULP (bench/vmath_ulp.c). */
+/* One Horner step for every double half: b = b x + c. */
+AT_INLINE void horner_d(int nh, vd *b, const vd *x, vd c)
+{
+    for (int h = 0; h < nh; h++)
+        b[h] = vd_fma(b[h], x[h], c);
+}
+
 AT_INLINE void pow_core(int nv, vf *r, const vf *f, const vi *k, const vf *y)
 {
     const vd one = vd_set1(1.0), magic = vd_set1(0x1.8p52);
@@ -498,12 +386,9 @@ AT_INLINE void pow_core(int nv, vf *r, const vf *f, const vi *k, const vf *y)
     for (h = 0; h < nh; h++)
         b[h] = vd_fma(vd_set1(0x1.5ce7cd9d80bd4p-2), z[h],
                       vd_set1(0x1.a58d8fbfbfbdcp-2));
-    for (h = 0; h < nh; h++)
-        b[h] = vd_fma(b[h], z[h], vd_set1(0x1.27777fda6996cp-1));
-    for (h = 0; h < nh; h++)
-        b[h] = vd_fma(b[h], z[h], vd_set1(0x1.ec709d12e151ap-1));
-    for (h = 0; h < nh; h++)
-        b[h] = vd_fma(b[h], z[h], vd_set1(0x1.71547652bede5p+1));
+    horner_d(nh, b, z, vd_set1(0x1.27777fda6996cp-1));
+    horner_d(nh, b, z, vd_set1(0x1.ec709d12e151ap-1));
+    horner_d(nh, b, z, vd_set1(0x1.71547652bede5p+1));
     for (h = 0; h < nh; h++) {
         vd kd = h & 1 ? vd_hi_i(k[h / 2]) : vd_lo_i(k[h / 2]);
         vd yd = h & 1 ? vd_hi(y[h / 2]) : vd_lo(y[h / 2]);
@@ -517,16 +402,11 @@ AT_INLINE void pow_core(int nv, vf *r, const vf *f, const vi *k, const vf *y)
     for (h = 0; h < nh; h++)
         b[h] = vd_fma(vd_set1(0x1.446c7dbc199b4p-13), a[h],
                       vd_set1(0x1.5f88fe3c492aap-10));
-    for (h = 0; h < nh; h++)
-        b[h] = vd_fma(b[h], a[h], vd_set1(0x1.3b29e3d4d6016p-7));
-    for (h = 0; h < nh; h++)
-        b[h] = vd_fma(b[h], a[h], vd_set1(0x1.c6ae2bcf3856ep-5));
-    for (h = 0; h < nh; h++)
-        b[h] = vd_fma(b[h], a[h], vd_set1(0x1.ebfbe07d8f6a7p-3));
-    for (h = 0; h < nh; h++)
-        b[h] = vd_fma(b[h], a[h], vd_set1(0x1.62e43170c4f92p-1));
-    for (h = 0; h < nh; h++)
-        b[h] = vd_fma(b[h], a[h], one);
+    horner_d(nh, b, a, vd_set1(0x1.3b29e3d4d6016p-7));
+    horner_d(nh, b, a, vd_set1(0x1.c6ae2bcf3856ep-5));
+    horner_d(nh, b, a, vd_set1(0x1.ebfbe07d8f6a7p-3));
+    horner_d(nh, b, a, vd_set1(0x1.62e43170c4f92p-1));
+    horner_d(nh, b, a, one);
     /* 2^f in [0.7, 1.42] times 2^n, |n| <= 300: the product is a normal
      * double, so add n to the exponent field (bits(n + magic) << 52 ==
      * n << 52 mod 2^64) */
@@ -634,116 +514,41 @@ static inline vf rsqrtp_v(vf x) { return vf_div(vf_set1(1.0f), vf_sqrt(x)); }
 /* ------------------------------------------------------------------------ */
 /* Loops                                                                    */
 
-#define AT_VMATH_UNARY(name, fn)                                           \
-    static void name(size_t n, float *y, const float *x)                   \
-    {                                                                      \
-        size_t i = 0;                                                      \
-        for (; i + 4 * VL <= n; i += 4 * VL) {                             \
-            vf a0 = vf_load(x + i), a1 = vf_load(x + i + VL);              \
-            vf a2 = vf_load(x + i + 2 * VL), a3 = vf_load(x + i + 3 * VL); \
-            a0 = fn(a0);                                                   \
-            a1 = fn(a1);                                                   \
-            a2 = fn(a2);                                                   \
-            a3 = fn(a3);                                                   \
-            vf_store(y + i, a0);                                           \
-            vf_store(y + i + VL, a1);                                      \
-            vf_store(y + i + 2 * VL, a2);                                  \
-            vf_store(y + i + 3 * VL, a3);                                  \
-        }                                                                  \
-        for (; i + VL <= n; i += VL)                                       \
-            vf_store(y + i, fn(vf_load(x + i)));                           \
-        if (i < n)                                                         \
-            vf_store_n(y + i, fn(vf_load_n(x + i, n - i)), n - i);         \
-    }
-
-/* Groups of G <= AT_G vectors through fast_n(G, .) when ok(G, .) holds for
- * the group, else vector by vector through full (bit-identical to fast_n on
- * the lanes fast_n handles).  Each defines the kernel `name` and its
- * streaming-store twin `name##_nt` (stream.h), which the interpreter uses
- * for outputs too large to stay in cache; the peeled head and the tail go
- * through full, so both give the same bits. */
-#define AT_VMATH_UNARY_G(name, G, fast_n, full, ok)                            \
-    AT_INLINE void name##_loop(size_t n, float *y, const float *x, int stream) \
-    {                                                                          \
-        size_t i = 0;                                                          \
-        if (stream)                                                            \
-            for (size_t k = peel(y, n); i < k; i++)                            \
-                vf_store_n(y + i, full(vf_load_n(x + i, 1)), 1);               \
-        for (; i + G * VL <= n; i += G * VL) {                                 \
-            vf a[G];                                                           \
-            EACH(j, G) a[j] = vf_load(x + i + j * VL);                         \
-            if (ok(G, a))                                                      \
-                fast_n(G, a);                                                  \
-            else                                                               \
-                EACH(j, G) a[j] = full(a[j]);                                  \
-            EACH(j, G) put(y + i + j * VL, a[j], stream);                      \
-        }                                                                      \
-        if (stream)                                                            \
-            stream_fence();                                                    \
-        for (; i + VL <= n; i += VL)                                           \
-            vf_store(y + i, full(vf_load(x + i)));                             \
-        if (i < n)                                                             \
-            vf_store_n(y + i, full(vf_load_n(x + i, n - i)), n - i);           \
-    }                                                                          \
-    static void name(size_t n, float *y, const float *x)                       \
-    {                                                                          \
-        name##_loop(n, y, x, 0);                                               \
-    }                                                                          \
-    static void name##_nt(size_t n, float *y, const float *x)                  \
-    {                                                                          \
-        name##_loop(n, y, x, 1);                                               \
-    }
-
+/* Group sizes are tuned per function for AVX2 (docs/performance.md): log's
+ * dependency chain is the longest, exp's the shortest, and more vectors than
+ * a chain needs only add register spills. */
+AT_UNARY_KERNELS(exp, 4, exp_v, exp_mid_n, exp_group_ok)
+AT_UNARY_KERNELS(log, 8, log_v, log_core_n_fast, log_group_ok)
+AT_UNARY_KERNELS(tanh, 4, tanh_v, tanh_n, every_group)
+AT_UNARY_KERNELS(sigmoid, 6, sigmoid_v, sigmoid_fast_n, exp_group_ok)
 AT_INLINE void sqrt_n(int nv, vf *x) { EACH(j, nv) x[j] = vf_sqrt(x[j]); }
 
-/* group sizes: the best measured on Zen 3 (AVX2); log's chain is the
- * longest, exp's the shortest (more vectors only add spills) */
-AT_VMATH_UNARY_G(k_exp, 4, exp_mid_n, exp_v, exp_group_ok)
-AT_VMATH_UNARY_G(k_log, 8, log_core_n_fast, log_v, log_group_ok)
-AT_VMATH_UNARY_G(k_tanh, 4, tanh_n, tanh_v, all_ok)
-AT_VMATH_UNARY_G(k_sigmoid, 6, sigmoid_fast_n, sigmoid_v, exp_group_ok)
-AT_VMATH_UNARY_G(k_sqrt, 4, sqrt_n, sqrt_v, all_ok)
-AT_VMATH_UNARY(k_pow_sqr, sqr_v)
-AT_VMATH_UNARY(k_pow_cube, cube_v)
-AT_VMATH_UNARY(k_pow_recip, recip_v)
-AT_VMATH_UNARY(k_pow_rsquare, rsquare_v)
-AT_VMATH_UNARY(k_pow_half, sqrtp_v)
-AT_VMATH_UNARY(k_pow_rhalf, rsqrtp_v)
-AT_VMATH_UNARY(k_pow_one, one_v)
-AT_VMATH_UNARY(k_pow_id, id_v)
+AT_UNARY_KERNELS(sqrt, 4, sqrt_v, sqrt_n, every_group)
+
+/* pow(x, s) for the constants s that PyTorch computes another way. */
+#define AT_POW_SCALAR_KERNEL(name, op)                           \
+    AT_UNARY_LOOP(loop_pow_##name, 4, op, no_fast, no_group)     \
+    static void k_pow_##name(size_t n, float *y, const float *x) \
+    {                                                            \
+        loop_pow_##name(n, y, x, 0);                             \
+    }
+AT_POW_SCALAR_KERNEL(sqr, sqr_v)
+AT_POW_SCALAR_KERNEL(cube, cube_v)
+AT_POW_SCALAR_KERNEL(recip, recip_v)
+AT_POW_SCALAR_KERNEL(rsquare, rsquare_v)
+AT_POW_SCALAR_KERNEL(half, sqrtp_v)
+AT_POW_SCALAR_KERNEL(rhalf, rsqrtp_v)
+AT_POW_SCALAR_KERNEL(one, one_v)
+AT_POW_SCALAR_KERNEL(id, id_v)
 
 /* pow over groups of AT_POW_G vectors: pow_fast when every lane of the
  * group passes pow_group_ok (bit-identical to pow_v there), else pow_v per
- * vector.  X(j) and Y(j) name the j-th vector's operands. */
-#define AT_POW_LOOP(X, Y, XN, YN)                        \
-    size_t i = 0;                                        \
-    for (; i + AT_POW_G * VL <= n; i += AT_POW_G * VL) { \
-        vf xs[AT_POW_G], ys[AT_POW_G], rs[AT_POW_G];     \
-        for (int j = 0; j < AT_POW_G; j++) {             \
-            xs[j] = X(j);                                \
-            ys[j] = Y(j);                                \
-        }                                                \
-        if (pow_group_ok(xs, ys)) {                      \
-            pow_fast(rs, xs, ys);                        \
-        } else {                                         \
-            for (int j = 0; j < AT_POW_G; j++)           \
-                rs[j] = pow_v(xs[j], ys[j]);             \
-        }                                                \
-        for (int j = 0; j < AT_POW_G; j++)               \
-            vf_store(y + i + j * VL, rs[j]);             \
-    }                                                    \
-    for (; i + VL <= n; i += VL)                         \
-        vf_store(y + i, pow_v(X(0), Y(0)));              \
-    if (i < n)                                           \
-        vf_store_n(y + i, pow_v(XN, YN), n - i);
+ * vector. */
+AT_BINARY_LOOP(loop_pow, AT_POW_G, pow_v, pow_fast, pow_group_ok)
 
 static void k_pow(size_t n, float *y, const float *a, const float *b)
 {
-#define PX(j) vf_load(a + i + (j) * VL)
-#define PY(j) vf_load(b + i + (j) * VL)
-    AT_POW_LOOP(PX, PY, vf_load_n(a + i, n - i), vf_load_n(b + i, n - i))
-#undef PX
-#undef PY
+    loop_pow(n, y, a, b, vf_zero(), AT_VV, 0);
 }
 
 static void k_pow_s(size_t n, float *y, const float *a, float s)
@@ -781,28 +586,18 @@ static void k_pow_s(size_t n, float *y, const float *a, float s)
         k_pow_rsquare(n, y, a);
         return;
     }
-    const vf vs = vf_set1(s);
-#define PX(j) vf_load(a + i + (j) * VL)
-#define PY(j) vs
-    AT_POW_LOOP(PX, PY, vf_load_n(a + i, n - i), vs)
-#undef PX
-#undef PY
+    loop_pow(n, y, a, NULL, vf_set1(s), AT_VS, 0);
 }
 
 static void k_pow_rs(size_t n, float *y, const float *a, float s)
 {
-    const vf vs = vf_set1(s);
-#define PX(j) vs
-#define PY(j) vf_load(a + i + (j) * VL)
-    AT_POW_LOOP(PX, PY, vs, vf_load_n(a + i, n - i))
-#undef PX
-#undef PY
+    loop_pow(n, y, a, NULL, vf_set1(s), AT_SV, 0);
 }
 
 /* y = exp(x - s) and the sum of y, in one pass.  Per lane the result is
  * bit-identical to sub then exp (exp_mid equals exp_v wherever exp_mid_ok
  * holds), so fusing never changes y; the sum runs in float lanes over runs
- * of 2048 elements and in double across runs, like the rsum kernel. */
+ * of AT_RSUM_RUN elements and in double across runs, like the rsum kernel. */
 static inline vf exp_sub(vf x, vf vs)
 {
     vf d = vf_sub(x, vs);
@@ -815,7 +610,7 @@ static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
     double total = 0.0;
     size_t i = 0;
     while (i < n) {
-        size_t end = n - i > 2048 ? i + 2048 : n;
+        size_t end = n - i > AT_RSUM_RUN ? i + AT_RSUM_RUN : n;
         vf s0 = vf_zero(), s1 = vf_zero();
         /* 4 vectors at once through exp_mid_n (interleaved chains); the
          * sums take them in the same order as the 2-vector loop below */
@@ -858,16 +653,11 @@ static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
 
 void AT_ISA_FN(at_register_vmath)(at_ktable *t)
 {
-    t->unary[AT_UN_EXP] = k_exp;
-    t->unary[AT_UN_LOG] = k_log;
-    t->unary[AT_UN_TANH] = k_tanh;
-    t->unary[AT_UN_SIGMOID] = k_sigmoid;
-    t->unary[AT_UN_SQRT] = k_sqrt;
-    t->unary_nt[AT_UN_EXP] = k_exp_nt;
-    t->unary_nt[AT_UN_LOG] = k_log_nt;
-    t->unary_nt[AT_UN_TANH] = k_tanh_nt;
-    t->unary_nt[AT_UN_SIGMOID] = k_sigmoid_nt;
-    t->unary_nt[AT_UN_SQRT] = k_sqrt_nt;
+    AT_SET_UNARY(t, EXP, exp)
+    AT_SET_UNARY(t, LOG, log)
+    AT_SET_UNARY(t, TANH, tanh)
+    AT_SET_UNARY(t, SIGMOID, sigmoid)
+    AT_SET_UNARY(t, SQRT, sqrt)
     t->binary[AT_BIN_POW] = k_pow;
     t->binary_s[AT_BIN_POW] = k_pow_s;
     t->binary_rs[AT_BIN_POW] = k_pow_rs;

@@ -1,0 +1,197 @@
+/* Hologram Atlas — the loop shapes of the elementwise kernels.
+ *
+ * AT_UNARY_LOOP (y = op(x)) and AT_BINARY_LOOP (y = op(a, b), op(a, s) or
+ * op(s, a)) walk n floats in groups of G vectors, then one vector at a time,
+ * then one masked tail (vf_load_n / vf_store_n), never touching memory past
+ * n.  A kernel with a faster formula for whole groups passes it as `fast`,
+ * with `ok` telling which groups it covers.  Other groups, single vectors
+ * and the tail go through `op`, which gives the same bits per lane as `fast`
+ * wherever `fast` applies, so a result never depends on its position in the
+ * array.  Kernels without a fast path pass no_fast and no_group (no_fast2
+ * and no_group2 for binary ones): every vector goes through `op` and the
+ * group only unrolls the loop.  A fast path for every group takes
+ * every_group as its test.
+ *
+ * Streaming twins (stream = 1) write the groups with streaming stores: they
+ * skip the read-for-ownership of each output line and leave the caches to
+ * other data, which pays off only when the output cannot stay in cache
+ * anyway.  The interpreter decides that (it knows the launch's size; a
+ * kernel sees one chunk).  The loop first handles single elements until y
+ * is vector-aligned, as vf_stream requires, and fences after the groups.
+ *
+ * Each shape defines an always_inline loop function for one kernel, whose
+ * `form` and `stream` arguments are constants at every call, so each kernel
+ * compiles to its own straight SIMD loop with the operation inlined.
+ * Include after simd.h.
+ */
+#ifndef ATLAS_KERNELS_LOOPS_H
+#define ATLAS_KERNELS_LOOPS_H
+
+#include <stdint.h>
+
+/* The largest group a loop hands a kernel, and a loop over a group's
+ * vectors (each step of a grouped kernel is issued for every vector of the
+ * group before the next step). */
+#define AT_G 8
+#define EACH(j, nv) for (int j = 0; j < (nv); j++)
+
+/* Fast-path arguments of the shapes for kernels without a group fast path
+ * (no group takes it) and for a fast path that takes every group. */
+AT_INLINE int no_group(int nv, const vf *x)
+{
+    (void)nv;
+    (void)x;
+    return 0;
+}
+AT_INLINE int every_group(int nv, const vf *x)
+{
+    (void)nv;
+    (void)x;
+    return 1;
+}
+AT_INLINE void no_fast(int nv, vf *x)
+{
+    (void)nv;
+    (void)x;
+}
+AT_INLINE int no_group2(const vf *x, const vf *z)
+{
+    (void)x;
+    (void)z;
+    return 0;
+}
+AT_INLINE void no_fast2(vf *r, const vf *x, const vf *z)
+{
+    (void)r;
+    (void)x;
+    (void)z;
+}
+
+/* Store one result vector of a group, streaming in the _nt twins; y + i is
+ * vector-aligned there (see peel). */
+AT_INLINE void put(float *y, vf v, int stream)
+{
+    if (stream)
+        vf_stream(y, v);
+    else
+        vf_store(y, v);
+}
+
+/* Elements to handle one by one before y + i is vector-aligned. */
+AT_INLINE size_t peel(const float *y, size_t n)
+{
+    size_t misaligned = ((uintptr_t)y / sizeof(float)) % VL;
+    size_t k = misaligned ? VL - misaligned : 0;
+    return k < n ? k : n;
+}
+
+/* AT_UNARY_LOOP(name, G, op, fast, ok) defines the unary shape
+ *     AT_INLINE void name(size_t n, float *y, const float *x, int stream)
+ * with y = op(x) per vector, fast(G, v) for a group v passing ok(G, v).
+ * The shapes are macros so that op, fast and ok are called by name: the
+ * compiler inlines named calls together with the loop, while calls through
+ * function pointers are inlined later and leave the vector math kernels'
+ * hot loops worse scheduled. */
+#define AT_UNARY_LOOP(name, G, op, fast, ok)                            \
+    AT_INLINE void name(size_t n, float *y, const float *x, int stream) \
+    {                                                                   \
+        size_t i = 0;                                                   \
+        if (stream)                                                     \
+            for (size_t k = peel(y, n); i < k; i++)                     \
+                vf_store_n(y + i, op(vf_load_n(x + i, 1)), 1);          \
+        for (; i + G * VL <= n; i += G * VL) {                          \
+            vf v[G];                                                    \
+            EACH(j, G) v[j] = vf_load(x + i + j * VL);                  \
+            if (ok(G, v))                                               \
+                fast(G, v);                                             \
+            else                                                        \
+                EACH(j, G) v[j] = op(v[j]);                             \
+            EACH(j, G) put(y + i + j * VL, v[j], stream);               \
+        }                                                               \
+        if (stream)                                                     \
+            vf_stream_fence();                                          \
+        for (; i + VL <= n; i += VL)                                    \
+            vf_store(y + i, op(vf_load(x + i)));                        \
+        if (i < n)                                                      \
+            vf_store_n(y + i, op(vf_load_n(x + i, n - i)), n - i);      \
+    }
+
+/* The operands of a binary loop: the arrays a and b (AT_VV), or the array a
+ * with the broadcast scalar s on the right (AT_VS) or on the left (AT_SV);
+ * b is then unused. */
+enum {
+    AT_VV,
+    AT_VS,
+    AT_SV
+};
+
+/* The second operand at element i, w lanes: b's or the scalar's. */
+AT_INLINE vf operand_b(int form, const float *b, size_t i, vf s)
+{
+    return form == AT_VV ? vf_load(b + i) : s;
+}
+AT_INLINE vf operand_b_n(int form, const float *b, size_t i, size_t w, vf s)
+{
+    return form == AT_VV ? vf_load_n(b + i, w) : s;
+}
+/* AT_BINARY_LOOP(name, G, op, fast, ok) defines the binary shape
+ *     AT_INLINE void name(size_t n, float *y, const float *a,
+ *                         const float *b, vf s, int form, int stream)
+ * with y = op(l, r) per vector, (l, r) the form's operands, and
+ * fast(y, l, r) for the groups of G vectors passing ok(l, r). */
+#define AT_BINARY_LOOP(name, G, op, fast, ok)                                  \
+    AT_INLINE void name(size_t n, float *y, const float *a, const float *b,    \
+                        vf s, int form, int stream)                            \
+    {                                                                          \
+        size_t i = 0;                                                          \
+        if (stream)                                                            \
+            for (size_t k = peel(y, n); i < k; i++) {                          \
+                vf x = vf_load_n(a + i, 1), z = operand_b_n(form, b, i, 1, s); \
+                vf_store_n(y + i, form == AT_SV ? op(z, x) : op(x, z), 1);     \
+            }                                                                  \
+        for (; i + G * VL <= n; i += G * VL) {                                 \
+            vf l[G], r[G], q[G];                                               \
+            EACH(j, G)                                                         \
+            {                                                                  \
+                vf x = vf_load(a + i + j * VL);                                \
+                vf z = operand_b(form, b, i + j * VL, s);                      \
+                l[j] = form == AT_SV ? z : x;                                  \
+                r[j] = form == AT_SV ? x : z;                                  \
+            }                                                                  \
+            if (ok(l, r))                                                      \
+                fast(q, l, r);                                                 \
+            else                                                               \
+                EACH(j, G) q[j] = op(l[j], r[j]);                              \
+            EACH(j, G) put(y + i + j * VL, q[j], stream);                      \
+        }                                                                      \
+        if (stream)                                                            \
+            vf_stream_fence();                                                 \
+        for (; i + VL <= n; i += VL) {                                         \
+            vf x = vf_load(a + i), z = operand_b(form, b, i, s);               \
+            vf_store(y + i, form == AT_SV ? op(z, x) : op(x, z));              \
+        }                                                                      \
+        if (i < n) {                                                           \
+            size_t w = n - i;                                                  \
+            vf x = vf_load_n(a + i, w), z = operand_b_n(form, b, i, w, s);     \
+            vf_store_n(y + i, form == AT_SV ? op(z, x) : op(x, z), w);         \
+        }                                                                      \
+    }
+
+/* The kernel k_<name> over AT_UNARY_LOOP and its streaming twin
+ * k_<name>_nt. */
+#define AT_UNARY_KERNELS(name, G, op, fast, ok)                   \
+    AT_UNARY_LOOP(loop_##name, G, op, fast, ok)                   \
+    static void k_##name(size_t n, float *y, const float *x)      \
+    {                                                             \
+        loop_##name(n, y, x, 0);                                  \
+    }                                                             \
+    static void k_##name##_nt(size_t n, float *y, const float *x) \
+    {                                                             \
+        loop_##name(n, y, x, 1);                                  \
+    }
+/* Enter k_<name> and k_<name>_nt in the table t as unary op N. */
+#define AT_SET_UNARY(t, N, name)      \
+    (t)->unary[AT_UN_##N] = k_##name; \
+    (t)->unary_nt[AT_UN_##N] = k_##name##_nt;
+
+#endif /* ATLAS_KERNELS_LOOPS_H */
