@@ -140,11 +140,11 @@ static void test_inconsistent_descriptions(at_executor *ex)
     g.n = 4;
     g.k = 4;
     at_tensor ab2[2] = {vec(a, 16), vec(y, 16)};
-    CHECK(at_stdop_cost(AT_STD_GEMM, ab2, 2, &g) == 0);
+    CHECK(at_stdop_cost(ex, AT_STD_GEMM, ab2, 2, &g) == 0);
     CHECK(at_stdop_run_new(ex, AT_STD_GEMM, ab2, 2, &g, &out, &err)
           == AT_E_VALUE);
     g.m = g.n = g.k = INT64_MAX;
-    CHECK(at_stdop_cost(AT_STD_GEMM, ab2, 2, &g) == (size_t)1 << 60);
+    CHECK(at_stdop_cost(ex, AT_STD_GEMM, ab2, 2, &g) == (size_t)1 << 60);
     CHECK(at_stdop_run_new(ex, AT_STD_GEMM, ab2, 2, &g, &out, &err) != AT_OK);
 
     /* at_stdop_run: the caller's output must match and must not overlap */
