@@ -166,9 +166,11 @@ static int claim_range(at_kernel_set *set, at_error *err)
     return first;
 }
 
-/* The slow path of at_executor_program: check, claim, build and compile. */
-static at_status compile_cached(at_executor *ex, at_kernel_set *set, int index,
-                                const at_program **out, at_error *err)
+/* The slow path of at_executor_program: check, claim, build and compile.
+ * Out of line, so that the fast path needs no stack frame. */
+static __attribute__((noinline)) at_status
+compile_cached(at_executor *ex, at_kernel_set *set, int index,
+               const at_program **out, at_error *err)
 {
     *out = NULL;
     if (index < 0 || index >= set->count)

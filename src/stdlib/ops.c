@@ -14,6 +14,9 @@
 #include "atlas/client.h"
 #include "atlas/stdlib.h"
 
+/* A function only error paths call: kept out of its callers' code. */
+#define AT_COLD __attribute__((cold, noinline))
+
 /* ---- the kernels' text --------------------------------------------------- */
 
 #define UNARY(op)                                                  \
@@ -121,15 +124,44 @@ static void set_shape(at_tensor *out, at_dtype dt, int ndim,
     }
 }
 
-/* Two inputs must have one shape. */
-static at_status same_shapes(const stdop *d, const at_tensor *in, at_error *err)
+/* The messages of the shape rules below.  Out of line and cold: the rules
+ * run on every op call, and a message buffer in their frames would cost each
+ * call a stack-protector check. */
+enum shape_fault {
+    SHAPES_DIFFER,
+    NOT_2D,
+    EMPTY,
+    EMPTY_ROWS
+};
+
+static AT_COLD at_status shape_error(const stdop *d, const at_tensor *in,
+                                     enum shape_fault f, at_error *err)
 {
     char s0[96], s1[96];
-    if (d->nin < 2 || same_shape(&in[0], &in[1]))
-        return AT_OK;
-    return at_error_set(err, AT_E_VALUE, "%s: shapes %s and %s differ", d->name,
-                        shape_str(s0, sizeof s0, &in[0]),
-                        shape_str(s1, sizeof s1, &in[1]));
+    shape_str(s0, sizeof s0, &in[0]);
+    switch (f) {
+        case SHAPES_DIFFER:
+            return at_error_set(err, AT_E_VALUE, "%s: shapes %s and %s differ",
+                                d->name, s0, shape_str(s1, sizeof s1, &in[1]));
+        case NOT_2D:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: axis=-1 needs a 2-D buffer, got shape %s",
+                                d->name, s0);
+        case EMPTY:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: cannot reduce an empty buffer (shape %s)",
+                                d->name, s0);
+        default:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: cannot reduce empty rows (shape %s)",
+                                d->name, s0);
+    }
+}
+
+/* Two inputs must have one shape. */
+static int shapes_agree(const stdop *d, const at_tensor *in)
+{
+    return d->nin < 2 || same_shape(&in[0], &in[1]);
 }
 
 /* Elementwise: the output has the inputs' shape. */
@@ -138,9 +170,8 @@ static at_status to_input_shape(const stdop *d, const at_tensor *in,
                                 at_error *err)
 {
     (void)prm;
-    at_status st = same_shapes(d, in, err);
-    if (st)
-        return st;
+    if (!shapes_agree(d, in))
+        return shape_error(d, in, SHAPES_DIFFER, err);
     set_shape(out, AT_F32, in[0].ndim, in[0].shape);
     return AT_OK;
 }
@@ -151,15 +182,11 @@ static at_status to_scalar(const stdop *d, const at_tensor *in,
                            const at_stdop_params *prm, at_tensor *out,
                            at_error *err)
 {
-    char s0[96];
     (void)prm;
-    at_status st = same_shapes(d, in, err);
-    if (st)
-        return st;
+    if (!shapes_agree(d, in))
+        return shape_error(d, in, SHAPES_DIFFER, err);
     if (d->nonempty && in[0].numel == 0)
-        return at_error_set(err, AT_E_VALUE,
-                            "%s: cannot reduce an empty buffer (shape %s)",
-                            d->name, shape_str(s0, sizeof s0, &in[0]));
+        return shape_error(d, in, EMPTY, err);
     set_shape(out, AT_F32, 0, NULL);
     return AT_OK;
 }
@@ -169,16 +196,11 @@ static at_status to_rows(const stdop *d, const at_tensor *in,
                          const at_stdop_params *prm, at_tensor *out,
                          at_error *err)
 {
-    char s0[96];
     (void)prm;
     if (in[0].ndim != 2)
-        return at_error_set(err, AT_E_VALUE,
-                            "%s: axis=-1 needs a 2-D buffer, got shape %s",
-                            d->name, shape_str(s0, sizeof s0, &in[0]));
+        return shape_error(d, in, NOT_2D, err);
     if (d->nonempty && in[0].shape[1] == 0 && in[0].shape[0] > 0)
-        return at_error_set(err, AT_E_VALUE,
-                            "%s: cannot reduce empty rows (shape %s)", d->name,
-                            shape_str(s0, sizeof s0, &in[0]));
+        return shape_error(d, in, EMPTY_ROWS, err);
     set_shape(out, AT_F32, 1, in[0].shape);
     return AT_OK;
 }
@@ -462,41 +484,60 @@ at_status at_stdop_kernel(at_stdop op, at_kernel **out, at_error *err)
     return at_kernel_parse(ops[op].ir, out, err);
 }
 
+/* The messages of the input checks below (cold, like shape_error). */
+enum input_fault {
+    RANK,
+    INVALID_SHAPE,
+    TOO_LARGE,
+    WRONG_NUMEL,
+    WRONG_DTYPE
+};
+
+static AT_COLD at_status input_error(const stdop *d, const at_tensor *t,
+                                     size_t i, enum input_fault f,
+                                     at_error *err)
+{
+    char s0[96];
+    shape_str(s0, sizeof s0, t);
+    switch (f) {
+        case RANK:
+            return at_error_set(err, AT_E_VALUE, "%s: rank %d is out of range",
+                                d->name, t->ndim);
+        case INVALID_SHAPE:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: input %zu has an invalid shape %s",
+                                d->name, i, s0);
+        case TOO_LARGE:
+            return at_error_set(err, AT_E_OVERFLOW,
+                                "%s: input %zu of shape %s is too large",
+                                d->name, i, s0);
+        case WRONG_NUMEL:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: input %zu has shape %s but %zu elements",
+                                d->name, i, s0, t->numel);
+        default:
+            return at_error_set(err, AT_E_TYPE,
+                                "%s: %s must be %s, got %s with shape %s",
+                                d->name, d->in[i].name, d->in[i].wants,
+                                at_dtype_name(t->dtype), s0);
+    }
+}
+
 /* The shape is the contract: the launch trusts numel = prod(shape). */
 static at_status check_extent(const stdop *d, const at_tensor *t, size_t i,
                               at_error *err)
 {
-    char s0[96];
     if (t->ndim < 0 || t->ndim > AT_MAX_DIMS)
-        return at_error_set(err, AT_E_VALUE, "%s: rank %d is out of range",
-                            d->name, t->ndim);
+        return input_error(d, t, i, RANK, err);
     size_t n = 1, bytes;
     for (int k = 0; k < t->ndim; k++)
         if (t->shape[k] < 0 || at_mul_overflow(n, (size_t)t->shape[k], &n))
-            return at_error_set(err, AT_E_VALUE,
-                                "%s: input %zu has an invalid shape %s",
-                                d->name, i, shape_str(s0, sizeof s0, t));
+            return input_error(d, t, i, INVALID_SHAPE, err);
     if (at_mul_overflow(n, at_dtype_size(t->dtype), &bytes))
-        return at_error_set(err, AT_E_OVERFLOW,
-                            "%s: input %zu of shape %s is too large", d->name,
-                            i, shape_str(s0, sizeof s0, t));
+        return input_error(d, t, i, TOO_LARGE, err);
     if (n != t->numel)
-        return at_error_set(err, AT_E_VALUE,
-                            "%s: input %zu has shape %s but %zu elements",
-                            d->name, i, shape_str(s0, sizeof s0, t), t->numel);
+        return input_error(d, t, i, WRONG_NUMEL, err);
     return AT_OK;
-}
-
-static at_status check_role(const stdop *d, const role *r, const at_tensor *t,
-                            at_error *err)
-{
-    char s0[96];
-    if (t->dtype == r->dtype)
-        return AT_OK;
-    return at_error_set(err, AT_E_TYPE,
-                        "%s: %s must be %s, got %s with shape %s", d->name,
-                        r->name, r->wants, at_dtype_name(t->dtype),
-                        shape_str(s0, sizeof s0, t));
 }
 
 at_status at_stdop_prepare(at_stdop op, const at_tensor *in, size_t nin,
@@ -514,8 +555,8 @@ at_status at_stdop_prepare(at_stdop op, const at_tensor *in, size_t nin,
         if ((st = check_extent(d, &in[i], i, err)))
             return st;
     for (size_t i = 0; i < nin; i++)
-        if ((st = check_role(d, &d->in[i], &in[i], err)))
-            return st;
+        if (in[i].dtype != d->in[i].dtype)
+            return input_error(d, &in[i], i, WRONG_DTYPE, err);
     return d->shape(d, in, prm, out, err);
 }
 
