@@ -48,10 +48,11 @@ typedef struct role {
 #define F32(name) {name, AT_F32, "float32"}
 
 /* Checks the operands' shapes (their dtypes have passed) and describes the
- * output (data left NULL). */
-typedef at_status (*shape_rule)(const stdop *d, const at_tensor *in,
-                                const at_stdop_params *prm, at_tensor *out,
-                                at_error *err);
+ * output (data left NULL).  SHAPE_RULE(name) declares one. */
+#define SHAPE_RULE(name)                                \
+    at_status name(const stdop *d, const at_tensor *in, \
+                   const at_stdop_params *prm, at_tensor *out, at_error *err)
+typedef SHAPE_RULE((*shape_rule));
 
 /* The launch's rows x cols, and the work the cost counts. */
 typedef enum geometry {
@@ -165,9 +166,7 @@ static int shapes_agree(const stdop *d, const at_tensor *in)
 }
 
 /* Elementwise: the output has the inputs' shape. */
-static at_status to_input_shape(const stdop *d, const at_tensor *in,
-                                const at_stdop_params *prm, at_tensor *out,
-                                at_error *err)
+static SHAPE_RULE(to_input_shape)
 {
     (void)prm;
     if (!shapes_agree(d, in))
@@ -178,9 +177,7 @@ static at_status to_input_shape(const stdop *d, const at_tensor *in,
 
 /* A reduction of the whole input (or a loss over two inputs of one shape):
  * a 0-d output. */
-static at_status to_scalar(const stdop *d, const at_tensor *in,
-                           const at_stdop_params *prm, at_tensor *out,
-                           at_error *err)
+static SHAPE_RULE(to_scalar)
 {
     (void)prm;
     if (!shapes_agree(d, in))
@@ -192,9 +189,7 @@ static at_status to_scalar(const stdop *d, const at_tensor *in,
 }
 
 /* A reduction along the last axis of a 2-D input: one value per row. */
-static at_status to_rows(const stdop *d, const at_tensor *in,
-                         const at_stdop_params *prm, at_tensor *out,
-                         at_error *err)
+static SHAPE_RULE(to_rows)
 {
     (void)prm;
     if (in[0].ndim != 2)
@@ -206,32 +201,28 @@ static at_status to_rows(const stdop *d, const at_tensor *in,
 }
 
 /* a (m*k elements) times b (k*n elements): an m x n output. */
-static at_status to_matmul(const stdop *d, const at_tensor *in,
-                           const at_stdop_params *prm, at_tensor *out,
-                           at_error *err)
+static SHAPE_RULE(to_matmul)
 {
     char s0[96], s1[96];
-    (void)d;
     if (prm->m < 0 || prm->n < 0 || prm->k < 0)
-        return at_error_set(err, AT_E_VALUE,
-                            "gemm: m=%lld, n=%lld, k=%lld must not be negative",
-                            (long long)prm->m, (long long)prm->n,
-                            (long long)prm->k);
+        return at_error_set(
+            err, AT_E_VALUE, "%s: m=%lld, n=%lld, k=%lld must not be negative",
+            d->name, (long long)prm->m, (long long)prm->n, (long long)prm->k);
     size_t mk, kn, mn;
     if (at_mul_overflow((size_t)prm->m, (size_t)prm->k, &mk)
         || at_mul_overflow((size_t)prm->k, (size_t)prm->n, &kn)
         || at_mul_overflow((size_t)prm->m, (size_t)prm->n, &mn)
         || mn > (SIZE_MAX >> 3))
         return at_error_set(
-            err, AT_E_OVERFLOW, "gemm: m=%lld, n=%lld, k=%lld overflow",
+            err, AT_E_OVERFLOW, "%s: m=%lld, n=%lld, k=%lld overflow", d->name,
             (long long)prm->m, (long long)prm->n, (long long)prm->k);
     if (in[0].numel != mk || in[1].numel != kn)
         return at_error_set(
             err, AT_E_VALUE,
-            "gemm: a has shape %s (%zu elements) and b has shape %s "
+            "%s: a has shape %s (%zu elements) and b has shape %s "
             "(%zu elements), "
             "but m=%lld, n=%lld, k=%lld need m*k=%zu and k*n=%zu",
-            shape_str(s0, sizeof s0, &in[0]), in[0].numel,
+            d->name, shape_str(s0, sizeof s0, &in[0]), in[0].numel,
             shape_str(s1, sizeof s1, &in[1]), in[1].numel, (long long)prm->m,
             (long long)prm->n, (long long)prm->k, mk, kn);
     int64_t shape[2] = {prm->m, prm->n};
@@ -240,19 +231,16 @@ static at_status to_matmul(const stdop *d, const at_tensor *in,
 }
 
 /* (N, C) logits and (N,) class indices: a 0-d loss. */
-static at_status to_class_loss(const stdop *d, const at_tensor *in,
-                               const at_stdop_params *prm, at_tensor *out,
-                               at_error *err)
+static SHAPE_RULE(to_class_loss)
 {
     char s0[96], s1[96];
-    (void)d;
     (void)prm;
     if (in[0].ndim != 2 || in[1].ndim != 1 || in[1].shape[0] != in[0].shape[0])
-        return at_error_set(
-            err, AT_E_VALUE,
-            "cross_entropy: logits must be (N, C) and target (N,); "
-            "got logits %s and target %s",
-            shape_str(s0, sizeof s0, &in[0]), shape_str(s1, sizeof s1, &in[1]));
+        return at_error_set(err, AT_E_VALUE,
+                            "%s: logits must be (N, C) and target (N,); "
+                            "got logits %s and target %s",
+                            d->name, shape_str(s0, sizeof s0, &in[0]),
+                            shape_str(s1, sizeof s1, &in[1]));
     set_shape(out, AT_F32, 0, NULL);
     return AT_OK;
 }
@@ -274,20 +262,21 @@ static at_status target_out_of_range(const at_tensor *in, size_t cols,
 
 /* ---- the ops ------------------------------------------------------------ */
 
+/* one float32 input, which messages call "input" */
+#define ONE_INPUT .nin = 1, .in = {F32("input")}
 /* f(x) elementwise; f(a, b) elementwise over two buffers of one shape */
-#define MAP1(op)                                                  \
-    .name = #op, .ir = UNARY(op), .nin = 1, .in = {F32("input")}, \
-    .shape = to_input_shape
+#define MAP1(op) \
+    .name = #op, .ir = UNARY(op), ONE_INPUT, .shape = to_input_shape
 #define MAP2(op, irop)                                                        \
     .name = op, .ir = BINARY(op, irop), .nin = 2, .in = {F32("a"), F32("b")}, \
     .shape = to_input_shape
 /* a reduction of the whole buffer, or along the last axis of a 2-D one */
-#define FOLD(op, irop, empty_ok)                                            \
-    .name = op, .ir = REDUCE_ALL(op, irop), .nin = 1, .in = {F32("input")}, \
-    .shape = to_scalar, .nonempty = !(empty_ok)
-#define FOLD_ROWS(op, irop, empty_ok)                                        \
-    .name = op, .ir = REDUCE_ROWS(op, irop), .nin = 1, .in = {F32("input")}, \
-    .shape = to_rows, .nonempty = !(empty_ok), .geom = LAST_AXIS
+#define FOLD(op, irop, empty_ok)                                           \
+    .name = op, .ir = REDUCE_ALL(op, irop), ONE_INPUT, .shape = to_scalar, \
+    .nonempty = !(empty_ok)
+#define FOLD_ROWS(op, irop, empty_ok)                                     \
+    .name = op, .ir = REDUCE_ROWS(op, irop), ONE_INPUT, .shape = to_rows, \
+    .nonempty = !(empty_ok), .geom = LAST_AXIS
 
 static const stdop ops[AT_STD_COUNT] = {
     [AT_STD_VECTOR_ADD] = {MAP2("vector_add", "add")},
@@ -304,152 +293,112 @@ static const stdop ops[AT_STD_COUNT] = {
     [AT_STD_LOG] = {MAP1(log)},
     [AT_STD_SQRT] = {MAP1(sqrt)},
     [AT_STD_POW_SCALAR] =
-        {
-            .name = "pow_scalar",
-            .ir = "kernel pow_scalar(x: f32, s: f32 scalar, y: f32) {\n"
-                  "  %x = load x\n"
-                  "  %s = param s\n"
-                  "  %r = pow %x, %s\n"
-                  "  store y, %r\n"
-                  "}\n",
-            .nin = 1,
-            .in = {F32("input")},
-            .shape = to_input_shape,
-            .scalar = SCALAR(1, scalar, AT_F32),
-        },
-    [AT_STD_SOFTMAX] =
-        {
-            .name = "softmax",
-            .ir = "kernel softmax(x: f32, y: f32) {\n"
-                  "  %x = load x\n"
-                  "  %m = reduce.max.row %x\n"
-                  "  %d = sub %x, %m\n"
-                  "  %e = exp %d\n"
-                  "  %s = reduce.sum.row %e\n"
-                  "  %one = const.f32 1\n"
-                  "  %inv = div %one, %s\n"
-                  "  %y = mul %e, %inv\n"
-                  "  store y, %y\n"
-                  "}\n",
-            .nin = 1,
-            .in = {F32("input")},
-            .shape = to_input_shape,
-            .geom = LAST_AXIS,
-        },
+        {.name = "pow_scalar",
+         .ir = "kernel pow_scalar(x: f32, s: f32 scalar, y: f32) {\n"
+               "  %x = load x\n  %s = param s\n"
+               "  %r = pow %x, %s\n  store y, %r\n}\n",
+         ONE_INPUT,
+         .shape = to_input_shape,
+         .scalar = SCALAR(1, scalar, AT_F32)},
+    [AT_STD_SOFTMAX] = {.name = "softmax",
+                        .ir = "kernel softmax(x: f32, y: f32) {\n"
+                              "  %x = load x\n"
+                              "  %m = reduce.max.row %x\n"
+                              "  %d = sub %x, %m\n"
+                              "  %e = exp %d\n"
+                              "  %s = reduce.sum.row %e\n"
+                              "  %one = const.f32 1\n"
+                              "  %inv = div %one, %s\n"
+                              "  %y = mul %e, %inv\n"
+                              "  store y, %y\n"
+                              "}\n",
+                        ONE_INPUT,
+                        .shape = to_input_shape,
+                        .geom = LAST_AXIS},
+    [AT_STD_MEAN] = {.name = "mean",
+                     .ir = "kernel mean(x: f32, out: f32) {\n"
+                           "  %x = load x\n  %s = reduce.sum.all %x\n"
+                           "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
+                           "  %nf = cast.f32 %n\n  %m = div %s, %nf\n"
+                           "  store out, %m\n}\n",
+                     ONE_INPUT,
+                     .shape = to_scalar},
     [AT_STD_SUM] = {FOLD("sum", "sum", 1)},
     [AT_STD_MAX] = {FOLD("max", "max", 0)},
     [AT_STD_MIN] = {FOLD("min", "min", 0)},
-    [AT_STD_MEAN] =
-        {
-            .name = "mean",
-            .ir = "kernel mean(x: f32, out: f32) {\n"
-                  "  %x = load x\n"
-                  "  %s = reduce.sum.all %x\n"
-                  "  %r = nrows\n"
-                  "  %c = ncols\n"
-                  "  %n = mul %r, %c\n"
-                  "  %nf = cast.f32 %n\n"
-                  "  %m = div %s, %nf\n"
-                  "  store out, %m\n"
-                  "}\n",
-            .nin = 1,
-            .in = {F32("input")},
-            .shape = to_scalar,
-        },
     [AT_STD_SUM_ROWS] = {FOLD_ROWS("sum_rows", "sum", 1)},
     [AT_STD_MAX_ROWS] = {FOLD_ROWS("max_rows", "max", 0)},
     [AT_STD_MIN_ROWS] = {FOLD_ROWS("min_rows", "min", 0)},
     [AT_STD_MEAN_ROWS] =
-        {
-            .name = "mean_rows",
-            .ir = "kernel mean_rows(x: f32, out: f32) {\n"
-                  "  %x = load x\n"
-                  "  %s = reduce.sum.row %x\n"
-                  "  %c = ncols\n"
-                  "  %cf = cast.f32 %c\n"
-                  "  %m = div %s, %cf\n"
-                  "  store out, %m\n"
-                  "}\n",
-            .nin = 1,
-            .in = {F32("input")},
-            .shape = to_rows,
-            .geom = LAST_AXIS,
-        },
+        {.name = "mean_rows",
+         .ir = "kernel mean_rows(x: f32, out: f32) {\n"
+               "  %x = load x\n  %s = reduce.sum.row %x\n"
+               "  %c = ncols\n  %cf = cast.f32 %c\n  %m = div %s, %cf\n"
+               "  store out, %m\n}\n",
+         ONE_INPUT,
+         .shape = to_rows,
+         .geom = LAST_AXIS},
     [AT_STD_GEMM] =
-        {
-            .name = "gemm",
-            .ir = "kernel gemm(a: f32, b: f32, c: f32, k: i64 scalar) {\n"
-                  "  gemm a, b, c, k\n"
-                  "}\n",
-            .nin = 2,
-            .in = {F32("a"), F32("b")},
-            .shape = to_matmul,
-            .geom = MATMUL,
-            .scalar = SCALAR(3, k, AT_I64),
-        },
-    [AT_STD_MSE_LOSS] =
-        {
-            .name = "mse_loss",
-            .ir = "kernel mse_loss(p: f32, t: f32, out: f32) {\n"
-                  "  %p = load p\n"
-                  "  %t = load t\n"
-                  "  %d = sub %p, %t\n"
-                  "  %sq = mul %d, %d\n"
-                  "  %s = reduce.sum.all %sq\n"
-                  "  %r = nrows\n"
-                  "  %c = ncols\n"
-                  "  %n = mul %r, %c\n"
-                  "  %nf = cast.f32 %n\n"
-                  "  %m = div %s, %nf\n"
-                  "  store out, %m\n"
-                  "}\n",
-            .nin = 2,
-            .in = {F32("pred"), F32("target")},
-            .shape = to_scalar,
-        },
+        {.name = "gemm",
+         .ir = "kernel gemm(a: f32, b: f32, c: f32, k: i64 scalar) {\n"
+               "  gemm a, b, c, k\n}\n",
+         .nin = 2,
+         .in = {F32("a"), F32("b")},
+         .shape = to_matmul,
+         .geom = MATMUL,
+         .scalar = SCALAR(3, k, AT_I64)},
+    [AT_STD_MSE_LOSS] = {.name = "mse_loss",
+                         .ir =
+                             "kernel mse_loss(p: f32, t: f32, out: f32) {\n"
+                             "  %p = load p\n  %t = load t\n  %d = sub %p, %t\n"
+                             "  %sq = mul %d, %d\n  %s = reduce.sum.all %sq\n"
+                             "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
+                             "  %nf = cast.f32 %n\n  %m = div %s, %nf\n"
+                             "  store out, %m\n}\n",
+                         .nin = 2,
+                         .in = {F32("pred"), F32("target")},
+                         .shape = to_scalar},
     [AT_STD_CROSS_ENTROPY] =
-        {
-            .name = "cross_entropy",
-            .ir = "kernel cross_entropy(x: f32, t: i64, ignore: i64 scalar, "
-                  "out: f32) {\n"
-                  "  # log-sum-exp: max first, then sum of exp(x - max)\n"
-                  "  %x = load x\n"
-                  "  %m = reduce.max.row %x\n"
-                  "  %d = sub %x, %m\n"
-                  "  %e = exp %d\n"
-                  "  %s = reduce.sum.row %e\n"
-                  "  %ls = log %s\n"
-                  "  %lse = add %ls, %m\n"
-                  "  # the target's logit, unless the row is ignored\n"
-                  "  %t = load.row t\n"
-                  "  %ig = param ignore\n"
-                  "  %valid = ne %t, %ig\n"
-                  "  %zero = const.i64 0\n"
-                  "  %tc = select %valid, %t, %zero\n"
-                  "  %C = ncols\n"
-                  "  check.range %tc, %zero, %C\n"
-                  "  %row = row.index\n"
-                  "  %base = mul %row, %C\n"
-                  "  %idx = add %base, %tc\n"
-                  "  %xt = gather x, %idx\n"
-                  "  %l = sub %lse, %xt\n"
-                  "  %fz = const.f32 0\n"
-                  "  %one = const.f32 1\n"
-                  "  %lz = select %valid, %l, %fz\n"
-                  "  %w = select %valid, %one, %fz\n"
-                  "  # mean over the rows that count\n"
-                  "  %total = reduce.sum.all %lz\n"
-                  "  %count = reduce.sum.all %w\n"
-                  "  %loss = div %total, %count\n"
-                  "  store out, %loss\n"
-                  "}\n",
-            .nin = 2,
-            .in = {F32("logits"), {"target", AT_I64, "int64 class indices"}},
-            .shape = to_class_loss,
-            .geom = LAST_AXIS,
-            .scalar = SCALAR(2, ignore_index, AT_I64),
-            .index_error = target_out_of_range,
-        },
+        {.name = "cross_entropy",
+         .ir = "kernel cross_entropy(x: f32, t: i64, ignore: i64 scalar, "
+               "out: f32) {\n"
+               "  # log-sum-exp: max first, then sum of exp(x - max)\n"
+               "  %x = load x\n"
+               "  %m = reduce.max.row %x\n"
+               "  %d = sub %x, %m\n"
+               "  %e = exp %d\n"
+               "  %s = reduce.sum.row %e\n"
+               "  %ls = log %s\n"
+               "  %lse = add %ls, %m\n"
+               "  # the target's logit, unless the row is ignored\n"
+               "  %t = load.row t\n"
+               "  %ig = param ignore\n"
+               "  %valid = ne %t, %ig\n"
+               "  %zero = const.i64 0\n"
+               "  %tc = select %valid, %t, %zero\n"
+               "  %C = ncols\n"
+               "  check.range %tc, %zero, %C\n"
+               "  %row = row.index\n"
+               "  %base = mul %row, %C\n"
+               "  %idx = add %base, %tc\n"
+               "  %xt = gather x, %idx\n"
+               "  %l = sub %lse, %xt\n"
+               "  %fz = const.f32 0\n"
+               "  %one = const.f32 1\n"
+               "  %lz = select %valid, %l, %fz\n"
+               "  %w = select %valid, %one, %fz\n"
+               "  # mean over the rows that count\n"
+               "  %total = reduce.sum.all %lz\n"
+               "  %count = reduce.sum.all %w\n"
+               "  %loss = div %total, %count\n"
+               "  store out, %loss\n"
+               "}\n",
+         .nin = 2,
+         .in = {F32("logits"), {"target", AT_I64, "int64 class indices"}},
+         .shape = to_class_loss,
+         .geom = LAST_AXIS,
+         .scalar = SCALAR(2, ignore_index, AT_I64),
+         .index_error = target_out_of_range},
 };
 
 /* ---- the generic part ---------------------------------------------------- */

@@ -30,6 +30,17 @@ static at_tensor vec(float *data, size_t n)
     return t;
 }
 
+/* The launch arguments of a kernel (x: f32, y: f32) over n elements. */
+static void float_args(at_arg *args, float *x, float *y, size_t n)
+{
+    memset(args, 0, 2 * sizeof *args);
+    args[0].data = x;
+    args[0].numel = n;
+    args[0].dtype = AT_F32;
+    args[1] = args[0];
+    args[1].data = y;
+}
+
 static size_t in_use(at_executor *ex)
 {
     at_pool_stats s;
@@ -189,12 +200,7 @@ static void test_inconsistent_descriptions(at_executor *ex)
     CHECK(at_stdop_kernel(AT_STD_EXP, &k, &err) == AT_OK);
     CHECK(at_compile(ex, k, &p, &err) == AT_OK);
     at_arg args[2];
-    memset(args, 0, sizeof args);
-    args[0].data = a;
-    args[0].numel = 8;
-    args[0].dtype = AT_F32;
-    args[1] = args[0];
-    args[1].data = odd_y;
+    float_args(args, a, odd_y, 8);
     CHECK(at_launch(ex, p, 1, 8, args, 2, &err) == AT_E_VALUE);
     CHECK(
         strstr(err.msg,
@@ -476,12 +482,7 @@ static void test_program_cache(at_executor *ex)
 
     float x[5] = {1, 2, 3, 4, 5}, y[5] = {0};
     at_arg args[2];
-    memset(args, 0, sizeof args);
-    args[0].data = x;
-    args[0].numel = 5;
-    args[0].dtype = AT_F32;
-    args[1] = args[0];
-    args[1].data = y;
+    float_args(args, x, y, 5);
     CHECK(at_launch_validated(ex, p, 1, 5, args, 2, NULL, &err) == AT_OK);
     CHECK(y[0] == 2 && y[4] == 10);
 
