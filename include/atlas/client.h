@@ -27,8 +27,9 @@ extern "C" {
 typedef struct at_kernel_set {
     const char *name; /* the client, in error messages      */
     int count;        /* kernels in the set                 */
-    /* Build kernel `index`, verified.  Called once per executor and index,
-     * under the executor's compile lock; the executor frees the kernel. */
+    /* Build kernel `index`, verified.  Called under the executor's compile
+     * lock the first time the executor needs the kernel (and again after a
+     * failed build); the executor keeps the kernel and frees it. */
     at_status (*build)(int index, at_kernel **out, at_error *err);
     atomic_int first; /* the core's: 1 + first cache entry  */
 } at_kernel_set;

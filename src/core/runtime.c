@@ -184,8 +184,15 @@ compile_cached(at_executor *ex, at_kernel_set *set, int index,
     pthread_mutex_lock(&ex->lock);
     at_program *p = atomic_load_explicit(&ex->cache[e], memory_order_relaxed);
     if (!p) {
-        if (!ex->cache_k[e])
-            st = set->build(index, &ex->cache_k[e], err);
+        if (!ex->cache_k[e]) {
+            at_kernel *k = NULL;
+            st = set->build(index, &k, err);
+            if (st != AT_OK) {
+                at_kernel_free(k); /* a failed build keeps nothing */
+                k = NULL;
+            }
+            ex->cache_k[e] = k;
+        }
         if (st == AT_OK)
             st = at_compile(ex, ex->cache_k[e], &p, err);
         if (st == AT_OK)
