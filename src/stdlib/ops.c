@@ -15,7 +15,7 @@
 #include "atlas/stdlib.h"
 
 /* A function only error paths call: kept out of its callers' code. */
-#define AT_COLD __attribute__((cold, noinline))
+#define COLD __attribute__((cold, noinline))
 
 /* ---- the kernels' text --------------------------------------------------- */
 
@@ -135,8 +135,8 @@ enum shape_fault {
     EMPTY_ROWS
 };
 
-static AT_COLD at_status shape_error(const stdop *d, const at_tensor *in,
-                                     enum shape_fault f, at_error *err)
+static COLD at_status shape_error(const stdop *d, const at_tensor *in,
+                                  enum shape_fault f, at_error *err)
 {
     char s0[96], s1[96];
     shape_str(s0, sizeof s0, &in[0]);
@@ -442,9 +442,8 @@ enum input_fault {
     WRONG_DTYPE
 };
 
-static AT_COLD at_status input_error(const stdop *d, const at_tensor *t,
-                                     size_t i, enum input_fault f,
-                                     at_error *err)
+static COLD at_status input_error(const stdop *d, const at_tensor *t, size_t i,
+                                  enum input_fault f, at_error *err)
 {
     char s0[96];
     shape_str(s0, sizeof s0, t);
