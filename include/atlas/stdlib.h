@@ -14,41 +14,37 @@
 extern "C" {
 #endif
 
-/* clang-format off */
-#define AT_STDOPS(X) \
-    X(VECTOR_ADD, "vector_add") \
-    X(VECTOR_SUB, "vector_sub") \
-    X(VECTOR_MUL, "vector_mul") \
-    X(VECTOR_DIV, "vector_div") \
-    X(NEG, "neg") \
-    X(ABS, "abs") \
-    X(RELU, "relu") \
-    X(SIGMOID, "sigmoid") \
-    X(TANH, "tanh") \
-    X(SOFTMAX, "softmax") \
-    X(EXP, "exp") \
-    X(LOG, "log") \
-    X(SQRT, "sqrt") \
-    X(POW, "pow") \
-    X(POW_SCALAR, "pow_scalar") \
-    X(SUM, "sum") \
-    X(MAX, "max") \
-    X(MIN, "min") \
-    X(MEAN, "mean") \
-    X(SUM_ROWS, "sum_rows") \
-    X(MAX_ROWS, "max_rows") \
-    X(MIN_ROWS, "min_rows") \
-    X(MEAN_ROWS, "mean_rows") \
-    X(GEMM, "gemm") \
-    X(MSE_LOSS, "mse_loss") \
-    X(CROSS_ENTROPY, "cross_entropy")
-/* clang-format on */
-
-#define AT_STD_ENUM(N, s) AT_STD_##N,
+/* The ops; each has one descriptor in src/stdlib/ops.c (its name, IR,
+ * operands, shape rule, launch geometry and cost). */
 typedef enum at_stdop {
-    AT_STDOPS(AT_STD_ENUM) AT_STD_COUNT
+    AT_STD_VECTOR_ADD,
+    AT_STD_VECTOR_SUB,
+    AT_STD_VECTOR_MUL,
+    AT_STD_VECTOR_DIV,
+    AT_STD_NEG,
+    AT_STD_ABS,
+    AT_STD_RELU,
+    AT_STD_SIGMOID,
+    AT_STD_TANH,
+    AT_STD_SOFTMAX,
+    AT_STD_EXP,
+    AT_STD_LOG,
+    AT_STD_SQRT,
+    AT_STD_POW,
+    AT_STD_POW_SCALAR,
+    AT_STD_SUM,
+    AT_STD_MAX,
+    AT_STD_MIN,
+    AT_STD_MEAN,
+    AT_STD_SUM_ROWS,
+    AT_STD_MAX_ROWS,
+    AT_STD_MIN_ROWS,
+    AT_STD_MEAN_ROWS,
+    AT_STD_GEMM,
+    AT_STD_MSE_LOSS,
+    AT_STD_CROSS_ENTROPY,
+    AT_STD_COUNT
 } at_stdop;
-#undef AT_STD_ENUM
 
 /* A dense, C-contiguous array in executor memory. */
 typedef struct at_tensor {
@@ -69,7 +65,8 @@ const char *at_stdop_name(at_stdop op);
 /* Number of tensor inputs the op takes (1 or 2). */
 int at_stdop_arity(at_stdop op);
 
-/* Build the op's IR kernel (verified).  Caller frees. */
+/* Build the op's IR kernel (verified).  Caller frees.  (Launches use the
+ * executor's cached program of the same kernel.) */
 at_status at_stdop_kernel(at_stdop op, at_kernel **out, at_error *err);
 
 /* Validate and compute the output description (data left NULL). */
@@ -92,11 +89,14 @@ at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in,
                            size_t nin, const at_stdop_params *params,
                            at_tensor *out, at_error *err);
 
-/* Work estimate in "element-op units", used to decide whether releasing the
- * GIL / waking workers pays for itself.  Defined for any operands, validated
- * or not (callers ask before at_stdop_run_new validates). */
-size_t at_stdop_cost(at_stdop op, const at_tensor *in, size_t nin,
-                     const at_stdop_params *params);
+/* The work of the op on these operands, in the executor's units (the
+ * elements the op's program runs over, for gemm its multiply-adds, times
+ * at_program_cost of the program, which it compiles on first use): whether
+ * releasing the GIL pays for itself.  Defined for any operands, validated
+ * or not (callers ask before at_stdop_run_new validates); 0 for an unknown
+ * op, a wrong number of inputs or a program that fails to compile. */
+size_t at_stdop_cost(at_executor *ex, at_stdop op, const at_tensor *in,
+                     size_t nin, const at_stdop_params *params);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@
 #define ATLAS_PROGRAM_H
 
 #include <stdatomic.h>
-#include "atlas/runtime.h"
+#include "atlas/client.h"
 #include "ir_internal.h"
 #include "ktable.h"
 
@@ -137,21 +137,9 @@ struct at_program {
 at_status at_lower(const at_kernel *k, const at_ktable *kt, at_program **out,
                    at_error *err);
 
-/* Where a failed range check or gather happened (for op-specific messages). */
-typedef struct at_launch_diag {
-    int64_t row, value, lo, hi;
-    int param; /* gather: the buffer param; check.range: -1     */
-} at_launch_diag;
-
+/* at_launch with a diagnostic for a failed range check or gather. */
 at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows,
                        size_t cols, const at_arg *args, size_t nargs,
                        at_launch_diag *diag, at_error *err);
 
-/* at_launch_ex without the argument checks, for callers that have already
- * validated every argument against the kernel's signature (the standard
- * library, whose at_stdop_prepare is stricter than those checks).  Builds
- * without NDEBUG still run the checks and assert that they pass. */
-at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows,
-                              size_t cols, const at_arg *args, size_t nargs,
-                              at_launch_diag *diag, at_error *err);
 #endif

@@ -56,8 +56,8 @@ at_status at_executor_create(unsigned threads, int isa, at_executor **out,
     ex->isa = level;
     ktable_init(level, &ex->kt);
     pthread_mutex_init(&ex->lock, NULL);
-    for (int i = 0; i < AT_STD_COUNT; i++)
-        atomic_init(&ex->std[i], NULL);
+    for (int i = 0; i < AT_PROGRAM_CACHE_SIZE; i++)
+        atomic_init(&ex->cache[i], NULL);
     atomic_init(&ex->stores, AT_STORES_AUTO);
     ex->pool = at_pool_create();
     ex->threads = at_threads_create(threads);
@@ -75,9 +75,9 @@ void at_executor_destroy(at_executor *ex)
 {
     if (!ex)
         return;
-    for (int i = 0; i < AT_STD_COUNT; i++) {
-        at_program_free(atomic_load(&ex->std[i]));
-        at_kernel_free(ex->stdk[i]);
+    for (int i = 0; i < AT_PROGRAM_CACHE_SIZE; i++) {
+        at_program_free(atomic_load(&ex->cache[i]));
+        at_kernel_free(ex->cache_k[i]);
     }
     if (ex->threads)
         at_threads_destroy(ex->threads);
@@ -134,28 +134,90 @@ at_status at_compile(at_executor *ex, const at_kernel *k, at_program **out,
 
 const at_kernel *at_program_kernel(const at_program *p) { return p->k; }
 
-at_status at_executor_std_program(at_executor *ex, at_stdop op,
-                                  const at_program **out, at_error *err)
+size_t at_program_cost(const at_program *p)
 {
-    at_program *p = atomic_load_explicit(&ex->std[op], memory_order_acquire);
-    if (p) {
-        *out = p;
-        return AT_OK;
+    return p->mode == AT_MODE_GEMM ? 1 : p->cost_per_elem;
+}
+
+/* ---- the client sets' program cache -------------------------------------- */
+
+/* Cache entries handed out to kernel sets so far (process-wide: a set has
+ * the same range on every executor). */
+static pthread_mutex_t sets_lock = PTHREAD_MUTEX_INITIALIZER;
+static int sets_used;
+
+/* Give the set its range of cache entries, once.  Returns its `first`. */
+static int claim_range(at_kernel_set *set, at_error *err)
+{
+    pthread_mutex_lock(&sets_lock);
+    int first = atomic_load_explicit(&set->first, memory_order_relaxed),
+        used = sets_used;
+    if (!first && set->count <= AT_PROGRAM_CACHE_SIZE - used) {
+        first = used + 1;
+        sets_used = used + set->count;
+        atomic_store_explicit(&set->first, first, memory_order_relaxed);
     }
+    pthread_mutex_unlock(&sets_lock);
+    if (!first)
+        at_error_set(err, AT_E_VALUE,
+                     "%s: %d kernels do not fit the program cache (%d of %d "
+                     "entries in use)",
+                     set->name, set->count, used, AT_PROGRAM_CACHE_SIZE);
+    return first;
+}
+
+/* The slow path of at_executor_program: check, claim, build and compile.
+ * Out of line, so that the fast path needs no stack frame. */
+static __attribute__((noinline)) at_status
+compile_cached(at_executor *ex, at_kernel_set *set, int index,
+               const at_program **out, at_error *err)
+{
+    *out = NULL;
+    if (index < 0 || index >= set->count)
+        return at_error_set(err, AT_E_VALUE, "%s: unknown kernel %d", set->name,
+                            index);
+    int first = atomic_load_explicit(&set->first, memory_order_relaxed);
+    if (!first && !(first = claim_range(set, err)))
+        return AT_E_VALUE;
+    int e = first - 1 + index;
     at_status st = AT_OK;
     pthread_mutex_lock(&ex->lock);
-    p = atomic_load_explicit(&ex->std[op], memory_order_relaxed);
+    at_program *p = atomic_load_explicit(&ex->cache[e], memory_order_relaxed);
     if (!p) {
-        if (!ex->stdk[op])
-            st = at_stdop_kernel(op, &ex->stdk[op], err);
+        if (!ex->cache_k[e]) {
+            at_kernel *k = NULL;
+            st = set->build(index, &k, err);
+            if (st != AT_OK) {
+                at_kernel_free(k); /* a failed build keeps nothing */
+                k = NULL;
+            }
+            ex->cache_k[e] = k;
+        }
         if (st == AT_OK)
-            st = at_compile(ex, ex->stdk[op], &p, err);
+            st = at_compile(ex, ex->cache_k[e], &p, err);
         if (st == AT_OK)
-            atomic_store_explicit(&ex->std[op], p, memory_order_release);
+            atomic_store_explicit(&ex->cache[e], p, memory_order_release);
     }
     pthread_mutex_unlock(&ex->lock);
     *out = p;
     return st;
+}
+
+at_status at_executor_program(at_executor *ex, at_kernel_set *set, int index,
+                              const at_program **out, at_error *err)
+{
+    /* `first` is written once, before any executor caches the set's
+     * programs; the acquire load pairs with compile_cached's release store */
+    int first = atomic_load_explicit(&set->first, memory_order_relaxed);
+    if (first && (unsigned)index < (unsigned)set->count) {
+        at_program *p = atomic_load_explicit(&ex->cache[first - 1 + index],
+                                             memory_order_acquire);
+        if (p) {
+            *out = p;
+            return AT_OK;
+        }
+    }
+    return compile_cached(ex, set, index, out, err);
 }
 
 /* ---- program dump -------------------------------------------------------- */

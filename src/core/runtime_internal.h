@@ -4,7 +4,6 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include "atlas/stdlib.h"
 #include "atlas/threads.h"
 #include "program.h"
 
@@ -14,14 +13,11 @@ struct at_executor {
     unsigned nthreads;
     at_isa isa;
     at_ktable kt;
-    pthread_mutex_t lock;                        /* guards lazy compiles  */
-    _Atomic(at_program *) std[AT_STD_COUNT];     /* stdlib programs       */
-    at_kernel *stdk[AT_STD_COUNT];
-    atomic_int stores;                           /* at_store_policy       */
+    atomic_int stores;     /* at_store_policy                          */
+    pthread_mutex_t lock;  /* guards the compiles that fill the cache  */
+    /* the client sets' programs and their kernels (at_executor_program) */
+    _Atomic(at_program *) cache[AT_PROGRAM_CACHE_SIZE];
+    at_kernel *cache_k[AT_PROGRAM_CACHE_SIZE];
 };
-
-/* The stdlib op's program, compiled on first use (thread-safe). */
-at_status at_executor_std_program(at_executor *ex, at_stdop op,
-                                  const at_program **out, at_error *err);
 
 #endif

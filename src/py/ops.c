@@ -51,7 +51,9 @@ static PyObject *run_op(hg_state *st, at_stdop op, const char *fn,
     err.msg[0] = '\0';
     at_status rc;
     /* one call validates, allocates from the pool and runs */
-    if (at_stdop_cost(op, in, (size_t)nin, params) >= HG_GIL_RELEASE_COST) {
+    if (at_stdop_cost(exec->ex, op, in, (size_t)nin, params)
+        >= HG_GIL_RELEASE_COST)
+    {
         at_executor *ex = exec->ex;
         Py_BEGIN_ALLOW_THREADS rc =
             at_stdop_run_new(ex, op, in, (size_t)nin, params, &out, &err);

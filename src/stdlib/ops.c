@@ -1,14 +1,23 @@
 /* Hologram Atlas — the standard library: each op of hg.ops as an IR kernel.
  *
- * The kernels are written in the IR's text form below (the same form
- * at_kernel_print produces and hg.Kernel parses), so what runs is exactly
- * what a reader sees.  prepare validates operands and computes the output;
- * run launches the executor's cached program for the op. */
+ * Every op is one descriptor in ops[] below: its name; its kernel in the IR's
+ * text form (the form at_kernel_print produces and hg.Kernel parses, so what
+ * runs is exactly what a reader sees); its operands' roles; the rule that
+ * checks their shapes and describes the output; and the launch geometry,
+ * which also measures the op's work for its cost.  The rest of the file is
+ * generic: prepare validates operands and describes the output, run launches
+ * the executor's cached program for the op.  The library is a client of the
+ * core (atlas/client.h) and of nothing else. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include "../core/runtime_internal.h"
+#include "atlas/client.h"
+#include "atlas/stdlib.h"
 
-/* ---- the kernels --------------------------------------------------------- */
+/* A function only error paths call: kept out of its callers' code. */
+#define COLD __attribute__((cold, noinline))
+
+/* ---- the kernels' text --------------------------------------------------- */
 
 #define UNARY(op)                                                  \
     "kernel " #op "(x: f32, y: f32) {\n  %v = load x\n  %r = " #op \
@@ -24,137 +33,70 @@
     "kernel " name "(x: f32, out: f32) {\n  %x = load x\n  %r = reduce." op \
     ".row %x\n  store out, %r\n}\n"
 
-static const char *const kernel_text[AT_STD_COUNT] = {
-    [AT_STD_VECTOR_ADD] = BINARY("vector_add", "add"),
-    [AT_STD_VECTOR_SUB] = BINARY("vector_sub", "sub"),
-    [AT_STD_VECTOR_MUL] = BINARY("vector_mul", "mul"),
-    [AT_STD_VECTOR_DIV] = BINARY("vector_div", "div"),
-    [AT_STD_POW] = BINARY("pow", "pow"),
-    [AT_STD_NEG] = UNARY(neg),
-    [AT_STD_ABS] = UNARY(abs),
-    [AT_STD_RELU] = UNARY(relu),
-    [AT_STD_SIGMOID] = UNARY(sigmoid),
-    [AT_STD_TANH] = UNARY(tanh),
-    [AT_STD_EXP] = UNARY(exp),
-    [AT_STD_LOG] = UNARY(log),
-    [AT_STD_SQRT] = UNARY(sqrt),
-    [AT_STD_POW_SCALAR] =
-        "kernel pow_scalar(x: f32, s: f32 scalar, y: f32) {\n"
-        "  %x = load x\n  %s = param s\n  %r = pow %x, %s\n  store y, %r\n}\n",
-    [AT_STD_SOFTMAX] = "kernel softmax(x: f32, y: f32) {\n"
-                       "  %x = load x\n"
-                       "  %m = reduce.max.row %x\n"
-                       "  %d = sub %x, %m\n"
-                       "  %e = exp %d\n"
-                       "  %s = reduce.sum.row %e\n"
-                       "  %one = const.f32 1\n"
-                       "  %inv = div %one, %s\n"
-                       "  %y = mul %e, %inv\n"
-                       "  store y, %y\n"
-                       "}\n",
-    [AT_STD_SUM] = REDUCE_ALL("sum", "sum"),
-    [AT_STD_MAX] = REDUCE_ALL("max", "max"),
-    [AT_STD_MIN] = REDUCE_ALL("min", "min"),
-    [AT_STD_MEAN] =
-        "kernel mean(x: f32, out: f32) {\n"
-        "  %x = load x\n  %s = reduce.sum.all %x\n"
-        "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n  %nf = cast.f32 %n\n"
-        "  %m = div %s, %nf\n  store out, %m\n}\n",
-    [AT_STD_SUM_ROWS] = REDUCE_ROWS("sum_rows", "sum"),
-    [AT_STD_MAX_ROWS] = REDUCE_ROWS("max_rows", "max"),
-    [AT_STD_MIN_ROWS] = REDUCE_ROWS("min_rows", "min"),
-    [AT_STD_MEAN_ROWS] = "kernel mean_rows(x: f32, out: f32) {\n"
-                         "  %x = load x\n  %s = reduce.sum.row %x\n"
-                         "  %c = ncols\n  %cf = cast.f32 %c\n  %m = div %s, "
-                         "%cf\n  store out, %m\n}\n",
-    [AT_STD_GEMM] = "kernel gemm(a: f32, b: f32, c: f32, k: i64 scalar) {\n  "
-                    "gemm a, b, c, k\n}\n",
-    [AT_STD_MSE_LOSS] =
-        "kernel mse_loss(p: f32, t: f32, out: f32) {\n"
-        "  %p = load p\n  %t = load t\n  %d = sub %p, %t\n  %sq = mul %d, %d\n"
-        "  %s = reduce.sum.all %sq\n"
-        "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n  %nf = cast.f32 %n\n"
-        "  %m = div %s, %nf\n  store out, %m\n}\n",
-    [AT_STD_CROSS_ENTROPY] =
-        "kernel cross_entropy(x: f32, t: i64, ignore: i64 scalar, out: f32) {\n"
-        "  # log-sum-exp of the row: max first, then sum of exp(x - max)\n"
-        "  %x = load x\n"
-        "  %m = reduce.max.row %x\n"
-        "  %d = sub %x, %m\n"
-        "  %e = exp %d\n"
-        "  %s = reduce.sum.row %e\n"
-        "  %ls = log %s\n"
-        "  %lse = add %ls, %m\n"
-        "  # the target's logit, unless the row is ignored\n"
-        "  %t = load.row t\n"
-        "  %ig = param ignore\n"
-        "  %valid = ne %t, %ig\n"
-        "  %zero = const.i64 0\n"
-        "  %tc = select %valid, %t, %zero\n"
-        "  %C = ncols\n"
-        "  check.range %tc, %zero, %C\n"
-        "  %row = row.index\n"
-        "  %base = mul %row, %C\n"
-        "  %idx = add %base, %tc\n"
-        "  %xt = gather x, %idx\n"
-        "  %l = sub %lse, %xt\n"
-        "  %fz = const.f32 0\n"
-        "  %one = const.f32 1\n"
-        "  %lz = select %valid, %l, %fz\n"
-        "  %w = select %valid, %one, %fz\n"
-        "  # mean over the rows that count\n"
-        "  %total = reduce.sum.all %lz\n"
-        "  %count = reduce.sum.all %w\n"
-        "  %loss = div %total, %count\n"
-        "  store out, %loss\n"
-        "}\n",
+/* ---- what a descriptor holds --------------------------------------------- */
+
+typedef struct stdop stdop;
+
+/* An operand: the name messages call it, the dtype it must have, and how a
+ * message states that dtype. */
+typedef struct role {
+    const char *name;
+    at_dtype dtype;
+    const char *wants;
+} role;
+
+#define F32(name) {name, AT_F32, "float32"}
+
+/* Checks the operands' shapes (their dtypes have passed) and describes the
+ * output (data left NULL).  SHAPE_RULE(name) declares one. */
+#define SHAPE_RULE(name)                                \
+    at_status name(const stdop *d, const at_tensor *in, \
+                   const at_stdop_params *prm, at_tensor *out, at_error *err)
+typedef SHAPE_RULE((*shape_rule));
+
+/* The launch's rows x cols, and the work the cost counts. */
+typedef enum geometry {
+    FLAT,      /* 1 x the first input's elements; work: those elements */
+    LAST_AXIS, /* the leading axes x the last axis; work: the elements */
+    MATMUL     /* m x n from the params; work: m * n * k multiply-adds */
+} geometry;
+
+/* A launch's scalar argument, taken from the params. */
+typedef struct scalar_arg {
+    int at; /* 1 + its index among the kernel's params; 0: none */
+    at_dtype dtype;
+    size_t offset; /* of its value in at_stdop_params */
+} scalar_arg;
+
+#define SCALAR(index, field, dt) \
+    {(index) + 1, dt, offsetof(at_stdop_params, field)}
+
+/* Turns a failed range check or gather (AT_E_INDEX) into the op's message. */
+typedef at_status (*index_message)(const at_tensor *in, size_t cols,
+                                   const at_launch_diag *diag, at_error *err);
+
+/* One op.  Its cost is its geometry's work times the cost per element of
+ * its compiled program (at_program_cost): the one model the executor also
+ * uses to decide on waking workers. */
+struct stdop {
+    const char *name;
+    const char *ir; /* params: the inputs, then the output, with the scalar
+                       (if any) where `scalar` says */
+    int nin;
+    role in[2];
+    shape_rule shape;
+    int nonempty; /* a reduction without an identity (max, min) */
+    geometry geom;
+    scalar_arg scalar;
+    index_message index_error;
 };
 
-static const char *const op_names[AT_STD_COUNT] = {
-#define AT_STD_NAME(N, s) s,
-    AT_STDOPS(AT_STD_NAME)
-#undef AT_STD_NAME
-};
-
-const char *at_stdop_name(at_stdop op)
-{
-    return (unsigned)op < AT_STD_COUNT ? op_names[op] : "?";
-}
-
-static int is_binary_op(at_stdop op)
-{
-    return op <= AT_STD_VECTOR_DIV || op == AT_STD_POW || op == AT_STD_MSE_LOSS
-           || op == AT_STD_GEMM || op == AT_STD_CROSS_ENTROPY;
-}
-
-int at_stdop_arity(at_stdop op) { return is_binary_op(op) ? 2 : 1; }
-
-at_status at_stdop_kernel(at_stdop op, at_kernel **out, at_error *err)
-{
-    *out = NULL;
-    if ((unsigned)op >= AT_STD_COUNT)
-        return at_error_set(err, AT_E_VALUE, "unknown op %d", (int)op);
-    return at_kernel_parse(kernel_text[op], out, err);
-}
-
-/* ---- validation ---------------------------------------------------------- */
+/* ---- shape rules --------------------------------------------------------- */
 
 static const char *shape_str(char *buf, size_t cap, const at_tensor *t)
 {
     at_format_shape(buf, cap, t->ndim, t->shape);
     return buf;
-}
-
-static at_status need_f32(at_stdop op, const at_tensor *t, const char *what,
-                          at_error *err)
-{
-    char s[96];
-    if (t->dtype == AT_F32)
-        return AT_OK;
-    return at_error_set(err, AT_E_TYPE,
-                        "%s: %s must be float32, got %s with shape %s",
-                        at_stdop_name(op), what, at_dtype_name(t->dtype),
-                        shape_str(s, sizeof s, t));
 }
 
 static int same_shape(const at_tensor *a, const at_tensor *b)
@@ -183,169 +125,387 @@ static void set_shape(at_tensor *out, at_dtype dt, int ndim,
     }
 }
 
-/* rows x cols view over the last axis (1 x 1 for a 0-d tensor). */
-static void last_axis(const at_tensor *t, size_t *rows, size_t *cols)
+/* The messages of the shape rules below.  Out of line and cold: the rules
+ * run on every op call, and a message buffer in their frames would cost each
+ * call a stack-protector check. */
+enum shape_fault {
+    SHAPES_DIFFER,
+    NOT_2D,
+    EMPTY,
+    EMPTY_ROWS
+};
+
+static COLD at_status shape_error(const stdop *d, const at_tensor *in,
+                                  enum shape_fault f, at_error *err)
 {
-    *rows = 1;
-    *cols = t->ndim ? (size_t)t->shape[t->ndim - 1] : 1;
-    for (int i = 0; i + 1 < t->ndim; i++)
-        *rows *= (size_t)t->shape[i];
+    char s0[96], s1[96];
+    shape_str(s0, sizeof s0, &in[0]);
+    switch (f) {
+        case SHAPES_DIFFER:
+            return at_error_set(err, AT_E_VALUE, "%s: shapes %s and %s differ",
+                                d->name, s0, shape_str(s1, sizeof s1, &in[1]));
+        case NOT_2D:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: axis=-1 needs a 2-D buffer, got shape %s",
+                                d->name, s0);
+        case EMPTY:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: cannot reduce an empty buffer (shape %s)",
+                                d->name, s0);
+        default:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: cannot reduce empty rows (shape %s)",
+                                d->name, s0);
+    }
+}
+
+/* Two inputs must have one shape. */
+static int shapes_agree(const stdop *d, const at_tensor *in)
+{
+    return d->nin < 2 || same_shape(&in[0], &in[1]);
+}
+
+/* Elementwise: the output has the inputs' shape. */
+static SHAPE_RULE(to_input_shape)
+{
+    (void)prm;
+    if (!shapes_agree(d, in))
+        return shape_error(d, in, SHAPES_DIFFER, err);
+    set_shape(out, AT_F32, in[0].ndim, in[0].shape);
+    return AT_OK;
+}
+
+/* A reduction of the whole input (or a loss over two inputs of one shape):
+ * a 0-d output. */
+static SHAPE_RULE(to_scalar)
+{
+    (void)prm;
+    if (!shapes_agree(d, in))
+        return shape_error(d, in, SHAPES_DIFFER, err);
+    if (d->nonempty && in[0].numel == 0)
+        return shape_error(d, in, EMPTY, err);
+    set_shape(out, AT_F32, 0, NULL);
+    return AT_OK;
+}
+
+/* A reduction along the last axis of a 2-D input: one value per row. */
+static SHAPE_RULE(to_rows)
+{
+    (void)prm;
+    if (in[0].ndim != 2)
+        return shape_error(d, in, NOT_2D, err);
+    if (d->nonempty && in[0].shape[1] == 0 && in[0].shape[0] > 0)
+        return shape_error(d, in, EMPTY_ROWS, err);
+    set_shape(out, AT_F32, 1, in[0].shape);
+    return AT_OK;
+}
+
+/* a (m*k elements) times b (k*n elements): an m x n output. */
+static SHAPE_RULE(to_matmul)
+{
+    char s0[96], s1[96];
+    if (prm->m < 0 || prm->n < 0 || prm->k < 0)
+        return at_error_set(
+            err, AT_E_VALUE, "%s: m=%lld, n=%lld, k=%lld must not be negative",
+            d->name, (long long)prm->m, (long long)prm->n, (long long)prm->k);
+    size_t mk, kn, mn;
+    if (at_mul_overflow((size_t)prm->m, (size_t)prm->k, &mk)
+        || at_mul_overflow((size_t)prm->k, (size_t)prm->n, &kn)
+        || at_mul_overflow((size_t)prm->m, (size_t)prm->n, &mn)
+        || mn > (SIZE_MAX >> 3))
+        return at_error_set(
+            err, AT_E_OVERFLOW, "%s: m=%lld, n=%lld, k=%lld overflow", d->name,
+            (long long)prm->m, (long long)prm->n, (long long)prm->k);
+    if (in[0].numel != mk || in[1].numel != kn)
+        return at_error_set(
+            err, AT_E_VALUE,
+            "%s: a has shape %s (%zu elements) and b has shape %s "
+            "(%zu elements), "
+            "but m=%lld, n=%lld, k=%lld need m*k=%zu and k*n=%zu",
+            d->name, shape_str(s0, sizeof s0, &in[0]), in[0].numel,
+            shape_str(s1, sizeof s1, &in[1]), in[1].numel, (long long)prm->m,
+            (long long)prm->n, (long long)prm->k, mk, kn);
+    int64_t shape[2] = {prm->m, prm->n};
+    set_shape(out, AT_F32, 2, shape);
+    return AT_OK;
+}
+
+/* (N, C) logits and (N,) class indices: a 0-d loss. */
+static SHAPE_RULE(to_class_loss)
+{
+    char s0[96], s1[96];
+    (void)prm;
+    if (in[0].ndim != 2 || in[1].ndim != 1 || in[1].shape[0] != in[0].shape[0])
+        return at_error_set(err, AT_E_VALUE,
+                            "%s: logits must be (N, C) and target (N,); "
+                            "got logits %s and target %s",
+                            d->name, shape_str(s0, sizeof s0, &in[0]),
+                            shape_str(s1, sizeof s1, &in[1]));
+    set_shape(out, AT_F32, 0, NULL);
+    return AT_OK;
+}
+
+/* The row whose target is out of range, in the op's terms. */
+static at_status target_out_of_range(const at_tensor *in, size_t cols,
+                                     const at_launch_diag *diag, at_error *err)
+{
+    char s0[96], s1[96];
+    int64_t target = ((const int64_t *)in[1].data)[diag->row];
+    return at_error_set(err, AT_E_INDEX,
+                        "cross_entropy: target %lld is out of bounds for "
+                        "%zu classes (row %lld); "
+                        "logits %s, target %s",
+                        (long long)target, cols, (long long)diag->row,
+                        shape_str(s0, sizeof s0, &in[0]),
+                        shape_str(s1, sizeof s1, &in[1]));
+}
+
+/* ---- the ops ------------------------------------------------------------ */
+
+/* one float32 input, which messages call "input" */
+#define ONE_INPUT .nin = 1, .in = {F32("input")}
+/* f(x) elementwise; f(a, b) elementwise over two buffers of one shape */
+#define MAP1(op) \
+    .name = #op, .ir = UNARY(op), ONE_INPUT, .shape = to_input_shape
+#define MAP2(op, irop)                                                        \
+    .name = op, .ir = BINARY(op, irop), .nin = 2, .in = {F32("a"), F32("b")}, \
+    .shape = to_input_shape
+/* a reduction of the whole buffer, or along the last axis of a 2-D one */
+#define FOLD(op, irop, empty_ok)                                           \
+    .name = op, .ir = REDUCE_ALL(op, irop), ONE_INPUT, .shape = to_scalar, \
+    .nonempty = !(empty_ok)
+#define FOLD_ROWS(op, irop, empty_ok)                                     \
+    .name = op, .ir = REDUCE_ROWS(op, irop), ONE_INPUT, .shape = to_rows, \
+    .nonempty = !(empty_ok), .geom = LAST_AXIS
+
+static const stdop ops[AT_STD_COUNT] = {
+    [AT_STD_VECTOR_ADD] = {MAP2("vector_add", "add")},
+    [AT_STD_VECTOR_SUB] = {MAP2("vector_sub", "sub")},
+    [AT_STD_VECTOR_MUL] = {MAP2("vector_mul", "mul")},
+    [AT_STD_VECTOR_DIV] = {MAP2("vector_div", "div")},
+    [AT_STD_POW] = {MAP2("pow", "pow")},
+    [AT_STD_NEG] = {MAP1(neg)},
+    [AT_STD_ABS] = {MAP1(abs)},
+    [AT_STD_RELU] = {MAP1(relu)},
+    [AT_STD_SIGMOID] = {MAP1(sigmoid)},
+    [AT_STD_TANH] = {MAP1(tanh)},
+    [AT_STD_EXP] = {MAP1(exp)},
+    [AT_STD_LOG] = {MAP1(log)},
+    [AT_STD_SQRT] = {MAP1(sqrt)},
+    [AT_STD_POW_SCALAR] =
+        {.name = "pow_scalar",
+         .ir = "kernel pow_scalar(x: f32, s: f32 scalar, y: f32) {\n"
+               "  %x = load x\n  %s = param s\n"
+               "  %r = pow %x, %s\n  store y, %r\n}\n",
+         ONE_INPUT,
+         .shape = to_input_shape,
+         .scalar = SCALAR(1, scalar, AT_F32)},
+    [AT_STD_SOFTMAX] = {.name = "softmax",
+                        .ir = "kernel softmax(x: f32, y: f32) {\n"
+                              "  %x = load x\n"
+                              "  %m = reduce.max.row %x\n"
+                              "  %d = sub %x, %m\n"
+                              "  %e = exp %d\n"
+                              "  %s = reduce.sum.row %e\n"
+                              "  %one = const.f32 1\n"
+                              "  %inv = div %one, %s\n"
+                              "  %y = mul %e, %inv\n"
+                              "  store y, %y\n"
+                              "}\n",
+                        ONE_INPUT,
+                        .shape = to_input_shape,
+                        .geom = LAST_AXIS},
+    [AT_STD_MEAN] = {.name = "mean",
+                     .ir = "kernel mean(x: f32, out: f32) {\n"
+                           "  %x = load x\n  %s = reduce.sum.all %x\n"
+                           "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
+                           "  %nf = cast.f32 %n\n  %m = div %s, %nf\n"
+                           "  store out, %m\n}\n",
+                     ONE_INPUT,
+                     .shape = to_scalar},
+    [AT_STD_SUM] = {FOLD("sum", "sum", 1)},
+    [AT_STD_MAX] = {FOLD("max", "max", 0)},
+    [AT_STD_MIN] = {FOLD("min", "min", 0)},
+    [AT_STD_SUM_ROWS] = {FOLD_ROWS("sum_rows", "sum", 1)},
+    [AT_STD_MAX_ROWS] = {FOLD_ROWS("max_rows", "max", 0)},
+    [AT_STD_MIN_ROWS] = {FOLD_ROWS("min_rows", "min", 0)},
+    [AT_STD_MEAN_ROWS] =
+        {.name = "mean_rows",
+         .ir = "kernel mean_rows(x: f32, out: f32) {\n"
+               "  %x = load x\n  %s = reduce.sum.row %x\n"
+               "  %c = ncols\n  %cf = cast.f32 %c\n  %m = div %s, %cf\n"
+               "  store out, %m\n}\n",
+         ONE_INPUT,
+         .shape = to_rows,
+         .geom = LAST_AXIS},
+    [AT_STD_GEMM] =
+        {.name = "gemm",
+         .ir = "kernel gemm(a: f32, b: f32, c: f32, k: i64 scalar) {\n"
+               "  gemm a, b, c, k\n}\n",
+         .nin = 2,
+         .in = {F32("a"), F32("b")},
+         .shape = to_matmul,
+         .geom = MATMUL,
+         .scalar = SCALAR(3, k, AT_I64)},
+    [AT_STD_MSE_LOSS] = {.name = "mse_loss",
+                         .ir =
+                             "kernel mse_loss(p: f32, t: f32, out: f32) {\n"
+                             "  %p = load p\n  %t = load t\n  %d = sub %p, %t\n"
+                             "  %sq = mul %d, %d\n  %s = reduce.sum.all %sq\n"
+                             "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
+                             "  %nf = cast.f32 %n\n  %m = div %s, %nf\n"
+                             "  store out, %m\n}\n",
+                         .nin = 2,
+                         .in = {F32("pred"), F32("target")},
+                         .shape = to_scalar},
+    [AT_STD_CROSS_ENTROPY] =
+        {.name = "cross_entropy",
+         .ir = "kernel cross_entropy(x: f32, t: i64, ignore: i64 scalar, "
+               "out: f32) {\n"
+               "  # log-sum-exp: max first, then sum of exp(x - max)\n"
+               "  %x = load x\n"
+               "  %m = reduce.max.row %x\n"
+               "  %d = sub %x, %m\n"
+               "  %e = exp %d\n"
+               "  %s = reduce.sum.row %e\n"
+               "  %ls = log %s\n"
+               "  %lse = add %ls, %m\n"
+               "  # the target's logit, unless the row is ignored\n"
+               "  %t = load.row t\n"
+               "  %ig = param ignore\n"
+               "  %valid = ne %t, %ig\n"
+               "  %zero = const.i64 0\n"
+               "  %tc = select %valid, %t, %zero\n"
+               "  %C = ncols\n"
+               "  check.range %tc, %zero, %C\n"
+               "  %row = row.index\n"
+               "  %base = mul %row, %C\n"
+               "  %idx = add %base, %tc\n"
+               "  %xt = gather x, %idx\n"
+               "  %l = sub %lse, %xt\n"
+               "  %fz = const.f32 0\n"
+               "  %one = const.f32 1\n"
+               "  %lz = select %valid, %l, %fz\n"
+               "  %w = select %valid, %one, %fz\n"
+               "  # mean over the rows that count\n"
+               "  %total = reduce.sum.all %lz\n"
+               "  %count = reduce.sum.all %w\n"
+               "  %loss = div %total, %count\n"
+               "  store out, %loss\n"
+               "}\n",
+         .nin = 2,
+         .in = {F32("logits"), {"target", AT_I64, "int64 class indices"}},
+         .shape = to_class_loss,
+         .geom = LAST_AXIS,
+         .scalar = SCALAR(2, ignore_index, AT_I64),
+         .index_error = target_out_of_range},
+};
+
+/* ---- the generic part ---------------------------------------------------- */
+
+/* The executors' cache of the ops' programs: kernel i of the set is op i. */
+static at_status build_kernel(int index, at_kernel **out, at_error *err)
+{
+    return at_stdop_kernel((at_stdop)index, out, err);
+}
+
+static at_kernel_set kernels = {
+    .name = "stdlib",
+    .count = AT_STD_COUNT,
+    .build = build_kernel,
+};
+
+const char *at_stdop_name(at_stdop op)
+{
+    return (unsigned)op < AT_STD_COUNT ? ops[op].name : "?";
+}
+
+int at_stdop_arity(at_stdop op)
+{
+    return (unsigned)op < AT_STD_COUNT ? ops[op].nin : 1;
+}
+
+at_status at_stdop_kernel(at_stdop op, at_kernel **out, at_error *err)
+{
+    *out = NULL;
+    if ((unsigned)op >= AT_STD_COUNT)
+        return at_error_set(err, AT_E_VALUE, "unknown op %d", (int)op);
+    return at_kernel_parse(ops[op].ir, out, err);
+}
+
+/* The messages of the input checks below (cold, like shape_error). */
+enum input_fault {
+    RANK,
+    INVALID_SHAPE,
+    TOO_LARGE,
+    WRONG_NUMEL,
+    WRONG_DTYPE
+};
+
+static COLD at_status input_error(const stdop *d, const at_tensor *t, size_t i,
+                                  enum input_fault f, at_error *err)
+{
+    char s0[96];
+    shape_str(s0, sizeof s0, t);
+    switch (f) {
+        case RANK:
+            return at_error_set(err, AT_E_VALUE, "%s: rank %d is out of range",
+                                d->name, t->ndim);
+        case INVALID_SHAPE:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: input %zu has an invalid shape %s",
+                                d->name, i, s0);
+        case TOO_LARGE:
+            return at_error_set(err, AT_E_OVERFLOW,
+                                "%s: input %zu of shape %s is too large",
+                                d->name, i, s0);
+        case WRONG_NUMEL:
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: input %zu has shape %s but %zu elements",
+                                d->name, i, s0, t->numel);
+        default:
+            return at_error_set(err, AT_E_TYPE,
+                                "%s: %s must be %s, got %s with shape %s",
+                                d->name, d->in[i].name, d->in[i].wants,
+                                at_dtype_name(t->dtype), s0);
+    }
+}
+
+/* The shape is the contract: the launch trusts numel = prod(shape). */
+static at_status check_extent(const stdop *d, const at_tensor *t, size_t i,
+                              at_error *err)
+{
+    if (t->ndim < 0 || t->ndim > AT_MAX_DIMS)
+        return input_error(d, t, i, RANK, err);
+    size_t n = 1, bytes;
+    for (int k = 0; k < t->ndim; k++)
+        if (t->shape[k] < 0 || at_mul_overflow(n, (size_t)t->shape[k], &n))
+            return input_error(d, t, i, INVALID_SHAPE, err);
+    if (at_mul_overflow(n, at_dtype_size(t->dtype), &bytes))
+        return input_error(d, t, i, TOO_LARGE, err);
+    if (n != t->numel)
+        return input_error(d, t, i, WRONG_NUMEL, err);
+    return AT_OK;
 }
 
 at_status at_stdop_prepare(at_stdop op, const at_tensor *in, size_t nin,
                            const at_stdop_params *prm, at_tensor *out,
                            at_error *err)
 {
-    const char *name = at_stdop_name(op);
-    char s0[96], s1[96];
     at_status st;
     if ((unsigned)op >= AT_STD_COUNT)
         return at_error_set(err, AT_E_VALUE, "unknown op %d", (int)op);
-    if (nin != (size_t)at_stdop_arity(op))
+    const stdop *d = &ops[op];
+    if (nin != (size_t)d->nin)
         return at_error_set(err, AT_E_VALUE, "%s takes %d buffer(s), got %zu",
-                            name, at_stdop_arity(op), nin);
-    for (size_t i = 0; i < nin; i++) {
-        /* the shape is the contract: the launch trusts numel = prod(shape) */
-        if (in[i].ndim < 0 || in[i].ndim > AT_MAX_DIMS)
-            return at_error_set(err, AT_E_VALUE, "%s: rank %d is out of range",
-                                name, in[i].ndim);
-        size_t n = 1, bytes;
-        for (int d = 0; d < in[i].ndim; d++)
-            if (in[i].shape[d] < 0
-                || at_mul_overflow(n, (size_t)in[i].shape[d], &n))
-                return at_error_set(err, AT_E_VALUE,
-                                    "%s: input %zu has an invalid shape %s",
-                                    name, i, shape_str(s0, sizeof s0, &in[i]));
-        if (at_mul_overflow(n, at_dtype_size(in[i].dtype), &bytes))
-            return at_error_set(err, AT_E_OVERFLOW,
-                                "%s: input %zu of shape %s is too large", name,
-                                i, shape_str(s0, sizeof s0, &in[i]));
-        if (n != in[i].numel)
-            return at_error_set(
-                err, AT_E_VALUE, "%s: input %zu has shape %s but %zu elements",
-                name, i, shape_str(s0, sizeof s0, &in[i]), in[i].numel);
-    }
-    switch (op) {
-        case AT_STD_VECTOR_ADD:
-        case AT_STD_VECTOR_SUB:
-        case AT_STD_VECTOR_MUL:
-        case AT_STD_VECTOR_DIV:
-        case AT_STD_POW:
-        case AT_STD_MSE_LOSS:
-            if ((st = need_f32(op, &in[0], op == AT_STD_MSE_LOSS ? "pred" : "a",
-                               err))
-                || (st = need_f32(op, &in[1],
-                                  op == AT_STD_MSE_LOSS ? "target" : "b", err)))
-                return st;
-            if (!same_shape(&in[0], &in[1]))
-                return at_error_set(err, AT_E_VALUE,
-                                    "%s: shapes %s and %s differ", name,
-                                    shape_str(s0, sizeof s0, &in[0]),
-                                    shape_str(s1, sizeof s1, &in[1]));
-            if (op == AT_STD_MSE_LOSS)
-                set_shape(out, AT_F32, 0, NULL);
-            else
-                set_shape(out, AT_F32, in[0].ndim, in[0].shape);
-            return AT_OK;
-        case AT_STD_NEG:
-        case AT_STD_ABS:
-        case AT_STD_RELU:
-        case AT_STD_SIGMOID:
-        case AT_STD_TANH:
-        case AT_STD_SOFTMAX:
-        case AT_STD_EXP:
-        case AT_STD_LOG:
-        case AT_STD_SQRT:
-        case AT_STD_POW_SCALAR:
-            if ((st = need_f32(op, &in[0], "input", err)))
-                return st;
-            set_shape(out, AT_F32, in[0].ndim, in[0].shape);
-            return AT_OK;
-        case AT_STD_SUM:
-        case AT_STD_MAX:
-        case AT_STD_MIN:
-        case AT_STD_MEAN:
-            if ((st = need_f32(op, &in[0], "input", err)))
-                return st;
-            if ((op == AT_STD_MAX || op == AT_STD_MIN) && in[0].numel == 0)
-                return at_error_set(
-                    err, AT_E_VALUE,
-                    "%s: cannot reduce an empty buffer (shape %s)", name,
-                    shape_str(s0, sizeof s0, &in[0]));
-            set_shape(out, AT_F32, 0, NULL);
-            return AT_OK;
-        case AT_STD_SUM_ROWS:
-        case AT_STD_MAX_ROWS:
-        case AT_STD_MIN_ROWS:
-        case AT_STD_MEAN_ROWS:
-            if ((st = need_f32(op, &in[0], "input", err)))
-                return st;
-            if (in[0].ndim != 2)
-                return at_error_set(
-                    err, AT_E_VALUE,
-                    "%s: axis=-1 needs a 2-D buffer, got shape %s", name,
-                    shape_str(s0, sizeof s0, &in[0]));
-            if ((op == AT_STD_MAX_ROWS || op == AT_STD_MIN_ROWS)
-                && in[0].shape[1] == 0 && in[0].shape[0] > 0)
-                return at_error_set(err, AT_E_VALUE,
-                                    "%s: cannot reduce empty rows (shape %s)",
-                                    name, shape_str(s0, sizeof s0, &in[0]));
-            set_shape(out, AT_F32, 1, in[0].shape);
-            return AT_OK;
-        case AT_STD_GEMM: {
-            if ((st = need_f32(op, &in[0], "a", err))
-                || (st = need_f32(op, &in[1], "b", err)))
-                return st;
-            if (prm->m < 0 || prm->n < 0 || prm->k < 0)
-                return at_error_set(
-                    err, AT_E_VALUE,
-                    "gemm: m=%lld, n=%lld, k=%lld must not be negative",
-                    (long long)prm->m, (long long)prm->n, (long long)prm->k);
-            size_t mk, kn, mn;
-            if (at_mul_overflow((size_t)prm->m, (size_t)prm->k, &mk)
-                || at_mul_overflow((size_t)prm->k, (size_t)prm->n, &kn)
-                || at_mul_overflow((size_t)prm->m, (size_t)prm->n, &mn)
-                || mn > (SIZE_MAX >> 3))
-                return at_error_set(
-                    err, AT_E_OVERFLOW, "gemm: m=%lld, n=%lld, k=%lld overflow",
-                    (long long)prm->m, (long long)prm->n, (long long)prm->k);
-            if (in[0].numel != mk || in[1].numel != kn)
-                return at_error_set(
-                    err, AT_E_VALUE,
-                    "gemm: a has shape %s (%zu elements) and b has shape %s "
-                    "(%zu elements), "
-                    "but m=%lld, n=%lld, k=%lld need m*k=%zu and k*n=%zu",
-                    shape_str(s0, sizeof s0, &in[0]), in[0].numel,
-                    shape_str(s1, sizeof s1, &in[1]), in[1].numel,
-                    (long long)prm->m, (long long)prm->n, (long long)prm->k, mk,
-                    kn);
-            int64_t shape[2] = {prm->m, prm->n};
-            set_shape(out, AT_F32, 2, shape);
-            return AT_OK;
-        }
-        case AT_STD_CROSS_ENTROPY:
-            if ((st = need_f32(op, &in[0], "logits", err)))
-                return st;
-            if (in[1].dtype != AT_I64)
-                return at_error_set(
-                    err, AT_E_TYPE,
-                    "cross_entropy: target must be int64 class indices, got %s "
-                    "with shape %s",
-                    at_dtype_name(in[1].dtype),
-                    shape_str(s1, sizeof s1, &in[1]));
-            if (in[0].ndim != 2 || in[1].ndim != 1
-                || in[1].shape[0] != in[0].shape[0])
-                return at_error_set(
-                    err, AT_E_VALUE,
-                    "cross_entropy: logits must be (N, C) and target (N,); "
-                    "got logits %s and target %s",
-                    shape_str(s0, sizeof s0, &in[0]),
-                    shape_str(s1, sizeof s1, &in[1]));
-            set_shape(out, AT_F32, 0, NULL);
-            return AT_OK;
-        default:
-            return at_error_set(err, AT_E_VALUE, "unknown op %d", (int)op);
-    }
+                            d->name, d->nin, nin);
+    for (size_t i = 0; i < nin; i++)
+        if ((st = check_extent(d, &in[i], i, err)))
+            return st;
+    for (size_t i = 0; i < nin; i++)
+        if (in[i].dtype != d->in[i].dtype)
+            return input_error(d, &in[i], i, WRONG_DTYPE, err);
+    return d->shape(d, in, prm, out, err);
 }
 
 /* ---- launch -------------------------------------------------------------- */
@@ -360,65 +520,75 @@ static at_arg buf_arg(const at_tensor *t)
     return a;
 }
 
+/* The launch's arguments in the kernel's param order: the inputs, then the
+ * output, with the scalar (if any) at its index.  Returns how many. */
+static size_t launch_args(const stdop *d, const at_tensor *in,
+                          const at_stdop_params *prm, const at_tensor *out,
+                          at_arg *args)
+{
+    size_t n = 0;
+    for (int i = 0; i < d->nin; i++)
+        args[n++] = buf_arg(&in[i]);
+    args[n++] = buf_arg(out);
+    if (d->scalar.at) {
+        size_t at = (size_t)d->scalar.at - 1;
+        const char *v = (const char *)prm + d->scalar.offset;
+        memmove(&args[at + 1], &args[at], (n - at) * sizeof *args);
+        memset(&args[at], 0, sizeof *args);
+        if (d->scalar.dtype == AT_F32)
+            memcpy(&args[at].scalar.f32, v, sizeof args[at].scalar.f32);
+        else
+            memcpy(&args[at].scalar.i64, v, sizeof args[at].scalar.i64);
+        n++;
+    }
+    return n;
+}
+
+/* rows x cols over the last axis (1 x 1 for a 0-d tensor). */
+static void last_axis(const at_tensor *t, size_t *rows, size_t *cols)
+{
+    *rows = 1;
+    *cols = t->ndim ? (size_t)t->shape[t->ndim - 1] : 1;
+    for (int i = 0; i + 1 < t->ndim; i++)
+        *rows *= (size_t)t->shape[i];
+}
+
+static void launch_shape(const stdop *d, const at_tensor *in,
+                         const at_stdop_params *prm, size_t *rows, size_t *cols)
+{
+    switch (d->geom) {
+        case LAST_AXIS:
+            last_axis(&in[0], rows, cols);
+            return;
+        case MATMUL:
+            *rows = (size_t)prm->m;
+            *cols = (size_t)prm->n;
+            return;
+        default:
+            *rows = 1;
+            *cols = in[0].numel;
+            return;
+    }
+}
+
 /* Launch a prepared op: in, prm and out have passed at_stdop_prepare, so
  * the kernel's own argument checks would only repeat them. */
 static at_status run_prepared(at_executor *ex, at_stdop op, const at_tensor *in,
-                              size_t nin, const at_stdop_params *prm,
-                              const at_tensor *out, at_error *err)
+                              const at_stdop_params *prm, const at_tensor *out,
+                              at_error *err)
 {
+    const stdop *d = &ops[op];
     const at_program *p;
     at_status st;
-    if ((st = at_executor_std_program(ex, op, &p, err)))
+    if ((st = at_executor_program(ex, &kernels, (int)op, &p, err)))
         return st;
-
     at_arg args[4];
-    size_t nargs = 0, rows = 1, cols = in[0].numel;
-    for (size_t i = 0; i < nin; i++)
-        args[nargs++] = buf_arg(&in[i]);
-    switch (op) {
-        case AT_STD_POW_SCALAR:
-            memset(&args[nargs], 0, sizeof args[nargs]);
-            args[nargs++].scalar.f32 = prm->scalar;
-            break;
-        case AT_STD_SOFTMAX:
-            last_axis(&in[0], &rows, &cols);
-            break;
-        case AT_STD_SUM_ROWS:
-        case AT_STD_MAX_ROWS:
-        case AT_STD_MIN_ROWS:
-        case AT_STD_MEAN_ROWS:
-            rows = (size_t)in[0].shape[0];
-            cols = (size_t)in[0].shape[1];
-            break;
-        case AT_STD_GEMM:
-            memset(&args[nargs + 1], 0, sizeof args[nargs + 1]);
-            args[nargs] = buf_arg(out);
-            args[nargs + 1].scalar.i64 = prm->k;
-            return at_launch_validated(ex, p, (size_t)prm->m, (size_t)prm->n,
-                                       args, nargs + 2, NULL, err);
-        case AT_STD_CROSS_ENTROPY:
-            rows = (size_t)in[0].shape[0];
-            cols = (size_t)in[0].shape[1];
-            memset(&args[nargs], 0, sizeof args[nargs]);
-            args[nargs++].scalar.i64 = prm->ignore_index;
-            break;
-        default:
-            break;
-    }
-    args[nargs++] = buf_arg(out);
+    size_t nargs = launch_args(d, in, prm, out, args), rows, cols;
+    launch_shape(d, in, prm, &rows, &cols);
     at_launch_diag diag;
     st = at_launch_validated(ex, p, rows, cols, args, nargs, &diag, err);
-    if (st == AT_E_INDEX && op == AT_STD_CROSS_ENTROPY) {
-        char s0[96], s1[96];
-        int64_t target = ((const int64_t *)in[1].data)[diag.row];
-        return at_error_set(err, AT_E_INDEX,
-                            "cross_entropy: target %lld is out of bounds for "
-                            "%zu classes (row %lld); "
-                            "logits %s, target %s",
-                            (long long)target, cols, (long long)diag.row,
-                            shape_str(s0, sizeof s0, &in[0]),
-                            shape_str(s1, sizeof s1, &in[1]));
-    }
+    if (st == AT_E_INDEX && d->index_error)
+        return d->index_error(in, cols, &diag, err);
     return st;
 }
 
@@ -470,7 +640,7 @@ at_status at_stdop_run(at_executor *ex, at_stdop op, const at_tensor *in,
             return at_error_set(err, AT_E_VALUE,
                                 "%s: the output overlaps input %zu",
                                 at_stdop_name(op), i);
-    return run_prepared(ex, op, in, nin, prm, out, err);
+    return run_prepared(ex, op, in, prm, out, err);
 }
 
 at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in,
@@ -491,7 +661,7 @@ at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in,
         return at_error_set(err, AT_E_NOMEM,
                             "%s: out of memory allocating %zu bytes",
                             at_stdop_name(op), nbytes);
-    st = run_prepared(ex, op, in, nin, prm, out, err);
+    st = run_prepared(ex, op, in, prm, out, err);
     if (st) {
         at_pool_free(at_executor_pool(ex), out->data);
         out->data = NULL;
@@ -499,31 +669,28 @@ at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in,
     return st;
 }
 
-size_t at_stdop_cost(at_stdop op, const at_tensor *in, size_t nin,
-                     const at_stdop_params *prm)
+/* The geometry's work before validation: m, n, k may be negative or huge,
+ * and only a double in [0, 2^64) may become a size_t. */
+static size_t work(const stdop *d, const at_tensor *in,
+                   const at_stdop_params *prm)
 {
-    (void)nin;
-    switch (op) {
-        case AT_STD_GEMM: {
-            /* called before validation (to decide on the GIL): m, n, k may be
-             * negative or huge, and only a double in [0, 2^64) may become a
-             * size_t */
-            double f = (double)prm->m * (double)prm->n * (double)prm->k;
-            if (!(f > 0))
-                return 0;
-            return f > 1e18 ? (size_t)1 << 60 : (size_t)f;
-        }
-        case AT_STD_EXP:
-        case AT_STD_LOG:
-        case AT_STD_SIGMOID:
-        case AT_STD_TANH:
-        case AT_STD_SOFTMAX:
-        case AT_STD_CROSS_ENTROPY:
-            return in[0].numel * 4;
-        case AT_STD_POW:
-        case AT_STD_POW_SCALAR:
-            return in[0].numel * 8;
-        default:
-            return in[0].numel;
-    }
+    if (d->geom != MATMUL)
+        return in[0].numel;
+    double f = (double)prm->m * (double)prm->n * (double)prm->k;
+    if (!(f > 0))
+        return 0;
+    return f > 1e18 ? (size_t)1 << 60 : (size_t)f;
+}
+
+size_t at_stdop_cost(at_executor *ex, at_stdop op, const at_tensor *in,
+                     size_t nin, const at_stdop_params *prm)
+{
+    const at_program *p;
+    size_t cost;
+    if ((unsigned)op >= AT_STD_COUNT || nin != (size_t)ops[op].nin
+        || at_executor_program(ex, &kernels, (int)op, &p, NULL))
+        return 0;
+    if (at_mul_overflow(work(&ops[op], in, prm), at_program_cost(p), &cost))
+        return SIZE_MAX;
+    return cost;
 }

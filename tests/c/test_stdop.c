@@ -1,11 +1,14 @@
 /* Hologram Atlas — C tests of the standard library's API edge: what a C
  * caller of at_stdop_run / at_stdop_run_new gets for valid and invalid
  * descriptions (the Python extension never builds an inconsistent tensor,
- * so these cases are only reachable from C).
+ * so these cases are only reachable from C); the ops' descriptors and cost;
+ * and the core's interface for client libraries (atlas/client.h) that the
+ * standard library is built on.
  *
  * Built and run by scripts/test-c.sh (AddressSanitizer + UBSan, kernels at
  * every ISA level; the checks run at each level the CPU supports). */
 #include "atlas/atlas.h"
+#include "atlas/client.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -25,6 +28,17 @@ static at_tensor vec(float *data, size_t n)
     t.shape[0] = (int64_t)n;
     t.numel = n;
     return t;
+}
+
+/* The launch arguments of a kernel (x: f32, y: f32) over n elements. */
+static void float_args(at_arg *args, float *x, float *y, size_t n)
+{
+    memset(args, 0, 2 * sizeof *args);
+    args[0].data = x;
+    args[0].numel = n;
+    args[0].dtype = AT_F32;
+    args[1] = args[0];
+    args[1].data = y;
 }
 
 static size_t in_use(at_executor *ex)
@@ -140,11 +154,11 @@ static void test_inconsistent_descriptions(at_executor *ex)
     g.n = 4;
     g.k = 4;
     at_tensor ab2[2] = {vec(a, 16), vec(y, 16)};
-    CHECK(at_stdop_cost(AT_STD_GEMM, ab2, 2, &g) == 0);
+    CHECK(at_stdop_cost(ex, AT_STD_GEMM, ab2, 2, &g) == 0);
     CHECK(at_stdop_run_new(ex, AT_STD_GEMM, ab2, 2, &g, &out, &err)
           == AT_E_VALUE);
     g.m = g.n = g.k = INT64_MAX;
-    CHECK(at_stdop_cost(AT_STD_GEMM, ab2, 2, &g) == (size_t)1 << 60);
+    CHECK(at_stdop_cost(ex, AT_STD_GEMM, ab2, 2, &g) == (size_t)1 << 60);
     CHECK(at_stdop_run_new(ex, AT_STD_GEMM, ab2, 2, &g, &out, &err) != AT_OK);
 
     /* at_stdop_run: the caller's output must match and must not overlap */
@@ -186,12 +200,7 @@ static void test_inconsistent_descriptions(at_executor *ex)
     CHECK(at_stdop_kernel(AT_STD_EXP, &k, &err) == AT_OK);
     CHECK(at_compile(ex, k, &p, &err) == AT_OK);
     at_arg args[2];
-    memset(args, 0, sizeof args);
-    args[0].data = a;
-    args[0].numel = 8;
-    args[0].dtype = AT_F32;
-    args[1] = args[0];
-    args[1].data = odd_y;
+    float_args(args, a, odd_y, 8);
     CHECK(at_launch(ex, p, 1, 8, args, 2, &err) == AT_E_VALUE);
     CHECK(
         strstr(err.msg,
@@ -385,6 +394,122 @@ static void test_value_placement(at_executor *ex)
           != NULL);
 }
 
+/* Every op has a descriptor whose kernel carries the op's name and takes its
+ * inputs, then its output, and at most one scalar. */
+static void test_descriptors(void)
+{
+    for (int i = 0; i < AT_STD_COUNT; i++) {
+        at_stdop op = (at_stdop)i;
+        at_kernel *k = NULL;
+        at_error err;
+        CHECK(at_stdop_kernel(op, &k, &err) == AT_OK);
+        if (!k)
+            continue;
+        CHECK(strcmp(at_kernel_name(k), at_stdop_name(op)) == 0);
+        int buffers = 0, scalars = 0;
+        for (int j = 0; j < at_kernel_nparams(k); j++) {
+            if (at_kernel_param(k, j)->is_scalar)
+                scalars++;
+            else
+                buffers++;
+        }
+        CHECK(buffers == at_stdop_arity(op) + 1 && scalars <= 1);
+        at_kernel_free(k);
+    }
+    CHECK(strcmp(at_stdop_name(AT_STD_COUNT), "?") == 0);
+    CHECK(at_stdop_arity(AT_STD_GEMM) == 2 && at_stdop_arity(AT_STD_EXP) == 1);
+}
+
+/* An op's cost is the elements its program runs over (a gemm's
+ * multiply-adds) times the program's cost per element, the model the
+ * executor's thread decision uses. */
+static void test_cost(at_executor *ex)
+{
+    enum {
+        N = 1000
+    };
+    static float a[N], b[N];
+    at_tensor in[2] = {vec(a, N), vec(b, N)};
+    at_stdop_params prm;
+    memset(&prm, 0, sizeof prm);
+    CHECK(at_stdop_cost(ex, AT_STD_VECTOR_ADD, in, 2, &prm) == N);
+    CHECK(at_stdop_cost(ex, AT_STD_EXP, in, 1, &prm) == 4 * N);
+    CHECK(at_stdop_cost(ex, AT_STD_TANH, in, 1, &prm) == 5 * N);
+    CHECK(at_stdop_cost(ex, AT_STD_POW_SCALAR, in, 1, &prm) == 8 * N);
+    CHECK(at_stdop_cost(ex, AT_STD_SUM, in, 1, &prm) == N);
+    /* sub, mul and the sum's accumulation per element */
+    CHECK(at_stdop_cost(ex, AT_STD_MSE_LOSS, in, 2, &prm) == 3 * N);
+    prm.m = 10;
+    prm.n = 20;
+    prm.k = 30;
+    CHECK(at_stdop_cost(ex, AT_STD_GEMM, in, 2, &prm) == 6000);
+    /* wrong arity or an unknown op: no estimate (the op then fails) */
+    CHECK(at_stdop_cost(ex, AT_STD_EXP, in, 2, &prm) == 0);
+    CHECK(at_stdop_cost(ex, AT_STD_COUNT, in, 1, &prm) == 0);
+    in[0].numel = SIZE_MAX / 2; /* saturates instead of wrapping */
+    CHECK(at_stdop_cost(ex, AT_STD_EXP, in, 1, &prm) == SIZE_MAX);
+}
+
+/* A client's kernel set: the core builds each kernel once per executor and
+ * caches its program. */
+static int builds[2];
+
+static at_status build_test_kernel(int index, at_kernel **out, at_error *err)
+{
+    static const char *const text[2] = {
+        "kernel twice(x: f32, y: f32) {\n  %x = load x\n  %y = add %x, %x\n"
+        "  store y, %y\n}\n",
+        "kernel broken(x: f32) {\n  %x = load x\n}\n", /* stores nothing */
+    };
+    builds[index]++;
+    return at_kernel_parse(text[index], out, err);
+}
+
+static void test_program_cache(at_executor *ex)
+{
+    static at_kernel_set set = {
+        .name = "test", .count = 2, .build = build_test_kernel};
+    static at_kernel_set huge = {
+        .name = "huge", .count = AT_PROGRAM_CACHE_SIZE, .build = NULL};
+    const at_program *p = NULL, *q = NULL;
+    at_error err;
+    memset(builds, 0, sizeof builds);
+    CHECK(at_executor_program(ex, &set, 0, &p, &err) == AT_OK && p);
+    CHECK(at_executor_program(ex, &set, 0, &q, &err) == AT_OK && q == p);
+    CHECK(builds[0] == 1);
+    CHECK(strcmp(at_kernel_name(at_program_kernel(p)), "twice") == 0);
+    CHECK(at_program_cost(p) == 1);
+
+    float x[5] = {1, 2, 3, 4, 5}, y[5] = {0};
+    at_arg args[2];
+    float_args(args, x, y, 5);
+    CHECK(at_launch_validated(ex, p, 1, 5, args, 2, NULL, &err) == AT_OK);
+    CHECK(y[0] == 2 && y[4] == 10);
+
+    /* a kernel that fails to build is reported, and built again when asked
+     * again (nothing is cached) */
+    CHECK(at_executor_program(ex, &set, 1, &q, &err) == AT_E_VERIFY && !q);
+    CHECK(at_executor_program(ex, &set, 1, &q, &err) == AT_E_VERIFY);
+    CHECK(builds[1] == 2);
+
+    CHECK(at_executor_program(ex, &set, 2, &q, &err) == AT_E_VALUE);
+    CHECK(strcmp(err.msg, "test: unknown kernel 2") == 0);
+    CHECK(at_executor_program(ex, &set, -1, &q, &err) == AT_E_VALUE);
+
+    /* the sets share the cache's entries, and one that does not fit is
+     * refused without taking any */
+    CHECK(at_executor_program(ex, &huge, 0, &q, &err) == AT_E_VALUE);
+    CHECK(strstr(err.msg, "kernels do not fit the program cache") != NULL);
+    CHECK(atomic_load(&huge.first) == 0);
+
+    /* another executor compiles its own program */
+    at_executor *other;
+    CHECK(at_executor_create(1, at_executor_isa(ex), &other, &err) == AT_OK);
+    CHECK(at_executor_program(other, &set, 0, &q, &err) == AT_OK && q != p);
+    CHECK(builds[0] == 2);
+    at_executor_destroy(other);
+}
+
 int main(void)
 {
     int levels = 0;
@@ -409,12 +534,15 @@ int main(void)
         test_streaming_outputs(ex);
         test_auto_stores(ex);
         test_value_placement(ex);
+        test_cost(ex);
+        test_program_cache(ex);
         at_executor_destroy(ex);
         printf("%s: %s\n", at_isa_name((at_isa)isa),
                n_fail == before ? "ok" : "FAILED");
         levels++;
     }
     CHECK(levels > 0);
+    test_descriptors();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail != 0;
 }
