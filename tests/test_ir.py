@@ -31,6 +31,20 @@ SOFTMAX = """kernel softmax(x: f32, y: f32) {
 }
 """
 
+# hg.ops.softmax's kernel as the stdlib prints it (docs/architecture.md shows the same text)
+SOFTMAX_PRINTED = """kernel softmax(x: f32, y: f32) {
+  %0 = load x
+  %1 = reduce.max.row %0
+  %2 = sub %0, %1
+  %3 = exp %2
+  %4 = reduce.sum.row %3
+  %5 = const.f32 1
+  %6 = div %5, %4
+  %7 = mul %3, %6
+  store y, %7
+}
+"""
+
 TOTAL = """kernel total(x: f32, s: f32) {
   %0 = load x
   %1 = reduce.sum.all %0
@@ -74,7 +88,7 @@ def test_launch_fused(ex, n):
     k = hg.Kernel(FUSED)
     y = ex.empty((n,))
     res = ex.launch(k, ex.from_numpy(x), ex.from_numpy(b), y, a)
-    assert res is None or isinstance(res, hg.Buffer)
+    assert res is None  # a launch writes its outputs in place and returns nothing
     got = y.to_numpy()
     ref64 = np.exp(x.astype(np.float64)) * a + b.astype(np.float64)
     want_t = (torch.exp(t(x)) * a + t(b)).numpy()
@@ -100,7 +114,7 @@ def test_launch_softmax_rows(ex, rows, cols):
 
 def test_launch_builtin_softmax_ir(ex):
     text = hg.ops.kernel_ir("softmax")
-    assert isinstance(text, str) and "softmax" in text
+    assert text == SOFTMAX_PRINTED
     k = hg.Kernel(text)
     assert str(hg.Kernel(str(k))) == str(k)
     # the built-in softmax reads its first param and writes its last one
