@@ -180,26 +180,28 @@ def _f(ref, err, level):
     return Value(np.asarray(ref, np.float64), np.asarray(err, np.float64), level, "f32")
 
 
-def _const(shape_level, ref, typ):
-    ref = np.full((1, 1), ref)
-    return Value(ref, np.zeros((1, 1)), shape_level, typ)
+def _uniform(ref, typ):
+    return Value(np.full((1, 1), ref), np.zeros((1, 1)), UNIFORM, typ)
+
+
+PARAM_FIRST = {"param", "load", "load.row", "gather", "store"}  # their first operand is a param
 
 
 def _instr(ins, vals, params, args, rows, cols, shapes, ev, fails):
-    op, ops = ins.op, [vals.get(v) for v in ins.operands]
+    op = ins.op
+    ops = [vals[v] for v in ins.operands[1 if op in PARAM_FIRST else 0 :]]
     if op == "const.f32":
-        return _const(UNIFORM, float(np.float32(float(ins.imm))), "f32")
+        return _uniform(float(np.float32(float(ins.imm))), "f32")
     if op == "const.i64":
-        return _const(UNIFORM, np.int64(int(ins.imm)), "i64")
+        return _uniform(np.int64(int(ins.imm)), "i64")
     if op == "param":
         p = ins.operands[0]
         dt = params[p][1]
-        v = float(np.float32(args[p])) if dt == "f32" else np.int64(args[p])
-        return _const(UNIFORM, v, dt)
+        return _uniform(float(np.float32(args[p])) if dt == "f32" else np.int64(args[p]), dt)
     if op == "row.index":
         return Value(np.arange(rows, dtype=np.int64)[:, None], np.zeros((rows, 1)), ROW, "i64")
     if op in ("nrows", "ncols"):
-        return _const(UNIFORM, np.int64(rows if op == "nrows" else cols), "i64")
+        return _uniform(np.int64(rows if op == "nrows" else cols), "i64")
     if op in ("load", "load.row"):
         p = ins.operands[0]
         dt = params[p][1]
@@ -208,9 +210,9 @@ def _instr(ins, vals, params, args, rows, cols, shapes, ev, fails):
         ref = ref.reshape(shapes[level]).astype(np.float64 if dt == "f32" else np.int64)
         return Value(ref, np.zeros(shapes[level]), level, dt)
     if op == "gather":
-        return _gather(ins, ops[1], params, args, fails)
+        return _gather(ins, ops[0], params, args, fails)
     if op == "store":
-        _store(ev, ins.operands[0], ops[1], params, rows, cols)
+        _store(ev, ins.operands[0], ops[0], params, rows, cols)
         return None
     if op == "check.range":
         v, lo, hi = ops
@@ -357,10 +359,10 @@ def _reduce(kind, row, v):
     unknown = np.any(np.isinf(e), **keep)
     with np.errstate(invalid="ignore", over="ignore"):
         if kind in ("max", "min"):
-            ref = (np.max if kind == "max" else np.min)(x, **keep)  # NaN-propagating
-            err = np.max(e, **keep)
-            err = np.where(np.isnan(ref) & (err == 0), 0.0, err)
-            return _f(ref.reshape(-1, 1), np.where(unknown, np.inf, err).reshape(-1, 1), level)
+            ref = (np.max if kind == "max" else np.min)(x, **keep)
+            nan = np.any(np.isnan(x) & (e == 0), **keep)  # a NaN term decides (sticky NaN)
+            err = np.where(nan, 0.0, np.where(unknown, np.inf, np.max(e, **keep)))
+            return _f(np.where(nan, np.nan, ref).reshape(-1, 1), err.reshape(-1, 1), level)
         finite = np.isfinite(x)
         s = np.sum(x, **keep)
         e_sum = np.sum(e, **keep)
@@ -427,7 +429,7 @@ def assert_matches(got, ref, err, what):
     if bad.any():
         idx = np.flatnonzero(bad)[:5]
         raise AssertionError(
-            f"{what}: {int(bad.sum())} of {bad.size} elements differ from the IR's evaluation, "
-            f"at {idx.tolist()}: got {got[idx].tolist()} want {ref[idx].tolist()} "
-            f"(bound {err[idx].tolist()})"
+            f"{int(bad.sum())} of {bad.size} elements differ from the IR's evaluation, at "
+            f"{idx.tolist()}: got {got[idx].tolist()} want {ref[idx].tolist()} (bound "
+            f"{err[idx].tolist()}); {what}"
         )
