@@ -231,6 +231,14 @@ BAD = {
         "  %0 = const.f32 1.0\n}\n",
         r"(?i)gemm",
     ),
+    "gemm_in_place_a": (
+        "kernel bad(a: f32, b: f32, k: i64 scalar) {\n  gemm a, b, a, k\n}\n",
+        r"gemm writes 'a', which it also reads",
+    ),
+    "gemm_in_place_b": (
+        "kernel bad(a: f32, b: f32, k: i64 scalar) {\n  gemm a, b, b, k\n}\n",
+        r"gemm writes 'b', which it also reads",
+    ),
     "unknown_opcode": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = frobnicate %0\n  store y, %1\n}\n",
         r"(?i)unknown|frobnicate",

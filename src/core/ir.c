@@ -554,6 +554,11 @@ static at_status apply_op_rule(at_kernel *k, int i, at_level *lvl, int *post,
             return AT_OK;
         case AT_IR_GEMM:
             seen->gemm = 1;
+            /* the micro-kernel reads a and b while it writes c */
+            if (in->params3[2] == in->params3[0]
+                || in->params3[2] == in->params3[1])
+                return vfail(err, k, i, "gemm writes '%s', which it also reads",
+                             k->params[in->params3[2]].name);
             for (int j = 0; j < 3; j++)
                 if ((st = set_role(k, in->params3[j], AT_ROLE_GEMM, i, err)))
                     return st;
