@@ -602,20 +602,6 @@ static PyObject *buffer_dlpack_device(PyObject *Py_UNUSED(op),
 #define HG_DL_OWNER "hologram.dlpack_owner"
 #define HG_DL_OWNER_V "hologram.dlpack_owner_versioned"
 
-static void dl_owner_free(PyObject *cap)
-{
-    hg_dl_managed *m = PyCapsule_GetPointer(cap, HG_DL_OWNER);
-    if (m != NULL && m->deleter != NULL)
-        m->deleter(m);
-}
-
-static void dl_owner_free_v(PyObject *cap)
-{
-    hg_dl_managed_v *m = PyCapsule_GetPointer(cap, HG_DL_OWNER_V);
-    if (m != NULL && m->deleter != NULL)
-        m->deleter(m);
-}
-
 /* A consumed managed tensor of either kind. */
 typedef struct dl_import {
     void *managed; /* hg_dl_managed or hg_dl_managed_v */
@@ -624,9 +610,16 @@ typedef struct dl_import {
     uint64_t flags;
 } dl_import;
 
-/* Hand the tensor back to its producer. */
-static void dl_import_release(dl_import *im)
+/* Hand the tensor back to its producer.  The producer's deleter may run
+ * Python code, so a pending exception is set aside meanwhile. */
+static void dl_import_release(const dl_import *im)
 {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+#endif
     if (im->versioned) {
         hg_dl_managed_v *m = im->managed;
         if (m->deleter != NULL)
@@ -636,6 +629,25 @@ static void dl_import_release(dl_import *im)
         if (m->deleter != NULL)
             m->deleter(m);
     }
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(type, value, tb);
+#endif
+}
+
+static void dl_owner_free(PyObject *cap)
+{
+    dl_import im = {PyCapsule_GetPointer(cap, HG_DL_OWNER), 0, NULL, 0};
+    if (im.managed != NULL)
+        dl_import_release(&im);
+}
+
+static void dl_owner_free_v(PyObject *cap)
+{
+    dl_import im = {PyCapsule_GetPointer(cap, HG_DL_OWNER_V), 1, NULL, 0};
+    if (im.managed != NULL)
+        dl_import_release(&im);
 }
 
 /* Take the managed tensor out of cap, renaming cap to its used name.  0, or
@@ -694,10 +706,12 @@ static int dl_dtype(hg_dl_dtype d, char *buf, size_t cap)
     static const char *const codes[] = {
         "int",     "uint", "float",   "opaque",  "bfloat",
         "complex", "bool", "float8_", "float6_", "float4_"};
-    const char *code =
-        d.code < sizeof codes / sizeof codes[0] ? codes[d.code] : "type code ";
-    snprintf(buf, cap, "%s%u%s", code, (unsigned)d.bits,
-             d.lanes == 1 ? "" : " with several lanes");
+    if (d.code < sizeof codes / sizeof codes[0])
+        snprintf(buf, cap, "%s%u%s", codes[d.code], (unsigned)d.bits,
+                 d.lanes == 1 ? "" : " with several lanes");
+    else
+        snprintf(buf, cap, "(DLPack type code %u, %u bits)", (unsigned)d.code,
+                 (unsigned)d.bits);
     return -1;
 }
 
@@ -790,11 +804,11 @@ static PyObject *dl_import_buffer(ExecutorObject *exec, dl_import *im)
                      "%s: a tensor of shape %s is too large", fn, sbuf);
         goto fail;
     }
-    char *data = (char *)t->data + t->byte_offset;
     if (numel > 0 && t->data == NULL) {
         PyErr_Format(PyExc_ValueError, "%s: the tensor has no data", fn);
         goto fail;
     }
+    char *data = t->data ? (char *)t->data + t->byte_offset : NULL;
     int share = numel > 0 && !(im->flags & HG_DL_FLAG_READ_ONLY)
                 && dl_is_c_order(ndim, t->shape, t->strides)
                 && at_is_aligned(data, (at_dtype)dt);
