@@ -756,3 +756,20 @@ def test_exported_copy_is_flagged(ex):
     cap = buf.__dlpack__(max_version=(1, 0), copy=True)
     m = DLManagedTensorVersioned.from_address(_capsule_ptr(cap, b"dltensor_versioned"))
     assert m.flags == 2 and m.dl_tensor.data != address(buf)  # DLPACK_FLAG_BITMASK_IS_COPIED
+
+
+def test_aliasing_imports_are_caught_by_launch_and_ops_allocate_fresh(ex):
+    t = torch.arange(8, dtype=torch.float32)
+    x, y = ex.from_dlpack(t), ex.from_dlpack(t)  # two Buffers over one memory
+    assert address(x) == address(y) == t.data_ptr()
+    k = hg.Kernel(hg.ops.kernel_ir("vector_add"))
+    with pytest.raises(ValueError, match="overlaps"):
+        ex.launch(k, x, x, y)
+    out = ex.empty(8)
+    ex.launch(k, x, y, out)
+    np.testing.assert_array_equal(out.to_numpy(), 2 * np.arange(8, dtype=np.float32))
+    r = hg.ops.vector_mul(x, y)  # the result is pool memory, apart from the import
+    lo, hi = t.data_ptr(), t.data_ptr() + 32
+    assert not lo <= address(r) < hi and address(r) % 64 == 0
+    np.testing.assert_array_equal(r.to_numpy(), np.arange(8, dtype=np.float32) ** 2)
+    np.testing.assert_array_equal(t.numpy(), np.arange(8, dtype=np.float32))
