@@ -651,7 +651,8 @@ static void dl_owner_free_v(PyObject *cap)
 }
 
 /* Take the managed tensor out of cap, renaming cap to its used name.  0, or
- * -1 with an exception set (cap then still owns whatever it holds). */
+ * -1 with an exception set: cap then still owns what it holds, except for a
+ * tensor of a newer DLPack major version, which is taken and handed back. */
 static int dl_consume(PyObject *cap, dl_import *im)
 {
     const char *name = PyCapsule_GetName(cap);
