@@ -1,7 +1,7 @@
 """Type stubs for the hologram package (Hologram Atlas)."""
 
 from collections.abc import Sequence
-from typing import Any, Literal, SupportsIndex, TypedDict, final
+from typing import Any, Literal, Protocol, SupportsIndex, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
@@ -13,8 +13,16 @@ __all__ = ["__version__", "Executor", "Buffer", "Kernel", "cpu_info", "ops"]
 
 _IsaName = Literal["baseline", "avx2", "avx512"]
 _StoresName = Literal["auto", "cached", "streamed"]
-_DTypeLike = str | np.dtype[Any] | type[np.float32] | type[np.int32] | type[np.int64] | None
+_DTypeLike = (
+    str | np.dtype[Any] | type[np.float32] | type[np.int32] | type[np.int64] | type[np.bool_] | None
+)
 _Shape = SupportsIndex | Sequence[SupportsIndex]
+
+# A DLPack PyCapsule (types.CapsuleType from Python 3.13 on).
+_Capsule = object
+
+class _SupportsDLPack(Protocol):
+    def __dlpack__(self, *, max_version: tuple[int, int] | None = None) -> _Capsule: ...
 
 class CpuInfo(TypedDict):
     brand: str
@@ -52,6 +60,7 @@ class Executor:
     @stores.setter
     def stores(self, value: _StoresName | str) -> None: ...
     def from_numpy(self, arr: npt.ArrayLike, /) -> Buffer: ...
+    def from_dlpack(self, x: _SupportsDLPack | _Capsule, /) -> Buffer: ...
     def empty(self, shape: _Shape, dtype: _DTypeLike = "float32") -> Buffer: ...
     def zeros(self, shape: _Shape, dtype: _DTypeLike = "float32") -> Buffer: ...
     def memory_stats(self) -> MemoryStats: ...
@@ -82,9 +91,21 @@ class Buffer:
     @property
     def executor(self) -> Executor: ...
     def to_numpy(self) -> npt.NDArray[Any]: ...
-    def item(self) -> float | int: ...
+    def item(self) -> float | int | bool: ...
     def __len__(self) -> int: ...
     def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __array__(
+        self, dtype: npt.DTypeLike | None = None, copy: bool | None = None
+    ) -> npt.NDArray[Any]: ...
+    def __dlpack__(
+        self,
+        *,
+        stream: None = None,
+        max_version: tuple[int, int] | None = None,
+        dl_device: tuple[int, int] | None = None,
+        copy: bool | None = None,
+    ) -> _Capsule: ...
+    def __dlpack_device__(self) -> tuple[int, int]: ...
 
 @final
 class Kernel:

@@ -107,7 +107,6 @@ def test_from_list(ex):
     [
         (np.float64, "float64"),
         (np.float16, "float16"),
-        (np.bool_, "bool"),
         (np.complex64, "complex64"),
         (np.object_, "object"),
         (np.uint8, "uint8"),

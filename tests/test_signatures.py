@@ -389,3 +389,33 @@ def test_methods_without_parameters_refuse_one(ex, cls, name):
     getattr(obj, name)()
     with pytest.raises(TypeError):
         getattr(obj, name)(1)
+
+
+# ---- the exchange protocols (dunder methods the stub lists) ----------------
+
+EXCHANGE = [("Buffer", "__array__"), ("Buffer", "__dlpack__"), ("Buffer", "__dlpack_device__")]
+
+
+@pytest.mark.parametrize(("cls", "name"), EXCHANGE)
+def test_exchange_method_signature_matches_stub(cls, name):
+    test_method_signature_matches_stub(cls, name)
+
+
+def test_exchange_methods_by_name(ex):
+    buf = ex.from_numpy(X)
+    assert buf.__array__(dtype=None, copy=False).ctypes.data == np.asarray(buf).ctypes.data
+    np.testing.assert_array_equal(buf.__array__(dtype=np.float64, copy=True), X.astype(np.float64))
+    cap = buf.__dlpack__(stream=None, max_version=(1, 0), dl_device=(1, 0), copy=None)
+    assert '"dltensor_versioned"' in repr(cap)
+    defaults = inspect.signature(buf.__dlpack__).parameters
+    assert all(p.kind == P.KEYWORD_ONLY and p.default is None for p in defaults.values())
+    assert '"dltensor"' in repr(buf.__dlpack__())  # max_version=None: the legacy capsule
+    with pytest.raises(TypeError):
+        buf.__dlpack__(None)
+
+
+def test_from_dlpack_is_positional_only(ex):
+    assert inspect.signature(ex.from_dlpack).parameters["x"].kind == P.POSITIONAL_ONLY
+    np.testing.assert_array_equal(ex.from_dlpack(X).to_numpy(), X)
+    with pytest.raises(TypeError):
+        ex.from_dlpack(x=X)

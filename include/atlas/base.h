@@ -22,7 +22,7 @@ typedef enum at_dtype {
     AT_F32 = 0,
     AT_I32 = 1,
     AT_I64 = 2,
-    AT_BOOL = 3,               /* IR-only: comparison results, never stored */
+    AT_BOOL = 3,               /* stored as one byte; in the IR, a mask     */
     AT_DTYPE_COUNT
 } at_dtype;
 

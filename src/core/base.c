@@ -27,7 +27,9 @@ static const struct dtype_info {
     [AT_F32] = {4, "float32"},
     [AT_I32] = {4, "int32"},
     [AT_I64] = {8, "int64"},
-    [AT_BOOL] = {4, "bool"}, /* IR-only; stored as a 32-bit mask lane */
+    /* Stored as one byte (0 or 1); inside a kernel a bool value is a mask
+     * lane, whose width the lowering picks, not this size. */
+    [AT_BOOL] = {1, "bool"},
 };
 
 size_t at_dtype_size(at_dtype dt)

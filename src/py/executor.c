@@ -272,7 +272,7 @@ static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
     {
         PyErr_Format(PyExc_TypeError,
                      "from_numpy: unsupported dtype %S (supported: float32, "
-                     "int32, int64)",
+                     "int32, int64, bool)",
                      (PyObject *)PyArray_DESCR((PyArrayObject *)arr));
         Py_DECREF(arr);
         return NULL;
@@ -328,6 +328,11 @@ static PyObject *executor_from_numpy(PyObject *op, PyObject *obj)
     }
     Py_DECREF(c);
     return (PyObject *)b;
+}
+
+static PyObject *executor_from_dlpack(PyObject *op, PyObject *x)
+{
+    return hg_buffer_from_dlpack((ExecutorObject *)op, x);
 }
 
 static PyObject *executor_memory_stats(PyObject *op,
@@ -429,8 +434,14 @@ static PyObject *executor_repr(PyObject *op)
 static PyMethodDef executor_methods[] = {
     {"from_numpy", executor_from_numpy, METH_O,
      "from_numpy($self, arr, /)\n--\n\n"
-     "Copy an array-like (float32, int32 or int64, any strides, rank <= 8) "
+     "Copy an array-like (float32, int32, int64 or bool, any strides, rank "
+     "<= 8) "
      "into pool memory, as a new Buffer."},
+    {"from_dlpack", executor_from_dlpack, METH_O,
+     "from_dlpack($self, x, /)\n--\n\n"
+     "A Buffer sharing the memory of x (anything with __dlpack__, or a "
+     "DLPack capsule) when it is a C-contiguous, aligned, writable CPU tensor "
+     "of float32, int32, int64 or bool; otherwise a copy in pool memory."},
     {"empty", (PyCFunction)(void (*)(void))executor_empty,
      METH_FASTCALL | METH_KEYWORDS,
      "empty($self, shape, dtype='float32')\n--\n\n"

@@ -68,9 +68,9 @@ typedef enum hg_kw {
 #undef HG_KW_ENUM
 extern const char *const hg_kw_names[HG_KW_COUNT];
 
-/* The storage dtypes (AT_F32, AT_I32, AT_I64) and how NumPy and the buffer
- * protocol name each, indexed by at_dtype. */
-#define HG_NDTYPES 3
+/* The storage dtypes (AT_F32, AT_I32, AT_I64, AT_BOOL) and how NumPy and the
+ * buffer protocol name each, indexed by at_dtype. */
+#define HG_NDTYPES 4
 typedef struct hg_dtype_info {
     int npy_type; /* NumPy type number */
     const char *format; /* buffer-protocol (struct module) format */
@@ -98,6 +98,10 @@ typedef struct BufferObject {
     PyObject_HEAD ExecutorObject *exec; /* strong ref: keeps the pool alive */
     at_tensor t; /* data, dtype, ndim, shape, numel */
     size_t nbytes;
+    /* NULL: t.data is a block of exec's pool, freed by dealloc.  Otherwise
+     * the memory belongs to another library (Executor.from_dlpack) and this
+     * strong reference keeps it alive; dealloc releases it instead. */
+    PyObject *owner;
     Py_ssize_t exports; /* live buffer-protocol views */
     Py_ssize_t view_shape[AT_MAX_DIMS];
     Py_ssize_t view_strides[AT_MAX_DIMS];
@@ -149,6 +153,10 @@ BufferObject *hg_buffer_new(ExecutorObject *exec, at_dtype dt, int ndim,
 BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t,
                              const char *fn);
 void hg_buffer_freelist_clear(hg_state *st);
+/* Executor.from_dlpack(obj): a Buffer on exec sharing obj's memory, or a copy
+ * of it in exec's pool (docs/python-api.md says which).  NULL with an
+ * exception set. */
+PyObject *hg_buffer_from_dlpack(ExecutorObject *exec, PyObject *obj);
 static inline int hg_buffer_check(hg_state *st, PyObject *o)
 {
     return Py_IS_TYPE(o, st->BufferType);

@@ -14,6 +14,7 @@ const hg_dtype_info hg_dtypes[HG_NDTYPES] = {
     [AT_F32] = {NPY_FLOAT32, "f"},
     [AT_I32] = {NPY_INT32, "i"},
     [AT_I64] = {NPY_INT64, "q"},
+    [AT_BOOL] = {NPY_BOOL, "?"},
 };
 
 /* ------------------------------------------------------------------------ */
@@ -96,6 +97,9 @@ int hg_dtype_from_descr(const PyArray_Descr *d, at_dtype *out)
                 return 0;
             }
             return -1;
+        case NPY_BOOL:
+            *out = AT_BOOL;
+            return 0;
         default:
             return -1;
     }
@@ -114,16 +118,16 @@ int hg_dtype_from_obj(hg_state *st, const char *fn, PyObject *obj,
         PyErr_Clear();
         PyErr_Format(
             PyExc_TypeError,
-            "%s: unsupported dtype %R (supported: float32, int32, int64)", fn,
-            obj);
+            "%s: unsupported dtype %R (supported: float32, int32, int64, bool)",
+            fn, obj);
         return -1;
     }
     int rc = hg_dtype_from_descr(d, out);
     if (rc < 0)
         PyErr_Format(
             PyExc_TypeError,
-            "%s: unsupported dtype %S (supported: float32, int32, int64)", fn,
-            (PyObject *)d);
+            "%s: unsupported dtype %S (supported: float32, int32, int64, bool)",
+            fn, (PyObject *)d);
     Py_DECREF(d);
     return rc;
 }

@@ -45,7 +45,7 @@ static void test_base(void)
     CHECK(strlen(buf) == 3);
 
     CHECK(at_dtype_size(AT_F32) == 4 && at_dtype_size(AT_I32) == 4);
-    CHECK(at_dtype_size(AT_I64) == 8 && at_dtype_size(AT_BOOL) == 4);
+    CHECK(at_dtype_size(AT_I64) == 8 && at_dtype_size(AT_BOOL) == 1);
     CHECK(strcmp(at_dtype_name(AT_F32), "float32") == 0);
     CHECK(strcmp(at_dtype_name(AT_I64), "int64") == 0);
     CHECK(strcmp(at_dtype_name(AT_BOOL), "bool") == 0);
