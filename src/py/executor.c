@@ -98,11 +98,10 @@ static PyObject *executor_new(PyTypeObject *type, PyObject *args,
     at_error err;
     err.msg[0] = '\0';
     at_status rc;
-    Py_BEGIN_ALLOW_THREADS rc =
-        at_executor_create((unsigned)threads, isa, &ex, &err);
-    Py_END_ALLOW_THREADS if (rc != AT_OK
-                             || (rc = at_executor_set_stores(ex, stores, &err))
-                                    != AT_OK)
+    Py_BEGIN_ALLOW_THREADS
+    rc = at_executor_create((unsigned)threads, isa, &ex, &err);
+    Py_END_ALLOW_THREADS
+    if (rc != AT_OK || (rc = at_executor_set_stores(ex, stores, &err)) != AT_OK)
     {
         at_executor_destroy(ex);
         return hg_raise(rc, &err);
@@ -134,7 +133,7 @@ static void executor_dealloc(PyObject *op)
         at_executor *ex = self->ex;
         self->ex = NULL;
         Py_BEGIN_ALLOW_THREADS      /* joins the worker threads */
-            at_executor_destroy(ex);
+        at_executor_destroy(ex);
         Py_END_ALLOW_THREADS
     }
     tp->tp_free(op);
@@ -374,8 +373,10 @@ static PyObject *executor_empty_cache(PyObject *op,
                                       PyObject *Py_UNUSED(ignored))
 {
     at_pool *pool = ((ExecutorObject *)op)->pool;
-    Py_BEGIN_ALLOW_THREADS at_pool_trim(pool);
-    Py_END_ALLOW_THREADS Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS
+    at_pool_trim(pool);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
 }
 
 static PyObject *executor_synchronize(PyObject *Py_UNUSED(op),

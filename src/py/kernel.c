@@ -405,9 +405,10 @@ static at_status launch_nogil(at_executor *ex, const at_program *prog,
 {
     at_status rc;
     size_t rows = (size_t)g->rows, cols = (size_t)g->cols;
-    Py_BEGIN_ALLOW_THREADS rc =
-        at_launch(ex, prog, rows, cols, cargs, nargs, err);
-    Py_END_ALLOW_THREADS return rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = at_launch(ex, prog, rows, cols, cargs, nargs, err);
+    Py_END_ALLOW_THREADS
+    return rc;
 }
 
 /* Everything after parsing, with cargs room for kern->nparams entries. */

@@ -216,7 +216,8 @@ int hg_as_int64(const char *fn, const char *what, PyObject *o, int64_t *out)
 void hg_copy(void *dst, const void *src, size_t n)
 {
     if (n >= HG_MEMCPY_NOGIL_BYTES) {
-        Py_BEGIN_ALLOW_THREADS memcpy(dst, src, n);
+        Py_BEGIN_ALLOW_THREADS
+        memcpy(dst, src, n);
         Py_END_ALLOW_THREADS
     } else {
         memcpy(dst, src, n);

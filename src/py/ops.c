@@ -55,8 +55,8 @@ static PyObject *run_op(hg_state *st, at_stdop op, const char *fn,
         >= HG_GIL_RELEASE_COST)
     {
         at_executor *ex = exec->ex;
-        Py_BEGIN_ALLOW_THREADS rc =
-            at_stdop_run_new(ex, op, in, (size_t)nin, params, &out, &err);
+        Py_BEGIN_ALLOW_THREADS
+        rc = at_stdop_run_new(ex, op, in, (size_t)nin, params, &out, &err);
         Py_END_ALLOW_THREADS
     } else {
         rc =
