@@ -1,8 +1,8 @@
 /* Hologram Atlas — vectorised float32 transcendental kernels.
  *
- * exp, log, tanh, sigmoid, sqrt (unary) and pow (binary, a^s, s^a), written
- * once against the vector vocabulary of simd.h and compiled once per ISA
- * level.  Semantics follow PyTorch CPU float32 (C99 Annex F for the special
+ * exp, log, tanh, sigmoid, sqrt, erf, log1p, expm1 (unary) and pow (binary,
+ * a^s, s^a), written once against the vector vocabulary of simd.h and
+ * compiled once per ISA level.  Semantics follow PyTorch CPU float32 (C99 Annex F for the special
  * values); accuracy is measured by bench/vmath_ulp.c over the whole float
  * range at every level (see that file for the current figures):
  *
@@ -26,6 +26,15 @@
  *            for x >= 0, e/(1+e) for x < 0 with an error-compensated
  *            quotient (no overflow, subnormal results are kept).
  *   sqrt     IEEE sqrt.
+ *   erf      |x| <= 0.875: |x| + |x| Q(x^2); beyond: 1 - exp(-(t^2 + H(t))),
+ *            t = min(|x|, 4); Q and H fitted by bench/fit_erf_poly.py;
+ *            sign or-ed back.
+ *   log1p    log's core on u = fl(1 + x), plus the rounding error of 1 + x
+ *            (exact, from a two-sum) divided by u; -1, < -1, inf and NaN by
+ *            selects, skipped for groups of finite x > -1.
+ *   expm1    exp's reduction, e^r - 1 by the polynomial tanh uses, then
+ *            2^n (e^r - 1) + (2^n - 1) in one fma; x clamped below at -18
+ *            (-1 there), exp beyond 87 (overflow to inf).
  *   pow      in double precision (float lanes widened into two double
  *            vectors): log2|x| = k + s P(s^2) (degree 4), t = y log2|x|,
  *            2^t = 2^n 2^f (degree 6), rounded to float once; special cases
@@ -234,9 +243,8 @@ AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj, const vf *c)
     /* (f - s (f - z P)) + k ln2_lo + k ln2_hi (k ln2_hi is exact) */
     if (c) /* f + (c - s (f - z P)): f's bits enter the last rounding */
         EACH(j, nv)
-        P[j] = vf_add(f[j], vf_fnma(s[j], vf_fnma(z[j], P[j], f[j]), c[j]));
-    else
-        EACH(j, nv) P[j] = vf_fnma(s[j], vf_fnma(z[j], P[j], f[j]), f[j]);
+    P[j] = vf_add(f[j], vf_fnma(s[j], vf_fnma(z[j], P[j], f[j]), c[j]));
+    else EACH(j, nv) P[j] = vf_fnma(s[j], vf_fnma(z[j], P[j], f[j]), f[j]);
     EACH(j, nv) P[j] = vf_fma(k[j], vf_set1(9.0580006145e-06f), P[j]);
     EACH(j, nv) x[j] = vf_fma(k[j], vf_set1(6.9313812256e-01f), P[j]);
 }
