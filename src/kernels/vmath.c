@@ -2,9 +2,10 @@
  *
  * exp, log, tanh, sigmoid, sqrt, erf, log1p, expm1 (unary) and pow (binary,
  * a^s, s^a), written once against the vector vocabulary of simd.h and
- * compiled once per ISA level.  Semantics follow PyTorch CPU float32 (C99 Annex F for the special
- * values); accuracy is measured by bench/vmath_ulp.c over the whole float
- * range at every level (see that file for the current figures):
+ * compiled once per ISA level.  Semantics follow PyTorch CPU float32 (C99
+ * Annex F for the special values); accuracy is measured by bench/vmath_ulp.c
+ * over the whole float range at every level (see that file for the current
+ * figures):
  *
  *   exp      Cody-Waite reduction x = n ln2 + r, e^r = 1 + r P(r) with P of
  *            degree 4 (minimax relative error 9.1e-8, bench/fit_exp_poly.py;
