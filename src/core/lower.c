@@ -345,11 +345,12 @@ static size_t unary_cost(int fn)
         case AT_UN_SIGMOID:
             return 4;
         case AT_UN_TANH:
-        case AT_UN_LOG1P:
         case AT_UN_EXPM1:
             return 5;
-        case AT_UN_ERF:
+        case AT_UN_LOG1P:
             return 6;
+        case AT_UN_ERF:
+            return 8;
         case AT_UN_SQRT:
             return 2;
         default:

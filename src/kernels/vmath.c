@@ -661,9 +661,9 @@ AT_UNARY_KERNELS(sigmoid, 6, sigmoid_v, sigmoid_fast_n, exp_group_ok)
 AT_INLINE void sqrt_n(int nv, vf *x) { EACH(j, nv) x[j] = vf_sqrt(x[j]); }
 
 AT_UNARY_KERNELS(sqrt, 4, sqrt_v, sqrt_n, every_group)
-AT_UNARY_KERNELS(erf, 4, erf_v, erf_n, every_group)
+AT_UNARY_KERNELS(erf, 8, erf_v, erf_n, every_group)
 AT_UNARY_KERNELS(log1p, 4, log1p_v, log1p_core_n, log1p_group_ok)
-AT_UNARY_KERNELS(expm1, 4, expm1_v, expm1_mid_n, exp_group_ok)
+AT_UNARY_KERNELS(expm1, 2, expm1_v, expm1_mid_n, exp_group_ok)
 
 /* pow(x, s) for the constants s that PyTorch computes another way. */
 #define AT_POW_SCALAR_KERNEL(name, op)                           \
