@@ -242,10 +242,13 @@ AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj, const vf *c)
     EACH(j, nv) P[j] = vf_fma(P[j], z[j], vf_set1(0xccce13.0p-25f));
     EACH(j, nv) P[j] = vf_fma(P[j], z[j], vf_set1(0xaaaaaa.0p-24f));
     /* (f - s (f - z P)) + k ln2_lo + k ln2_hi (k ln2_hi is exact) */
-    if (c) /* f + (c - s (f - z P)): f's bits enter the last rounding */
-        EACH(j, nv)
-    P[j] = vf_add(f[j], vf_fnma(s[j], vf_fnma(z[j], P[j], f[j]), c[j]));
-    else EACH(j, nv) P[j] = vf_fnma(s[j], vf_fnma(z[j], P[j], f[j]), f[j]);
+    /* with c: f + (c - s (f - z P)), so f's bits enter the last rounding */
+    EACH(j, nv)
+    {
+        vf t = vf_fnma(z[j], P[j], f[j]);
+        P[j] =
+            c ? vf_add(f[j], vf_fnma(s[j], t, c[j])) : vf_fnma(s[j], t, f[j]);
+    }
     EACH(j, nv) P[j] = vf_fma(k[j], vf_set1(9.0580006145e-06f), P[j]);
     EACH(j, nv) x[j] = vf_fma(k[j], vf_set1(6.9313812256e-01f), P[j]);
 }
