@@ -25,7 +25,8 @@
  *        /tmp/vmath/vmath_ulp -s STRIDE  bit-pattern stride (default 64)
  *
  * Accuracy is measured against a double-precision libm reference (exp, log,
- * tanh, sigmoid as 1/(1+e^-x) or e^x/(1+e^x), sqrt, pow) evaluated at the
+ * tanh, sigmoid as 1/(1+e^-x) or e^x/(1+e^x), sqrt, erf, log1p, expm1, pow)
+ * evaluated at the
  * float inputs; the error is |got - ref| in units of the float ULP at ref
  * (2^(e-23) for ref in [2^e, 2^(e+1)), 2^-149 in the subnormal range).
  * A correctly rounded result therefore scores <= 0.5.  Relative error is
@@ -37,7 +38,8 @@
  * n, lane independence; the streaming-store _nt twins give the same bits). Exit
  * status is nonzero on any budget violation.
  *
- * Budgets: exp/log/tanh/sigmoid <= 4 ULP, pow <= 2 ULP, sqrt <= 0.5 ULP,
+ * Budgets: exp/log/tanh/sigmoid <= 4 ULP, erf/log1p/expm1 <= 3 ULP,
+ * pow <= 2 ULP, sqrt <= 0.5 ULP,
  * rel err <= 1e-5 (normal range), zero spec mismatches.
  */
 #ifndef _GNU_SOURCE
@@ -62,14 +64,20 @@ enum {
     F_TANH,
     F_SIGMOID,
     F_SQRT,
+    F_ERF,
+    F_LOG1P,
+    F_EXPM1,
     F_POW,
     F_POWS,
     F_POWRS,
     F_COUNT
 };
-static const char *fname[F_COUNT] = {"exp",  "log", "tanh",  "sigmoid",
-                                     "sqrt", "pow", "pow_s", "pow_rs"};
-static const double ulp_budget[F_COUNT] = {4, 4, 4, 4, 0.5, 2, 2, 2};
+/* the unary functions are F_EXP .. F_EXPM1 */
+#define F_NUN (F_EXPM1 + 1)
+static const char *fname[F_COUNT] = {"exp",  "log",   "tanh",  "sigmoid",
+                                     "sqrt", "erf",   "log1p", "expm1",
+                                     "pow",  "pow_s", "pow_rs"};
+static const double ulp_budget[F_COUNT] = {4, 4, 4, 4, 0.5, 3, 3, 3, 2, 2, 2};
 #define REL_BUDGET 1e-5
 
 typedef struct {
@@ -185,8 +193,21 @@ static double ref_unary(int f, float xf)
             }
         case F_SQRT:
             return sqrt(x);
+        case F_ERF:
+            return erf(x);
+        case F_LOG1P:
+            return log1p(x);
+        case F_EXPM1:
+            return expm1(x);
     }
     return NAN;
+}
+
+/* The kernel-table entry of unary function f. */
+static int lane_of(int f)
+{
+    return (int[]){AT_UN_EXP,  AT_UN_LOG, AT_UN_TANH,  AT_UN_SIGMOID,
+                   AT_UN_SQRT, AT_UN_ERF, AT_UN_LOG1P, AT_UN_EXPM1}[f];
 }
 
 /* ------------------------------------------------------------------------ */
@@ -204,8 +225,7 @@ static void run_unary_batch(int f, size_t n)
         if (!levels[l].enabled)
             continue;
         memset(bo, 0xff, sizeof bo);
-        levels[l].t.unary[(int[]){AT_UN_EXP, AT_UN_LOG, AT_UN_TANH,
-                                  AT_UN_SIGMOID, AT_UN_SQRT}[f]](n, bo, bx);
+        levels[l].t.unary[lane_of(f)](n, bo, bx);
         for (size_t i = 0; i < n; i++)
             check(&st[l][f], bo[i], bref[i], bx[i], 0);
     }
@@ -324,19 +344,16 @@ static void build_specials(void)
     add_pm(1e10f);
     add_pm(0.25f);
     add_pm(1.5f);
-}
-
-static int lane_of(int f)
-{
-    return (int[]){AT_UN_EXP, AT_UN_LOG, AT_UN_TANH, AT_UN_SIGMOID,
-                   AT_UN_SQRT}[f];
+    add_pm_ulps(0.875f); /* erf's split */
+    add_pm_ulps(4.0f);   /* erf's clamp */
+    add_pm_ulps(18.0f);  /* expm1's clamp */
 }
 
 static void accuracy(uint32_t stride)
 {
     size_t n = 0;
     /* (a) every stride-th bit pattern, all functions */
-    for (int f = 0; f <= F_SQRT; f++) {
+    for (int f = 0; f < F_NUN; f++) {
         n = 0;
         for (uint64_t b = 0; b < (1ull << 32); b += stride) {
             bx[n++] = f_of((uint32_t)b);
@@ -413,7 +430,13 @@ static void accuracy(uint32_t stride)
         {F_TANH, -0.7, 0.7},    {F_TANH, 0.55, 0.7},
         {F_TANH, -1e-3, 1e-3},  {F_SIGMOID, -110.0, 30.0},
         {F_SIGMOID, -5.0, 5.0}, {F_SIGMOID, -104, -85},
-        {F_SQRT, 0.0, 100.0},
+        {F_SQRT, 0.0, 100.0},   {F_ERF, -5.0, 5.0},
+        {F_ERF, -1.0, 1.0},     {F_ERF, 0.8, 0.95},
+        {F_ERF, -1e-3, 1e-3},   {F_LOG1P, -1.0, 1.0},
+        {F_LOG1P, -0.5, 0.5},   {F_LOG1P, -1e-3, 1e-3},
+        {F_LOG1P, 1.0, 1e6},    {F_LOG1P, -1.0, -0.999},
+        {F_EXPM1, -20.0, 89.0}, {F_EXPM1, -1.0, 1.0},
+        {F_EXPM1, -1e-3, 1e-3}, {F_EXPM1, -17.5, -16.5},
     };
     for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
         for (int rep = 0; rep < 32; rep++) {
@@ -448,7 +471,7 @@ static void accuracy(uint32_t stride)
 
     /* (c) special values: every unary, and all pairs for pow */
     build_specials();
-    for (int f = 0; f <= F_SQRT; f++) {
+    for (int f = 0; f < F_NUN; f++) {
         memcpy(bx, specials, (size_t)nspecials * sizeof(float));
         run_unary_batch(f, (size_t)nspecials);
     }
@@ -485,7 +508,7 @@ static int contract(int l)
     in[9] = -0.0f;
     in[17] = INFINITY;
     in[30] = 1e-40f;
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < F_COUNT; k++) {
         for (int n = 0; n <= MAXN; n++) {
             for (int off = 0; off <= 1; off++) {
                 const float *x = in + 1 + off;   /* only 4-byte aligned */
@@ -494,21 +517,21 @@ static int contract(int l)
                     out[i] = 12345.0f;
                 /* lane-independent reference: element by element */
                 for (int i = 0; i < n; i++) {
-                    if (k < 5)
+                    if (k < F_NUN)
                         t->unary[lane_of(k)](1, &ref1[i], &x[i]);
-                    else if (k == 5)
+                    else if (k == F_POW)
                         t->binary[AT_BIN_POW](1, &ref1[i], &x[i],
                                               &in2[i + 1 + off]);
-                    else if (k == 6)
+                    else if (k == F_POWS)
                         t->binary_s[AT_BIN_POW](1, &ref1[i], &x[i], 1.7f);
                     else
                         t->binary_rs[AT_BIN_POW](1, &ref1[i], &x[i], 1.3f);
                 }
-                if (k < 5)
+                if (k < F_NUN)
                     t->unary[lane_of(k)]((size_t)n, y, x);
-                else if (k == 5)
+                else if (k == F_POW)
                     t->binary[AT_BIN_POW]((size_t)n, y, x, in2 + 1 + off);
-                else if (k == 6)
+                else if (k == F_POWS)
                     t->binary_s[AT_BIN_POW]((size_t)n, y, x, 1.7f);
                 else
                     t->binary_rs[AT_BIN_POW]((size_t)n, y, x, 1.3f);
@@ -524,11 +547,11 @@ static int contract(int l)
                 /* in place */
                 float buf[MAXN + 32];
                 memcpy(buf, x, (size_t)n * sizeof(float));
-                if (k < 5)
+                if (k < F_NUN)
                     t->unary[lane_of(k)]((size_t)n, buf, buf);
-                else if (k == 5)
+                else if (k == F_POW)
                     t->binary[AT_BIN_POW]((size_t)n, buf, buf, in2 + 1 + off);
-                else if (k == 6)
+                else if (k == F_POWS)
                     t->binary_s[AT_BIN_POW]((size_t)n, buf, buf, 1.7f);
                 else
                     t->binary_rs[AT_BIN_POW]((size_t)n, buf, buf, 1.3f);
@@ -537,7 +560,7 @@ static int contract(int l)
                         bad++;
                 /* the streaming-store twin: same bits, also from a
                  * misaligned y (peeled head) and in place */
-                at_k_unary nt = k < 5 ? t->unary_nt[lane_of(k)] : NULL;
+                at_k_unary nt = k < F_NUN ? t->unary_nt[lane_of(k)] : NULL;
                 if (nt) {
                     for (int i = 0; i < MAXN + 32; i++)
                         out[i] = 12345.0f;
@@ -630,9 +653,15 @@ static void timing(void)
         int kind;
         double lo, hi;
     } fs[] = {
-        {"exp", AT_UN_EXP, -80, 80},  {"log", AT_UN_LOG, 1e-3, 1e3},
-        {"tanh", AT_UN_TANH, -5, 5},  {"sigmoid", AT_UN_SIGMOID, -20, 20},
-        {"sqrt", AT_UN_SQRT, 0, 1e4}, {"pow", -1, 0, 10},
+        {"exp", AT_UN_EXP, -80, 80},
+        {"log", AT_UN_LOG, 1e-3, 1e3},
+        {"tanh", AT_UN_TANH, -5, 5},
+        {"sigmoid", AT_UN_SIGMOID, -20, 20},
+        {"sqrt", AT_UN_SQRT, 0, 1e4},
+        {"erf", AT_UN_ERF, -3, 3},
+        {"log1p", AT_UN_LOG1P, -0.9, 1e3},
+        {"expm1", AT_UN_EXPM1, -5, 5},
+        {"pow", -1, 0, 10},
         {"pow_s2.5", -2, 0, 10},
     };
     for (size_t k = 0; k < sizeof fs / sizeof fs[0]; k++) {
@@ -701,8 +730,10 @@ int main(int argc, char **argv)
         at_ktable *t = &levels[l].t;
         if (!t->unary[AT_UN_EXP] || !t->unary[AT_UN_LOG]
             || !t->unary[AT_UN_TANH] || !t->unary[AT_UN_SIGMOID]
-            || !t->unary[AT_UN_SQRT] || !t->binary[AT_BIN_POW]
-            || !t->binary_s[AT_BIN_POW] || !t->binary_rs[AT_BIN_POW])
+            || !t->unary[AT_UN_SQRT] || !t->unary[AT_UN_ERF]
+            || !t->unary[AT_UN_LOG1P] || !t->unary[AT_UN_EXPM1]
+            || !t->binary[AT_BIN_POW] || !t->binary_s[AT_BIN_POW]
+            || !t->binary_rs[AT_BIN_POW])
         {
             printf("level %s: missing table entries\n", levels[l].name);
             g_fail = 1;

@@ -68,6 +68,9 @@ extern "C" {
     X(EXP, "exp", 1)                                                       \
     X(LOG, "log", 1)                                                       \
     X(SQRT, "sqrt", 1)                                                     \
+    X(ERF, "erf", 1)                                                       \
+    X(LOG1P, "log1p", 1)                                                   \
+    X(EXPM1, "expm1", 1)                                                   \
     X(ADD, "add", 2)                                                       \
     X(SUB, "sub", 2)                                                       \
     X(MUL, "mul", 2)                                                       \

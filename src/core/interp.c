@@ -302,6 +302,15 @@ static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
         case AT_IR_SQRT:
             r->f = sqrtf(a->f);
             break;
+        case AT_IR_ERF:
+            r->f = erff(a->f);
+            break;
+        case AT_IR_LOG1P:
+            r->f = log1pf(a->f);
+            break;
+        case AT_IR_EXPM1:
+            r->f = expm1f(a->f);
+            break;
         case AT_IR_ADD:
             BY_TYPE(a->f + b->f, WRAPPING(+));
             break;

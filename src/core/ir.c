@@ -265,7 +265,7 @@ void at_ir_store(at_kernel *k, int p, at_value v)
 
 static int is_float_unary(at_irop op)
 {
-    return op >= AT_IR_NEG && op <= AT_IR_SQRT;
+    return op >= AT_IR_NEG && op <= AT_IR_EXPM1;
 }
 static int is_binary(at_irop op) { return op >= AT_IR_ADD && op <= AT_IR_NE; }
 static int is_compare(at_irop op) { return op >= AT_IR_LT && op <= AT_IR_NE; }

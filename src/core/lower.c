@@ -345,7 +345,12 @@ static size_t unary_cost(int fn)
         case AT_UN_SIGMOID:
             return 4;
         case AT_UN_TANH:
+        case AT_UN_EXPM1:
             return 5;
+        case AT_UN_LOG1P:
+            return 6;
+        case AT_UN_ERF:
+            return 8;
         case AT_UN_SQRT:
             return 2;
         default:
@@ -357,10 +362,12 @@ static size_t unary_cost(int fn)
 static at_status emit_vector(lowering *L)
 {
     static const int8_t unary_fn[AT_IR_OP_COUNT] = {
-        [AT_IR_NEG] = AT_UN_NEG + 1,   [AT_IR_ABS] = AT_UN_ABS + 1,
-        [AT_IR_RELU] = AT_UN_RELU + 1, [AT_IR_SIGMOID] = AT_UN_SIGMOID + 1,
-        [AT_IR_TANH] = AT_UN_TANH + 1, [AT_IR_EXP] = AT_UN_EXP + 1,
-        [AT_IR_LOG] = AT_UN_LOG + 1,   [AT_IR_SQRT] = AT_UN_SQRT + 1,
+        [AT_IR_NEG] = AT_UN_NEG + 1,     [AT_IR_ABS] = AT_UN_ABS + 1,
+        [AT_IR_RELU] = AT_UN_RELU + 1,   [AT_IR_SIGMOID] = AT_UN_SIGMOID + 1,
+        [AT_IR_TANH] = AT_UN_TANH + 1,   [AT_IR_EXP] = AT_UN_EXP + 1,
+        [AT_IR_LOG] = AT_UN_LOG + 1,     [AT_IR_SQRT] = AT_UN_SQRT + 1,
+        [AT_IR_ERF] = AT_UN_ERF + 1,     [AT_IR_LOG1P] = AT_UN_LOG1P + 1,
+        [AT_IR_EXPM1] = AT_UN_EXPM1 + 1,
     };
     static const int8_t binary_fn[AT_IR_OP_COUNT] = {
         [AT_IR_ADD] = AT_BIN_ADD + 1, [AT_IR_SUB] = AT_BIN_SUB + 1,

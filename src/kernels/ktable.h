@@ -31,7 +31,10 @@
     X(TANH, tanh) \
     X(EXP, exp) \
     X(LOG, log) \
-    X(SQRT, sqrt)
+    X(SQRT, sqrt) \
+    X(ERF, erf) \
+    X(LOG1P, log1p) \
+    X(EXPM1, expm1)
 /* clang-format on */
 
 /* Binary float ops (y[i] = a[i] op b[i], and y[i] = a[i] op s). */

@@ -1,10 +1,11 @@
 /* Hologram Atlas — vectorised float32 transcendental kernels.
  *
- * exp, log, tanh, sigmoid, sqrt (unary) and pow (binary, a^s, s^a), written
- * once against the vector vocabulary of simd.h and compiled once per ISA
- * level.  Semantics follow PyTorch CPU float32 (C99 Annex F for the special
- * values); accuracy is measured by bench/vmath_ulp.c over the whole float
- * range at every level (see that file for the current figures):
+ * exp, log, tanh, sigmoid, sqrt, erf, log1p, expm1 (unary) and pow (binary,
+ * a^s, s^a), written once against the vector vocabulary of simd.h and
+ * compiled once per ISA level.  Semantics follow PyTorch CPU float32 (C99
+ * Annex F for the special values); accuracy is measured by bench/vmath_ulp.c
+ * over the whole float range at every level (see that file for the current
+ * figures):
  *
  *   exp      Cody-Waite reduction x = n ln2 + r, e^r = 1 + r P(r) with P of
  *            degree 4 (minimax relative error 9.1e-8, bench/fit_exp_poly.py;
@@ -26,6 +27,15 @@
  *            for x >= 0, e/(1+e) for x < 0 with an error-compensated
  *            quotient (no overflow, subnormal results are kept).
  *   sqrt     IEEE sqrt.
+ *   erf      |x| <= 0.875: |x| + |x| Q(x^2); beyond: 1 - exp(-(t^2 + H(t))),
+ *            t = min(|x|, 4); Q and H fitted by bench/fit_erf_poly.py;
+ *            sign or-ed back.
+ *   log1p    log's core on u = fl(1 + x), plus the rounding error of 1 + x
+ *            (exact, from a two-sum) divided by u; -1, < -1, inf and NaN by
+ *            selects, skipped for groups of finite x > -1.
+ *   expm1    exp's reduction, e^r - 1 by the polynomial tanh uses, then
+ *            2^n (e^r - 1) + (2^n - 1) in one fma; x clamped below at -18
+ *            (-1 there), exp beyond 87 (overflow to inf).
  *   pow      in double precision (float lanes widened into two double
  *            vectors): log2|x| = k + s P(s^2) (degree 4), t = y log2|x|,
  *            2^t = 2^n 2^f (degree 6), rounded to float once; special cases
@@ -199,7 +209,8 @@ static inline vf split_m(vf x, vi *k)
 }
 
 /* log x for x positive, normal and finite, in place; kadj (if not NULL) is
- * subtracted from the exponent (subnormals prescaled by 2^23 pass 23).
+ * subtracted from the exponent (subnormals prescaled by 2^23 pass 23), c
+ * (if not NULL) is added to log m before k ln2 (log1p's correction).
  * x = 2^k m, m in [sqrt(2)/2, sqrt(2)), f = m - 1 (exact), s = f/(2+f):
  * log m = 2 atanh(s) = 2s + s R(s^2) (R: the FreeBSD/musl logf minimax
  * polynomial), and since 2s = f - s f,
@@ -211,7 +222,7 @@ static inline vf split_m(vf x, vi *k)
  * The quotient is a division: with the FMA pipes saturated the divider is
  * idle capacity, which makes it cheaper here than a reciprocal estimate plus
  * a correction step. */
-AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj)
+AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj, const vf *c)
 {
     vf k[AT_G], f[AT_G], s[AT_G], z[AT_G], P[AT_G];
     EACH(j, nv)
@@ -231,14 +242,20 @@ AT_INLINE void log_core_n(int nv, vf *x, const vf *kadj)
     EACH(j, nv) P[j] = vf_fma(P[j], z[j], vf_set1(0xccce13.0p-25f));
     EACH(j, nv) P[j] = vf_fma(P[j], z[j], vf_set1(0xaaaaaa.0p-24f));
     /* (f - s (f - z P)) + k ln2_lo + k ln2_hi (k ln2_hi is exact) */
-    EACH(j, nv) P[j] = vf_fnma(s[j], vf_fnma(z[j], P[j], f[j]), f[j]);
+    /* with c: f + (c - s (f - z P)), so f's bits enter the last rounding */
+    EACH(j, nv)
+    {
+        vf t = vf_fnma(z[j], P[j], f[j]);
+        P[j] =
+            c ? vf_add(f[j], vf_fnma(s[j], t, c[j])) : vf_fnma(s[j], t, f[j]);
+    }
     EACH(j, nv) P[j] = vf_fma(k[j], vf_set1(9.0580006145e-06f), P[j]);
     EACH(j, nv) x[j] = vf_fma(k[j], vf_set1(6.9313812256e-01f), P[j]);
 }
 
-/* Groups needing no special case: every lane positive, normal and finite
- * (min >= FLT_MIN; x 0 is NaN iff x is inf or NaN). */
-AT_INLINE int log_group_ok(int nv, const vf *x)
+/* Whether every lane of the group is finite and >= bound (min >= bound;
+ * x 0 is NaN iff x is inf or NaN). */
+AT_INLINE int group_finite_ge(int nv, const vf *x, float bound)
 {
     vf lo = x[0], fin = vf_zero();
     EACH(j, nv)
@@ -246,17 +263,23 @@ AT_INLINE int log_group_ok(int nv, const vf *x)
         lo = vf_min(lo, x[j]);
         fin = vf_fma(x[j], vf_zero(), fin);
     }
-    return !vm_any(vm_or(vf_isnan(fin), vm_not(vf_ge(lo, vf_set1(FLT_MIN)))));
+    return !vm_any(vm_or(vf_isnan(fin), vm_not(vf_ge(lo, vf_set1(bound)))));
 }
 
-AT_INLINE void log_core_n_fast(int nv, vf *x) { log_core_n(nv, x, NULL); }
+/* Groups needing no special case: every lane positive, normal and finite. */
+AT_INLINE int log_group_ok(int nv, const vf *x)
+{
+    return group_finite_ge(nv, x, FLT_MIN);
+}
+
+AT_INLINE void log_core_n_fast(int nv, vf *x) { log_core_n(nv, x, NULL, NULL); }
 
 AT_INLINE vf log_full(vf x)
 {
     vm sub = vf_lt(x, vf_set1(FLT_MIN)); /* subnormal (also 0, <0) */
     vf r = vf_select(sub, vf_mul(x, vf_set1(0x1p23f)), x);
     vf kadj = vf_and(sub, vf_set1(23.0f)); /* k - 0 == k on other lanes */
-    log_core_n(1, &r, &kadj);
+    log_core_n(1, &r, &kadj, NULL);
     /* specials */
     r = vf_select(vf_eq(x, vf_set1(INFINITY)), vf_set1(INFINITY), r);
     r = vf_select(vf_eq(x, vf_zero()), vf_set1(-INFINITY), r);
@@ -267,10 +290,22 @@ AT_INLINE vf log_full(vf x)
 /* ------------------------------------------------------------------------ */
 /* tanh, sigmoid                                                            */
 
+/* expm1 t for t in [-18, 87], in place: t = n ln2 + r, expm1(t) =
+ * 2^n (e^r - 1) + (2^n - 1), one fma; 2^n - 1 is exact for n >= -24, and
+ * below that the result rounds to -1 anyway.  Relatively accurate near 0
+ * (n = 0: the polynomial alone).  NaN propagates. */
+AT_INLINE void expm1_core_n(int nv, vf *t)
+{
+    vf k[AT_G], s[AT_G];
+    exp_reduce_n(nv, t, k, 0);
+    expm1_poly_n(nv, t);
+    EACH(j, nv) s[j] = exp_scale(k[j]);
+    EACH(j, nv) t[j] = vf_fma(s[j], t[j], vf_sub(s[j], vf_set1(1.0f)));
+}
+
 /* tanh |x| = e / (e + 2) with e = expm1(2|x|), 2|x| clamped to 20 (tanh
  * rounds to 1 well before): one formula for every lane, no select, and
- * relatively accurate near 0 because expm1 is.  expm1(t) = 2^n (e^r - 1) +
- * (2^n - 1) with n >= 0 (t >= 0), one fma.  The quotient is a division:
+ * relatively accurate near 0 because expm1 is.  The quotient is a division:
  * with the FMA pipes saturated the divider is idle capacity, and a
  * reciprocal estimate is less accurate with one correction step and slower
  * with two.  Max error 2.4 ULP (bench/vmath_ulp.c).  The sign is or-ed back at
@@ -278,16 +313,13 @@ AT_INLINE vf log_full(vf x)
  * operand) propagates. */
 AT_INLINE void tanh_n(int nv, vf *x)
 {
-    vf t[AT_G], k[AT_G], s[AT_G], e[AT_G], d[AT_G], q[AT_G], sg[AT_G];
+    vf t[AT_G], d[AT_G], q[AT_G], sg[AT_G];
     EACH(j, nv) sg[j] = vf_and(x[j], vf_set1(-0.0f));
     EACH(j, nv) t[j] = vf_abs(x[j]);
     EACH(j, nv) t[j] = vf_min(vf_set1(20.0f), vf_add(t[j], t[j]));
-    exp_reduce_n(nv, t, k, 0);
-    expm1_poly_n(nv, t);
-    EACH(j, nv) s[j] = exp_scale(k[j]);
-    EACH(j, nv) e[j] = vf_fma(s[j], t[j], vf_sub(s[j], vf_set1(1.0f)));
-    EACH(j, nv) d[j] = vf_add(e[j], vf_set1(2.0f));
-    EACH(j, nv) q[j] = vf_div(e[j], d[j]);
+    expm1_core_n(nv, t);
+    EACH(j, nv) d[j] = vf_add(t[j], vf_set1(2.0f));
+    EACH(j, nv) q[j] = vf_div(t[j], d[j]);
     EACH(j, nv) x[j] = vf_or(q[j], sg[j]);
 }
 
@@ -332,6 +364,114 @@ AT_INLINE int exp_group_ok(int nv, const vf *x)
     vm g = exp_mid_ok(x[0]);
     EACH(j, nv) g = vm_and(g, exp_mid_ok(x[j]));
     return !vm_any(vm_not(g));
+}
+
+/* ------------------------------------------------------------------------ */
+/* erf, log1p, expm1                                                        */
+
+/* erf, odd: for a = |x| (bench/fit_erf_poly.py fits both polynomials)
+ *   a <= 0.875  a + a Q(a^2), Q of degree 5: one rounding at the last fma,
+ *               and Q(0) = 2/sqrt(pi) - 1 keeps a's own bits exact;
+ *   a >  0.875  1 - exp(-(t^2 + H(t))), t = min(a, 4) (erf rounds to 1
+ *               beyond 4), H of degree 6; erfc <= 0.22 there, so the error
+ *               of exp reaches erf scaled down.
+ * Every lane computes both forms (a select picks one), so a lane's result
+ * never depends on its neighbours.  NaN takes the first form and
+ * propagates; the sign is or-ed back, so erf(-0) = -0 and erf(-inf) = -1. */
+AT_INLINE void erf_n(int nv, vf *x)
+{
+    vf a[AT_G], z[AT_G], q[AT_G], t[AT_G], h[AT_G];
+    EACH(j, nv) a[j] = vf_abs(x[j]);
+    EACH(j, nv) z[j] = vf_mul(a[j], a[j]);
+    EACH(j, nv)
+    q[j] = vf_fma(vf_set1(-0x1.453ab4p-11f), z[j], vf_set1(0x1.49cap-8f));
+    EACH(j, nv) q[j] = vf_fma(q[j], z[j], vf_set1(-0x1.b6f38ap-6f));
+    EACH(j, nv) q[j] = vf_fma(q[j], z[j], vf_set1(0x1.ce211ep-4f));
+    EACH(j, nv) q[j] = vf_fma(q[j], z[j], vf_set1(-0x1.81270cp-2f));
+    EACH(j, nv) q[j] = vf_fma(q[j], z[j], vf_set1(0x1.06eba6p-3f));
+    EACH(j, nv) q[j] = vf_fma(q[j], a[j], a[j]);
+    EACH(j, nv) t[j] = vf_min(vf_set1(4.0f), a[j]);
+    EACH(j, nv)
+    h[j] = vf_fma(vf_set1(-0x1.a5850ep-13f), t[j], vf_set1(0x1.95502p-9f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.6f5538p-6f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.ab5352p-4f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.73fb28p-2f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.20c06cp+0f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.182052p-13f));
+    EACH(j, nv) h[j] = vf_fma(t[j], t[j], h[j]); /* in [1.5, 16.5] */
+    exp_mid_sign_n(nv, h, 1);                    /* erfc t */
+    EACH(j, nv) h[j] = vf_sub(vf_set1(1.0f), h[j]);
+    EACH(j, nv)
+    {
+        vf r = vf_select(vf_gt(a[j], vf_set1(0.875f)), h[j], q[j]);
+        x[j] = vf_or(r, vf_and(x[j], vf_set1(-0.0f)));
+    }
+}
+
+/* log1p: 1 + x = u + e exactly (u = fl(1 + x), e from the two-sum), and
+ * log1p x = log u + log(1 + e/u) ~ log u + e/u: log's core on u with the
+ * correction c = e/u added to the small terms of log m before its leading
+ * term f = m - 1 (exact), so the sum rounds once at the end.  u is never
+ * subnormal (u >= 2^-24 for x > -1).  x = -0 gives +0 there; the sign of x
+ * or-ed back fixes it and changes no other lane (log1p x has the sign of x).
+ * For groups whose every x is finite and > -1. */
+AT_INLINE void log1p_core_n(int nv, vf *x)
+{
+    vf u[AT_G], c[AT_G];
+    EACH(j, nv) u[j] = vf_add(vf_set1(1.0f), x[j]);
+    EACH(j, nv)
+    {
+        vf b = vf_sub(u[j], x[j]);
+        c[j] = vf_add(vf_sub(vf_set1(1.0f), b), vf_sub(x[j], vf_sub(u[j], b)));
+    }
+    EACH(j, nv) c[j] = vf_div(c[j], u[j]);
+    log_core_n(nv, u, NULL, c);
+    EACH(j, nv) x[j] = vf_or(u[j], vf_and(x[j], vf_set1(-0.0f)));
+}
+
+AT_INLINE int log1p_group_ok(int nv, const vf *x)
+{
+    return group_finite_ge(nv, x, -0x1.fffffep-1f); /* x > -1 */
+}
+
+/* log1p with PyTorch's special values: log1p(-1) = -inf, NaN below -1 and
+ * for NaN, log1p(inf) = inf. */
+AT_INLINE vf log1p_v(vf x)
+{
+    vf r = x;
+    log1p_core_n(1, &r);
+    r = vf_select(vf_eq(x, vf_set1(INFINITY)), vf_set1(INFINITY), r);
+    r = vf_select(vf_eq(x, vf_set1(-1.0f)), vf_set1(-INFINITY), r);
+    r = vf_select(vm_or(vf_lt(x, vf_set1(-1.0f)), vf_isnan(x)), vf_set1(NAN),
+                  r);
+    return r;
+}
+
+/* expm1 for |x| <= 87 (and any x <= 87, NaN included): x clamped below at
+ * -18 (expm1 rounds to -1 there), expm1_core_n, and the sign of x or-ed
+ * back (expm1 x has the sign of x; keeps expm1(-0) = -0). */
+AT_INLINE void expm1_mid_n(int nv, vf *x)
+{
+    vf t[AT_G];
+    /* vf_max returns the second operand on NaN: keep x second. */
+    EACH(j, nv) t[j] = vf_max(vf_set1(-18.0f), x[j]);
+    expm1_core_n(nv, t);
+    EACH(j, nv) x[j] = vf_or(t[j], vf_and(x[j], vf_set1(-0.0f)));
+}
+
+/* expm1 for every x: beyond 87, exp (the -1 is below half an ULP), which
+ * overflows to inf past 88.72. */
+AT_INLINE vf expm1_v(vf x)
+{
+    vf r = x;
+    expm1_mid_n(1, &r);
+    return vf_select(vf_gt(x, vf_set1(87.0f)), exp_full(x), r);
+}
+
+static inline vf erf_v(vf x)
+{
+    erf_n(1, &x);
+    return x;
 }
 
 static inline vf exp_v(vf x) { return exp_full(x); }
@@ -524,6 +664,9 @@ AT_UNARY_KERNELS(sigmoid, 6, sigmoid_v, sigmoid_fast_n, exp_group_ok)
 AT_INLINE void sqrt_n(int nv, vf *x) { EACH(j, nv) x[j] = vf_sqrt(x[j]); }
 
 AT_UNARY_KERNELS(sqrt, 4, sqrt_v, sqrt_n, every_group)
+AT_UNARY_KERNELS(erf, 8, erf_v, erf_n, every_group)
+AT_UNARY_KERNELS(log1p, 4, log1p_v, log1p_core_n, log1p_group_ok)
+AT_UNARY_KERNELS(expm1, 2, expm1_v, expm1_mid_n, exp_group_ok)
 
 /* pow(x, s) for the constants s that PyTorch computes another way. */
 #define AT_POW_SCALAR_KERNEL(name, op)                           \
@@ -658,6 +801,9 @@ void AT_ISA_FN(at_register_vmath)(at_ktable *t)
     AT_SET_UNARY(t, TANH, tanh)
     AT_SET_UNARY(t, SIGMOID, sigmoid)
     AT_SET_UNARY(t, SQRT, sqrt)
+    AT_SET_UNARY(t, ERF, erf)
+    AT_SET_UNARY(t, LOG1P, log1p)
+    AT_SET_UNARY(t, EXPM1, expm1)
     t->binary[AT_BIN_POW] = k_pow;
     t->binary_s[AT_BIN_POW] = k_pow_s;
     t->binary_rs[AT_BIN_POW] = k_pow_rs;
