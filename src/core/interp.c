@@ -427,6 +427,8 @@ static float *opd_ptr(const launch *L, const block_env *E, at_opd o)
             return E->regs + (size_t)o.idx * AT_BLOCK;
         case AT_OPD_MEM:
             return (float *)L->args[o.idx].data + E->off;
+        case AT_OPD_COL:
+            return (float *)L->args[o.idx].data + E->col;
         case AT_OPD_SCRATCH:
             return E->scratch + (size_t)o.idx * L->cols + E->col;
         default:
@@ -640,6 +642,10 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols,
             case AT_ROLE_ROW:
                 need = rows;
                 what = "rows";
+                break;
+            case AT_ROLE_COL:
+                need = cols;
+                what = "cols";
                 break;
             case AT_ROLE_ONE:
                 if (a->numel < 1)

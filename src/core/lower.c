@@ -4,9 +4,10 @@
  *   1. assign_phases   row phase of every value (a row reduction's result is
  *                      ready one phase after its operand)
  *   2. choose_mode     FLAT, ROW or GEMM
- *   3. place_values    where each value lives: memory (loads, stored values,
- *                      and an elem value used in a later phase that can wait
- *                      in an output until the output is written), row
+ *   3. place_values    where each value lives: memory (loads, column loads,
+ *                      stored values, and an elem value used in a later
+ *                      phase that can wait in an output until the output is
+ *                      written), row
  *                      scratch (other elem values used in a later phase), a
  *                      block register, or a scalar slot (row/uniform values)
  *   4. emit_scalar     row/uniform instructions into prologue, per-row and
@@ -129,8 +130,10 @@ static void choose_mode(lowering *L)
         if (k->vlevel[v] == AT_LEVEL_ROW)
             p->mode = AT_MODE_ROW;
     for (int i = 0; i < k->ninstrs; i++)
-        if (instr_level(L, &k->instrs[i]) == AT_LEVEL_ROW)
-            p->mode = AT_MODE_ROW;
+        if (instr_level(L, &k->instrs[i]) == AT_LEVEL_ROW
+            || k->instrs[i].op == AT_IR_LOAD_COL)
+            p->mode = AT_MODE_ROW; /* a FLAT chunk has no column: it crosses
+                                      rows */
 }
 
 /* An elementwise output whose memory can hold value v until the output's
@@ -166,7 +169,8 @@ static int output_home(const lowering *L, at_value v, int v_def)
         for (int i = 0; i < k->ninstrs; i++)
             if (k->instrs[i].result == w)
                 w_def = i;
-        if (w_def < v_def || k->instrs[w_def].op == AT_IR_LOAD)
+        if (w_def < v_def || k->instrs[w_def].op == AT_IR_LOAD
+            || k->instrs[w_def].op == AT_IR_LOAD_COL)
             continue;
         for (int i = 0; i < k->ninstrs && ok; i++) {
             const at_instr *in = &k->instrs[i];
@@ -222,6 +226,9 @@ static void place_values(lowering *L)
             L->where[v].idx = p->nslots++;
         } else if (in->op == AT_IR_LOAD) {
             L->where[v].kind = AT_OPD_MEM;
+            L->where[v].idx = in->param;
+        } else if (in->op == AT_IR_LOAD_COL) {
+            L->where[v].kind = AT_OPD_COL; /* read in place by every row */
             L->where[v].idx = in->param;
         } else if (L->first_store[v] >= 0) {
             L->where[v].kind = AT_OPD_MEM; /* store forwarding */
@@ -381,7 +388,7 @@ static at_status emit_vector(lowering *L)
             const at_instr *in = &k->instrs[i];
             if (in->op == AT_IR_GEMM || instr_level(L, in) != AT_LEVEL_ELEM)
                 continue;
-            if (in->op == AT_IR_LOAD)
+            if (in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_COL)
                 continue; /* lives in memory */
             if (operand_phase(L, in) != ph)
                 continue;

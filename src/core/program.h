@@ -35,7 +35,8 @@ typedef enum {
     AT_OPD_REG,      /* block register idx: regs + idx*AT_BLOCK             */
     AT_OPD_MEM,      /* buffer param idx at the element index               */
     AT_OPD_SCRATCH,  /* row scratch idx: a value kept across row phases     */
-    AT_OPD_SLOT      /* scalar slot idx broadcast over the block            */
+    AT_OPD_SLOT,     /* scalar slot idx broadcast over the block            */
+    AT_OPD_COL       /* buffer param idx at the column index (ROW mode)     */
 } at_opd_kind;
 
 typedef struct at_opd {
