@@ -81,12 +81,16 @@ def assert_same(got, want, what):
         )
 
 
+OUTS = ", ".join(f"y{j}: f32" for j in range(6))
+
+
 def binary_kernel(op):
     # y0: elem op col, y1: col op elem, y2: col op row (the row value is a slot),
-    # y3: row op col, y4: the column vector itself (a broadcast copy)
+    # y3: row op col, y4: the column vector itself (a broadcast copy), y5: (elem op row) op col,
+    # whose register makes the rows run in blocks of 1024, so that a row crosses blocks
     return hg.Kernel(
-        f"""kernel b_{op}(x: f32, r: f32, w: f32, y0: f32, y1: f32, y2: f32, y3: f32, y4: f32) {{
-  %0 = load x
+        f"kernel b_{op}(x: f32, r: f32, w: f32, {OUTS}) {{\n"
+        f"""  %0 = load x
   %1 = load.row r
   %2 = load.col w
   %3 = {op} %0, %2
@@ -98,6 +102,9 @@ def binary_kernel(op):
   %6 = {op} %1, %2
   store y3, %6
   store y4, %2
+  %7 = {op} %0, %1
+  %8 = {op} %7, %2
+  store y5, %8
 }}
 """
     )
@@ -112,11 +119,12 @@ def test_binary_with_col_operand(level, op):
         x, r, w = operands(rows, cols, rows * 7919 + cols)
         X, R, W = x.astype(np.float64), r.astype(np.float64)[:, None], w.astype(np.float64)
         want = [f32(fn(X, W)), f32(fn(W, X)), f32(fn(W, R)), f32(fn(R, W)), np.tile(W, (rows, 1))]
+        want.append(f32(fn(f32(fn(X, R)), W)))
         for threads in THREADS:
             ex = hg.Executor(threads=threads, isa=level)
-            out = [np.full((rows, cols), 7.0, np.float32) for _ in range(5)]
+            out = [np.full((rows, cols), 7.0, np.float32) for _ in range(6)]
             got = launch(ex, kernel, [x, r, w, *out], rows, cols)
-            for j in range(5):
+            for j in range(6):
                 assert_same(got[3 + j], want[j], f"{op} y{j} {rows}x{cols} {threads}t {level}")
 
 
