@@ -128,6 +128,44 @@ def test_binary_with_col_operand(level, op):
                 assert_same(got[3 + j], want[j], f"{op} y{j} {rows}x{cols} {threads}t {level}")
 
 
+def col_only_kernel(op):
+    # no row-level value: rows shorter than half a block run several to a block, and read w
+    # from a tile of it; y2's register puts the block limit at AT_BLOCK elements
+    return hg.Kernel(
+        f"kernel c_{op}(x: f32, w: f32, y0: f32, y1: f32, y2: f32, y3: f32) {{\n"
+        f"""  %0 = load x
+  %1 = load.col w
+  %2 = {op} %0, %1
+  store y0, %2
+  %3 = {op} %1, %0
+  store y1, %3
+  %4 = mul %0, %0
+  %5 = {op} %4, %1
+  store y2, %5
+  store y3, %1
+}}
+"""
+    )
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+@pytest.mark.parametrize("op", list(BINARY))
+def test_binary_with_col_operand_and_no_row_values(level, op):
+    kernel = col_only_kernel(op)
+    fn = BINARY[op]
+    shapes = [*SHAPES, (2, 512), (5, 511), (3, 513), (70000, 1), (40000, 3)]
+    for rows, cols in shapes:
+        x, _, w = operands(rows, cols, rows * 13 + cols)
+        X, W = x.astype(np.float64), w.astype(np.float64)
+        want = [f32(fn(X, W)), f32(fn(W, X)), f32(fn(f32(X * X), W)), np.tile(W, (rows, 1))]
+        for threads in THREADS:
+            ex = hg.Executor(threads=threads, isa=level)
+            out = [np.full((rows, cols), 7.0, np.float32) for _ in range(4)]
+            got = launch(ex, kernel, [x, w, *out], rows, cols)
+            for j in range(4):
+                assert_same(got[2 + j], want[j], f"{op} y{j} {rows}x{cols} {threads}t {level}")
+
+
 SELECT = hg.Kernel(
     """kernel sel(x: f32, r: f32, w: f32, y0: f32, y1: f32, y2: f32) {
   %0 = load x

@@ -130,10 +130,25 @@ static void choose_mode(lowering *L)
         if (k->vlevel[v] == AT_LEVEL_ROW)
             p->mode = AT_MODE_ROW;
     for (int i = 0; i < k->ninstrs; i++)
-        if (instr_level(L, &k->instrs[i]) == AT_LEVEL_ROW
-            || k->instrs[i].op == AT_IR_LOAD_COL)
-            p->mode = AT_MODE_ROW; /* a FLAT chunk has no column: it crosses
-                                      rows */
+        if (instr_level(L, &k->instrs[i]) == AT_LEVEL_ROW)
+            p->mode = AT_MODE_ROW;
+    for (int i = 0; i < k->ninstrs && p->mode != AT_MODE_ROW; i++)
+        if (k->instrs[i].op == AT_IR_LOAD_COL) {
+            /* a FLAT chunk crosses rows, so its blocks have no column */
+            p->mode = AT_MODE_ROW;
+            p->col_only = 1;
+        }
+}
+
+/* The column buffer that reads load.col param P (one per param). */
+static int col_buffer(lowering *L, int P)
+{
+    at_program *p = L->p;
+    for (int c = 0; c < p->ncolbufs; c++)
+        if (p->colparam[c] == P)
+            return c;
+    p->colparam[p->ncolbufs] = P;
+    return p->ncolbufs++;
 }
 
 /* An elementwise output whose memory can hold value v until the output's
@@ -229,7 +244,7 @@ static void place_values(lowering *L)
             L->where[v].idx = in->param;
         } else if (in->op == AT_IR_LOAD_COL) {
             L->where[v].kind = AT_OPD_COL; /* read in place by every row */
-            L->where[v].idx = in->param;
+            L->where[v].idx = col_buffer(L, in->param);
         } else if (L->first_store[v] >= 0) {
             L->where[v].kind = AT_OPD_MEM; /* store forwarding */
             L->where[v].idx = L->first_store[v];
@@ -709,7 +724,9 @@ static at_status lowering_init(lowering *L, const at_kernel *k,
     L->homed = calloc((size_t)(k->nparams ? k->nparams : 1), sizeof *L->homed);
     if (!L->p || !L->phase || !L->first_store || !L->later_use || !L->where
         || !L->homed || !(L->p->slot_of = calloc(nv, sizeof *L->p->slot_of))
-        || !(L->p->probe = calloc(AT_STORE_BANDS, sizeof *L->p->probe)))
+        || !(L->p->probe = calloc(AT_STORE_BANDS, sizeof *L->p->probe))
+        || !(L->p->colparam = calloc((size_t)(k->nparams ? k->nparams : 1),
+                                     sizeof *L->p->colparam)))
         return at_error_set(err, AT_E_NOMEM, "out of memory compiling '%s'",
                             k->name);
     L->p->k = k;
@@ -765,5 +782,6 @@ void at_program_free(at_program *p)
     free(p->vph);
     free(p->sph);
     free(p->probe);
+    free(p->colparam);
     free(p);
 }
