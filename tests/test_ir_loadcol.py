@@ -84,6 +84,17 @@ def assert_same(got, want, what):
 OUTS = ", ".join(f"y{j}: f32" for j in range(6))
 
 
+def check_outputs(kernel, inputs, want, rows, cols, level, what):
+    """Launch kernel on inputs and len(want) outputs at 1, 2 and 3 threads; every output must
+    equal its want exactly (NaN where NaN)."""
+    for threads in THREADS:
+        ex = hg.Executor(threads=threads, isa=level)
+        out = [np.full((rows, cols), 7.0, np.float32) for _ in want]
+        got = launch(ex, kernel, [*inputs, *out], rows, cols)[len(inputs) :]
+        for j, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_same(g, w, f"{what} y{j} {rows}x{cols} {threads}t {level}")
+
+
 def binary_kernel(op):
     # y0: elem op col, y1: col op elem, y2: col op row (the row value is a slot),
     # y3: row op col, y4: the column vector itself (a broadcast copy), y5: (elem op row) op col,
@@ -120,12 +131,7 @@ def test_binary_with_col_operand(level, op):
         X, R, W = x.astype(np.float64), r.astype(np.float64)[:, None], w.astype(np.float64)
         want = [f32(fn(X, W)), f32(fn(W, X)), f32(fn(W, R)), f32(fn(R, W)), np.tile(W, (rows, 1))]
         want.append(f32(fn(f32(fn(X, R)), W)))
-        for threads in THREADS:
-            ex = hg.Executor(threads=threads, isa=level)
-            out = [np.full((rows, cols), 7.0, np.float32) for _ in range(6)]
-            got = launch(ex, kernel, [x, r, w, *out], rows, cols)
-            for j in range(6):
-                assert_same(got[3 + j], want[j], f"{op} y{j} {rows}x{cols} {threads}t {level}")
+        check_outputs(kernel, [x, r, w], want, rows, cols, level, op)
 
 
 def col_only_kernel(op):
@@ -158,12 +164,7 @@ def test_binary_with_col_operand_and_no_row_values(level, op):
         x, _, w = operands(rows, cols, rows * 13 + cols)
         X, W = x.astype(np.float64), w.astype(np.float64)
         want = [f32(fn(X, W)), f32(fn(W, X)), f32(fn(f32(X * X), W)), np.tile(W, (rows, 1))]
-        for threads in THREADS:
-            ex = hg.Executor(threads=threads, isa=level)
-            out = [np.full((rows, cols), 7.0, np.float32) for _ in range(4)]
-            got = launch(ex, kernel, [x, w, *out], rows, cols)
-            for j in range(4):
-                assert_same(got[2 + j], want[j], f"{op} y{j} {rows}x{cols} {threads}t {level}")
+        check_outputs(kernel, [x, w], want, rows, cols, level, op)
 
 
 SELECT = hg.Kernel(
@@ -197,12 +198,7 @@ def test_select_and_compare_with_col_operand(level):
                 np.broadcast_to(np.where(W > R, R, W), (rows, cols)),
                 f32(np.where(lt, X, R) + W),
             ]
-        for threads in THREADS:
-            ex = hg.Executor(threads=threads, isa=level)
-            out = [np.full((rows, cols), 7.0, np.float32) for _ in range(3)]
-            got = launch(ex, SELECT, [x, r, w, *out], rows, cols)
-            for j in range(3):
-                assert_same(got[3 + j], want[j], f"select y{j} {rows}x{cols} {threads}t {level}")
+        check_outputs(SELECT, [x, r, w], want, rows, cols, level, "select")
 
 
 OUTER = {

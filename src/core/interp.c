@@ -548,30 +548,29 @@ static void task_flat(void *ctx, size_t task, unsigned worker)
     }
 }
 
-/* Rows shorter than half a block, of a program without row-level values
- * (col_only): each block holds as many whole rows as fit, and reads every
- * load.col buffer from a tile that repeats it over those rows, so a short
- * row costs no dispatch of its own. */
-static void task_strips(void *ctx, size_t task, unsigned worker)
+/* Whether a ROW task runs in row strips: rows of at most half a block, of
+ * a program without row-level values (col_only). */
+static int strips(const launch *L)
 {
-    launch *L = ctx;
-    if (atomic_load_explicit(&L->failed, memory_order_relaxed))
-        return;
+    return L->p->col_only && L->cols && L->cols <= AT_BLOCK / 2;
+}
+
+/* Rows r0..r1 in strips: each block holds as many whole rows as fit, and
+ * reads every load.col buffer from a tile that repeats it over those rows,
+ * so a short row costs no dispatch of its own. */
+static void run_strips(const launch *L, block_env *E, size_t r0, size_t r1)
+{
     const at_program *p = L->p;
-    size_t r0 = task * L->per_task;
-    size_t r1 = r0 + L->per_task < L->rows ? r0 + L->per_task : L->rows;
     size_t per = AT_BLOCK / L->cols; /* rows per block, at least 2 */
-    block_env E = worker_env(L, worker, L->partials + task * (size_t)p->nall);
     for (int c = 0; c < p->ncolbufs; c++) {
         const float *w = L->args[p->colparam[c]].data;
-        float *t = E.tiles + (size_t)c * AT_BLOCK;
+        float *t = E->tiles + (size_t)c * AT_BLOCK;
         for (size_t r = 0; r < per; r++)
             memcpy(t + r * L->cols, w, L->cols * sizeof(float));
     }
     for (size_t row = r0; row < r1; row += per) {
-        E.off = row * L->cols;
-        run_vector(L, &E, 0, p->nv,
-                   (r1 - row < per ? r1 - row : per) * L->cols);
+        E->off = row * L->cols;
+        run_vector(L, E, 0, p->nv, (r1 - row < per ? r1 - row : per) * L->cols);
     }
 }
 
@@ -584,6 +583,10 @@ static void task_rows(void *ctx, size_t task, unsigned worker)
     size_t r0 = task * L->per_task;
     size_t r1 = r0 + L->per_task < L->rows ? r0 + L->per_task : L->rows;
     block_env E = worker_env(L, worker, L->partials + task * (size_t)p->nall);
+    if (strips(L)) {
+        run_strips(L, &E, r0, r1);
+        return;
+    }
     E.tiles = NULL; /* load.col reads its buffer at the block's column */
     size_t block = p->nregs ? AT_BLOCK : (L->cols ? L->cols : 1);
     for (size_t row = r0; row < r1; row++) {
@@ -845,8 +848,6 @@ static void run_tasks(launch *L, at_threads *threads, unsigned workers)
     if (run_scalars(L, 0, L->p->s_row, L->uslots, 0))
         return;
     at_task_fn fn = L->p->mode == AT_MODE_FLAT ? task_flat : task_rows;
-    if (L->p->col_only && L->cols && L->cols <= AT_BLOCK / 2)
-        fn = task_strips;
     if (workers <= 1) {
         for (size_t t = 0; t < L->ntasks; t++)
             fn(L, t, 0);
