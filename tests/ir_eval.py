@@ -21,7 +21,8 @@ far Atlas may be from it:
   whose box straddles the decision, and a NaN or inf that an operand's error could make or unmake.
 
 It also predicts the launch's exception: ValueError where a buffer's length does not fit its role
-(check_args and launch_gemm in src/core/interp.c), IndexError where a gather or check.range index
+(rows*cols for load, rows for load.row, cols for load.col: check_args and launch_gemm in
+src/core/interp.c), IndexError where a gather or check.range index
 is outside its bounds ("maybe" where that index is unknown).
 """
 
@@ -107,16 +108,16 @@ def parse(kernel):
 
 
 def roles(kernel):
-    """Each buffer param's access, as the verifier records it: "elem", "row", "one" (a uniform
-    store), "gather", "gemm", or None (unused)."""
+    """Each buffer param's access, as the verifier records it: "elem", "row", "col" (load.col),
+    "one" (a uniform store), "gather", "gemm", or None (unused)."""
     instrs, role, level = parse(kernel), {}, {}
     for ins in instrs:
-        if ins.op in ("load", "load.row", "gather", "store", "gemm"):
+        if ins.op in ("load", "load.row", "load.col", "gather", "store", "gemm"):
             params = ins.operands[:3] if ins.op == "gemm" else ins.operands[:1]
             if ins.op == "store":
                 r = {ELEM: "elem", ROW: "row", UNIFORM: "one"}[level[ins.operands[1]]]
             else:
-                r = {"load": "elem", "load.row": "row"}.get(ins.op, ins.op)
+                r = {"load": "elem", "load.row": "row", "load.col": "col"}.get(ins.op, ins.op)
             for p in params:
                 if role.get(p) in (None, "gather"):
                     role[p] = r
@@ -126,7 +127,7 @@ def roles(kernel):
 
 
 def _level_of(ins, level):
-    if ins.op in ("load",):
+    if ins.op in ("load", "load.col"):
         return ELEM
     if ins.op in ("load.row", "row.index") or ins.op.endswith(".row"):
         return ROW
@@ -168,7 +169,7 @@ def evaluate(kernel, args, rows, cols):
 
 
 def _size_error(kernel, args, rows, cols):
-    need = {"elem": rows * cols, "row": rows}
+    need = {"elem": rows * cols, "row": rows, "col": cols}
     for p, r in roles(kernel).items():
         n = np.asarray(args[p]).size
         if (r in need and n != need[r]) or (r == "one" and n < 1):
@@ -184,7 +185,8 @@ def _uniform(ref, typ):
     return Value(np.full((1, 1), ref), np.zeros((1, 1)), UNIFORM, typ)
 
 
-PARAM_FIRST = {"param", "load", "load.row", "gather", "store"}  # their first operand is a param
+# their first operand is a param
+PARAM_FIRST = {"param", "load", "load.row", "load.col", "gather", "store"}
 
 
 def _instr(ins, vals, params, args, rows, cols, shapes, ev, fails):
@@ -209,6 +211,10 @@ def _instr(ins, vals, params, args, rows, cols, shapes, ev, fails):
         ref = np.asarray(args[p]).ravel()[: rows * cols if level == ELEM else rows]
         ref = ref.reshape(shapes[level]).astype(np.float64 if dt == "f32" else np.int64)
         return Value(ref, np.zeros(shapes[level]), level, dt)
+    if op == "load.col":
+        # the same cols values in every row: an element-level value, spelled out per element
+        ref = np.asarray(args[ins.operands[0]], np.float64).ravel()[:cols]
+        return Value(np.tile(ref, (rows, 1)), np.zeros((rows, cols)), ELEM, "f32")
     if op == "gather":
         return _gather(ins, ops[0], params, args, fails)
     if op == "store":

@@ -30,7 +30,8 @@ ROW_REDUCE = ["reduce.sum.row", "reduce.max.row", "reduce.min.row"]
 def kernels(draw, kinds):
     """IR text, and the values its two outputs store.  Values 0 and 1 are the loads of x and z
     (elementwise); later values are elementwise unless they come from a row reduction or only
-    combine row values.  kinds: the instruction kinds to draw from."""
+    combine row values.  kinds: the instruction kinds to draw from ("col" loads the buffer w of
+    cols elements with load.col, which adds w to the params)."""
     prog = [("load", "x"), ("load", "z")]
     elem = [True, True]
     mask = [False, False]  # comparison results: operands of select only
@@ -57,6 +58,10 @@ def kernels(draw, kinds):
             prog.append((draw(st.sampled_from(ROW_REDUCE)), src))
             elem.append(False)
             mask.append(False)
+        elif kind == "col":
+            prog.append(("load.col", "w"))
+            elem.append(True)
+            mask.append(False)
         elif kind == "unary":
             src = operand()
             prog.append((draw(st.sampled_from(UNARY)), src))
@@ -72,10 +77,11 @@ def kernels(draw, kinds):
     # still used after it are the case an output must not hold early
     y0 = draw(st.sampled_from(elem_values))
     y1 = elem_values[-1]
-    lines = ["kernel rnd(x: f32, z: f32, y0: f32, y1: f32) {"]
+    w = ", w: f32" if ("load.col", "w") in prog else ""
+    lines = [f"kernel rnd(x: f32, z: f32{w}, y0: f32, y1: f32) {{"]
     for i, ins in enumerate(prog):
-        if ins[0] == "load":
-            lines.append(f"  %{i} = load {ins[1]}")
+        if ins[0] in ("load", "load.col"):
+            lines.append(f"  %{i} = {ins[0]} {ins[1]}")
         else:
             lines.append(f"  %{i} = {ins[0]} " + ", ".join(f"%{j}" for j in ins[1:]))
     lines += [f"  store y0, %{y0}", f"  store y1, %{y1}", "}"]
@@ -97,13 +103,16 @@ def check_kernel(k, shape, seed):
     r = np.random.default_rng(seed)
     x = r.integers(-2, 3, shape).astype(np.float32)
     z = r.integers(-2, 3, shape).astype(np.float32)
+    w = r.integers(-2, 3, cols).astype(np.float32)
     unset = np.full(shape, np.nan, np.float32)  # an element the launch misses stays NaN
     kernel = hg.Kernel(text)
-    want = evaluate(kernel, [x, z, unset, unset], rows, cols)
+    by_name = {"x": x, "z": z, "w": w, "y0": unset, "y1": unset}
+    inputs = [by_name[name] for name, _, _ in kernel.params]
+    want = evaluate(kernel, inputs, rows, cols)
     assume(all(np.all(err == 0) for _, err in want.buffers.values()))
     for threads in (1, 2):
         ex = hg.Executor(threads=threads)
-        args = [ex.from_numpy(a) for a in (x, z, unset, unset)]
+        args = [ex.from_numpy(a) for a in inputs]
         ex.launch(kernel, *args, rows=rows, cols=cols)
         for i, (ref, err) in want.buffers.items():
             what = f"{kernel.params[i][0]} (y0 = %{y0}, y1 = %{y1}), {threads} thread(s)\n{text}"
@@ -126,4 +135,16 @@ def test_random_kernel_exact(k, shape, seed):
 def test_random_kernel_with_select_exact(k, shape, seed):
     # select reads three values: among these, two values from earlier phases that only the
     # output's own instruction reads, which must not both wait in that output
+    check_kernel(k, shape, seed)
+
+
+@SETTINGS
+@given(
+    k=kernels(["binary", "unary", "reduce", "select", "col"]),
+    shape=SHAPES,
+    seed=st.integers(0, 2**16),
+)
+def test_random_kernel_with_load_col_exact(k, shape, seed):
+    # load.col values are read in place at the column index by every row, across row phases,
+    # and as operands next to row values (slots), scratch rows and registers
     check_kernel(k, shape, seed)

@@ -13,8 +13,16 @@
  * lower the level: reduce.*.row takes elem to row, reduce.*.all takes elem
  * or row to uniform.  A store writes an elem value at the element index, a
  * row value at the row index, a uniform value at index 0.  Loads read at the
- * element index (`load`), at the row index (`load.row`) or at a computed
- * i64 index (`gather`, bounds-checked against the buffer).
+ * element index (`load`), at the row index (`load.row`), at the column index
+ * (`load.col`) or at a computed i64 index (`gather`, bounds-checked against
+ * the buffer).
+ *
+ * `load.col` reads a buffer of `cols` elements, the same for every row: the
+ * trailing vector of a broadcast (`(r, c) + (c,)`, a bias, layer_norm's
+ * weight).  Its value varies along the row, so it is element level (and so
+ * f32); it is read in place, never copied per row.  `load.row` is its
+ * transpose, a row value broadcast along the columns: an outer product is
+ * `mul` of a `load.row` and a `load.col`.
  *
  * Restrictions the verifier enforces (each with its own message):
  *  - SSA: operands are defined before use; each value is defined once;
@@ -23,7 +31,10 @@
  *    uniform values and stores (no global barrier inside a launch);
  *  - a kernel with `gemm` contains nothing else;
  *  - a buffer param is stored at most once, is not gathered from if it is
- *    stored, and is accessed at one level only (elem, row or index 0).
+ *    stored, is not loaded if it is stored, and is accessed one way only
+ *    (element, row or column index, or index 0);
+ *  - a launch gives a `load.col` buffer exactly `cols` elements (a `load`
+ *    buffer rows*cols, a `load.row` buffer rows).
  *
  * Text form (at_kernel_print / at_kernel_parse):
  *
@@ -58,6 +69,7 @@ extern "C" {
     X(NCOLS, "ncols", 0)         /* i64, uniform                       */  \
     X(LOAD, "load", 0)           /* buffer param at the element index  */  \
     X(LOAD_ROW, "load.row", 0)   /* buffer param at the row index      */  \
+    X(LOAD_COL, "load.col", 0)   /* buffer param at the column index   */  \
     X(GATHER, "gather", 1)       /* buffer param at i64 operand        */  \
     X(STORE, "store", 1)         /* buffer param <- operand            */  \
     X(NEG, "neg", 1)                                                       \
@@ -143,7 +155,8 @@ at_value at_ir_const_f32(at_kernel *k, float v);
 at_value at_ir_const_i64(at_kernel *k, int64_t v);
 at_value at_ir_param(at_kernel *k, int param);            /* scalar param */
 at_value at_ir_nullary(at_kernel *k, at_irop op); /* ROW_INDEX, NROWS, NCOLS */
-at_value at_ir_load(at_kernel *k, at_irop op, int param); /* LOAD, LOAD_ROW */
+/* LOAD, LOAD_ROW, LOAD_COL */
+at_value at_ir_load(at_kernel *k, at_irop op, int param);
 at_value at_ir_gather(at_kernel *k, int param, at_value index);
 void at_ir_store(at_kernel *k, int param, at_value v);
 at_value at_ir_unary(at_kernel *k, at_irop op, at_value a);

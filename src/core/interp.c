@@ -427,6 +427,8 @@ typedef struct block_env {
     double *part; /* whole-launch partials of this task           */
     size_t off; /* element index of the block's first element   */
     size_t col; /* column of the block's first element (ROW)    */
+    float *tiles; /* row strips: each column buffer repeated over
+                     a block's rows, AT_BLOCK floats apiece; or NULL */
 } block_env;
 
 static float *opd_ptr(const launch *L, const block_env *E, at_opd o)
@@ -436,6 +438,10 @@ static float *opd_ptr(const launch *L, const block_env *E, at_opd o)
             return E->regs + (size_t)o.idx * AT_BLOCK;
         case AT_OPD_MEM:
             return (float *)L->args[o.idx].data + E->off;
+        case AT_OPD_COL:
+            if (E->tiles)
+                return E->tiles + (size_t)o.idx * AT_BLOCK;
+            return (float *)L->args[L->p->colparam[o.idx]].data + E->col;
         case AT_OPD_SCRATCH:
             return E->scratch + (size_t)o.idx * L->cols + E->col;
         default:
@@ -521,6 +527,8 @@ static block_env worker_env(launch *L, unsigned worker, double *part)
     block_env E = {0};
     E.regs = (float *)w;
     w += (size_t)p->nregs * AT_BLOCK * sizeof(float);
+    E.tiles = (float *)w; /* used by row strips only */
+    w += (size_t)p->ncolbufs * AT_BLOCK * sizeof(float);
     E.row_acc = (double *)w;
     w += (size_t)p->nacc * sizeof(double);
     E.slots = (at_slot *)w;
@@ -549,6 +557,32 @@ static void task_flat(void *ctx, size_t task, unsigned worker)
     }
 }
 
+/* Whether a ROW task runs in row strips: rows of at most half a block, of
+ * a program without row-level values (col_only). */
+static int strips(const launch *L)
+{
+    return L->p->col_only && L->cols && L->cols <= AT_BLOCK / 2;
+}
+
+/* Rows r0..r1 in strips: each block holds as many whole rows as fit, and
+ * reads every load.col buffer from a tile that repeats it over those rows,
+ * so a short row costs no dispatch of its own. */
+static void run_strips(const launch *L, block_env *E, size_t r0, size_t r1)
+{
+    const at_program *p = L->p;
+    size_t per = AT_BLOCK / L->cols; /* rows per block, at least 2 */
+    for (int c = 0; c < p->ncolbufs; c++) {
+        const float *w = L->args[p->colparam[c]].data;
+        float *t = E->tiles + (size_t)c * AT_BLOCK;
+        for (size_t r = 0; r < per; r++)
+            memcpy(t + r * L->cols, w, L->cols * sizeof(float));
+    }
+    for (size_t row = r0; row < r1; row += per) {
+        E->off = row * L->cols;
+        run_vector(L, E, 0, p->nv, (r1 - row < per ? r1 - row : per) * L->cols);
+    }
+}
+
 static void task_rows(void *ctx, size_t task, unsigned worker)
 {
     launch *L = ctx;
@@ -558,6 +592,11 @@ static void task_rows(void *ctx, size_t task, unsigned worker)
     size_t r0 = task * L->per_task;
     size_t r1 = r0 + L->per_task < L->rows ? r0 + L->per_task : L->rows;
     block_env E = worker_env(L, worker, L->partials + task * (size_t)p->nall);
+    if (strips(L)) {
+        run_strips(L, &E, r0, r1);
+        return;
+    }
+    E.tiles = NULL; /* load.col reads its buffer at the block's column */
     size_t block = p->nregs ? AT_BLOCK : (L->cols ? L->cols : 1);
     for (size_t row = r0; row < r1; row++) {
         for (int a = p->nall; a < p->nacc; a++)
@@ -649,6 +688,10 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols,
             case AT_ROLE_ROW:
                 need = rows;
                 what = "rows";
+                break;
+            case AT_ROLE_COL:
+                need = cols;
+                what = "cols";
                 break;
             case AT_ROLE_ONE:
                 if (a->numel < 1)
@@ -791,11 +834,11 @@ static int size_workspace(const launch *L, unsigned workers, ws_layout *ws)
                            &ws->stride))
         return -1;
     ws->partials = round_up(ws->partials, AT_ALIGN);
-    ws->stride =
-        round_up(ws->stride + (size_t)p->nregs * AT_BLOCK * sizeof(float)
-                     + (size_t)p->nslots * sizeof(at_slot)
-                     + (size_t)p->nacc * sizeof(double),
-                 AT_ALIGN);
+    ws->stride = round_up(
+        ws->stride + (size_t)(p->nregs + p->ncolbufs) * AT_BLOCK * sizeof(float)
+            + (size_t)p->nslots * sizeof(at_slot)
+            + (size_t)p->nacc * sizeof(double),
+        AT_ALIGN);
     ws->total = ws->uslots + ws->partials + ws->stride * workers;
     return 0;
 }

@@ -218,7 +218,10 @@ at_value at_ir_nullary(at_kernel *k, at_irop op)
 
 at_value at_ir_load(at_kernel *k, at_irop op, int p)
 {
-    if (!op_kind_ok(k, op, op == AT_IR_LOAD || op == AT_IR_LOAD_ROW, "a load")
+    if (!op_kind_ok(k, op,
+                    op == AT_IR_LOAD || op == AT_IR_LOAD_ROW
+                        || op == AT_IR_LOAD_COL,
+                    "a load")
         || !buffer_param(k, p, at_irop_name(op)))
         return AT_NO_VALUE;
     at_instr *in = emit(k, op, k->params[p].dtype, 1);
@@ -442,6 +445,13 @@ static at_status set_role(at_kernel *k, int p, at_role r, int i, at_error *err)
             k->role[p] = r;
         return AT_OK;
     }
+    if (k->role[p] == AT_ROLE_COL || r == AT_ROLE_COL)
+        return vfail(err, k, i,
+                     k->stored[p] ? "buffer '%s' is both stored and loaded; "
+                                    "write to a separate buffer"
+                                  : "buffer '%s' is read at the column index "
+                                    "and at another index",
+                     k->params[p].name);
     return vfail(err, k, i, "buffer '%s' is accessed at two different levels",
                  k->params[p].name);
 }
@@ -509,6 +519,9 @@ static at_status apply_op_rule(at_kernel *k, int i, at_level *lvl, int *post,
         case AT_IR_LOAD_ROW:
             *lvl = AT_LEVEL_ROW;
             return set_role(k, in->param, AT_ROLE_ROW, i, err);
+        case AT_IR_LOAD_COL:
+            *lvl = AT_LEVEL_ELEM; /* one value per column, so per element */
+            return set_role(k, in->param, AT_ROLE_COL, i, err);
         case AT_IR_ROW_INDEX:
             *lvl = AT_LEVEL_ROW;
             return AT_OK;
@@ -611,7 +624,8 @@ static at_status verify_kernel_rules(const at_kernel *k,
 {
     for (int i = 0; i < k->ninstrs; i++) {
         const at_instr *in = &k->instrs[i];
-        if ((in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_ROW)
+        if ((in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_ROW
+             || in->op == AT_IR_LOAD_COL)
             && k->stored[in->param])
             return vfail(err, k, i,
                          "buffer '%s' is both stored and loaded; write to a "

@@ -9,6 +9,7 @@ typedef enum at_role {
     AT_ROLE_NONE = 0,     /* scalar param, or buffer never touched       */
     AT_ROLE_ELEM,         /* rows*cols elements, element index           */
     AT_ROLE_ROW,          /* rows elements, row index                    */
+    AT_ROLE_COL,          /* cols elements, column index (load.col)      */
     AT_ROLE_ONE,          /* >= 1 element, index 0 (uniform stores)      */
     AT_ROLE_GATHER,       /* any length, computed index only             */
     AT_ROLE_GEMM          /* gemm operand; sizes checked by the gemm op  */

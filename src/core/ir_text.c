@@ -93,6 +93,7 @@ size_t at_kernel_print(const at_kernel *k, char *buf, size_t cap)
             case AT_IR_PARAM:
             case AT_IR_LOAD:
             case AT_IR_LOAD_ROW:
+            case AT_IR_LOAD_COL:
                 put(&o, "%s %s", at_irop_name(in->op),
                     k->params[in->param].name);
                 break;
@@ -280,7 +281,8 @@ static at_status parse_instr(parser *ps, const char *dest)
         if ((st = param_ref(ps, &p)))
             return st;
         r = at_ir_param(k, p);
-    } else if (op == AT_IR_LOAD || op == AT_IR_LOAD_ROW) {
+    } else if (op == AT_IR_LOAD || op == AT_IR_LOAD_ROW || op == AT_IR_LOAD_COL)
+    {
         if ((st = param_ref(ps, &p)))
             return st;
         r = at_ir_load(k, op, p);

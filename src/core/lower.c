@@ -4,9 +4,10 @@
  *   1. assign_phases   row phase of every value (a row reduction's result is
  *                      ready one phase after its operand)
  *   2. choose_mode     FLAT, ROW or GEMM
- *   3. place_values    where each value lives: memory (loads, stored values,
- *                      and an elem value used in a later phase that can wait
- *                      in an output until the output is written), row
+ *   3. place_values    where each value lives: memory (loads, column loads,
+ *                      stored values, and an elem value used in a later
+ *                      phase that can wait in an output until the output is
+ *                      written), row
  *                      scratch (other elem values used in a later phase), a
  *                      block register, or a scalar slot (row/uniform values)
  *   4. emit_scalar     row/uniform instructions into prologue, per-row and
@@ -131,6 +132,23 @@ static void choose_mode(lowering *L)
     for (int i = 0; i < k->ninstrs; i++)
         if (instr_level(L, &k->instrs[i]) == AT_LEVEL_ROW)
             p->mode = AT_MODE_ROW;
+    for (int i = 0; i < k->ninstrs && p->mode != AT_MODE_ROW; i++)
+        if (k->instrs[i].op == AT_IR_LOAD_COL) {
+            /* a FLAT chunk crosses rows, so its blocks have no column */
+            p->mode = AT_MODE_ROW;
+            p->col_only = 1;
+        }
+}
+
+/* The column buffer that reads load.col param P (one per param). */
+static int col_buffer(lowering *L, int P)
+{
+    at_program *p = L->p;
+    for (int c = 0; c < p->ncolbufs; c++)
+        if (p->colparam[c] == P)
+            return c;
+    p->colparam[p->ncolbufs] = P;
+    return p->ncolbufs++;
 }
 
 /* An elementwise output whose memory can hold value v until the output's
@@ -166,7 +184,8 @@ static int output_home(const lowering *L, at_value v, int v_def)
         for (int i = 0; i < k->ninstrs; i++)
             if (k->instrs[i].result == w)
                 w_def = i;
-        if (w_def < v_def || k->instrs[w_def].op == AT_IR_LOAD)
+        if (w_def < v_def || k->instrs[w_def].op == AT_IR_LOAD
+            || k->instrs[w_def].op == AT_IR_LOAD_COL)
             continue;
         for (int i = 0; i < k->ninstrs && ok; i++) {
             const at_instr *in = &k->instrs[i];
@@ -223,6 +242,9 @@ static void place_values(lowering *L)
         } else if (in->op == AT_IR_LOAD) {
             L->where[v].kind = AT_OPD_MEM;
             L->where[v].idx = in->param;
+        } else if (in->op == AT_IR_LOAD_COL) {
+            L->where[v].kind = AT_OPD_COL; /* read in place by every row */
+            L->where[v].idx = col_buffer(L, in->param);
         } else if (L->first_store[v] >= 0) {
             L->where[v].kind = AT_OPD_MEM; /* store forwarding */
             L->where[v].idx = L->first_store[v];
@@ -388,7 +410,7 @@ static at_status emit_vector(lowering *L)
             const at_instr *in = &k->instrs[i];
             if (in->op == AT_IR_GEMM || instr_level(L, in) != AT_LEVEL_ELEM)
                 continue;
-            if (in->op == AT_IR_LOAD)
+            if (in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_COL)
                 continue; /* lives in memory */
             if (operand_phase(L, in) != ph)
                 continue;
@@ -709,7 +731,9 @@ static at_status lowering_init(lowering *L, const at_kernel *k,
     L->homed = calloc((size_t)(k->nparams ? k->nparams : 1), sizeof *L->homed);
     if (!L->p || !L->phase || !L->first_store || !L->later_use || !L->where
         || !L->homed || !(L->p->slot_of = calloc(nv, sizeof *L->p->slot_of))
-        || !(L->p->probe = calloc(AT_STORE_BANDS, sizeof *L->p->probe)))
+        || !(L->p->probe = calloc(AT_STORE_BANDS, sizeof *L->p->probe))
+        || !(L->p->colparam = calloc((size_t)(k->nparams ? k->nparams : 1),
+                                     sizeof *L->p->colparam)))
         return at_error_set(err, AT_E_NOMEM, "out of memory compiling '%s'",
                             k->name);
     L->p->k = k;
@@ -765,5 +789,6 @@ void at_program_free(at_program *p)
     free(p->vph);
     free(p->sph);
     free(p->probe);
+    free(p->colparam);
     free(p);
 }

@@ -7,6 +7,9 @@
  *   ROW   per-row work: a task is a run of rows; each row runs its phases
  *         (a phase ends where a row reduction's result is needed), each phase
  *         a scalar part (row-level values) and a vector part over the row.
+ *         A kernel that reads a buffer at the column index (load.col) runs
+ *         in ROW mode, as a block must know its column; without row-level
+ *         values (col_only), short rows run several to a block instead.
  *   GEMM  the gemm intrinsic: tasks are tiles of C.
  * Uniform values are computed once before the tasks (prologue) or, when they
  * depend on whole-launch reductions, after the partials are combined in
@@ -35,7 +38,9 @@ typedef enum {
     AT_OPD_REG,      /* block register idx: regs + idx*AT_BLOCK             */
     AT_OPD_MEM,      /* buffer param idx at the element index               */
     AT_OPD_SCRATCH,  /* row scratch idx: a value kept across row phases     */
-    AT_OPD_SLOT      /* scalar slot idx broadcast over the block            */
+    AT_OPD_SLOT,     /* scalar slot idx broadcast over the block            */
+    AT_OPD_COL       /* column buffer idx (program's colparam) at the column
+                        index, or its tile in a row strip (interp.c)        */
 } at_opd_kind;
 
 typedef struct at_opd {
@@ -130,6 +135,10 @@ struct at_program {
     int s_row, s_epi; /* s[0..s_row) prologue, s[s_epi..) epilogue */
     size_t cost_per_elem; /* rough work units per element         */
     int can_stream; /* a final write has a streaming kernel */
+    int32_t *colparam; /* column buffer -> its load.col param       */
+    int ncolbufs; /* load.col params the vector code reads      */
+    int col_only; /* ROW mode for load.col alone: no row-level
+                     value, so a block may hold several rows   */
     at_store_probe *probe; /* AT_STORE_BANDS; mutable (atomics)    */
 };
 

@@ -224,7 +224,7 @@ at_status at_executor_program(at_executor *ex, at_kernel_set *set, int index,
 
 static const char *opd_str(char *buf, size_t cap, at_opd o)
 {
-    static const char *kinds[] = {"-", "r", "mem", "scratch", "slot"};
+    static const char *kinds[] = {"-", "r", "mem", "scratch", "slot", "col"};
     snprintf(buf, cap, "%s%d", kinds[o.kind], (int)o.idx);
     return buf;
 }
