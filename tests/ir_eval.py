@@ -9,7 +9,7 @@ far Atlas may be from it:
   the correctly rounded float32 result: the op in float64, rounded to float32 (double rounding is
   innocuous for these, 53 >= 2*24 + 2).  A sum is exact when its terms are integers with
   sum|x| < 2**24: then every partial sum, in any order, is exact.
-* ``0 < err < inf``: ``|Atlas - value| <= err``.  exp, log, tanh, sigmoid and pow of exact operands
+* ``0 < err < inf``: ``|Atlas - value| <= err``.  exp, log, tanh, sigmoid, erf, log1p, expm1 and pow of exact operands
   get the suite's tolerance against float64 (conftest RTOL, ATOL; an overflow to inf or a NaN is
   exact); a sum that is not exact gets the bound of float32 summation in any order (conftest
   ``sum_bound``); gemm gets test_ops' bound, max(RTOL, gamma_k) * |A| @ |B|.  An op whose operands
@@ -27,6 +27,7 @@ is outside its bounds ("maybe" where that index is unknown).
 """
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -46,6 +47,9 @@ APPROX_UNARY = {
     "log": np.log,
     "tanh": np.tanh,
     "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)),
+    "erf": np.vectorize(math.erf, otypes=[np.float64]),
+    "log1p": np.log1p,
+    "expm1": np.expm1,
 }
 IEEE_BINARY = {
     "add": np.add,

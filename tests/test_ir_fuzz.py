@@ -54,6 +54,7 @@ TEXTS = {name: hg.ops.kernel_ir(name) for name in OPS}
 VOCAB = [
     "load",
     "load.row",
+    "load.col",
     "gather",
     "store",
     "add",
@@ -68,6 +69,9 @@ VOCAB = [
     "sqrt",
     "tanh",
     "sigmoid",
+    "erf",
+    "log1p",
+    "expm1",
     "relu",
     "neg",
     "abs",
@@ -108,7 +112,7 @@ VOCAB = [
 ]
 # opcodes an edit may exchange for one another: same operand count, any types
 SAME_SHAPE = [
-    ["neg", "abs", "relu", "sigmoid", "tanh", "exp", "log", "sqrt"],
+    ["neg", "abs", "relu", "sigmoid", "tanh", "exp", "log", "sqrt", "erf", "log1p", "expm1"],
     ["add", "sub", "mul", "div", "pow", "min", "max", "lt", "le", "gt", "ge", "eq", "ne"],
     ["reduce.sum.row", "reduce.max.row", "reduce.min.row"],
     ["reduce.sum.all", "reduce.max.all", "reduce.min.all", "reduce.sum.row"],
