@@ -80,14 +80,14 @@ typedef at_status (*index_message)(const at_tensor *in, size_t cols,
  * uses to decide on waking workers. */
 struct stdop {
     const char *name;
-    const char *ir; /* params: the inputs, then the output, with the scalar
-                       (if any) where `scalar` says */
+    const char *ir; /* params: the inputs, then the output, with the
+                       scalars (if any) where `scalar` says */
     int nin;
     role in[2];
     shape_rule shape;
     int nonempty; /* a reduction without an identity (max, min) */
     geometry geom;
-    scalar_arg scalar;
+    scalar_arg scalar[2]; /* in increasing param index */
     index_message index_error;
 };
 
@@ -260,6 +260,22 @@ static at_status target_out_of_range(const at_tensor *in, size_t cols,
                         shape_str(s1, sizeof s1, &in[1]));
 }
 
+/* A probability outside [0, 1] (the kernel's range check of its count of
+ * them failed), in PyTorch's words. */
+static at_status probability_out_of_range(const at_tensor *in, size_t cols,
+                                          const at_launch_diag *diag,
+                                          at_error *err)
+{
+    char s0[96], s1[96];
+    (void)cols;
+    (void)diag;
+    return at_error_set(err, AT_E_VALUE,
+                        "binary_cross_entropy: all elements of p and t "
+                        "must be between 0 and 1 (p %s, t %s)",
+                        shape_str(s0, sizeof s0, &in[0]),
+                        shape_str(s1, sizeof s1, &in[1]));
+}
+
 /* ---- the ops ------------------------------------------------------------ */
 
 /* one float32 input, which messages call "input" */
@@ -299,7 +315,7 @@ static const stdop ops[AT_STD_COUNT] = {
                "  %r = pow %x, %s\n  store y, %r\n}\n",
          ONE_INPUT,
          .shape = to_input_shape,
-         .scalar = SCALAR(1, scalar, AT_F32)},
+         .scalar = {SCALAR(1, scalar, AT_F32)}},
     [AT_STD_SOFTMAX] = {.name = "softmax",
                         .ir = "kernel softmax(x: f32, y: f32) {\n"
                               "  %x = load x\n"
@@ -346,7 +362,7 @@ static const stdop ops[AT_STD_COUNT] = {
          .in = {F32("a"), F32("b")},
          .shape = to_matmul,
          .geom = MATMUL,
-         .scalar = SCALAR(3, k, AT_I64)},
+         .scalar = {SCALAR(3, k, AT_I64)}},
     [AT_STD_MSE_LOSS] = {.name = "mse_loss",
                          .ir =
                              "kernel mse_loss(p: f32, t: f32, out: f32) {\n"
@@ -397,8 +413,167 @@ static const stdop ops[AT_STD_COUNT] = {
          .in = {F32("logits"), {"target", AT_I64, "int64 class indices"}},
          .shape = to_class_loss,
          .geom = LAST_AXIS,
-         .scalar = SCALAR(2, ignore_index, AT_I64),
+         .scalar = {SCALAR(2, ignore_index, AT_I64)},
          .index_error = target_out_of_range},
+    /* PyTorch's CPU forms: x/2 (1 + erf(x/sqrt 2)) and
+     * x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    [AT_STD_GELU] = {.name = "gelu",
+                     .ir = "kernel gelu(x: f32, y: f32) {\n"
+                           "  %x = load x\n"
+                           "  %half = const.f32 0.5\n"
+                           "  %h = mul %x, %half\n"
+                           "  %a = const.f32 0.707106781186547524\n"
+                           "  %z = mul %x, %a\n"
+                           "  %e = erf %z\n"
+                           "  %one = const.f32 1\n"
+                           "  %p = add %one, %e\n"
+                           "  %y = mul %h, %p\n"
+                           "  store y, %y\n"
+                           "}\n",
+                     ONE_INPUT,
+                     .shape = to_input_shape},
+    [AT_STD_GELU_TANH] = {.name = "gelu_tanh",
+                          .ir = "kernel gelu_tanh(x: f32, y: f32) {\n"
+                                "  %x = load x\n"
+                                "  %x2 = mul %x, %x\n"
+                                "  %x3 = mul %x2, %x\n"
+                                "  %k = const.f32 0.044715\n"
+                                "  %kx3 = mul %k, %x3\n"
+                                "  %s = add %x, %kx3\n"
+                                "  %b = const.f32 0.797884560802865355\n"
+                                "  %in = mul %b, %s\n"
+                                "  %t = tanh %in\n"
+                                "  %one = const.f32 1\n"
+                                "  %p = add %one, %t\n"
+                                "  %half = const.f32 0.5\n"
+                                "  %h = mul %half, %x\n"
+                                "  %y = mul %h, %p\n"
+                                "  store y, %y\n"
+                                "}\n",
+                          ONE_INPUT,
+                          .shape = to_input_shape},
+    /* x / (1 + exp(-x)), PyTorch's form */
+    [AT_STD_SILU] = {.name = "silu",
+                     .ir = "kernel silu(x: f32, y: f32) {\n"
+                           "  %x = load x\n"
+                           "  %n = neg %x\n"
+                           "  %e = exp %n\n"
+                           "  %one = const.f32 1\n"
+                           "  %d = add %one, %e\n"
+                           "  %y = div %x, %d\n"
+                           "  store y, %y\n"
+                           "}\n",
+                     ONE_INPUT,
+                     .shape = to_input_shape},
+    [AT_STD_LEAKY_RELU] =
+        {.name = "leaky_relu",
+         .ir = "kernel leaky_relu(x: f32, slope: f32 scalar, y: f32) {\n"
+               "  %x = load x\n"
+               "  %s = param slope\n"
+               "  %zero = const.f32 0\n"
+               "  %pos = gt %x, %zero\n"
+               "  %n = mul %x, %s\n"
+               "  %y = select %pos, %x, %n\n"
+               "  store y, %y\n"
+               "}\n",
+         ONE_INPUT,
+         .shape = to_input_shape,
+         .scalar = {SCALAR(1, scalar, AT_F32)}},
+    /* x where beta x > threshold, else log1p(exp(beta x)) / beta */
+    [AT_STD_SOFTPLUS] = {.name = "softplus",
+                         .ir = "kernel softplus(x: f32, beta: f32 scalar, "
+                               "threshold: f32 scalar, y: f32) {\n"
+                               "  %x = load x\n"
+                               "  %b = param beta\n"
+                               "  %th = param threshold\n"
+                               "  %bx = mul %x, %b\n"
+                               "  %big = gt %bx, %th\n"
+                               "  %e = exp %bx\n"
+                               "  %l = log1p %e\n"
+                               "  %s = div %l, %b\n"
+                               "  %y = select %big, %x, %s\n"
+                               "  store y, %y\n"
+                               "}\n",
+                         ONE_INPUT,
+                         .shape = to_input_shape,
+                         .scalar = {SCALAR(1, scalar, AT_F32),
+                                    SCALAR(2, scalar2, AT_F32)}},
+    /* x - (max + log(sum(exp(x - max)))) per row */
+    [AT_STD_LOG_SOFTMAX] = {.name = "log_softmax",
+                            .ir = "kernel log_softmax(x: f32, y: f32) {\n"
+                                  "  %x = load x\n"
+                                  "  %m = reduce.max.row %x\n"
+                                  "  %d = sub %x, %m\n"
+                                  "  %e = exp %d\n"
+                                  "  %s = reduce.sum.row %e\n"
+                                  "  %ls = log %s\n"
+                                  "  %c = add %m, %ls\n"
+                                  "  %y = sub %x, %c\n"
+                                  "  store y, %y\n"
+                                  "}\n",
+                            ONE_INPUT,
+                            .shape = to_input_shape,
+                            .geom = LAST_AXIS},
+    /* PyTorch's CPU loss per element, each log clamped at -100:
+     * (t - 1) max(log1p(-p), -100) - t max(log(p), -100); the mean of
+     * them.  An element of p or t outside [0, 1] (or NaN) has
+     * v (1 - v) < 0 false: the count of such elements must be 0. */
+    [AT_STD_BINARY_CROSS_ENTROPY] =
+        {.name = "binary_cross_entropy",
+         .ir = "kernel binary_cross_entropy(p: f32, t: f32, out: f32) {\n"
+               "  %p = load p\n"
+               "  %t = load t\n"
+               "  %one = const.f32 1\n"
+               "  %zero = const.f32 0\n"
+               "  %floor = const.f32 -100\n"
+               "  %lp = log %p\n"
+               "  %lpc = max %lp, %floor\n"
+               "  %np = neg %p\n"
+               "  %lq = log1p %np\n"
+               "  %lqc = max %lq, %floor\n"
+               "  %tm1 = sub %t, %one\n"
+               "  %a = mul %tm1, %lqc\n"
+               "  %b = mul %t, %lpc\n"
+               "  %l = sub %a, %b\n"
+               "  %total = reduce.sum.all %l\n"
+               "  # the elements outside [0, 1]\n"
+               "  %q = sub %one, %p\n"
+               "  %pq = mul %p, %q\n"
+               "  %okp = ge %pq, %zero\n"
+               "  %u = sub %one, %t\n"
+               "  %tu = mul %t, %u\n"
+               "  %okt = ge %tu, %zero\n"
+               "  %bp = select %okp, %zero, %one\n"
+               "  %bad = select %okt, %bp, %one\n"
+               "  %nbad = reduce.sum.all %bad\n"
+               "  %nb = cast.i64 %nbad\n"
+               "  %z = const.i64 0\n"
+               "  %o = const.i64 1\n"
+               "  check.range %nb, %z, %o\n"
+               "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
+               "  %nf = cast.f32 %n\n  %m = div %total, %nf\n"
+               "  store out, %m\n"
+               "}\n",
+         .nin = 2,
+         .in = {F32("p"), F32("t")},
+         .shape = to_scalar,
+         .index_error = probability_out_of_range},
+    /* torch.clamp: max(x, lo), then min(that, hi), NaN propagating; an
+     * absent bound is -inf or inf */
+    [AT_STD_CLIP] = {.name = "clip",
+                     .ir = "kernel clip(x: f32, lo: f32 scalar, "
+                           "hi: f32 scalar, y: f32) {\n"
+                           "  %x = load x\n"
+                           "  %lo = param lo\n"
+                           "  %hi = param hi\n"
+                           "  %a = max %x, %lo\n"
+                           "  %y = min %a, %hi\n"
+                           "  store y, %y\n"
+                           "}\n",
+                     ONE_INPUT,
+                     .shape = to_input_shape,
+                     .scalar = {SCALAR(1, scalar, AT_F32),
+                                SCALAR(2, scalar2, AT_F32)}},
 };
 
 /* ---- the generic part ---------------------------------------------------- */
@@ -521,7 +696,7 @@ static at_arg buf_arg(const at_tensor *t)
 }
 
 /* The launch's arguments in the kernel's param order: the inputs, then the
- * output, with the scalar (if any) at its index.  Returns how many. */
+ * output, with the scalars (if any) at their indices.  Returns how many. */
 static size_t launch_args(const stdop *d, const at_tensor *in,
                           const at_stdop_params *prm, const at_tensor *out,
                           at_arg *args)
@@ -530,12 +705,12 @@ static size_t launch_args(const stdop *d, const at_tensor *in,
     for (int i = 0; i < d->nin; i++)
         args[n++] = buf_arg(&in[i]);
     args[n++] = buf_arg(out);
-    if (d->scalar.at) {
-        size_t at = (size_t)d->scalar.at - 1;
-        const char *v = (const char *)prm + d->scalar.offset;
+    for (int s = 0; s < 2 && d->scalar[s].at; s++) {
+        size_t at = (size_t)d->scalar[s].at - 1;
+        const char *v = (const char *)prm + d->scalar[s].offset;
         memmove(&args[at + 1], &args[at], (n - at) * sizeof *args);
         memset(&args[at], 0, sizeof *args);
-        if (d->scalar.dtype == AT_F32)
+        if (d->scalar[s].dtype == AT_F32)
             memcpy(&args[at].scalar.f32, v, sizeof args[at].scalar.f32);
         else
             memcpy(&args[at].scalar.i64, v, sizeof args[at].scalar.i64);
