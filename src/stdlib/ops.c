@@ -498,7 +498,9 @@ static const stdop ops[AT_STD_COUNT] = {
                          .shape = to_input_shape,
                          .scalar = {SCALAR(1, scalar, AT_F32),
                                     SCALAR(2, scalar2, AT_F32)}},
-    /* x - (max + log(sum(exp(x - max)))) per row */
+    /* (x - max) - log(sum(exp(x - max))) per row: PyTorch's order, exact
+     * where x - max is (x + (max + log) would lose log beside a large
+     * max) */
     [AT_STD_LOG_SOFTMAX] = {.name = "log_softmax",
                             .ir = "kernel log_softmax(x: f32, y: f32) {\n"
                                   "  %x = load x\n"
@@ -507,8 +509,7 @@ static const stdop ops[AT_STD_COUNT] = {
                                   "  %e = exp %d\n"
                                   "  %s = reduce.sum.row %e\n"
                                   "  %ls = log %s\n"
-                                  "  %c = add %m, %ls\n"
-                                  "  %y = sub %x, %c\n"
+                                  "  %y = sub %d, %ls\n"
                                   "  store y, %y\n"
                                   "}\n",
                             ONE_INPUT,
