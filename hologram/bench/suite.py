@@ -112,6 +112,13 @@ def _np_bce(p, t):
     return np.mean((t - F32(1)) * lq - t * lp, dtype=np.float64)
 
 
+def _gelu_tol(xs):
+    """PyTorch's float32 gelu is itself off x Phi(x) by a little more than ATOL near
+    |x| = 3.5 (its vectorised erf; tests/test_ops_new.py compares its error with
+    Atlas's): the check's atol leaves room for PyTorch's error, not for Atlas's."""
+    return RTOL, 2 * ATOL
+
+
 def _accumulation_tol(xs):
     """Sums over many float32 terms: different (equally valid) summation orders differ
     by ~eps * sqrt(n) * |terms|, so the absolute tolerance grows with the reduced length."""
@@ -264,6 +271,7 @@ def _build_ops() -> dict[str, Op]:
             tf.gelu,
             _np_gelu,
             hgo.gelu,
+            tol=_gelu_tol,
         ),
         # transcendentals
         Op(
