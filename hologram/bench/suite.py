@@ -107,8 +107,9 @@ def _bce_inputs(rng, n):  # binary cross-entropy: probabilities, soft targets in
 
 
 def _np_bce(p, t):
-    lp = np.maximum(np.log(p), F32(-100))
-    lq = np.maximum(np.log1p(-p), F32(-100))
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped at -100 below
+        lp = np.maximum(np.log(p), F32(-100))
+        lq = np.maximum(np.log1p(-p), F32(-100))
     return np.mean((t - F32(1)) * lq - t * lp, dtype=np.float64)
 
 
