@@ -33,6 +33,12 @@
     "kernel " name "(x: f32, out: f32) {\n  %x = load x\n  %r = reduce." op \
     ".row %x\n  store out, %r\n}\n"
 
+/* The end of a kernel that stores the mean of the whole launch: `total`
+ * (a sum over every element) over rows x cols, into out. */
+#define STORE_MEAN(total)                             \
+    "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n" \
+    "  %nf = cast.f32 %n\n  %m = div " total ", %nf\n  store out, %m\n}\n"
+
 /* ---- what a descriptor holds --------------------------------------------- */
 
 typedef struct stdop stdop;
@@ -286,6 +292,16 @@ static at_status probability_out_of_range(const at_tensor *in, size_t cols,
 #define MAP2(op, irop)                                                        \
     .name = op, .ir = BINARY(op, irop), .nin = 2, .in = {F32("a"), F32("b")}, \
     .shape = to_input_shape
+/* y = f(x) elementwise, f in IR text: `body` computes %y from %x and the
+ * scalar params that `params` declares (each "name: f32 scalar, ") */
+#define MAP1_IR(op, params, body)                                           \
+    .name = op,                                                             \
+    .ir = "kernel " op "(x: f32, " params "y: f32) {\n  %x = load x\n" body \
+          "  store y, %y\n}\n",                                             \
+    ONE_INPUT, .shape = to_input_shape
+/* the f32 scalars of a MAP1_IR kernel with two: params 1 and 2 */
+#define TWO_SCALARS \
+    .scalar = {SCALAR(1, scalar, AT_F32), SCALAR(2, scalar2, AT_F32)}
 /* a reduction of the whole buffer, or along the last axis of a 2-D one */
 #define FOLD(op, irop, empty_ok)                                           \
     .name = op, .ir = REDUCE_ALL(op, irop), ONE_INPUT, .shape = to_scalar, \
@@ -332,11 +348,10 @@ static const stdop ops[AT_STD_COUNT] = {
                         .shape = to_input_shape,
                         .geom = LAST_AXIS},
     [AT_STD_MEAN] = {.name = "mean",
-                     .ir = "kernel mean(x: f32, out: f32) {\n"
-                           "  %x = load x\n  %s = reduce.sum.all %x\n"
-                           "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
-                           "  %nf = cast.f32 %n\n  %m = div %s, %nf\n"
-                           "  store out, %m\n}\n",
+                     .ir =
+                         "kernel mean(x: f32, out: f32) {\n"
+                         "  %x = load x\n  %s = reduce.sum.all %x\n" STORE_MEAN(
+                             "%s"),
                      ONE_INPUT,
                      .shape = to_scalar},
     [AT_STD_SUM] = {FOLD("sum", "sum", 1)},
@@ -363,17 +378,15 @@ static const stdop ops[AT_STD_COUNT] = {
          .shape = to_matmul,
          .geom = MATMUL,
          .scalar = {SCALAR(3, k, AT_I64)}},
-    [AT_STD_MSE_LOSS] = {.name = "mse_loss",
-                         .ir =
-                             "kernel mse_loss(p: f32, t: f32, out: f32) {\n"
-                             "  %p = load p\n  %t = load t\n  %d = sub %p, %t\n"
-                             "  %sq = mul %d, %d\n  %s = reduce.sum.all %sq\n"
-                             "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
-                             "  %nf = cast.f32 %n\n  %m = div %s, %nf\n"
-                             "  store out, %m\n}\n",
-                         .nin = 2,
-                         .in = {F32("pred"), F32("target")},
-                         .shape = to_scalar},
+    [AT_STD_MSE_LOSS] =
+        {.name = "mse_loss",
+         .ir =
+             "kernel mse_loss(p: f32, t: f32, out: f32) {\n"
+             "  %p = load p\n  %t = load t\n  %d = sub %p, %t\n"
+             "  %sq = mul %d, %d\n  %s = reduce.sum.all %sq\n" STORE_MEAN("%s"),
+         .nin = 2,
+         .in = {F32("pred"), F32("target")},
+         .shape = to_scalar},
     [AT_STD_CROSS_ENTROPY] =
         {.name = "cross_entropy",
          .ir = "kernel cross_entropy(x: f32, t: i64, ignore: i64 scalar, "
@@ -417,108 +430,69 @@ static const stdop ops[AT_STD_COUNT] = {
          .index_error = target_out_of_range},
     /* PyTorch's CPU forms: x/2 (1 + erf(x/sqrt 2)) and
      * x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-    [AT_STD_GELU] = {.name = "gelu",
-                     .ir = "kernel gelu(x: f32, y: f32) {\n"
-                           "  %x = load x\n"
-                           "  %half = const.f32 0.5\n"
-                           "  %h = mul %x, %half\n"
-                           "  %a = const.f32 0.707106781186547524\n"
-                           "  %z = mul %x, %a\n"
-                           "  %e = erf %z\n"
-                           "  %one = const.f32 1\n"
-                           "  %p = add %one, %e\n"
-                           "  %y = mul %h, %p\n"
-                           "  store y, %y\n"
-                           "}\n",
-                     ONE_INPUT,
-                     .shape = to_input_shape},
-    [AT_STD_GELU_TANH] = {.name = "gelu_tanh",
-                          .ir = "kernel gelu_tanh(x: f32, y: f32) {\n"
-                                "  %x = load x\n"
-                                "  %x2 = mul %x, %x\n"
-                                "  %x3 = mul %x2, %x\n"
-                                "  %k = const.f32 0.044715\n"
-                                "  %kx3 = mul %k, %x3\n"
-                                "  %s = add %x, %kx3\n"
-                                "  %b = const.f32 0.797884560802865355\n"
-                                "  %in = mul %b, %s\n"
-                                "  %t = tanh %in\n"
-                                "  %one = const.f32 1\n"
-                                "  %p = add %one, %t\n"
-                                "  %half = const.f32 0.5\n"
-                                "  %h = mul %half, %x\n"
-                                "  %y = mul %h, %p\n"
-                                "  store y, %y\n"
-                                "}\n",
-                          ONE_INPUT,
-                          .shape = to_input_shape},
+    [AT_STD_GELU] = {MAP1_IR("gelu", "",
+                             "  %half = const.f32 0.5\n"
+                             "  %h = mul %x, %half\n"
+                             "  %a = const.f32 0.707106781186547524\n"
+                             "  %z = mul %x, %a\n"
+                             "  %e = erf %z\n"
+                             "  %one = const.f32 1\n"
+                             "  %p = add %one, %e\n"
+                             "  %y = mul %h, %p\n")},
+    [AT_STD_GELU_TANH] = {MAP1_IR("gelu_tanh", "",
+                                  "  %x2 = mul %x, %x\n"
+                                  "  %x3 = mul %x2, %x\n"
+                                  "  %k = const.f32 0.044715\n"
+                                  "  %kx3 = mul %k, %x3\n"
+                                  "  %s = add %x, %kx3\n"
+                                  "  %b = const.f32 0.797884560802865355\n"
+                                  "  %in = mul %b, %s\n"
+                                  "  %t = tanh %in\n"
+                                  "  %one = const.f32 1\n"
+                                  "  %p = add %one, %t\n"
+                                  "  %half = const.f32 0.5\n"
+                                  "  %h = mul %half, %x\n"
+                                  "  %y = mul %h, %p\n")},
     /* x / (1 + exp(-x)), PyTorch's form */
-    [AT_STD_SILU] = {.name = "silu",
-                     .ir = "kernel silu(x: f32, y: f32) {\n"
-                           "  %x = load x\n"
-                           "  %n = neg %x\n"
-                           "  %e = exp %n\n"
-                           "  %one = const.f32 1\n"
-                           "  %d = add %one, %e\n"
-                           "  %y = div %x, %d\n"
-                           "  store y, %y\n"
-                           "}\n",
-                     ONE_INPUT,
-                     .shape = to_input_shape},
-    [AT_STD_LEAKY_RELU] =
-        {.name = "leaky_relu",
-         .ir = "kernel leaky_relu(x: f32, slope: f32 scalar, y: f32) {\n"
-               "  %x = load x\n"
-               "  %s = param slope\n"
-               "  %zero = const.f32 0\n"
-               "  %pos = gt %x, %zero\n"
-               "  %n = mul %x, %s\n"
-               "  %y = select %pos, %x, %n\n"
-               "  store y, %y\n"
-               "}\n",
-         ONE_INPUT,
-         .shape = to_input_shape,
-         .scalar = {SCALAR(1, scalar, AT_F32)}},
+    [AT_STD_SILU] = {MAP1_IR("silu", "",
+                             "  %n = neg %x\n"
+                             "  %e = exp %n\n"
+                             "  %one = const.f32 1\n"
+                             "  %d = add %one, %e\n"
+                             "  %y = div %x, %d\n")},
+    [AT_STD_LEAKY_RELU] = {MAP1_IR("leaky_relu", "slope: f32 scalar, ",
+                                   "  %s = param slope\n"
+                                   "  %zero = const.f32 0\n"
+                                   "  %pos = gt %x, %zero\n"
+                                   "  %n = mul %x, %s\n"
+                                   "  %y = select %pos, %x, %n\n"),
+                           .scalar = {SCALAR(1, scalar, AT_F32)}},
     /* x where beta x > threshold, else log1p(exp(beta x)) / beta */
-    [AT_STD_SOFTPLUS] = {.name = "softplus",
-                         .ir = "kernel softplus(x: f32, beta: f32 scalar, "
-                               "threshold: f32 scalar, y: f32) {\n"
-                               "  %x = load x\n"
-                               "  %b = param beta\n"
-                               "  %th = param threshold\n"
-                               "  %bx = mul %x, %b\n"
-                               "  %big = gt %bx, %th\n"
-                               "  %e = exp %bx\n"
-                               "  %l = log1p %e\n"
-                               "  %s = div %l, %b\n"
-                               "  %y = select %big, %x, %s\n"
-                               "  store y, %y\n"
-                               "}\n",
-                         ONE_INPUT,
-                         .shape = to_input_shape,
-                         .scalar = {SCALAR(1, scalar, AT_F32),
-                                    SCALAR(2, scalar2, AT_F32)}},
-    /* (x - max) - log(sum(exp(x - max))) per row: PyTorch's order, exact
-     * where x - max is (x + (max + log) would lose log beside a large
-     * max) */
-    [AT_STD_LOG_SOFTMAX] = {.name = "log_softmax",
-                            .ir = "kernel log_softmax(x: f32, y: f32) {\n"
-                                  "  %x = load x\n"
-                                  "  %m = reduce.max.row %x\n"
-                                  "  %d = sub %x, %m\n"
-                                  "  %e = exp %d\n"
-                                  "  %s = reduce.sum.row %e\n"
-                                  "  %ls = log %s\n"
-                                  "  %y = sub %d, %ls\n"
-                                  "  store y, %y\n"
-                                  "}\n",
-                            ONE_INPUT,
-                            .shape = to_input_shape,
+    [AT_STD_SOFTPLUS] = {MAP1_IR("softplus",
+                                 "beta: f32 scalar, threshold: f32 scalar, ",
+                                 "  %b = param beta\n"
+                                 "  %th = param threshold\n"
+                                 "  %bx = mul %x, %b\n"
+                                 "  %big = gt %bx, %th\n"
+                                 "  %e = exp %bx\n"
+                                 "  %l = log1p %e\n"
+                                 "  %s = div %l, %b\n"
+                                 "  %y = select %big, %x, %s\n"),
+                         TWO_SCALARS},
+    /* (x - max) - log(sum(exp(x - max))) per row, PyTorch's order:
+     * x - (max + log(sum)) would lose the log beside a large max */
+    [AT_STD_LOG_SOFTMAX] = {MAP1_IR("log_softmax", "",
+                                    "  %m = reduce.max.row %x\n"
+                                    "  %d = sub %x, %m\n"
+                                    "  %e = exp %d\n"
+                                    "  %s = reduce.sum.row %e\n"
+                                    "  %ls = log %s\n"
+                                    "  %y = sub %d, %ls\n"),
                             .geom = LAST_AXIS},
     /* PyTorch's CPU loss per element, each log clamped at -100:
      * (t - 1) max(log1p(-p), -100) - t max(log(p), -100); the mean of
-     * them.  An element of p or t outside [0, 1] (or NaN) has
-     * v (1 - v) < 0 false: the count of such elements must be 0. */
+     * them.  For an element v of p or t outside [0, 1] (or NaN),
+     * v (1 - v) >= 0 is false: the count of such elements must be 0. */
     [AT_STD_BINARY_CROSS_ENTROPY] =
         {.name = "binary_cross_entropy",
          .ir = "kernel binary_cross_entropy(p: f32, t: f32, out: f32) {\n"
@@ -550,31 +524,19 @@ static const stdop ops[AT_STD_COUNT] = {
                "  %nb = cast.i64 %nbad\n"
                "  %z = const.i64 0\n"
                "  %o = const.i64 1\n"
-               "  check.range %nb, %z, %o\n"
-               "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
-               "  %nf = cast.f32 %n\n  %m = div %total, %nf\n"
-               "  store out, %m\n"
-               "}\n",
+               "  check.range %nb, %z, %o\n" STORE_MEAN("%total"),
          .nin = 2,
          .in = {F32("p"), F32("t")},
          .shape = to_scalar,
          .index_error = probability_out_of_range},
     /* torch.clamp: max(x, lo), then min(that, hi), NaN propagating; an
      * absent bound is -inf or inf */
-    [AT_STD_CLIP] = {.name = "clip",
-                     .ir = "kernel clip(x: f32, lo: f32 scalar, "
-                           "hi: f32 scalar, y: f32) {\n"
-                           "  %x = load x\n"
-                           "  %lo = param lo\n"
-                           "  %hi = param hi\n"
-                           "  %a = max %x, %lo\n"
-                           "  %y = min %a, %hi\n"
-                           "  store y, %y\n"
-                           "}\n",
-                     ONE_INPUT,
-                     .shape = to_input_shape,
-                     .scalar = {SCALAR(1, scalar, AT_F32),
-                                SCALAR(2, scalar2, AT_F32)}},
+    [AT_STD_CLIP] = {MAP1_IR("clip", "lo: f32 scalar, hi: f32 scalar, ",
+                             "  %lo = param lo\n"
+                             "  %hi = param hi\n"
+                             "  %a = max %x, %lo\n"
+                             "  %y = min %a, %hi\n"),
+                     TWO_SCALARS},
 };
 
 /* ---- the generic part ---------------------------------------------------- */
