@@ -413,6 +413,14 @@ def test_clip_refuses_a_non_number_bound(ex, bad):
         hg.ops.clip(b, max=bad)
 
 
+def test_a_python_int_beyond_float_range_is_an_overflow_error_naming_the_op(ex):
+    b = ex.from_numpy(np.ones(3, np.float32))
+    with pytest.raises(OverflowError, match="clip: 'max' is too large for float32"):
+        hg.ops.clip(b, max=10**400)
+    with pytest.raises(OverflowError, match="softplus: 'beta' is too large for float32"):
+        hg.ops.softplus(b, beta=-(10**400))
+
+
 @pytest.mark.parametrize(
     ("name", "kw"),
     [("leaky_relu", "negative_slope"), ("softplus", "beta"), ("softplus", "threshold")],

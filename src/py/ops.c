@@ -261,6 +261,13 @@ static int param_f32(const char *fn, const op_params *ps, PyObject *const *a,
     }
     double v = PyFloat_AsDouble(o);
     if (v == -1.0 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_OverflowError,
+                         "%s: '%s' is too large for float32", fn,
+                         hg_kw_names[ps->kws[i]]);
+            return -1;
+        }
         if (!PyErr_ExceptionMatches(PyExc_TypeError))
             return -1;
         PyErr_Clear();
