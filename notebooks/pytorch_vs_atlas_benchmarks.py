@@ -37,11 +37,11 @@
 # ### Operations Tested
 #
 # 1. **Elementwise Operations** (vector add, mul, div, neg, abs)
-# 2. **Activation Functions** (ReLU, sigmoid, tanh, softmax)
+# 2. **Activation Functions** (ReLU, sigmoid, tanh, softmax, log-softmax, GELU)
 # 3. **Transcendental Functions** (exp, log, sqrt, pow)
 # 4. **Reductions** (sum, max, min)
 # 5. **Linear Algebra** (GEMM/matrix multiply)
-# 6. **Loss Functions** (MSE, cross-entropy)
+# 6. **Loss Functions** (MSE, cross-entropy, binary cross-entropy)
 #
 # ### Expected Results
 #
@@ -164,6 +164,7 @@ SIZES_ELEMENTWISE = [1_000, 10_000, 100_000, 1_000_000, 10_000_000]  # Vector op
 SIZES_REDUCTION = [1_000, 10_000, 100_000, 1_000_000]  # Reductions
 SIZES_GEMM = [64, 128, 256, 512, 1024]  # Matrix sizes (N×N)
 SIZES_SOFTMAX_ROWS = [1, 10, 100, 1_000]  # softmax over rows × 1000
+SIZES_LOG_SOFTMAX_ROWS = [1, 10, 100, 1_000, 4_096]  # log-softmax over rows × 1000
 SIZES_CE_BATCH = [64, 512, 4_096]  # cross-entropy (N, C=1000)
 
 # HOLOGRAM_BENCH_QUICK=1: every section at the op table's quick sizes (tests/test_notebook.py)
@@ -177,6 +178,7 @@ if QUICK:
     SIZES_REDUCTION = list(table["sum"].quick)
     SIZES_GEMM = list(table["gemm"].quick)
     SIZES_SOFTMAX_ROWS = list(table["softmax"].quick)
+    SIZES_LOG_SOFTMAX_ROWS = list(table["log_softmax"].quick)
     SIZES_CE_BATCH = list(table["cross_entropy"].quick)
     WARMUP_RUNS, TIMING_RUNS = suite.QUICK["warmup_runs"], suite.QUICK["timing_runs"]
 
@@ -441,8 +443,24 @@ df_tanh = bench("tanh", SIZES_ELEMENTWISE)
 # Atlas: hg.ops.softmax(x)   (2-D: each row)
 df_softmax = bench("softmax", SIZES_SOFTMAX_ROWS)
 
+# %% [markdown]
+# ### 4.5 Log-softmax (each row, over the last dimension)
+
 # %%
-plot_ops([df_relu, df_sigmoid, df_tanh, df_softmax])
+# PyTorch: torch.log_softmax(x, dim=-1)   (no out= variant)
+# Atlas: hg.ops.log_softmax(x)
+df_log_softmax = bench("log_softmax", SIZES_LOG_SOFTMAX_ROWS)
+
+# %% [markdown]
+# ### 4.6 GELU (exact, through erf)
+
+# %%
+# PyTorch: torch.nn.functional.gelu(x)   (no out= variant)
+# Atlas: hg.ops.gelu(x)
+df_gelu = bench("gelu", SIZES_REDUCTION)
+
+# %%
+plot_ops([df_relu, df_sigmoid, df_tanh, df_softmax, df_log_softmax, df_gelu])
 
 # %% [markdown]
 # ---
@@ -562,8 +580,16 @@ df_mse = bench("mse_loss", SIZES_REDUCTION)
 # Atlas: hg.ops.cross_entropy(logits, target)
 df_cross_entropy = bench("cross_entropy", SIZES_CE_BATCH)
 
+# %% [markdown]
+# ### 8.3 Binary Cross-Entropy (probabilities and targets in [0, 1])
+
 # %%
-plot_ops([df_mse, df_cross_entropy])
+# PyTorch: torch.nn.functional.binary_cross_entropy(p, t)
+# Atlas: hg.ops.binary_cross_entropy(p, t)
+df_binary_cross_entropy = bench("binary_cross_entropy", SIZES_REDUCTION)
+
+# %%
+plot_ops([df_mse, df_cross_entropy, df_binary_cross_entropy])
 
 # %% [markdown]
 # ---
@@ -586,6 +612,8 @@ all_results = pd.concat(
         df_sigmoid,
         df_tanh,
         df_softmax,
+        df_log_softmax,
+        df_gelu,
         df_exp,
         df_log,
         df_sqrt,
@@ -596,6 +624,7 @@ all_results = pd.concat(
         df_gemm,
         df_mse,
         df_cross_entropy,
+        df_binary_cross_entropy,
     ],
     ignore_index=True,
 )

@@ -15,6 +15,7 @@ These tests hold each signature to two things:
 
 import ast
 import inspect
+import math
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,8 @@ GA = RNG.integers(-4, 5, size=(3, 4)).astype(np.float32)
 GB = RNG.integers(-4, 5, size=(4, 5)).astype(np.float32)
 LOGITS = RNG.standard_normal((5, 3)).astype(np.float32)
 TARGET = np.array([0, 2, -100, 1, 2], dtype=np.int64)
+PROB = RNG.uniform(0.05, 0.95, 16).astype(np.float32)
+LABEL = RNG.uniform(0.0, 1.0, 16).astype(np.float32)
 
 
 def _f64(x):
@@ -171,6 +174,29 @@ def _cross_entropy(logits, target, ignore_index):
     lse = np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)
     keep = target != ignore_index
     return np.mean(lse[keep] - z[keep, target[keep]])
+
+
+def _gelu(a, approximate):
+    x = _f64(a)
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+def _softplus(a, beta, threshold):
+    x = _f64(a)
+    return np.where(x * beta > threshold, x, np.log1p(np.exp(x * beta)) / beta)
+
+
+def _bce(p, t):
+    p, t = _f64(p), _f64(t)
+    return -np.mean(t * np.log(p) + (1 - t) * np.log1p(-p))
+
+
+def _clip(a, min, max):  # noqa: A002 - the op's parameter names
+    lo = -np.inf if min is None else min
+    hi = np.inf if max is None else max
+    return np.minimum(np.maximum(a, np.float32(lo)), np.float32(hi))
 
 
 # op name, its arguments by parameter name (the values the test passes), the
@@ -208,6 +234,19 @@ CASES = [
         _cross_entropy,
         False,
     ),
+    ("gelu", {"a": X, "approximate": "none"}, _gelu, False),
+    ("gelu", {"a": X, "approximate": "tanh"}, _gelu, False),
+    ("silu", {"a": X}, lambda a: _f64(a) / (1 + np.exp(-_f64(a))), False),
+    (
+        "leaky_relu",
+        {"a": X, "negative_slope": 0.25},
+        lambda a, negative_slope: np.where(a > 0, a, a * np.float32(negative_slope)),
+        True,
+    ),
+    ("softplus", {"a": X, "beta": 2.0, "threshold": 1.0}, _softplus, False),
+    ("log_softmax", {"a": X}, lambda a: np.log(_softmax(a)), False),
+    ("binary_cross_entropy", {"p": PROB, "t": LABEL}, _bce, False),
+    ("clip", {"a": X, "min": -0.5, "max": 0.75}, _clip, True),
 ]
 CASE_IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]
 

@@ -89,6 +89,37 @@ def _np_cross_entropy(x, t):
     return -logp[np.arange(len(t)), t].mean()
 
 
+def _np_log_softmax(x):
+    d = x - x.max(axis=-1, keepdims=True)
+    return d - np.log(np.exp(d).sum(axis=-1, keepdims=True))
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf: math.erf per element
+
+
+def _np_gelu(x):
+    x64 = x.astype(np.float64)
+    return (0.5 * x64 * (1.0 + _ERF(x64 / math.sqrt(2.0)).astype(np.float64))).astype(F32)
+
+
+def _bce_inputs(rng, n):  # binary cross-entropy: probabilities, soft targets in [0, 1]
+    return rng.uniform(0.0, 1.0, n).astype(F32), rng.uniform(0.0, 1.0, n).astype(F32)
+
+
+def _np_bce(p, t):
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped at -100 below
+        lp = np.maximum(np.log(p), F32(-100))
+        lq = np.maximum(np.log1p(-p), F32(-100))
+    return np.mean((t - F32(1)) * lq - t * lp, dtype=np.float64)
+
+
+def _gelu_tol(xs):
+    """PyTorch's float32 gelu is itself off x Phi(x) by a little more than ATOL near
+    |x| = 3.5 (its vectorised erf; tests/test_ops_new.py compares its error with
+    Atlas's): the check's atol leaves room for PyTorch's error, not for Atlas's."""
+    return RTOL, 2 * ATOL
+
+
 def _accumulation_tol(xs):
     """Sums over many float32 terms: different (equally valid) summation orders differ
     by ~eps * sqrt(n) * |terms|, so the absolute tolerance grows with the reduced length."""
@@ -222,6 +253,27 @@ def _build_ops() -> dict[str, Op]:
             _np_softmax,
             hgo.softmax,
         ),
+        Op(
+            "log_softmax",
+            "activation",
+            (1, 10, 100, 1000, 4096),
+            (10,),
+            _rows,
+            lambda x: torch.log_softmax(x, dim=-1),
+            _np_log_softmax,
+            hgo.log_softmax,
+        ),
+        Op(
+            "gelu",
+            "activation",
+            red,
+            q,
+            _normal(),
+            tf.gelu,
+            _np_gelu,
+            hgo.gelu,
+            tol=_gelu_tol,
+        ),
         # transcendentals
         Op(
             "exp",
@@ -336,6 +388,17 @@ def _build_ops() -> dict[str, Op]:
             tf.cross_entropy,
             _np_cross_entropy,
             hgo.cross_entropy,
+        ),
+        Op(
+            "binary_cross_entropy",
+            "loss",
+            red,
+            q,
+            _bce_inputs,
+            tf.binary_cross_entropy,
+            _np_bce,
+            hgo.binary_cross_entropy,
+            tol=_accumulation_tol,
         ),
     ]
     return {op.name: op for op in table}

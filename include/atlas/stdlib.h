@@ -43,6 +43,14 @@ typedef enum at_stdop {
     AT_STD_GEMM,
     AT_STD_MSE_LOSS,
     AT_STD_CROSS_ENTROPY,
+    AT_STD_GELU,
+    AT_STD_GELU_TANH,
+    AT_STD_SILU,
+    AT_STD_LEAKY_RELU,
+    AT_STD_SOFTPLUS,
+    AT_STD_LOG_SOFTMAX,
+    AT_STD_BINARY_CROSS_ENTROPY,
+    AT_STD_CLIP,
     AT_STD_COUNT
 } at_stdop;
 
@@ -56,7 +64,9 @@ typedef struct at_tensor {
 } at_tensor;
 
 typedef struct at_stdop_params {
-    float scalar;          /* POW_SCALAR exponent                        */
+    float scalar;          /* POW_SCALAR exponent, LEAKY_RELU slope,
+                              SOFTPLUS beta, CLIP lower bound            */
+    float scalar2;         /* SOFTPLUS threshold, CLIP upper bound       */
     int64_t ignore_index;  /* CROSS_ENTROPY (PyTorch default -100)       */
     int64_t m, n, k;       /* GEMM                                       */
 } at_stdop_params;

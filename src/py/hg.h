@@ -59,7 +59,15 @@
     X(DTYPE, "dtype") \
     X(ARR, "arr") \
     X(NAME, "name") \
-    X(KERNEL, "kernel")
+    X(KERNEL, "kernel") \
+    X(APPROXIMATE, "approximate") \
+    X(NEGATIVE_SLOPE, "negative_slope") \
+    X(BETA, "beta") \
+    X(THRESHOLD, "threshold") \
+    X(P, "p") \
+    X(T, "t") \
+    X(MIN, "min") \
+    X(MAX, "max")
 /* clang-format on */
 #define HG_KW_ENUM(N, s) HG_KW_##N,
 typedef enum hg_kw {

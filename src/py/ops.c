@@ -7,10 +7,12 @@
  * keyword parsing unless keywords are actually passed. */
 #include "hg.h"
 
+#include <math.h>
 #include <string.h>
 
 static const at_stdop_params default_params = {
     .scalar = 0.0f,
+    .scalar2 = 0.0f,
     .ignore_index = -100,
     .m = 0,
     .n = 0,
@@ -99,6 +101,11 @@ OP_PARAMS(a_axis, 2, 1, HG_KW_A, HG_KW_AXIS);
 OP_PARAMS(gemm, 2, 2, HG_KW_A, HG_KW_B, HG_KW_M, HG_KW_N, HG_KW_K);
 OP_PARAMS(ce, 3, 2, HG_KW_LOGITS, HG_KW_TARGET, HG_KW_IGNORE_INDEX);
 OP_PARAMS(name, 1, 1, HG_KW_NAME);
+OP_PARAMS(gelu, 2, 1, HG_KW_A, HG_KW_APPROXIMATE);
+OP_PARAMS(leaky_relu, 2, 1, HG_KW_A, HG_KW_NEGATIVE_SLOPE);
+OP_PARAMS(softplus, 3, 1, HG_KW_A, HG_KW_BETA, HG_KW_THRESHOLD);
+OP_PARAMS(p_t, 2, 2, HG_KW_P, HG_KW_T);
+OP_PARAMS(clip, 3, 1, HG_KW_A, HG_KW_MIN, HG_KW_MAX);
 
 /* Parse a vectorcall argument vector into out[0..ps->nkw).  A call with
  * positional arguments only skips the keyword matching.  0, or -1 with
@@ -240,6 +247,102 @@ static PyObject *cross_entropy(hg_state *st, const char *fn,
     return run_op(st, op, fn, a, ps->kws, 2, &p);
 }
 
+/* ---- ops with Python-number parameters --------------------------------- */
+
+/* Argument i of a as a float32: dflt when it is absent (or None, with
+ * none_ok).  0, or -1 with an exception set. */
+static int param_f32(const char *fn, const op_params *ps, PyObject *const *a,
+                     int i, float dflt, int none_ok, float *out)
+{
+    PyObject *o = a[i];
+    if (o == NULL || (none_ok && o == Py_None)) {
+        *out = dflt;
+        return 0;
+    }
+    double v = PyFloat_AsDouble(o);
+    if (v == -1.0 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_OverflowError,
+                         "%s: '%s' is too large for float32", fn,
+                         hg_kw_names[ps->kws[i]]);
+            return -1;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_TypeError))
+            return -1;
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError,
+                     "%s: '%s' must be a Python float or int%s, got %.200s", fn,
+                     hg_kw_names[ps->kws[i]], none_ok ? " or None" : "",
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+/* gelu(a, approximate="none" | "tanh"): one kernel per form. */
+static PyObject *gelu(hg_state *st, const char *fn, const op_params *ps,
+                      PyObject *const *a, at_stdop exact, at_stdop by_tanh)
+{
+    at_stdop op = exact;
+    if (a[1] != NULL) {
+        if (!PyUnicode_Check(a[1])) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s: approximate must be a str, got %.200s", fn,
+                         Py_TYPE(a[1])->tp_name);
+            return NULL;
+        }
+        if (PyUnicode_CompareWithASCIIString(a[1], "tanh") == 0) {
+            op = by_tanh;
+        } else if (PyUnicode_CompareWithASCIIString(a[1], "none") != 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: approximate must be 'none' or 'tanh', got %R", fn,
+                         a[1]);
+            return NULL;
+        }
+    }
+    return run_op(st, op, fn, a, ps->kws, 1, &default_params);
+}
+
+/* leaky_relu(a, negative_slope=0.01) */
+static PyObject *leaky_relu(hg_state *st, const char *fn, const op_params *ps,
+                            PyObject *const *a, at_stdop op)
+{
+    at_stdop_params p = default_params;
+    if (param_f32(fn, ps, a, 1, 0.01f, 0, &p.scalar) < 0)
+        return NULL;
+    return run_op(st, op, fn, a, ps->kws, 1, &p);
+}
+
+/* softplus(a, beta=1.0, threshold=20.0) */
+static PyObject *softplus(hg_state *st, const char *fn, const op_params *ps,
+                          PyObject *const *a, at_stdop op)
+{
+    at_stdop_params p = default_params;
+    if (param_f32(fn, ps, a, 1, 1.0f, 0, &p.scalar) < 0
+        || param_f32(fn, ps, a, 2, 20.0f, 0, &p.scalar2) < 0)
+        return NULL;
+    return run_op(st, op, fn, a, ps->kws, 1, &p);
+}
+
+/* clip(a, min=None, max=None): an absent bound is -inf or inf. */
+static PyObject *clip(hg_state *st, const char *fn, const op_params *ps,
+                      PyObject *const *a, at_stdop op)
+{
+    at_stdop_params p = default_params;
+    if ((a[1] == NULL || a[1] == Py_None) && (a[2] == NULL || a[2] == Py_None))
+    {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: at least one of 'min' or 'max' must not be None", fn);
+        return NULL;
+    }
+    if (param_f32(fn, ps, a, 1, -HUGE_VALF, 1, &p.scalar) < 0
+        || param_f32(fn, ps, a, 2, HUGE_VALF, 1, &p.scalar2) < 0)
+        return NULL;
+    return run_op(st, op, fn, a, ps->kws, 1, &p);
+}
+
 /* Every op, one entry each: its Python name, the parameter list of its text
  * signature and its docstring (what inspect.signature and help() show), then
  * how it runs: the implementation, the op_params it parses (the same list as
@@ -286,7 +389,30 @@ static PyObject *cross_entropy(hg_state *st, const char *fn,
     X(cross_entropy, "logits, target, ignore_index=-100", \
       "Mean cross-entropy over the rows whose target is not ignore_index, " \
       "as a 0-d Buffer.", \
-      cross_entropy, params_ce, AT_STD_CROSS_ENTROPY)
+      cross_entropy, params_ce, AT_STD_CROSS_ENTROPY) \
+    X(gelu, "a, approximate='none'", \
+      "a * Phi(a) (Phi the standard normal CDF, through erf), or with " \
+      "approximate='tanh' PyTorch's tanh form, as a new Buffer.", \
+      gelu, params_gelu, AT_STD_GELU, AT_STD_GELU_TANH) \
+    OP_A(X, silu, "a * sigmoid(a)", SILU) \
+    X(leaky_relu, "a, negative_slope=0.01", \
+      "a where a > 0, else a * negative_slope, as a new Buffer.", \
+      leaky_relu, params_leaky_relu, AT_STD_LEAKY_RELU) \
+    X(softplus, "a, beta=1.0, threshold=20.0", \
+      "log1p(exp(beta * a)) / beta, or a where beta * a > threshold, " \
+      "as a new Buffer.", \
+      softplus, params_softplus, AT_STD_SOFTPLUS) \
+    OP_A(X, log_softmax, \
+         "log(softmax(a)) over the last axis (each row; a 1-D buffer whole)", \
+         LOG_SOFTMAX) \
+    X(binary_cross_entropy, "p, t", \
+      "Mean of -(t * log(p) + (1 - t) * log(1 - p)), each log clamped at " \
+      "-100, as a 0-d Buffer; p and t of one shape, in [0, 1].", \
+      plain, params_p_t, AT_STD_BINARY_CROSS_ENTROPY) \
+    X(clip, "a, min=None, max=None", \
+      "a clamped to [min, max] (torch.clamp: NaN propagates; min > max " \
+      "gives max), as a new Buffer.", \
+      clip, params_clip, AT_STD_CLIP)
 /* clang-format on */
 
 HG_OPS(OP_ENTRY)

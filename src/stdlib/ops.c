@@ -33,6 +33,12 @@
     "kernel " name "(x: f32, out: f32) {\n  %x = load x\n  %r = reduce." op \
     ".row %x\n  store out, %r\n}\n"
 
+/* The end of a kernel that stores the mean of the whole launch: `total`
+ * (a sum over every element) over rows x cols, into out. */
+#define STORE_MEAN(total)                             \
+    "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n" \
+    "  %nf = cast.f32 %n\n  %m = div " total ", %nf\n  store out, %m\n}\n"
+
 /* ---- what a descriptor holds --------------------------------------------- */
 
 typedef struct stdop stdop;
@@ -80,14 +86,14 @@ typedef at_status (*index_message)(const at_tensor *in, size_t cols,
  * uses to decide on waking workers. */
 struct stdop {
     const char *name;
-    const char *ir; /* params: the inputs, then the output, with the scalar
-                       (if any) where `scalar` says */
+    const char *ir; /* params: the inputs, then the output, with the
+                       scalars (if any) where `scalar` says */
     int nin;
     role in[2];
     shape_rule shape;
     int nonempty; /* a reduction without an identity (max, min) */
     geometry geom;
-    scalar_arg scalar;
+    scalar_arg scalar[2]; /* in increasing param index */
     index_message index_error;
 };
 
@@ -260,6 +266,22 @@ static at_status target_out_of_range(const at_tensor *in, size_t cols,
                         shape_str(s1, sizeof s1, &in[1]));
 }
 
+/* A probability outside [0, 1] (the kernel's range check of its count of
+ * them failed), in PyTorch's words. */
+static at_status probability_out_of_range(const at_tensor *in, size_t cols,
+                                          const at_launch_diag *diag,
+                                          at_error *err)
+{
+    char s0[96], s1[96];
+    (void)cols;
+    (void)diag;
+    return at_error_set(err, AT_E_VALUE,
+                        "binary_cross_entropy: all elements of p and t "
+                        "must be between 0 and 1 (p %s, t %s)",
+                        shape_str(s0, sizeof s0, &in[0]),
+                        shape_str(s1, sizeof s1, &in[1]));
+}
+
 /* ---- the ops ------------------------------------------------------------ */
 
 /* one float32 input, which messages call "input" */
@@ -270,6 +292,16 @@ static at_status target_out_of_range(const at_tensor *in, size_t cols,
 #define MAP2(op, irop)                                                        \
     .name = op, .ir = BINARY(op, irop), .nin = 2, .in = {F32("a"), F32("b")}, \
     .shape = to_input_shape
+/* y = f(x) elementwise, f in IR text: `body` computes %y from %x and the
+ * scalar params that `params` declares (each "name: f32 scalar, ") */
+#define MAP1_IR(op, params, body)                                           \
+    .name = op,                                                             \
+    .ir = "kernel " op "(x: f32, " params "y: f32) {\n  %x = load x\n" body \
+          "  store y, %y\n}\n",                                             \
+    ONE_INPUT, .shape = to_input_shape
+/* the f32 scalars of a MAP1_IR kernel with two: params 1 and 2 */
+#define TWO_SCALARS \
+    .scalar = {SCALAR(1, scalar, AT_F32), SCALAR(2, scalar2, AT_F32)}
 /* a reduction of the whole buffer, or along the last axis of a 2-D one */
 #define FOLD(op, irop, empty_ok)                                           \
     .name = op, .ir = REDUCE_ALL(op, irop), ONE_INPUT, .shape = to_scalar, \
@@ -299,7 +331,7 @@ static const stdop ops[AT_STD_COUNT] = {
                "  %r = pow %x, %s\n  store y, %r\n}\n",
          ONE_INPUT,
          .shape = to_input_shape,
-         .scalar = SCALAR(1, scalar, AT_F32)},
+         .scalar = {SCALAR(1, scalar, AT_F32)}},
     [AT_STD_SOFTMAX] = {.name = "softmax",
                         .ir = "kernel softmax(x: f32, y: f32) {\n"
                               "  %x = load x\n"
@@ -316,11 +348,10 @@ static const stdop ops[AT_STD_COUNT] = {
                         .shape = to_input_shape,
                         .geom = LAST_AXIS},
     [AT_STD_MEAN] = {.name = "mean",
-                     .ir = "kernel mean(x: f32, out: f32) {\n"
-                           "  %x = load x\n  %s = reduce.sum.all %x\n"
-                           "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
-                           "  %nf = cast.f32 %n\n  %m = div %s, %nf\n"
-                           "  store out, %m\n}\n",
+                     .ir =
+                         "kernel mean(x: f32, out: f32) {\n"
+                         "  %x = load x\n  %s = reduce.sum.all %x\n" STORE_MEAN(
+                             "%s"),
                      ONE_INPUT,
                      .shape = to_scalar},
     [AT_STD_SUM] = {FOLD("sum", "sum", 1)},
@@ -346,18 +377,16 @@ static const stdop ops[AT_STD_COUNT] = {
          .in = {F32("a"), F32("b")},
          .shape = to_matmul,
          .geom = MATMUL,
-         .scalar = SCALAR(3, k, AT_I64)},
-    [AT_STD_MSE_LOSS] = {.name = "mse_loss",
-                         .ir =
-                             "kernel mse_loss(p: f32, t: f32, out: f32) {\n"
-                             "  %p = load p\n  %t = load t\n  %d = sub %p, %t\n"
-                             "  %sq = mul %d, %d\n  %s = reduce.sum.all %sq\n"
-                             "  %r = nrows\n  %c = ncols\n  %n = mul %r, %c\n"
-                             "  %nf = cast.f32 %n\n  %m = div %s, %nf\n"
-                             "  store out, %m\n}\n",
-                         .nin = 2,
-                         .in = {F32("pred"), F32("target")},
-                         .shape = to_scalar},
+         .scalar = {SCALAR(3, k, AT_I64)}},
+    [AT_STD_MSE_LOSS] =
+        {.name = "mse_loss",
+         .ir =
+             "kernel mse_loss(p: f32, t: f32, out: f32) {\n"
+             "  %p = load p\n  %t = load t\n  %d = sub %p, %t\n"
+             "  %sq = mul %d, %d\n  %s = reduce.sum.all %sq\n" STORE_MEAN("%s"),
+         .nin = 2,
+         .in = {F32("pred"), F32("target")},
+         .shape = to_scalar},
     [AT_STD_CROSS_ENTROPY] =
         {.name = "cross_entropy",
          .ir = "kernel cross_entropy(x: f32, t: i64, ignore: i64 scalar, "
@@ -397,8 +426,117 @@ static const stdop ops[AT_STD_COUNT] = {
          .in = {F32("logits"), {"target", AT_I64, "int64 class indices"}},
          .shape = to_class_loss,
          .geom = LAST_AXIS,
-         .scalar = SCALAR(2, ignore_index, AT_I64),
+         .scalar = {SCALAR(2, ignore_index, AT_I64)},
          .index_error = target_out_of_range},
+    /* PyTorch's CPU forms: x/2 (1 + erf(x/sqrt 2)) and
+     * x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    [AT_STD_GELU] = {MAP1_IR("gelu", "",
+                             "  %half = const.f32 0.5\n"
+                             "  %h = mul %x, %half\n"
+                             "  %a = const.f32 0.707106781186547524\n"
+                             "  %z = mul %x, %a\n"
+                             "  %e = erf %z\n"
+                             "  %one = const.f32 1\n"
+                             "  %p = add %one, %e\n"
+                             "  %y = mul %h, %p\n")},
+    [AT_STD_GELU_TANH] = {MAP1_IR("gelu_tanh", "",
+                                  "  %x2 = mul %x, %x\n"
+                                  "  %x3 = mul %x2, %x\n"
+                                  "  %k = const.f32 0.044715\n"
+                                  "  %kx3 = mul %k, %x3\n"
+                                  "  %s = add %x, %kx3\n"
+                                  "  %b = const.f32 0.797884560802865355\n"
+                                  "  %in = mul %b, %s\n"
+                                  "  %t = tanh %in\n"
+                                  "  %one = const.f32 1\n"
+                                  "  %p = add %one, %t\n"
+                                  "  %half = const.f32 0.5\n"
+                                  "  %h = mul %half, %x\n"
+                                  "  %y = mul %h, %p\n")},
+    /* x / (1 + exp(-x)), PyTorch's form */
+    [AT_STD_SILU] = {MAP1_IR("silu", "",
+                             "  %n = neg %x\n"
+                             "  %e = exp %n\n"
+                             "  %one = const.f32 1\n"
+                             "  %d = add %one, %e\n"
+                             "  %y = div %x, %d\n")},
+    [AT_STD_LEAKY_RELU] = {MAP1_IR("leaky_relu", "slope: f32 scalar, ",
+                                   "  %s = param slope\n"
+                                   "  %zero = const.f32 0\n"
+                                   "  %pos = gt %x, %zero\n"
+                                   "  %n = mul %x, %s\n"
+                                   "  %y = select %pos, %x, %n\n"),
+                           .scalar = {SCALAR(1, scalar, AT_F32)}},
+    /* x where beta x > threshold, else log1p(exp(beta x)) / beta */
+    [AT_STD_SOFTPLUS] = {MAP1_IR("softplus",
+                                 "beta: f32 scalar, threshold: f32 scalar, ",
+                                 "  %b = param beta\n"
+                                 "  %th = param threshold\n"
+                                 "  %bx = mul %x, %b\n"
+                                 "  %big = gt %bx, %th\n"
+                                 "  %e = exp %bx\n"
+                                 "  %l = log1p %e\n"
+                                 "  %s = div %l, %b\n"
+                                 "  %y = select %big, %x, %s\n"),
+                         TWO_SCALARS},
+    /* (x - max) - log(sum(exp(x - max))) per row, PyTorch's order:
+     * x - (max + log(sum)) would lose the log beside a large max */
+    [AT_STD_LOG_SOFTMAX] = {MAP1_IR("log_softmax", "",
+                                    "  %m = reduce.max.row %x\n"
+                                    "  %d = sub %x, %m\n"
+                                    "  %e = exp %d\n"
+                                    "  %s = reduce.sum.row %e\n"
+                                    "  %ls = log %s\n"
+                                    "  %y = sub %d, %ls\n"),
+                            .geom = LAST_AXIS},
+    /* PyTorch's CPU loss per element, each log clamped at -100:
+     * (t - 1) max(log1p(-p), -100) - t max(log(p), -100); the mean of
+     * them.  For an element v of p or t outside [0, 1] (or NaN),
+     * v (1 - v) >= 0 is false: the count of such elements must be 0. */
+    [AT_STD_BINARY_CROSS_ENTROPY] =
+        {.name = "binary_cross_entropy",
+         .ir = "kernel binary_cross_entropy(p: f32, t: f32, out: f32) {\n"
+               "  %p = load p\n"
+               "  %t = load t\n"
+               "  %one = const.f32 1\n"
+               "  %zero = const.f32 0\n"
+               "  %floor = const.f32 -100\n"
+               "  %lp = log %p\n"
+               "  %lpc = max %lp, %floor\n"
+               "  %np = neg %p\n"
+               "  %lq = log1p %np\n"
+               "  %lqc = max %lq, %floor\n"
+               "  %tm1 = sub %t, %one\n"
+               "  %a = mul %tm1, %lqc\n"
+               "  %b = mul %t, %lpc\n"
+               "  %l = sub %a, %b\n"
+               "  %total = reduce.sum.all %l\n"
+               "  # the elements outside [0, 1]\n"
+               "  %q = sub %one, %p\n"
+               "  %pq = mul %p, %q\n"
+               "  %okp = ge %pq, %zero\n"
+               "  %u = sub %one, %t\n"
+               "  %tu = mul %t, %u\n"
+               "  %okt = ge %tu, %zero\n"
+               "  %bp = select %okp, %zero, %one\n"
+               "  %bad = select %okt, %bp, %one\n"
+               "  %nbad = reduce.sum.all %bad\n"
+               "  %nb = cast.i64 %nbad\n"
+               "  %z = const.i64 0\n"
+               "  %o = const.i64 1\n"
+               "  check.range %nb, %z, %o\n" STORE_MEAN("%total"),
+         .nin = 2,
+         .in = {F32("p"), F32("t")},
+         .shape = to_scalar,
+         .index_error = probability_out_of_range},
+    /* torch.clamp: max(x, lo), then min(that, hi), NaN propagating; an
+     * absent bound is -inf or inf */
+    [AT_STD_CLIP] = {MAP1_IR("clip", "lo: f32 scalar, hi: f32 scalar, ",
+                             "  %lo = param lo\n"
+                             "  %hi = param hi\n"
+                             "  %a = max %x, %lo\n"
+                             "  %y = min %a, %hi\n"),
+                     TWO_SCALARS},
 };
 
 /* ---- the generic part ---------------------------------------------------- */
@@ -521,7 +659,7 @@ static at_arg buf_arg(const at_tensor *t)
 }
 
 /* The launch's arguments in the kernel's param order: the inputs, then the
- * output, with the scalar (if any) at its index.  Returns how many. */
+ * output, with the scalars (if any) at their indices.  Returns how many. */
 static size_t launch_args(const stdop *d, const at_tensor *in,
                           const at_stdop_params *prm, const at_tensor *out,
                           at_arg *args)
@@ -530,12 +668,12 @@ static size_t launch_args(const stdop *d, const at_tensor *in,
     for (int i = 0; i < d->nin; i++)
         args[n++] = buf_arg(&in[i]);
     args[n++] = buf_arg(out);
-    if (d->scalar.at) {
-        size_t at = (size_t)d->scalar.at - 1;
-        const char *v = (const char *)prm + d->scalar.offset;
+    for (int s = 0; s < 2 && d->scalar[s].at; s++) {
+        size_t at = (size_t)d->scalar[s].at - 1;
+        const char *v = (const char *)prm + d->scalar[s].offset;
         memmove(&args[at + 1], &args[at], (n - at) * sizeof *args);
         memset(&args[at], 0, sizeof *args);
-        if (d->scalar.dtype == AT_F32)
+        if (d->scalar[s].dtype == AT_F32)
             memcpy(&args[at].scalar.f32, v, sizeof args[at].scalar.f32);
         else
             memcpy(&args[at].scalar.i64, v, sizeof args[at].scalar.i64);
