@@ -612,3 +612,25 @@ def test_geomean_reference_values():
     assert report.geomean([2.0, 8.0]) == pytest.approx(4.0, rel=1e-15)
     assert report.geomean([0.5, 2.0, float("nan"), -1.0, 0.0]) == pytest.approx(1.0, rel=1e-15)
     assert math.isnan(report.geomean([float("nan")]))
+
+
+def test_run_op_checks_against_its_reference():
+    """An op checked against float64 passes on the float64 answer when PyTorch's is off, and
+    fails on a wrong Atlas result; an op checked against PyTorch fails when PyTorch is off."""
+    import dataclasses
+
+    from hologram.bench import suite
+
+    ex = hg.Executor(threads=1)
+    neg = suite.ops()["neg"]
+    torch_off = dataclasses.replace(neg, torch=lambda t: -t + 1e-3)  # PyTorch 1e-3 away
+    fast = {"warmup_runs": 1, "timing_runs": 2, "min_sample_s": 0.0}
+    rec = suite.run_op(dataclasses.replace(torch_off, reference="float64"), 1000, ex, **fast)
+    assert (rec["correct"], rec["max_abs_diff"]) == (True, 0.0)
+    rec = suite.run_op(torch_off, 1000, ex, **fast)
+    assert rec["correct"] is False and rec["error"].startswith("AssertionError: neg")
+    wrong = dataclasses.replace(neg, atlas=hg.ops.abs, reference="float64")
+    assert suite.run_op(wrong, 1000, ex, **fast)["correct"] is False
+    gelu = suite.ops()["gelu"]
+    assert gelu.reference == "float64"
+    assert gelu.tol((np.zeros(3, np.float32),)) == (suite.RTOL, suite.ATOL)

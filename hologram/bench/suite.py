@@ -39,6 +39,9 @@ class Op:
     atlas: Callable[..., Any]  # (*buffers) -> Buffer
     torch_out: Callable[..., Any] | None = None  # (out, *tensors) -> out
     tol: Callable[[tuple[np.ndarray, ...]], tuple[float, float]] = lambda xs: (RTOL, ATOL)
+    # what Atlas's result is checked against: PyTorch's, or the float64 NumPy reference
+    # for an op whose float32 PyTorch result is itself outside the tolerance of float64
+    reference: str = "pytorch"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -111,13 +114,6 @@ def _np_bce(p, t):
         lp = np.maximum(np.log(p), F32(-100))
         lq = np.maximum(np.log1p(-p), F32(-100))
     return np.mean((t - F32(1)) * lq - t * lp, dtype=np.float64)
-
-
-def _gelu_tol(xs):
-    """PyTorch's float32 gelu is itself off x Phi(x) by a little more than ATOL near
-    |x| = 3.5 (its vectorised erf; tests/test_ops_new.py compares its error with
-    Atlas's): the check's atol leaves room for PyTorch's error, not for Atlas's."""
-    return RTOL, 2 * ATOL
 
 
 def _accumulation_tol(xs):
@@ -272,7 +268,10 @@ def _build_ops() -> dict[str, Op]:
             tf.gelu,
             _np_gelu,
             hgo.gelu,
-            tol=_gelu_tol,
+            # PyTorch's float32 gelu is off x Phi(x) by a little more than the tolerance
+            # near |x| = 3.5 (its vectorised erf; tests/test_ops_new.py compares both
+            # errors): Atlas is checked against float64 at the usual tolerance instead
+            reference="float64",
         ),
         # transcendentals
         Op(
@@ -484,7 +483,8 @@ def run_op(
     }
     rtol, atol = op.tol(arrays)
     errors = []
-    expected = op.torch(*tensors)
+    torch_result = op.torch(*tensors)
+    expected = torch_result if op.reference == "pytorch" else op.numpy(*arrays)
     try:
         rec["max_abs_diff"] = verify_correctness(
             op.atlas(*buffers), expected, rtol, atol, name=op.name
@@ -494,13 +494,14 @@ def run_op(
         if not isinstance(exc, AssertionError):
             fns.pop("atlas")
     try:
-        verify_correctness(
-            op.numpy(*arrays), expected, rtol, atol, name=f"{op.name} (numpy reference)"
-        )
+        if op.reference == "pytorch":
+            verify_correctness(
+                op.numpy(*arrays), expected, rtol, atol, name=f"{op.name} (numpy reference)"
+            )
     except AssertionError as exc:
         errors.append(f"AssertionError: {exc}")
     if op.torch_out is not None:
-        out = torch.empty_like(expected)
+        out = torch.empty_like(torch_result)
         fns["pytorch_out"] = lambda: op.torch_out(out, *tensors)
     rec["correct"] = not errors
     rec["error"] = "; ".join(errors) or None
