@@ -492,6 +492,21 @@ static void accuracy(uint32_t stride)
 /* ------------------------------------------------------------------------ */
 /* Contract: tails, unaligned, in place, no writes past n, lane independence */
 
+/* Runs function k of the list over n elements, y = f(x); b is the second
+ * operand of the two-buffer pow. */
+static void run_fn(const at_ktable *t, int k, size_t n, float *y,
+                   const float *x, const float *b)
+{
+    if (k < F_NUN)
+        t->unary[lane_of(k)](n, y, x);
+    else if (k == F_POW)
+        t->binary[AT_BIN_POW](n, y, x, b);
+    else if (k == F_POWS)
+        t->binary_s[AT_BIN_POW](n, y, x, 1.7f);
+    else
+        t->binary_rs[AT_BIN_POW](n, y, x, 1.3f);
+}
+
 static int contract(int l)
 {
     at_ktable *t = &levels[l].t;
@@ -517,24 +532,9 @@ static int contract(int l)
                     out[i] = 12345.0f;
                 /* lane-independent reference: element by element */
                 for (int i = 0; i < n; i++) {
-                    if (k < F_NUN)
-                        t->unary[lane_of(k)](1, &ref1[i], &x[i]);
-                    else if (k == F_POW)
-                        t->binary[AT_BIN_POW](1, &ref1[i], &x[i],
-                                              &in2[i + 1 + off]);
-                    else if (k == F_POWS)
-                        t->binary_s[AT_BIN_POW](1, &ref1[i], &x[i], 1.7f);
-                    else
-                        t->binary_rs[AT_BIN_POW](1, &ref1[i], &x[i], 1.3f);
+                    run_fn(t, k, 1, &ref1[i], &x[i], &in2[i + 1 + off]);
                 }
-                if (k < F_NUN)
-                    t->unary[lane_of(k)]((size_t)n, y, x);
-                else if (k == F_POW)
-                    t->binary[AT_BIN_POW]((size_t)n, y, x, in2 + 1 + off);
-                else if (k == F_POWS)
-                    t->binary_s[AT_BIN_POW]((size_t)n, y, x, 1.7f);
-                else
-                    t->binary_rs[AT_BIN_POW]((size_t)n, y, x, 1.3f);
+                run_fn(t, k, (size_t)n, y, x, in2 + 1 + off);
                 for (int i = 0; i < n; i++)
                     if (b_of(y[i]) != b_of(ref1[i]))
                         bad++;
@@ -547,14 +547,7 @@ static int contract(int l)
                 /* in place */
                 float buf[MAXN + 32];
                 memcpy(buf, x, (size_t)n * sizeof(float));
-                if (k < F_NUN)
-                    t->unary[lane_of(k)]((size_t)n, buf, buf);
-                else if (k == F_POW)
-                    t->binary[AT_BIN_POW]((size_t)n, buf, buf, in2 + 1 + off);
-                else if (k == F_POWS)
-                    t->binary_s[AT_BIN_POW]((size_t)n, buf, buf, 1.7f);
-                else
-                    t->binary_rs[AT_BIN_POW]((size_t)n, buf, buf, 1.3f);
+                run_fn(t, k, (size_t)n, buf, buf, in2 + 1 + off);
                 for (int i = 0; i < n; i++)
                     if (b_of(buf[i]) != b_of(ref1[i]))
                         bad++;
