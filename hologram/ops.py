@@ -14,6 +14,7 @@ from ._core import (
     gelu,
     gemm,
     kernel_ir,
+    layer_norm,
     leaky_relu,
     log,
     log_softmax,
@@ -66,5 +67,6 @@ __all__ = [
     "log_softmax",
     "binary_cross_entropy",
     "clip",
+    "layer_norm",
     "kernel_ir",
 ]

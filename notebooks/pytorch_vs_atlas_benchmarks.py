@@ -165,6 +165,7 @@ SIZES_REDUCTION = [1_000, 10_000, 100_000, 1_000_000]  # Reductions
 SIZES_GEMM = [64, 128, 256, 512, 1024]  # Matrix sizes (N×N)
 SIZES_SOFTMAX_ROWS = [1, 10, 100, 1_000]  # softmax over rows × 1000
 SIZES_LOG_SOFTMAX_ROWS = [1, 10, 100, 1_000, 4_096]  # log-softmax over rows × 1000
+SIZES_LAYER_NORM_ROWS = [1, 10, 100, 1_000, 4_096]  # layer norm over rows × 1024
 SIZES_CE_BATCH = [64, 512, 4_096]  # cross-entropy (N, C=1000)
 
 # HOLOGRAM_BENCH_QUICK=1: every section at the op table's quick sizes (tests/test_notebook.py)
@@ -179,6 +180,7 @@ if QUICK:
     SIZES_GEMM = list(table["gemm"].quick)
     SIZES_SOFTMAX_ROWS = list(table["softmax"].quick)
     SIZES_LOG_SOFTMAX_ROWS = list(table["log_softmax"].quick)
+    SIZES_LAYER_NORM_ROWS = list(table["layer_norm"].quick)
     SIZES_CE_BATCH = list(table["cross_entropy"].quick)
     WARMUP_RUNS, TIMING_RUNS = suite.QUICK["warmup_runs"], suite.QUICK["timing_runs"]
 
@@ -452,7 +454,15 @@ df_softmax = bench("softmax", SIZES_SOFTMAX_ROWS)
 df_log_softmax = bench("log_softmax", SIZES_LOG_SOFTMAX_ROWS)
 
 # %% [markdown]
-# ### 4.6 GELU (exact, through erf)
+# ### 4.6 Layer norm (each row, over the last dimension, with weight and bias)
+
+# %%
+# PyTorch: torch.nn.functional.layer_norm(x, (1024,), w, b)   (no out= variant)
+# Atlas: hg.ops.layer_norm(x, w, b)
+df_layer_norm = bench("layer_norm", SIZES_LAYER_NORM_ROWS)
+
+# %% [markdown]
+# ### 4.7 GELU (exact, through erf)
 
 # %%
 # PyTorch: torch.nn.functional.gelu(x)   (no out= variant)
@@ -460,7 +470,7 @@ df_log_softmax = bench("log_softmax", SIZES_LOG_SOFTMAX_ROWS)
 df_gelu = bench("gelu", SIZES_REDUCTION)
 
 # %%
-plot_ops([df_relu, df_sigmoid, df_tanh, df_softmax, df_log_softmax, df_gelu])
+plot_ops([df_relu, df_sigmoid, df_tanh, df_softmax, df_log_softmax, df_layer_norm, df_gelu])
 
 # %% [markdown]
 # ---
@@ -613,6 +623,7 @@ all_results = pd.concat(
         df_tanh,
         df_softmax,
         df_log_softmax,
+        df_layer_norm,
         df_gelu,
         df_exp,
         df_log,

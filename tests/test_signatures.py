@@ -199,6 +199,14 @@ def _clip(a, min, max):  # noqa: A002 - the op's parameter names
     return np.minimum(np.maximum(a, np.float32(lo)), np.float32(hi))
 
 
+def _layer_norm(x, weight, bias, eps):
+    x = _f64(x)
+    d = x - x.mean(axis=-1, keepdims=True)
+    y = d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + eps)
+    y = y if weight is None else y * _f64(weight)
+    return y if bias is None else y + _f64(bias)
+
+
 # op name, its arguments by parameter name (the values the test passes), the
 # reference as a function of those arguments, and whether it is exact.
 CASES = [
@@ -247,6 +255,12 @@ CASES = [
     ("log_softmax", {"a": X}, lambda a: np.log(_softmax(a)), False),
     ("binary_cross_entropy", {"p": PROB, "t": LABEL}, _bce, False),
     ("clip", {"a": X, "min": -0.5, "max": 0.75}, _clip, True),
+    (
+        "layer_norm",
+        {"x": LOGITS, "weight": LOGITS[0] * 2, "bias": LOGITS[1], "eps": 0.5},
+        _layer_norm,
+        False,
+    ),
 ]
 CASE_IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]
 

@@ -68,6 +68,14 @@ def _rows(rng, rows):  # softmax: rows x 1000
     return (rng.standard_normal((rows, 1000), dtype=F32) * F32(3),)
 
 
+def _ln_inputs(rng, rows, cols=1024):  # layer_norm: rows x 1024, weight and bias (1024,)
+    return (
+        rng.standard_normal((rows, cols), dtype=F32) * F32(3) + F32(1),
+        rng.standard_normal(cols, dtype=F32),
+        rng.standard_normal(cols, dtype=F32),
+    )
+
+
 def _square(rng, n):  # gemm: two N x N
     return rng.standard_normal((n, n), dtype=F32), rng.standard_normal((n, n), dtype=F32)
 
@@ -95,6 +103,14 @@ def _np_cross_entropy(x, t):
 def _np_log_softmax(x):
     d = x - x.max(axis=-1, keepdims=True)
     return d - np.log(np.exp(d).sum(axis=-1, keepdims=True))
+
+
+def _np_layer_norm(x, w, b, eps=1e-5):
+    """The float64 layer norm (biased variance), rounded to float32."""
+    x64 = x.astype(np.float64)
+    d = x64 - x64.mean(axis=-1, keepdims=True)
+    n = d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + eps)
+    return (n * w.astype(np.float64) + b.astype(np.float64)).astype(F32)
 
 
 _ERF = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf: math.erf per element
@@ -258,6 +274,16 @@ def _build_ops() -> dict[str, Op]:
             lambda x: torch.log_softmax(x, dim=-1),
             _np_log_softmax,
             hgo.log_softmax,
+        ),
+        Op(
+            "layer_norm",
+            "activation",
+            (1, 10, 100, 1000, 4096),
+            (10,),
+            _ln_inputs,
+            lambda x, w, b: tf.layer_norm(x, (x.shape[-1],), w, b),
+            _np_layer_norm,
+            hgo.layer_norm,
         ),
         Op(
             "gelu",

@@ -51,6 +51,10 @@ typedef enum at_stdop {
     AT_STD_LOG_SOFTMAX,
     AT_STD_BINARY_CROSS_ENTROPY,
     AT_STD_CLIP,
+    AT_STD_LAYER_NORM,    /* x */
+    AT_STD_LAYER_NORM_W,  /* x, weight */
+    AT_STD_LAYER_NORM_B,  /* x, bias */
+    AT_STD_LAYER_NORM_WB, /* x, weight, bias */
     AT_STD_COUNT
 } at_stdop;
 
@@ -65,14 +69,15 @@ typedef struct at_tensor {
 
 typedef struct at_stdop_params {
     float scalar;          /* POW_SCALAR exponent, LEAKY_RELU slope,
-                              SOFTPLUS beta, CLIP lower bound            */
+                              SOFTPLUS beta, CLIP lower bound,
+                              LAYER_NORM* eps                            */
     float scalar2;         /* SOFTPLUS threshold, CLIP upper bound       */
     int64_t ignore_index;  /* CROSS_ENTROPY (PyTorch default -100)       */
     int64_t m, n, k;       /* GEMM                                       */
 } at_stdop_params;
 
 const char *at_stdop_name(at_stdop op);
-/* Number of tensor inputs the op takes (1 or 2). */
+/* Number of tensor inputs the op takes (1 to 3). */
 int at_stdop_arity(at_stdop op);
 
 /* Build the op's IR kernel (verified).  Caller frees.  (Launches use the

@@ -67,7 +67,11 @@
     X(P, "p") \
     X(T, "t") \
     X(MIN, "min") \
-    X(MAX, "max")
+    X(MAX, "max") \
+    X(XS, "x") \
+    X(WEIGHT, "weight") \
+    X(BIAS, "bias") \
+    X(EPS, "eps")
 /* clang-format on */
 #define HG_KW_ENUM(N, s) HG_KW_##N,
 typedef enum hg_kw {

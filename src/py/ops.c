@@ -32,7 +32,7 @@ static PyObject *run_op(hg_state *st, at_stdop op, const char *fn,
                         PyObject *const *ins, const hg_kw *names, int nin,
                         const at_stdop_params *params)
 {
-    at_tensor in[2];
+    at_tensor in[3];
     ExecutorObject *exec = NULL;
     for (int i = 0; i < nin; i++) {
         PyObject *o = ins[i];
@@ -106,6 +106,7 @@ OP_PARAMS(leaky_relu, 2, 1, HG_KW_A, HG_KW_NEGATIVE_SLOPE);
 OP_PARAMS(softplus, 3, 1, HG_KW_A, HG_KW_BETA, HG_KW_THRESHOLD);
 OP_PARAMS(p_t, 2, 2, HG_KW_P, HG_KW_T);
 OP_PARAMS(clip, 3, 1, HG_KW_A, HG_KW_MIN, HG_KW_MAX);
+OP_PARAMS(layer_norm, 4, 1, HG_KW_XS, HG_KW_WEIGHT, HG_KW_BIAS, HG_KW_EPS);
 
 /* Parse a vectorcall argument vector into out[0..ps->nkw).  A call with
  * positional arguments only skips the keyword matching.  0, or -1 with
@@ -343,6 +344,30 @@ static PyObject *clip(hg_state *st, const char *fn, const op_params *ps,
     return run_op(st, op, fn, a, ps->kws, 1, &p);
 }
 
+/* layer_norm(x, weight=None, bias=None, eps=1e-5): one kernel per set of
+ * affine inputs given (none, weight, bias, both), which it takes after x. */
+static PyObject *layer_norm(hg_state *st, const char *fn, const op_params *ps,
+                            PyObject *const *a, at_stdop plain_op,
+                            at_stdop by_weight, at_stdop by_bias,
+                            at_stdop by_both)
+{
+    at_stdop_params p = default_params;
+    if (param_f32(fn, ps, a, 3, 1e-5f, 0, &p.scalar) < 0)
+        return NULL;
+    PyObject *ins[3] = {a[0], NULL, NULL};
+    hg_kw names[3] = {ps->kws[0], ps->kws[0], ps->kws[0]};
+    int n = 1;
+    for (int i = 1; i <= 2; i++)
+        if (a[i] != NULL && a[i] != Py_None) {
+            ins[n] = a[i];
+            names[n++] = ps->kws[i];
+        }
+    int has_w = a[1] != NULL && a[1] != Py_None;
+    int has_b = a[2] != NULL && a[2] != Py_None;
+    const at_stdop ops[4] = {plain_op, by_weight, by_bias, by_both};
+    return run_op(st, ops[has_w + 2 * has_b], fn, ins, names, n, &p);
+}
+
 /* Every op, one entry each: its Python name, the parameter list of its text
  * signature and its docstring (what inspect.signature and help() show), then
  * how it runs: the implementation, the op_params it parses (the same list as
@@ -412,7 +437,13 @@ static PyObject *clip(hg_state *st, const char *fn, const op_params *ps,
     X(clip, "a, min=None, max=None", \
       "a clamped to [min, max] (torch.clamp: NaN propagates; min > max " \
       "gives max), as a new Buffer.", \
-      clip, params_clip, AT_STD_CLIP)
+      clip, params_clip, AT_STD_CLIP) \
+    X(layer_norm, "x, weight=None, bias=None, eps=1e-05", \
+      "(x - mean) / sqrt(var + eps) * weight + bias over the last axis " \
+      "(var biased; weight and bias float32 of shape (C,), C the last " \
+      "axis, each optional), as a new Buffer.", \
+      layer_norm, params_layer_norm, AT_STD_LAYER_NORM, \
+      AT_STD_LAYER_NORM_W, AT_STD_LAYER_NORM_B, AT_STD_LAYER_NORM_WB)
 /* clang-format on */
 
 HG_OPS(OP_ENTRY)

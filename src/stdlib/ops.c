@@ -89,7 +89,7 @@ struct stdop {
     const char *ir; /* params: the inputs, then the output, with the
                        scalars (if any) where `scalar` says */
     int nin;
-    role in[2];
+    role in[3];
     shape_rule shape;
     int nonempty; /* a reduction without an identity (max, min) */
     geometry geom;
@@ -206,6 +206,30 @@ static SHAPE_RULE(to_rows)
     return AT_OK;
 }
 
+/* layer_norm: x of at least one axis; each affine input (weight, bias) of
+ * shape (C,), C the last axis of x.  The output has x's shape. */
+static SHAPE_RULE(to_layer_norm)
+{
+    char s0[96], s1[96];
+    (void)prm;
+    if (in[0].ndim < 1)
+        return at_error_set(err, AT_E_VALUE,
+                            "%s: input must have at least one axis, got "
+                            "shape %s",
+                            d->name, shape_str(s0, sizeof s0, &in[0]));
+    int64_t c = in[0].shape[in[0].ndim - 1];
+    for (int i = 1; i < d->nin; i++)
+        if (in[i].ndim != 1 || in[i].shape[0] != c)
+            return at_error_set(err, AT_E_VALUE,
+                                "%s: %s must have shape (%lld,), the last "
+                                "axis of input %s; got %s",
+                                d->name, d->in[i].name, (long long)c,
+                                shape_str(s0, sizeof s0, &in[0]),
+                                shape_str(s1, sizeof s1, &in[i]));
+    set_shape(out, AT_F32, in[0].ndim, in[0].shape);
+    return AT_OK;
+}
+
 /* a (m*k elements) times b (k*n elements): an m x n output. */
 static SHAPE_RULE(to_matmul)
 {
@@ -309,6 +333,29 @@ static at_status probability_out_of_range(const at_tensor *in, size_t cols,
 #define FOLD_ROWS(op, irop, empty_ok)                                     \
     .name = op, .ir = REDUCE_ROWS(op, irop), ONE_INPUT, .shape = to_rows, \
     .nonempty = !(empty_ok), .geom = LAST_AXIS
+
+/* layer_norm over the last axis, in two passes: the row mean, then the
+ * row mean of (x - mean)^2 (the biased variance); %d and %r end the common
+ * part, (x - mean) and 1 / sqrt(var + eps).  `params` declares the affine
+ * buffers (each "name: f32, "), `affine` computes %y from %d and %r; `roles`
+ * names the nin inputs' roles. */
+#define LAYER_NORM(op, nin_, roles, params, affine)                        \
+    .name = op,                                                            \
+    .ir = "kernel " op "(x: f32, " params "eps: f32 scalar, y: f32) {\n"   \
+          "  %x = load x\n  %s = reduce.sum.row %x\n"                      \
+          "  %c = ncols\n  %cf = cast.f32 %c\n  %m = div %s, %cf\n"        \
+          "  %d = sub %x, %m\n  %sq = mul %d, %d\n"                        \
+          "  %ss = reduce.sum.row %sq\n  %v = div %ss, %cf\n"              \
+          "  %e = param eps\n  %ve = add %v, %e\n  %sd = sqrt %ve\n"       \
+          "  %one = const.f32 1\n  %r = div %one, %sd\n" affine            \
+          "  store y, %y\n}\n",                                            \
+    .nin = nin_, .in = {roles}, .shape = to_layer_norm, .geom = LAST_AXIS, \
+    .scalar = {SCALAR(nin_, scalar, AT_F32)}
+#define LN_NORM "  %n = mul %d, %r\n"
+#define LN_X F32("input")
+#define LN_XW F32("input"), F32("weight")
+#define LN_XB F32("input"), F32("bias")
+#define LN_XWB F32("input"), F32("weight"), F32("bias")
 
 static const stdop ops[AT_STD_COUNT] = {
     [AT_STD_VECTOR_ADD] = {MAP2("vector_add", "add")},
@@ -537,6 +584,20 @@ static const stdop ops[AT_STD_COUNT] = {
                              "  %a = max %x, %lo\n"
                              "  %y = min %a, %hi\n"),
                      TWO_SCALARS},
+    [AT_STD_LAYER_NORM] = {LAYER_NORM("layer_norm", 1, LN_X, "",
+                                      "  %y = mul %d, %r\n")},
+    [AT_STD_LAYER_NORM_W] = {LAYER_NORM("layer_norm_w", 2, LN_XW, "w: f32, ",
+                                        LN_NORM "  %w = load.col w\n"
+                                                "  %y = mul %n, %w\n")},
+    [AT_STD_LAYER_NORM_B] = {LAYER_NORM("layer_norm_b", 2, LN_XB, "b: f32, ",
+                                        LN_NORM "  %b = load.col b\n"
+                                                "  %y = add %n, %b\n")},
+    [AT_STD_LAYER_NORM_WB] = {LAYER_NORM("layer_norm_wb", 3, LN_XWB,
+                                         "w: f32, b: f32, ",
+                                         LN_NORM "  %w = load.col w\n"
+                                                 "  %nw = mul %n, %w\n"
+                                                 "  %b = load.col b\n"
+                                                 "  %y = add %nw, %b\n")},
 };
 
 /* ---- the generic part ---------------------------------------------------- */
@@ -720,7 +781,7 @@ static at_status run_prepared(at_executor *ex, at_stdop op, const at_tensor *in,
     at_status st;
     if ((st = at_executor_program(ex, &kernels, (int)op, &p, err)))
         return st;
-    at_arg args[4];
+    at_arg args[5];
     size_t nargs = launch_args(d, in, prm, out, args), rows, cols;
     launch_shape(d, in, prm, &rows, &cols);
     at_launch_diag diag;
