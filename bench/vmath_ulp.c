@@ -507,6 +507,20 @@ static void run_fn(const at_ktable *t, int k, size_t n, float *y,
         t->binary_rs[AT_BIN_POW](n, y, x, 1.3f);
 }
 
+/* Elements of out[0..len) that are wrong: y = out + off must hold ref's bits
+ * in [0, n), and every other element must still hold the guard 12345. */
+static int mismatches(const float *out, int len, int off, int n,
+                      const float *ref)
+{
+    int bad = 0;
+    for (int i = 0; i < len; i++)
+        if (i >= off && i < off + n)
+            bad += b_of(out[i]) != b_of(ref[i - off]);
+        else
+            bad += out[i] != 12345.0f;
+    return bad;
+}
+
 static int contract(int l)
 {
     at_ktable *t = &levels[l].t;
@@ -535,22 +549,12 @@ static int contract(int l)
                     run_fn(t, k, 1, &ref1[i], &x[i], &in2[i + 1 + off]);
                 }
                 run_fn(t, k, (size_t)n, y, x, in2 + 1 + off);
-                for (int i = 0; i < n; i++)
-                    if (b_of(y[i]) != b_of(ref1[i]))
-                        bad++;
-                for (int i = 0; i < off; i++)
-                    if (out[i] != 12345.0f)
-                        bad++;
-                for (int i = n + off; i < MAXN + 32; i++)
-                    if (out[i] != 12345.0f)
-                        bad++;
+                bad += mismatches(out, MAXN + 32, off, n, ref1);
                 /* in place */
                 float buf[MAXN + 32];
                 memcpy(buf, x, (size_t)n * sizeof(float));
                 run_fn(t, k, (size_t)n, buf, buf, in2 + 1 + off);
-                for (int i = 0; i < n; i++)
-                    if (b_of(buf[i]) != b_of(ref1[i]))
-                        bad++;
+                bad += mismatches(buf, n, 0, n, ref1);
                 /* the streaming-store twin: same bits, also from a
                  * misaligned y (peeled head) and in place */
                 at_k_unary nt = k < F_NUN ? t->unary_nt[lane_of(k)] : NULL;
@@ -558,20 +562,10 @@ static int contract(int l)
                     for (int i = 0; i < MAXN + 32; i++)
                         out[i] = 12345.0f;
                     nt((size_t)n, y, x);
-                    for (int i = 0; i < n; i++)
-                        if (b_of(y[i]) != b_of(ref1[i]))
-                            bad++;
-                    for (int i = 0; i < off; i++)
-                        if (out[i] != 12345.0f)
-                            bad++;
-                    for (int i = n + off; i < MAXN + 32; i++)
-                        if (out[i] != 12345.0f)
-                            bad++;
+                    bad += mismatches(out, MAXN + 32, off, n, ref1);
                     memcpy(buf, x, (size_t)n * sizeof(float));
                     nt((size_t)n, buf, buf);
-                    for (int i = 0; i < n; i++)
-                        if (b_of(buf[i]) != b_of(ref1[i]))
-                            bad++;
+                    bad += mismatches(buf, n, 0, n, ref1);
                 }
             }
         }
