@@ -23,6 +23,9 @@
  * Run:   /tmp/vmath/vmath_ulp            accuracy + contract + timing
  *        /tmp/vmath/vmath_ulp -q         accuracy + contract only
  *        /tmp/vmath/vmath_ulp -s STRIDE  bit-pattern stride (default 64)
+ *        /tmp/vmath/vmath_ulp -l LEVEL   that ISA level alone
+ * (meson builds it with -Dbench=true, on AArch64 with the baseline and
+ * neon levels; scripts/test-arm64.sh runs it there under qemu.)
  *
  * Accuracy is measured against a double-precision libm reference (exp, log,
  * tanh, sigmoid as 1/(1+e^-x) or e^x/(1+e^x), sqrt, erf, log1p, expm1, pow)
@@ -52,7 +55,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#define ULP_X86 1
 #include <x86intrin.h>
+#else
+#define ULP_X86 0
+#endif
 
 #include "ktable.h"
 
@@ -87,11 +95,18 @@ typedef struct {
     at_ktable t;
 } level_t;
 
-static level_t levels[3] = {
+/* The levels meson compiles for the host CPU family (see meson.build);
+ * main enables those the CPU runs. */
+static level_t levels[] = {
     {"baseline", at_register_vmath_baseline, 1, {0}},
+#if ULP_X86
     {"avx2", at_register_vmath_avx2, 0, {0}},
     {"avx512", at_register_vmath_avx512, 0, {0}},
+#elif defined(__aarch64__)
+    {"neon", at_register_vmath_neon, 1, {0}},
+#endif
 };
+#define NLEVELS ((int)(sizeof levels / sizeof levels[0]))
 
 typedef struct {
     double max_ulp, max_rel;
@@ -104,7 +119,7 @@ typedef struct {
     long count;
 } stat_t;
 
-static stat_t st[3][F_COUNT];
+static stat_t st[NLEVELS][F_COUNT];
 static int g_fail = 0;
 
 static float f_of(uint32_t b)
@@ -221,7 +236,7 @@ static void run_unary_batch(int f, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         bref[i] = ref_unary(f, bx[i]);
-    for (int l = 0; l < 3; l++) {
+    for (int l = 0; l < NLEVELS; l++) {
         if (!levels[l].enabled)
             continue;
         memset(bo, 0xff, sizeof bo);
@@ -244,7 +259,7 @@ static void run_pow_batch(int kind, size_t n, float s)
         else
             bref[i] = pow(a, b);
     }
-    for (int l = 0; l < 3; l++) {
+    for (int l = 0; l < NLEVELS; l++) {
         if (!levels[l].enabled)
             continue;
         at_ktable *t = &levels[l].t;
@@ -601,6 +616,9 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+#if ULP_X86
+static uint64_t ticks(void) { return __rdtsc(); }
+
 /* core cycles per TSC tick: a chain of dependent adds runs 1 add/cycle */
 static double core_per_tsc(void)
 {
@@ -619,6 +637,12 @@ static double core_per_tsc(void)
     }
     return best;
 }
+#else
+/* No time-stamp counter to read from user code everywhere: the "ticks" are
+ * nanoseconds, and the core-cycle column repeats them. */
+static uint64_t ticks(void) { return (uint64_t)now_ns(); }
+static double core_per_tsc(void) { return 1.0; }
+#endif
 
 static void timing(void)
 {
@@ -656,7 +680,7 @@ static void timing(void)
             x[i] = (float)urand(fs[k].lo, fs[k].hi);
             x2[i] = (float)urand(-5, 5);
         }
-        for (int l = 0; l < 3; l++) {
+        for (int l = 0; l < NLEVELS; l++) {
             if (!levels[l].enabled)
                 continue;
             at_ktable *t = &levels[l].t;
@@ -664,14 +688,14 @@ static void timing(void)
             double bestns = 1e30;
             for (int rep = 0; rep < (fs[k].kind >= 0 ? 1000 : 100); rep++) {
                 double n0 = now_ns();
-                uint64_t t0 = __rdtsc();
+                uint64_t t0 = ticks();
                 if (fs[k].kind >= 0)
                     t->unary[fs[k].kind](N, y, x);
                 else if (fs[k].kind == -1)
                     t->binary[AT_BIN_POW](N, y, x, x2);
                 else
                     t->binary_s[AT_BIN_POW](N, y, x, 2.5f);
-                uint64_t t1 = __rdtsc();
+                uint64_t t1 = ticks();
                 double n1 = now_ns();
                 if (t1 - t0 < best)
                     best = t1 - t0;
@@ -691,14 +715,18 @@ int main(int argc, char **argv)
 {
     int quick = 0;
     uint32_t stride = 64;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-q"))
             quick = 1;
         else if (!strcmp(argv[i], "-s") && i + 1 < argc)
             stride = (uint32_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-l") && i + 1 < argc)
+            only = argv[++i];
     }
     if (stride == 0)
         stride = 64;
+#if ULP_X86
     __builtin_cpu_init();
     levels[1].enabled =
         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -706,7 +734,12 @@ int main(int argc, char **argv)
                         && __builtin_cpu_supports("avx512dq")
                         && __builtin_cpu_supports("avx512bw")
                         && __builtin_cpu_supports("avx512vl");
-    for (int l = 0; l < 3; l++) {
+#endif /* NEON is part of every AArch64 CPU: enabled as listed */
+    for (int l = 0; l < NLEVELS; l++) {
+        if (only != NULL && strcmp(only, levels[l].name) != 0) {
+            levels[l].enabled = 0;
+            continue;
+        }
         if (!levels[l].enabled) {
             printf("level %s: not supported by this CPU, skipped\n",
                    levels[l].name);
@@ -727,7 +760,7 @@ int main(int argc, char **argv)
         }
     }
 
-    for (int l = 0; l < 3; l++) {
+    for (int l = 0; l < NLEVELS; l++) {
         if (!levels[l].enabled)
             continue;
         int c = contract(l);
@@ -746,7 +779,7 @@ int main(int argc, char **argv)
     printf("%-8s %-9s %9s %11s %6s %11s  %s\n", "func", "level", "max ULP",
            "max rel", "spec", "tests", "worst input");
     for (int f = 0; f < F_COUNT; f++) {
-        for (int l = 0; l < 3; l++) {
+        for (int l = 0; l < NLEVELS; l++) {
             if (!levels[l].enabled)
                 continue;
             stat_t *s = &st[l][f];

@@ -15,9 +15,10 @@ extern "C" {
 #endif
 
 typedef enum at_isa {
-    AT_ISA_BASELINE = 0,  /* x86-64 SSE2 (or scalar C elsewhere)            */
+    AT_ISA_BASELINE = 0,  /* x86-64 SSE2 (plain C11 on other CPUs)          */
     AT_ISA_AVX2 = 1,      /* AVX2 + FMA3                                    */
     AT_ISA_AVX512 = 2,    /* AVX-512 F/DQ/BW/VL                             */
+    AT_ISA_NEON = 3,      /* AArch64 Advanced SIMD (NEON, with FMA)         */
     AT_ISA_COUNT
 } at_isa;
 
@@ -28,7 +29,7 @@ int at_cpu_supports(at_isa isa);
 /* 1 when level isa was compiled into this build. */
 int at_cpu_compiled(at_isa isa);
 const char *at_isa_name(at_isa isa);
-/* Parse "baseline" / "avx2" / "avx512"; returns 0 on success. */
+/* Parse "baseline" / "avx2" / "avx512" / "neon"; returns 0 on success. */
 int at_isa_parse(const char *name, at_isa *out);
 /* The CPU's brand string (e.g. "AMD EPYC 7B13"), or "" when unknown. */
 const char *at_cpu_brand(void);

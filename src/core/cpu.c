@@ -1,8 +1,10 @@
 /* Hologram Atlas — CPU feature detection.
  *
  * This file is compiled with baseline flags only, so it must never execute
- * an instruction the CPU might lack: it uses cpuid (always present on
- * x86-64) and xgetbv only after cpuid reports OSXSAVE.
+ * an instruction the CPU might lack: on x86-64 it uses cpuid (always
+ * present) and xgetbv only after cpuid reports OSXSAVE; on AArch64 it asks
+ * the kernel for the hardware capabilities (getauxval(AT_HWCAP), where the
+ * build found it).
  */
 #include "atlas/cpu.h"
 
@@ -14,6 +16,15 @@
 #include <cpuid.h>
 #else
 #define AT_CPU_X86 0
+#endif
+
+#if defined(__aarch64__)
+#define AT_CPU_ARM64 1
+#if defined(AT_HAVE_GETAUXVAL) && AT_HAVE_GETAUXVAL
+#include <sys/auxv.h>
+#endif
+#else
+#define AT_CPU_ARM64 0
 #endif
 
 #if AT_CPU_X86
@@ -59,6 +70,22 @@ static int cpu_has_avx512_level(void)
 
 #endif /* AT_CPU_X86 */
 
+#if AT_CPU_ARM64
+/* Advanced SIMD (with its fused multiply-add) and scalar FP.  Both are
+ * mandatory in AArch64 and every AArch64 OS enables them, but Linux reports
+ * them as HWCAP_FP (bit 0) and HWCAP_ASIMD (bit 1), so they are checked
+ * where the kernel can be asked; elsewhere (macOS) they are assumed. */
+static int cpu_has_neon_level(void)
+{
+#if defined(AT_HAVE_GETAUXVAL) && AT_HAVE_GETAUXVAL
+    unsigned long hw = getauxval(AT_HWCAP);
+    return (hw & 3ul) == 3ul;
+#else
+    return 1;
+#endif
+}
+#endif /* AT_CPU_ARM64 */
+
 int at_cpu_compiled(at_isa isa)
 {
     switch (isa) {
@@ -70,6 +97,10 @@ int at_cpu_compiled(at_isa isa)
 #endif
 #if defined(AT_HAVE_ISA_AVX512) && AT_HAVE_ISA_AVX512
         case AT_ISA_AVX512:
+            return 1;
+#endif
+#if defined(AT_HAVE_ISA_NEON) && AT_HAVE_ISA_NEON
+        case AT_ISA_NEON:
             return 1;
 #endif
         default:
@@ -88,6 +119,10 @@ static int cpu_can_run(at_isa isa)
             return cpu_has_avx2_level();
         case AT_ISA_AVX512:
             return cpu_has_avx512_level();
+#endif
+#if AT_CPU_ARM64
+        case AT_ISA_NEON:
+            return cpu_has_neon_level();
 #endif
         default:
             return 0;
@@ -108,7 +143,7 @@ at_isa at_cpu_best_isa(void)
 }
 
 static const char *const isa_names[AT_ISA_COUNT] = {"baseline", "avx2",
-                                                    "avx512"};
+                                                    "avx512", "neon"};
 
 const char *at_isa_name(at_isa isa)
 {

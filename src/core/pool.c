@@ -31,6 +31,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/* Anonymous mappings: MAP_ANONYMOUS where the build found it (Linux, the
+ * BSDs, macOS 10.11+), else the older spelling MAP_ANON. */
+#if defined(AT_HAVE_MAP_ANONYMOUS) && !AT_HAVE_MAP_ANONYMOUS
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+
 #define SLAB_BYTES ((size_t)2 << 20)
 #define SMALL_MAX ((size_t)1 << 20)
 #define GRANULE ((size_t)AT_ALIGN)
@@ -308,7 +314,9 @@ static void *map_large(size_t len)
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (ptr == MAP_FAILED)
         return NULL;
-#ifdef MADV_HUGEPAGE
+    /* Transparent huge pages are Linux advice; elsewhere the mapping keeps
+     * the system's page size. */
+#if defined(AT_HAVE_MADV_HUGEPAGE) && AT_HAVE_MADV_HUGEPAGE
     if (len >= SLAB_BYTES)
         madvise(ptr, len, MADV_HUGEPAGE);   /* advice only; failure is fine */
 #endif

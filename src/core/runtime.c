@@ -7,6 +7,11 @@
 static void ktable_init(at_isa isa, at_ktable *t)
 {
     switch (isa) {
+#ifdef AT_HAVE_ISA_NEON
+        case AT_ISA_NEON:
+            at_ktable_init_neon(t);
+            return;
+#endif
 #ifdef AT_HAVE_ISA_AVX512
         case AT_ISA_AVX512:
             at_ktable_init_avx512(t);

@@ -327,6 +327,9 @@ unsigned at_threads_ncpu(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
         n = 1;
+    /* The affinity mask (taskset, cgroups' cpusets) bounds it where the
+     * system has one to ask (Linux); elsewhere the online count stands. */
+#if defined(AT_HAVE_SCHED_GETAFFINITY) && AT_HAVE_SCHED_GETAFFINITY
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -334,5 +337,6 @@ unsigned at_threads_ncpu(void)
         if (a >= 1 && a < n)
             n = a;
     }
+#endif
     return (unsigned)n;
 }

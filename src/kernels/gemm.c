@@ -26,14 +26,24 @@
  *   SSE2    6 x 8   KC 256  MC  72  NC 3072  (A packed pre-broadcast, x4)
  *   AVX2    6 x 16  KC 384  MC 144  NC 3072
  *   AVX-512 12 x 32 KC 384  MC  96  NC 3072  (compiled, not benchmarked)
+ *   NEON    12 x 8  KC 384  MC  96  NC 3072  (24 accumulators of NEON's 32
+ *                                             registers, 2 for B, the rest
+ *                                             for A; not benchmarked)
  * Blocks for Zen 3 (32 KiB L1d, 512 KiB L2): packed A block (MC x KC) sits in
- * L2, the B sliver (KC x NR) mostly in L1, the B panel (KC x NC) in L3.
+ * L2, the B sliver (KC x NR) mostly in L1, the B panel (KC x NC) in L3.  The
+ * NEON blocks suit cores with a 64 KiB L1d and a 1 MiB L2 (Neoverse N1/V1):
+ * a 12 KiB B sliver, a 144 KiB packed A block.
  */
 #include "simd.h"
 #include "ktable.h"
 
 #define GEMM_NV 2 /* vectors per micro-tile row */
 #if AT_ISA_LEVEL == 2
+#define GEMM_MR_DEF 12
+#define GEMM_KC_DEF 384
+#define GEMM_MC_DEF 96
+#define GEMM_NC_DEF 3072
+#elif AT_ISA_LEVEL == 3
 #define GEMM_MR_DEF 12
 #define GEMM_KC_DEF 384
 #define GEMM_MC_DEF 96

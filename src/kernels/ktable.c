@@ -6,7 +6,9 @@
 void AT_ISA_FN(at_ktable_init)(at_ktable *t)
 {
     memset(t, 0, sizeof *t);
-#if AT_ISA_LEVEL == 2
+#if AT_ISA_LEVEL == 3
+    t->isa_name = "neon";
+#elif AT_ISA_LEVEL == 2
     t->isa_name = "avx512";
 #elif AT_ISA_LEVEL == 1
     t->isa_name = "avx2";

@@ -110,7 +110,7 @@ typedef void (*at_k_sgemm_tile)(const at_gemm_args *g, size_t m0, size_t m1,
 
 typedef struct at_ktable {
     const char *isa_name;
-    unsigned vector_bytes;               /* 16, 32 or 64 */
+    unsigned vector_bytes;               /* 16 (SSE2, NEON), 32 or 64 */
     at_k_unary unary[AT_UN_COUNT];
     at_k_binary binary[AT_BIN_COUNT];
     at_k_binary_s binary_s[AT_BIN_COUNT];    /* y = a op s */
@@ -142,6 +142,8 @@ typedef struct at_ktable {
 #define AT_ISA_SUFFIX _avx2
 #elif AT_ISA_LEVEL == 2
 #define AT_ISA_SUFFIX _avx512
+#elif AT_ISA_LEVEL == 3
+#define AT_ISA_SUFFIX _neon
 #endif
 /* AT_ISA_FN(at_register_vmath) -> at_register_vmath_avx2 etc. */
 #define AT_ISA_FN(name) AT_CAT(name, AT_ISA_SUFFIX)
@@ -157,5 +159,6 @@ typedef struct at_ktable {
 AT_DECLARE_REGISTER(_baseline)
 AT_DECLARE_REGISTER(_avx2)
 AT_DECLARE_REGISTER(_avx512)
+AT_DECLARE_REGISTER(_neon)
 
 #endif /* ATLAS_KTABLE_H */

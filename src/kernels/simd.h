@@ -31,16 +31,18 @@
 #error "kernels are compiled per ISA level: AT_ISA_LEVEL must be defined"
 #endif
 
-#if AT_ISA_LEVEL == 2
+/* Levels: 0 baseline (SSE2 on x86-64, plain C elsewhere or when
+ * AT_SIMD_PORTABLE is defined), 1 AVX2 + FMA, 2 AVX-512, 3 AArch64 NEON. */
+#if AT_ISA_LEVEL == 3
+#include "simd_neon.h"
+#elif AT_ISA_LEVEL == 2
 #include "simd_avx512.h"
 #elif AT_ISA_LEVEL == 1
 #include "simd_avx2.h"
-#elif defined(__SSE2__)
+#elif defined(__SSE2__) && !defined(AT_SIMD_PORTABLE)
 #include "simd_sse2.h"
 #else
-/* A vocabulary for another architecture (NEON on aarch64, or plain scalar C)
- * is one more header of the same ~80 lines; none is written yet. */
-#error "no vector vocabulary for this architecture yet (x86-64 only)"
+#include "simd_portable.h"
 #endif
 
 /* For helpers that must inline into their callers whatever the compiler's
