@@ -11,7 +11,7 @@ from . import ops as ops
 __version__: str
 __all__ = ["__version__", "Executor", "Buffer", "Kernel", "cpu_info", "ops"]
 
-_IsaName = Literal["baseline", "avx2", "avx512"]
+_IsaName = Literal["baseline", "avx2", "avx512", "neon"]
 _StoresName = Literal["auto", "cached", "streamed"]
 _DTypeLike = (
     str | np.dtype[Any] | type[np.float32] | type[np.int32] | type[np.int64] | type[np.bool_] | None

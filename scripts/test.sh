@@ -6,7 +6,12 @@
 #      b_sanitize option; scripts/asan-build.sh) and run the C tests (core:
 #      pool, threads, CPU detection; the stdlib's C API edge at every ISA
 #      level the CPU supports) through meson test;
-#   3. run the same pytest suite against that sanitized build.
+#   3. run the same pytest suite against that sanitized build;
+#   4. build the C tree with clang and run the C tests, also with the plain-C
+#      baseline vocabulary (scripts/test-clang.sh);
+#   5. cross-build the C core and tests for AArch64 and run them, and the
+#      ULP tester at the NEON level, under qemu-aarch64
+#      (scripts/test-arm64.sh; installs the cross GCC and qemu-user).
 # Usage: bash scripts/test.sh [extra pytest args]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,3 +29,9 @@ bash scripts/test-c.sh
 
 echo "== pytest (ASan + UBSan build) =="
 bash scripts/test-sanitized.sh "$@"
+
+echo "== clang: the C tree warning-free, C tests =="
+bash scripts/test-clang.sh
+
+echo "== AArch64 under qemu: C tests at the baseline and NEON levels, ULP table =="
+bash scripts/test-arm64.sh

@@ -220,7 +220,7 @@ def special_values():
 
 
 def isa_levels():
-    return ["baseline", "avx2", "avx512"]
+    return ["baseline", "avx2", "avx512", "neon"]
 
 
 def isa_param(level):

@@ -62,12 +62,12 @@ def cpu_flags():
 def test_cpu_info_shape():
     info = hg.cpu_info()
     assert info["brand"] == cpu_model_name()
-    assert info["isa"] in ("baseline", "avx2", "avx512")
+    assert info["isa"] in ("baseline", "avx2", "avx512", "neon")
     assert info["ncpu"] == os.sysconf("SC_NPROCESSORS_ONLN")
     assert "baseline" in info["isa_supported"] and "baseline" in info["isa_compiled"]
     assert set(info["isa_supported"]) <= set(info["isa_compiled"])
     assert info["isa"] in info["isa_supported"]
-    order = ["baseline", "avx2", "avx512"]
+    order = ["baseline", "avx2", "avx512", "neon"]
     assert info["isa"] == max(info["isa_supported"], key=order.index)
     assert info["ncpu"] == os.cpu_count()
 
@@ -102,7 +102,7 @@ def test_executor_threads_zero_is_all_cpus():
     assert ex.threads == hg.cpu_info()["ncpu"]
 
 
-@pytest.mark.parametrize("level", ["baseline", "avx2", "avx512"])
+@pytest.mark.parametrize("level", ["baseline", "avx2", "avx512", "neon"])
 def test_hologram_isa_env(monkeypatch, level):
     if level not in hg.cpu_info()["isa_supported"]:
         pytest.skip(f"CPU lacks {level}")
@@ -110,7 +110,7 @@ def test_hologram_isa_env(monkeypatch, level):
     assert hg.Executor().isa == level
 
 
-@pytest.mark.parametrize("level", ["avx2", "avx512"])
+@pytest.mark.parametrize("level", ["avx2", "avx512", "neon"])
 def test_unsupported_isa_raises(level):
     if level in hg.cpu_info()["isa_supported"]:
         pytest.skip(f"CPU supports {level}: nothing to reject")

@@ -7,8 +7,8 @@
 static PyObject *isa_error(const char *what, const char *name)
 {
     PyErr_Format(PyExc_ValueError,
-                 "Executor: unknown isa %s'%s' (expected 'baseline', 'avx2' or "
-                 "'avx512')",
+                 "Executor: unknown isa %s'%s' (expected 'baseline', 'avx2', "
+                 "'avx512' or 'neon')",
                  what, name);
     return NULL;
 }
