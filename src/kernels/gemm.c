@@ -26,13 +26,15 @@
  *   SSE2    6 x 8   KC 256  MC  72  NC 3072  (A packed pre-broadcast, x4)
  *   AVX2    6 x 16  KC 384  MC 144  NC 3072
  *   AVX-512 12 x 32 KC 384  MC  96  NC 3072  (compiled, not benchmarked)
- *   NEON    12 x 8  KC 384  MC  96  NC 3072  (24 accumulators of NEON's 32
- *                                             registers, 2 for B, the rest
- *                                             for A; not benchmarked)
+ *   NEON     8 x 8  KC 384  MC  96  NC 3072  (16 accumulators, 2 B vectors
+ *                                             and 8 A lanes: 26 of NEON's 32
+ *                                             registers; not benchmarked)
  * Blocks for Zen 3 (32 KiB L1d, 512 KiB L2): packed A block (MC x KC) sits in
  * L2, the B sliver (KC x NR) mostly in L1, the B panel (KC x NC) in L3.  The
  * NEON blocks suit cores with a 64 KiB L1d and a 1 MiB L2 (Neoverse N1/V1):
- * a 12 KiB B sliver, a 144 KiB packed A block.
+ * a 12 KiB B sliver, a 144 KiB packed A block.  A 12 x 8 NEON tile would
+ * need 24 accumulators plus 12 A lanes, more than 32 registers: the
+ * compiler then spills accumulators in the loop (docs/performance.md).
  */
 #include "simd.h"
 #include "ktable.h"
@@ -44,7 +46,7 @@
 #define GEMM_MC_DEF 96
 #define GEMM_NC_DEF 3072
 #elif AT_ISA_LEVEL == 3
-#define GEMM_MR_DEF 12
+#define GEMM_MR_DEF 8
 #define GEMM_KC_DEF 384
 #define GEMM_MC_DEF 96
 #define GEMM_NC_DEF 3072
