@@ -23,16 +23,7 @@ sysroot=/usr/aarch64-linux-gnu
 # of emulation
 ulp_stride=4096
 
-if ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "test-arm64: needs gcc-aarch64-linux-gnu and qemu-user (run as root to install them)" >&2
-        exit 1
-    fi
-    echo "== installing the AArch64 cross compiler and qemu-user (Debian) =="
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq gcc-aarch64-linux-gnu qemu-user >/dev/null
-fi
+bash scripts/need-debian.sh "aarch64-linux-gnu-gcc qemu-aarch64" gcc-aarch64-linux-gnu qemu-user
 
 meson=.venv/bin/meson
 ninja=.venv/bin/ninja

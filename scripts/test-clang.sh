@@ -4,21 +4,14 @@
 #      the Python extension, the C tests and benchmarks), then the C tests;
 #   2. build-clang-portable: the kernels' plain-C baseline vocabulary (the
 #      one AArch64 and other CPUs use) instead of SSE2, so the C tests
-#      compare the AVX2 and AVX-512 levels with it natively.
+#      compare the AVX2 and AVX-512 levels with it natively, and the core's
+#      fallbacks for the system-specific calls (no huge-page advice,
+#      MAP_ANON, no affinity mask) in place of the Linux calls.
 # Installs clang from Debian when missing (as root, as on CI).
 # Usage: bash scripts/test-clang.sh   (scripts/test.sh calls it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if ! command -v clang >/dev/null; then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "test-clang: needs clang (run as root to install it)" >&2
-        exit 1
-    fi
-    echo "== installing clang (Debian) =="
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq clang >/dev/null
-fi
+bash scripts/need-debian.sh clang clang
 meson=.venv/bin/meson
 ninja=.venv/bin/ninja
 [[ -x $meson ]] || meson=meson
@@ -38,5 +31,5 @@ build() { # build directory, then meson options
 
 echo "== clang build: every level, the extension and the C tests ($(clang --version | head -1)) =="
 build build-clang -Dbench=true
-echo "== clang build, plain-C baseline vocabulary: the C tests =="
-build build-clang-portable -Dportable_baseline=true -Dextension=false
+echo "== clang build, plain-C baseline vocabulary and the portable fallbacks: the C tests =="
+build build-clang-portable -Dportable_baseline=true -Dportable_fallbacks=true -Dextension=false

@@ -33,8 +33,10 @@
 
 /* Anonymous mappings: MAP_ANONYMOUS where the build found it (Linux, the
  * BSDs, macOS 10.11+), else the older spelling MAP_ANON. */
-#if defined(AT_HAVE_MAP_ANONYMOUS) && !AT_HAVE_MAP_ANONYMOUS
-#define MAP_ANONYMOUS MAP_ANON
+#if defined(AT_HAVE_MAP_ANONYMOUS) && AT_HAVE_MAP_ANONYMOUS
+#define AT_MAP_ANON MAP_ANONYMOUS
+#else
+#define AT_MAP_ANON MAP_ANON
 #endif
 
 #define SLAB_BYTES ((size_t)2 << 20)
@@ -209,7 +211,7 @@ static char *map_aligned_slab(void)
 {
     size_t len = 2 * SLAB_BYTES;
     char *raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                     MAP_PRIVATE | AT_MAP_ANON, -1, 0);
     if (raw == MAP_FAILED)
         return NULL;
     uintptr_t a =
@@ -311,7 +313,7 @@ static void *alloc_small(at_pool *p, unsigned c, size_t nbytes)
 static void *map_large(size_t len)
 {
     void *ptr = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                     MAP_PRIVATE | AT_MAP_ANON, -1, 0);
     if (ptr == MAP_FAILED)
         return NULL;
     /* Transparent huge pages are Linux advice; elsewhere the mapping keeps

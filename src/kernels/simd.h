@@ -31,6 +31,22 @@
 #error "kernels are compiled per ISA level: AT_ISA_LEVEL must be defined"
 #endif
 
+/* vf_load_n / vf_store_n through a lane array, for vocabularies without
+ * masked loads and stores: nothing past p[n - 1] is read or written. */
+#define AT_TAILS_VIA_ARRAY(load, store)                     \
+    static inline vf vf_load_n(const float *p, size_t n)    \
+    {                                                       \
+        float t[VL] = {0.0f};                               \
+        memcpy(t, p, n * sizeof(float));                    \
+        return load(t);                                     \
+    }                                                       \
+    static inline void vf_store_n(float *p, vf v, size_t n) \
+    {                                                       \
+        float t[VL];                                        \
+        store(t, v);                                        \
+        memcpy(p, t, n * sizeof(float));                    \
+    }
+
 /* Levels: 0 baseline (SSE2 on x86-64, plain C elsewhere or when
  * AT_SIMD_PORTABLE is defined), 1 AVX2 + FMA, 2 AVX-512, 3 AArch64 NEON. */
 #if AT_ISA_LEVEL == 3

@@ -21,19 +21,7 @@ static inline vf at_f(uint32x4_t a) { return vreinterpretq_f32_u32(a); }
 
 static inline vf vf_load(const float *p) { return vld1q_f32(p); }
 static inline void vf_store(float *p, vf v) { vst1q_f32(p, v); }
-/* Tails go through a lane array: nothing past p[n - 1] is read or written. */
-static inline vf vf_load_n(const float *p, size_t n)
-{
-    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    memcpy(t, p, n * sizeof(float));
-    return vld1q_f32(t);
-}
-static inline void vf_store_n(float *p, vf v, size_t n)
-{
-    float t[4];
-    vst1q_f32(t, v);
-    memcpy(p, t, n * sizeof(float));
-}
+AT_TAILS_VIA_ARRAY(vld1q_f32, vst1q_f32)
 static inline vf vf_set1(float x) { return vdupq_n_f32(x); }
 static inline vf vf_zero(void) { return vdupq_n_f32(0.0f); }
 static inline vf vf_add(vf a, vf b) { return vaddq_f32(a, b); }

@@ -25,27 +25,17 @@ typedef at_lanes vm;
     for (int l = 0; l < VL; l++) { \
         stmt;                      \
     }
-#define AT_FMAP2(name, expr)          \
+/* name(a, b) sets lane field `field` of each result lane to expr. */
+#define AT_MAP2(name, field, expr)    \
     static inline vf name(vf a, vf b) \
     {                                 \
         vf r;                         \
-        AT_LANES(r.f[l] = (expr));    \
+        AT_LANES(r.field[l] = (expr)) \
         return r;                     \
     }
-#define AT_UMAP2(name, expr)          \
-    static inline vf name(vf a, vf b) \
-    {                                 \
-        vf r;                         \
-        AT_LANES(r.u[l] = (expr));    \
-        return r;                     \
-    }
-#define AT_CMP(name, expr)                    \
-    static inline vm name(vf a, vf b)         \
-    {                                         \
-        vm r;                                 \
-        AT_LANES(r.u[l] = (expr) ? ~0u : 0u); \
-        return r;                             \
-    }
+#define AT_FMAP2(name, expr) AT_MAP2(name, f, expr)
+#define AT_UMAP2(name, expr) AT_MAP2(name, u, expr)
+#define AT_CMP(name, expr) AT_MAP2(name, u, (expr) ? ~0u : 0u)
 
 static inline vf vf_load(const float *p)
 {

@@ -11,18 +11,7 @@ typedef __m128 vm;
 
 static inline vf vf_load(const float *p) { return _mm_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm_storeu_ps(p, v); }
-static inline vf vf_load_n(const float *p, size_t n)
-{
-    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    memcpy(t, p, n * sizeof(float));
-    return _mm_loadu_ps(t);
-}
-static inline void vf_store_n(float *p, vf v, size_t n)
-{
-    float t[4];
-    _mm_storeu_ps(t, v);
-    memcpy(p, t, n * sizeof(float));
-}
+AT_TAILS_VIA_ARRAY(_mm_loadu_ps, _mm_storeu_ps)
 static inline vf vf_set1(float x) { return _mm_set1_ps(x); }
 static inline vf vf_zero(void) { return _mm_setzero_ps(); }
 static inline vf vf_add(vf a, vf b) { return _mm_add_ps(a, b); }
