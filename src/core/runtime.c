@@ -224,7 +224,9 @@ at_status at_executor_program(at_executor *ex, at_kernel_set *set, int index,
 
 static const char *opd_str(char *buf, size_t cap, at_opd o)
 {
-    static const char *kinds[] = {"-", "r", "mem", "scratch", "slot", "col"};
+    static const char *kinds[] = {"-",        "r",    "mem",  "scratch",
+                                  "slot",     "col",  "mem8", "col8",
+                                  "scratch8", "mem1", "col1"};
     snprintf(buf, cap, "%s%d", kinds[o.kind], (int)o.idx);
     return buf;
 }
@@ -232,8 +234,10 @@ static const char *opd_str(char *buf, size_t cap, at_opd o)
 size_t at_program_print(const at_program *p, char *buf, size_t cap)
 {
     static const char *vk[] = {
-        "unary",   "binary", "binary.s",   "binary.rs",  "fill",       "copy",
-        "compare", "select", "reduce.row", "reduce.all", "exp.sub.sum"};
+        "unary",       "binary",   "binary.s", "binary.rs",  "fill",
+        "copy",        "compare",  "select",   "reduce.row", "reduce.all",
+        "exp.sub.sum", "convert",  "iunary",   "ibinary",    "ibinary.s",
+        "ibinary.rs",  "icompare", "select64", "copy64"};
     static const char *modes[] = {"flat", "row", "gemm"};
     size_t len = 0;
 #define OUT(...)                                                   \
