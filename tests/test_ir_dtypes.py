@@ -188,3 +188,242 @@ def test_bool_launch_checks(ex):
     with pytest.raises(ValueError, match=r"buffer 'y' has 2 elements"):
         ex.launch(k, x, ex.from_numpy(np.zeros(2, bool)))
     assert "x: bool" in str(k)
+
+
+# --------------------------------------------------------------------------
+# casts, and i32/i64 buffers at element level
+# --------------------------------------------------------------------------
+
+CAST_F32 = hg.Kernel(
+    """kernel from_f32(x: f32, a: i32, b: i64, c: bool, d: f32, e: f32) {
+  %0 = load x
+  %1 = cast.i32 %0
+  store a, %1
+  %2 = cast.i64 %0
+  store b, %2
+  %3 = cast.bool %0
+  store c, %3
+  %4 = cast.f32 %1
+  store d, %4
+  %5 = cast.f32 %3
+  store e, %5
+}"""
+)
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_casts_from_f32(level):
+    rng = np.random.default_rng(3)
+    for ex in executors(level):
+        for n in SIZES:
+            x = floats(rng, n)
+            outs = [np.zeros(n, NP[t]) for t in ("i32", "i64", "bool", "f32", "f32")]
+            a, b, c, d, e = launch(ex, CAST_F32, [x, *outs])[1:]
+            X = tt(x)
+            what = f"{level} {ex.threads}t n={n}"
+            assert_equal(a, X.to(torch.int32).numpy(), "f32 -> i32 " + what)
+            assert_equal(b, X.to(torch.int64).numpy(), "f32 -> i64 " + what)
+            assert_equal(c, X.to(torch.bool).numpy(), "f32 -> bool " + what)
+            assert_equal(
+                d, X.to(torch.int32).to(torch.float32).numpy(), "f32 -> i32 -> f32 " + what
+            )
+            assert_equal(
+                e, X.to(torch.bool).to(torch.float32).numpy(), "f32 -> bool -> f32 " + what
+            )
+
+
+CAST_INT = hg.Kernel(
+    "kernel from_int(a: i32, b: i64, c: bool, af: f32, ab: i64, ac: bool, bf: f32, ba: i32, "
+    "bc: bool, cf: f32, ca: i32, cb: i64, cc: bool, aa: i32, bb: i64) {"
+    """
+  %a = load a
+  %b = load b
+  %c = load c
+  %0 = cast.f32 %a
+  store af, %0
+  %1 = cast.i64 %a
+  store ab, %1
+  %2 = cast.bool %a
+  store ac, %2
+  %3 = cast.f32 %b
+  store bf, %3
+  %4 = cast.i32 %b
+  store ba, %4
+  %5 = cast.bool %b
+  store bc, %5
+  %6 = cast.f32 %c
+  store cf, %6
+  %7 = cast.i32 %c
+  store ca, %7
+  %8 = cast.i64 %c
+  store cb, %8
+  %9 = cast.bool %c
+  store cc, %9
+  %10 = cast.i32 %a
+  store aa, %10
+  %11 = cast.i64 %b
+  store bb, %11
+}"""
+)
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_casts_from_ints_and_bool(level):
+    rng = np.random.default_rng(4)
+    outs_t = ["f32", "i64", "bool", "f32", "i32", "bool", "f32", "i32", "i64", "bool", "i32", "i64"]
+    for ex in executors(level):
+        for n in SIZES:
+            a, b, c = ints(rng, "i32", n), ints(rng, "i64", n), rng.random(n) < 0.5
+            outs = [np.full(n, 3, NP[t]) for t in outs_t]
+            got = launch(ex, CAST_INT, [a, b, c, *outs])[3:]
+            A, B, C = tt(a), tt(b), tt(c)
+            want = [A.to(TORCH[t]) for t in ("f32", "i64", "bool")]
+            want += [B.to(TORCH[t]) for t in ("f32", "i32", "bool")]
+            want += [C.to(TORCH[t]) for t in ("f32", "i32", "i64", "bool")]
+            want += [A, B]
+            names = ["i32->f32", "i32->i64", "i32->bool", "i64->f32", "i64->i32", "i64->bool"]
+            names += ["bool->f32", "bool->i32", "bool->i64", "bool->bool", "i32->i32", "i64->i64"]
+            for g, w, name in zip(got, want, names, strict=True):
+                assert_equal(g, w.numpy(), f"{name} {level} {ex.threads}t n={n}")
+
+
+INT_ROWS = hg.Kernel(
+    """kernel int_rows(x: i64, c: i32, r: i64, yx: i64, yc: i32, yr: i64, yb: i64, yf: f32) {
+  %x = load x
+  %c = load.col c
+  %r = load.row r
+  store yx, %x
+  store yc, %c
+  store yr, %r
+  %0 = cast.i64 %c
+  store yb, %0
+  %1 = cast.f32 %x
+  store yf, %1
+}"""
+)
+INT_COLS = hg.Kernel(
+    """kernel int_cols(c: i64, d: i32, y: i64, yf: f32, yd: i64) {
+  %c = load.col c
+  %d = load.col d
+  store y, %c
+  %0 = cast.f32 %c
+  store yf, %0
+  %1 = cast.i64 %d
+  store yd, %1
+}"""
+)
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_int_row_and_col_loads(level):
+    rng = np.random.default_rng(5)
+    for ex in executors(level):
+        for rows, cols in SHAPES:
+            what = f"{level} {ex.threads}t {rows}x{cols}"
+            x, c, r = (
+                ints(rng, "i64", rows * cols).reshape(rows, cols),
+                ints(rng, "i32", cols),
+                ints(rng, "i64", rows),
+            )
+            outs = [
+                np.zeros((rows, cols), np.int64),
+                np.zeros((rows, cols), np.int32),
+                np.zeros(rows, np.int64),
+            ]
+            outs += [np.zeros((rows, cols), np.int64), np.zeros((rows, cols), np.float32)]
+            yx, yc, yr, yb, yf = launch(ex, INT_ROWS, [x, c, r, *outs], rows, cols)[3:]
+            assert_equal(yx, x, "i64 copy " + what)
+            assert_equal(yc, np.broadcast_to(c, (rows, cols)), "i32 load.col " + what)
+            assert_equal(yr, r, "i64 load.row " + what)
+            assert_equal(
+                yb, np.broadcast_to(c.astype(np.int64), (rows, cols)), "load.col cast " + what
+            )
+            assert_equal(yf, tt(x).to(torch.float32).numpy(), "i64 -> f32 " + what)
+            # no row-level value: short rows run in strips, the column buffers tiled
+            c8, d = ints(rng, "i64", cols), ints(rng, "i32", cols)
+            outs = [np.zeros((rows, cols), np.int64), np.zeros((rows, cols), np.float32)]
+            outs.append(np.zeros((rows, cols), np.int64))
+            y, yf, yd = launch(ex, INT_COLS, [c8, d, *outs], rows, cols)[2:]
+            assert_equal(y, np.broadcast_to(c8, (rows, cols)), "i64 load.col " + what)
+            want = np.broadcast_to(tt(c8).to(torch.float32).numpy(), (rows, cols))
+            assert_equal(yf, want, "i64 load.col -> f32 " + what)
+            assert_equal(
+                yd, np.broadcast_to(d.astype(np.int64), (rows, cols)), "i32 col -> i64 " + what
+            )
+
+
+SCALAR_CASTS = hg.Kernel(
+    """kernel scalar_casts(r: f32, s: f32 scalar, ri: i32, rl: i64, rb: bool, u: i64, ub: bool) {
+  %r = load.row r
+  %0 = cast.i32 %r
+  store ri, %0
+  %1 = cast.i64 %r
+  store rl, %1
+  %2 = cast.bool %r
+  store rb, %2
+  %s = param s
+  %3 = cast.i64 %s
+  store u, %3
+  %4 = cast.bool %s
+  store ub, %4
+}"""
+)
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_row_and_uniform_casts(level):
+    """The row and uniform levels (scalar code) convert as the element level does."""
+    rng = np.random.default_rng(6)
+    r = floats(rng, 64)
+    for ex in executors(level):
+        for s in [float("nan"), float("inf"), -3e9, 1e19, -2.5, 0.0]:
+            outs = [np.zeros(64, NP[t]) for t in ("i32", "i64", "bool")]
+            outs += [np.zeros(1, np.int64), np.zeros(1, bool)]
+            ri, rl, rb, u, ub = launch(ex, SCALAR_CASTS, [r, s, *outs], 64, 1)[2:]
+            R, S = tt(r), torch.tensor([s], dtype=torch.float32)
+            what = f"{level} {ex.threads}t s={s}"
+            assert_equal(ri, R.to(torch.int32).numpy(), "row f32 -> i32 " + what)
+            assert_equal(rl, R.to(torch.int64).numpy(), "row f32 -> i64 " + what)
+            assert_equal(rb, R.to(torch.bool).numpy(), "row f32 -> bool " + what)
+            assert_equal(u, S.to(torch.int64).numpy(), "uniform f32 -> i64 " + what)
+            assert_equal(ub, S.to(torch.bool).numpy(), "uniform f32 -> bool " + what)
+
+
+PHASES = hg.Kernel(
+    """kernel phases(x: f32, m: bool, y: i64, z: bool) {
+  %x = load x
+  %m = load m
+  %i = cast.i64 %x
+  %j = cast.i64 %m
+  %s = reduce.max.row %x
+  %g = ge %x, %s
+  %k = select %g, %i, %j
+  store y, %k
+  %n = ne %g, %m
+  store z, %n
+}"""
+)
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_values_kept_across_row_phases(level):
+    """i64 and bool values made before a row reduction and used after it wait in scratch rows."""
+    rng = np.random.default_rng(7)
+    for ex in executors(level):
+        for rows, cols in SHAPES:
+            x = (rng.standard_normal((rows, cols)) * 1e3).astype(np.float32)
+            m = rng.random((rows, cols)) < 0.5
+            y, z = launch(
+                ex,
+                PHASES,
+                [x, m, np.zeros((rows, cols), np.int64), np.zeros((rows, cols), bool)],
+                rows,
+                cols,
+            )[2:]
+            X, M = tt(x), tt(m)
+            g = X >= X.max(dim=1, keepdim=True).values
+            what = f"{level} {ex.threads}t {rows}x{cols}"
+            assert_equal(
+                y, torch.where(g, X.to(torch.int64), M.to(torch.int64)).numpy(), "select " + what
+            )
+            assert_equal(z, (g != M).numpy(), "ne " + what)
