@@ -427,3 +427,257 @@ def test_values_kept_across_row_phases(level):
                 y, torch.where(g, X.to(torch.int64), M.to(torch.int64)).numpy(), "select " + what
             )
             assert_equal(z, (g != M).numpy(), "ne " + what)
+
+
+# --------------------------------------------------------------------------
+# integer arithmetic at element level
+# --------------------------------------------------------------------------
+
+INT_OUTS = ["add", "sub", "mul", "min", "max", "neg", "abs", "s_sub", "mul_s", "s_max", "add_s"]
+CMP_OUTS = ["lt", "le", "gt", "ge", "eq", "ne", "lt_s"]
+SEL_OUTS = ["sel", "sel_s"]
+
+
+def int_kernel(ty):
+    outs = [f"{o}: {ty}" for o in INT_OUTS] + [f"{o}: bool" for o in CMP_OUTS]
+    outs += [f"{o}: {ty}" for o in SEL_OUTS]
+    return hg.Kernel(
+        f"kernel ints_{ty}(a: {ty}, b: {ty}, n: i64 scalar, {', '.join(outs)}) {{\n"
+        f"""  %a = load a
+  %b = load b
+  %n = param n
+  %s = cast.{ty} %n
+  %0 = add %a, %b
+  store add, %0
+  %1 = sub %a, %b
+  store sub, %1
+  %2 = mul %a, %b
+  store mul, %2
+  %3 = min %a, %b
+  store min, %3
+  %4 = max %a, %b
+  store max, %4
+  %5 = neg %a
+  store neg, %5
+  %6 = abs %a
+  store abs, %6
+  %7 = sub %s, %a
+  store s_sub, %7
+  %8 = mul %a, %s
+  store mul_s, %8
+  %9 = max %s, %b
+  store s_max, %9
+  %10 = add %a, %s
+  store add_s, %10
+  %11 = lt %a, %b
+  store lt, %11
+  %12 = le %a, %b
+  store le, %12
+  %13 = gt %a, %b
+  store gt, %13
+  %14 = ge %a, %b
+  store ge, %14
+  %15 = eq %a, %b
+  store eq, %15
+  %16 = ne %a, %b
+  store ne, %16
+  %17 = lt %a, %s
+  store lt_s, %17
+  %18 = select %11, %a, %b
+  store sel, %18
+  %19 = select %17, %s, %b
+  store sel_s, %19
+}}"""
+    )
+
+
+def int_reference(A, B, S):
+    """Every output of int_kernel, computed by torch (integer ops wrap there too)."""
+    return {
+        "add": A + B,
+        "sub": A - B,
+        "mul": A * B,
+        "min": torch.minimum(A, B),
+        "max": torch.maximum(A, B),
+        "neg": -A,
+        "abs": A.abs(),
+        "s_sub": S - A,
+        "mul_s": A * S,
+        "s_max": torch.maximum(S, B),
+        "add_s": A + S,
+        "lt": A < B,
+        "le": A <= B,
+        "gt": A > B,
+        "ge": A >= B,
+        "eq": A == B,
+        "ne": A != B,
+        "lt_s": A < S,
+        "sel": torch.where(A < B, A, B),
+        "sel_s": torch.where(A < S, S, B),
+    }
+
+
+@pytest.mark.parametrize("ty", ["i32", "i64"])
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_int_arithmetic(level, ty):
+    rng = np.random.default_rng(8)
+    kernel = int_kernel(ty)
+    names = INT_OUTS + CMP_OUTS + SEL_OUTS
+    for ex in executors(level):
+        for n in SIZES:
+            # the scalar: an i64 whose i32 cast wraps, a large one, the minimum, small ones
+            for s in [2**40 + 2**31 + 5, INFO[ty].max - 3, INFO["i64"].min, -7]:
+                a, b = ints(rng, ty, n), ints(rng, ty, n)
+                b[::5] = a[::5]  # equal pairs for eq/ne, le/ge
+                outs = [np.zeros(n, bool if o in CMP_OUTS else NP[ty]) for o in names]
+                got = launch(ex, kernel, [a, b, s, *outs])[3:]
+                S = torch.tensor(s, dtype=torch.int64).to(TORCH[ty])
+                want = int_reference(tt(a), tt(b), S)
+                for g, name in zip(got, names, strict=True):
+                    assert_equal(
+                        g, want[name].numpy(), f"{ty} {name} {level} {ex.threads}t n={n} s={s}"
+                    )
+
+
+INT_ROW_OPS = hg.Kernel(
+    """kernel int_row_ops(x: i32, c: i32, r: i64, y0: i32, y1: i32, y2: i32, y3: i32, y4: bool, y5: i32, yr: i32, yq: bool) {
+  %x = load x
+  %c = load.col c
+  %r = load.row r
+  %ri = cast.i32 %r
+  %0 = add %x, %c
+  store y0, %0
+  %1 = sub %c, %ri
+  store y1, %1
+  %2 = mul %x, %ri
+  store y2, %2
+  %3 = min %c, %x
+  store y3, %3
+  %4 = lt %c, %ri
+  store y4, %4
+  %5 = select %4, %x, %c
+  store y5, %5
+  %6 = add %ri, %ri
+  store yr, %6
+  %z = const.i64 0
+  %z32 = cast.i32 %z
+  %7 = lt %6, %z32
+  store yq, %7
+}"""
+)
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_int_ops_on_row_and_col_operands(level):
+    """i32 ops mixing element, column (load.col) and row (slot) operands; row-level i32
+    arithmetic wraps at 32 bits as the element level does."""
+    rng = np.random.default_rng(9)
+    for ex in executors(level):
+        for rows, cols in SHAPES:
+            x, c, r = (
+                ints(rng, "i32", rows * cols).reshape(rows, cols),
+                ints(rng, "i32", cols),
+                ints(rng, "i64", rows),
+            )
+            outs = [np.zeros((rows, cols), np.int32) for _ in range(4)] + [
+                np.zeros((rows, cols), bool)
+            ]
+            outs += [
+                np.zeros((rows, cols), np.int32),
+                np.zeros(rows, np.int32),
+                np.zeros(rows, bool),
+            ]
+            got = launch(ex, INT_ROW_OPS, [x, c, r, *outs], rows, cols)[3:]
+            X, C, R = tt(x), tt(c)[None, :], tt(r).to(torch.int32)[:, None]
+            want = [X + C, C - R, X * R, torch.minimum(C, X), C < R, torch.where(C < R, X, C)]
+            want += [(R + R)[:, 0], (R + R < 0)[:, 0]]
+            for j, (g, w) in enumerate(zip(got, want, strict=True)):
+                w = np.broadcast_to(w.numpy(), g.shape)
+                assert_equal(g, w, f"y{j} {level} {ex.threads}t {rows}x{cols}")
+
+
+# --------------------------------------------------------------------------
+# what the verifier still refuses
+# --------------------------------------------------------------------------
+
+REFUSED = {
+    "div_i32": (
+        "a: i32, y: i32",
+        "%0 = div %a, %a\n  store y, %0",
+        r"div: not defined for int32 operands",
+    ),
+    "pow_i64": (
+        "a: i64, y: i64",
+        "%0 = pow %a, %a\n  store y, %0",
+        r"pow: not defined for int64 operands",
+    ),
+    "exp_i32": (
+        "a: i32, y: i32",
+        "%0 = exp %a\n  store y, %0",
+        r"exp: operand %0 is int32; exp takes f32",
+    ),
+    "relu_i64": (
+        "a: i64, y: i64",
+        "%0 = relu %a\n  store y, %0",
+        r"relu: operand %0 is int64; relu takes f32",
+    ),
+    "reduce_i64": (
+        "a: i64, y: f32",
+        "%0 = reduce.sum.row %a\n  store y, %0",
+        r"reduce\.sum\.row: operand %0 is int64; reductions take f32",
+    ),
+    "mixed_widths": (
+        "a: i32, b: i64, y: i64",
+        "%1 = load b\n  %0 = add %a, %1\n  store y, %0",
+        r"add: operand types differ: %0 is int32, %1 is int64",
+    ),
+    "add_bool": (
+        "a: bool, y: bool",
+        "%0 = add %a, %a\n  store y, %0",
+        r"add: not defined for bool operands",
+    ),
+    "lt_bool": (
+        "a: bool, y: bool",
+        "%0 = lt %a, %a\n  store y, %0",
+        r"lt: not defined for bool operands",
+    ),
+    "neg_bool": (
+        "a: bool, y: bool",
+        "%0 = neg %a\n  store y, %0",
+        r"neg: operand %0 is bool; neg takes f32",
+    ),
+    "select_mixed": (
+        "a: i32, b: i64, m: bool, y: i64",
+        "%1 = load b\n  %2 = load m\n  %0 = select %2, %a, %1\n  store y, %0",
+        r"select: operand types differ \(int32, int64\)",
+    ),
+    "store_wrong_type": (
+        "a: i32, y: i64",
+        "store y, %a",
+        r"store: value %0 is int32 but buffer 'y' is int64",
+    ),
+    "check_range_elem": (
+        "a: i64, y: i64",
+        "%1 = const.i64 0\n  check.range %a, %1, %1\n  store y, %a",
+        r"check\.range with an element-level operand is not supported",
+    ),
+    "bool_scalar": (
+        "s: bool scalar, y: bool",
+        "%0 = param s\n  store y, %0",
+        r"param 's': scalar params are f32 or i64",
+    ),
+    "i32_scalar": (
+        "s: i32 scalar, y: i32",
+        "%0 = param s\n  store y, %0",
+        r"param 's': scalar params are f32 or i64",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_verifier_refuses(case):
+    params, body, pat = REFUSED[case]
+    first = params.split(":")[0]
+    load = f"%a = load {first}\n  " if not params.startswith("s:") else ""
+    with pytest.raises(ValueError, match=pat):
+        hg.Kernel(f"kernel bad({params}) {{\n  {load}{body}\n}}\n")

@@ -41,8 +41,9 @@ typedef enum {
     AT_OPD_SLOT,     /* scalar slot idx broadcast over the block            */
     AT_OPD_COL,      /* column buffer idx (program's colparam) at the column
                         index, or its tile in a row strip (interp.c)        */
-    /* The same for 8-byte (i64) and 1-byte (bool) elements; the kinds above
-     * address 4-byte ones (f32, i32, int32 masks). */
+    /* The same for 8-byte (i64; printed qmem, qcol, qscratch) and 1-byte
+     * (bool; bmem, bcol) elements; the kinds above address 4-byte ones
+     * (f32, i32, int32 masks). */
     AT_OPD_MEM8,
     AT_OPD_COL8,
     AT_OPD_SCRATCH8, /* idx counts 4-byte rows and is even              */
