@@ -681,3 +681,48 @@ def test_verifier_refuses(case):
     load = f"%a = load {first}\n  " if not params.startswith("s:") else ""
     with pytest.raises(ValueError, match=pat):
         hg.Kernel(f"kernel bad({params}) {{\n  {load}{body}\n}}\n")
+
+
+# --------------------------------------------------------------------------
+# the shared IR evaluation (tests/ir_eval.py) knows the types too
+# --------------------------------------------------------------------------
+
+
+def typed_args(kernel, rng, rows, cols):
+    """Arguments for any kernel above: each buffer sized by its role, values by its dtype."""
+    from ir_eval import roles
+
+    role = roles(kernel)
+    args = []
+    for i, (_name, dtype, is_scalar) in enumerate(kernel.params):
+        if is_scalar:
+            args.append(-7 if dtype == "int64" else 2.5)
+            continue
+        n = {"elem": rows * cols, "row": rows, "col": cols}.get(role.get(i), 1)
+        if dtype == "float32":
+            args.append(floats(rng, n))
+        elif dtype == "bool":
+            args.append(rng.random(n) < 0.5)
+        else:
+            args.append(ints(rng, {"int32": "i32", "int64": "i64"}[dtype], n))
+    return args
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [BOOL_FLAT, BOOL_ROW, CAST_F32, CAST_INT, INT_ROWS, INT_COLS, SCALAR_CASTS, PHASES, INT_ROW_OPS]
+    + [int_kernel("i32"), int_kernel("i64")],
+    ids=lambda k: k.name,
+)
+def test_ir_eval_agrees(kernel):
+    from ir_eval import assert_matches, evaluate
+
+    rng = np.random.default_rng(10)
+    ex = hg.Executor(threads=1)
+    for rows, cols in [(1, 1), (3, 7), (17, 1025)]:
+        args = typed_args(kernel, rng, rows, cols)
+        want = evaluate(kernel, args, rows, cols)
+        assert want.raises is None
+        got = launch(ex, kernel, args, rows, cols)
+        for i, (ref, err) in want.buffers.items():
+            assert_matches(got[i], ref, err, f"{kernel.name} {kernel.params[i][0]} {rows}x{cols}")

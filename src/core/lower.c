@@ -422,16 +422,18 @@ static int elem_kind(at_dtype t)
                          : AT_EK_MASK;
 }
 
-/* Integer ops by IR op: their AT_UN_ / AT_BIN_ / AT_CMP_ number, plus 1. */
-static const int8_t int_fn[AT_IR_OP_COUNT] = {
-    [AT_IR_NEG] = AT_UN_NEG + 1,  [AT_IR_ABS] = AT_UN_ABS + 1,
-    [AT_IR_ADD] = AT_BIN_ADD + 1, [AT_IR_SUB] = AT_BIN_SUB + 1,
-    [AT_IR_MUL] = AT_BIN_MUL + 1, [AT_IR_MIN] = AT_BIN_MIN + 1,
-    [AT_IR_MAX] = AT_BIN_MAX + 1, [AT_IR_LT] = AT_CMP_LT + 1,
-    [AT_IR_LE] = AT_CMP_LE + 1,   [AT_IR_GT] = AT_CMP_GT + 1,
-    [AT_IR_GE] = AT_CMP_GE + 1,   [AT_IR_EQ] = AT_CMP_EQ + 1,
-    [AT_IR_NE] = AT_CMP_NE + 1,
-};
+/* An integer op's AT_UN_ (neg, abs), AT_BIN_ or AT_CMP_ number: the IR
+ * lists those ops in the kernel table's order. */
+_Static_assert(AT_IR_ABS - AT_IR_NEG == AT_UN_ABS - AT_UN_NEG
+                   && AT_IR_MAX - AT_IR_ADD == AT_BIN_MAX - AT_BIN_ADD
+                   && AT_IR_NE - AT_IR_LT == AT_CMP_NE - AT_CMP_LT,
+               "integer ops follow the kernel table's order");
+static int int_op(at_irop op)
+{
+    return op <= AT_IR_ABS   ? AT_UN_NEG + (int)(op - AT_IR_NEG)
+           : op <= AT_IR_MAX ? AT_BIN_ADD + (int)(op - AT_IR_ADD)
+                             : AT_CMP_LT + (int)(op - AT_IR_LT);
+}
 
 /* 5, for the element instructions typed_instr picks: loads and stores of
  * bool buffers (bytes converted to and from int32 masks), copies of i32 and
@@ -478,8 +480,11 @@ static at_status emit_typed(lowering *L, const at_instr *in, int ph)
                 return st;
     } else {
         /* the verifier refuses the other ops on integer and bool operands */
-        AT_INVARIANT(int_fn[in->op], L->err);
-        vi.fn = (uint8_t)AT_IFN(w, int_fn[in->op] - 1);
+        AT_INVARIANT(in->op == AT_IR_NEG || in->op == AT_IR_ABS
+                         || (in->op >= AT_IR_ADD && in->op <= AT_IR_NE
+                             && in->op != AT_IR_DIV && in->op != AT_IR_POW),
+                     L->err);
+        vi.fn = (uint8_t)AT_IFN(w, int_op(in->op));
         if (in->op == AT_IR_NEG || in->op == AT_IR_ABS) {
             vi.kind = AT_V_IUNARY;
         } else if (in->type == AT_BOOL) {

@@ -29,31 +29,32 @@ static inline int64_t f32_i64(float x)
     return ok ? v : INT64_MIN;
 }
 
-/* y[i] = EXPR of v = x[i], from element type TX to TY. */
+/* y[i] = EXPR of x = xs[i], from element type TX to TY: the conversions
+ * and the integer unary ops. */
 #define AT_CONVERT(name, TX, TY, EXPR)                        \
     static void cv_##name(size_t n, void *y_, const void *x_) \
     {                                                         \
         TY *y = y_;                                           \
-        const TX *x = x_;                                     \
+        const TX *xs = x_;                                    \
         for (size_t i = 0; i < n; i++) {                      \
-            TX v = x[i];                                      \
+            TX x = xs[i];                                     \
             y[i] = (EXPR);                                    \
         }                                                     \
     }
-AT_CONVERT(f32_i32, float, int32_t, f32_i32(v))
-AT_CONVERT(f32_i64, float, int64_t, f32_i64(v))
-AT_CONVERT(f32_mask, float, int32_t, v != 0.0f ? -1 : 0) /* NaN: true */
-AT_CONVERT(i32_f32, int32_t, float, (float)v)
-AT_CONVERT(i32_i64, int32_t, int64_t, v)
-AT_CONVERT(i32_mask, int32_t, int32_t, v != 0 ? -1 : 0)
-AT_CONVERT(i64_f32, int64_t, float, (float)v)
-AT_CONVERT(i64_i32, int64_t, int32_t, (int32_t)(uint32_t)(uint64_t)v)
-AT_CONVERT(i64_mask, int64_t, int32_t, v != 0 ? -1 : 0)
-AT_CONVERT(mask_f32, int32_t, float, v ? 1.0f : 0.0f)
-AT_CONVERT(mask_i32, int32_t, int32_t, v ? 1 : 0)
-AT_CONVERT(mask_i64, int32_t, int64_t, v ? 1 : 0)
-AT_CONVERT(byte_mask, uint8_t, int32_t, v ? -1 : 0)
-AT_CONVERT(mask_byte, int32_t, uint8_t, v ? 1 : 0)
+AT_CONVERT(f32_i32, float, int32_t, f32_i32(x))
+AT_CONVERT(f32_i64, float, int64_t, f32_i64(x))
+AT_CONVERT(f32_mask, float, int32_t, x != 0.0f ? -1 : 0) /* NaN: true */
+AT_CONVERT(i32_f32, int32_t, float, (float)x)
+AT_CONVERT(i32_i64, int32_t, int64_t, x)
+AT_CONVERT(i32_mask, int32_t, int32_t, x != 0 ? -1 : 0)
+AT_CONVERT(i64_f32, int64_t, float, (float)x)
+AT_CONVERT(i64_i32, int64_t, int32_t, (int32_t)(uint32_t)(uint64_t)x)
+AT_CONVERT(i64_mask, int64_t, int32_t, x != 0 ? -1 : 0)
+AT_CONVERT(mask_f32, int32_t, float, x ? 1.0f : 0.0f)
+AT_CONVERT(mask_i32, int32_t, int32_t, x ? 1 : 0)
+AT_CONVERT(mask_i64, int32_t, int64_t, x ? 1 : 0)
+AT_CONVERT(byte_mask, uint8_t, int32_t, x ? -1 : 0)
+AT_CONVERT(mask_byte, int32_t, uint8_t, x ? 1 : 0)
 
 /* ---- integer arithmetic -------------------------------------------------- */
 
@@ -64,75 +65,62 @@ AT_CONVERT(mask_byte, int32_t, uint8_t, v ? 1 : 0)
 #define AT_IMIN(T, U) (x < z ? x : z)
 #define AT_IMAX(T, U) (x > z ? x : z)
 
-/* y = a op b, y = a op s and y = s op a for one op and one width. */
-#define AT_IBINARY(name, T, U, OP)                                       \
-    static void name(size_t n, void *y_, const void *a_, const void *b_) \
-    {                                                                    \
-        T *y = y_;                                                       \
-        const T *a = a_, *b = b_;                                        \
-        for (size_t i = 0; i < n; i++) {                                 \
-            T x = a[i], z = b[i];                                        \
-            y[i] = OP(T, U);                                             \
-        }                                                                \
-    }                                                                    \
-    static void name##_s(size_t n, void *y_, const void *a_, int64_t s)  \
-    {                                                                    \
-        T *y = y_;                                                       \
-        const T *a = a_;                                                 \
-        const T z = (T)(U)(uint64_t)s;                                   \
-        for (size_t i = 0; i < n; i++) {                                 \
-            T x = a[i];                                                  \
-            y[i] = OP(T, U);                                             \
-        }                                                                \
-    }                                                                    \
-    static void name##_rs(size_t n, void *y_, const void *a_, int64_t s) \
-    {                                                                    \
-        T *y = y_;                                                       \
-        const T *a = a_;                                                 \
-        const T x = (T)(U)(uint64_t)s;                                   \
-        for (size_t i = 0; i < n; i++) {                                 \
-            T z = a[i];                                                  \
-            y[i] = OP(T, U);                                             \
-        }                                                                \
+/* One binary kernel: the parameter list PARAMS, the locals SETUP declares,
+ * then y[i] = x op z with x = X and z = Z. */
+#define AT_IBIN_LOOP(name, T, U, OP, PARAMS, SETUP, X, Z) \
+    static void name PARAMS                               \
+    {                                                     \
+        T *y = y_;                                        \
+        const T *a = a_;                                  \
+        SETUP                                             \
+        for (size_t i = 0; i < n; i++) {                  \
+            T x = (X), z = (Z);                           \
+            y[i] = OP(T, U);                              \
+        }                                                 \
     }
+/* y = a op b, y = a op s and y = s op a for one op and one width. */
+#define AT_IBINARY(name, T, U, OP)                                     \
+    AT_IBIN_LOOP(name, T, U, OP,                                       \
+                 (size_t n, void *y_, const void *a_, const void *b_), \
+                 const T *b = b_;                                      \
+                 , a[i], b[i])                                         \
+    AT_IBIN_LOOP(name##_s, T, U, OP,                                   \
+                 (size_t n, void *y_, const void *a_, int64_t s),      \
+                 const T v = (T)(U)(uint64_t)s;                        \
+                 , a[i], v)                                            \
+    AT_IBIN_LOOP(name##_rs, T, U, OP,                                  \
+                 (size_t n, void *y_, const void *a_, int64_t s),      \
+                 const T v = (T)(U)(uint64_t)s;                        \
+                 , v, a[i])
 
 /* The unary ops on x. */
 #define AT_INEG(T, U) (T)(0 - (U)x)
 #define AT_IABS(T, U) (x < 0 ? (T)(0 - (U)x) : x) /* abs(MIN) is MIN */
-#define AT_IUNARY(name, T, U, OP)                        \
-    static void name(size_t n, void *y_, const void *x_) \
-    {                                                    \
-        T *y = y_;                                       \
-        const T *xs = x_;                                \
-        for (size_t i = 0; i < n; i++) {                 \
-            T x = xs[i];                                 \
-            y[i] = OP(T, U);                             \
-        }                                                \
-    }
 
 /* Comparisons write int32 masks, as the float ones do. */
-#define AT_ICOMPARE(name, T, CMP)                                          \
-    static void name(size_t n, int32_t *m, const void *a_, const void *b_) \
-    {                                                                      \
-        const T *a = a_, *b = b_;                                          \
-        for (size_t i = 0; i < n; i++)                                     \
-            m[i] = -(int32_t)(a[i] CMP b[i]);                              \
+#define AT_ICOMPARE(name, T, CMP)                                        \
+    static void name(size_t n, void *m_, const void *a_, const void *b_) \
+    {                                                                    \
+        int32_t *m = m_;                                                 \
+        const T *a = a_, *b = b_;                                        \
+        for (size_t i = 0; i < n; i++)                                   \
+            m[i] = -(int32_t)(a[i] CMP b[i]);                            \
     }
 
 /* Every kernel of one width: suffix W, types T and U. */
-#define AT_INT_KERNELS(W, T, U)         \
-    AT_IBINARY(k_add##W, T, U, AT_IADD) \
-    AT_IBINARY(k_sub##W, T, U, AT_ISUB) \
-    AT_IBINARY(k_mul##W, T, U, AT_IMUL) \
-    AT_IBINARY(k_min##W, T, U, AT_IMIN) \
-    AT_IBINARY(k_max##W, T, U, AT_IMAX) \
-    AT_IUNARY(k_neg##W, T, U, AT_INEG)  \
-    AT_IUNARY(k_abs##W, T, U, AT_IABS)  \
-    AT_ICOMPARE(k_lt##W, T, <)          \
-    AT_ICOMPARE(k_le##W, T, <=)         \
-    AT_ICOMPARE(k_gt##W, T, >)          \
-    AT_ICOMPARE(k_ge##W, T, >=)         \
-    AT_ICOMPARE(k_eq##W, T, ==)         \
+#define AT_INT_KERNELS(W, T, U)             \
+    AT_IBINARY(k_add##W, T, U, AT_IADD)     \
+    AT_IBINARY(k_sub##W, T, U, AT_ISUB)     \
+    AT_IBINARY(k_mul##W, T, U, AT_IMUL)     \
+    AT_IBINARY(k_min##W, T, U, AT_IMIN)     \
+    AT_IBINARY(k_max##W, T, U, AT_IMAX)     \
+    AT_CONVERT(neg##W, T, T, AT_INEG(T, U)) \
+    AT_CONVERT(abs##W, T, T, AT_IABS(T, U)) \
+    AT_ICOMPARE(k_lt##W, T, <)              \
+    AT_ICOMPARE(k_le##W, T, <=)             \
+    AT_ICOMPARE(k_gt##W, T, >)              \
+    AT_ICOMPARE(k_ge##W, T, >=)             \
+    AT_ICOMPARE(k_eq##W, T, ==)             \
     AT_ICOMPARE(k_ne##W, T, !=)
 AT_INT_KERNELS(32, int32_t, uint32_t)
 AT_INT_KERNELS(64, int64_t, uint64_t)
@@ -165,8 +153,8 @@ void AT_ISA_FN(at_register_intops)(at_ktable *t)
     AT_SET_CV(MASK, BYTE, mask_byte)
 #undef AT_SET_CV
 #define AT_SET_INT(w, W)                          \
-    t->iunary[w][AT_UN_NEG] = k_neg##W;           \
-    t->iunary[w][AT_UN_ABS] = k_abs##W;           \
+    t->iunary[w][AT_UN_NEG] = cv_neg##W;          \
+    t->iunary[w][AT_UN_ABS] = cv_abs##W;          \
     t->ibinary[w][AT_BIN_ADD] = k_add##W;         \
     t->ibinary[w][AT_BIN_SUB] = k_sub##W;         \
     t->ibinary[w][AT_BIN_MUL] = k_mul##W;         \

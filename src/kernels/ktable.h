@@ -129,8 +129,6 @@ enum {
 typedef void (*at_k_convert)(size_t n, void *y, const void *x);
 typedef void (*at_k_ibinary)(size_t n, void *y, const void *a, const void *b);
 typedef void (*at_k_ibinary_s)(size_t n, void *y, const void *a, int64_t s);
-typedef void (*at_k_icompare)(size_t n, int32_t *m, const void *a,
-                              const void *b);
 typedef void (*at_k_select64)(size_t n, int64_t *y, const int32_t *m,
                               const int64_t *a, const int64_t *b);
 
@@ -161,7 +159,7 @@ typedef struct at_ktable {
     at_k_ibinary ibinary[2][AT_BIN_COUNT];
     at_k_ibinary_s ibinary_s[2][AT_BIN_COUNT]; /* y = a op s */
     at_k_ibinary_s ibinary_rs[2][AT_BIN_COUNT]; /* y = s op a */
-    at_k_icompare icompare[2][AT_CMP_COUNT];
+    at_k_ibinary icompare[2][AT_CMP_COUNT]; /* y: int32 masks */
     at_k_select64 select64; /* select of 8-byte lanes (select does 4) */
 } at_ktable;
 
