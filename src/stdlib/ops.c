@@ -527,21 +527,14 @@ static const stdop ops[AT_STD_COUNT] = {
                                  "  %y = select %big, %x, %s\n"),
                          TWO_SCALARS},
     /* (x - max) - log(sum(exp(x - max))) per row, PyTorch's order:
-     * x - (max + log(sum)) would lose the log beside a large max.  x - max
-     * is computed twice: %m2 is %m made a value of the last phase (a select
-     * of two equal operands), so %d2 is computed there, where x is still in
-     * L1, and %d lives only in the exp-and-sum pass (fuse_exp_sum), instead
-     * of waiting in y between the phases (one block pass more). */
+     * x - (max + log(sum)) would lose the log beside a large max */
     [AT_STD_LOG_SOFTMAX] = {MAP1_IR("log_softmax", "",
                                     "  %m = reduce.max.row %x\n"
                                     "  %d = sub %x, %m\n"
                                     "  %e = exp %d\n"
                                     "  %s = reduce.sum.row %e\n"
                                     "  %ls = log %s\n"
-                                    "  %c = ge %ls, %ls\n"
-                                    "  %m2 = select %c, %m, %m\n"
-                                    "  %d2 = sub %x, %m2\n"
-                                    "  %y = sub %d2, %ls\n"),
+                                    "  %y = sub %d, %ls\n"),
                             .geom = LAST_AXIS},
     /* PyTorch's CPU loss per element, each log clamped at -100:
      * (t - 1) max(log1p(-p), -100) - t max(log(p), -100); the mean of
