@@ -3,10 +3,14 @@
 erf is odd; for a = |x|:
   a <= 0.875:  erf(a) = a + a Q(a^2), Q of degree 5, fitted for minimax
                relative error of erf;
-  a >  0.875:  erf(a) = 1 - exp(-(t^2 + H(t))), t = min(a, 4), H of degree 6
-               (H(t) = -log(erfc t) - t^2, smooth on [0.875, 4]), fitted for
-               minimax error of erfc relative to erf: the error of H reaches
-               erf scaled by erfc(t) / erf(t), which falls quickly with t.
+  a >  0.875:  erf(a) = 1 - 2^L(t), t = min(a, 4), L of degree 6
+               (L(t) = log2(erfc t), smooth on [0.875, 4]), fitted for
+               minimax error of erfc relative to erf: an error d of L makes
+               erfc off by a factor 2^d ~ 1 + d ln 2, which reaches erf
+               scaled by erfc(t) / erf(t), falling quickly with t.
+               2^L = 2^n 2^r (n the nearest integer, |r| <= 1/2) with
+               2^r = 1 + r E(r), E of degree 4, fitted for minimax relative
+               error.
 erfc(4) < 2^-25, so erf rounds to 1 beyond 4 and the clamp changes nothing.
 
 Minimax by Lawson's algorithm (iteratively reweighted least squares on
@@ -65,14 +69,21 @@ def fit_small(deg=5):
 def fit_large(deg=6):
     t = nodes(SPLIT, TOP)
     erfc = np.array([math.erfc(v) for v in t])
-    h = -np.log(erfc) - t * t
     basis = np.stack([t**k for k in range(deg + 1)], axis=1)
-    # erfc (1 - e^-dH) ~ erfc dH: the error of erf, relative to erf
-    return lawson(basis, h, erfc / (1 - erfc))
+    # erfc (2^dL - 1) ~ erfc dL ln 2: the error of erf, relative to erf
+    return lawson(basis, np.log2(erfc), erfc * math.log(2) / (1 - erfc))
+
+
+def fit_exp2(deg=4):
+    r = nodes(-0.5, 0.5)
+    r = r[np.abs(r) > 1e-9]
+    basis = np.stack([r ** (k + 1) for k in range(deg + 1)], axis=1)
+    # (1 + r E(r) - 2^r) / 2^r: relative error
+    return lawson(basis, 2**r - 1, 2.0**-r)
 
 
 if __name__ == "__main__":
-    for name, (err, c) in (("Q", fit_small()), ("H", fit_large())):
+    for name, (err, c) in (("Q", fit_small()), ("L", fit_large()), ("E", fit_exp2())):
         c32 = c.astype(np.float32)
         print(f"{name}: error {err / 2**-24:.3f} x 2^-24; coefficients, highest degree first:")
         print("   ", ", ".join(c_hex(v) for v in c32[::-1]))

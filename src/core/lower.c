@@ -15,6 +15,7 @@
  *   5. emit_vector     elem instructions into per-phase vector instructions,
  *                      reductions into accumulators
  *  5b. fuse_exp_sum    sub-by-scalar, exp and a sum reduction -> one pass
+ *  5c. fuse_gelu       the exact gelu's five instructions -> one pass
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
  *                      take streaming stores, as the store policy decides)
@@ -685,6 +686,75 @@ static void release_sources(const at_vinstr *vi, int i, const int *phys,
     }
 }
 
+/* 5c: gelu.  `h = mul x, 0.5; z = mul x, c; e = erf z; p = add 1, e;
+ * y = mul h, p` with c = 1/sqrt 2 rounded to float (the stdlib's exact
+ * gelu) becomes the kernel table's one-pass gelu, which rounds each step as
+ * these five instructions do: bit-identical per element, and x is read
+ * once instead of twice with no register written in between. */
+static int slot_is(const lowering *L, at_opd o, float v)
+{
+    if (o.kind != AT_OPD_SLOT)
+        return 0;
+    for (int i = 0; i < L->k->ninstrs; i++) {
+        const at_instr *in = &L->k->instrs[i];
+        if (in->op == AT_IR_CONST && in->type == AT_F32
+            && L->p->slot_of[in->result] == o.idx)
+            return in->imm.f32 == v;
+    }
+    return 0;
+}
+
+static int is_reg(at_opd o, at_opd r)
+{
+    return o.kind == AT_OPD_REG && r.kind == AT_OPD_REG && o.idx == r.idx;
+}
+
+static int gelu_at(const lowering *L, const at_vinstr *v)
+{
+    const at_program *p = L->p;
+    const at_vinstr *h = &v[0], *z = &v[1], *e = &v[2], *a = &v[3], *y = &v[4];
+    for (int j = 1; j < 5; j++)
+        if (v[j].phase != h->phase)
+            return 0;
+    if (h->kind != AT_V_BINARY_S || h->fn != AT_BIN_MUL
+        || h->dst.kind != AT_OPD_REG || !slot_is(L, h->src[1], 0.5f)
+        || z->kind != AT_V_BINARY_S || z->fn != AT_BIN_MUL
+        || z->src[0].kind != h->src[0].kind || z->src[0].idx != h->src[0].idx
+        || !slot_is(L, z->src[1], 0x1.6a09e6p-1f))
+        return 0;
+    if (e->kind != AT_V_UNARY || e->fn != AT_UN_ERF
+        || !is_reg(e->src[0], z->dst))
+        return 0;
+    if ((a->kind != AT_V_BINARY_S && a->kind != AT_V_BINARY_RS)
+        || a->fn != AT_BIN_ADD || !is_reg(a->src[0], e->dst)
+        || !slot_is(L, a->src[1], 1.0f))
+        return 0;
+    if (y->kind != AT_V_BINARY || y->fn != AT_BIN_MUL
+        || !((is_reg(y->src[0], h->dst) && is_reg(y->src[1], a->dst))
+             || (is_reg(y->src[1], h->dst) && is_reg(y->src[0], a->dst))))
+        return 0;
+    return reg_uses(p, h->dst.idx) == 1 && reg_uses(p, z->dst.idx) == 1
+           && reg_uses(p, e->dst.idx) == 1 && reg_uses(p, a->dst.idx) == 1;
+}
+
+static void fuse_gelu(lowering *L)
+{
+    at_program *p = L->p;
+    for (int i = 0; i + 4 < p->nv; i++) {
+        if (!gelu_at(L, &p->v[i]))
+            continue;
+        at_vinstr f = p->v[i + 4];
+        f.kind = AT_V_UNARY;
+        f.fn = AT_UN_GELU;
+        f.src[0] = p->v[i].src[0];
+        f.src[1] = (at_opd){0};
+        p->v[i] = f;
+        memmove(&p->v[i + 1], &p->v[i + 5],
+                (size_t)(p->nv - i - 5) * sizeof *p->v);
+        p->nv -= 4;
+    }
+}
+
 /* 6: virtual registers -> physical, per phase (values never live across). */
 static at_status alloc_registers(lowering *L)
 {
@@ -849,6 +919,7 @@ static at_status lower_passes(lowering *L)
     if ((st = emit_scalar(L)) || (st = emit_vector(L)))
         return st;
     fuse_exp_sum(L);
+    fuse_gelu(L);
     if (p->cost_per_elem == 0)
         p->cost_per_elem = 1; /* a launch's work is never zero per element */
     if ((st = alloc_registers(L)))

@@ -34,8 +34,12 @@
     X(SQRT, sqrt) \
     X(ERF, erf) \
     X(LOG1P, log1p) \
-    X(EXPM1, expm1)
+    X(EXPM1, expm1) \
+    X(GELU, gelu)
 /* clang-format on */
+/* GELU is the lowering's fusion of x * 0.5 * (1 + erf(x * 0.70710677f))
+ * (fuse_gelu), bit-identical per lane to those five operations; it has no
+ * IR op of its own. */
 
 /* Binary float ops (y[i] = a[i] op b[i], and y[i] = a[i] op s). */
 /* clang-format off */

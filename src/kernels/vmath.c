@@ -27,8 +27,9 @@
  *            for x >= 0, e/(1+e) for x < 0 with an error-compensated
  *            quotient (no overflow, subnormal results are kept).
  *   sqrt     IEEE sqrt.
- *   erf      |x| <= 0.875: |x| + |x| Q(x^2); beyond: 1 - exp(-(t^2 + H(t))),
- *            t = min(|x|, 4); Q and H fitted by bench/fit_erf_poly.py;
+ *   erf      |x| <= 0.875: |x| + |x| Q(x^2); beyond: 1 - 2^L(t),
+ *            t = min(|x|, 4), L ~ log2 erfc, 2^r by its own polynomial;
+ *            Q, L and that polynomial fitted by bench/fit_erf_poly.py;
  *            sign or-ed back.
  *   log1p    log's core on u = fl(1 + x), plus the rounding error of 1 + x
  *            (exact, from a two-sum) divided by u; -1, < -1, inf and NaN by
@@ -369,18 +370,21 @@ AT_INLINE int exp_group_ok(int nv, const vf *x)
 /* ------------------------------------------------------------------------ */
 /* erf, log1p, expm1                                                        */
 
-/* erf, odd: for a = |x| (bench/fit_erf_poly.py fits both polynomials)
+/* erf, odd: for a = |x| (bench/fit_erf_poly.py fits the polynomials)
  *   a <= 0.875  a + a Q(a^2), Q of degree 5: one rounding at the last fma,
  *               and Q(0) = 2/sqrt(pi) - 1 keeps a's own bits exact;
- *   a >  0.875  1 - exp(-(t^2 + H(t))), t = min(a, 4) (erf rounds to 1
- *               beyond 4), H of degree 6; erfc <= 0.22 there, so the error
- *               of exp reaches erf scaled down.
+ *   a >  0.875  1 - 2^s, s = L(t) ~ log2(erfc t), t = min(a, 4) (erf rounds
+ *               to 1 beyond 4), L of degree 6; 2^s = 2^n 2^r with n the
+ *               nearest integer to s and r = s - n (exact), 2^r = 1 + r E(r)
+ *               with E of degree 4.  erfc <= 0.22 there, so the errors of L
+ *               and 2^r reach erf scaled down.  Working in base 2 folds
+ *               exp's reduction (x log2 e, two ln2 terms) into L.
  * Every lane computes both forms (a select picks one), so a lane's result
  * never depends on its neighbours.  NaN takes the first form and
  * propagates; the sign is or-ed back, so erf(-0) = -0 and erf(-inf) = -1. */
 AT_INLINE void erf_n(int nv, vf *x)
 {
-    vf a[AT_G], z[AT_G], q[AT_G], t[AT_G], h[AT_G];
+    vf a[AT_G], z[AT_G], q[AT_G], t[AT_G], h[AT_G], k[AT_G];
     EACH(j, nv) a[j] = vf_abs(x[j]);
     EACH(j, nv) z[j] = vf_mul(a[j], a[j]);
     EACH(j, nv)
@@ -392,14 +396,24 @@ AT_INLINE void erf_n(int nv, vf *x)
     EACH(j, nv) q[j] = vf_fma(q[j], a[j], a[j]);
     EACH(j, nv) t[j] = vf_min(vf_set1(4.0f), a[j]);
     EACH(j, nv)
-    h[j] = vf_fma(vf_set1(-0x1.a5850ep-13f), t[j], vf_set1(0x1.95502p-9f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.6f5538p-6f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.ab5352p-4f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.73fb28p-2f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.20c06cp+0f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.182052p-13f));
-    EACH(j, nv) h[j] = vf_fma(t[j], t[j], h[j]); /* in [1.5, 16.5] */
-    exp_mid_sign_n(nv, h, 1);                    /* erfc t */
+    h[j] = vf_fma(vf_set1(0x1.300feep-12f), t[j], vf_set1(-0x1.245f1cp-8f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.08f984p-5f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.34400cp-3f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.d6550ep-1f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.a094ap+0f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.942304p-13f));
+    /* s in [-26, -2.2]: k = n + 1.5 * 2^23, t = r */
+    EACH(j, nv) k[j] = vf_add(h[j], vf_set1(AT_SHIFTER));
+    EACH(j, nv) t[j] = vf_sub(h[j], vf_sub(k[j], vf_set1(AT_SHIFTER)));
+    EACH(j, nv)
+    h[j] = vf_fma(vf_set1(0x1.5bba14p-10f), t[j], vf_set1(0x1.3cea88p-7f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.c6b752p-5f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.ebf9bcp-3f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.62e42ap-1f));
+    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(1.0f));
+    /* erfc t: 2^r in [0.7, 1.42] times 2^n stays normal (see exp_mid) */
+    EACH(j, nv)
+    h[j] = vi_as_vf(vi_add(vf_as_vi(h[j]), vi_slli(vf_as_vi(k[j]), 23)));
     EACH(j, nv) h[j] = vf_sub(vf_set1(1.0f), h[j]);
     EACH(j, nv)
     {
@@ -471,6 +485,25 @@ AT_INLINE vf expm1_v(vf x)
 static inline vf erf_v(vf x)
 {
     erf_n(1, &x);
+    return x;
+}
+
+/* gelu's five operations in one pass (the lowering's fuse_gelu): h = x 0.5,
+ * z = x 0.70710677f (1/sqrt 2 rounded to float), e = erf z, y = h (1 + e),
+ * each rounded as the separate vector instructions round it. */
+#define AT_RSQRT2F 0x1.6a09e6p-1f
+AT_INLINE void gelu_n(int nv, vf *x)
+{
+    vf h[AT_G];
+    EACH(j, nv) h[j] = vf_mul(x[j], vf_set1(0.5f));
+    EACH(j, nv) x[j] = vf_mul(x[j], vf_set1(AT_RSQRT2F));
+    erf_n(nv, x);
+    EACH(j, nv) x[j] = vf_mul(h[j], vf_add(vf_set1(1.0f), x[j]));
+}
+
+static inline vf gelu_v(vf x)
+{
+    gelu_n(1, &x);
     return x;
 }
 
@@ -667,6 +700,9 @@ AT_UNARY_KERNELS(sqrt, 4, sqrt_v, sqrt_n, every_group)
 AT_UNARY_KERNELS(erf, 8, erf_v, erf_n, every_group)
 AT_UNARY_KERNELS(log1p, 4, log1p_v, log1p_core_n, log1p_group_ok)
 AT_UNARY_KERNELS(expm1, 2, expm1_v, expm1_mid_n, exp_group_ok)
+/* gelu keeps erf's values and its own half of x live across the group: 4
+ * vectors, not erf's 8 (measured on AVX-512, docs/performance.md entry 22) */
+AT_UNARY_KERNELS(gelu, 4, gelu_v, gelu_n, every_group)
 
 /* pow(x, s) for the constants s that PyTorch computes another way. */
 #define AT_POW_SCALAR_KERNEL(name, op)                           \
@@ -804,6 +840,7 @@ void AT_ISA_FN(at_register_vmath)(at_ktable *t)
     AT_SET_UNARY(t, ERF, erf)
     AT_SET_UNARY(t, LOG1P, log1p)
     AT_SET_UNARY(t, EXPM1, expm1)
+    AT_SET_UNARY(t, GELU, gelu)
     t->binary[AT_BIN_POW] = k_pow;
     t->binary_s[AT_BIN_POW] = k_pow_s;
     t->binary_rs[AT_BIN_POW] = k_pow_rs;
