@@ -457,6 +457,26 @@ def test_methods_without_parameters_refuse_one(ex, cls, name):
 
 EXCHANGE = [("Buffer", "__array__"), ("Buffer", "__dlpack__"), ("Buffer", "__dlpack_device__")]
 
+# the operators of Buffer (tests/test_operators.py checks what they compute)
+OPERATORS = [
+    ("Buffer", n)
+    for n in PKG_METHODS["Buffer"]
+    if n.startswith("__") and n not in {"__len__", "__buffer__"} | {e for _, e in EXCHANGE}
+]
+
+
+def test_stub_lists_every_operator():
+    names = {n for _, n in OPERATORS}
+    for op in ("add", "sub", "mul", "truediv", "pow"):
+        assert {f"__{op}__", f"__r{op}__"} <= names
+    assert {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__neg__", "__abs__"} <= names
+    assert {"__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__", "__hash__"} <= names
+
+
+@pytest.mark.parametrize(("cls", "name"), OPERATORS)
+def test_operator_signature_matches_stub(cls, name):
+    test_method_signature_matches_stub(cls, name)
+
 
 @pytest.mark.parametrize(("cls", "name"), EXCHANGE)
 def test_exchange_method_signature_matches_stub(cls, name):
