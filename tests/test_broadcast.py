@@ -30,6 +30,8 @@ PATTERNS = [
     ((3, 4), (1, 4)),
     ((3, 4), (3, 1)),  # keepdims column: load.row
     ((7, 1), (1, 9)),  # outer: load.row and load.col
+    ((3, 1), (3, 4)),
+    ((4,), (3, 4)),
     ((1,), (4, 3)),
     ((2, 1, 4), (1, 3, 4)),  # an outer loop of launches
     ((2, 3, 4), (2, 1, 1)),
@@ -249,3 +251,25 @@ def test_hypothesis_not_broadcastable(shapes, name):
     msg = str(ei.value)
     assert msg.startswith(fn.__name__), msg
     assert str(sa) in msg and str(sb) in msg, msg
+
+
+def test_every_reachable_kernel_verifies(ex):
+    # every op over every pattern (and with Python scalars on either side):
+    # the generated kernel parses and verifies, and names its op and modes
+    names = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
+    seen = set()
+    for sa, sb in PATTERNS:
+        for a, b in ((ex.zeros(sa), ex.zeros(sb)), (2.0, ex.zeros(sb)), (ex.zeros(sa), 3)):
+            for name in names:
+                text = hg.ops.broadcast_ir(name, a, b)
+                k = hg.Kernel(text)
+                assert k.name.startswith(name + "_")
+                seen.add(k.name[len(name) + 1 :])
+    # full, row, column and scalar reads, in every reachable pairing
+    assert seen >= {"ff", "fr", "rf", "fc", "cf", "rc", "cr", "fs", "sf"}, seen
+
+
+@pytest.mark.parametrize("name", ["lt", "le", "gt", "ge", "eq", "ne"])
+def test_comparison_kernels_wait_for_bool_params(ex, name):
+    with pytest.raises(TypeError, match=name):
+        hg.ops.broadcast_ir(name, ex.zeros((2, 3)), ex.zeros((3,)))

@@ -6,6 +6,7 @@
  * text, verified and compiled once per executor through the kernel set
  * below.  at_bc_launch runs it: one launch of rows x cols, or an outer loop
  * of such launches with each operand's pointer offset by its strides. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "atlas/client.h"
@@ -193,6 +194,15 @@ static COLD at_status bad_operand(const char *name, size_t i, const char *what,
     return at_error_set(err, AT_E_VALUE, "%s: operand %zu %s", name, i, what);
 }
 
+/* v rounded to float32; beyond the float range, the infinity it rounds to
+ * (a plain conversion of an out-of-range double is undefined). */
+static float round_f32(double v)
+{
+    if (fabs(v) >= 0x1.ffffffp127) /* halfway from FLT_MAX to 2^128 */
+        return v > 0 ? HUGE_VALF : -HUGE_VALF;
+    return (float)v;
+}
+
 /* Each tensor's shape is the contract: numel = prod(shape), data aligned. */
 static at_status check_operand(const char *name, const at_tensor *t, size_t i,
                                at_error *err)
@@ -350,7 +360,7 @@ at_status at_bc_prepare(at_bcop op, const char *name, const at_bc_operand *x,
     for (size_t i = 0; i < n; i++) {
         p->data[i] = x[i].t ? x[i].t->data : NULL;
         p->dtype[i] = x[i].t ? x[i].t->dtype : AT_F32;
-        p->value[i] = (float)x[i].value;
+        p->value[i] = round_f32(x[i].value);
     }
     for (size_t i = n; i < 3; i++) {
         p->mode[i] = AT_BC_FULL;
