@@ -144,48 +144,49 @@ static at_kernel_set kernels = {
 
 /* ---- prepare ------------------------------------------------------------- */
 
+/* "x and y", or "x, y and z": the operands in a message. */
+static void join(char *buf, size_t cap, char (*s)[96], size_t n)
+{
+    if (n == 3)
+        snprintf(buf, cap, "%s, %s and %s", s[0], s[1], s[2]);
+    else
+        snprintf(buf, cap, "%s and %s", s[0], s[1]);
+}
+
 static COLD at_status not_broadcastable(const char *name,
                                         const at_bc_operand *x, size_t n,
                                         at_error *err)
 {
-    char s[3][96];
+    char s[3][96], all[300];
     for (size_t i = 0; i < n; i++) {
         if (x[i].t)
             at_format_shape(s[i], sizeof s[i], x[i].t->ndim, x[i].t->shape);
         else
             snprintf(s[i], sizeof s[i], "scalar");
     }
-    if (n == 3)
-        return at_error_set(err, AT_E_VALUE,
-                            "%s: shapes %s, %s and %s cannot be broadcast "
-                            "together",
-                            name, s[0], s[1], s[2]);
+    join(all, sizeof all, s, n);
     return at_error_set(err, AT_E_VALUE,
-                        "%s: shapes %s and %s cannot be broadcast together",
-                        name, s[0], s[1]);
+                        "%s: shapes %s cannot be broadcast together", name,
+                        all);
 }
 
 static COLD at_status bad_dtypes(at_bcop op, const char *name,
                                  const at_bc_operand *x, size_t n,
                                  at_error *err)
 {
-    const char *dt[3];
+    char s[3][96], all[300];
     for (size_t i = 0; i < n; i++)
-        dt[i] = x[i].t ? at_dtype_name(x[i].t->dtype) : "scalar";
+        snprintf(s[i], sizeof s[i], "%s",
+                 x[i].t ? at_dtype_name(x[i].t->dtype) : "scalar");
+    join(all, sizeof all, s, n);
     if (!AT_BC_BOOL_PARAMS && (bcops[op].bool_result || op == AT_BC_WHERE))
         return at_error_set(err, AT_E_TYPE,
-                            "%s: operands of dtypes %s and %s: bool buffers "
-                            "are not supported in kernels yet",
-                            name, dt[0], dt[n - 1]);
-    if (n == 3)
-        return at_error_set(err, AT_E_TYPE,
-                            "%s: operands of dtypes %s, %s and %s are not "
-                            "supported (condition bool, values float32)",
-                            name, dt[0], dt[1], dt[2]);
-    return at_error_set(err, AT_E_TYPE,
-                        "%s: operands of dtypes %s and %s are not supported "
-                        "(float32 only)",
-                        name, dt[0], dt[1]);
+                            "%s: operands of dtypes %s: bool buffers are not "
+                            "supported in kernels yet",
+                            name, all);
+    return at_error_set(
+        err, AT_E_TYPE, "%s: operands of dtypes %s are not supported (%s)",
+        name, all, n == 3 ? "condition bool, values float32" : "float32 only");
 }
 
 static COLD at_status bad_operand(const char *name, size_t i, const char *what,
