@@ -28,13 +28,6 @@ static int classify(hg_state *st, PyObject *o)
     return OPD_OTHER;
 }
 
-static int same_shape(const at_tensor *a, const at_tensor *b)
-{
-    return a->ndim == b->ndim
-           && memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof *a->shape)
-                  == 0;
-}
-
 /* The same-shape float32 op of hg.ops for op, or -1. */
 static int same_shape_stdop(at_bcop op)
 {
@@ -217,7 +210,7 @@ PyObject *hg_broadcast(hg_state *st, at_bcop op, const char *fn,
     int sop = same_shape_stdop(op);
     if (n == 2 && into == NULL && sop >= 0 && opd[0].t && opd[1].t
         && opd[0].t->dtype == AT_F32 && opd[1].t->dtype == AT_F32
-        && same_shape(opd[0].t, opd[1].t))
+        && hg_same_shape(opd[0].t, opd[1].t))
         return hg_run_op(st, (at_stdop)sop, fn, x, 2);
     at_bc_plan plan;
     at_error err;
@@ -227,7 +220,7 @@ PyObject *hg_broadcast(hg_state *st, at_bcop op, const char *fn,
         return hg_raise(rc, &err);
     if (into
         && (plan.out.dtype != into->t.dtype
-            || !same_shape(&plan.out, &into->t)))
+            || !hg_same_shape(&plan.out, &into->t)))
         return wrong_target(fn, &plan.out, into);
     return launch_plan(exec, &plan, into, fn);
 }

@@ -167,10 +167,7 @@ static PyObject *broadcasting(hg_state *st, const char *fn, const op_params *ps,
     for (int i = 0; i < 2; i++)
         if (!hg_buffer_check(st, a[i]))
             return not_a_buffer(fn, ps->kws[i], a[i]);
-    const at_tensor *x = &((BufferObject *)a[0])->t,
-                    *y = &((BufferObject *)a[1])->t;
-    if (x->ndim == y->ndim
-        && memcmp(x->shape, y->shape, (size_t)x->ndim * sizeof *x->shape) == 0)
+    if (hg_same_shape(&((BufferObject *)a[0])->t, &((BufferObject *)a[1])->t))
         return run_op(st, same_shape, fn, a, ps->kws, 2, &default_params);
     return hg_broadcast(st, op, fn, a, 2, NULL, 0);
 }
