@@ -332,6 +332,25 @@ static void choose_modes(const at_bc_operand *x, size_t n, at_bc_plan *p)
     }
 }
 
+/* A tensor with a Python scalar (the common `2.0 * a`): the tensor's own
+ * shape, one launch of 1 x its elements. */
+static void plan_with_scalar(const at_bc_operand *x, at_bc_plan *p)
+{
+    int ti = x[0].t ? 0 : 1;
+    const at_tensor *t = x[ti].t;
+    p->out.ndim = t->ndim;
+    memcpy(p->out.shape, t->shape, (size_t)t->ndim * sizeof *t->shape);
+    p->out.numel = t->numel;
+    p->nd = 1;
+    p->dim[0] = (int64_t)t->numel;
+    p->stride[ti][0] = 1;
+    p->stride[1 - ti][0] = 0;
+    p->outer = p->rows = 1;
+    p->cols = t->numel;
+    p->mode[ti] = AT_BC_FULL;
+    p->mode[1 - ti] = AT_BC_SCALAR;
+}
+
 at_status at_bc_prepare(at_bcop op, const char *name, const at_bc_operand *x,
                         size_t n, at_bc_plan *p, at_error *err)
 {
@@ -354,10 +373,14 @@ at_status at_bc_prepare(at_bcop op, const char *name, const at_bc_operand *x,
     p->n = (int)n;
     p->out.data = NULL;
     p->out.dtype = d->bool_result ? AT_BOOL : AT_F32;
-    if ((st = broadcast_shape(name, x, n, &p->out, err)))
-        return st;
-    collapse(x, n, p);
-    choose_modes(x, n, p);
+    if (n == 2 && (x[0].t == NULL) != (x[1].t == NULL)) {
+        plan_with_scalar(x, p);
+    } else {
+        if ((st = broadcast_shape(name, x, n, &p->out, err)))
+            return st;
+        collapse(x, n, p);
+        choose_modes(x, n, p);
+    }
     for (size_t i = 0; i < n; i++) {
         p->data[i] = x[i].t ? x[i].t->data : NULL;
         p->dtype[i] = x[i].t ? x[i].t->dtype : AT_F32;
@@ -451,7 +474,8 @@ static at_status launch_one(at_executor *ex, const at_program *prog,
             continue;
         }
         const char *base = (const char *)p->data[i];
-        base += off * at_dtype_size(p->dtype[i]);
+        if (off)
+            base += off * at_dtype_size(p->dtype[i]);
         if (p->mode[i] == AT_BC_SCALAR) {
             memcpy(&a->scalar.f32, base, sizeof a->scalar.f32);
             continue;
@@ -463,8 +487,10 @@ static at_status launch_one(at_executor *ex, const at_program *prog,
     at_arg *y = &args[p->n];
     size_t per = p->rows * p->cols;
     y->scalar.i64 = 0;
-    y->data =
-        (char *)p->out.data + outer_index * per * at_dtype_size(p->out.dtype);
+    y->data = p->out.data;
+    if (outer_index)
+        y->data =
+            (char *)y->data + outer_index * per * at_dtype_size(p->out.dtype);
     y->numel = per;
     y->dtype = p->out.dtype;
     return at_launch_validated(ex, prog, p->rows, p->cols, args,
