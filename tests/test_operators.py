@@ -303,3 +303,16 @@ def test_refcounts_do_not_leak(ex, rng):
     gc.collect()
     assert [sys.getrefcount(o) for o in (a, b, c, col, x)] == base
     assert ex.memory_stats()["bytes_in_use"] == in_use
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("sb", [(300,), (4096, 1), (4096, 300), ()])
+def test_inplace_large_threads(rng, threads, sb):
+    # big enough for the workers: each writes its rows over the rows it reads
+    ex = hg.Executor(threads=threads)
+    a, b = f32(rng, 4096, 300), f32(rng, *sb)
+    A = ex.from_numpy(a)
+    A *= ex.from_numpy(b)
+    assert_bitwise(A.to_numpy(), a * b, f"threads={threads} *= {sb}")
+    A -= A
+    assert_bitwise(A.to_numpy(), (a * b) - (a * b), "a -= a")
