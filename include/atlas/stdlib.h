@@ -124,9 +124,14 @@ size_t at_stdop_cost(at_executor *ex, at_stdop op, const at_tensor *in,
  * read by `load` (present along both), `load.row` (broadcast along the
  * columns), `load.col` (broadcast down the rows) or as a scalar param (a
  * Python scalar, or a one-element tensor read on the host per launch).  No
- * broadcast operand is ever materialised.  Each kernel (op x operand modes)
- * is generated IR text, verified, and compiled once per executor through
- * the library's at_kernel_set. */
+ * broadcast operand is ever materialised.  The op computes in the element
+ * type PyTorch's promotion gives (dimensioned tensors over 0-d ones over
+ * Python numbers; bool < int32 < int64 < float32; a Python float with an
+ * integer tensor gives float32, a Python int keeps the tensor's type; div
+ * always computes in float32; comparisons store bool).  Each kernel (op x
+ * operand reads and types x the type it computes in) is generated IR text,
+ * verified, and compiled once per executor through the library's
+ * at_kernel_set. */
 typedef enum at_bcop {
     AT_BC_ADD,
     AT_BC_SUB,
@@ -154,10 +159,13 @@ typedef enum at_bc_mode {
     AT_BC_NMODES
 } at_bc_mode;
 
-/* An operand: a tensor, or (t == NULL) a Python scalar of value `value`. */
+/* An operand: a tensor, or (t == NULL) a Python number of kind AT_F32 (a
+ * float: value), AT_I64 (an int: ivalue) or AT_BOOL (ivalue 0 or 1). */
 typedef struct at_bc_operand {
     const at_tensor *t;
+    at_dtype kind;
     double value;
+    int64_t ivalue;
 } at_bc_operand;
 
 /* A prepared broadcast op (filled by at_bc_prepare; read-only for callers
@@ -168,9 +176,12 @@ typedef struct at_bc_plan {
     int n;            /* operands: 2, or 3 for where */
     int kernel;       /* index in the library's kernel set */
     int mode[3];      /* at_bc_mode per operand */
+    int state[3];     /* the read and its element type, per operand */
+    int compute;      /* the element type the op computes in */
     void *data[3];    /* each tensor operand's data; NULL for scalars */
     at_dtype dtype[3];
-    float value[3];   /* each Python scalar, as float32 */
+    float value[3];   /* each Python number, as float32 */
+    int64_t ivalue[3]; /* each Python number, as an integer */
     int nd;           /* collapsed dims */
     int64_t dim[AT_MAX_DIMS];
     int64_t stride[3][AT_MAX_DIMS]; /* elements; 0 where broadcast */

@@ -102,6 +102,35 @@ static PyObject *wrong_target(const char *fn, const at_tensor *res,
     return NULL;
 }
 
+/* A Python bool, int or float as an operand (PyTorch reads an int beyond
+ * int64 as an overflow).  0, or -1 with an exception set. */
+static int number_operand(const char *fn, int i, PyObject *o,
+                          at_bc_operand *opd)
+{
+    opd->t = NULL;
+    opd->value = 0.0;
+    opd->ivalue = 0;
+    if (PyBool_Check(o)) {
+        opd->kind = AT_BOOL;
+        opd->ivalue = o == Py_True;
+        return 0;
+    }
+    if (PyLong_Check(o)) {
+        int overflow;
+        opd->kind = AT_I64;
+        opd->ivalue = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (overflow) {
+            PyErr_Format(PyExc_OverflowError,
+                         "%s: operand %d does not fit in int64", fn, i);
+            return -1;
+        }
+        return opd->ivalue == -1 && PyErr_Occurred() ? -1 : 0;
+    }
+    opd->kind = AT_F32;
+    opd->value = PyFloat_AsDouble(o);
+    return opd->value == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
 /* Convert x[0..n) into opd; *exec is the Buffers' executor (NULL if there
  * is none).  0; 1 for an operand of another type with others_ok (the caller
  * returns NotImplemented); -1 with an exception set. */
@@ -123,17 +152,8 @@ static int to_operands(hg_state *st, const char *fn, PyObject *const *x, int n,
             opd[i].t = &b->t;
             opd[i].value = 0.0;
         } else if (kind == OPD_NUMBER) {
-            opd[i].t = NULL;
-            opd[i].value = PyFloat_AsDouble(x[i]);
-            if (opd[i].value == -1.0 && PyErr_Occurred()) {
-                if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-                    PyErr_Clear();
-                    PyErr_Format(PyExc_OverflowError,
-                                 "%s: operand %d is too large for float32", fn,
-                                 i);
-                }
+            if (number_operand(fn, i, x[i], &opd[i]) < 0)
                 return -1;
-            }
         } else if (others_ok) {
             return 1;
         } else {
@@ -279,7 +299,22 @@ static PyObject *unary(PyObject *a, at_stdop op, const char *fn)
     return hg_run_op(((BufferObject *)a)->exec->st, op, fn, &a, 1);
 }
 
-PyObject *hg_buffer_neg(PyObject *a) { return unary(a, AT_STD_NEG, "neg"); }
+/* -a: hg.ops.neg for float32; 0 - a (wrapping) for integer buffers. */
+PyObject *hg_buffer_neg(PyObject *a)
+{
+    at_dtype dt = ((BufferObject *)a)->t.dtype;
+    if (dt == AT_I32 || dt == AT_I64) {
+        PyObject *zero = PyLong_FromLong(0);
+        if (zero == NULL)
+            return NULL;
+        PyObject *x[2] = {zero, a};
+        PyObject *r = hg_broadcast(((BufferObject *)a)->exec->st, AT_BC_SUB,
+                                   "neg", x, 2, NULL, 0);
+        Py_DECREF(zero);
+        return r;
+    }
+    return unary(a, AT_STD_NEG, "neg");
+}
 
 PyObject *hg_buffer_abs(PyObject *a) { return unary(a, AT_STD_ABS, "abs"); }
 

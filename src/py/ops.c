@@ -158,8 +158,8 @@ static inline PyObject *plain(hg_state *st, const char *fn, const op_params *ps,
 
 /* ---- binary ops that broadcast ------------------------------------------- */
 
-/* f(a, b) on Buffers: same shapes run the op's own kernel (same_shape),
- * anything else the broadcasting op. */
+/* f(a, b) on Buffers: same-shape float32 runs the op's own kernel
+ * (same_shape), anything else the broadcasting op. */
 static PyObject *broadcasting(hg_state *st, const char *fn, const op_params *ps,
                               PyObject *const *a, at_stdop same_shape,
                               at_bcop op)
@@ -167,7 +167,9 @@ static PyObject *broadcasting(hg_state *st, const char *fn, const op_params *ps,
     for (int i = 0; i < 2; i++)
         if (!hg_buffer_check(st, a[i]))
             return not_a_buffer(fn, ps->kws[i], a[i]);
-    if (hg_same_shape(&((BufferObject *)a[0])->t, &((BufferObject *)a[1])->t))
+    const at_tensor *x = &((BufferObject *)a[0])->t,
+                    *y = &((BufferObject *)a[1])->t;
+    if (x->dtype == AT_F32 && y->dtype == AT_F32 && hg_same_shape(x, y))
         return run_op(st, same_shape, fn, a, ps->kws, 2, &default_params);
     return hg_broadcast(st, op, fn, a, 2, NULL, 0);
 }

@@ -2,10 +2,12 @@
  *
  * at_bc_prepare computes NumPy's broadcast shape, collapses it and picks,
  * per operand, how the kernel reads it (load, load.row, load.col or a
- * scalar param); the kernel for that op and those modes is generated as IR
- * text, verified and compiled once per executor through the kernel set
- * below.  at_bc_launch runs it: one launch of rows x cols, or an outer loop
- * of such launches with each operand's pointer offset by its strides. */
+ * scalar param) and the element type it computes in (PyTorch's
+ * promotion); the kernel for that op, those reads and that type is
+ * generated as IR text, verified and compiled once per executor through
+ * the kernel set below.  at_bc_launch runs it: one launch of rows x cols, or an
+ * outer loop of such launches with each operand's pointer offset by its
+ * strides. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,12 +15,6 @@
 #include "atlas/stdlib.h"
 
 #define COLD __attribute__((cold, noinline))
-
-/* Whether the IR takes bool buffer params (comparison results, where's
- * condition).  Until it does, those ops raise TypeError. */
-#ifndef AT_BC_BOOL_PARAMS
-#define AT_BC_BOOL_PARAMS 0
-#endif
 
 /* ---- the ops ------------------------------------------------------------- */
 
@@ -56,67 +52,137 @@ int at_bcop_arity(at_bcop op)
     return (unsigned)op < AT_BC_COUNT ? bcops[op].nin : 2;
 }
 
-/* ---- the kernel set: one kernel per op and operand modes ----------------- */
+/* ---- element types ------------------------------------------------------ */
 
-/* Binary ops take NMODES^2 entries each; where takes NMODES^3 after them. */
-#define NM AT_BC_NMODES
-#define WHERE_BASE (AT_BC_WHERE * NM * NM)
-#define NKERNELS (WHERE_BASE + NM * NM * NM)
+/* In PyTorch's promotion order: bool < int32 < int64 < float32. */
+enum {
+    T_BOOL,
+    T_I32,
+    T_I64,
+    T_F32,
+    NT
+};
+static const char *const type_name[NT] = {"bool", "i32", "i64", "f32"};
+static const char type_letter[NT] = {'b', 'i', 'l', 'f'};
 
-static int kernel_index(at_bcop op, const int *mode)
+static int type_of(at_dtype d)
 {
-    if (op == AT_BC_WHERE)
-        return WHERE_BASE + (mode[0] * NM + mode[1]) * NM + mode[2];
-    return ((int)op * NM + mode[0]) * NM + mode[1];
+    switch (d) {
+        case AT_BOOL:
+            return T_BOOL;
+        case AT_I32:
+            return T_I32;
+        case AT_I64:
+            return T_I64;
+        default:
+            return T_F32;
+    }
 }
 
-static void kernel_decode(int index, at_bcop *op, int *mode)
+static at_dtype dtype_of(int t)
+{
+    static const at_dtype d[NT] = {AT_BOOL, AT_I32, AT_I64, AT_F32};
+    return d[t];
+}
+
+/* ---- the kernel set: one kernel per op, operand reads and type ----------- */
+
+/* An operand's state: read by load, load.row or load.col with its element
+ * type (mode * NT + type), or a scalar param of f32 or i64. */
+#define NTENSOR (3 * NT)
+#define S_F32 NTENSOR
+#define S_I64 (NTENSOR + 1)
+#define NS (NTENSOR + 2)
+/* where's condition: a bool read by load, load.row, load.col, or S_I64 */
+#define NCOND 4
+#define WHERE_BASE (AT_BC_WHERE * NT * NS * NS)
+#define NKERNELS (WHERE_BASE + NT * NCOND * NS * NS)
+
+static int cond_code(int state) { return state == S_I64 ? 3 : state / NT; }
+
+static int kernel_index(const at_bc_plan *p)
+{
+    const int *s = p->state;
+    if (p->op == AT_BC_WHERE)
+        return WHERE_BASE
+               + ((p->compute * NCOND + cond_code(s[0])) * NS + s[1]) * NS
+               + s[2];
+    return (((int)p->op * NT + p->compute) * NS + s[0]) * NS + s[1];
+}
+
+static void kernel_decode(int index, at_bcop *op, int *compute, int *state)
 {
     if (index >= WHERE_BASE) {
         int i = index - WHERE_BASE;
         *op = AT_BC_WHERE;
-        mode[0] = i / (NM * NM);
-        mode[1] = i / NM % NM;
-        mode[2] = i % NM;
+        state[2] = i % NS;
+        state[1] = i / NS % NS;
+        int c = i / (NS * NS) % NCOND;
+        state[0] = c == 3 ? S_I64 : c * NT + T_BOOL;
+        *compute = i / (NS * NS * NCOND);
         return;
     }
-    *op = (at_bcop)(index / (NM * NM));
-    mode[0] = index / NM % NM;
-    mode[1] = index % NM;
-    mode[2] = AT_BC_FULL;
+    state[1] = index % NS;
+    state[0] = index / NS % NS;
+    *compute = index / (NS * NS) % NT;
+    *op = (at_bcop)(index / (NS * NS * NT));
+    state[2] = 0;
 }
 
-static const char *const mode_load[NM] = {"load", "load.row", "load.col",
-                                          "param"};
-static const char mode_letter[NM] = {'f', 'r', 'c', 's'};
+static const char *const mode_load[3] = {"load", "load.row", "load.col"};
+static const char mode_letter[3] = {'f', 'r', 'c'};
 static const char *const operand_names[3] = {"a", "b", "c"};
 
-/* The kernel's text: operands a, b (, c) in order, then the output y. */
-static size_t kernel_text(at_bcop op, const int *mode, char *buf, size_t cap)
+/* The element type operand i is read as, and the one the op needs. */
+static int state_type(int state)
+{
+    return state == S_F32 ? T_F32 : state == S_I64 ? T_I64 : state % NT;
+}
+
+/* The kernel's text: operands a, b (, c) in order, then the output y.
+ * Each operand is read, then cast to the type the op computes in (where's
+ * condition to bool).  Comparisons store bool, the others the type. */
+static size_t kernel_text(at_bcop op, int compute, const int *state, char *buf,
+                          size_t cap)
 {
     const bcop_desc *d = &bcops[op];
-    char name[32];
+    char name[48];
     int n = snprintf(name, sizeof name, "%s_", d->name);
-    for (int i = 0; i < d->nin; i++)
-        name[n++] = mode_letter[mode[i]];
-    name[n] = '\0';
+    for (int i = 0; i < d->nin; i++) {
+        int st = state[i];
+        name[n++] = st >= NTENSOR ? 's' : mode_letter[st / NT];
+        name[n++] = type_letter[state_type(st)];
+    }
+    snprintf(name + n, sizeof name - (size_t)n, "_%c", type_letter[compute]);
+    int result = d->bool_result ? T_BOOL : compute;
     size_t len = (size_t)snprintf(buf, cap, "kernel %s(", name);
 #define APPEND(...)                                        \
     len += (size_t)snprintf(buf + (len < cap ? len : cap), \
                             len < cap ? cap - len : 0, __VA_ARGS__)
-    for (int i = 0; i < d->nin; i++) {
-        const char *dt = op == AT_BC_WHERE && i == 0 ? "bool" : "f32";
-        APPEND("%s: %s%s, ", operand_names[i], dt,
-               mode[i] == AT_BC_SCALAR ? " scalar" : "");
-    }
-    APPEND("y: %s) {\n", d->bool_result ? "bool" : "f32");
     for (int i = 0; i < d->nin; i++)
-        APPEND("  %%%s = %s %s\n", operand_names[i], mode_load[mode[i]],
-               operand_names[i]);
+        APPEND("%s: %s%s, ", operand_names[i], type_name[state_type(state[i])],
+               state[i] >= NTENSOR ? " scalar" : "");
+    APPEND("y: %s) {\n", type_name[result]);
+    const char *val[3]; /* each operand's value in the op's type */
+    for (int i = 0; i < d->nin; i++) {
+        const char *v = operand_names[i];
+        int st = state[i],
+            want = op == AT_BC_WHERE && i == 0 ? T_BOOL : compute;
+        if (st >= NTENSOR)
+            APPEND("  %%%s0 = param %s\n", v, v);
+        else
+            APPEND("  %%%s0 = %s %s\n", v, mode_load[st / NT], v);
+        val[i] = "0";
+        if (state_type(st) != want) {
+            APPEND("  %%%s1 = cast.%s %%%s0\n", v, type_name[want], v);
+            val[i] = "1";
+        }
+    }
     if (d->nin == 3)
-        APPEND("  %%r = %s %%a, %%b, %%c\n", d->ir);
+        APPEND("  %%r = %s %%a%s, %%b%s, %%c%s\n", d->ir, val[0], val[1],
+               val[2]);
     else
-        APPEND("  %%r = %s %%a, %%b\n", d->ir);
+        APPEND("  %%r = %s %%a%s, %%b%s\n", d->ir, val[0], val[1]);
     APPEND("  store y, %%r\n}\n");
 #undef APPEND
     return len;
@@ -125,14 +191,14 @@ static size_t kernel_text(at_bcop op, const int *mode, char *buf, size_t cap)
 static at_status build_kernel(int index, at_kernel **out, at_error *err)
 {
     at_bcop op;
-    int mode[3];
-    char text[512];
+    int compute, state[3];
+    char text[768];
     *out = NULL;
     if (index < 0 || index >= NKERNELS)
         return at_error_set(err, AT_E_VALUE, "broadcast: unknown kernel %d",
                             index);
-    kernel_decode(index, &op, mode);
-    kernel_text(op, mode, text, sizeof text);
+    kernel_decode(index, &op, &compute, state);
+    kernel_text(op, compute, state, text, sizeof text);
     return at_kernel_parse(text, out, err);
 }
 
@@ -170,23 +236,22 @@ static COLD at_status not_broadcastable(const char *name,
                         all);
 }
 
-static COLD at_status bad_dtypes(at_bcop op, const char *name,
-                                 const at_bc_operand *x, size_t n,
-                                 at_error *err)
+static COLD at_status bad_dtypes(const char *name, const at_bc_operand *x,
+                                 size_t n, const char *why, at_error *err)
 {
+    static const char *const number[] = {[AT_F32] = "float",
+                                         [AT_I32] = "int",
+                                         [AT_I64] = "int",
+                                         [AT_BOOL] = "bool"};
     char s[3][96], all[300];
-    for (size_t i = 0; i < n; i++)
-        snprintf(s[i], sizeof s[i], "%s",
-                 x[i].t ? at_dtype_name(x[i].t->dtype) : "scalar");
+    for (size_t i = 0; i < n; i++) {
+        if (x[i].t)
+            snprintf(s[i], sizeof s[i], "%s", at_dtype_name(x[i].t->dtype));
+        else
+            snprintf(s[i], sizeof s[i], "Python %s", number[x[i].kind]);
+    }
     join(all, sizeof all, s, n);
-    if (!AT_BC_BOOL_PARAMS && (bcops[op].bool_result || op == AT_BC_WHERE))
-        return at_error_set(err, AT_E_TYPE,
-                            "%s: operands of dtypes %s: bool buffers are not "
-                            "supported in kernels yet",
-                            name, all);
-    return at_error_set(
-        err, AT_E_TYPE, "%s: operands of dtypes %s are not supported (%s)",
-        name, all, n == 3 ? "condition bool, values float32" : "float32 only");
+    return at_error_set(err, AT_E_TYPE, "%s: operands %s: %s", name, all, why);
 }
 
 static COLD at_status bad_operand(const char *name, size_t i, const char *what,
@@ -223,18 +288,67 @@ static at_status check_operand(const char *name, const at_tensor *t, size_t i,
     return AT_OK;
 }
 
-static int dtypes_supported(at_bcop op, const at_bc_operand *x, size_t n)
+static int promote(int a, int b)
 {
-    if (bcops[op].bool_result && !AT_BC_BOOL_PARAMS)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        at_dtype want = op == AT_BC_WHERE && i == 0 ? AT_BOOL : AT_F32;
-        if (op == AT_BC_WHERE && i == 0 && !AT_BC_BOOL_PARAMS)
-            return 0;
-        if (x[i].t ? x[i].t->dtype != want : want != AT_F32)
-            return 0;
+    return a < 0 ? b : b < 0 ? a : a > b ? a : b;
+}
+
+/* PyTorch's combination of a higher priority class of operands with a
+ * lower one: the lower class wins only by a higher category (bool, integer,
+ * float). */
+static int combine(int hi, int lo)
+{
+    if (hi < 0)
+        return lo;
+    if (hi == T_F32)
+        return hi;
+    if (hi == T_BOOL || lo == T_F32)
+        return promote(hi, lo);
+    return hi;
+}
+
+/* The element type the op computes in (plan->compute), or TypeError. */
+static at_status plan_types(at_bcop op, const char *name,
+                            const at_bc_operand *x, size_t n, at_bc_plan *p,
+                            at_error *err)
+{
+    int dim = -1, zero = -1, number = -1;
+    size_t first = op == AT_BC_WHERE; /* where's condition is apart */
+    if (op == AT_BC_WHERE && (!x[0].t || x[0].t->dtype != AT_BOOL))
+        return bad_dtypes(name, x, n, "the condition must be a bool Buffer",
+                          err);
+    for (size_t i = first; i < n; i++) {
+        at_dtype dt = x[i].t ? x[i].t->dtype : x[i].kind;
+        if (op == AT_BC_SUB && dt == AT_BOOL)
+            return bad_dtypes(name, x, n,
+                              "subtraction with a bool is not supported "
+                              "(as in PyTorch)",
+                              err);
+        if (!x[i].t)
+            number = promote(number, type_of(x[i].kind));
+        else if (x[i].t->ndim > 0)
+            dim = promote(dim, type_of(x[i].t->dtype));
+        else
+            zero = promote(zero, type_of(x[i].t->dtype));
     }
-    return 1;
+    int t = combine(dim, combine(zero, number));
+    if (op == AT_BC_DIV)
+        t = T_F32; /* true division */
+    else if (op == AT_BC_POW && t != T_F32)
+        return bad_dtypes(name, x, n, "integer powers are not supported", err);
+    else if (t == T_BOOL && bcops[op].bool_result)
+        t = T_I32; /* bools compare as 0 and 1 */
+    else if (t == T_BOOL && op != AT_BC_WHERE)
+        return bad_dtypes(name, x, n, "arithmetic on bools is not supported",
+                          err);
+    p->compute = t;
+    for (size_t i = first; i < n; i++)
+        if (!x[i].t && t == T_I32
+            && (x[i].ivalue < INT32_MIN || x[i].ivalue > INT32_MAX))
+            return at_error_set(err, AT_E_OVERFLOW,
+                                "%s: %lld does not fit the int32 operand", name,
+                                (long long)x[i].ivalue);
+    return AT_OK;
 }
 
 /* NumPy's broadcast shape of the operands into out (ndim, shape, numel). */
@@ -351,6 +465,28 @@ static void plan_with_scalar(const at_bc_operand *x, at_bc_plan *p)
     p->mode[1 - ti] = AT_BC_SCALAR;
 }
 
+/* Operand i's state (its read and type), data and value. */
+static void set_state(at_bcop op, const at_bc_operand *x, size_t i,
+                      at_bc_plan *p)
+{
+    int want = op == AT_BC_WHERE && i == 0 ? T_BOOL : p->compute;
+    int scalar = want == T_F32 ? S_F32 : S_I64;
+    p->data[i] = x->t ? x->t->data : NULL;
+    p->dtype[i] = x->t ? x->t->dtype : x->kind;
+    p->value[i] = 0.0f;
+    p->ivalue[i] = 0;
+    if (x->t)
+        p->state[i] = p->mode[i] == AT_BC_SCALAR
+                          ? scalar
+                          : p->mode[i] * NT + type_of(x->t->dtype);
+    else {
+        p->state[i] = scalar;
+        p->value[i] =
+            x->kind == AT_F32 ? round_f32(x->value) : (float)x->ivalue;
+        p->ivalue[i] = x->ivalue;
+    }
+}
+
 at_status at_bc_prepare(at_bcop op, const char *name, const at_bc_operand *x,
                         size_t n, at_bc_plan *p, at_error *err)
 {
@@ -366,13 +502,13 @@ at_status at_bc_prepare(at_bcop op, const char *name, const at_bc_operand *x,
     for (size_t i = 0; i < n; i++)
         if (x[i].t && (st = check_operand(name, x[i].t, i, err)))
             return st;
-    if (!dtypes_supported(op, x, n))
-        return bad_dtypes(op, name, x, n, err);
+    if ((st = plan_types(op, name, x, n, p, err)))
+        return st;
     p->op = op;
     p->name = name;
     p->n = (int)n;
     p->out.data = NULL;
-    p->out.dtype = d->bool_result ? AT_BOOL : AT_F32;
+    p->out.dtype = d->bool_result ? AT_BOOL : dtype_of(p->compute);
     if (n == 2 && (x[0].t == NULL) != (x[1].t == NULL)) {
         plan_with_scalar(x, p);
     } else {
@@ -381,17 +517,15 @@ at_status at_bc_prepare(at_bcop op, const char *name, const at_bc_operand *x,
         collapse(x, n, p);
         choose_modes(x, n, p);
     }
-    for (size_t i = 0; i < n; i++) {
-        p->data[i] = x[i].t ? x[i].t->data : NULL;
-        p->dtype[i] = x[i].t ? x[i].t->dtype : AT_F32;
-        p->value[i] = round_f32(x[i].value);
-    }
+    for (size_t i = 0; i < n; i++)
+        set_state(op, &x[i], i, p);
     for (size_t i = n; i < 3; i++) {
         p->mode[i] = AT_BC_FULL;
+        p->state[i] = 0;
         p->data[i] = NULL;
         p->dtype[i] = AT_F32;
     }
-    p->kernel = kernel_index(op, p->mode);
+    p->kernel = kernel_index(p);
     return AT_OK;
 }
 
@@ -454,6 +588,38 @@ static at_status check_output(const at_bc_plan *p, at_error *err)
     return AT_OK;
 }
 
+/* A one-element tensor operand read on the host, as the f32 or i64 scalar
+ * param its state gives (integer and bool values converted as cast does). */
+static void read_scalar(const char *base, at_dtype dt, int as_f32, at_arg *a)
+{
+    int64_t i = 0;
+    float f = 0.0f;
+    switch (dt) {
+        case AT_F32:
+            memcpy(&f, base, sizeof f);
+            break;
+        case AT_I32: {
+            int32_t v;
+            memcpy(&v, base, sizeof v);
+            i = v;
+            f = (float)v;
+            break;
+        }
+        case AT_I64:
+            memcpy(&i, base, sizeof i);
+            f = (float)i;
+            break;
+        default:
+            i = *(const unsigned char *)base != 0;
+            f = (float)i;
+            break;
+    }
+    if (as_f32)
+        a->scalar.f32 = f;
+    else
+        a->scalar.i64 = i;
+}
+
 /* One launch: the operands offset by the outer index's strides. */
 static at_status launch_one(at_executor *ex, const at_program *prog,
                             const at_bc_plan *p, size_t outer_index,
@@ -470,14 +636,17 @@ static at_status launch_one(at_executor *ex, const at_program *prog,
             rest /= (size_t)p->dim[k];
         }
         if (!p->data[i]) {
-            a->scalar.f32 = p->value[i];
+            if (p->state[i] == S_F32)
+                a->scalar.f32 = p->value[i];
+            else
+                a->scalar.i64 = p->ivalue[i];
             continue;
         }
         const char *base = (const char *)p->data[i];
         if (off)
             base += off * at_dtype_size(p->dtype[i]);
         if (p->mode[i] == AT_BC_SCALAR) {
-            memcpy(&a->scalar.f32, base, sizeof a->scalar.f32);
+            read_scalar(base, p->dtype[i], p->state[i] == S_F32, a);
             continue;
         }
         a->data = (void *)base;
