@@ -67,6 +67,17 @@ typedef struct at_tensor {
     size_t numel;
 } at_tensor;
 
+/* Whether two tensors have one shape. */
+static inline int at_same_shape(const at_tensor *a, const at_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return 0;
+    return 1;
+}
+
 typedef struct at_stdop_params {
     float scalar;          /* POW_SCALAR exponent, LEAKY_RELU slope,
                               SOFTPLUS beta, CLIP lower bound,

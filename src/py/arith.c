@@ -28,24 +28,12 @@ static int classify(hg_state *st, PyObject *o)
     return OPD_OTHER;
 }
 
-/* The same-shape float32 op of hg.ops for op, or -1. */
-static int same_shape_stdop(at_bcop op)
-{
-    switch (op) {
-        case AT_BC_ADD:
-            return AT_STD_VECTOR_ADD;
-        case AT_BC_SUB:
-            return AT_STD_VECTOR_SUB;
-        case AT_BC_MUL:
-            return AT_STD_VECTOR_MUL;
-        case AT_BC_DIV:
-            return AT_STD_VECTOR_DIV;
-        case AT_BC_POW:
-            return AT_STD_POW;
-        default:
-            return -1;
-    }
-}
+/* The same-shape float32 op of hg.ops for each op, plus one (0: none). */
+static const int same_shape_stdop[AT_BC_COUNT] = {
+    [AT_BC_ADD] = 1 + AT_STD_VECTOR_ADD, [AT_BC_SUB] = 1 + AT_STD_VECTOR_SUB,
+    [AT_BC_MUL] = 1 + AT_STD_VECTOR_MUL, [AT_BC_DIV] = 1 + AT_STD_VECTOR_DIV,
+    [AT_BC_POW] = 1 + AT_STD_POW,
+};
 
 static PyObject *launch_plan(ExecutorObject *exec, at_bc_plan *plan,
                              BufferObject *into, const char *fn)
@@ -227,10 +215,10 @@ PyObject *hg_broadcast(hg_state *st, at_bcop op, const char *fn,
                      "%s: at least one operand must be a hologram.Buffer", fn);
         return NULL;
     }
-    int sop = same_shape_stdop(op);
+    int sop = same_shape_stdop[op] - 1;
     if (n == 2 && into == NULL && sop >= 0 && opd[0].t && opd[1].t
         && opd[0].t->dtype == AT_F32 && opd[1].t->dtype == AT_F32
-        && hg_same_shape(opd[0].t, opd[1].t))
+        && at_same_shape(opd[0].t, opd[1].t))
         return hg_run_op(st, (at_stdop)sop, fn, x, 2);
     at_bc_plan plan;
     at_error err;
@@ -240,7 +228,7 @@ PyObject *hg_broadcast(hg_state *st, at_bcop op, const char *fn,
         return hg_raise(rc, &err);
     if (into
         && (plan.out.dtype != into->t.dtype
-            || !hg_same_shape(&plan.out, &into->t)))
+            || !at_same_shape(&plan.out, &into->t)))
         return wrong_target(fn, &plan.out, into);
     return launch_plan(exec, &plan, into, fn);
 }

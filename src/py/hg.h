@@ -176,17 +176,6 @@ static inline int hg_buffer_check(hg_state *st, PyObject *o)
     return Py_IS_TYPE(o, st->BufferType);
 }
 
-/* Whether two tensors have one shape (the same-shape fast paths). */
-static inline int hg_same_shape(const at_tensor *a, const at_tensor *b)
-{
-    if (a->ndim != b->ndim)
-        return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i])
-            return 0;
-    return 1;
-}
-
 /* ops.c */
 extern PyMethodDef hg_module_methods[]; /* cpu_info + the ops */
 /* Run a standard-library op on nin Buffers (TypeError naming fn for any

@@ -169,7 +169,7 @@ static PyObject *broadcasting(hg_state *st, const char *fn, const op_params *ps,
             return not_a_buffer(fn, ps->kws[i], a[i]);
     const at_tensor *x = &((BufferObject *)a[0])->t,
                     *y = &((BufferObject *)a[1])->t;
-    if (x->dtype == AT_F32 && y->dtype == AT_F32 && hg_same_shape(x, y))
+    if (x->dtype == AT_F32 && y->dtype == AT_F32 && at_same_shape(x, y))
         return run_op(st, same_shape, fn, a, ps->kws, 2, &default_params);
     return hg_broadcast(st, op, fn, a, 2, NULL, 0);
 }
