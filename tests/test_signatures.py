@@ -217,6 +217,7 @@ CASES = [
     ("vector_add", {"a": X.reshape(2, 8), "b": Y[:8]}, lambda a, b: a + b, True),
     ("vector_mul", {"a": X.reshape(8, 2), "b": Y[:8, None]}, lambda a, b: a * b, True),
     ("maximum", {"a": X, "b": Y}, lambda a, b: np.maximum(a, b), True),
+    ("where", {"cond": X > 0, "a": X, "b": Y[:1]}, lambda cond, a, b: np.where(cond, a, b), True),
     ("minimum", {"a": X.reshape(4, 4), "b": 0.25}, lambda a, b: np.minimum(a, np.float32(b)), True),
     ("neg", {"a": X}, lambda a: -a, True),
     ("abs", {"a": X}, lambda a: np.abs(a), True),
@@ -269,9 +270,8 @@ CASES = [
 CASE_IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]
 
 
-# kernel_ir and broadcast_ir return text; where needs bool buffers in kernels
-# (tests/test_broadcast.py checks that it refuses them until then).
-NO_CASE = {"kernel_ir", "broadcast_ir", "where"}
+# kernel_ir and broadcast_ir return text (tests/test_broadcast.py checks it).
+NO_CASE = {"kernel_ir", "broadcast_ir"}
 
 
 def test_every_op_has_a_case():
