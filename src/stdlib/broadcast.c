@@ -245,9 +245,12 @@ static COLD at_status bad_dtypes(const char *name, const at_bc_operand *x,
                                          [AT_BOOL] = "bool"};
     char s[3][96], all[300];
     for (size_t i = 0; i < n; i++) {
-        if (x[i].t)
-            snprintf(s[i], sizeof s[i], "%s", at_dtype_name(x[i].t->dtype));
-        else
+        if (x[i].t) {
+            char shape[64];
+            at_format_shape(shape, sizeof shape, x[i].t->ndim, x[i].t->shape);
+            snprintf(s[i], sizeof s[i], "%s %s", at_dtype_name(x[i].t->dtype),
+                     shape);
+        } else
             snprintf(s[i], sizeof s[i], "Python %s", number[x[i].kind]);
     }
     join(all, sizeof all, s, n);
