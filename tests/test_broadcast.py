@@ -324,7 +324,7 @@ def test_dtypes_against_torch(ex, rng, da, db, sa, sb):
         try:
             want = tref(ta, tb)
         except RuntimeError:
-            with pytest.raises(TypeError, match=name if name in ("maximum", "minimum") else ""):
+            with pytest.raises(TypeError, match=name if name in ("maximum", "minimum") else None):
                 op(A, B)
             continue
         if want.dtype == torch.bool and name in ("add", "mul", "maximum", "minimum"):
@@ -359,8 +359,8 @@ def test_dtypes_with_python_numbers(ex, rng, da, scalar):
                 # s * (1 / a): two roundings; the reference is the quotient
                 # of the float32 operands, correctly rounded
                 x, y = (np.asarray(v, dtype=np.float32).astype(np.float64) for v in (a, scalar))
-                q = x / y if left else y / x
                 with np.errstate(all="ignore"):
+                    q = x / y if left else y / x
                     want = torch.from_numpy(np.asarray(q.astype(np.float32)))
             check_torch(op(*args), want, what)
 
