@@ -1,13 +1,15 @@
 """The standard operations of Hologram Atlas.
 
 Every op takes :class:`hologram.Buffer` objects of one executor and returns a
-new ``Buffer`` on that executor.  The functions are the extension's own
+new ``Buffer`` on that executor.  The binary elementwise ops broadcast their
+operands by NumPy's rules.  The functions are the extension's own
 vectorcall functions, re-exported as-is (no Python-level wrapper).
 """
 
 from ._core import (
     abs,
     binary_cross_entropy,
+    broadcast_ir,
     clip,
     cross_entropy,
     exp,
@@ -19,8 +21,10 @@ from ._core import (
     log,
     log_softmax,
     max,
+    maximum,
     mean,
     min,
+    minimum,
     mse_loss,
     neg,
     pow,
@@ -36,6 +40,7 @@ from ._core import (
     vector_div,
     vector_mul,
     vector_sub,
+    where,
 )
 
 __all__ = [
@@ -53,6 +58,10 @@ __all__ = [
     "log",
     "sqrt",
     "pow",
+    "maximum",
+    "minimum",
+    "where",
+    "broadcast_ir",
     "sum",
     "max",
     "min",

@@ -78,7 +78,8 @@ def test_bool_empty_and_zeros(ex, make, dtype):
 
 
 UNARY = ["neg", "abs", "relu", "sigmoid", "tanh", "softmax", "exp", "log", "sqrt"]
-BINARY = ["vector_add", "vector_sub", "vector_mul", "vector_div", "pow", "mse_loss"]
+# vector_div of bools is true division (float32, as in PyTorch): not refused
+BINARY = ["vector_add", "vector_sub", "vector_mul", "pow", "mse_loss"]
 
 
 @pytest.mark.parametrize("op", UNARY + BINARY + ["sum", "max", "min", "mean"])

@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Entries every executor's program cache holds, for all sets together. */
-#define AT_PROGRAM_CACHE_SIZE 512
+#define AT_PROGRAM_CACHE_SIZE 16384
 
 /* A client's kernels, numbered 0 .. count-1.  Give it static storage
  * duration (it must outlive every executor) and leave `first` zero: the core

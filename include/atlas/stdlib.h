@@ -67,6 +67,17 @@ typedef struct at_tensor {
     size_t numel;
 } at_tensor;
 
+/* Whether two tensors have one shape. */
+static inline int at_same_shape(const at_tensor *a, const at_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return 0;
+    return 1;
+}
+
 typedef struct at_stdop_params {
     float scalar;          /* POW_SCALAR exponent, LEAKY_RELU slope,
                               SOFTPLUS beta, CLIP lower bound,
@@ -112,6 +123,111 @@ at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in,
  * op, a wrong number of inputs or a program that fails to compile. */
 size_t at_stdop_cost(at_executor *ex, at_stdop op, const at_tensor *in,
                      size_t nin, const at_stdop_params *params);
+
+/* ---- broadcasting elementwise ops (src/stdlib/broadcast.c) --------------
+ *
+ * A binary op (or `where`, ternary) over operands that are each a tensor or
+ * a scalar, broadcast by NumPy's rules.  The broadcast shape is collapsed
+ * (output dims of size 1 dropped, neighbouring dims merged where every
+ * operand is present in both or broadcast along both) and mapped onto
+ * launches of rows x cols: the last two collapsed dims, with an outer loop
+ * of launches (pointer offsets) over any dims before them.  Each operand is
+ * read by `load` (present along both), `load.row` (broadcast along the
+ * columns), `load.col` (broadcast down the rows) or as a scalar param (a
+ * Python scalar, or a one-element tensor read on the host per launch).  No
+ * broadcast operand is ever materialised.  The op computes in the element
+ * type PyTorch's promotion gives (dimensioned tensors over 0-d ones over
+ * Python numbers; bool < int32 < int64 < float32; a Python float with an
+ * integer tensor gives float32, a Python int keeps the tensor's type; div
+ * always computes in float32; comparisons store bool).  Each kernel (op x
+ * operand reads and types x the type it computes in) is generated IR text,
+ * verified, and compiled once per executor through the library's
+ * at_kernel_set. */
+typedef enum at_bcop {
+    AT_BC_ADD,
+    AT_BC_SUB,
+    AT_BC_MUL,
+    AT_BC_DIV,
+    AT_BC_POW,
+    AT_BC_MAXIMUM,
+    AT_BC_MINIMUM,
+    AT_BC_LT,
+    AT_BC_LE,
+    AT_BC_GT,
+    AT_BC_GE,
+    AT_BC_EQ,
+    AT_BC_NE,
+    AT_BC_WHERE, /* cond, a, b */
+    AT_BC_COUNT
+} at_bcop;
+
+/* How a broadcast operand is read. */
+typedef enum at_bc_mode {
+    AT_BC_FULL,   /* load: rows*cols elements        */
+    AT_BC_ROW,    /* load.row: rows elements         */
+    AT_BC_COL,    /* load.col: cols elements         */
+    AT_BC_SCALAR, /* a scalar param                  */
+    AT_BC_NMODES
+} at_bc_mode;
+
+/* An operand: a tensor, or (t == NULL) a Python number of kind AT_F32 (a
+ * float: value), AT_I64 (an int: ivalue) or AT_BOOL (ivalue 0 or 1). */
+typedef struct at_bc_operand {
+    const at_tensor *t;
+    at_dtype kind;
+    double value;
+    int64_t ivalue;
+} at_bc_operand;
+
+/* A prepared broadcast op (filled by at_bc_prepare; read-only for callers
+ * except `out`, whose data the caller sets before at_bc_launch). */
+typedef struct at_bc_plan {
+    at_bcop op;
+    const char *name; /* what messages call the op */
+    int n;            /* operands: 2, or 3 for where */
+    int kernel;       /* index in the library's kernel set */
+    int mode[3];      /* at_bc_mode per operand */
+    int state[3];     /* the read and its element type, per operand */
+    int compute;      /* the element type the op computes in */
+    void *data[3];    /* each tensor operand's data; NULL for scalars */
+    at_dtype dtype[3];
+    float value[3];   /* each Python number, as float32 */
+    int64_t ivalue[3]; /* each Python number, as an integer */
+    int nd;           /* collapsed dims */
+    int64_t dim[AT_MAX_DIMS];
+    int64_t stride[3][AT_MAX_DIMS]; /* elements; 0 where broadcast */
+    size_t outer, rows, cols;       /* launches x (rows x cols) */
+    at_tensor out;                  /* the result's description */
+} at_bc_plan;
+
+const char *at_bcop_name(at_bcop op);
+/* Operands the op takes (2 or 3). */
+int at_bcop_arity(at_bcop op);
+
+/* Check the operands (dtypes, shapes: a ValueError naming the op and the
+ * shapes when they do not broadcast) and plan the launches.  name, when not
+ * NULL, is what messages call the op (e.g. "vector_add"). */
+at_status at_bc_prepare(at_bcop op, const char *name, const at_bc_operand *x,
+                        size_t n, at_bc_plan *plan, at_error *err);
+
+/* The work of the prepared op (elements times its program's cost per
+ * element), which compiles the kernel on first use; 0 when it fails. */
+size_t at_bc_cost(at_executor *ex, const at_bc_plan *plan);
+
+/* Launch the prepared op into plan->out.data (plan->out.numel elements of
+ * plan->out.dtype).  The output may not overlap an operand, except that it
+ * may be exactly the memory of an operand read by `load` (in-place ops:
+ * each element is read before it is written). */
+at_status at_bc_launch(at_executor *ex, const at_bc_plan *plan, at_error *err);
+
+/* Prepare, allocate the output from the executor's pool and launch (the
+ * caller frees out->data with at_pool_free; NULL after a failure). */
+at_status at_bc_run_new(at_executor *ex, at_bcop op, const char *name,
+                        const at_bc_operand *x, size_t n, at_tensor *out,
+                        at_error *err);
+
+/* The verified IR kernel the prepared op launches (caller frees). */
+at_status at_bc_kernel(const at_bc_plan *plan, at_kernel **out, at_error *err);
 
 #ifdef __cplusplus
 }

@@ -722,8 +722,19 @@ static void task_gemm(void *ctx, size_t task, unsigned worker)
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
+static int exact_alias(const at_kernel *k, const at_arg *args, int i, int j)
+{
+    return k->role[i] == AT_ROLE_ELEM && k->role[j] == AT_ROLE_ELEM
+           && args[i].data == args[j].data && args[i].numel == args[j].numel
+           && args[i].dtype == args[j].dtype;
+}
+
+/* alias_ok: an element-indexed output may be exactly the memory of an
+ * element-indexed input (the standard library's in-place elementwise ops,
+ * whose kernels read each element before writing it). */
 static at_status check_args(const at_program *p, size_t rows, size_t cols,
-                            const at_arg *args, size_t nargs, at_error *err)
+                            const at_arg *args, size_t nargs, int alias_ok,
+                            at_error *err)
 {
     const at_kernel *k = p->k;
     size_t n;
@@ -791,6 +802,7 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols,
             continue;
         for (int j = 0; j < k->nparams; j++)
             if (j != i && !k->params[j].is_scalar
+                && !(alias_ok && exact_alias(k, args, i, j))
                 && at_spans_overlap(args[i].data, args[i].numel, args[i].dtype,
                                     args[j].data, args[j].numel, args[j].dtype))
                 return at_error_set(
@@ -1016,7 +1028,7 @@ at_status at_launch_ex(at_executor *ex, const at_program *p, size_t rows,
                        size_t cols, const at_arg *args, size_t nargs,
                        at_launch_diag *diag, at_error *err)
 {
-    at_status st = check_args(p, rows, cols, args, nargs, err);
+    at_status st = check_args(p, rows, cols, args, nargs, 0, err);
     if (st)
         return st;
     return launch_checked(ex, p, rows, cols, args, diag, err);
@@ -1028,7 +1040,7 @@ at_status at_launch_validated(at_executor *ex, const at_program *p, size_t rows,
 {
 #ifndef NDEBUG
     at_error chk;
-    assert(check_args(p, rows, cols, args, nargs, &chk) == AT_OK);
+    assert(check_args(p, rows, cols, args, nargs, 1, &chk) == AT_OK);
 #else
     (void)nargs;
 #endif

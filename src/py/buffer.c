@@ -953,7 +953,8 @@ static PyType_Slot buffer_slots[] = {
     {Py_mp_length, buffer_length},
     {Py_bf_getbuffer, buffer_getbuffer},
     {Py_bf_releasebuffer, buffer_releasebuffer},
-    {0, NULL},
+    /* the operators (arith.c) */
+    HG_BUFFER_ARITH_SLOTS{0, NULL},
 };
 
 PyType_Spec hg_buffer_spec = HG_TYPE_SPEC(

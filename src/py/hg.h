@@ -45,6 +45,8 @@
 #define HG_KWS(X) \
     X(A, "a") \
     X(B, "b") \
+    X(C, "c") \
+    X(COND, "cond") \
     X(AXIS, "axis") \
     X(M, "m") \
     X(N, "n") \
@@ -176,6 +178,55 @@ static inline int hg_buffer_check(hg_state *st, PyObject *o)
 
 /* ops.c */
 extern PyMethodDef hg_module_methods[]; /* cpu_info + the ops */
+/* Run a standard-library op on nin Buffers (TypeError naming fn for any
+ * other operand): validate, allocate the result, launch. */
+PyObject *hg_run_op(hg_state *st, at_stdop op, const char *fn,
+                    PyObject *const *ins, int nin);
+
+/* arith.c */
+/* Buffer's operator slots (number protocol, richcompare, hash by
+ * identity), which buffer.c lists among its own. */
+PyObject *hg_buffer_add(PyObject *l, PyObject *r);
+PyObject *hg_buffer_sub(PyObject *l, PyObject *r);
+PyObject *hg_buffer_mul(PyObject *l, PyObject *r);
+PyObject *hg_buffer_div(PyObject *l, PyObject *r);
+PyObject *hg_buffer_iadd(PyObject *l, PyObject *r);
+PyObject *hg_buffer_isub(PyObject *l, PyObject *r);
+PyObject *hg_buffer_imul(PyObject *l, PyObject *r);
+PyObject *hg_buffer_idiv(PyObject *l, PyObject *r);
+PyObject *hg_buffer_pow(PyObject *l, PyObject *r, PyObject *mod);
+PyObject *hg_buffer_neg(PyObject *a);
+PyObject *hg_buffer_abs(PyObject *a);
+PyObject *hg_buffer_richcompare(PyObject *a, PyObject *b, int cmp);
+Py_hash_t hg_buffer_hash(PyObject *a);
+/* clang-format off */
+#define HG_BUFFER_ARITH_SLOTS \
+    {Py_nb_add, hg_buffer_add}, \
+    {Py_nb_subtract, hg_buffer_sub}, \
+    {Py_nb_multiply, hg_buffer_mul}, \
+    {Py_nb_true_divide, hg_buffer_div}, \
+    {Py_nb_power, hg_buffer_pow}, \
+    {Py_nb_negative, hg_buffer_neg}, \
+    {Py_nb_absolute, hg_buffer_abs}, \
+    {Py_nb_inplace_add, hg_buffer_iadd}, \
+    {Py_nb_inplace_subtract, hg_buffer_isub}, \
+    {Py_nb_inplace_multiply, hg_buffer_imul}, \
+    {Py_nb_inplace_true_divide, hg_buffer_idiv}, \
+    {Py_tp_richcompare, hg_buffer_richcompare}, \
+    {Py_tp_hash, hg_buffer_hash},
+/* clang-format on */
+/* The broadcasting op on n operands (Buffers or Python numbers), into a new
+ * Buffer or, when into is not NULL, into that Buffer (in place: the result
+ * must have its shape and dtype).  For an operand of another type: with
+ * others_ok NotImplemented (operators), else TypeError naming fn. */
+PyObject *hg_broadcast(hg_state *st, at_bcop op, const char *fn,
+                       PyObject *const *x, int n, BufferObject *into,
+                       int others_ok);
+/* The IR text of the kernel the broadcasting op named `name` (a str: add,
+ * sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne, where)
+ * launches for these operands. */
+PyObject *hg_broadcast_ir(hg_state *st, const char *fn, PyObject *name,
+                          PyObject *const *x, int n);
 
 /* kernel.c */
 extern PyType_Spec hg_kernel_spec;

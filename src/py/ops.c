@@ -72,6 +72,14 @@ static PyObject *run_op(hg_state *st, at_stdop op, const char *fn,
     return (PyObject *)res;
 }
 
+static const hg_kw operand_names[3] = {HG_KW_A, HG_KW_B, HG_KW_C};
+
+PyObject *hg_run_op(hg_state *st, at_stdop op, const char *fn,
+                    PyObject *const *ins, int nin)
+{
+    return run_op(st, op, fn, ins, operand_names, nin, &default_params);
+}
+
 #define STATE(module) ((hg_state *)PyModule_GetState(module))
 
 /* An op's Python parameters: kws[0..nkw) by name, the first npos also by
@@ -96,6 +104,8 @@ typedef struct op_params {
 
 OP_PARAMS(a, 1, 1, HG_KW_A);
 OP_PARAMS(ab, 2, 2, HG_KW_A, HG_KW_B);
+OP_PARAMS(where, 3, 3, HG_KW_COND, HG_KW_A, HG_KW_B);
+OP_PARAMS(broadcast_ir, 4, 3, HG_KW_NAME, HG_KW_A, HG_KW_B, HG_KW_C);
 OP_PARAMS(pred_target, 2, 2, HG_KW_PRED, HG_KW_TARGET);
 OP_PARAMS(a_axis, 2, 1, HG_KW_A, HG_KW_AXIS);
 OP_PARAMS(gemm, 2, 2, HG_KW_A, HG_KW_B, HG_KW_M, HG_KW_N, HG_KW_K);
@@ -146,6 +156,41 @@ static inline PyObject *plain(hg_state *st, const char *fn, const op_params *ps,
     return run_op(st, op, fn, a, ps->kws, ps->nkw, &default_params);
 }
 
+/* ---- binary ops that broadcast ------------------------------------------- */
+
+/* f(a, b) on Buffers: same-shape float32 runs the op's own kernel
+ * (same_shape), anything else the broadcasting op. */
+static PyObject *broadcasting(hg_state *st, const char *fn, const op_params *ps,
+                              PyObject *const *a, at_stdop same_shape,
+                              at_bcop op)
+{
+    for (int i = 0; i < 2; i++)
+        if (!hg_buffer_check(st, a[i]))
+            return not_a_buffer(fn, ps->kws[i], a[i]);
+    const at_tensor *x = &((BufferObject *)a[0])->t,
+                    *y = &((BufferObject *)a[1])->t;
+    if (x->dtype == AT_F32 && y->dtype == AT_F32 && at_same_shape(x, y))
+        return run_op(st, same_shape, fn, a, ps->kws, 2, &default_params);
+    return hg_broadcast(st, op, fn, a, 2, NULL, 0);
+}
+
+/* maximum(a, b), minimum(a, b), where(cond, a, b): Buffers or Python
+ * numbers, broadcast together. */
+static PyObject *elementwise(hg_state *st, const char *fn, const op_params *ps,
+                             PyObject *const *a, at_bcop op)
+{
+    return hg_broadcast(st, op, fn, a, ps->nkw, NULL, 0);
+}
+
+/* broadcast_ir(op, a, b, c=None) */
+static PyObject *broadcast_ir(hg_state *st, const char *fn, const op_params *ps,
+                              PyObject *const *a, int unused)
+{
+    (void)ps;
+    (void)unused;
+    return hg_broadcast_ir(st, fn, a[0], a + 1, a[3] ? 3 : 2);
+}
+
 /* ---- pow(a, b): b a Buffer or a Python number ---------------------------- */
 
 static PyObject *power(hg_state *st, const char *fn, const op_params *ps,
@@ -153,7 +198,9 @@ static PyObject *power(hg_state *st, const char *fn, const op_params *ps,
                        at_stdop by_scalar)
 {
     if (hg_buffer_check(st, a[1]))
-        return run_op(st, by_buffer, fn, a, ps->kws, 2, &default_params);
+        return hg_buffer_check(st, a[0])
+                   ? broadcasting(st, fn, ps, a, by_buffer, AT_BC_POW)
+                   : hg_broadcast(st, AT_BC_POW, fn, a, 2, NULL, 0);
     if (!hg_buffer_check(st, a[0]))
         return not_a_buffer(fn, ps->kws[0], a[0]);
     double e = PyFloat_AsDouble(a[1]);
@@ -375,9 +422,9 @@ static PyObject *layer_norm(hg_state *st, const char *fn, const op_params *ps,
  * OP_REDUCE write the entry of an op of their kind from its name, its value
  * in words and its stdlib op. */
 /* clang-format off */
-#define OP_AB(X, name, value, OP) \
-    X(name, "a, b", value " elementwise, as a new Buffer.", \
-      plain, params_ab, AT_STD_##OP)
+#define OP_AB(X, name, value, OP, BC) \
+    X(name, "a, b", value " elementwise, broadcast by NumPy's rules, as a " \
+      "new Buffer.", broadcasting, params_ab, AT_STD_##OP, AT_BC_##BC)
 #define OP_A(X, name, value, OP) \
     X(name, "a", value ", as a new Buffer.", plain, params_a, AT_STD_##OP)
 #define OP_REDUCE(X, name, value, OP) \
@@ -385,12 +432,26 @@ static PyObject *layer_norm(hg_state *st, const char *fn, const op_params *ps,
       value ": a 0-d Buffer, or (rows,) for axis=-1 on a 2-D buffer.", \
       reduction, params_a_axis, AT_STD_##OP, AT_STD_##OP##_ROWS)
 #define HG_OPS(X) \
-    OP_AB(X, vector_add, "a + b", VECTOR_ADD) \
-    OP_AB(X, vector_sub, "a - b", VECTOR_SUB) \
-    OP_AB(X, vector_mul, "a * b", VECTOR_MUL) \
-    OP_AB(X, vector_div, "a / b", VECTOR_DIV) \
-    X(pow, "a, b", "a ** b, b a Buffer of a's shape or a Python number.", \
+    OP_AB(X, vector_add, "a + b", VECTOR_ADD, ADD) \
+    OP_AB(X, vector_sub, "a - b", VECTOR_SUB, SUB) \
+    OP_AB(X, vector_mul, "a * b", VECTOR_MUL, MUL) \
+    OP_AB(X, vector_div, "a / b", VECTOR_DIV, DIV) \
+    X(pow, "a, b", "a ** b, b a Buffer (broadcast with a by NumPy's rules) " \
+      "or a Python number.", \
       power, params_ab, AT_STD_POW, AT_STD_POW_SCALAR) \
+    X(maximum, "a, b", "The elementwise maximum (NaN if either is NaN), " \
+      "a and b Buffers or Python numbers broadcast together, as a new " \
+      "Buffer.", elementwise, params_ab, AT_BC_MAXIMUM) \
+    X(minimum, "a, b", "The elementwise minimum (NaN if either is NaN), " \
+      "a and b Buffers or Python numbers broadcast together, as a new " \
+      "Buffer.", elementwise, params_ab, AT_BC_MINIMUM) \
+    X(where, "cond, a, b", "a where cond (a bool Buffer) is true, else b; " \
+      "a and b Buffers or Python numbers, all three broadcast together, " \
+      "as a new Buffer.", elementwise, params_where, AT_BC_WHERE) \
+    X(broadcast_ir, "name, a, b, c=None", "The IR text (a str) of the " \
+      "kernel the broadcasting op `name` (add, sub, mul, div, pow, " \
+      "maximum, minimum, lt, le, gt, ge, eq, ne, where) runs for these " \
+      "operands.", broadcast_ir, params_broadcast_ir, 0) \
     OP_A(X, neg, "-a", NEG) \
     OP_A(X, abs, "|a|", ABS) \
     OP_A(X, relu, "max(a, 0)", RELU) \

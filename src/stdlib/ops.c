@@ -105,16 +105,6 @@ static const char *shape_str(char *buf, size_t cap, const at_tensor *t)
     return buf;
 }
 
-static int same_shape(const at_tensor *a, const at_tensor *b)
-{
-    if (a->ndim != b->ndim)
-        return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i])
-            return 0;
-    return 1;
-}
-
 /* Only the fields a tensor description uses are written: this runs on every
  * op call, and clearing the whole struct costs more than the op on small
  * inputs. */
@@ -168,7 +158,7 @@ static COLD at_status shape_error(const stdop *d, const at_tensor *in,
 /* Two inputs must have one shape. */
 static int shapes_agree(const stdop *d, const at_tensor *in)
 {
-    return d->nin < 2 || same_shape(&in[0], &in[1]);
+    return d->nin < 2 || at_same_shape(&in[0], &in[1]);
 }
 
 /* Elementwise: the output has the inputs' shape. */
