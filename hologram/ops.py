@@ -18,6 +18,7 @@ from ._core import (
     leaky_relu,
     log,
     log_softmax,
+    matmul,
     max,
     mean,
     min,
@@ -68,5 +69,6 @@ __all__ = [
     "binary_cross_entropy",
     "clip",
     "layer_norm",
+    "matmul",
     "kernel_ir",
 ]

@@ -113,6 +113,33 @@ at_status at_stdop_run_new(at_executor *ex, at_stdop op, const at_tensor *in,
 size_t at_stdop_cost(at_executor *ex, at_stdop op, const at_tensor *in,
                      size_t nin, const at_stdop_params *params);
 
+/* ---- matmul (src/stdlib/matmul.c) ---------------------------------------
+ *
+ * a @ b by NumPy's (and PyTorch's) rules, float32: (m, k) @ (k, n) is a
+ * gemm; a 1-D a is a row and a 1-D b a column whose axis leaves the result
+ * ((m, k) @ (k,) -> (m,), (k,) @ (k, n) -> (n,), (k,) @ (k,) -> ()); the
+ * axes before the last two are batch axes, broadcast by NumPy's rules.  It
+ * runs as launches of the AT_STD_GEMM descriptor, one per matrix of the
+ * result (one in all when b has no batch of its own), each reading its
+ * operands in place.  Errors name matmul and both shapes: AT_E_VALUE for a
+ * 0-d operand, inner axes that differ or batch axes that do not broadcast,
+ * AT_E_TYPE for an operand that is not float32. */
+
+/* Validate and describe the result (data left NULL). */
+at_status at_matmul_prepare(const at_tensor *a, const at_tensor *b,
+                            at_tensor *out, at_error *err);
+
+/* Prepare, allocate the result from the executor's pool and launch, in one
+ * call.  On success *out describes the result, which the caller releases
+ * with at_pool_free(at_executor_pool(ex), out->data); on failure nothing
+ * stays allocated and out->data is NULL. */
+at_status at_matmul_run_new(at_executor *ex, const at_tensor *a,
+                            const at_tensor *b, at_tensor *out, at_error *err);
+
+/* The work of a @ b in at_stdop_cost's units (the gemm's multiply-adds over
+ * the batch times its program's cost); 0 for operands it would refuse. */
+size_t at_matmul_cost(at_executor *ex, const at_tensor *a, const at_tensor *b);
+
 #ifdef __cplusplus
 }
 #endif

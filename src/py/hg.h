@@ -111,8 +111,11 @@ typedef struct BufferObject {
     at_tensor t; /* data, dtype, ndim, shape, numel */
     size_t nbytes;
     /* NULL: t.data is a block of exec's pool, freed by dealloc.  Otherwise
-     * the memory belongs to another library (Executor.from_dlpack) and this
-     * strong reference keeps it alive; dealloc releases it instead. */
+     * a strong reference to whatever keeps the memory alive, which dealloc
+     * releases instead: the capsule of another library's tensor
+     * (Executor.from_dlpack), or for a view (reshape) the Buffer whose pool
+     * block it shares (itself never a view: a view of a view shares its
+     * base's owner).  A Buffer with an owner never has the memory to itself. */
     PyObject *owner;
     Py_ssize_t exports; /* live buffer-protocol views */
     Py_ssize_t view_shape[AT_MAX_DIMS];
@@ -176,6 +179,9 @@ static inline int hg_buffer_check(hg_state *st, PyObject *o)
 
 /* ops.c */
 extern PyMethodDef hg_module_methods[]; /* cpu_info + the ops */
+/* a @ b (hg.ops.matmul and Buffer.__matmul__): a new Buffer, or NULL with
+ * an exception set (ValueError for buffers of two executors). */
+PyObject *hg_matmul(BufferObject *a, BufferObject *b);
 
 /* kernel.c */
 extern PyType_Spec hg_kernel_spec;

@@ -368,6 +368,49 @@ static PyObject *layer_norm(hg_state *st, const char *fn, const op_params *ps,
     return run_op(st, ops[has_w + 2 * has_b], fn, ins, names, n, &p);
 }
 
+/* ---- matmul(a, b), also a @ b ------------------------------------------ */
+
+PyObject *hg_matmul(BufferObject *a, BufferObject *b)
+{
+    ExecutorObject *exec = a->exec;
+    if (b->exec != exec) {
+        PyErr_SetString(PyExc_ValueError,
+                        "matmul: buffers belong to different executors");
+        return NULL;
+    }
+    at_tensor out;
+    at_error err;
+    err.msg[0] = '\0';
+    at_status rc;
+    /* the GIL is released as for any op of this cost (gemm's) */
+    if (at_matmul_cost(exec->ex, &a->t, &b->t) >= HG_GIL_RELEASE_COST) {
+        at_executor *ex = exec->ex;
+        Py_BEGIN_ALLOW_THREADS
+        rc = at_matmul_run_new(ex, &a->t, &b->t, &out, &err);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = at_matmul_run_new(exec->ex, &a->t, &b->t, &out, &err);
+    }
+    if (rc != AT_OK)
+        return hg_raise(rc, &err);
+    BufferObject *res = hg_buffer_wrap(exec, &out, "matmul");
+    if (res == NULL)
+        at_pool_free(exec->pool, out.data);
+    return (PyObject *)res;
+}
+
+/* hg.ops.matmul: both arguments Buffers; the gemm descriptor it launches
+ * (through at_matmul_run_new) is named by its HG_OPS entry. */
+static PyObject *matmul(hg_state *st, const char *fn, const op_params *ps,
+                        PyObject *const *a, at_stdop gemm_op)
+{
+    (void)gemm_op;
+    for (int i = 0; i < 2; i++)
+        if (!hg_buffer_check(st, a[i]))
+            return not_a_buffer(fn, ps->kws[i], a[i]);
+    return hg_matmul((BufferObject *)a[0], (BufferObject *)a[1]);
+}
+
 /* Every op, one entry each: its Python name, the parameter list of its text
  * signature and its docstring (what inspect.signature and help() show), then
  * how it runs: the implementation, the op_params it parses (the same list as
@@ -443,7 +486,12 @@ static PyObject *layer_norm(hg_state *st, const char *fn, const op_params *ps,
       "(var biased; weight and bias float32 of shape (C,), C the last " \
       "axis, each optional), as a new Buffer.", \
       layer_norm, params_layer_norm, AT_STD_LAYER_NORM, \
-      AT_STD_LAYER_NORM_W, AT_STD_LAYER_NORM_B, AT_STD_LAYER_NORM_WB)
+      AT_STD_LAYER_NORM_W, AT_STD_LAYER_NORM_B, AT_STD_LAYER_NORM_WB) \
+    X(matmul, "a, b", \
+      "a @ b by NumPy's rules (float32): 2-D @ 2-D a matrix product, a " \
+      "1-D operand a vector (its axis leaves the result), leading axes " \
+      "batch axes that broadcast, as a new Buffer.", \
+      matmul, params_ab, AT_STD_GEMM)
 /* clang-format on */
 
 HG_OPS(OP_ENTRY)
