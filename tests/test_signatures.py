@@ -261,6 +261,7 @@ CASES = [
         _layer_norm,
         False,
     ),
+    ("matmul", {"a": GA, "b": GB}, lambda a, b: _f64(a) @ _f64(b), True),
 ]
 CASE_IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]
 
@@ -472,3 +473,31 @@ def test_from_dlpack_is_positional_only(ex):
     np.testing.assert_array_equal(ex.from_dlpack(X).to_numpy(), X)
     with pytest.raises(TypeError):
         ex.from_dlpack(x=X)
+
+
+# ---- shape, dtype and the @ operator ---------------------------------------
+
+OPERATORS = [("Buffer", "__matmul__"), ("Buffer", "__rmatmul__")]
+
+
+@pytest.mark.parametrize(("cls", "name"), OPERATORS)
+def test_operator_signature_matches_stub(cls, name):
+    test_method_signature_matches_stub(cls, name)
+
+
+def test_reshape_and_astype_by_their_signatures(ex):
+    buf = ex.from_numpy(GA)
+    params = inspect.signature(buf.reshape).parameters
+    assert [(p.name, p.kind) for p in params.values()] == [("shape", P.VAR_POSITIONAL)]
+    np.testing.assert_array_equal(buf.reshape(4, 3).to_numpy(), GA.reshape(4, 3))
+    np.testing.assert_array_equal(buf.reshape((2, 6)).to_numpy(), GA.reshape(2, 6))
+    with pytest.raises(TypeError):
+        buf.reshape(shape=(4, 3))
+    params = inspect.signature(buf.astype).parameters
+    assert [(p.name, p.kind, p.default) for p in params.values()] == [
+        ("dtype", P.POSITIONAL_OR_KEYWORD, P.empty)
+    ]
+    np.testing.assert_array_equal(buf.astype(dtype="float32").to_numpy(), GA)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        buf.astype("float32", not_a_parameter=1)
+    np.testing.assert_array_equal((buf @ ex.from_numpy(GB)).to_numpy(), GA @ GB)
