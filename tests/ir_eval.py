@@ -37,7 +37,7 @@ from conftest import ATOL, FLT_MAX, RTOL, U32
 SUBNORMAL_STEP = 2.0**-149
 F64_SLACK = 2.0**-50  # relative error of the float64 evaluation itself, with room to spare
 INT_DTYPES = {"i32": np.int32, "i64": np.int64}
-SHORT = {"float32": "f32", "int32": "i32", "int64": "i64"}
+SHORT = {"float32": "f32", "int32": "i32", "int64": "i64", "bool": "bool"}
 
 # Monotone float ops, as float64 functions.  IEEE: Atlas rounds the exact result correctly.
 IEEE_UNARY = {"neg": np.negative, "abs": np.abs, "relu": lambda v: np.maximum(v, 0.0)}
@@ -217,8 +217,10 @@ def _instr(ins, vals, params, args, rows, cols, shapes, ev, fails):
         return Value(ref, np.zeros(shapes[level]), level, dt)
     if op == "load.col":
         # the same cols values in every row: an element-level value, spelled out per element
-        ref = np.asarray(args[ins.operands[0]], np.float64).ravel()[:cols]
-        return Value(np.tile(ref, (rows, 1)), np.zeros((rows, cols)), ELEM, "f32")
+        dt = params[ins.operands[0]][1]
+        ref = np.asarray(args[ins.operands[0]]).ravel()[:cols]
+        ref = ref.astype(np.float64 if dt == "f32" else np.int64)
+        return Value(np.tile(ref, (rows, 1)), np.zeros((rows, cols)), ELEM, dt)
     if op == "gather":
         return _gather(ins, ops[0], params, args, fails)
     if op == "store":
@@ -258,6 +260,8 @@ def _max_level(ops):
 def _int_op(fn, ops):
     with np.errstate(over="ignore"):
         ref = fn(*[o.ref for o in ops])  # int64 arrays wrap, as Atlas's uint64 arithmetic
+    if ops[0].type == "i32":
+        ref = ref.astype(np.int32).astype(np.int64)  # i32 results wrap at 32 bits
     errs = np.broadcast_arrays(*[o.err for o in ops])
     err = np.where(np.any([e != 0 for e in errs], axis=0), np.inf, 0.0)
     return Value(ref, err, _max_level(ops), ops[0].type)
@@ -332,6 +336,11 @@ def _compare(op, a, b):
 
 
 def _cast(a, to):
+    if to == "bool":
+        # true where nonzero, NaN included; known where the bound excludes or is zero
+        with np.errstate(invalid="ignore"):
+            known = (a.err == 0) | (np.abs(a.ref) > a.err)
+        return Value(a.ref != 0, np.where(known, 0.0, np.inf), a.level, to)
     if to == "f32":
         ref = a.ref if a.type == "f32" else a.ref.astype(np.float32).astype(np.float64)
         return Value(
@@ -339,25 +348,24 @@ def _cast(a, to):
         )
     if a.type == "f32":
         with np.errstate(invalid="ignore"):
-            lo, hi = _f32_to_i64(a.ref - a.err), _f32_to_i64(a.ref + a.err)
-        ref = _f32_to_i64(a.ref)
+            lo, hi = _f32_to_int(a.ref - a.err, to), _f32_to_int(a.ref + a.err, to)
+        ref = _f32_to_int(a.ref, to)
         known = (a.err == 0) | ((lo == hi) & np.isfinite(a.err) & ~np.isnan(a.ref))
         err = np.where(known, 0.0, np.inf)
     else:
-        ref, err = a.ref, a.err
+        ref, err = a.ref.astype(np.int64), a.err
     if to == "i32":
         ref = ref.astype(np.int32).astype(np.int64)  # wraps, as Atlas's (int32_t)(uint32_t)
     return Value(ref, err, a.level, to)
 
 
-def _f32_to_i64(x):
-    """Atlas's f32_to_i64: truncation, NaN to 0, saturating at the int64 range."""
-    big = 2.0**63
-    inside = np.trunc(np.clip(np.where(np.isnan(x), 0.0, x), -big, np.nextafter(big, 0))).astype(
-        np.int64
-    )
-    out = np.where(x >= big, np.iinfo(np.int64).max, inside)
-    return np.where(x < -big, np.iinfo(np.int64).min, out)
+def _f32_to_int(x, to):
+    """Atlas's f32 to i32/i64 (PyTorch's on x86): truncation; NaN, inf and values out of the
+    type's range give its minimum."""
+    big = 2.0 ** (31 if to == "i32" else 63)
+    with np.errstate(invalid="ignore"):
+        inside = (x >= -big) & (x < big)
+    return np.where(inside, np.trunc(np.where(inside, x, 0.0)).astype(np.int64), -int(big))
 
 
 def _reduce(kind, row, v):

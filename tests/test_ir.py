@@ -217,9 +217,9 @@ BAD = {
         "kernel bad(x: f32, y: f32) {\n  %0 = load zz\n  store y, %0\n}\n",
         r"(?i)unknown|no param|zz",
     ),
-    "i64_elem_value": (
-        "kernel bad(t: i64, y: f32) {\n  %0 = load t\n  %1 = cast.f32 %0\n  store y, %1\n}\n",
-        r"(?i)element.level|elem",
+    "i64_elem_div": (
+        "kernel bad(t: i64, y: i64) {\n  %0 = load t\n  %1 = div %0, %0\n  store y, %1\n}\n",
+        r"div: not defined for int64 operands",
     ),
     "whole_reduction_at_elem": (
         "kernel bad(x: f32, y: f32) {\n  %0 = load x\n  %1 = reduce.sum.all %0\n"
@@ -287,7 +287,7 @@ def test_verifier_messages_are_distinct():
         "redefined_value",
         "type_mismatch_f32_i64",
         "store_to_scalar",
-        "i64_elem_value",
+        "i64_elem_div",
         "whole_reduction_at_elem",
         "gemm_mixed",
     ):

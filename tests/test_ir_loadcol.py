@@ -362,9 +362,10 @@ REJECTED = {
         r"kernel 'bad', instruction 1 \(load\.row\): buffer 'x' is read at the column index "
         r"and at another index",
     ),
-    "load_col_of_int_buffer": (
-        "kernel bad(x: i32, y: f32) {\n  %0 = load.col x\n  %1 = cast.f32 %0\n  store y, %1\n}\n",
-        r"kernel 'bad', instruction 0 \(load\.col\): element-level int32 values are not supported",
+    "row_reduction_of_int_col": (
+        "kernel bad(x: i32, y: f32) {\n  %0 = load.col x\n  %1 = reduce.sum.row %0\n"
+        "  store y, %1\n}\n",
+        r"reduce\.sum\.row: operand %0 is int32; reductions take f32",
     ),
     "load_col_of_scalar": (
         "kernel bad(s: f32 scalar, y: f32) {\n  %0 = load.col s\n  store y, %0\n}\n",

@@ -19,14 +19,31 @@
  *
  * `load.col` reads a buffer of `cols` elements, the same for every row: the
  * trailing vector of a broadcast (`(r, c) + (c,)`, a bias, layer_norm's
- * weight).  Its value varies along the row, so it is element level (and so
- * f32); it is read in place, never copied per row.  `load.row` is its
- * transpose, a row value broadcast along the columns: an outer product is
- * `mul` of a `load.row` and a `load.col`.
+ * weight).  Its value varies along the row, so it is element level; it is
+ * read in place, never copied per row.  `load.row` is its transpose, a row
+ * value broadcast along the columns: an outer product is `mul` of a
+ * `load.row` and a `load.col`.
+ *
+ * Types.  Buffer params are f32, i32, i64 or bool (one byte, 0 or 1);
+ * scalar params are f32 or i64 (`cast.i32` one at uniform level for i32
+ * arithmetic).  Every type exists at every level:
+ *  - f32: every op;
+ *  - i32, i64: add, sub, mul (wrapping, two's complement), neg, abs (of the
+ *    minimum: the minimum), min, max, the comparisons and select;
+ *  - bool: what comparisons give and select takes; eq and ne compare two
+ *    bools; a bool buffer loads as bool and a bool value stores as 0/1;
+ *  - cast.<t> converts between any two of them as PyTorch's .to() does on
+ *    x86: f32 to an integer truncates toward zero, and NaN, inf and values
+ *    out of the type's range give its minimum; integers to f32 round to
+ *    nearest; i64 to i32 wraps; bool to a number is 0 or 1; a number to
+ *    bool is true where nonzero (NaN too).
+ * Binary operands have one type (no implicit promotion).
  *
  * Restrictions the verifier enforces (each with its own message):
  *  - SSA: operands are defined before use; each value is defined once;
- *  - elem-level values are f32 or bool (integers live at row/uniform level);
+ *  - div, pow and the unary math ops (relu, exp, ...) take f32 only, the
+ *    reductions f32 only; a bool is not an arithmetic operand;
+ *  - gather and check.range take row or uniform operands;
  *  - values computed from a whole-launch reduction may only feed other
  *    uniform values and stores (no global barrier inside a launch);
  *  - a kernel with `gemm` contains nothing else;

@@ -168,15 +168,20 @@ static at_error *launch_error(launch *L, const at_launch_diag *d)
 
 static float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-static int64_t f32_to_i64(float x)
+/* f32 to an integer as the vector kernels (intops.c) and PyTorch on x86
+ * convert: truncation toward zero; NaN, inf and out-of-range values give the
+ * type's minimum. */
+static int64_t f32_to_int(float x, at_dtype to)
 {
-    if (isnan(x))
-        return 0;
-    if (x >= 9.2233720368547758e18f)
-        return INT64_MAX;
-    if (x < -9.2233720368547758e18f)
-        return INT64_MIN;
-    return (int64_t)x;
+    if (to == AT_I32)
+        return x >= -0x1p31f && x < 0x1p31f ? (int32_t)x : INT32_MIN;
+    return x >= -0x1p63f && x < 0x1p63f ? (int64_t)x : INT64_MIN;
+}
+
+/* An integer result of type t: i32 values wrap to 32 bits. */
+static int64_t narrow(at_dtype t, int64_t v)
+{
+    return t == AT_I32 ? (int32_t)(uint32_t)(uint64_t)v : v;
 }
 
 static float minf_nan(float a, float b)
@@ -198,7 +203,8 @@ static float maxf_nan(float a, float b)
         else            \
             r->i = (I); \
     } while (0)
-#define WRAPPING(OP) ((int64_t)((uint64_t)a->i OP(uint64_t) b->i))
+#define WRAPPING(OP) \
+    narrow(in->type, (int64_t)((uint64_t)a->i OP(uint64_t) b->i))
 #define COMPARE(OP) (r->i = fl ? a->f OP b->f : a->i OP b->i)
 
 /* Run IR instruction `in` on slots; a failure is recorded in the launch. */
@@ -252,6 +258,8 @@ static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
                 r->f = ((const float *)arg->data)[idx];
             else if (arg->dtype == AT_I32)
                 r->i = ((const int32_t *)arg->data)[idx];
+            else if (arg->dtype == AT_BOOL)
+                r->i = ((const uint8_t *)arg->data)[idx] != 0;
             else
                 r->i = ((const int64_t *)arg->data)[idx];
             break;
@@ -263,6 +271,8 @@ static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
                 ((float *)arg->data)[idx] = a->f;
             else if (arg->dtype == AT_I32)
                 ((int32_t *)arg->data)[idx] = (int32_t)(uint32_t)(uint64_t)a->i;
+            else if (arg->dtype == AT_BOOL)
+                ((uint8_t *)arg->data)[idx] = a->i != 0;
             else
                 ((int64_t *)arg->data)[idx] = a->i;
             break;
@@ -278,11 +288,12 @@ static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
             }
             break;
         case AT_IR_NEG:
-            BY_TYPE(-a->f, (int64_t)(0 - (uint64_t)a->i));
+            BY_TYPE(-a->f, narrow(in->type, (int64_t)(0 - (uint64_t)a->i)));
             break;
         case AT_IR_ABS:
             BY_TYPE(fabsf(a->f),
-                    a->i < 0 ? (int64_t)(0 - (uint64_t)a->i) : a->i);
+                    narrow(in->type,
+                           a->i < 0 ? (int64_t)(0 - (uint64_t)a->i) : a->i));
             break;
         case AT_IR_RELU:
             r->f = isnan(a->f) ? a->f : a->f > 0.0f ? a->f : 0.0f;
@@ -357,10 +368,11 @@ static at_status exec_scalar(launch *L, const at_instr *in, at_slot *sl,
             at_dtype from = k->vtype[in->operands[0]];
             if (in->type == AT_F32)
                 r->f = from == AT_F32 ? a->f : (float)a->i;
-            else {
-                int64_t v = from == AT_F32 ? f32_to_i64(a->f) : a->i;
-                r->i = in->type == AT_I32 ? (int32_t)(uint32_t)(uint64_t)v : v;
-            }
+            else if (in->type == AT_BOOL)
+                r->i = from == AT_F32 ? a->f != 0.0f : a->i != 0;
+            else /* a bool slot holds 0 or 1 */
+                r->i = from == AT_F32 ? f32_to_int(a->f, in->type)
+                                      : narrow(in->type, a->i);
             break;
         }
         default:
@@ -431,7 +443,7 @@ typedef struct block_env {
                      a block's rows, AT_BLOCK floats apiece; or NULL */
 } block_env;
 
-static float *opd_ptr(const launch *L, const block_env *E, at_opd o)
+static void *opd_ptr(const launch *L, const block_env *E, at_opd o)
 {
     switch (o.kind) {
         case AT_OPD_REG:
@@ -444,8 +456,70 @@ static float *opd_ptr(const launch *L, const block_env *E, at_opd o)
             return (float *)L->args[L->p->colparam[o.idx]].data + E->col;
         case AT_OPD_SCRATCH:
             return E->scratch + (size_t)o.idx * L->cols + E->col;
+        case AT_OPD_MEM8:
+            return (int64_t *)L->args[o.idx].data + E->off;
+        case AT_OPD_MEM1:
+            return (uint8_t *)L->args[o.idx].data + E->off;
+        case AT_OPD_COL8:
+        case AT_OPD_COL1:
+            if (E->tiles)
+                return E->tiles + (size_t)o.idx * AT_BLOCK;
+            return (char *)L->args[L->p->colparam[o.idx]].data
+                   + E->col * (o.kind == AT_OPD_COL8 ? 8 : 1);
+        case AT_OPD_SCRATCH8:
+            return (int64_t *)(E->scratch + (size_t)o.idx * L->cols) + E->col;
         default:
             return NULL;
+    }
+}
+
+/* A FILL of an integer slot: an int32 mask (AT_FILL_MASK), i32 or i64. */
+static void fill_int(int fn, void *d, int64_t v, size_t len)
+{
+    if (fn == AT_FILL_I64) {
+        for (size_t j = 0; j < len; j++)
+            ((int64_t *)d)[j] = v;
+        return;
+    }
+    int32_t m = fn == AT_FILL_MASK ? (v ? -1 : 0) : (int32_t)v;
+    for (size_t j = 0; j < len; j++)
+        ((int32_t *)d)[j] = m;
+}
+
+/* The integer, bool and conversion instructions (fn: AT_CVT or AT_IFN).
+ * Out of line, so that run_vector's f32 instructions compile as before. */
+static __attribute__((noinline)) void
+run_typed(const launch *L, const block_env *E, const at_vinstr *vi, void *d,
+          const void *a, const void *b, size_t len)
+{
+    const at_ktable *kt = L->kt;
+    int w = vi->fn >> 5, op = vi->fn & 31;
+    switch (vi->kind) {
+        case AT_V_CONVERT:
+            kt->convert[vi->fn >> 4][vi->fn & 15](len, d, a);
+            break;
+        case AT_V_IUNARY:
+            kt->iunary[w][op](len, d, a);
+            break;
+        case AT_V_IBINARY:
+            kt->ibinary[w][op](len, d, a, b);
+            break;
+        case AT_V_IBINARY_S:
+            kt->ibinary_s[w][op](len, d, a, E->slots[vi->src[1].idx].i);
+            break;
+        case AT_V_IBINARY_RS:
+            kt->ibinary_rs[w][op](len, d, a, E->slots[vi->src[1].idx].i);
+            break;
+        case AT_V_ICOMPARE:
+            kt->icompare[w][op](len, d, a, b);
+            break;
+        case AT_V_SELECT64:
+            kt->select64(len, d, a, b, opd_ptr(L, E, vi->src[2]));
+            break;
+        case AT_V_COPY64:
+            if (d != a)
+                memmove(d, a, len * sizeof(int64_t));
+            break;
     }
 }
 
@@ -483,9 +557,7 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                 break;
             case AT_V_FILL:
                 if (vi->fn) {
-                    int32_t m = E->slots[vi->src[0].idx].i ? -1 : 0;
-                    for (size_t j = 0; j < len; j++)
-                        ((int32_t *)d)[j] = m;
+                    fill_int(vi->fn, d, E->slots[vi->src[0].idx].i, len);
                 } else {
                     float f = E->slots[vi->src[0].idx].f;
                     for (size_t j = 0; j < len; j++)
@@ -513,6 +585,9 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                 *acc += kt->exp_sub_sum(len, d, a, E->slots[vi->src[1].idx].f);
                 break;
             }
+            default:
+                run_typed(L, E, vi, d, a, b, len);
+                break;
         }
     }
 }
@@ -550,7 +625,7 @@ static void task_flat(void *ctx, size_t task, unsigned worker)
     size_t start = task * L->per_task;
     size_t end = start + L->per_task < L->n ? start + L->per_task : L->n;
     block_env E = worker_env(L, worker, L->partials + task * (size_t)p->nall);
-    size_t block = p->nregs ? AT_BLOCK : end - start;
+    size_t block = p->nregs ? (size_t)p->block : end - start;
     for (size_t off = start; off < end; off += block) {
         E.off = off;
         run_vector(L, &E, 0, p->nv, end - off < block ? end - off : block);
@@ -561,7 +636,7 @@ static void task_flat(void *ctx, size_t task, unsigned worker)
  * a program without row-level values (col_only). */
 static int strips(const launch *L)
 {
-    return L->p->col_only && L->cols && L->cols <= AT_BLOCK / 2;
+    return L->p->col_only && L->cols && L->cols <= (size_t)L->p->block / 2;
 }
 
 /* Rows r0..r1 in strips: each block holds as many whole rows as fit, and
@@ -570,12 +645,13 @@ static int strips(const launch *L)
 static void run_strips(const launch *L, block_env *E, size_t r0, size_t r1)
 {
     const at_program *p = L->p;
-    size_t per = AT_BLOCK / L->cols; /* rows per block, at least 2 */
+    size_t per = (size_t)p->block / L->cols; /* rows per block, at least 2 */
     for (int c = 0; c < p->ncolbufs; c++) {
-        const float *w = L->args[p->colparam[c]].data;
-        float *t = E->tiles + (size_t)c * AT_BLOCK;
+        const at_arg *w = &L->args[p->colparam[c]];
+        size_t bytes = L->cols * at_dtype_size(w->dtype);
+        char *t = (char *)(E->tiles + (size_t)c * AT_BLOCK);
         for (size_t r = 0; r < per; r++)
-            memcpy(t + r * L->cols, w, L->cols * sizeof(float));
+            memcpy(t + r * bytes, w->data, bytes);
     }
     for (size_t row = r0; row < r1; row += per) {
         E->off = row * L->cols;
@@ -597,7 +673,7 @@ static void task_rows(void *ctx, size_t task, unsigned worker)
         return;
     }
     E.tiles = NULL; /* load.col reads its buffer at the block's column */
-    size_t block = p->nregs ? AT_BLOCK : (L->cols ? L->cols : 1);
+    size_t block = p->nregs ? (size_t)p->block : (L->cols ? L->cols : 1);
     for (size_t row = r0; row < r1; row++) {
         for (int a = p->nall; a < p->nacc; a++)
             acc_init(&p->acc[a], &E.row_acc[a]);

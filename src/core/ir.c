@@ -68,11 +68,11 @@ int at_kernel_add_param(at_kernel *k, const char *name, at_dtype dt,
         build_fail(k, "kernel is verified and frozen");
         return -1;
     }
-    if ((unsigned)dt >= AT_BOOL) {
-        build_fail(k, "param '%s': dtype must be f32, i32 or i64", name);
+    if ((unsigned)dt >= AT_DTYPE_COUNT) {
+        build_fail(k, "param '%s': dtype must be f32, i32, i64 or bool", name);
         return -1;
     }
-    if (is_scalar && dt == AT_I32) {
+    if (is_scalar && (dt == AT_I32 || dt == AT_BOOL)) {
         build_fail(k, "param '%s': scalar params are f32 or i64", name);
         return -1;
     }
@@ -284,7 +284,7 @@ at_value at_ir_unary(at_kernel *k, at_irop op, at_value a)
         || !valid_value(k, a, name))
         return AT_NO_VALUE;
     at_dtype t = k->vtype[a];
-    int int_ok = (op == AT_IR_NEG || op == AT_IR_ABS) && t == AT_I64;
+    int int_ok = (op == AT_IR_NEG || op == AT_IR_ABS) && is_int(t);
     if (t != AT_F32 && !int_ok) {
         build_fail(k, "%s: operand %%%d is %s; %s takes f32", name, (int)a,
                    at_dtype_name(t), name);
@@ -305,7 +305,9 @@ at_value at_ir_binary(at_kernel *k, at_irop op, at_value a, at_value b)
                    (int)a, at_dtype_name(ta), (int)b, at_dtype_name(tb));
         return AT_NO_VALUE;
     }
-    if (ta == AT_BOOL || (is_int(ta) && (op == AT_IR_DIV || op == AT_IR_POW))) {
+    if ((ta == AT_BOOL && op != AT_IR_EQ && op != AT_IR_NE)
+        || (is_int(ta) && (op == AT_IR_DIV || op == AT_IR_POW)))
+    {
         build_fail(k, "%s: not defined for %s operands", name,
                    at_dtype_name(ta));
         return AT_NO_VALUE;
@@ -328,8 +330,8 @@ at_value at_ir_select(at_kernel *k, at_value c, at_value a, at_value b)
                    at_dtype_name(k->vtype[c]));
         return AT_NO_VALUE;
     }
-    if (k->vtype[a] != k->vtype[b] || k->vtype[a] == AT_BOOL) {
-        build_fail(k, "select: operand types differ or are bool (%s, %s)",
+    if (k->vtype[a] != k->vtype[b]) {
+        build_fail(k, "select: operand types differ (%s, %s)",
                    at_dtype_name(k->vtype[a]), at_dtype_name(k->vtype[b]));
         return AT_NO_VALUE;
     }
@@ -346,8 +348,8 @@ at_value at_ir_cast(at_kernel *k, at_dtype to, at_value a)
 {
     if (!valid_value(k, a, "cast"))
         return AT_NO_VALUE;
-    if ((unsigned)to >= AT_BOOL || k->vtype[a] == AT_BOOL) {
-        build_fail(k, "cast: only between f32, i32 and i64");
+    if ((unsigned)to >= AT_DTYPE_COUNT) {
+        build_fail(k, "cast: only between f32, i32, i64 and bool");
         return AT_NO_VALUE;
     }
     return emit_unary(k, AT_IR_CAST, to, a);
@@ -532,6 +534,12 @@ static at_status apply_op_rule(at_kernel *k, int i, at_level *lvl, int *post,
                     "gather with an element-level index is not supported");
             k->gathered[in->param] = 1;
             return set_role(k, in->param, AT_ROLE_GATHER, i, err);
+        case AT_IR_CHECK_RANGE:
+            if (*lvl == AT_LEVEL_ELEM)
+                return vfail(err, k, i,
+                             "check.range with an element-level operand is "
+                             "not supported");
+            return AT_OK;
         case AT_IR_STORE: {
             at_role r = *lvl == AT_LEVEL_ELEM  ? AT_ROLE_ELEM
                         : *lvl == AT_LEVEL_ROW ? AT_ROLE_ROW
@@ -595,12 +603,6 @@ static at_status set_result_level(at_kernel *k, int i, at_level lvl, int post,
                      lvl == AT_LEVEL_ELEM ? "element" : "row");
     if (in->result == AT_NO_VALUE)
         return AT_OK;
-    at_dtype t = k->vtype[in->result];
-    if (lvl == AT_LEVEL_ELEM && (t == AT_I32 || t == AT_I64))
-        return vfail(err, k, i,
-                     "element-level %s values are not supported (elem "
-                     "values are f32 or bool)",
-                     at_dtype_name(t));
     k->vlevel[in->result] = lvl;
     k->vpost[in->result] = (unsigned char)post;
     return AT_OK;

@@ -196,6 +196,8 @@ static int parse_type(const char *w, at_dtype *t)
         *t = AT_I32;
     else if (!strcmp(w, "i64"))
         *t = AT_I64;
+    else if (!strcmp(w, "bool"))
+        *t = AT_BOOL;
     else
         return 0;
     return 1;
@@ -376,7 +378,8 @@ static at_status parse_kernel(parser *ps)
             if (!accept(ps, ':'))
                 return perr(ps, "expected ':' after param '%s'", pname);
             if (!ident(ps, tname, sizeof tname) || !parse_type(tname, &t))
-                return perr(ps, "param '%s': expected f32, i32 or i64", pname);
+                return perr(ps, "param '%s': expected f32, i32, i64 or bool",
+                            pname);
             const char *save = ps->s;
             int is_scalar =
                 ident(ps, scalar, sizeof scalar) && !strcmp(scalar, "scalar");

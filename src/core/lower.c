@@ -214,7 +214,8 @@ static void place_values(lowering *L)
         const at_instr *in = &k->instrs[i];
         if (in->op == AT_IR_STORE
             && level_of(L, in->operands[0]) == AT_LEVEL_ELEM
-            && L->first_store[in->operands[0]] < 0)
+            && L->first_store[in->operands[0]] < 0
+            && k->vtype[in->operands[0]] != AT_BOOL) /* masks, not bytes */
             L->first_store[in->operands[0]] = in->param;
         if (instr_level(L, in) != AT_LEVEL_ELEM)
             continue;
@@ -236,23 +237,37 @@ static void place_values(lowering *L)
         at_value v = in->result;
         if (v == AT_NO_VALUE)
             continue;
+        int wide = k->vtype[v] == AT_I64;
         if (level_of(L, v) != AT_LEVEL_ELEM) {
             L->where[v].kind = AT_OPD_SLOT;
             L->where[v].idx = p->nslots++;
-        } else if (in->op == AT_IR_LOAD) {
-            L->where[v].kind = AT_OPD_MEM;
+            continue;
+        }
+        if (wide)
+            p->block = AT_BLOCK / 2; /* a register holds 512 i64 */
+        if (in->op == AT_IR_LOAD_COL && k->vtype[v] == AT_BOOL)
+            col_buffer(L, in->param); /* converted to masks per block */
+        if (in->op == AT_IR_LOAD && k->vtype[v] != AT_BOOL) {
+            L->where[v].kind = wide ? AT_OPD_MEM8 : AT_OPD_MEM;
             L->where[v].idx = in->param;
-        } else if (in->op == AT_IR_LOAD_COL) {
-            L->where[v].kind = AT_OPD_COL; /* read in place by every row */
+        } else if (in->op == AT_IR_LOAD_COL && k->vtype[v] != AT_BOOL) {
+            /* read in place by every row */
+            L->where[v].kind = wide ? AT_OPD_COL8 : AT_OPD_COL;
             L->where[v].idx = col_buffer(L, in->param);
         } else if (L->first_store[v] >= 0) {
-            L->where[v].kind = AT_OPD_MEM; /* store forwarding */
+            /* store forwarding */
+            L->where[v].kind = wide ? AT_OPD_MEM8 : AT_OPD_MEM;
             L->where[v].idx = L->first_store[v];
         } else if (L->later_use[v] && (home = output_home(L, v, i)) >= 0) {
             L->where[v].kind =
                 AT_OPD_MEM; /* lives in an output until it is stored */
             L->where[v].idx = home;
             L->homed[home] = 1;
+        } else if (L->later_use[v] && wide) {
+            p->nscratch += p->nscratch & 1; /* 8-byte aligned rows */
+            L->where[v].kind = AT_OPD_SCRATCH8;
+            L->where[v].idx = p->nscratch;
+            p->nscratch += 2;
         } else if (L->later_use[v]) {
             L->where[v].kind = AT_OPD_SCRATCH;
             L->where[v].idx = p->nscratch++;
@@ -354,7 +369,16 @@ static at_status vector_operand(lowering *L, at_value v, int phase,
     f.dst.kind = AT_OPD_REG;
     f.dst.idx = L->nvirt++;
     f.src[0] = *out;
-    f.fn = L->k->vtype[v] == AT_BOOL; /* fill an int32 mask, not a float */
+    switch (L->k->vtype[v]) {
+        case AT_F32:
+            f.fn = AT_FILL_F32;
+            break;
+        case AT_BOOL:
+            f.fn = AT_FILL_MASK; /* an int32 mask, not a float */
+            break;
+        default:
+            f.fn = L->k->vtype[v] == AT_I64 ? AT_FILL_I64 : AT_FILL_I32;
+    }
     *out = f.dst;
     return add_vinstr(L, f);
 }
@@ -378,6 +402,106 @@ static size_t unary_cost(int fn)
         default:
             return 1;
     }
+}
+
+/* Whether an element instruction works on other values than f32 (and the
+ * bool masks of f32 comparisons and selects): emit_typed lowers it. */
+static int typed_instr(const at_kernel *k, const at_instr *in)
+{
+    at_value a = in->operands[in->op == AT_IR_SELECT ? 1 : 0];
+    at_dtype t = a != AT_NO_VALUE ? k->vtype[a] : in->type;
+    return t != AT_F32 || (in->op == AT_IR_CAST && in->type != AT_F32);
+}
+
+/* The kernel-table element kind of a value of type t. */
+static int elem_kind(at_dtype t)
+{
+    return t == AT_F32   ? AT_EK_F32
+           : t == AT_I32 ? AT_EK_I32
+           : t == AT_I64 ? AT_EK_I64
+                         : AT_EK_MASK;
+}
+
+/* An integer op's AT_UN_ (neg, abs), AT_BIN_ or AT_CMP_ number: the IR
+ * lists those ops in the kernel table's order. */
+_Static_assert(AT_IR_ABS - AT_IR_NEG == AT_UN_ABS - AT_UN_NEG
+                   && AT_IR_MAX - AT_IR_ADD == AT_BIN_MAX - AT_BIN_ADD
+                   && AT_IR_NE - AT_IR_LT == AT_CMP_NE - AT_CMP_LT,
+               "integer ops follow the kernel table's order");
+static int int_op(at_irop op)
+{
+    return op <= AT_IR_ABS   ? AT_UN_NEG + (int)(op - AT_IR_NEG)
+           : op <= AT_IR_MAX ? AT_BIN_ADD + (int)(op - AT_IR_ADD)
+                             : AT_CMP_LT + (int)(op - AT_IR_LT);
+}
+
+/* 5, for the element instructions typed_instr picks: loads and stores of
+ * bool buffers (bytes converted to and from int32 masks), copies of i32 and
+ * i64 values, casts, and the integer ops (bool operands compare as i32
+ * masks).  Loads of i32 and i64 buffers live in memory and emit nothing. */
+static at_status emit_typed(lowering *L, const at_instr *in, int ph)
+{
+    const at_kernel *k = L->k;
+    const at_value *o = in->operands;
+    at_dtype t = o[0] != AT_NO_VALUE ? k->vtype[o[0]] : in->type;
+    int w = t == AT_I64;
+    at_status st;
+    at_vinstr vi = {0};
+    vi.phase = (int16_t)ph;
+    vi.acc = -1;
+    if (in->result != AT_NO_VALUE)
+        vi.dst = L->where[in->result];
+    if (o[0] != AT_NO_VALUE)
+        vi.src[0] = L->where[o[0]];
+    if (in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_COL) {
+        if (t != AT_BOOL)
+            return AT_OK; /* lives in memory */
+        vi.kind = AT_V_CONVERT;
+        vi.fn = AT_CVT(AT_EK_BYTE, AT_EK_MASK);
+        vi.src[0].kind = in->op == AT_IR_LOAD ? AT_OPD_MEM1 : AT_OPD_COL1;
+        vi.src[0].idx =
+            in->op == AT_IR_LOAD ? in->param : col_buffer(L, in->param);
+    } else if (in->op == AT_IR_STORE) {
+        vi.dst.kind = t == AT_BOOL ? AT_OPD_MEM1 : w ? AT_OPD_MEM8 : AT_OPD_MEM;
+        vi.dst.idx = in->param;
+        if (vi.src[0].kind == vi.dst.kind && vi.src[0].idx == in->param)
+            return AT_OK; /* forwarded: the producer already wrote here */
+        vi.kind = t == AT_BOOL ? AT_V_CONVERT : w ? AT_V_COPY64 : AT_V_COPY;
+        vi.fn = t == AT_BOOL ? AT_CVT(AT_EK_MASK, AT_EK_BYTE) : 0;
+    } else if (in->op == AT_IR_CAST && t == in->type) {
+        vi.kind = w ? AT_V_COPY64 : AT_V_COPY;
+    } else if (in->op == AT_IR_CAST) {
+        vi.kind = AT_V_CONVERT;
+        vi.fn = (uint8_t)AT_CVT(elem_kind(t), elem_kind(in->type));
+    } else if (in->op == AT_IR_SELECT) {
+        vi.kind = in->type == AT_I64 ? AT_V_SELECT64 : AT_V_SELECT;
+        for (int j = 0; j < 3; j++)
+            if ((st = vector_operand(L, o[j], ph, 1, &vi.src[j])))
+                return st;
+    } else {
+        /* the verifier refuses the other ops on integer and bool operands */
+        AT_INVARIANT(in->op == AT_IR_NEG || in->op == AT_IR_ABS
+                         || (in->op >= AT_IR_ADD && in->op <= AT_IR_NE
+                             && in->op != AT_IR_DIV && in->op != AT_IR_POW),
+                     L->err);
+        vi.fn = (uint8_t)AT_IFN(w, int_op(in->op));
+        if (in->op == AT_IR_NEG || in->op == AT_IR_ABS) {
+            vi.kind = AT_V_IUNARY;
+        } else if (in->type == AT_BOOL) {
+            vi.kind = AT_V_ICOMPARE;
+            for (int j = 0; j < 2; j++)
+                if ((st = vector_operand(L, o[j], ph, 1, &vi.src[j])))
+                    return st;
+        } else {
+            int sa = L->where[o[0]].kind == AT_OPD_SLOT,
+                sb = L->where[o[1]].kind == AT_OPD_SLOT;
+            vi.kind = sb ? AT_V_IBINARY_S : sa ? AT_V_IBINARY_RS : AT_V_IBINARY;
+            vi.src[0] = L->where[sa ? o[1] : o[0]];
+            vi.src[1] = L->where[sa ? o[0] : o[1]];
+        }
+    }
+    L->p->cost_per_elem += 1;
+    return add_vinstr(L, vi);
 }
 
 /* 5 */
@@ -410,10 +534,15 @@ static at_status emit_vector(lowering *L)
             const at_instr *in = &k->instrs[i];
             if (in->op == AT_IR_GEMM || instr_level(L, in) != AT_LEVEL_ELEM)
                 continue;
-            if (in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_COL)
-                continue; /* lives in memory */
             if (operand_phase(L, in) != ph)
                 continue;
+            if (typed_instr(k, in)) {
+                if ((st = emit_typed(L, in, ph)))
+                    return st;
+                continue;
+            }
+            if (in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_COL)
+                continue; /* lives in memory */
             at_vinstr vi = {0};
             vi.phase = (int16_t)ph;
             vi.acc = -1;
@@ -536,6 +665,26 @@ static void fuse_exp_sum(lowering *L)
     }
 }
 
+/* Puts the registers of vi's sources whose last use is instruction i on the
+ * free list (once each). */
+static void release_sources(const at_vinstr *vi, int i, const int *phys,
+                            const int *last, int nvirt, int *free_list,
+                            int *nfree)
+{
+    for (int j = 0; j < 3; j++) {
+        if (vi->src[j].kind != AT_OPD_REG)
+            continue;
+        int r = vi->src[j].idx, dup = 0;
+        for (int q = 0; q < *nfree; q++)
+            dup |= free_list[q] == r;
+        int still = 0;
+        for (int v = 0; v < nvirt; v++)
+            still |= phys[v] == r && last[v] > i;
+        if (!dup && !still)
+            free_list[(*nfree)++] = r;
+    }
+}
+
 /* 6: virtual registers -> physical, per phase (values never live across). */
 static at_status alloc_registers(lowering *L)
 {
@@ -573,19 +722,13 @@ static at_status alloc_registers(lowering *L)
             int v = vi->src[j].idx;
             vi->src[j].idx = phys[v];
         }
-        /* registers whose last use is this instruction may be its dst */
-        for (int j = 0; j < 3; j++) {
-            if (vi->src[j].kind != AT_OPD_REG)
-                continue;
-            int r = vi->src[j].idx, dup = 0;
-            for (int q = 0; q < nfree; q++)
-                dup |= free_list[q] == r;
-            int still = 0;
-            for (int v = 0; v < nvirt; v++)
-                still |= phys[v] == r && last[v] > i;
-            if (!dup && !still)
-                free_list[nfree++] = r;
-        }
+        /* registers whose last use is this instruction may be its dst,
+         * except where the dst's elements are wider than a source's (a
+         * conversion, an i64 select of an int32 mask): written in place,
+         * element i would overwrite sources beyond i */
+        int late = vi->kind == AT_V_CONVERT || vi->kind == AT_V_SELECT64;
+        if (!late)
+            release_sources(vi, i, phys, last, nvirt, free_list, &nfree);
         if (vi->dst.kind == AT_OPD_REG) {
             int v = vi->dst.idx;
             int r = nfree ? free_list[--nfree] : p->nregs++;
@@ -594,6 +737,8 @@ static at_status alloc_registers(lowering *L)
             if (last[v] < 0)
                 free_list[nfree++] = r; /* dead value */
         }
+        if (late)
+            release_sources(vi, i, phys, last, nvirt, free_list, &nfree);
     }
     free(last);
     free(phys);
@@ -738,6 +883,7 @@ static at_status lowering_init(lowering *L, const at_kernel *k,
                             k->name);
     L->p->k = k;
     L->p->kt = kt;
+    L->p->block = AT_BLOCK;
     for (int b = 0; b < AT_STORE_BANDS; b++) {
         atomic_init(&L->p->probe[b].launches, 0);
         atomic_init(&L->p->probe[b].best[0], UINT64_MAX);

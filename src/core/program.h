@@ -39,8 +39,16 @@ typedef enum {
     AT_OPD_MEM,      /* buffer param idx at the element index               */
     AT_OPD_SCRATCH,  /* row scratch idx: a value kept across row phases     */
     AT_OPD_SLOT,     /* scalar slot idx broadcast over the block            */
-    AT_OPD_COL       /* column buffer idx (program's colparam) at the column
+    AT_OPD_COL,      /* column buffer idx (program's colparam) at the column
                         index, or its tile in a row strip (interp.c)        */
+    /* The same for 8-byte (i64; printed qmem, qcol, qscratch) and 1-byte
+     * (bool; bmem, bcol) elements; the kinds above address 4-byte ones
+     * (f32, i32, int32 masks). */
+    AT_OPD_MEM8,
+    AT_OPD_COL8,
+    AT_OPD_SCRATCH8, /* idx counts 4-byte rows and is even              */
+    AT_OPD_MEM1,
+    AT_OPD_COL1
 } at_opd_kind;
 
 typedef struct at_opd {
@@ -57,10 +65,31 @@ typedef enum {
     AT_V_COPY,
     AT_V_COMPARE,
     AT_V_SELECT,
-    AT_V_RED_ROW,    /* reduce the block into row accumulator acc          */
-    AT_V_RED_ALL,    /* reduce the block into the task partial acc         */
-    AT_V_EXP_SUB_SUM /* dst = exp(src0 - slot src1), summed into acc (fused) */
+    AT_V_RED_ROW, /* reduce the block into row accumulator acc          */
+    AT_V_RED_ALL, /* reduce the block into the task partial acc         */
+    AT_V_EXP_SUB_SUM, /* dst = exp(src0 - slot src1), summed into acc (fused) */
+    /* Integer, bool and conversion instructions (kernels of intops.c).  fn
+     * is AT_CVT(from, to) of AT_EK_* kinds for CONVERT, AT_IFN(w, op) for
+     * the integer ones (w: 0 for i32, 1 for i64). */
+    AT_V_CONVERT,
+    AT_V_IUNARY,
+    AT_V_IBINARY,
+    AT_V_IBINARY_S,
+    AT_V_IBINARY_RS,
+    AT_V_ICOMPARE,
+    AT_V_SELECT64, /* select of i64 values */
+    AT_V_COPY64 /* copy of i64 values (COPY copies 4-byte elements) */
 } at_vkind;
+#define AT_CVT(from, to) ((from) << 4 | (to))
+#define AT_IFN(w, op) ((w) << 5 | (op))
+
+/* AT_V_FILL's fn: what the slot holds and the register receives. */
+enum {
+    AT_FILL_F32,
+    AT_FILL_MASK, /* a bool slot (0 or 1) as an int32 mask */
+    AT_FILL_I32,
+    AT_FILL_I64
+};
 
 typedef struct at_vinstr {
     uint8_t kind;
@@ -129,6 +158,9 @@ struct at_program {
     int nacc;
     int nall; /* accumulators with all = 1 (first)    */
     int nregs, nscratch, nslots;
+    int block; /* elements per block: AT_BLOCK, or AT_BLOCK / 2 when an
+                  element value is i64, so that a register of AT_BLOCK
+                  floats holds a block of 8-byte elements             */
     int32_t *slot_of; /* value -> slot, or -1                 */
     int *vph; /* v[vph[ph] .. vph[ph+1]) is phase ph  */
     int *sph; /* s[sph[ph] .. sph[ph+1]): row scalars */

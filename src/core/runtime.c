@@ -224,7 +224,9 @@ at_status at_executor_program(at_executor *ex, at_kernel_set *set, int index,
 
 static const char *opd_str(char *buf, size_t cap, at_opd o)
 {
-    static const char *kinds[] = {"-", "r", "mem", "scratch", "slot", "col"};
+    static const char *kinds[] = {"-",        "r",    "mem",  "scratch",
+                                  "slot",     "col",  "qmem", "qcol",
+                                  "qscratch", "bmem", "bcol"};
     snprintf(buf, cap, "%s%d", kinds[o.kind], (int)o.idx);
     return buf;
 }
@@ -232,8 +234,10 @@ static const char *opd_str(char *buf, size_t cap, at_opd o)
 size_t at_program_print(const at_program *p, char *buf, size_t cap)
 {
     static const char *vk[] = {
-        "unary",   "binary", "binary.s",   "binary.rs",  "fill",       "copy",
-        "compare", "select", "reduce.row", "reduce.all", "exp.sub.sum"};
+        "unary",       "binary",   "binary.s", "binary.rs",  "fill",
+        "copy",        "compare",  "select",   "reduce.row", "reduce.all",
+        "exp.sub.sum", "convert",  "iunary",   "ibinary",    "ibinary.s",
+        "ibinary.rs",  "icompare", "select64", "copy64"};
     static const char *modes[] = {"flat", "row", "gemm"};
     size_t len = 0;
 #define OUT(...)                                                   \
@@ -244,10 +248,10 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
             len += (size_t)n_;                                     \
     } while (0)
     OUT("program %s: mode %s, isa %s, %d phase(s), %d register(s) of %d "
-        "floats, %d scratch row(s), "
+        "floats, blocks of %d, %d scratch row(s), "
         "%d slot(s), %d accumulator(s)\n",
         p->k->name, modes[p->mode], p->kt->isa_name, p->nphases, p->nregs,
-        AT_BLOCK, p->nscratch, p->nslots, p->nacc);
+        AT_BLOCK, p->block, p->nscratch, p->nslots, p->nacc);
     for (int i = 0; i < p->ns; i++)
         OUT("  scalar [%s ph%d] %s\n",
             p->s[i].where == AT_S_PROLOGUE ? "prologue"

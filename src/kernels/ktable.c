@@ -18,4 +18,5 @@ void AT_ISA_FN(at_ktable_init)(at_ktable *t)
     AT_ISA_FN(at_register_vmath)(t);
     AT_ISA_FN(at_register_reduce)(t);
     AT_ISA_FN(at_register_gemm)(t);
+    AT_ISA_FN(at_register_intops)(t);
 }

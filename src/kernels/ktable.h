@@ -108,6 +108,30 @@ typedef struct at_gemm_args {
 typedef void (*at_k_sgemm_tile)(const at_gemm_args *g, size_t m0, size_t m1,
                                 size_t n0, size_t n1, void *ws);
 
+/* Integer and conversion kernels (intops.c).  Their element kinds: f32,
+ * i32, i64, a bool as an int32 mask (-1 true, 0 false: what compare
+ * writes and select reads) and a bool as stored in a buffer (one byte, 0 or
+ * 1).  convert[from][to] converts as PyTorch's .to() does on x86: f32 to an
+ * integer truncates toward zero, NaN, inf and out-of-range values give the
+ * type's minimum; integers to f32 round to nearest; a bool is 0 or 1, a
+ * number is true where nonzero (NaN too).  NULL where from == to.  Integer
+ * arithmetic wraps (two's complement).  The width index w is 0 for i32 and
+ * 1 for i64; the int ops use the AT_UN_ (neg, abs), AT_BIN_ (add, sub, mul,
+ * min, max) and AT_CMP_ numbers, NULL for the others. */
+enum {
+    AT_EK_F32,
+    AT_EK_I32,
+    AT_EK_I64,
+    AT_EK_MASK,
+    AT_EK_BYTE,
+    AT_EK_COUNT
+};
+typedef void (*at_k_convert)(size_t n, void *y, const void *x);
+typedef void (*at_k_ibinary)(size_t n, void *y, const void *a, const void *b);
+typedef void (*at_k_ibinary_s)(size_t n, void *y, const void *a, int64_t s);
+typedef void (*at_k_select64)(size_t n, int64_t *y, const int32_t *m,
+                              const int64_t *a, const int64_t *b);
+
 typedef struct at_ktable {
     const char *isa_name;
     unsigned vector_bytes;               /* 16, 32 or 64 */
@@ -130,6 +154,13 @@ typedef struct at_ktable {
      * micro-kernel's rows and columns (a split on a multiple of them adds no
      * short sliver). */
     size_t sgemm_mc, sgemm_nc, sgemm_mr, sgemm_nr;
+    at_k_convert convert[AT_EK_COUNT][AT_EK_COUNT];
+    at_k_convert iunary[2][AT_UN_COUNT];
+    at_k_ibinary ibinary[2][AT_BIN_COUNT];
+    at_k_ibinary_s ibinary_s[2][AT_BIN_COUNT]; /* y = a op s */
+    at_k_ibinary_s ibinary_rs[2][AT_BIN_COUNT]; /* y = s op a */
+    at_k_ibinary icompare[2][AT_CMP_COUNT]; /* y: int32 masks */
+    at_k_select64 select64; /* select of 8-byte lanes (select does 4) */
 } at_ktable;
 
 #define AT_CAT_(a, b) a##b
@@ -153,6 +184,7 @@ typedef struct at_ktable {
     void at_register_vmath##suffix(at_ktable *t);       \
     void at_register_reduce##suffix(at_ktable *t);      \
     void at_register_gemm##suffix(at_ktable *t);        \
+    void at_register_intops##suffix(at_ktable *t);      \
     void at_ktable_init##suffix(at_ktable *t);
 AT_DECLARE_REGISTER(_baseline)
 AT_DECLARE_REGISTER(_avx2)

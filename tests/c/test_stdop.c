@@ -394,6 +394,39 @@ static void test_value_placement(at_executor *ex)
           != NULL);
 }
 
+/* Element values of other types than f32: i64 and bool values made before a
+ * row reduction and read after it wait in scratch rows (8-byte ones in
+ * SCRATCH8 rows, a bool as its int32 mask), a bool buffer is converted from
+ * bytes to masks and back, and a conversion that widens never writes over
+ * its own source register. */
+static void test_typed_placement(at_executor *ex)
+{
+    char buf[2048];
+    print_program(ex,
+                  "kernel phases(x: f32, m: bool, y: i64, z: bool) {\n"
+                  "  %0 = load x\n  %1 = load m\n  %2 = cast.i64 %0\n"
+                  "  %3 = cast.i64 %1\n  %4 = reduce.max.row %0\n"
+                  "  %5 = ge %0, %4\n  %6 = select %5, %2, %3\n"
+                  "  store y, %6\n  %7 = ne %5, %1\n  store z, %7\n}\n",
+                  0, buf, sizeof buf);
+    CHECK(strstr(buf, " 6 scratch row(s)") != NULL);
+    CHECK(strstr(buf, "convert    fn67 scratch0 <- bmem1 -0 -0\n") != NULL);
+    CHECK(strstr(buf, "convert    fn2  qscratch2 <- mem0 -0 -0\n") != NULL);
+    CHECK(strstr(buf, "convert    fn50 qscratch4 <- scratch0 -0 -0\n") != NULL);
+    CHECK(strstr(buf, "select64   fn0  qmem2 <- r0 qscratch2 qscratch4\n")
+          != NULL);
+    CHECK(strstr(buf, "icompare   fn5  r0 <- r0 scratch0 -0\n") != NULL);
+    CHECK(strstr(buf, "convert    fn52 bmem3 <- r0 -0 -0\n") != NULL);
+
+    print_program(ex,
+                  "kernel widen(x: i32, y: i64) {\n  %0 = load x\n"
+                  "  %1 = add %0, %0\n  %2 = cast.i64 %1\n"
+                  "  %3 = add %2, %2\n  store y, %3\n}\n",
+                  0, buf, sizeof buf);
+    CHECK(strstr(buf, "register(s) of 1024 floats, blocks of 512") != NULL);
+    CHECK(strstr(buf, "convert    fn18 r1 <- r0 -0 -0\n") != NULL);
+}
+
 /* Every op has a descriptor whose kernel carries the op's name and takes its
  * inputs, then its output, and at most two scalars. */
 static void test_descriptors(void)
@@ -534,6 +567,7 @@ int main(void)
         test_streaming_outputs(ex);
         test_auto_stores(ex);
         test_value_placement(ex);
+        test_typed_placement(ex);
         test_cost(ex);
         test_program_cache(ex);
         at_executor_destroy(ex);
