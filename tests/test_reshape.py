@@ -286,6 +286,101 @@ def test_astype_same_dtype_is_a_copy(ex, dtype):
     assert b.astype(dtype=dtype).dtype == x.dtype
 
 
+TORCH = {"float32": torch.float32, "int32": torch.int32, "int64": torch.int64, "bool": torch.bool}
+
+
+def _cast_inputs(dtype, n, seed):
+    """n values of dtype covering what a conversion can meet: for float32
+    fractions of both signs, signed zeros, NaN, infinities and values beyond
+    the int32 and int64 ranges; for the integers their extremes, -1, 0, 1 and
+    values beyond float32's 24-bit significand."""
+    r = np.random.default_rng(seed)
+    if dtype == "bool":
+        return r.integers(0, 2, n).astype(bool)
+    if dtype == "float32":
+        special = [0.0, -0.0, 0.5, -0.5, 0.999, -0.999, 1.5, -2.5, np.nan, np.inf, -np.inf]
+        special += [2.0**31, -(2.0**31), 2.0**31 - 128, 3e9, -3e9, 2.0**63, -(2.0**63), 1e30, -1e30]
+        v = np.concatenate([r.standard_normal(n) * 10.0 ** r.integers(0, 12, n), special])
+        return r.permutation(v.astype(np.float32))[:n] if n < v.size else v.astype(np.float32)
+    info = np.iinfo(dtype)
+    special = np.array([info.min, info.max, -1, 0, 1, 2**24 + 1, -(2**24) - 1], dtype)
+    v = r.integers(info.min, info.max, n, dtype=dtype, endpoint=True)
+    v = np.where(r.random(n) < 0.5, (v % 1000).astype(dtype), v)
+    v[: min(n, special.size)] = special[: min(n, special.size)]
+    return v
+
+
+def _assert_same(got, want, what):
+    assert got.dtype == want.dtype and got.shape == want.shape, what
+    same = (got == want) | (np.isnan(got) & np.isnan(want) if got.dtype.kind == "f" else False)
+    assert np.all(same), f"{what}: {int((~same).sum())} differ, e.g. at {np.flatnonzero(~same)[:5]}"
+
+
+PAIRS = [(a, b) for a in DTYPES for b in DTYPES if a != b]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("isa", ISA_PARAMS())
+def test_astype_every_pair_as_torch(isa, threads):
+    """Every conversion is PyTorch's .to() exactly, at sizes around the
+    vector widths, the 1024-element block and the 64K-element task."""
+    ex = hg.Executor(threads=threads, isa=isa)
+    for i, (src, dst) in enumerate(PAIRS):
+        for n in (0, 1, 17, 1025, 70001):
+            x = _cast_inputs(src, n, seed=i * 7 + n)
+            got = ex.from_numpy(x).astype(dst).to_numpy()
+            want = torch.from_numpy(x).to(TORCH[dst]).numpy()
+            _assert_same(got, want, f"{isa} {threads}T {src} -> {dst}, n={n}")
+
+
+@pytest.mark.parametrize(("src", "dst"), PAIRS)
+def test_astype_shapes_views_and_spellings(ex, src, dst):
+    x = _cast_inputs(src, 60, seed=3).reshape(3, 4, 5)
+    b = ex.from_numpy(x)
+    want = torch.from_numpy(x).to(TORCH[dst]).numpy()
+    for spelling in (dst, np.dtype(dst), getattr(np, dst if dst != "bool" else "bool_")):
+        c = b.astype(spelling)
+        assert (c.shape, c.dtype, c.executor) == (x.shape, np.dtype(dst), ex)
+        _assert_same(c.to_numpy(), want, f"{src} -> {dst} as {spelling!r}")
+    view = b.reshape(-1, 6)
+    _assert_same(view.astype(dst).to_numpy(), want.reshape(-1, 6), "of a view")
+    _assert_same(
+        b.astype(dst).astype(src).to_numpy(), torch.from_numpy(want).to(TORCH[src]).numpy(), "back"
+    )
+    empty = ex.from_numpy(np.zeros((0, 3), src)).astype(dst)
+    assert (empty.shape, empty.dtype) == ((0, 3), np.dtype(dst))
+
+
+def test_astype_semantics_spelled_out(ex):
+    """The documented rules, on values chosen to show each."""
+    f = ex.from_numpy(np.array([2.9, -2.9, np.nan, np.inf, -3e9, 0.0, -0.0], np.float32))
+    i32_min, i64_min = np.iinfo(np.int32).min, np.iinfo(np.int64).min
+    assert f.astype("int32").to_numpy().tolist() == [2, -2, i32_min, i32_min, i32_min, 0, 0]
+    assert f.astype("int64").to_numpy().tolist() == [2, -2, i64_min, i64_min, -3_000_000_000, 0, 0]
+    assert f.astype("bool").to_numpy().tolist() == [True, True, True, True, True, False, False]
+    big = ex.from_numpy(np.array([2**24 + 1, 2**31 + 5, -1], np.int64))
+    assert big.astype("float32").to_numpy().tolist() == [2.0**24, 2.0**31, -1.0]
+    assert big.astype("int32").to_numpy().tolist() == [2**24 + 1, -(2**31) + 5, -1]
+    t = ex.from_numpy(np.array([True, False]))
+    assert t.astype("float32").to_numpy().tolist() == [1.0, 0.0]
+    assert t.astype("int64").to_numpy().tolist() == [1, 0]
+
+
+def test_astype_refcounts_and_memory_steady(ex):
+    b = ex.from_numpy(np.arange(100, dtype=np.int32))
+    for _ in range(10):
+        b.astype("float32")
+    ref, in_use = sys.getrefcount(b), ex.memory_stats()["bytes_in_use"]
+    for _ in range(10_000):
+        b.astype("float32")
+        b.astype("bool")
+        try:
+            b.astype("float64")
+        except TypeError:
+            pass
+    assert (sys.getrefcount(b), ex.memory_stats()["bytes_in_use"]) == (ref, in_use)
+
+
 def test_astype_refusals(ex):
     b = ex.zeros(3)
     with pytest.raises(TypeError, match="astype: unsupported dtype"):

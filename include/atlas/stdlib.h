@@ -140,6 +140,27 @@ at_status at_matmul_run_new(at_executor *ex, const at_tensor *a,
  * the batch times its program's cost); 0 for operands it would refuse. */
 size_t at_matmul_cost(at_executor *ex, const at_tensor *a, const at_tensor *b);
 
+/* ---- astype (src/stdlib/astype.c) ---------------------------------------
+ *
+ * x converted to another storage dtype as PyTorch's .to(dtype) does on x86,
+ * through the IR's cast (one kernel per pair of dtypes): a float to an
+ * integer truncates toward zero, NaN, inf and out-of-range values give the
+ * integer type's minimum; integers to float32 round to nearest; int64 to
+ * int32 keeps the low 32 bits; bool is 0 or 1, and a number is true where it
+ * is nonzero (NaN too).  The result has x's shape.  to must differ from
+ * x's dtype (AT_E_VALUE otherwise: a copy is not a conversion). */
+
+/* Allocate the result from the executor's pool and convert, in one call.
+ * On success *out describes the result, which the caller releases with
+ * at_pool_free(at_executor_pool(ex), out->data); on failure nothing stays
+ * allocated and out->data is NULL. */
+at_status at_astype_run_new(at_executor *ex, const at_tensor *x, at_dtype to,
+                            at_tensor *out, at_error *err);
+
+/* The work of the conversion in at_stdop_cost's units; 0 for one it would
+ * refuse. */
+size_t at_astype_cost(at_executor *ex, const at_tensor *x, at_dtype to);
+
 #ifdef __cplusplus
 }
 #endif

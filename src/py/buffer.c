@@ -1000,7 +1000,14 @@ static PyObject *buffer_copy(PyObject *op, PyObject *Py_UNUSED(ignored))
     return (PyObject *)buffer_clone((BufferObject *)op, "copy");
 }
 
-/* astype(dtype): a new Buffer of b's values converted as PyTorch's .to(). */
+static at_status astype_new(at_executor *ex, const at_tensor *in,
+                            const void *to, at_tensor *out, at_error *err)
+{
+    return at_astype_run_new(ex, in, *(const at_dtype *)to, out, err);
+}
+
+/* astype(dtype): a new Buffer of b's values converted as PyTorch's .to()
+ * (the IR's cast, at_astype_run_new), or a copy of them for b's own dtype. */
 static PyObject *buffer_astype(PyObject *op, PyObject *const *args,
                                Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -1020,10 +1027,8 @@ static PyObject *buffer_astype(PyObject *op, PyObject *const *args,
         return NULL;
     if (dt == b->t.dtype)
         return (PyObject *)buffer_clone(b, "astype");
-    PyErr_Format(PyExc_TypeError,
-                 "astype: converting %s to %s is not supported yet",
-                 at_dtype_name(b->t.dtype), at_dtype_name(dt));
-    return NULL;
+    return hg_run_new(b->exec, at_astype_cost(b->exec->ex, &b->t, dt),
+                      astype_new, &b->t, &dt, "astype");
 }
 
 /* Whether o is a Buffer (of any module instance: the slot is the type's). */

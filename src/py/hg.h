@@ -177,6 +177,39 @@ static inline int hg_buffer_check(hg_state *st, PyObject *o)
     return Py_IS_TYPE(o, st->BufferType);
 }
 
+/* A standard-library call that allocates its result from the pool (the
+ * at_*_run_new functions), given its inputs and what else it takes (ctx). */
+typedef at_status (*hg_new_fn)(at_executor *ex, const at_tensor *in,
+                               const void *ctx, at_tensor *out, at_error *err);
+
+/* run's result on exec as a new Buffer, with the GIL released when cost (in
+ * at_stdop_cost's units) reaches HG_GIL_RELEASE_COST; NULL with the mapped
+ * exception when it fails (fn names the caller).  Inlined, so that each
+ * caller calls its run directly: every op call goes through it. */
+static inline __attribute__((always_inline)) PyObject *
+hg_run_new(ExecutorObject *exec, size_t cost, hg_new_fn run,
+           const at_tensor *in, const void *ctx, const char *fn)
+{
+    at_tensor out;
+    at_error err;
+    err.msg[0] = '\0';
+    at_status rc;
+    if (cost >= HG_GIL_RELEASE_COST) {
+        at_executor *ex = exec->ex;
+        Py_BEGIN_ALLOW_THREADS
+        rc = run(ex, in, ctx, &out, &err);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = run(exec->ex, in, ctx, &out, &err);
+    }
+    if (rc != AT_OK)
+        return hg_raise(rc, &err);
+    BufferObject *res = hg_buffer_wrap(exec, &out, fn);
+    if (res == NULL)
+        at_pool_free(exec->pool, out.data);
+    return (PyObject *)res;
+}
+
 /* ops.c */
 extern PyMethodDef hg_module_methods[]; /* cpu_info + the ops */
 /* a @ b (hg.ops.matmul and Buffer.__matmul__): a new Buffer, or NULL with

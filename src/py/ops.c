@@ -27,6 +27,20 @@ static PyObject *not_a_buffer(const char *fn, hg_kw name, PyObject *o)
     return NULL;
 }
 
+/* An op's launch: its stdlib op, its number of inputs and its params. */
+typedef struct stdop_call {
+    at_stdop op;
+    size_t nin;
+    const at_stdop_params *params;
+} stdop_call;
+
+static at_status stdop_new(at_executor *ex, const at_tensor *in,
+                           const void *ctx, at_tensor *out, at_error *err)
+{
+    const stdop_call *c = ctx;
+    return at_stdop_run_new(ex, c->op, in, c->nin, c->params, out, err);
+}
+
 /* Validate the inputs, prepare, allocate the output and launch. */
 static PyObject *run_op(hg_state *st, at_stdop op, const char *fn,
                         PyObject *const *ins, const hg_kw *names, int nin,
@@ -48,28 +62,11 @@ static PyObject *run_op(hg_state *st, at_stdop op, const char *fn,
         }
         in[i] = b->t;
     }
-    at_tensor out;
-    at_error err;
-    err.msg[0] = '\0';
-    at_status rc;
+    const stdop_call call = {op, (size_t)nin, params};
     /* one call validates, allocates from the pool and runs */
-    if (at_stdop_cost(exec->ex, op, in, (size_t)nin, params)
-        >= HG_GIL_RELEASE_COST)
-    {
-        at_executor *ex = exec->ex;
-        Py_BEGIN_ALLOW_THREADS
-        rc = at_stdop_run_new(ex, op, in, (size_t)nin, params, &out, &err);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc =
-            at_stdop_run_new(exec->ex, op, in, (size_t)nin, params, &out, &err);
-    }
-    if (rc != AT_OK)
-        return hg_raise(rc, &err);
-    BufferObject *res = hg_buffer_wrap(exec, &out, fn);
-    if (res == NULL)
-        at_pool_free(exec->pool, out.data);
-    return (PyObject *)res;
+    return hg_run_new(exec,
+                      at_stdop_cost(exec->ex, op, in, (size_t)nin, params),
+                      stdop_new, in, &call, fn);
 }
 
 #define STATE(module) ((hg_state *)PyModule_GetState(module))
@@ -370,6 +367,13 @@ static PyObject *layer_norm(hg_state *st, const char *fn, const op_params *ps,
 
 /* ---- matmul(a, b), also a @ b ------------------------------------------ */
 
+static at_status matmul_new(at_executor *ex, const at_tensor *in,
+                            const void *ctx, at_tensor *out, at_error *err)
+{
+    (void)ctx;
+    return at_matmul_run_new(ex, &in[0], &in[1], out, err);
+}
+
 PyObject *hg_matmul(BufferObject *a, BufferObject *b)
 {
     ExecutorObject *exec = a->exec;
@@ -378,25 +382,9 @@ PyObject *hg_matmul(BufferObject *a, BufferObject *b)
                         "matmul: buffers belong to different executors");
         return NULL;
     }
-    at_tensor out;
-    at_error err;
-    err.msg[0] = '\0';
-    at_status rc;
-    /* the GIL is released as for any op of this cost (gemm's) */
-    if (at_matmul_cost(exec->ex, &a->t, &b->t) >= HG_GIL_RELEASE_COST) {
-        at_executor *ex = exec->ex;
-        Py_BEGIN_ALLOW_THREADS
-        rc = at_matmul_run_new(ex, &a->t, &b->t, &out, &err);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc = at_matmul_run_new(exec->ex, &a->t, &b->t, &out, &err);
-    }
-    if (rc != AT_OK)
-        return hg_raise(rc, &err);
-    BufferObject *res = hg_buffer_wrap(exec, &out, "matmul");
-    if (res == NULL)
-        at_pool_free(exec->pool, out.data);
-    return (PyObject *)res;
+    const at_tensor in[2] = {a->t, b->t};
+    return hg_run_new(exec, at_matmul_cost(exec->ex, &in[0], &in[1]),
+                      matmul_new, in, NULL, "matmul");
 }
 
 /* hg.ops.matmul: both arguments Buffers; the gemm descriptor it launches

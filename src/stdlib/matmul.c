@@ -16,6 +16,7 @@
 #include <string.h>
 #include "atlas/pool.h"
 #include "atlas/stdlib.h"
+#include "tensor.h"
 
 /* The launches of one matmul. */
 typedef struct plan {
@@ -67,20 +68,10 @@ static void batch_steps(const at_tensor *t, const plan *p, size_t *step)
 static at_status make_plan(const at_tensor *a, const at_tensor *b, plan *p,
                            at_tensor *out, at_error *err)
 {
-    const at_tensor *ab[2] = {a, b};
-    for (int i = 0; i < 2; i++) {
-        const at_tensor *t = ab[i];
-        size_t n = 1;
-        if (t->ndim < 0 || t->ndim > AT_MAX_DIMS)
-            return at_error_set(err, AT_E_VALUE,
-                                "matmul: rank %d is out of range", t->ndim);
-        for (int d = 0; d < t->ndim; d++)
-            if (t->shape[d] < 0 || at_mul_overflow(n, (size_t)t->shape[d], &n))
-                return pair_error(a, b, AT_E_VALUE, err, "invalid shape");
-        if (n != t->numel || n > (SIZE_MAX >> 3))
-            return pair_error(a, b, AT_E_VALUE, err, "%s has %zu elements",
-                              i ? "b" : "a", t->numel);
-    }
+    if (!std_tensor_valid(a) || !std_tensor_valid(b))
+        return at_error_set(err, AT_E_VALUE,
+                            "matmul: an operand's rank, shape and element "
+                            "count disagree");
     if (a->ndim == 0 || b->ndim == 0)
         return pair_error(a, b, AT_E_VALUE, err,
                           "both arguments need at least one dimension");
