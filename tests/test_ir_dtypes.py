@@ -177,6 +177,47 @@ def test_bool_row_and_col_loads(level):
             assert_equal(q, (R != C).numpy(), "ne of row and col bools " + what)
 
 
+BOOL_LOGIC = hg.Kernel(
+    """kernel logic(x: f32, m: bool, c: bool, y: f32, yand: bool, yor: bool, ynot: bool) {
+  %x = load x
+  %m = load m
+  %c = load.col c
+  %0 = neg %x
+  %1 = select %c, %x, %0
+  store y, %1
+  %2 = select %m, %c, %m
+  store yand, %2
+  %3 = select %m, %m, %c
+  store yor, %3
+  %z = const.i64 0
+  %f = cast.bool %z
+  %4 = eq %c, %f
+  store ynot, %4
+}"""
+)
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_bool_logic_and_col_strips(level):
+    """and, or and not written with select and eq; no row-level value, so short rows run in
+    strips that tile the bool column buffer."""
+    rng = np.random.default_rng(11)
+    for ex in executors(level):
+        for rows, cols in SHAPES:
+            x = rng.standard_normal((rows, cols)).astype(np.float32)
+            m, c = rng.random((rows, cols)) < 0.5, rng.random(cols) < 0.5
+            outs = [np.zeros((rows, cols), np.float32)] + [
+                np.zeros((rows, cols), bool) for _ in range(3)
+            ]
+            y, yand, yor, ynot = launch(ex, BOOL_LOGIC, [x, m, c, *outs], rows, cols)[3:]
+            X, M, C = tt(x), tt(m), tt(c)[None, :]
+            what = f"{level} {ex.threads}t {rows}x{cols}"
+            assert_equal(y, torch.where(C, X, -X).numpy(), "col select " + what)
+            assert_equal(yand, (M & C).numpy(), "and " + what)
+            assert_equal(yor, (M | C).numpy(), "or " + what)
+            assert_equal(ynot, np.broadcast_to((~C).numpy(), (rows, cols)), "not " + what)
+
+
 def test_bool_launch_checks(ex):
     k = hg.Kernel("kernel cp(x: bool, y: bool) {\n  %0 = load x\n  store y, %0\n}")
     assert [p[1] for p in k.params] == ["bool", "bool"]
@@ -710,7 +751,18 @@ def typed_args(kernel, rng, rows, cols):
 
 @pytest.mark.parametrize(
     "kernel",
-    [BOOL_FLAT, BOOL_ROW, CAST_F32, CAST_INT, INT_ROWS, INT_COLS, SCALAR_CASTS, PHASES, INT_ROW_OPS]
+    [
+        BOOL_FLAT,
+        BOOL_ROW,
+        BOOL_LOGIC,
+        CAST_F32,
+        CAST_INT,
+        INT_ROWS,
+        INT_COLS,
+        SCALAR_CASTS,
+        PHASES,
+        INT_ROW_OPS,
+    ]
     + [int_kernel("i32"), int_kernel("i64")],
     ids=lambda k: k.name,
 )

@@ -32,6 +32,8 @@
  *    minimum: the minimum), min, max, the comparisons and select;
  *  - bool: what comparisons give and select takes; eq and ne compare two
  *    bools; a bool buffer loads as bool and a bool value stores as 0/1;
+ *    a and b is `select a, b, a`, a or b `select a, a, b`, not a
+ *    `eq a, f` with f = `cast.bool` of `const.i64 0`;
  *  - cast.<t> converts between any two of them as PyTorch's .to() does on
  *    x86: f32 to an integer truncates toward zero, and NaN, inf and values
  *    out of the type's range give its minimum; integers to f32 round to
@@ -65,7 +67,8 @@
  *     store y, %5
  *   }
  *
- * Buffer params are written `name: dtype`, scalar params `name: dtype scalar`.
+ * Buffer params are written `name: dtype` (f32, i32, i64 or bool), scalar
+ * params `name: dtype scalar` (f32 or i64).
  * Constants: `%c = const.f32 1.5`, `%c = const.i64 -100`.
  */
 #ifndef ATLAS_IR_H
