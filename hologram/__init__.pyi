@@ -13,9 +13,8 @@ __all__ = ["__version__", "Executor", "Buffer", "Kernel", "cpu_info", "ops"]
 
 _IsaName = Literal["baseline", "avx2", "avx512", "neon"]
 _StoresName = Literal["auto", "cached", "streamed"]
-_DTypeLike = (
-    str | np.dtype[Any] | type[np.float32] | type[np.int32] | type[np.int64] | type[np.bool_] | None
-)
+_DType = str | np.dtype[Any] | type[np.float32] | type[np.int32] | type[np.int64] | type[np.bool_]
+_DTypeLike = _DType | None
 _Shape = SupportsIndex | Sequence[SupportsIndex]
 
 # A DLPack PyCapsule (types.CapsuleType from Python 3.13 on).
@@ -131,6 +130,11 @@ class Buffer:
     def __eq__(self, value: object, /) -> Buffer: ...  # type: ignore[override]
     def __ne__(self, value: object, /) -> Buffer: ...  # type: ignore[override]
     def __hash__(self, /) -> int: ...
+    def reshape(self, *shape: SupportsIndex | Sequence[SupportsIndex]) -> Buffer: ...
+    def copy(self) -> Buffer: ...
+    def astype(self, dtype: _DType) -> Buffer: ...
+    def __matmul__(self, value: Buffer, /) -> Buffer: ...
+    def __rmatmul__(self, value: Buffer, /) -> Buffer: ...
 
 @final
 class Kernel:

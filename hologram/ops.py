@@ -20,6 +20,7 @@ from ._core import (
     leaky_relu,
     log,
     log_softmax,
+    matmul,
     max,
     maximum,
     mean,
@@ -77,5 +78,6 @@ __all__ = [
     "binary_cross_entropy",
     "clip",
     "layer_norm",
+    "matmul",
     "kernel_ir",
 ]

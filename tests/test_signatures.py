@@ -266,6 +266,7 @@ CASES = [
         _layer_norm,
         False,
     ),
+    ("matmul", {"a": GA, "b": GB}, lambda a, b: _f64(a) @ _f64(b), True),
 ]
 CASE_IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]
 
@@ -471,6 +472,7 @@ def test_stub_lists_every_operator():
         assert {f"__{op}__", f"__r{op}__"} <= names
     assert {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__neg__", "__abs__"} <= names
     assert {"__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__", "__hash__"} <= names
+    assert {"__matmul__", "__rmatmul__"} <= names
 
 
 @pytest.mark.parametrize(("cls", "name"), OPERATORS)
@@ -501,3 +503,23 @@ def test_from_dlpack_is_positional_only(ex):
     np.testing.assert_array_equal(ex.from_dlpack(X).to_numpy(), X)
     with pytest.raises(TypeError):
         ex.from_dlpack(x=X)
+
+
+# ---- shape, dtype and the @ operator ---------------------------------------
+
+def test_reshape_and_astype_by_their_signatures(ex):
+    buf = ex.from_numpy(GA)
+    params = inspect.signature(buf.reshape).parameters
+    assert [(p.name, p.kind) for p in params.values()] == [("shape", P.VAR_POSITIONAL)]
+    np.testing.assert_array_equal(buf.reshape(4, 3).to_numpy(), GA.reshape(4, 3))
+    np.testing.assert_array_equal(buf.reshape((2, 6)).to_numpy(), GA.reshape(2, 6))
+    with pytest.raises(TypeError):
+        buf.reshape(shape=(4, 3))
+    params = inspect.signature(buf.astype).parameters
+    assert [(p.name, p.kind, p.default) for p in params.values()] == [
+        ("dtype", P.POSITIONAL_OR_KEYWORD, P.empty)
+    ]
+    np.testing.assert_array_equal(buf.astype(dtype="float32").to_numpy(), GA)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        buf.astype("float32", not_a_parameter=1)
+    np.testing.assert_array_equal((buf @ ex.from_numpy(GB)).to_numpy(), GA @ GB)

@@ -229,6 +229,54 @@ at_status at_bc_run_new(at_executor *ex, at_bcop op, const char *name,
 /* The verified IR kernel the prepared op launches (caller frees). */
 at_status at_bc_kernel(const at_bc_plan *plan, at_kernel **out, at_error *err);
 
+/* ---- matmul (src/stdlib/matmul.c) ---------------------------------------
+ *
+ * a @ b by NumPy's (and PyTorch's) rules, float32: (m, k) @ (k, n) is a
+ * gemm; a 1-D a is a row and a 1-D b a column whose axis leaves the result
+ * ((m, k) @ (k,) -> (m,), (k,) @ (k, n) -> (n,), (k,) @ (k,) -> ()); the
+ * axes before the last two are batch axes, broadcast by NumPy's rules.  It
+ * runs as launches of the AT_STD_GEMM descriptor, one per matrix of the
+ * result (one in all when b has no batch of its own), each reading its
+ * operands in place.  Errors name matmul and both shapes: AT_E_VALUE for a
+ * 0-d operand, inner axes that differ or batch axes that do not broadcast,
+ * AT_E_TYPE for an operand that is not float32. */
+
+/* Validate and describe the result (data left NULL). */
+at_status at_matmul_prepare(const at_tensor *a, const at_tensor *b,
+                            at_tensor *out, at_error *err);
+
+/* Prepare, allocate the result from the executor's pool and launch, in one
+ * call.  On success *out describes the result, which the caller releases
+ * with at_pool_free(at_executor_pool(ex), out->data); on failure nothing
+ * stays allocated and out->data is NULL. */
+at_status at_matmul_run_new(at_executor *ex, const at_tensor *a,
+                            const at_tensor *b, at_tensor *out, at_error *err);
+
+/* The work of a @ b in at_stdop_cost's units (the gemm's multiply-adds over
+ * the batch times its program's cost); 0 for operands it would refuse. */
+size_t at_matmul_cost(at_executor *ex, const at_tensor *a, const at_tensor *b);
+
+/* ---- astype (src/stdlib/astype.c) ---------------------------------------
+ *
+ * x converted to another storage dtype as PyTorch's .to(dtype) does on x86,
+ * through the IR's cast (one kernel per pair of dtypes): a float to an
+ * integer truncates toward zero, NaN, inf and out-of-range values give the
+ * integer type's minimum; integers to float32 round to nearest; int64 to
+ * int32 keeps the low 32 bits; bool is 0 or 1, and a number is true where it
+ * is nonzero (NaN too).  The result has x's shape.  to must differ from
+ * x's dtype (AT_E_VALUE otherwise: a copy is not a conversion). */
+
+/* Allocate the result from the executor's pool and convert, in one call.
+ * On success *out describes the result, which the caller releases with
+ * at_pool_free(at_executor_pool(ex), out->data); on failure nothing stays
+ * allocated and out->data is NULL. */
+at_status at_astype_run_new(at_executor *ex, const at_tensor *x, at_dtype to,
+                            at_tensor *out, at_error *err);
+
+/* The work of the conversion in at_stdop_cost's units; 0 for one it would
+ * refuse. */
+size_t at_astype_cost(at_executor *ex, const at_tensor *x, at_dtype to);
+
 #ifdef __cplusplus
 }
 #endif

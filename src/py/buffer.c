@@ -12,11 +12,13 @@
 
 static inline hg_state *buffer_state(BufferObject *b) { return b->exec->st; }
 
-/* Buffers hold one strong reference, to their Executor, and an Executor
- * holds none to Python objects it could reach a Buffer through (it is not
- * subclassable and has no __dict__), so a Buffer can never be part of a
- * reference cycle: the type is not GC-tracked, which saves the tracking and
- * the collections every op's result would otherwise cost. */
+/* Buffers hold strong references to their Executor and to their memory's
+ * owner (an import's capsule, or the Buffer a view shares memory with, which
+ * itself owns its memory), and an Executor holds none to Python objects it
+ * could reach a Buffer through (it is not subclassable and has no
+ * __dict__), so a Buffer can never be part of a reference cycle: the type is
+ * not GC-tracked, which saves the tracking and the collections every op's
+ * result would otherwise cost. */
 BufferObject *hg_buffer_wrap(ExecutorObject *exec, const at_tensor *t,
                              const char *fn)
 {
@@ -105,7 +107,7 @@ static void buffer_dealloc(PyObject *op)
     if (exec != NULL) {
         st = exec->st;
         if (b->owner != NULL)
-            Py_CLEAR(b->owner); /* imported memory: its producer frees it */
+            Py_CLEAR(b->owner); /* an import's or a view's: its owner's */
         else if (b->t.data != NULL)
             at_pool_free(exec->pool, b->t.data); /* before the pool can die */
         b->t.data = NULL;
@@ -904,6 +906,146 @@ PyObject *hg_buffer_from_dlpack(ExecutorObject *exec, PyObject *x)
     return rc < 0 ? NULL : dl_import_buffer(exec, &im);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Shape and dtype: reshape, copy, astype; and a @ b                        */
+/* ------------------------------------------------------------------------ */
+
+/* The dims of reshape(*shape): args are the dims, or one tuple or list of
+ * them; one -1 stands for what the others leave.  0, or -1 with an
+ * exception set. */
+static int reshape_dims(const BufferObject *b, PyObject *const *args,
+                        Py_ssize_t nargs, int *ndim, int64_t *shape)
+{
+    const char *fn = "reshape";
+    PyObject *seq = NULL;
+    if (nargs == 1 && (PyTuple_Check(args[0]) || PyList_Check(args[0]))) {
+        /* a tuple's items stay put while __index__ runs; a list's need not */
+        if ((seq = PySequence_Tuple(args[0])) == NULL)
+            return -1;
+        args = &PyTuple_GET_ITEM(seq, 0);
+        nargs = PyTuple_GET_SIZE(seq);
+    } else if (nargs == 0) {
+        PyErr_SetString(PyExc_TypeError,
+                        "reshape: missing the shape (ints or one tuple)");
+        return -1;
+    }
+    int rc = -1;
+    if (nargs > AT_MAX_DIMS) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: shape has %zd dimensions (at most %d)", fn, nargs,
+                     AT_MAX_DIMS);
+        goto done;
+    }
+    *ndim = (int)nargs;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        if (hg_as_int64(fn, "shape entry", args[i], &shape[i]) < 0)
+            goto done;
+    int unknown = -1, ok = 1, negative = 0;
+    size_t known = 1; /* the product of the other dims */
+    for (int i = 0; i < *ndim; i++) {
+        if (shape[i] == -1 && unknown < 0) {
+            unknown = i;
+        } else if (shape[i] < 0) {
+            ok = 0; /* a second -1, or another negative dim */
+            negative = 1;
+        } else if (at_mul_overflow(known, (size_t)shape[i], &known)) {
+            ok = 0;
+        }
+    }
+    if (ok && unknown >= 0) {
+        /* beside a zero dim, -1 could be anything */
+        ok = known > 0 && b->t.numel % known == 0;
+        if (ok)
+            shape[unknown] = (int64_t)(b->t.numel / known);
+    } else if (ok) {
+        ok = known == b->t.numel;
+    }
+    if (!ok) {
+        char s0[200], s1[200];
+        at_format_shape(s0, sizeof s0, b->t.ndim, b->t.shape);
+        at_format_shape(s1, sizeof s1, *ndim, shape);
+        PyErr_Format(PyExc_ValueError,
+                     "%s: cannot reshape a buffer of shape %s (%zu elements) "
+                     "into shape %s%s",
+                     fn, s0, b->t.numel, s1,
+                     negative ? " (one -1 at most, no other negative dim)"
+                              : "");
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(seq);
+    return rc;
+}
+
+/* reshape(*shape): a Buffer of the new shape over the same memory.  The view
+ * holds the memory's owner (the base Buffer, or the base's own owner when
+ * the base is itself a view or an import), so the pool block stays in use
+ * until the last Buffer over it dies, whichever goes first. */
+static PyObject *buffer_reshape(PyObject *op, PyObject *const *args,
+                                Py_ssize_t nargs)
+{
+    BufferObject *b = (BufferObject *)op;
+    at_tensor t = b->t;
+    if (reshape_dims(b, args, nargs, &t.ndim, t.shape) < 0)
+        return NULL;
+    BufferObject *v = hg_buffer_wrap(b->exec, &t, "reshape");
+    if (v != NULL)
+        v->owner = Py_NewRef(b->owner != NULL ? b->owner : op);
+    return (PyObject *)v;
+}
+
+static PyObject *buffer_copy(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    return (PyObject *)buffer_clone((BufferObject *)op, "copy");
+}
+
+static at_status astype_new(at_executor *ex, const at_tensor *in,
+                            const void *to, at_tensor *out, at_error *err)
+{
+    return at_astype_run_new(ex, in, *(const at_dtype *)to, out, err);
+}
+
+/* astype(dtype): a new Buffer of b's values converted as PyTorch's .to()
+ * (the IR's cast, at_astype_run_new), or a copy of them for b's own dtype. */
+static PyObject *buffer_astype(PyObject *op, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const hg_kw kws[] = {HG_KW_DTYPE};
+    BufferObject *b = (BufferObject *)op;
+    hg_state *st = buffer_state(b);
+    PyObject *a[1];
+    at_dtype dt;
+    if (hg_parse_args(st, "astype", args, nargs, kwnames, kws, 1, 1, 1, a) < 0)
+        return NULL;
+    if (a[0] == Py_None) {
+        PyErr_SetString(PyExc_TypeError,
+                        "astype: dtype must be a dtype, got None");
+        return NULL;
+    }
+    if (hg_dtype_from_obj(st, "astype", a[0], &dt) < 0)
+        return NULL;
+    if (dt == b->t.dtype)
+        return (PyObject *)buffer_clone(b, "astype");
+    return hg_run_new(b->exec, at_astype_cost(b->exec->ex, &b->t, dt),
+                      astype_new, &b->t, &dt, "astype");
+}
+
+/* Whether o is a Buffer (of any module instance: the slot is the type's). */
+static int is_buffer(PyObject *o)
+{
+    return Py_TYPE(o)->tp_dealloc == buffer_dealloc;
+}
+
+/* a @ b for two Buffers; NotImplemented otherwise, so that the other
+ * operand's type (a traced value, say) can take the operation over. */
+static PyObject *buffer_matmul(PyObject *a, PyObject *b)
+{
+    if (!is_buffer(a) || !is_buffer(b))
+        Py_RETURN_NOTIMPLEMENTED;
+    return hg_matmul((BufferObject *)a, (BufferObject *)b);
+}
+
 static PyMethodDef buffer_methods[] = {
     {"to_numpy", buffer_to_numpy, METH_NOARGS,
      "to_numpy($self, /)\n--\n\n"
@@ -926,6 +1068,18 @@ static PyMethodDef buffer_methods[] = {
     {"__dlpack_device__", buffer_dlpack_device, METH_NOARGS,
      "__dlpack_device__($self, /)\n--\n\n"
      "The DLPack device: (1, 0), the CPU."},
+    {"reshape", (PyCFunction)(void (*)(void))buffer_reshape, METH_FASTCALL,
+     "reshape($self, /, *shape)\n--\n\n"
+     "A Buffer of the new shape (ints, or one tuple; one -1 takes what the "
+     "others leave) sharing this buffer's memory."},
+    {"copy", buffer_copy, METH_NOARGS,
+     "copy($self, /)\n--\n\n"
+     "A new Buffer with the same shape, dtype and values."},
+    {"astype", (PyCFunction)(void (*)(void))buffer_astype,
+     METH_FASTCALL | METH_KEYWORDS,
+     "astype($self, /, dtype)\n--\n\n"
+     "A new Buffer of the values converted to dtype, as PyTorch's .to(dtype) "
+     "(a copy when dtype is the buffer's own)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -954,7 +1108,8 @@ static PyType_Slot buffer_slots[] = {
     {Py_bf_getbuffer, buffer_getbuffer},
     {Py_bf_releasebuffer, buffer_releasebuffer},
     /* the operators (arith.c) */
-    HG_BUFFER_ARITH_SLOTS{0, NULL},
+    HG_BUFFER_ARITH_SLOTS{Py_nb_matrix_multiply, buffer_matmul},
+    {0, NULL},
 };
 
 PyType_Spec hg_buffer_spec = HG_TYPE_SPEC(

@@ -113,8 +113,11 @@ typedef struct BufferObject {
     at_tensor t; /* data, dtype, ndim, shape, numel */
     size_t nbytes;
     /* NULL: t.data is a block of exec's pool, freed by dealloc.  Otherwise
-     * the memory belongs to another library (Executor.from_dlpack) and this
-     * strong reference keeps it alive; dealloc releases it instead. */
+     * a strong reference to whatever keeps the memory alive, which dealloc
+     * releases instead: the capsule of another library's tensor
+     * (Executor.from_dlpack), or for a view (reshape) the Buffer whose pool
+     * block it shares (itself never a view: a view of a view shares its
+     * base's owner).  A Buffer with an owner never has the memory to itself. */
     PyObject *owner;
     Py_ssize_t exports; /* live buffer-protocol views */
     Py_ssize_t view_shape[AT_MAX_DIMS];
@@ -176,6 +179,39 @@ static inline int hg_buffer_check(hg_state *st, PyObject *o)
     return Py_IS_TYPE(o, st->BufferType);
 }
 
+/* A standard-library call that allocates its result from the pool (the
+ * at_*_run_new functions), given its inputs and what else it takes (ctx). */
+typedef at_status (*hg_new_fn)(at_executor *ex, const at_tensor *in,
+                               const void *ctx, at_tensor *out, at_error *err);
+
+/* run's result on exec as a new Buffer, with the GIL released when cost (in
+ * at_stdop_cost's units) reaches HG_GIL_RELEASE_COST; NULL with the mapped
+ * exception when it fails (fn names the caller).  Inlined, so that each
+ * caller calls its run directly: every op call goes through it. */
+static inline __attribute__((always_inline)) PyObject *
+hg_run_new(ExecutorObject *exec, size_t cost, hg_new_fn run,
+           const at_tensor *in, const void *ctx, const char *fn)
+{
+    at_tensor out;
+    at_error err;
+    err.msg[0] = '\0';
+    at_status rc;
+    if (cost >= HG_GIL_RELEASE_COST) {
+        at_executor *ex = exec->ex;
+        Py_BEGIN_ALLOW_THREADS
+        rc = run(ex, in, ctx, &out, &err);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = run(exec->ex, in, ctx, &out, &err);
+    }
+    if (rc != AT_OK)
+        return hg_raise(rc, &err);
+    BufferObject *res = hg_buffer_wrap(exec, &out, fn);
+    if (res == NULL)
+        at_pool_free(exec->pool, out.data);
+    return (PyObject *)res;
+}
+
 /* ops.c */
 extern PyMethodDef hg_module_methods[]; /* cpu_info + the ops */
 /* Run a standard-library op on nin Buffers (TypeError naming fn for any
@@ -227,6 +263,10 @@ PyObject *hg_broadcast(hg_state *st, at_bcop op, const char *fn,
  * launches for these operands. */
 PyObject *hg_broadcast_ir(hg_state *st, const char *fn, PyObject *name,
                           PyObject *const *x, int n);
+
+/* a @ b (hg.ops.matmul and Buffer.__matmul__): a new Buffer, or NULL with
+ * an exception set (ValueError for buffers of two executors). */
+PyObject *hg_matmul(BufferObject *a, BufferObject *b);
 
 /* kernel.c */
 extern PyType_Spec hg_kernel_spec;

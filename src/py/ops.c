@@ -27,6 +27,20 @@ static PyObject *not_a_buffer(const char *fn, hg_kw name, PyObject *o)
     return NULL;
 }
 
+/* An op's launch: its stdlib op, its number of inputs and its params. */
+typedef struct stdop_call {
+    at_stdop op;
+    size_t nin;
+    const at_stdop_params *params;
+} stdop_call;
+
+static at_status stdop_new(at_executor *ex, const at_tensor *in,
+                           const void *ctx, at_tensor *out, at_error *err)
+{
+    const stdop_call *c = ctx;
+    return at_stdop_run_new(ex, c->op, in, c->nin, c->params, out, err);
+}
+
 /* Validate the inputs, prepare, allocate the output and launch. */
 static PyObject *run_op(hg_state *st, at_stdop op, const char *fn,
                         PyObject *const *ins, const hg_kw *names, int nin,
@@ -48,28 +62,11 @@ static PyObject *run_op(hg_state *st, at_stdop op, const char *fn,
         }
         in[i] = b->t;
     }
-    at_tensor out;
-    at_error err;
-    err.msg[0] = '\0';
-    at_status rc;
+    const stdop_call call = {op, (size_t)nin, params};
     /* one call validates, allocates from the pool and runs */
-    if (at_stdop_cost(exec->ex, op, in, (size_t)nin, params)
-        >= HG_GIL_RELEASE_COST)
-    {
-        at_executor *ex = exec->ex;
-        Py_BEGIN_ALLOW_THREADS
-        rc = at_stdop_run_new(ex, op, in, (size_t)nin, params, &out, &err);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc =
-            at_stdop_run_new(exec->ex, op, in, (size_t)nin, params, &out, &err);
-    }
-    if (rc != AT_OK)
-        return hg_raise(rc, &err);
-    BufferObject *res = hg_buffer_wrap(exec, &out, fn);
-    if (res == NULL)
-        at_pool_free(exec->pool, out.data);
-    return (PyObject *)res;
+    return hg_run_new(exec,
+                      at_stdop_cost(exec->ex, op, in, (size_t)nin, params),
+                      stdop_new, in, &call, fn);
 }
 
 static const hg_kw operand_names[3] = {HG_KW_A, HG_KW_B, HG_KW_C};
@@ -415,6 +412,40 @@ static PyObject *layer_norm(hg_state *st, const char *fn, const op_params *ps,
     return run_op(st, ops[has_w + 2 * has_b], fn, ins, names, n, &p);
 }
 
+/* ---- matmul(a, b), also a @ b ------------------------------------------ */
+
+static at_status matmul_new(at_executor *ex, const at_tensor *in,
+                            const void *ctx, at_tensor *out, at_error *err)
+{
+    (void)ctx;
+    return at_matmul_run_new(ex, &in[0], &in[1], out, err);
+}
+
+PyObject *hg_matmul(BufferObject *a, BufferObject *b)
+{
+    ExecutorObject *exec = a->exec;
+    if (b->exec != exec) {
+        PyErr_SetString(PyExc_ValueError,
+                        "matmul: buffers belong to different executors");
+        return NULL;
+    }
+    const at_tensor in[2] = {a->t, b->t};
+    return hg_run_new(exec, at_matmul_cost(exec->ex, &in[0], &in[1]),
+                      matmul_new, in, NULL, "matmul");
+}
+
+/* hg.ops.matmul: both arguments Buffers; the gemm descriptor it launches
+ * (through at_matmul_run_new) is named by its HG_OPS entry. */
+static PyObject *matmul(hg_state *st, const char *fn, const op_params *ps,
+                        PyObject *const *a, at_stdop gemm_op)
+{
+    (void)gemm_op;
+    for (int i = 0; i < 2; i++)
+        if (!hg_buffer_check(st, a[i]))
+            return not_a_buffer(fn, ps->kws[i], a[i]);
+    return hg_matmul((BufferObject *)a[0], (BufferObject *)a[1]);
+}
+
 /* Every op, one entry each: its Python name, the parameter list of its text
  * signature and its docstring (what inspect.signature and help() show), then
  * how it runs: the implementation, the op_params it parses (the same list as
@@ -504,7 +535,12 @@ static PyObject *layer_norm(hg_state *st, const char *fn, const op_params *ps,
       "(var biased; weight and bias float32 of shape (C,), C the last " \
       "axis, each optional), as a new Buffer.", \
       layer_norm, params_layer_norm, AT_STD_LAYER_NORM, \
-      AT_STD_LAYER_NORM_W, AT_STD_LAYER_NORM_B, AT_STD_LAYER_NORM_WB)
+      AT_STD_LAYER_NORM_W, AT_STD_LAYER_NORM_B, AT_STD_LAYER_NORM_WB) \
+    X(matmul, "a, b", \
+      "a @ b by NumPy's rules (float32): 2-D @ 2-D a matrix product, a " \
+      "1-D operand a vector (its axis leaves the result), leading axes " \
+      "batch axes that broadcast, as a new Buffer.", \
+      matmul, params_ab, AT_STD_GEMM)
 /* clang-format on */
 
 HG_OPS(OP_ENTRY)
