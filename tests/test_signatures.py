@@ -507,6 +507,7 @@ def test_from_dlpack_is_positional_only(ex):
 
 # ---- shape, dtype and the @ operator ---------------------------------------
 
+
 def test_reshape_and_astype_by_their_signatures(ex):
     buf = ex.from_numpy(GA)
     params = inspect.signature(buf.reshape).parameters
