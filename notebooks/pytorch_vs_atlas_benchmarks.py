@@ -406,6 +406,25 @@ df_abs = bench("abs", SIZES_ELEMENTWISE)
 plot_ops([df_vector_add_table, df_vector_sub, df_vector_mul, df_vector_div, df_neg, df_abs])
 
 # %% [markdown]
+# ### 3.3 Operators and broadcasting
+#
+# Buffers take Python's operators, and binary ops broadcast by NumPy's rules. Each row below times
+# the *same* Python expression on PyTorch tensors, NumPy arrays and Atlas buffers: `a * b`,
+# `2.0 * a + 1.0` (two ops, two launches), and a bias add `(rows, 1024) + (1024,)`. Atlas reads the
+# bias vector in place through the IR's column-indexed load (`load.col`): it is never expanded to
+# the full shape. The kernel is printed first.
+
+# %%
+x_demo = atlas_exec.from_numpy(np.ones((4, 1024), dtype=np.float32))
+w_demo = atlas_exec.from_numpy(np.arange(1024, dtype=np.float32))
+print(hg.ops.broadcast_ir("add", x_demo, w_demo))
+print("(x + w)[1, :4] =", (x_demo + w_demo).to_numpy()[1, :4])
+
+df_mul_operator = bench("mul_operator", None)
+df_axpb_operator = bench("axpb_operator", None)
+df_bias_add = bench("bias_add", None)
+
+# %% [markdown]
 # ---
 #
 # ## 4. Activation Functions

@@ -76,6 +76,22 @@ def _ln_inputs(rng, rows, cols=1024):  # layer_norm: rows x 1024, weight and bia
     )
 
 
+def _bias_inputs(rng, rows, cols=1024):  # bias add: (rows, 1024) + (1024,), broadcast
+    return rng.standard_normal((rows, cols), dtype=F32), rng.standard_normal(cols, dtype=F32)
+
+
+def _mul(a, b):  # the operator itself: the same expression for every framework
+    return a * b
+
+
+def _axpb(a):
+    return 2.0 * a + 1.0
+
+
+def _add(a, b):
+    return a + b
+
+
 def _square(rng, n):  # gemm: two N x N
     return rng.standard_normal((n, n), dtype=F32), rng.standard_normal((n, n), dtype=F32)
 
@@ -221,6 +237,39 @@ def _build_ops() -> dict[str, Op]:
             np.abs,
             hgo.abs,
             lambda o, a: torch.abs(a, out=o),
+        ),
+        # operators (the same Python expression for PyTorch, NumPy and Atlas) and a
+        # broadcast operand read in place
+        Op(
+            "mul_operator",
+            "elementwise",
+            (1_000, 100_000, 1_000_000),
+            q,
+            _normal(2),
+            _mul,
+            _mul,
+            _mul,
+        ),
+        Op(
+            "axpb_operator",
+            "elementwise",
+            (1_000, 100_000, 1_000_000),
+            q,
+            _normal(),
+            _axpb,
+            _axpb,
+            _axpb,
+        ),
+        Op(
+            "bias_add",
+            "elementwise",
+            (64, 512, 4096),
+            (64,),
+            _bias_inputs,
+            _add,
+            _add,
+            _add,
+            lambda o, a, b: torch.add(a, b, out=o),
         ),
         # activations
         Op(
