@@ -157,7 +157,7 @@ static int check(size_t m, size_t n, size_t k, size_t pa, size_t pb, size_t pc,
     for (size_t i = 0; i < (m + 2) * ldc + 2; i++)
         cb[i] = sentinel;
     float *c = cb + ldc + 1;
-    at_gemm_args g = {m, n, k, a, lda, b, ldb, c, ldc};
+    at_gemm_args g = {m, n, k, a, lda, b, ldb, c, ldc, 0, 0};
     if (tm == 0)
         tm = m ? m : 1;
     if (tn == 0)
@@ -276,7 +276,7 @@ static double bench_size(size_t n, double *best, double *pct, int have_probe)
     float *c = aligned_alloc(64, n * n * sizeof(float));
     fill(a, n * n);
     fill(b, n * n);
-    at_gemm_args g = {n, n, n, a, n, b, n, c, n};
+    at_gemm_args g = {n, n, n, a, n, b, n, c, n, 0, 0};
     double flops = 2.0 * (double)n * (double)n * (double)n;
     /* calibrate: each sample runs >= ~5 ms */
     long it = 1;

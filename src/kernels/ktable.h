@@ -92,7 +92,11 @@ typedef double (*at_k_rsum)(size_t n, const float *x);
 typedef double (*at_k_exp_sub_sum)(size_t n, float *y, const float *x, float s);
 typedef float (*at_k_rminmax)(size_t n, const float *x);
 
-/* GEMM: C = A·B (row-major, leading dimensions in elements). */
+/* GEMM: C = A·B (row-major, leading dimensions in elements).  With trans_a,
+ * a holds A's transpose, stored (k, m) with row stride lda; with trans_b, b
+ * holds B's transpose, stored (n, k) with row stride ldb.  The caller
+ * clears a flag that changes nothing in memory (trans_a with m or k of 1,
+ * trans_b with n or k of 1). */
 typedef struct at_gemm_args {
     size_t m, n, k;
     const float *a;
@@ -101,12 +105,29 @@ typedef struct at_gemm_args {
     size_t ldb;
     float *c;
     size_t ldc;
+    int trans_a, trans_b;
 } at_gemm_args;
 /* Compute the tile C[m0:m1, n0:n1] completely (it is overwritten, k==0
  * gives zeros).  ws points to at least sgemm_ws_bytes bytes, AT_ALIGN-aligned,
  * private to the calling thread. */
 typedef void (*at_k_sgemm_tile)(const at_gemm_args *g, size_t m0, size_t m1,
                                 size_t n0, size_t n1, void *ws);
+/* The streaming path for shapes packing does not pay for (a vector times a
+ * matrix, a matrix times a vector, a few rows of A): sgemm_stream_dim says
+ * whether it serves g and along which dimension its work splits
+ * (AT_GEMM_STREAM_ROWS: C's rows, _COLS: C's columns; _NONE: the packed
+ * tiles serve g); sgemm_stream computes C over [lo, hi) of that dimension
+ * (overwritten, k == 0 gives zeros), with ws at least sgemm_stream_ws_bytes
+ * bytes, AT_ALIGN-aligned, private to the calling thread.  Each element's
+ * result does not depend on lo and hi, so any split gives the same bits. */
+enum {
+    AT_GEMM_STREAM_NONE,
+    AT_GEMM_STREAM_ROWS,
+    AT_GEMM_STREAM_COLS
+};
+typedef int (*at_k_sgemm_stream_dim)(const at_gemm_args *g);
+typedef void (*at_k_sgemm_stream)(const at_gemm_args *g, size_t lo, size_t hi,
+                                  void *ws);
 
 typedef struct at_ktable {
     const char *isa_name;
@@ -130,6 +151,9 @@ typedef struct at_ktable {
      * micro-kernel's rows and columns (a split on a multiple of them adds no
      * short sliver). */
     size_t sgemm_mc, sgemm_nc, sgemm_mr, sgemm_nr;
+    at_k_sgemm_stream_dim sgemm_stream_dim;
+    at_k_sgemm_stream sgemm_stream;
+    size_t sgemm_stream_ws_bytes;
 } at_ktable;
 
 #define AT_CAT_(a, b) a##b
