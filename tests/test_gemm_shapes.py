@@ -244,3 +244,18 @@ def test_user_kernel_with_flags_launches():
     c = ex.from_numpy(np.zeros((5, 9), np.float32))
     ex.launch(k, a, bt, c, 11, rows=5, cols=9)
     assert np.array_equal(c.to_numpy(), gemm(ex, A, B, False, True))
+
+
+@pytest.mark.parametrize("isa", ISA_PARAMS())
+@pytest.mark.parametrize(("n", "k"), [(5, 7), (300, 385), (4099, 1000), (33, 4099)])
+def test_vector_times_matrix_matches_rows_bits(isa, n, k):
+    """A vector times a matrix splits the depth into the packed kernel's depth
+    blocks and adds their sums in the same order: its bits equal row 0 of a
+    two-row product (the row-streaming path, whose bits equal the packed
+    kernel's)."""
+    A, B = operands(2, n, k, seed=n + k)
+    for t in THREADS:
+        ex = executor(isa, t)
+        two = gemm(ex, A, B, False, False)
+        one = gemm(ex, A[:1], B, False, False)
+        assert np.array_equal(one.view(np.uint32), two[:1].view(np.uint32)), (n, k, t)

@@ -650,7 +650,15 @@ typedef struct gemm_stream_launch {
     size_t len, tile;
     char *ws;
     size_t ws_stride;
+    float *parts; /* AT_GEMM_STREAM_DEPTH: the depth blocks' sums */
 } gemm_stream_launch;
+
+static void task_gemm_depth(void *ctx, size_t task, unsigned worker)
+{
+    gemm_stream_launch *S = ctx;
+    S->kt->sgemm_depth_block(S->g, task, S->parts,
+                             S->ws + (size_t)worker * S->ws_stride);
+}
 
 static void task_gemm_stream(void *ctx, size_t task, unsigned worker)
 {
@@ -757,20 +765,35 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols,
 static at_status launch_gemm_stream(at_executor *ex, const at_gemm_args *g,
                                     int dim, unsigned workers, at_error *err)
 {
-    gemm_stream_launch S = {g, &ex->kt, 0, 0, NULL, 0};
-    S.len = dim == AT_GEMM_STREAM_ROWS ? g->m : g->n;
-    S.tile = round_up((S.len + GEMM_STREAM_TASKS - 1) / GEMM_STREAM_TASKS, 64);
-    if (S.tile < GEMM_STREAM_MIN_TASK)
-        S.tile = GEMM_STREAM_MIN_TASK;
-    size_t ntasks = (S.len + S.tile - 1) / S.tile;
+    gemm_stream_launch S = {g, &ex->kt, 0, 0, NULL, 0, NULL};
+    size_t ntasks, parts = 0;
+    if (dim == AT_GEMM_STREAM_DEPTH) {
+        /* one task per depth block, then the blocks' sums in order */
+        parts = round_up(ex->kt.sgemm_depth_parts(g, &ntasks) * sizeof(float),
+                         AT_ALIGN);
+    } else {
+        S.len = dim == AT_GEMM_STREAM_ROWS ? g->m : g->n;
+        S.tile =
+            round_up((S.len + GEMM_STREAM_TASKS - 1) / GEMM_STREAM_TASKS, 64);
+        if (S.tile < GEMM_STREAM_MIN_TASK)
+            S.tile = GEMM_STREAM_MIN_TASK;
+        ntasks = (S.len + S.tile - 1) / S.tile;
+    }
     size_t nw = workers < ntasks ? workers : ntasks;
     S.ws_stride = round_up(ex->kt.sgemm_stream_ws_bytes, AT_ALIGN);
-    S.ws = at_pool_alloc(ex->pool, nw * S.ws_stride);
-    if (!S.ws)
+    char *mem = at_pool_alloc(ex->pool, parts + nw * S.ws_stride);
+    if (!mem)
         return at_error_set(err, AT_E_NOMEM,
                             "gemm: out of memory for its workspace");
-    at_threads_run(ex->threads, ntasks, (unsigned)nw, task_gemm_stream, &S);
-    at_pool_free(ex->pool, S.ws);
+    S.parts = (float *)mem;
+    S.ws = mem + parts;
+    if (dim == AT_GEMM_STREAM_DEPTH) {
+        at_threads_run(ex->threads, ntasks, (unsigned)nw, task_gemm_depth, &S);
+        ex->kt.sgemm_depth_join(g, S.parts);
+    } else {
+        at_threads_run(ex->threads, ntasks, (unsigned)nw, task_gemm_stream, &S);
+    }
+    at_pool_free(ex->pool, mem);
     return AT_OK;
 }
 

@@ -664,8 +664,66 @@ static void gemm_dot(size_t k, const float *x, size_t ldx, size_t i0, size_t i1,
     }
 }
 
+/* The depth split's view, x (k) times M (k x len, row stride ldm): a
+ * times B for m == 1, b times the stored (k, m) A for n == 1. */
+typedef struct gemm_vm {
+    const float *x, *mat;
+    size_t ldm, len;
+} gemm_vm;
+
+static gemm_vm gemm_vec_mat(const at_gemm_args *g)
+{
+    gemm_vm v = {g->a, g->b, g->ldb, g->n};
+    if (g->m != 1) {
+        v.x = g->b;
+        v.mat = g->a;
+        v.ldm = g->lda;
+        v.len = g->m;
+    }
+    return v;
+}
+
+static size_t gemm_depth_parts(const at_gemm_args *g, size_t *nblocks)
+{
+    const size_t kb = gemm_balance(g->k, GEMM_KC, 1);
+    *nblocks = (g->k + kb - 1) / kb;
+    return *nblocks * gemm_vec_mat(g).len;
+}
+
+static void gemm_depth_block(const at_gemm_args *g, size_t t, float *parts,
+                             void *ws)
+{
+    const gemm_vm v = gemm_vec_mat(g);
+    const size_t kb = gemm_balance(g->k, GEMM_KC, 1), p0 = t * kb;
+    gemm_rs(1, gemm_min(kb, g->k - p0), v.x + p0, 0, 1, v.mat + p0 * v.ldm,
+            v.ldm, parts + t * v.len, 0, 0, v.len, ws);
+}
+
+static void gemm_depth_join(const at_gemm_args *g, const float *parts)
+{
+    const gemm_vm v = gemm_vec_mat(g);
+    size_t nblocks;
+    gemm_depth_parts(g, &nblocks);
+    for (size_t j = 0; j < v.len; j += VL) {
+        const size_t w = v.len - j;
+        vf x = w >= VL ? vf_load(parts + j) : vf_load_n(parts + j, w);
+        for (size_t t = 1; t < nblocks; t++) {
+            const float *pt = parts + t * v.len + j;
+            x = vf_add(w >= VL ? vf_load(pt) : vf_load_n(pt, w), x);
+        }
+        if (w >= VL)
+            vf_store(g->c + j, x);
+        else
+            vf_store_n(g->c + j, x, w);
+    }
+}
+
 static int gemm_stream_dim(const at_gemm_args *g)
 {
+    if (g->k > 0
+        && ((g->m == 1 && g->n > 1 && !g->trans_b)
+            || (g->n == 1 && g->m > 1 && g->trans_a)))
+        return AT_GEMM_STREAM_DEPTH;
     if (g->n == 1)
         return AT_GEMM_STREAM_ROWS;
     if (g->m <= GEMM_STREAM_M && !(g->trans_a && g->trans_b))
@@ -710,4 +768,7 @@ void AT_ISA_FN(at_register_gemm)(at_ktable *t)
     t->sgemm_stream_dim = gemm_stream_dim;
     t->sgemm_stream = gemm_stream;
     t->sgemm_stream_ws_bytes = GEMM_RS_L1 * sizeof(float);
+    t->sgemm_depth_parts = gemm_depth_parts;
+    t->sgemm_depth_block = gemm_depth_block;
+    t->sgemm_depth_join = gemm_depth_join;
 }

@@ -123,11 +123,25 @@ typedef void (*at_k_sgemm_tile)(const at_gemm_args *g, size_t m0, size_t m1,
 enum {
     AT_GEMM_STREAM_NONE,
     AT_GEMM_STREAM_ROWS,
-    AT_GEMM_STREAM_COLS
+    AT_GEMM_STREAM_COLS,
+    AT_GEMM_STREAM_DEPTH
 };
 typedef int (*at_k_sgemm_stream_dim)(const at_gemm_args *g);
 typedef void (*at_k_sgemm_stream)(const at_gemm_args *g, size_t lo, size_t hi,
                                   void *ws);
+/* AT_GEMM_STREAM_DEPTH (a vector times a row-major matrix: m == 1, or n == 1
+ * with trans_a): the matrix is read once from start to end, whatever the
+ * thread count, by splitting the depth.  sgemm_depth_parts gives the number
+ * of depth blocks and the floats of their partial results; block t
+ * (sgemm_depth_block, ws as for sgemm_stream) writes its part, and
+ * sgemm_depth_join adds the parts into C in block order: the same sums, in
+ * the same order, as sgemm_tile's depth blocks. */
+typedef size_t (*at_k_sgemm_depth_parts)(const at_gemm_args *g,
+                                         size_t *nblocks);
+typedef void (*at_k_sgemm_depth_block)(const at_gemm_args *g, size_t t,
+                                       float *parts, void *ws);
+typedef void (*at_k_sgemm_depth_join)(const at_gemm_args *g,
+                                      const float *parts);
 
 typedef struct at_ktable {
     const char *isa_name;
@@ -154,6 +168,9 @@ typedef struct at_ktable {
     at_k_sgemm_stream_dim sgemm_stream_dim;
     at_k_sgemm_stream sgemm_stream;
     size_t sgemm_stream_ws_bytes;
+    at_k_sgemm_depth_parts sgemm_depth_parts;
+    at_k_sgemm_depth_block sgemm_depth_block;
+    at_k_sgemm_depth_join sgemm_depth_join;
 } at_ktable;
 
 #define AT_CAT_(a, b) a##b
