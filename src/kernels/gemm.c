@@ -455,8 +455,9 @@ static inline size_t gemm_rs_cols(size_t m)
 
 /* acc[r][0:nb] = fma chain over Q rows of B (row stride ldb) for R rows of
  * A (element (r, q) at a[r * rsa + q * csa]); acc rows are acc_ld apart
- * and padded to whole vectors. */
-AT_INLINE void gemm_rs_step(const int R, const int Q, size_t nb,
+ * and padded to whole vectors.  PF: prefetch that many B rows after the Q
+ * (a prefetch never faults, so one past B's end is harmless). */
+AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
                             const float *restrict b, size_t ldb,
                             const float *restrict a, size_t rsa, size_t csa,
                             float *restrict acc, size_t acc_ld)
@@ -475,6 +476,11 @@ AT_INLINE void gemm_rs_step(const int R, const int Q, size_t nb,
         for (int q = 0; q < Q; q++)
             bv[q] = w >= VL ? vf_load(b + (size_t)q * ldb + j)
                             : vf_load_n(b + (size_t)q * ldb + j, w);
+        if (PF && j % (64 / sizeof(float)) == 0) { /* once per line */
+            GEMM_UNROLL(4)
+            for (int q = 0; q < PF; q++)
+                __builtin_prefetch(b + (size_t)(Q + q) * ldb + j, 0, 3);
+        }
         GEMM_UNROLL(2)
         for (int r = 0; r < R; r++) {
             float *ap = acc + (size_t)r * acc_ld + j;
@@ -494,12 +500,19 @@ AT_INLINE void gemm_rs_rows(const int Q, size_t m, size_t nb,
                             float *restrict acc, size_t acc_ld)
 {
     size_t r = 0;
+    /* Beyond two rows of A, the later pairs read the block's B rows from
+     * L1 and each row's run is short: the first pair prefetches the next Q
+     * rows of B. */
+    if (m > 2) {
+        gemm_rs_step(2, Q, Q, nb, b, ldb, a, rsa, csa, acc, acc_ld);
+        r = 2;
+    }
     for (; r + 2 <= m; r += 2)
-        gemm_rs_step(2, Q, nb, b, ldb, a + r * rsa, rsa, csa, acc + r * acc_ld,
-                     acc_ld);
+        gemm_rs_step(2, Q, 0, nb, b, ldb, a + r * rsa, rsa, csa,
+                     acc + r * acc_ld, acc_ld);
     if (r < m)
-        gemm_rs_step(1, Q, nb, b, ldb, a + r * rsa, rsa, csa, acc + r * acc_ld,
-                     acc_ld);
+        gemm_rs_step(1, Q, 0, nb, b, ldb, a + r * rsa, rsa, csa,
+                     acc + r * acc_ld, acc_ld);
 }
 
 /* C[0:m, j0:j1] = A · B[:, j0:j1]; acc holds GEMM_RS_L1 floats. */
