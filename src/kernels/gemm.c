@@ -256,6 +256,18 @@ static inline void gemm_put_a(float *restrict ap, float x)
 #endif
 }
 
+/* Pack one A sliver element by element: element (r, p) at a[r * rs + p *
+ * cs] (cs = lda, rs = 1 for a transposed A, stored (k, m)). */
+static void gemm_pack_a_strided(size_t kc, size_t mr, const float *restrict a,
+                                size_t rs, size_t cs, float *restrict ap)
+{
+    for (size_t p = 0; p < kc; p++) {
+        for (size_t r = 0; r < GEMM_MR; r++)
+            gemm_put_a(ap + r * GEMM_AB, r < mr ? a[r * rs + p * cs] : 0.0f);
+        ap += GEMM_MR * GEMM_AB;
+    }
+}
+
 /* Pack one A sliver: rows [0:mr) (row stride lda), depth [0:kc), MR
  * elements per depth step, rows mr..MR zero. */
 static void gemm_pack_a_sliver(size_t kc, size_t mr, const float *restrict a,
@@ -285,23 +297,7 @@ static void gemm_pack_a_sliver(size_t kc, size_t mr, const float *restrict a,
         }
         return;
     }
-    for (size_t p = 0; p < kc; p++) {
-        for (size_t r = 0; r < GEMM_MR; r++)
-            gemm_put_a(ap + r * GEMM_AB, r < mr ? a[r * lda + p] : 0.0f);
-        ap += GEMM_MR * GEMM_AB;
-    }
-}
-
-/* The same for a transposed A (stored (k, m), row stride lda): depth step
- * p holds the sliver's rows contiguously at a + p * lda. */
-static void gemm_pack_at_sliver(size_t kc, size_t mr, const float *restrict a,
-                                size_t lda, float *restrict ap)
-{
-    for (size_t p = 0; p < kc; p++) {
-        for (size_t r = 0; r < GEMM_MR; r++)
-            gemm_put_a(ap + r * GEMM_AB, r < mr ? a[p * lda + r] : 0.0f);
-        ap += GEMM_MR * GEMM_AB;
-    }
+    gemm_pack_a_strided(kc, mr, a, lda, 1, ap);
 }
 
 /* gemm_pack_b for a transposed B (stored (n, k), row stride ldb): column j
@@ -393,7 +389,7 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
                     const size_t mr = gemm_min(GEMM_MR, mc - ir);
                     float *ap = apk + ir * kc * GEMM_AB;
                     if (ta)
-                        gemm_pack_at_sliver(kc, mr, ablk + ir, lda, ap);
+                        gemm_pack_a_strided(kc, mr, ablk + ir, 1, lda, ap);
                     else
                         gemm_pack_a_sliver(kc, mr, ablk + ir * lda, lda, ap);
                 }
