@@ -643,7 +643,8 @@ static void task_gemm(void *ctx, size_t task, unsigned worker)
 }
 
 /* The streaming GEMM path: tasks cut the streamed dimension into tile
- * elements each. */
+ * elements each, or (AT_GEMM_STREAM_DEPTH) are the depth blocks, whose sums
+ * land in parts. */
 typedef struct gemm_stream_launch {
     const at_gemm_args *g;
     const at_ktable *kt;
