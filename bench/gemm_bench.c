@@ -16,6 +16,8 @@
  *   /tmp/gemm_bench            # correctness + timings, every level the CPU
  * runs /tmp/gemm_bench --quick    # correctness only /tmp/gemm_bench --perf [n
  * ...]  # timings only (optionally just these sizes)
+ * /tmp/gemm_bench --stream  # the streaming path (m = 1, n = 1, m <= 16)
+ *   against a read loop over the same bytes and the packed tiles
  *
  * The level-2 (AVX-512) object is only linked; it runs only when the CPU
  * reports avx512f.  Run pinned for stable numbers: taskset -c 0 /tmp/gemm_bench
@@ -157,7 +159,7 @@ static int check(size_t m, size_t n, size_t k, size_t pa, size_t pb, size_t pc,
     for (size_t i = 0; i < (m + 2) * ldc + 2; i++)
         cb[i] = sentinel;
     float *c = cb + ldc + 1;
-    at_gemm_args g = {m, n, k, a, lda, b, ldb, c, ldc};
+    at_gemm_args g = {m, n, k, a, lda, b, ldb, c, ldc, 0, 0};
     if (tm == 0)
         tm = m ? m : 1;
     if (tn == 0)
@@ -276,7 +278,7 @@ static double bench_size(size_t n, double *best, double *pct, int have_probe)
     float *c = aligned_alloc(64, n * n * sizeof(float));
     fill(a, n * n);
     fill(b, n * n);
-    at_gemm_args g = {n, n, n, a, n, b, n, c, n};
+    at_gemm_args g = {n, n, n, a, n, b, n, c, n, 0, 0};
     double flops = 2.0 * (double)n * (double)n * (double)n;
     /* calibrate: each sample runs >= ~5 ms */
     long it = 1;
@@ -310,10 +312,89 @@ static double bench_size(size_t n, double *best, double *pct, int have_probe)
     return gf[R / 2];
 }
 
+/* One whole product through the streaming path, as the interpreter runs it
+ * on one thread (depth blocks then their join, or one task). */
+static void stream_run(const at_gemm_args *g, float *parts, void *sws)
+{
+    int dim = cur->sgemm_stream_dim(g);
+    if (dim == AT_GEMM_STREAM_DEPTH) {
+        size_t nb;
+        cur->sgemm_depth_parts(g, &nb);
+        for (size_t t = 0; t < nb; t++)
+            cur->sgemm_depth_block(g, t, parts, sws);
+        cur->sgemm_depth_join(g, parts);
+    } else {
+        cur->sgemm_stream(g, 0, dim == AT_GEMM_STREAM_ROWS ? g->m : g->n, sws);
+    }
+}
+
+/* --stream: the streaming path against a loop that reads the same bytes
+ * (every cache line of A and B once) and against the packed tiles, the
+ * three alternating sample by sample; medians of 15. */
+static void stream_probe(void)
+{
+    static const size_t shapes[][5] = {
+        {1, 4096, 4096, 0, 0},  {1, 4096, 4096, 0, 1}, {4096, 1, 4096, 0, 0},
+        {4096, 1, 4096, 1, 0},  {1, 1000, 1000, 0, 0}, {8, 512, 512, 0, 0},
+        {16, 4096, 1024, 0, 0}, {8, 3072, 768, 0, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        const int ta = (int)shapes[s][3], tb = (int)shapes[s][4];
+        float *a = aligned_alloc(64, (m * k * 4 + 63) / 64 * 64);
+        float *b = aligned_alloc(64, (k * n * 4 + 63) / 64 * 64);
+        float *c = aligned_alloc(64, (m * n * 4 + 63) / 64 * 64);
+        float *parts = aligned_alloc(64, (k + 1) * (m + n) * 4);
+        void *sws = aligned_alloc(64, cur->sgemm_stream_ws_bytes);
+        for (size_t i = 0; i < m * k; i++)
+            a[i] = (float)(i % 7) - 3.0f;
+        for (size_t i = 0; i < k * n; i++)
+            b[i] = (float)(i % 5) - 2.0f;
+        at_gemm_args g = {m, n, k, a, ta ? m : k, b, tb ? k : n, c, n, ta, tb};
+        double t[3][15];
+        volatile float sink = 0;
+        for (int r = 0; r < 15; r++) {
+            double t0 = now();
+            stream_run(&g, parts, sws);
+            t[0][r] = now() - t0;
+            t0 = now();
+            float x = 0;
+            for (size_t i = 0; i < m * k; i += 16)
+                x += a[i];
+            for (size_t i = 0; i < k * n; i += 16)
+                x += b[i];
+            sink = x;
+            t[1][r] = now() - t0;
+            t0 = now();
+            if (!ta && !tb)
+                cur->sgemm_tile(&g, 0, m, 0, n, ws);
+            t[2][r] = now() - t0;
+        }
+        (void)sink;
+        for (int v = 0; v < 3; v++)
+            qsort(t[v], 15, sizeof(double), cmpd);
+        double bytes = 4.0 * (double)(m * k + k * n);
+        printf("[%s] %zux%zux%zu%s%s: stream %8.1f us %5.1f GB/s = %5.1f%% "
+               "of the read loop (%5.1f GB/s)",
+               cur->isa_name, m, n, k, ta ? " trans_a" : "",
+               tb ? " trans_b" : "", t[0][7] * 1e6, bytes / t[0][7] * 1e-9,
+               100.0 * t[1][7] / t[0][7], bytes / t[1][7] * 1e-9);
+        if (!ta && !tb)
+            printf(", packed %8.1f us (%.2fx)", t[2][7] * 1e6,
+                   t[2][7] / t[0][7]);
+        printf("\n");
+        free(a);
+        free(b);
+        free(c);
+        free(parts);
+        free(sws);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     int nocheck = argc > 1 && strcmp(argv[1], "--perf") == 0;
+    int streaming = argc > 1 && strcmp(argv[1], "--stream") == 0;
     __builtin_cpu_init();
     int have_avx2 =
         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -358,6 +439,11 @@ int main(int argc, char **argv)
             continue;
         cur = &tabs[l];
         ws = aligned_alloc(64, (cur->sgemm_ws_bytes + 63) / 64 * 64);
+        if (streaming) {
+            stream_probe();
+            free(ws);
+            continue;
+        }
         if (!nocheck)
             correctness();
         if (!quick) {

@@ -165,8 +165,10 @@ def _softmax(a):
     return e / e.sum()
 
 
-def _gemm(a, b, m, n, k):
-    return (_f64(a).reshape(m, k) @ _f64(b).reshape(k, n)).reshape(m, n)
+def _gemm(a, b, m, n, k, trans_a=False, trans_b=False):
+    am = _f64(a).reshape(k, m).T if trans_a else _f64(a).reshape(m, k)
+    bm = _f64(b).reshape(n, k).T if trans_b else _f64(b).reshape(k, n)
+    return am @ bm
 
 
 def _cross_entropy(logits, target, ignore_index):
@@ -234,7 +236,18 @@ CASES = [
     ("max", {"a": INT2D, "axis": -1}, _reduce(np.max), True),
     ("min", {"a": INT2D, "axis": -1}, _reduce(np.min), True),
     ("mean", {"a": INT2D, "axis": -1}, _reduce(np.mean), True),
-    ("gemm", {"a": GA, "b": GB, "m": 3, "n": 5, "k": 4}, _gemm, True),
+    (
+        "gemm",
+        {"a": GA, "b": GB, "m": 3, "n": 5, "k": 4, "trans_a": False, "trans_b": False},
+        _gemm,
+        True,
+    ),
+    (
+        "gemm",
+        {"a": GA, "b": GB, "m": 3, "n": 5, "k": 4, "trans_a": True, "trans_b": True},
+        _gemm,
+        True,
+    ),
     (
         "mse_loss",
         {"pred": INT2D[0], "target": INT2D[1]},

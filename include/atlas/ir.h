@@ -48,7 +48,8 @@
  *  - gather and check.range take row or uniform operands;
  *  - values computed from a whole-launch reduction may only feed other
  *    uniform values and stores (no global barrier inside a launch);
- *  - a kernel with `gemm` contains nothing else;
+ *  - a kernel with `gemm` contains nothing else, and gemm's flags are
+ *    AT_GEMM_TRANS_A and AT_GEMM_TRANS_B only;
  *  - a buffer param is stored at most once, is not gathered from if it is
  *    stored, is not loaded if it is stored, and is accessed one way only
  *    (element, row or column index, or index 0);
@@ -155,7 +156,14 @@ typedef struct at_instr {
     } imm;  /* CONST                    */
     int32_t params3[3];            /* GEMM: a, b, c buffer params; k is
                                       imm.i64 = index of a scalar param */
+    int32_t flags;                 /* GEMM: AT_GEMM_TRANS_A/_B          */
 } at_instr;
+
+/* gemm's flags: a holds A transposed (stored (k, m)), b holds B transposed
+ * (stored (n, k)); the text form writes them after k (`gemm a, b, c, k
+ * trans_b`). */
+#define AT_GEMM_TRANS_A 1
+#define AT_GEMM_TRANS_B 2
 
 typedef struct at_param {
     char name[32];
@@ -186,6 +194,9 @@ at_value at_ir_cast(at_kernel *k, at_dtype to, at_value a);
 void at_ir_check_range(at_kernel *k, at_value v, at_value lo, at_value hi);
 at_value at_ir_reduce(at_kernel *k, at_irop op, at_value a);
 void at_ir_gemm(at_kernel *k, int a, int b, int c, int k_param);
+/* The same with flags (AT_GEMM_TRANS_A | AT_GEMM_TRANS_B). */
+void at_ir_gemm_flags(at_kernel *k, int a, int b, int c, int k_param,
+                      int flags);
 
 /* Verify; on success the kernel is frozen (further building fails). */
 at_status at_kernel_verify(at_kernel *k, at_error *err);

@@ -41,6 +41,9 @@ typedef enum at_stdop {
     AT_STD_MIN_ROWS,
     AT_STD_MEAN_ROWS,
     AT_STD_GEMM,
+    AT_STD_GEMM_TA,   /* a stored (k, m) */
+    AT_STD_GEMM_TB,   /* b stored (n, k) */
+    AT_STD_GEMM_TATB, /* both */
     AT_STD_MSE_LOSS,
     AT_STD_CROSS_ENTROPY,
     AT_STD_GELU,

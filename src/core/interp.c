@@ -718,6 +718,33 @@ static void task_gemm(void *ctx, size_t task, unsigned worker)
                       G->ws + (size_t)worker * G->ws_stride);
 }
 
+/* The streaming GEMM path: tasks cut the streamed dimension into tile
+ * elements each, or (AT_GEMM_STREAM_DEPTH) are the depth blocks, whose sums
+ * land in parts. */
+typedef struct gemm_stream_launch {
+    const at_gemm_args *g;
+    const at_ktable *kt;
+    size_t len, tile;
+    char *ws;
+    size_t ws_stride;
+    float *parts; /* AT_GEMM_STREAM_DEPTH: the depth blocks' sums */
+} gemm_stream_launch;
+
+static void task_gemm_depth(void *ctx, size_t task, unsigned worker)
+{
+    gemm_stream_launch *S = ctx;
+    S->kt->sgemm_depth_block(S->g, task, S->parts,
+                             S->ws + (size_t)worker * S->ws_stride);
+}
+
+static void task_gemm_stream(void *ctx, size_t task, unsigned worker)
+{
+    gemm_stream_launch *S = ctx;
+    size_t lo = task * S->tile;
+    size_t hi = lo + S->tile < S->len ? lo + S->tile : S->len;
+    S->kt->sgemm_stream(S->g, lo, hi, S->ws + (size_t)worker * S->ws_stride);
+}
+
 /* ---- launch -------------------------------------------------------------- */
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -817,6 +844,48 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols,
  * it, packing all of B costs more than the panel's arithmetic saves. */
 #define GEMM_MIN_PANEL_ROWS 48
 
+/* Streaming-path tasks: at most GEMM_STREAM_TASKS of them, none under
+ * GEMM_STREAM_MIN_TASK elements of the streamed dimension (long runs of each
+ * streamed row), cut on multiples of 64 elements; the cut depends on the
+ * shape alone. */
+#define GEMM_STREAM_TASKS 8
+#define GEMM_STREAM_MIN_TASK 1024
+
+static at_status launch_gemm_stream(at_executor *ex, const at_gemm_args *g,
+                                    int dim, unsigned workers, at_error *err)
+{
+    gemm_stream_launch S = {g, &ex->kt, 0, 0, NULL, 0, NULL};
+    size_t ntasks, parts = 0;
+    if (dim == AT_GEMM_STREAM_DEPTH) {
+        /* one task per depth block, then the blocks' sums in order */
+        parts = round_up(ex->kt.sgemm_depth_parts(g, &ntasks) * sizeof(float),
+                         AT_ALIGN);
+    } else {
+        S.len = dim == AT_GEMM_STREAM_ROWS ? g->m : g->n;
+        S.tile =
+            round_up((S.len + GEMM_STREAM_TASKS - 1) / GEMM_STREAM_TASKS, 64);
+        if (S.tile < GEMM_STREAM_MIN_TASK)
+            S.tile = GEMM_STREAM_MIN_TASK;
+        ntasks = (S.len + S.tile - 1) / S.tile;
+    }
+    size_t nw = workers < ntasks ? workers : ntasks;
+    S.ws_stride = round_up(ex->kt.sgemm_stream_ws_bytes, AT_ALIGN);
+    char *mem = at_pool_alloc(ex->pool, parts + nw * S.ws_stride);
+    if (!mem)
+        return at_error_set(err, AT_E_NOMEM,
+                            "gemm: out of memory for its workspace");
+    S.parts = (float *)mem;
+    S.ws = mem + parts;
+    if (dim == AT_GEMM_STREAM_DEPTH) {
+        at_threads_run(ex->threads, ntasks, (unsigned)nw, task_gemm_depth, &S);
+        ex->kt.sgemm_depth_join(g, S.parts);
+    } else {
+        at_threads_run(ex->threads, ntasks, (unsigned)nw, task_gemm_stream, &S);
+    }
+    at_pool_free(ex->pool, mem);
+    return AT_OK;
+}
+
 static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
                              size_t n, const at_arg *args, at_error *err)
 {
@@ -841,15 +910,24 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
                             m, n, k, mk, kn, mn, A->numel, B->numel, C->numel);
     if (mn == 0)
         return AT_OK;
-    gemm_launch G = {{m, n, k, A->data, k, B->data, n, C->data, n},
-                     &ex->kt,
-                     0,
-                     0,
-                     0,
-                     NULL,
-                     0};
+    /* A single row or column, or a depth of 1, is stored the same either
+     * way: such a transpose is no transpose, and the kernels get the plain
+     * row strides. */
+    const int ta = (in->flags & AT_GEMM_TRANS_A) && m > 1 && k > 1,
+              tb = (in->flags & AT_GEMM_TRANS_B) && n > 1 && k > 1;
+    gemm_launch G = {
+        {m, n, k, A->data, ta ? m : k, B->data, tb ? k : n, C->data, n, ta, tb},
+        &ex->kt,
+        0,
+        0,
+        0,
+        NULL,
+        0};
     double flops = 2.0 * (double)m * (double)n * (double)k;
     unsigned workers = flops >= 4.0e6 ? ex->nthreads : 1;
+    int dim = ex->kt.sgemm_stream_dim(&G.g);
+    if (dim != AT_GEMM_STREAM_NONE)
+        return launch_gemm_stream(ex, &G.g, dim, workers, err);
     /* One panel of whole rows per worker: every tile repacks all of B, so
      * more tiles than workers only add packing time.  Panels are cut on the
      * micro-kernel's row count, so that only the last panel can end in a

@@ -390,6 +390,11 @@ at_value at_ir_reduce(at_kernel *k, at_irop op, at_value a)
 
 void at_ir_gemm(at_kernel *k, int a, int b, int c, int kp)
 {
+    at_ir_gemm_flags(k, a, b, c, kp, 0);
+}
+
+void at_ir_gemm_flags(at_kernel *k, int a, int b, int c, int kp, int flags)
+{
     if (!buffer_param(k, a, "gemm") || !buffer_param(k, b, "gemm")
         || !buffer_param(k, c, "gemm"))
         return;
@@ -412,6 +417,7 @@ void at_ir_gemm(at_kernel *k, int a, int b, int c, int kp)
         in->params3[1] = b;
         in->params3[2] = c;
         in->imm.i64 = kp;
+        in->flags = flags;
     }
 }
 
@@ -575,6 +581,9 @@ static at_status apply_op_rule(at_kernel *k, int i, at_level *lvl, int *post,
             return AT_OK;
         case AT_IR_GEMM:
             seen->gemm = 1;
+            if (in->flags & ~(AT_GEMM_TRANS_A | AT_GEMM_TRANS_B))
+                return vfail(err, k, i, "gemm: unknown flags 0x%x",
+                             (unsigned)in->flags);
             /* the micro-kernel reads a and b while it writes c */
             if (in->params3[2] == in->params3[0]
                 || in->params3[2] == in->params3[1])

@@ -107,6 +107,10 @@ size_t at_kernel_print(const at_kernel *k, char *buf, size_t cap)
                     k->params[in->params3[1]].name,
                     k->params[in->params3[2]].name,
                     k->params[in->imm.i64].name);
+                if (in->flags & AT_GEMM_TRANS_A)
+                    put(&o, " trans_a");
+                if (in->flags & AT_GEMM_TRANS_B)
+                    put(&o, " trans_b");
                 break;
             default:
                 put(&o, "%s", at_irop_name(in->op));
@@ -307,7 +311,20 @@ static at_status parse_instr(parser *ps, const char *dest)
             if ((st = param_ref(ps, &q[j])))
                 return st;
         }
-        at_ir_gemm(k, q[0], q[1], q[2], q[3]);
+        /* then the flags, each at most once */
+        int flags = 0;
+        char f[16];
+        while (ident(ps, f, sizeof f)) {
+            int bit = !strcmp(f, "trans_a")   ? AT_GEMM_TRANS_A
+                      : !strcmp(f, "trans_b") ? AT_GEMM_TRANS_B
+                                              : 0;
+            if (!bit)
+                return perr(ps, "unknown gemm flag '%s' (trans_a, trans_b)", f);
+            if (flags & bit)
+                return perr(ps, "gemm flag '%s' given twice", f);
+            flags |= bit;
+        }
+        at_ir_gemm_flags(k, q[0], q[1], q[2], q[3], flags);
     } else if (op == AT_IR_ROW_INDEX || op == AT_IR_NROWS || op == AT_IR_NCOLS)
     {
         r = at_ir_nullary(k, op);

@@ -268,6 +268,18 @@ static inline void gemm_put_a(float *restrict ap, float x)
 #endif
 }
 
+/* Pack one A sliver element by element: element (r, p) at a[r * rs + p *
+ * cs] (cs = lda, rs = 1 for a transposed A, stored (k, m)). */
+static void gemm_pack_a_strided(size_t kc, size_t mr, const float *restrict a,
+                                size_t rs, size_t cs, float *restrict ap)
+{
+    for (size_t p = 0; p < kc; p++) {
+        for (size_t r = 0; r < GEMM_MR; r++)
+            gemm_put_a(ap + r * GEMM_AB, r < mr ? a[r * rs + p * cs] : 0.0f);
+        ap += GEMM_MR * GEMM_AB;
+    }
+}
+
 /* Pack one A sliver: rows [0:mr) (row stride lda), depth [0:kc), MR
  * elements per depth step, rows mr..MR zero. */
 static void gemm_pack_a_sliver(size_t kc, size_t mr, const float *restrict a,
@@ -297,10 +309,24 @@ static void gemm_pack_a_sliver(size_t kc, size_t mr, const float *restrict a,
         }
         return;
     }
-    for (size_t p = 0; p < kc; p++) {
-        for (size_t r = 0; r < GEMM_MR; r++)
-            gemm_put_a(ap + r * GEMM_AB, r < mr ? a[r * lda + p] : 0.0f);
-        ap += GEMM_MR * GEMM_AB;
+    gemm_pack_a_strided(kc, mr, a, lda, 1, ap);
+}
+
+/* gemm_pack_b for a transposed B (stored (n, k), row stride ldb): column j
+ * of the panel is the contiguous run b + j * ldb, copied into its lane of
+ * the sliver. */
+static void gemm_pack_bt(size_t kc, size_t nc, const float *restrict b,
+                         size_t ldb, float *restrict bp)
+{
+    size_t nslivers = (nc + GEMM_NR - 1) / GEMM_NR;
+    for (size_t s = 0; s < nslivers; s++) {
+        float *dst = bp + s * kc * GEMM_NR;
+        for (size_t jj = 0; jj < GEMM_NR; jj++) {
+            size_t j = s * GEMM_NR + jj;
+            const float *src = b + j * ldb;
+            for (size_t p = 0; p < kc; p++)
+                dst[p * GEMM_NR + jj] = j < nc ? src[p] : 0.0f;
+        }
     }
 }
 
@@ -327,17 +353,23 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
     const size_t mb = gemm_balance(m1 - m0, GEMM_MC, GEMM_MR);
     const size_t nb = gemm_balance(n1 - n0, GEMM_NC, GEMM_NR);
 
+    /* A transposed is always packed (its rows are strided in memory). */
+    const int ta = g->trans_a, tb = g->trans_b;
     for (size_t jc = n0; jc < n1; jc += nb) {
         const size_t nc = gemm_min(nb, n1 - jc);
         const int direct =
-            (nc + GEMM_NR - 1) / GEMM_NR <= GEMM_DIRECT_A_SLIVERS;
+            !ta && (nc + GEMM_NR - 1) / GEMM_NR <= GEMM_DIRECT_A_SLIVERS;
         for (size_t pc = 0; pc < k; pc += kb) {
             const size_t kc = gemm_min(kb, k - pc);
             const int acc = pc > 0;
-            gemm_pack_b(kc, nc, g->b + pc * ldb + jc, ldb, bpk);
+            if (tb)
+                gemm_pack_bt(kc, nc, g->b + jc * ldb + pc, ldb, bpk);
+            else
+                gemm_pack_b(kc, nc, g->b + pc * ldb + jc, ldb, bpk);
             for (size_t ic = m0; ic < m1; ic += mb) {
                 const size_t mc = gemm_min(mb, m1 - ic);
-                const float *ablk = g->a + ic * lda + pc;
+                const float *ablk =
+                    ta ? g->a + pc * lda + ic : g->a + ic * lda + pc;
                 if (direct) {
                     /* Only a ragged bottom sliver gets packed. */
                     const size_t mfull = mc - mc % GEMM_MR;
@@ -365,10 +397,14 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
                     }
                     continue;
                 }
-                for (size_t ir = 0; ir < mc; ir += GEMM_MR)
-                    gemm_pack_a_sliver(kc, gemm_min(GEMM_MR, mc - ir),
-                                       ablk + ir * lda, lda,
-                                       apk + ir * kc * GEMM_AB);
+                for (size_t ir = 0; ir < mc; ir += GEMM_MR) {
+                    const size_t mr = gemm_min(GEMM_MR, mc - ir);
+                    float *ap = apk + ir * kc * GEMM_AB;
+                    if (ta)
+                        gemm_pack_a_strided(kc, mr, ablk + ir, 1, lda, ap);
+                    else
+                        gemm_pack_a_sliver(kc, mr, ablk + ir * lda, lda, ap);
+                }
                 for (size_t jr = 0; jr < nc; jr += GEMM_NR) {
                     const size_t nr = gemm_min(GEMM_NR, nc - jr);
                     const float *bs = bpk + jr * kc;
@@ -383,6 +419,365 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
     }
 }
 
+/* ---- the streaming path ------------------------------------------------
+ *
+ * For a vector times a matrix, a matrix times a vector and products with a
+ * few rows of A (m <= GEMM_STREAM_M), packing costs more than it saves: the
+ * large operand is read once, in its own order, and never copied.
+ *
+ * Row streaming (gemm_rs), C[0:m, j0:j1] = A · B[:, j0:j1] with B row-major:
+ * per block of columns, m rows of accumulators sit in L1 (ws) while B's rows
+ * stream past four at a time, each B vector feeding every row of A.  Each
+ * element is the same chain of FMAs, in the same depth blocks (GEMM_KC,
+ * balanced as gemm_tile balances them), as the packed micro-kernel's, and
+ * the block sums are added to C in the same order: the bits equal those of
+ * gemm_tile.  A transposed A is only read by broadcasts (its strides).
+ *
+ * Dot products (gemm_dot), C[i, j] = X_i · Y_j, both rows contiguous over
+ * k: a matrix times a vector (X = A, Y = b), and A times a transposed B
+ * (Y = B's stored rows, read once, in their order).  A tile of rows of X by
+ * rows of Y keeps one accumulator vector per pair (two when one side is a
+ * single row, so that enough independent chains are in flight), each summed
+ * across its lanes at the end. */
+
+#define GEMM_STREAM_M 16
+/* Floats of L1 the row-streaming block may use (accumulators + 4 B rows). */
+#define GEMM_RS_L1 6144
+/* Dot-product tile: rows of X by rows of Y. */
+#define GEMM_DOT_R 4
+#if AT_ISA_LEVEL == 2
+#define GEMM_DOT_C 4
+#else
+#define GEMM_DOT_C 2
+#endif
+
+/* Columns per row-streaming block for m rows of A (a multiple of 64). */
+static inline size_t gemm_rs_cols(size_t m)
+{
+    /* One or two rows of A take each B vector once: only the accumulators
+     * need to stay in L1. */
+    size_t nb =
+        (m <= 2 ? GEMM_RS_L1 * 2 / 3 / m : GEMM_RS_L1 / (m + 4)) / 64 * 64;
+    return nb ? nb : 64;
+}
+
+/* acc[r][0:nb] = fma chain over Q rows of B (row stride ldb) for R rows of
+ * A (element (r, q) at a[r * rsa + q * csa]); acc rows are acc_ld apart
+ * and padded to whole vectors.  PF: prefetch that many B rows after the Q
+ * (a prefetch never faults, so one past B's end is harmless). */
+AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
+                            const float *restrict b, size_t ldb,
+                            const float *restrict a, size_t rsa, size_t csa,
+                            float *restrict acc, size_t acc_ld)
+{
+    vf av[2][4];
+    GEMM_UNROLL(2)
+    for (int r = 0; r < R; r++) {
+        GEMM_UNROLL(4)
+        for (int q = 0; q < Q; q++)
+            av[r][q] = vf_set1(a[(size_t)r * rsa + (size_t)q * csa]);
+    }
+    for (size_t j = 0; j < nb; j += VL) {
+        const size_t w = nb - j;
+        vf bv[4];
+        GEMM_UNROLL(4)
+        for (int q = 0; q < Q; q++)
+            bv[q] = w >= VL ? vf_load(b + (size_t)q * ldb + j)
+                            : vf_load_n(b + (size_t)q * ldb + j, w);
+        if (PF && j % (64 / sizeof(float)) == 0) { /* once per line */
+            GEMM_UNROLL(4)
+            for (int q = 0; q < PF; q++)
+                __builtin_prefetch(b + (size_t)(Q + q) * ldb + j, 0, 3);
+        }
+        GEMM_UNROLL(2)
+        for (int r = 0; r < R; r++) {
+            float *ap = acc + (size_t)r * acc_ld + j;
+            vf x = vf_load(ap);
+            GEMM_UNROLL(4)
+            for (int q = 0; q < Q; q++)
+                x = vf_fma(av[r][q], bv[q], x);
+            vf_store(ap, x);
+        }
+    }
+}
+
+/* Q rows of B into every row of A, two rows of A at a time. */
+AT_INLINE void gemm_rs_rows(const int Q, size_t m, size_t nb,
+                            const float *restrict b, size_t ldb,
+                            const float *restrict a, size_t rsa, size_t csa,
+                            float *restrict acc, size_t acc_ld)
+{
+    size_t r = 0;
+    /* Beyond two rows of A, the later pairs read the block's B rows from
+     * L1 and each row's run is short: the first pair prefetches the next Q
+     * rows of B. */
+    if (m > 2) {
+        gemm_rs_step(2, Q, Q, nb, b, ldb, a, rsa, csa, acc, acc_ld);
+        r = 2;
+    }
+    for (; r + 2 <= m; r += 2)
+        gemm_rs_step(2, Q, 0, nb, b, ldb, a + r * rsa, rsa, csa,
+                     acc + r * acc_ld, acc_ld);
+    if (r < m)
+        gemm_rs_step(1, Q, 0, nb, b, ldb, a + r * rsa, rsa, csa,
+                     acc + r * acc_ld, acc_ld);
+}
+
+/* C[0:m, j0:j1] = A · B[:, j0:j1]; acc holds GEMM_RS_L1 floats. */
+static void gemm_rs(size_t m, size_t k, const float *a, size_t rsa, size_t csa,
+                    const float *b, size_t ldb, float *c, size_t ldc, size_t j0,
+                    size_t j1, float *acc)
+{
+    const size_t nbmax = gemm_rs_cols(m);
+    const size_t kb = gemm_balance(k, GEMM_KC, 1);
+    for (size_t jb = j0; jb < j1; jb += nbmax) {
+        const size_t nb = gemm_min(nbmax, j1 - jb);
+        const size_t ld = (nb + VL - 1) / VL * VL;
+        for (size_t pc = 0; pc < k; pc += kb) {
+            const size_t kc = gemm_min(kb, k - pc);
+            memset(acc, 0, m * ld * sizeof(float));
+            const float *bp = b + pc * ldb + jb, *ap = a + pc * csa;
+            size_t p = 0;
+            for (; p + 4 <= kc; p += 4)
+                gemm_rs_rows(4, m, nb, bp + p * ldb, ldb, ap + p * csa, rsa,
+                             csa, acc, ld);
+            for (; p < kc; p++)
+                gemm_rs_rows(1, m, nb, bp + p * ldb, ldb, ap + p * csa, rsa,
+                             csa, acc, ld);
+            for (size_t r = 0; r < m; r++) {
+                float *cr = c + r * ldc + jb;
+                const float *xr = acc + r * ld;
+                for (size_t j = 0; j < nb; j += VL) {
+                    const size_t w = nb - j;
+                    vf x = vf_load(xr + j);
+                    if (w >= VL) {
+                        if (pc > 0)
+                            x = vf_add(x, vf_load(cr + j));
+                        vf_store(cr + j, x);
+                    } else {
+                        if (pc > 0)
+                            x = vf_add(x, vf_load_n(cr + j, w));
+                        vf_store_n(cr + j, x, w);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* One R x C tile of dot products over k, U accumulators per pair. */
+AT_INLINE void gemm_dot_tile(const int R, const int C, const int U, size_t k,
+                             const float *restrict x, size_t ldx,
+                             const float *restrict y, size_t ldy,
+                             float *restrict c, size_t ldci, size_t ldcj)
+{
+    vf acc[GEMM_DOT_R][GEMM_DOT_R][2];
+    GEMM_UNROLL(4)
+    for (int r = 0; r < R; r++) {
+        GEMM_UNROLL(4)
+        for (int j = 0; j < C; j++) {
+            GEMM_UNROLL(2)
+            for (int u = 0; u < U; u++)
+                acc[r][j][u] = vf_zero();
+        }
+    }
+    size_t p = 0;
+    for (; p + (size_t)U * VL <= k; p += (size_t)U * VL) {
+        GEMM_UNROLL(2)
+        for (int u = 0; u < U; u++) {
+            vf xv[GEMM_DOT_R], yv[GEMM_DOT_R];
+            GEMM_UNROLL(4)
+            for (int r = 0; r < R; r++)
+                xv[r] = vf_load(x + (size_t)r * ldx + p + (size_t)u * VL);
+            GEMM_UNROLL(4)
+            for (int j = 0; j < C; j++)
+                yv[j] = vf_load(y + (size_t)j * ldy + p + (size_t)u * VL);
+            GEMM_UNROLL(4)
+            for (int r = 0; r < R; r++) {
+                GEMM_UNROLL(4)
+                for (int j = 0; j < C; j++)
+                    acc[r][j][u] = vf_fma(xv[r], yv[j], acc[r][j][u]);
+            }
+        }
+    }
+    /* The tail (under U vectors): full vectors, then one masked. */
+    GEMM_UNROLL(2)
+    for (int u = 0; u < U; u++) {
+        if (p >= k)
+            break;
+        const size_t w = k - p;
+        vf xv[GEMM_DOT_R], yv[GEMM_DOT_R];
+        GEMM_UNROLL(4)
+        for (int r = 0; r < R; r++)
+            xv[r] = w >= VL ? vf_load(x + (size_t)r * ldx + p)
+                            : vf_load_n(x + (size_t)r * ldx + p, w);
+        GEMM_UNROLL(4)
+        for (int j = 0; j < C; j++)
+            yv[j] = w >= VL ? vf_load(y + (size_t)j * ldy + p)
+                            : vf_load_n(y + (size_t)j * ldy + p, w);
+        GEMM_UNROLL(4)
+        for (int r = 0; r < R; r++) {
+            GEMM_UNROLL(4)
+            for (int j = 0; j < C; j++)
+                acc[r][j][u] = vf_fma(xv[r], yv[j], acc[r][j][u]);
+        }
+        p += w < VL ? w : VL;
+    }
+    GEMM_UNROLL(4)
+    for (int r = 0; r < R; r++) {
+        GEMM_UNROLL(4)
+        for (int j = 0; j < C; j++) {
+            vf s = acc[r][j][0];
+            GEMM_UNROLL(2)
+            for (int u = 1; u < U; u++)
+                s = vf_add(s, acc[r][j][u]);
+            c[(size_t)r * ldci + (size_t)j * ldcj] = vf_hsum(s);
+        }
+    }
+}
+
+#define GEMM_DOT_CASE(R, C, U)                                    \
+    case (R) * 16 + (C) * 2 + (U) - 1:                            \
+        gemm_dot_tile(R, C, U, k, x, ldx, y, ldy, c, ldci, ldcj); \
+        return;
+#define GEMM_DOT_CASES_C(R, U) \
+    GEMM_DOT_CASE(R, 1, U)     \
+    GEMM_DOT_CASE(R, 2, U) GEMM_DOT_CASE(R, 3, U) GEMM_DOT_CASE(R, 4, U)
+
+/* An r x cc tile (r, cc <= GEMM_DOT_R; r * cc * u accumulators fit the
+ * registers: one side is 1 when u is 2). */
+static __attribute__((noinline)) void
+gemm_dot_block(size_t r, size_t cc, int u, size_t k, const float *x, size_t ldx,
+               const float *y, size_t ldy, float *c, size_t ldci, size_t ldcj)
+{
+    switch ((int)r * 16 + (int)cc * 2 + u - 1) {
+        GEMM_DOT_CASES_C(1, 1)
+        GEMM_DOT_CASES_C(2, 1)
+        GEMM_DOT_CASES_C(3, 1)
+        GEMM_DOT_CASES_C(4, 1)
+        GEMM_DOT_CASE(1, 1, 2)
+        GEMM_DOT_CASE(2, 1, 2)
+        GEMM_DOT_CASE(3, 1, 2)
+        GEMM_DOT_CASE(4, 1, 2)
+        GEMM_DOT_CASE(1, 2, 2)
+        GEMM_DOT_CASE(1, 3, 2)
+        GEMM_DOT_CASE(1, 4, 2)
+        default:
+            return;
+    }
+}
+
+/* C[i, j] = X_i · Y_j for i in [i0, i1), j in [j0, j1); rows of Y outer, so
+ * that each is read from memory once.  u: accumulators per pair, chosen
+ * from the shape alone (2 when X or Y has a single row). */
+static void gemm_dot(size_t k, const float *x, size_t ldx, size_t i0, size_t i1,
+                     const float *y, size_t ldy, size_t j0, size_t j1, float *c,
+                     size_t ldci, size_t ldcj, int u)
+{
+    const size_t tr = u == 2 && j1 - j0 > 1 ? 1 : GEMM_DOT_R;
+    const size_t tc = u == 2 ? (tr == 1 ? GEMM_DOT_R : 1) : GEMM_DOT_C;
+    for (size_t j = j0; j < j1; j += tc) {
+        const size_t cc = gemm_min(tc, j1 - j);
+        for (size_t i = i0; i < i1; i += tr)
+            gemm_dot_block(gemm_min(tr, i1 - i), cc, u, k, x + i * ldx, ldx,
+                           y + j * ldy, ldy, c + i * ldci + j * ldcj, ldci,
+                           ldcj);
+    }
+}
+
+/* The depth split's view, x (k) times M (k x len, row stride ldm): a
+ * times B for m == 1, b times the stored (k, m) A for n == 1. */
+typedef struct gemm_vm {
+    const float *x, *mat;
+    size_t ldm, len;
+} gemm_vm;
+
+static gemm_vm gemm_vec_mat(const at_gemm_args *g)
+{
+    gemm_vm v = {g->a, g->b, g->ldb, g->n};
+    if (g->m != 1) {
+        v.x = g->b;
+        v.mat = g->a;
+        v.ldm = g->lda;
+        v.len = g->m;
+    }
+    return v;
+}
+
+static size_t gemm_depth_parts(const at_gemm_args *g, size_t *nblocks)
+{
+    const size_t kb = gemm_balance(g->k, GEMM_KC, 1);
+    *nblocks = (g->k + kb - 1) / kb;
+    return *nblocks * gemm_vec_mat(g).len;
+}
+
+static void gemm_depth_block(const at_gemm_args *g, size_t t, float *parts,
+                             void *ws)
+{
+    const gemm_vm v = gemm_vec_mat(g);
+    const size_t kb = gemm_balance(g->k, GEMM_KC, 1), p0 = t * kb;
+    gemm_rs(1, gemm_min(kb, g->k - p0), v.x + p0, 0, 1, v.mat + p0 * v.ldm,
+            v.ldm, parts + t * v.len, 0, 0, v.len, ws);
+}
+
+static void gemm_depth_join(const at_gemm_args *g, const float *parts)
+{
+    const gemm_vm v = gemm_vec_mat(g);
+    size_t nblocks;
+    gemm_depth_parts(g, &nblocks);
+    for (size_t j = 0; j < v.len; j += VL) {
+        const size_t w = v.len - j;
+        vf x = w >= VL ? vf_load(parts + j) : vf_load_n(parts + j, w);
+        for (size_t t = 1; t < nblocks; t++) {
+            const float *pt = parts + t * v.len + j;
+            x = vf_add(w >= VL ? vf_load(pt) : vf_load_n(pt, w), x);
+        }
+        if (w >= VL)
+            vf_store(g->c + j, x);
+        else
+            vf_store_n(g->c + j, x, w);
+    }
+}
+
+static int gemm_stream_dim(const at_gemm_args *g)
+{
+    if (g->k > 0
+        && ((g->m == 1 && g->n > 1 && !g->trans_b)
+            || (g->n == 1 && g->m > 1 && g->trans_a)))
+        return AT_GEMM_STREAM_DEPTH;
+    if (g->n == 1)
+        return AT_GEMM_STREAM_ROWS;
+    if (g->m <= GEMM_STREAM_M && !(g->trans_a && g->trans_b))
+        return AT_GEMM_STREAM_COLS;
+    return AT_GEMM_STREAM_NONE;
+}
+
+static void gemm_stream(const at_gemm_args *g, size_t lo, size_t hi, void *ws)
+{
+    const size_t m = g->m, k = g->k, lda = g->lda, ldb = g->ldb;
+    const int ta = g->trans_a, tb = g->trans_b;
+    if (g->n == 1) {
+        /* C is a column: C[lo:hi] over rows of A. */
+        if (k == 0)
+            memset(g->c + lo, 0, (hi - lo) * sizeof(float));
+        else if (ta) /* C^T = b^T · (A stored (k, m)) */
+            gemm_rs(1, k, g->b, 0, 1, g->a, lda, g->c, 0, lo, hi, ws);
+        else
+            gemm_dot(k, g->a, lda, lo, hi, g->b, 0, 0, 1, g->c, g->ldc, 1, 2);
+        return;
+    }
+    if (k == 0) {
+        for (size_t i = 0; i < m; i++)
+            memset(g->c + i * g->ldc + lo, 0, (hi - lo) * sizeof(float));
+    } else if (!tb) {
+        gemm_rs(m, k, g->a, ta ? 1 : lda, ta ? lda : 1, g->b, ldb, g->c, g->ldc,
+                lo, hi, ws);
+    } else {
+        gemm_dot(k, g->a, lda, 0, m, g->b, ldb, lo, hi, g->c, g->ldc, 1,
+                 m == 1 ? 2 : 1);
+    }
+}
+
 void AT_ISA_FN(at_register_gemm)(at_ktable *t)
 {
     t->sgemm_tile = gemm_tile;
@@ -391,4 +786,10 @@ void AT_ISA_FN(at_register_gemm)(at_ktable *t)
     t->sgemm_nc = GEMM_NC;
     t->sgemm_mr = GEMM_MR;
     t->sgemm_nr = GEMM_NR;
+    t->sgemm_stream_dim = gemm_stream_dim;
+    t->sgemm_stream = gemm_stream;
+    t->sgemm_stream_ws_bytes = GEMM_RS_L1 * sizeof(float);
+    t->sgemm_depth_parts = gemm_depth_parts;
+    t->sgemm_depth_block = gemm_depth_block;
+    t->sgemm_depth_join = gemm_depth_join;
 }

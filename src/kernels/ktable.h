@@ -96,7 +96,11 @@ typedef double (*at_k_rsum)(size_t n, const float *x);
 typedef double (*at_k_exp_sub_sum)(size_t n, float *y, const float *x, float s);
 typedef float (*at_k_rminmax)(size_t n, const float *x);
 
-/* GEMM: C = A·B (row-major, leading dimensions in elements). */
+/* GEMM: C = A·B (row-major, leading dimensions in elements).  With trans_a,
+ * a holds A's transpose, stored (k, m) with row stride lda; with trans_b, b
+ * holds B's transpose, stored (n, k) with row stride ldb.  The caller
+ * clears a flag that changes nothing in memory (trans_a with m or k of 1,
+ * trans_b with n or k of 1). */
 typedef struct at_gemm_args {
     size_t m, n, k;
     const float *a;
@@ -105,12 +109,43 @@ typedef struct at_gemm_args {
     size_t ldb;
     float *c;
     size_t ldc;
+    int trans_a, trans_b;
 } at_gemm_args;
 /* Compute the tile C[m0:m1, n0:n1] completely (it is overwritten, k==0
  * gives zeros).  ws points to at least sgemm_ws_bytes bytes, AT_ALIGN-aligned,
  * private to the calling thread. */
 typedef void (*at_k_sgemm_tile)(const at_gemm_args *g, size_t m0, size_t m1,
                                 size_t n0, size_t n1, void *ws);
+/* The streaming path for shapes packing does not pay for (a vector times a
+ * matrix, a matrix times a vector, a few rows of A): sgemm_stream_dim says
+ * whether it serves g and along which dimension its work splits
+ * (AT_GEMM_STREAM_ROWS: C's rows, _COLS: C's columns; _NONE: the packed
+ * tiles serve g); sgemm_stream computes C over [lo, hi) of that dimension
+ * (overwritten, k == 0 gives zeros), with ws at least sgemm_stream_ws_bytes
+ * bytes, AT_ALIGN-aligned, private to the calling thread.  Each element's
+ * result does not depend on lo and hi, so any split gives the same bits. */
+enum {
+    AT_GEMM_STREAM_NONE,
+    AT_GEMM_STREAM_ROWS,
+    AT_GEMM_STREAM_COLS,
+    AT_GEMM_STREAM_DEPTH
+};
+typedef int (*at_k_sgemm_stream_dim)(const at_gemm_args *g);
+typedef void (*at_k_sgemm_stream)(const at_gemm_args *g, size_t lo, size_t hi,
+                                  void *ws);
+/* AT_GEMM_STREAM_DEPTH (a vector times a row-major matrix: m == 1, or n == 1
+ * with trans_a): the matrix is read once from start to end, whatever the
+ * thread count, by splitting the depth.  sgemm_depth_parts gives the number
+ * of depth blocks and the floats of their partial results; block t
+ * (sgemm_depth_block, ws as for sgemm_stream) writes its part, and
+ * sgemm_depth_join adds the parts into C in block order: the same sums, in
+ * the same order, as sgemm_tile's depth blocks. */
+typedef size_t (*at_k_sgemm_depth_parts)(const at_gemm_args *g,
+                                         size_t *nblocks);
+typedef void (*at_k_sgemm_depth_block)(const at_gemm_args *g, size_t t,
+                                       float *parts, void *ws);
+typedef void (*at_k_sgemm_depth_join)(const at_gemm_args *g,
+                                      const float *parts);
 
 /* Integer and conversion kernels (intops.c).  Their element kinds: f32,
  * i32, i64, a bool as an int32 mask (-1 true, 0 false: what compare
@@ -165,6 +200,12 @@ typedef struct at_ktable {
     at_k_ibinary_s ibinary_rs[2][AT_BIN_COUNT]; /* y = s op a */
     at_k_ibinary icompare[2][AT_CMP_COUNT]; /* y: int32 masks */
     at_k_select64 select64; /* select of 8-byte lanes (select does 4) */
+    at_k_sgemm_stream_dim sgemm_stream_dim;
+    at_k_sgemm_stream sgemm_stream;
+    size_t sgemm_stream_ws_bytes;
+    at_k_sgemm_depth_parts sgemm_depth_parts;
+    at_k_sgemm_depth_block sgemm_depth_block;
+    at_k_sgemm_depth_join sgemm_depth_join;
 } at_ktable;
 
 #define AT_CAT_(a, b) a##b

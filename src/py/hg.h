@@ -73,7 +73,9 @@
     X(XS, "x") \
     X(WEIGHT, "weight") \
     X(BIAS, "bias") \
-    X(EPS, "eps")
+    X(EPS, "eps") \
+    X(TRANS_A, "trans_a") \
+    X(TRANS_B, "trans_b")
 /* clang-format on */
 #define HG_KW_ENUM(N, s) HG_KW_##N,
 typedef enum hg_kw {

@@ -88,7 +88,7 @@ typedef struct op_params {
 } op_params;
 
 /* Entry points parse into an array of this many arguments. */
-#define OP_MAX_PARAMS 5
+#define OP_MAX_PARAMS 7
 
 /* Define params_<name>: the parameters named by the hg_kw list, npos of
  * them positional, nreq required. */
@@ -105,7 +105,8 @@ OP_PARAMS(where, 3, 3, HG_KW_COND, HG_KW_A, HG_KW_B);
 OP_PARAMS(broadcast_ir, 4, 3, HG_KW_NAME, HG_KW_A, HG_KW_B, HG_KW_C);
 OP_PARAMS(pred_target, 2, 2, HG_KW_PRED, HG_KW_TARGET);
 OP_PARAMS(a_axis, 2, 1, HG_KW_A, HG_KW_AXIS);
-OP_PARAMS(gemm, 2, 2, HG_KW_A, HG_KW_B, HG_KW_M, HG_KW_N, HG_KW_K);
+OP_PARAMS(gemm, 2, 2, HG_KW_A, HG_KW_B, HG_KW_M, HG_KW_N, HG_KW_K,
+          HG_KW_TRANS_A, HG_KW_TRANS_B);
 OP_PARAMS(ce, 3, 2, HG_KW_LOGITS, HG_KW_TARGET, HG_KW_IGNORE_INDEX);
 OP_PARAMS(name, 1, 1, HG_KW_NAME);
 OP_PARAMS(gelu, 2, 1, HG_KW_A, HG_KW_APPROXIMATE);
@@ -254,12 +255,23 @@ static PyObject *reduction(hg_state *st, const char *fn, const op_params *ps,
     return run_op(st, op, fn, a, ps->kws, 1, &default_params);
 }
 
-/* ---- gemm(a, b, *, m, n, k) ---------------------------------------------- */
+/* ---- gemm(a, b, *, m, n, k, trans_a=False, trans_b=False) --------------- */
 
+/* op is AT_STD_GEMM; its flagged variants follow it (TA, TB, TATB). */
+_Static_assert(AT_STD_GEMM_TA == AT_STD_GEMM + 1
+                   && AT_STD_GEMM_TB == AT_STD_GEMM + 2
+                   && AT_STD_GEMM_TATB == AT_STD_GEMM + 3,
+               "gemm's flagged descriptors follow AT_STD_GEMM");
 static PyObject *gemm(hg_state *st, const char *fn, const op_params *ps,
                       PyObject *const *a, at_stdop op)
 {
     at_stdop_params p = default_params;
+    for (int i = 0; i < 2; i++) {
+        int t = a[5 + i] ? PyObject_IsTrue(a[5 + i]) : 0;
+        if (t < 0)
+            return NULL;
+        op = (at_stdop)(op + (t << i));
+    }
     int64_t *dst[3] = {&p.m, &p.n, &p.k};
     for (int i = 0; i < 3; i++) {
         const char *nm = hg_kw_names[ps->kws[2 + i]];
@@ -497,8 +509,11 @@ static PyObject *matmul(hg_state *st, const char *fn, const op_params *ps,
     OP_REDUCE(X, max, "Maximum", MAX) \
     OP_REDUCE(X, min, "Minimum", MIN) \
     OP_REDUCE(X, mean, "Mean", MEAN) \
-    X(gemm, "a, b, *, m, n, k", \
-      "(m, k) @ (k, n), row-major: a Buffer of shape (m, n).", \
+    X(gemm, "a, b, *, m, n, k, trans_a=False, trans_b=False", \
+      "(m, k) @ (k, n), row-major: a Buffer of shape (m, n).  With " \
+      "trans_a, a holds the (k, m) transpose of A; with trans_b, b holds " \
+      "the (n, k) transpose of B (x @ W.T for W stored as in nn.Linear); " \
+      "neither is copied.", \
       gemm, params_gemm, AT_STD_GEMM) \
     X(mse_loss, "pred, target", \
       "mean((pred - target) ** 2), as a 0-d Buffer.", \

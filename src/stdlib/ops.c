@@ -324,6 +324,15 @@ static at_status probability_out_of_range(const at_tensor *in, size_t cols,
     .name = op, .ir = REDUCE_ROWS(op, irop), ONE_INPUT, .shape = to_rows, \
     .nonempty = !(empty_ok), .geom = LAST_AXIS
 
+/* (m, k) @ (k, n) with gemm's flags (text after k): a transposed operand is
+ * read in its stored order, never materialised. */
+#define GEMM(op, flags)                                                       \
+    .name = op,                                                               \
+    .ir = "kernel " op "(a: f32, b: f32, c: f32, k: i64 scalar) {\n"          \
+          "  gemm a, b, c, k" flags "\n}\n",                                  \
+    .nin = 2, .in = {F32("a"), F32("b")}, .shape = to_matmul, .geom = MATMUL, \
+    .scalar = {SCALAR(3, k, AT_I64)}
+
 /* layer_norm over the last axis, in two passes: the row mean, then the
  * row mean of (x - mean)^2 (the biased variance); %d and %r end the common
  * part, (x - mean) and 1 / sqrt(var + eps).  `params` declares the affine
@@ -406,15 +415,10 @@ static const stdop ops[AT_STD_COUNT] = {
          ONE_INPUT,
          .shape = to_rows,
          .geom = LAST_AXIS},
-    [AT_STD_GEMM] =
-        {.name = "gemm",
-         .ir = "kernel gemm(a: f32, b: f32, c: f32, k: i64 scalar) {\n"
-               "  gemm a, b, c, k\n}\n",
-         .nin = 2,
-         .in = {F32("a"), F32("b")},
-         .shape = to_matmul,
-         .geom = MATMUL,
-         .scalar = {SCALAR(3, k, AT_I64)}},
+    [AT_STD_GEMM] = {GEMM("gemm", "")},
+    [AT_STD_GEMM_TA] = {GEMM("gemm_ta", " trans_a")},
+    [AT_STD_GEMM_TB] = {GEMM("gemm_tb", " trans_b")},
+    [AT_STD_GEMM_TATB] = {GEMM("gemm_tatb", " trans_a trans_b")},
     [AT_STD_MSE_LOSS] =
         {.name = "mse_loss",
          .ir =
