@@ -234,7 +234,7 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
     static const char *vk[] = {
         "unary",   "binary", "binary.s",   "binary.rs",  "fill",       "copy",
         "compare", "select", "reduce.row", "reduce.all", "exp.sub.sum"};
-    static const char *modes[] = {"flat", "row", "gemm"};
+    static const char *modes[] = {"flat", "row", "gemm", "axis"};
     size_t len = 0;
 #define OUT(...)                                                   \
     do {                                                           \
