@@ -7,6 +7,8 @@ vectorcall functions, re-exported as-is (no Python-level wrapper).
 
 from ._core import (
     abs,
+    argmax,
+    argmin,
     binary_cross_entropy,
     clip,
     cross_entropy,
@@ -57,6 +59,8 @@ __all__ = [
     "max",
     "min",
     "mean",
+    "argmax",
+    "argmin",
     "gemm",
     "mse_loss",
     "cross_entropy",

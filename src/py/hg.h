@@ -46,6 +46,7 @@
     X(A, "a") \
     X(B, "b") \
     X(AXIS, "axis") \
+    X(KEEPDIMS, "keepdims") \
     X(M, "m") \
     X(N, "n") \
     X(K, "k") \
