@@ -104,7 +104,7 @@ typedef size_t (*at_k_rarg)(size_t n, const float *x);
  * results are the same at every ISA level. */
 typedef void (*at_k_csum)(size_t rows, size_t n, size_t ld, const float *x,
                           float *acc, double *sum);
-#define AT_CSUM_RUN 128
+#define AT_CSUM_RUN 32
 typedef void (*at_k_cminmax)(size_t rows, size_t n, size_t ld, const float *x,
                              float *acc);
 typedef void (*at_k_carg)(size_t rows, size_t n, size_t ld, const float *x,
