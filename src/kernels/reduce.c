@@ -205,18 +205,32 @@ AT_INLINE vf nan_op(vop2 op, vf m, vf a)
 }
 
 /* acc[c] = the max (min) of x[0..rows)[c] for c < n; NaN if any is NaN.
- * rows > 0. */
+ * rows > 0.  Row by row, as add_rows: acc stays in L1. */
 AT_INLINE void cminmax(size_t rows, size_t n, size_t ld, const float *x,
                        float *acc, vop2 op)
 {
-    for (size_t c = 0; c < n; c += VL) {
-        size_t w = n - c < VL ? n - c : VL;
-        const float *p = x + c;
-        vf m = load_upto(p, w);
-        for (size_t r = 1; r < rows; r++)
-            m = nan_op(op, m, load_upto(p + r * ld, w));
-        store_upto(acc + c, m, w);
+    memcpy(acc, x, n * sizeof *acc);
+    size_t r = 1;
+    for (; r + 4 <= rows; r += 4) {
+        const float *p = x + r * ld;
+        for (size_t c = 0; c < n; c += VL) {
+            size_t w = n - c < VL ? n - c : VL;
+            vf m = load_upto(acc + c, w);
+            m = nan_op(op, m, load_upto(p + c, w));
+            m = nan_op(op, m, load_upto(p + ld + c, w));
+            m = nan_op(op, m, load_upto(p + 2 * ld + c, w));
+            m = nan_op(op, m, load_upto(p + 3 * ld + c, w));
+            store_upto(acc + c, m, w);
+        }
     }
+    for (; r < rows; r++)
+        for (size_t c = 0; c < n; c += VL) {
+            size_t w = n - c < VL ? n - c : VL;
+            store_upto(
+                acc + c,
+                nan_op(op, load_upto(acc + c, w), load_upto(x + r * ld + c, w)),
+                w);
+        }
 }
 
 static void k_cmax(size_t rows, size_t n, size_t ld, const float *x, float *acc)
@@ -228,24 +242,38 @@ static void k_cmin(size_t rows, size_t n, size_t ld, const float *x, float *acc)
     cminmax(rows, n, ld, x, acc, vf_min);
 }
 
+/* Row r (its value a, its index as int32 bits in rv) against the best so
+ * far: a NaN wins once, and nothing replaces it. */
+AT_INLINE void arg_step(vf a, vf rv, vf *b, vf *at, vm (*better)(vf, vf))
+{
+    vm take = vm_or(better(a, *b), vm_andnot(vf_isnan(*b), vf_isnan(a)));
+    *b = vf_select(take, a, *b);
+    *at = vf_select(take, rv, *at);
+}
+
 /* best[c], idx[c] = the value and row of the first maximum (vf_gt) or
- * minimum (vf_lt) of x[0..rows)[c], or of its first NaN.  rows > 0. */
+ * minimum (vf_lt) of x[0..rows)[c], or of its first NaN.  rows > 0.  Row
+ * by row, two rows per pass over best and idx. */
 AT_INLINE void cargbest(size_t rows, size_t n, size_t ld, const float *x,
                         float *best, int32_t *idx, vm (*better)(vf, vf))
 {
-    for (size_t c = 0; c < n; c += VL) {
-        size_t w = n - c < VL ? n - c : VL;
-        const float *p = x + c;
-        vf b = load_upto(p, w), at = vi_as_vf(vi_set1(0));
-        for (size_t r = 1; r < rows; r++) {
-            vf a = load_upto(p + r * ld, w);
-            /* a NaN wins once, and nothing replaces it */
-            vm take = vm_or(better(a, b), vm_andnot(vf_isnan(b), vf_isnan(a)));
-            b = vf_select(take, a, b);
-            at = vf_select(take, vi_as_vf(vi_set1((int32_t)r)), at);
+    memcpy(best, x, n * sizeof *best);
+    memset(idx, 0, n * sizeof *idx);
+    for (size_t r = 1; r < rows; r += 2) {
+        const float *p = x + r * ld;
+        int two = r + 1 < rows;
+        vf r0 = vi_as_vf(vi_set1((int32_t)r));
+        vf r1 = vi_as_vf(vi_set1((int32_t)r + 1));
+        for (size_t c = 0; c < n; c += VL) {
+            size_t w = n - c < VL ? n - c : VL;
+            vf b = load_upto(best + c, w);
+            vf at = load_upto((const float *)(idx + c), w);
+            arg_step(load_upto(p + c, w), r0, &b, &at, better);
+            if (two)
+                arg_step(load_upto(p + ld + c, w), r1, &b, &at, better);
+            store_upto(best + c, b, w);
+            store_upto((float *)(idx + c), at, w);
         }
-        store_upto(best + c, b, w);
-        store_upto((float *)(idx + c), at, w);
     }
 }
 
