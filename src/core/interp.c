@@ -880,6 +880,21 @@ static void merge_partials(launch *L)
     run_scalars(L, p->s_epi, p->ns, L->uslots, 0);
 }
 
+/* The fields of a launch every mode with scalar code sets (the rest are
+ * set as the mode needs them; err and diag only on failure). */
+static void launch_init(launch *L, at_executor *ex, const at_program *p,
+                        size_t rows, size_t cols, const at_arg *args)
+{
+    L->p = p;
+    L->k = p->k;
+    L->kt = &ex->kt;
+    L->args = args;
+    L->rows = rows;
+    L->cols = cols;
+    L->n = rows * cols;
+    atomic_init(&L->failed, 0);
+}
+
 /* ---- axis reductions (AT_MODE_AXIS) -------------------------------------- */
 
 /* A reduction over the rows runs in tasks of at most AXIS_TILE columns (so
@@ -1047,15 +1062,8 @@ static at_status launch_axis(at_executor *ex, const at_program *p, size_t rows,
     A.ws = mem + nslot + round_up(npart, AT_ALIGN);
 
     launch L; /* for the prologue's scalar code */
-    L.p = p;
-    L.k = p->k;
-    L.kt = &ex->kt;
-    L.args = args;
-    L.rows = rows;
-    L.cols = cols;
-    L.n = rows * cols;
+    launch_init(&L, ex, p, rows, cols, args);
     L.uslots = (at_slot *)mem;
-    atomic_init(&L.failed, 0);
     if (run_scalars(&L, 0, p->s_row, L.uslots, 0) == AT_OK) {
         at_task_fn fn = a->col ? task_axis_cols : task_axis_rows;
         if (workers <= 1)
@@ -1086,16 +1094,9 @@ static at_status launch_checked(at_executor *ex, const at_program *p,
         return launch_axis(ex, p, rows, cols, args, err);
 
     launch L; /* not zeroed: err and diag are written only on failure */
-    L.p = p;
-    L.k = p->k;
-    L.kt = &ex->kt;
-    L.args = args;
-    L.rows = rows;
-    L.cols = cols;
-    L.n = rows * cols;
+    launch_init(&L, ex, p, rows, cols, args);
     store_choice stores = choose_stores(ex, p, args);
     L.stream = stores.stream;
-    atomic_init(&L.failed, 0);
     unsigned workers = plan_tasks(&L, ex->nthreads);
     ws_layout ws;
     if (size_workspace(&L, workers, &ws))

@@ -137,10 +137,10 @@ AT_INLINE void store_upto(float *p, vf v, size_t n)
         vf_store_n(p, v, n);
 }
 
-/* acc[c] += each of rows rows of x (row r at x + r * ld), in row order, for
- * c < n: four rows per pass over acc, which stays in L1. */
-static void add_rows(size_t rows, size_t n, size_t ld, const float *x,
-                     float *acc)
+/* acc[c] = op(acc[c], x[r][c]) for each row r of x in order (row r at
+ * x + r * ld), c < n: four rows per pass over acc, which stays in L1. */
+AT_INLINE void fold_rows(size_t rows, size_t n, size_t ld, const float *x,
+                         float *acc, vop2 op)
 {
     size_t r = 0;
     for (; r + 4 <= rows; r += 4) {
@@ -148,19 +148,19 @@ static void add_rows(size_t rows, size_t n, size_t ld, const float *x,
         for (size_t c = 0; c < n; c += VL) {
             size_t w = n - c < VL ? n - c : VL;
             vf a = load_upto(acc + c, w);
-            a = vf_add(a, load_upto(p + c, w));
-            a = vf_add(a, load_upto(p + ld + c, w));
-            a = vf_add(a, load_upto(p + 2 * ld + c, w));
-            a = vf_add(a, load_upto(p + 3 * ld + c, w));
+            a = op(a, load_upto(p + c, w));
+            a = op(a, load_upto(p + ld + c, w));
+            a = op(a, load_upto(p + 2 * ld + c, w));
+            a = op(a, load_upto(p + 3 * ld + c, w));
             store_upto(acc + c, a, w);
         }
     }
     for (; r < rows; r++)
         for (size_t c = 0; c < n; c += VL) {
             size_t w = n - c < VL ? n - c : VL;
-            store_upto(
-                acc + c,
-                vf_add(load_upto(acc + c, w), load_upto(x + r * ld + c, w)), w);
+            store_upto(acc + c,
+                       op(load_upto(acc + c, w), load_upto(x + r * ld + c, w)),
+                       w);
         }
 }
 
@@ -193,53 +193,37 @@ static void k_csum(size_t rows, size_t n, size_t ld, const float *x, float *acc,
     for (size_t r0 = 0; r0 < rows; r0 += AT_CSUM_RUN) {
         size_t len = rows - r0 < AT_CSUM_RUN ? rows - r0 : AT_CSUM_RUN;
         memset(acc, 0, n * sizeof *acc);
-        add_rows(len, n, ld, x + r0 * ld, acc);
+        fold_rows(len, n, ld, x + r0 * ld, acc, vf_add);
         add_to_double(n, acc, sum);
     }
 }
 
-/* m = op(m, a) with NaN propagating from either side. */
-AT_INLINE vf nan_op(vop2 op, vf m, vf a)
+/* max/min of m and a with NaN propagating from either side. */
+AT_INLINE vf nan_max(vf m, vf a)
 {
-    return vf_select(vf_isnan(a), a, op(a, m));
+    return vf_select(vf_isnan(a), a, vf_max(a, m));
+}
+AT_INLINE vf nan_min(vf m, vf a)
+{
+    return vf_select(vf_isnan(a), a, vf_min(a, m));
 }
 
 /* acc[c] = the max (min) of x[0..rows)[c] for c < n; NaN if any is NaN.
- * rows > 0.  Row by row, as add_rows: acc stays in L1. */
+ * rows > 0. */
 AT_INLINE void cminmax(size_t rows, size_t n, size_t ld, const float *x,
                        float *acc, vop2 op)
 {
     memcpy(acc, x, n * sizeof *acc);
-    size_t r = 1;
-    for (; r + 4 <= rows; r += 4) {
-        const float *p = x + r * ld;
-        for (size_t c = 0; c < n; c += VL) {
-            size_t w = n - c < VL ? n - c : VL;
-            vf m = load_upto(acc + c, w);
-            m = nan_op(op, m, load_upto(p + c, w));
-            m = nan_op(op, m, load_upto(p + ld + c, w));
-            m = nan_op(op, m, load_upto(p + 2 * ld + c, w));
-            m = nan_op(op, m, load_upto(p + 3 * ld + c, w));
-            store_upto(acc + c, m, w);
-        }
-    }
-    for (; r < rows; r++)
-        for (size_t c = 0; c < n; c += VL) {
-            size_t w = n - c < VL ? n - c : VL;
-            store_upto(
-                acc + c,
-                nan_op(op, load_upto(acc + c, w), load_upto(x + r * ld + c, w)),
-                w);
-        }
+    fold_rows(rows - 1, n, ld, x + ld, acc, op);
 }
 
 static void k_cmax(size_t rows, size_t n, size_t ld, const float *x, float *acc)
 {
-    cminmax(rows, n, ld, x, acc, vf_max);
+    cminmax(rows, n, ld, x, acc, nan_max);
 }
 static void k_cmin(size_t rows, size_t n, size_t ld, const float *x, float *acc)
 {
-    cminmax(rows, n, ld, x, acc, vf_min);
+    cminmax(rows, n, ld, x, acc, nan_min);
 }
 
 /* Row r (its value a, its index as int32 bits in rv) against the best so
