@@ -137,31 +137,33 @@ AT_INLINE void store_upto(float *p, vf v, size_t n)
         vf_store_n(p, v, n);
 }
 
+/* acc[c..c+w) = op(acc, row) for the k (1 to 8) rows at p, p + ld, ...,
+ * in that order; w == VL, or a tail of w < VL. */
+AT_INLINE void fold_vec(size_t k, size_t w, size_t ld, const float *p,
+                        float *acc, vop2 op)
+{
+    vf a = load_upto(acc, w);
+    for (size_t i = 0; i < k; i++)
+        a = op(a, load_upto(p + i * ld, w));
+    store_upto(acc, a, w);
+}
+
 /* acc[c] = op(acc[c], x[r][c]) for each row r of x in order (row r at
- * x + r * ld), c < n: four rows per pass over acc, which stays in L1. */
+ * x + r * ld), c < n: eight rows per pass over acc, which stays in L1. */
 AT_INLINE void fold_rows(size_t rows, size_t n, size_t ld, const float *x,
                          float *acc, vop2 op)
 {
-    size_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
+    for (size_t r = 0; r < rows; r += 8) {
+        size_t k = rows - r < 8 ? rows - r : 8, c = 0;
         const float *p = x + r * ld;
-        for (size_t c = 0; c < n; c += VL) {
-            size_t w = n - c < VL ? n - c : VL;
-            vf a = load_upto(acc + c, w);
-            a = op(a, load_upto(p + c, w));
-            a = op(a, load_upto(p + ld + c, w));
-            a = op(a, load_upto(p + 2 * ld + c, w));
-            a = op(a, load_upto(p + 3 * ld + c, w));
-            store_upto(acc + c, a, w);
-        }
+        if (k == 8)
+            for (; c + VL <= n; c += VL)
+                fold_vec(8, VL, ld, p + c, acc + c, op);
+        for (; c + VL <= n; c += VL)
+            fold_vec(k, VL, ld, p + c, acc + c, op);
+        if (c < n)
+            fold_vec(k, n - c, ld, p + c, acc + c, op);
     }
-    for (; r < rows; r++)
-        for (size_t c = 0; c < n; c += VL) {
-            size_t w = n - c < VL ? n - c : VL;
-            store_upto(acc + c,
-                       op(load_upto(acc + c, w), load_upto(x + r * ld + c, w)),
-                       w);
-        }
 }
 
 /* sum[c] += acc[c] in double, for c < n. */
