@@ -8,6 +8,8 @@ vectorcall functions, re-exported as-is (no Python-level wrapper).
 
 from ._core import (
     abs,
+    argmax,
+    argmin,
     binary_cross_entropy,
     broadcast_ir,
     clip,
@@ -67,6 +69,8 @@ __all__ = [
     "max",
     "min",
     "mean",
+    "argmax",
+    "argmin",
     "gemm",
     "mse_loss",
     "cross_entropy",

@@ -157,7 +157,7 @@ def _f64(x):
 
 
 def _reduce(fn):
-    return lambda a, axis: fn(_f64(a), axis=axis)
+    return lambda a, axis, keepdims: fn(_f64(a), axis=axis, keepdims=keepdims)
 
 
 def _softmax(a):
@@ -232,10 +232,18 @@ CASES = [
     ("sqrt", {"a": POS}, lambda a: np.sqrt(a), True),
     ("pow", {"a": POS, "b": Y}, lambda a, b: _f64(a) ** _f64(b), False),
     ("pow", {"a": POS, "b": 3}, lambda a, b: _f64(a) ** b, False),
-    ("sum", {"a": INT2D, "axis": -1}, _reduce(np.sum), True),
-    ("max", {"a": INT2D, "axis": -1}, _reduce(np.max), True),
-    ("min", {"a": INT2D, "axis": -1}, _reduce(np.min), True),
-    ("mean", {"a": INT2D, "axis": -1}, _reduce(np.mean), True),
+    ("sum", {"a": INT2D, "axis": -1, "keepdims": False}, _reduce(np.sum), True),
+    ("sum", {"a": INT2D, "axis": 0, "keepdims": True}, _reduce(np.sum), True),
+    ("max", {"a": INT2D, "axis": -1, "keepdims": True}, _reduce(np.max), True),
+    ("max", {"a": INT2D, "axis": 0, "keepdims": False}, _reduce(np.max), True),
+    ("min", {"a": INT2D, "axis": -1, "keepdims": False}, _reduce(np.min), True),
+    ("min", {"a": INT2D, "axis": 0, "keepdims": True}, _reduce(np.min), True),
+    ("mean", {"a": INT2D, "axis": -1, "keepdims": False}, _reduce(np.mean), True),
+    ("mean", {"a": INT2D, "axis": 0, "keepdims": True}, _reduce(np.mean), True),
+    ("argmax", {"a": INT2D, "axis": 0, "keepdims": False}, _reduce(np.argmax), True),
+    ("argmax", {"a": INT2D, "axis": None, "keepdims": True}, _reduce(np.argmax), True),
+    ("argmin", {"a": INT2D, "axis": 1, "keepdims": True}, _reduce(np.argmin), True),
+    ("argmin", {"a": INT2D, "axis": 0, "keepdims": False}, _reduce(np.argmin), True),
     (
         "gemm",
         {"a": GA, "b": GB, "m": 3, "n": 5, "k": 4, "trans_a": False, "trans_b": False},

@@ -17,6 +17,17 @@
  * (`load.col`) or at a computed i64 index (`gather`, bounds-checked against
  * the buffer).
  *
+ * Axis reductions: reduce.argmax.row / reduce.argmin.row give the i64
+ * column index of each row's first maximum / minimum (or first NaN), a row
+ * value; reduce.{sum,max,min,argmax,argmin}.col reduce over the rows, one
+ * result per column (arg forms: the i64 row index), stored at the column
+ * index into a buffer of `cols` elements.  They are intrinsics: a kernel
+ * holds at most one, its operand is a `load` used by nothing else, and its
+ * result is only stored, a .col sum/max/min result perhaps first through
+ * add/sub/mul/div/min/max with a uniform operand (mean's division by the
+ * row count).  Nothing else in such a kernel is above uniform level.  NaN
+ * propagates; ties and NaNs give the first index.
+ *
  * `load.col` reads a buffer of `cols` elements, the same for every row: the
  * trailing vector of a broadcast (`(r, c) + (c,)`, a bias, layer_norm's
  * weight).  Its value varies along the row, so it is element level; it is
@@ -126,6 +137,13 @@ extern "C" {
     X(REDUCE_SUM_ALL, "reduce.sum.all", 1)                                 \
     X(REDUCE_MAX_ALL, "reduce.max.all", 1)                                 \
     X(REDUCE_MIN_ALL, "reduce.min.all", 1)                                 \
+    X(REDUCE_ARGMAX_ROW, "reduce.argmax.row", 1) /* i64 column index   */  \
+    X(REDUCE_ARGMIN_ROW, "reduce.argmin.row", 1)                           \
+    X(REDUCE_SUM_COL, "reduce.sum.col", 1) /* over the rows, per column */ \
+    X(REDUCE_MAX_COL, "reduce.max.col", 1)                                 \
+    X(REDUCE_MIN_COL, "reduce.min.col", 1)                                 \
+    X(REDUCE_ARGMAX_COL, "reduce.argmax.col", 1) /* i64 row index      */  \
+    X(REDUCE_ARGMIN_COL, "reduce.argmin.col", 1)                           \
     X(GEMM, "gemm", 0)           /* params a, b, c; k = scalar param   */
 
 #define AT_IR_ENUM(N, s, a) AT_IR_##N,

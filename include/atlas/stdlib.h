@@ -40,6 +40,16 @@ typedef enum at_stdop {
     AT_STD_MAX_ROWS,
     AT_STD_MIN_ROWS,
     AT_STD_MEAN_ROWS,
+    AT_STD_SUM_COLS, /* (A, R, C) over R; the *_ROWS ops run these when */
+    AT_STD_MAX_COLS, /* an axis after the reduced one is not 1          */
+    AT_STD_MIN_COLS,
+    AT_STD_MEAN_COLS,
+    AT_STD_ARGMAX, /* int64 index into the flattened buffer */
+    AT_STD_ARGMIN,
+    AT_STD_ARGMAX_ROWS,
+    AT_STD_ARGMIN_ROWS,
+    AT_STD_ARGMAX_COLS,
+    AT_STD_ARGMIN_COLS,
     AT_STD_GEMM,
     AT_STD_GEMM_TA,   /* a stored (k, m) */
     AT_STD_GEMM_TB,   /* b stored (n, k) */
@@ -88,6 +98,9 @@ typedef struct at_stdop_params {
     float scalar2;         /* SOFTPLUS threshold, CLIP upper bound       */
     int64_t ignore_index;  /* CROSS_ENTROPY (PyTorch default -100)       */
     int64_t m, n, k;       /* GEMM                                       */
+    int64_t axis;          /* *_ROWS, *_COLS: the axis reduced (< 0 counts
+                              from the end)                              */
+    int keepdims;          /* reductions: keep the reduced axes as 1     */
 } at_stdop_params;
 
 const char *at_stdop_name(at_stdop op);

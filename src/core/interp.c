@@ -1046,6 +1046,209 @@ static void merge_partials(launch *L)
     run_scalars(L, p->s_epi, p->ns, L->uslots, 0);
 }
 
+/* The fields of a launch every mode with scalar code sets (the rest are
+ * set as the mode needs them; err and diag only on failure). */
+static void launch_init(launch *L, at_executor *ex, const at_program *p,
+                        size_t rows, size_t cols, const at_arg *args)
+{
+    L->p = p;
+    L->k = p->k;
+    L->kt = &ex->kt;
+    L->args = args;
+    L->rows = rows;
+    L->cols = cols;
+    L->n = rows * cols;
+    atomic_init(&L->failed, 0);
+}
+
+/* ---- axis reductions (AT_MODE_AXIS) -------------------------------------- */
+
+/* A reduction over the rows runs in tasks of at most AXIS_TILE columns (so
+ * a task's float accumulators stay in the caches) by the rows that make
+ * about AXIS_CHUNK elements; its partials, one per column and row chunk,
+ * are combined in row-chunk order.  Boundaries depend on the shape only. */
+#define AXIS_TILE ((size_t)4096)
+#define AXIS_CHUNK ((size_t)256 * 1024)
+
+typedef struct axis_launch {
+    const at_axis_red *a;
+    const at_ktable *kt;
+    const float *x;
+    void *out;
+    size_t rows, cols;
+    size_t tile, ntiles, chunk; /* columns and rows per task */
+    double *part; /* per row chunk, one value per column */
+    int64_t *pidx; /* per row chunk, one index per column (arg forms) */
+    char *ws; /* per worker: tile floats and tile int32s */
+    size_t ws_stride;
+} axis_launch;
+
+/* argmax/argmin along each row of a run of rows. */
+static void task_axis_rows(void *ctx, size_t task, unsigned worker)
+{
+    const axis_launch *A = ctx;
+    (void)worker;
+    at_k_rarg f = A->a->red == AT_RED_ARGMAX ? A->kt->rargmax : A->kt->rargmin;
+    size_t r0 = task * A->chunk;
+    size_t r1 = A->rows - r0 < A->chunk ? A->rows : r0 + A->chunk;
+    for (size_t r = r0; r < r1; r++)
+        ((int64_t *)A->out)[r] = (int64_t)f(A->cols, A->x + r * A->cols);
+}
+
+/* One tile of columns over one chunk of rows: its partials. */
+static void task_axis_cols(void *ctx, size_t task, unsigned worker)
+{
+    const axis_launch *A = ctx;
+    size_t ch = task / A->ntiles, c0 = task % A->ntiles * A->tile;
+    size_t n = A->cols - c0 < A->tile ? A->cols - c0 : A->tile;
+    size_t r0 = ch * A->chunk;
+    size_t rows = A->rows - r0 < A->chunk ? A->rows - r0 : A->chunk;
+    const float *x = A->x + r0 * A->cols + c0;
+    float *acc = (float *)(A->ws + (size_t)worker * A->ws_stride);
+    double *part = A->part + ch * A->cols + c0;
+    switch (A->a->red) {
+        case AT_RED_SUM:
+            memset(part, 0, n * sizeof *part);
+            A->kt->csum(rows, n, A->cols, x, acc, part);
+            return;
+        case AT_RED_MAX:
+        case AT_RED_MIN:
+            (A->a->red == AT_RED_MAX ? A->kt->cmax
+                                     : A->kt->cmin)(rows, n, A->cols, x, acc);
+            for (size_t c = 0; c < n; c++)
+                part[c] = acc[c];
+            return;
+        default: {
+            int32_t *idx = (int32_t *)(acc + A->tile);
+            (A->a->red == AT_RED_ARGMAX ? A->kt->cargmax : A->kt->cargmin)(
+                rows, n, A->cols, x, acc, idx);
+            int64_t *pidx = A->pidx + ch * A->cols + c0;
+            for (size_t c = 0; c < n; c++) {
+                part[c] = acc[c];
+                pidx[c] = (int64_t)r0 + idx[c];
+            }
+        }
+    }
+}
+
+/* Column c's partials combined in row-chunk order (the first maximum or
+ * minimum, or first NaN, for the arg forms), into the output. */
+static void merge_axis_col(const axis_launch *A, size_t nch, size_t c)
+{
+    int red = A->a->red;
+    double v = red == AT_RED_MAX ? -INFINITY : red == AT_RED_MIN ? INFINITY : 0;
+    int64_t at = 0;
+    for (size_t ch = 0; ch < nch; ch++) {
+        double w = A->part[ch * A->cols + c];
+        if (red == AT_RED_SUM) {
+            v += w;
+        } else if (red == AT_RED_MAX || red == AT_RED_MIN) {
+            acc_merge(red, &v, w);
+        } else if (ch == 0 || (red == AT_RED_ARGMAX ? w > v : w < v)
+                   || (isnan(w) && !isnan(v)))
+        {
+            v = w;
+            at = A->pidx[ch * A->cols + c];
+        }
+    }
+    if (red == AT_RED_ARGMAX || red == AT_RED_ARGMIN)
+        ((int64_t *)A->out)[c] = at;
+    else
+        ((float *)A->out)[c] = (float)v;
+}
+
+/* The arithmetic steps a column result takes on its way to the store. */
+static void axis_steps(const axis_launch *A, const at_slot *slots)
+{
+    float *y = A->out;
+    for (int i = 0; i < A->a->nsteps; i++) {
+        const at_axis_step *st = &A->a->steps[i];
+        (st->rev ? A->kt->binary_rs
+                 : A->kt->binary_s)[st->fn](A->cols, y, y, slots[st->slot].f);
+    }
+}
+
+static at_status launch_axis(at_executor *ex, const at_program *p, size_t rows,
+                             size_t cols, const at_arg *args, at_error *err)
+{
+    const at_axis_red *a = &p->axis;
+    int arg = a->red == AT_RED_ARGMAX || a->red == AT_RED_ARGMIN;
+    if (arg && (a->col ? rows == 0 && cols : cols == 0 && rows))
+        return at_error_set(err, AT_E_VALUE,
+                            "kernel '%s': %s of an empty %s (launch %zu x "
+                            "%zu)",
+                            p->k->name,
+                            a->red == AT_RED_ARGMAX ? "argmax" : "argmin",
+                            a->col ? "column" : "row", rows, cols);
+    axis_launch A = {a,
+                     &ex->kt,
+                     args[a->in].data,
+                     args[a->out].data,
+                     rows,
+                     cols,
+                     0,
+                     0,
+                     0,
+                     NULL,
+                     NULL,
+                     NULL,
+                     0};
+    size_t ntasks, nch = 0;
+    if (a->col) {
+        A.tile = cols < AXIS_TILE ? (cols ? cols : 1) : AXIS_TILE;
+        A.ntiles = (cols + A.tile - 1) / A.tile;
+        A.chunk = AXIS_CHUNK / A.tile;
+        nch = (rows + A.chunk - 1) / A.chunk;
+        ntasks = nch * A.ntiles;
+    } else {
+        A.chunk = cols ? (AT_CHUNK + cols - 1) / cols : 1;
+        ntasks = (rows + A.chunk - 1) / A.chunk;
+    }
+    /* one allocation: slots | partials | per-worker scratch */
+    size_t nslot = round_up((size_t)p->nslots * sizeof(at_slot), AT_ALIGN);
+    size_t npart = 0, total;
+    A.ws_stride =
+        round_up(A.tile * (sizeof(float) + sizeof(int32_t)), AT_ALIGN);
+    unsigned workers = rows * cols >= AT_PARALLEL_MIN_WORK ? ex->nthreads : 1;
+    if (workers > ntasks)
+        workers = ntasks ? (unsigned)ntasks : 1;
+    if (at_mul_overflow(nch, cols * (arg ? 16 : 8), &npart)
+        || npart > SIZE_MAX / 2)
+        return at_error_set(err, AT_E_OVERFLOW,
+                            "kernel '%s': workspace size overflows",
+                            p->k->name);
+    total = nslot + round_up(npart, AT_ALIGN) + A.ws_stride * workers;
+    char *mem = at_pool_alloc(ex->pool, total ? total : AT_ALIGN);
+    if (!mem)
+        return at_error_set(err, AT_E_NOMEM,
+                            "kernel '%s': out of memory for workspace",
+                            p->k->name);
+    A.part = (double *)(mem + nslot);
+    A.pidx = (int64_t *)(A.part + nch * cols);
+    A.ws = mem + nslot + round_up(npart, AT_ALIGN);
+
+    launch L; /* for the prologue's scalar code */
+    launch_init(&L, ex, p, rows, cols, args);
+    L.uslots = (at_slot *)mem;
+    if (run_scalars(&L, 0, p->s_row, L.uslots, 0) == AT_OK) {
+        at_task_fn fn = a->col ? task_axis_cols : task_axis_rows;
+        if (workers <= 1)
+            for (size_t t = 0; t < ntasks; t++)
+                fn(&A, t, 0);
+        else
+            at_threads_run(ex->threads, ntasks, workers, fn, &A);
+        if (a->col) {
+            for (size_t c = 0; c < cols; c++)
+                merge_axis_col(&A, nch, c);
+            axis_steps(&A, L.uslots);
+        }
+    }
+    at_pool_free(ex->pool, mem);
+    if (atomic_load(&L.failed))
+        return at_error_set(err, L.err.status, "%s", L.err.msg);
+    return AT_OK;
+}
+
 /* The launch proper; args have passed check_args (or its equivalent). */
 static at_status launch_checked(at_executor *ex, const at_program *p,
                                 size_t rows, size_t cols, const at_arg *args,
@@ -1053,18 +1256,13 @@ static at_status launch_checked(at_executor *ex, const at_program *p,
 {
     if (p->mode == AT_MODE_GEMM)
         return launch_gemm(ex, p, rows, cols, args, err);
+    if (p->mode == AT_MODE_AXIS)
+        return launch_axis(ex, p, rows, cols, args, err);
 
     launch L; /* not zeroed: err and diag are written only on failure */
-    L.p = p;
-    L.k = p->k;
-    L.kt = &ex->kt;
-    L.args = args;
-    L.rows = rows;
-    L.cols = cols;
-    L.n = rows * cols;
+    launch_init(&L, ex, p, rows, cols, args);
     store_choice stores = choose_stores(ex, p, args);
     L.stream = stores.stream;
-    atomic_init(&L.failed, 0);
     unsigned workers = plan_tasks(&L, ex->nthreads);
     ws_layout ws;
     if (size_workspace(&L, workers, &ws))

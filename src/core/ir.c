@@ -55,6 +55,7 @@ void at_kernel_free(at_kernel *k)
     free(k->vtype);
     free(k->vlevel);
     free(k->vpost);
+    free(k->vcol);
     free(k->role);
     free(k->stored);
     free(k->gathered);
@@ -274,7 +275,7 @@ static int is_binary(at_irop op) { return op >= AT_IR_ADD && op <= AT_IR_NE; }
 static int is_compare(at_irop op) { return op >= AT_IR_LT && op <= AT_IR_NE; }
 static int is_reduce(at_irop op)
 {
-    return op >= AT_IR_REDUCE_SUM_ROW && op <= AT_IR_REDUCE_MIN_ALL;
+    return op >= AT_IR_REDUCE_SUM_ROW && op <= AT_IR_REDUCE_ARGMIN_COL;
 }
 
 at_value at_ir_unary(at_kernel *k, at_irop op, at_value a)
@@ -385,7 +386,7 @@ at_value at_ir_reduce(at_kernel *k, at_irop op, at_value a)
                    (int)a, at_dtype_name(k->vtype[a]));
         return AT_NO_VALUE;
     }
-    return emit_unary(k, op, AT_F32, a);
+    return emit_unary(k, op, at_is_arg_red(op) ? AT_I64 : AT_F32, a);
 }
 
 void at_ir_gemm(at_kernel *k, int a, int b, int c, int kp)
@@ -470,6 +471,7 @@ static at_status alloc_verify_tables(at_kernel *k, at_error *err)
 {
     free(k->vlevel);
     free(k->vpost);
+    free(k->vcol);
     free(k->role);
     free(k->stored);
     free(k->gathered);
@@ -477,10 +479,12 @@ static at_status alloc_verify_tables(at_kernel *k, at_error *err)
            np = (size_t)(k->nparams ? k->nparams : 1);
     k->vlevel = calloc(nv, sizeof *k->vlevel);
     k->vpost = calloc(nv, 1);
+    k->vcol = calloc(nv, 1);
     k->role = calloc(np, sizeof *k->role);
     k->stored = calloc(np, 1);
     k->gathered = calloc(np, 1);
-    if (!k->vlevel || !k->vpost || !k->role || !k->stored || !k->gathered)
+    if (!k->vlevel || !k->vpost || !k->vcol || !k->role || !k->stored
+        || !k->gathered)
         return at_error_set(err, AT_E_NOMEM, "kernel '%s': out of memory",
                             k->name);
     return AT_OK;
@@ -547,9 +551,10 @@ static at_status apply_op_rule(at_kernel *k, int i, at_level *lvl, int *post,
                              "not supported");
             return AT_OK;
         case AT_IR_STORE: {
-            at_role r = *lvl == AT_LEVEL_ELEM  ? AT_ROLE_ELEM
-                        : *lvl == AT_LEVEL_ROW ? AT_ROLE_ROW
-                                               : AT_ROLE_ONE;
+            at_role r = k->vcol[in->operands[0]] ? AT_ROLE_COL
+                        : *lvl == AT_LEVEL_ELEM  ? AT_ROLE_ELEM
+                        : *lvl == AT_LEVEL_ROW   ? AT_ROLE_ROW
+                                                 : AT_ROLE_ONE;
             if (k->stored[in->param])
                 return vfail(err, k, i, "buffer '%s' is stored twice",
                              k->params[in->param].name);
@@ -564,6 +569,20 @@ static at_status apply_op_rule(at_kernel *k, int i, at_level *lvl, int *post,
                 return vfail(err, k, i,
                              "a row reduction needs an element-level operand");
             *lvl = AT_LEVEL_ROW;
+            return AT_OK;
+        case AT_IR_REDUCE_ARGMAX_ROW:
+        case AT_IR_REDUCE_ARGMIN_ROW:
+        case AT_IR_REDUCE_SUM_COL:
+        case AT_IR_REDUCE_MAX_COL:
+        case AT_IR_REDUCE_MIN_COL:
+        case AT_IR_REDUCE_ARGMAX_COL:
+        case AT_IR_REDUCE_ARGMIN_COL:
+            if (*lvl != AT_LEVEL_ELEM)
+                return vfail(err, k, i,
+                             "an axis reduction needs an element-level "
+                             "operand");
+            /* a column result varies along the row: element level */
+            *lvl = at_is_col_red(in->op) ? AT_LEVEL_ELEM : AT_LEVEL_ROW;
             return AT_OK;
         case AT_IR_REDUCE_SUM_ALL:
         case AT_IR_REDUCE_MAX_ALL:
@@ -602,7 +621,7 @@ static at_status apply_op_rule(at_kernel *k, int i, at_level *lvl, int *post,
 
 /* Records the level of the instruction's result, once its rule has run. */
 static at_status set_result_level(at_kernel *k, int i, at_level lvl, int post,
-                                  at_error *err)
+                                  int col, at_error *err)
 {
     const at_instr *in = &k->instrs[i];
     if (post && lvl != AT_LEVEL_UNIFORM)
@@ -612,6 +631,7 @@ static at_status set_result_level(at_kernel *k, int i, at_level lvl, int post,
                      lvl == AT_LEVEL_ELEM ? "element" : "row");
     if (in->result == AT_NO_VALUE)
         return AT_OK;
+    k->vcol[in->result] = (unsigned char)col;
     k->vlevel[in->result] = lvl;
     k->vpost[in->result] = (unsigned char)post;
     return AT_OK;
@@ -620,13 +640,97 @@ static at_status set_result_level(at_kernel *k, int i, at_level lvl, int post,
 static at_status verify_instr(at_kernel *k, int i, verify_seen *seen,
                               at_error *err)
 {
+    const at_instr *in = &k->instrs[i];
     at_level lvl;
-    int post;
+    int post, col = at_is_col_red(in->op);
     at_status st;
-    if ((st = operand_levels(k, &k->instrs[i], &lvl, &post, err))
+    for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
+        if (in->operands[j] != AT_NO_VALUE && in->operands[j] < k->nvalues)
+            col |= k->vcol[in->operands[j]];
+    if ((st = operand_levels(k, in, &lvl, &post, err))
         || (st = apply_op_rule(k, i, &lvl, &post, seen, err)))
         return st;
-    return set_result_level(k, i, lvl, post, err);
+    return set_result_level(k, i, lvl, post, col, err);
+}
+
+/* Whether instruction in is arithmetic a column result may pass through on
+ * its way to the store: add/sub/mul/div/min/max of it and a uniform value. */
+static int col_step(const at_kernel *k, const at_instr *in, at_value v)
+{
+    if (in->op < AT_IR_ADD || in->op > AT_IR_MAX || in->op == AT_IR_POW)
+        return 0;
+    at_value other = in->operands[0] == v ? in->operands[1] : in->operands[0];
+    return in->operands[0] != in->operands[1]
+           && k->vlevel[other] == AT_LEVEL_UNIFORM;
+}
+
+/* An axis reduction (ir.h) is an intrinsic: the load it reads, itself, an
+ * optional chain of col_step arithmetic (.col sum/max/min only) and one
+ * store; every other instruction computes a uniform value. */
+static at_status verify_axis_reduction(const at_kernel *k, at_error *err)
+{
+    int red = -1;
+    for (int i = 0; i < k->ninstrs; i++)
+        if (at_is_axis_red(k->instrs[i].op)) {
+            if (red >= 0)
+                return vfail(err, k, i,
+                             "a kernel holds at most one axis reduction");
+            red = i;
+        }
+    if (red < 0)
+        return AT_OK;
+    const at_instr *r = &k->instrs[red];
+    at_value src = r->operands[0], cur = r->result;
+    int stored = 0;
+    for (int i = 0; i < k->ninstrs; i++) {
+        const at_instr *in = &k->instrs[i];
+        int uses_src = 0, uses_cur = 0, others = 0;
+        for (int j = 0; j < AT_IR_MAX_OPERANDS; j++) {
+            at_value v = in->operands[j];
+            if (v == AT_NO_VALUE)
+                continue;
+            uses_src += v == src && i != red;
+            uses_cur += v == cur;
+            others += v != src && v != cur && k->vlevel[v] != AT_LEVEL_UNIFORM;
+        }
+        if (in->result == src) {
+            if (in->op != AT_IR_LOAD)
+                return vfail(err, k, red,
+                             "the operand of an axis reduction must be a "
+                             "load");
+            continue;
+        }
+        if (i == red)
+            continue;
+        if (uses_src)
+            return vfail(err, k, i,
+                         "the load an axis reduction reads has no other "
+                         "use");
+        if (uses_cur && in->op == AT_IR_STORE && !stored) {
+            stored = 1; /* the chain ends in its one store */
+            continue;
+        }
+        if (uses_cur && !stored && !at_is_arg_red(r->op)
+            && col_step(k, in, cur))
+        {
+            cur = in->result;
+            continue;
+        }
+        if (uses_cur || others || in->op == AT_IR_STORE
+            || (in->result != AT_NO_VALUE
+                && k->vlevel[in->result] != AT_LEVEL_UNIFORM))
+            return vfail(err, k, i,
+                         "a kernel with an axis reduction only stores its "
+                         "result%s; everything else is uniform",
+                         at_is_arg_red(r->op)
+                             ? ""
+                             : ", perhaps after arithmetic with a uniform "
+                               "value");
+    }
+    if (!stored)
+        return vfail(err, k, red,
+                     "the result of an axis reduction is not stored");
+    return AT_OK;
 }
 
 /* The rules about the kernel as a whole, once every instruction passed. */
@@ -648,6 +752,9 @@ static at_status verify_kernel_rules(const at_kernel *k,
                      "gemm must be the only instruction of its kernel");
     if (!seen->store)
         return vfail(err, k, -1, "kernel stores nothing");
+    at_status st = verify_axis_reduction(k, err);
+    if (st)
+        return st;
     for (int p = 0; p < k->nparams; p++)
         if (k->stored[p] && k->gathered[p])
             return vfail(err, k, -1,

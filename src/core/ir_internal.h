@@ -26,6 +26,7 @@ struct at_kernel {
     at_dtype *vtype;
     at_level *vlevel;
     unsigned char *vpost;   /* computed from a whole-launch reduction */
+    unsigned char *vcol;    /* computed from a column reduction       */
     int cap_values;
     /* per param, filled by verify */
     at_role *role;
@@ -34,5 +35,21 @@ struct at_kernel {
     at_status build_status;     /* first builder error, reported by verify */
     char build_msg[200];
 };
+
+/* The axis-reduction intrinsics (ir.h): argmax/argmin along a row, and
+ * every reduction over the rows (one result per column). */
+static inline int at_is_axis_red(at_irop op)
+{
+    return op >= AT_IR_REDUCE_ARGMAX_ROW && op <= AT_IR_REDUCE_ARGMIN_COL;
+}
+static inline int at_is_col_red(at_irop op)
+{
+    return op >= AT_IR_REDUCE_SUM_COL && op <= AT_IR_REDUCE_ARGMIN_COL;
+}
+static inline int at_is_arg_red(at_irop op)
+{
+    return op == AT_IR_REDUCE_ARGMAX_ROW || op == AT_IR_REDUCE_ARGMIN_ROW
+           || op == AT_IR_REDUCE_ARGMAX_COL || op == AT_IR_REDUCE_ARGMIN_COL;
+}
 
 #endif

@@ -3,7 +3,8 @@
  * The pipeline, one pass each:
  *   1. assign_phases   row phase of every value (a row reduction's result is
  *                      ready one phase after its operand)
- *   2. choose_mode     FLAT, ROW or GEMM
+ *   2. choose_mode     FLAT, ROW, GEMM or AXIS (AXIS: lower_axis instead
+ *                      of the passes below)
  *   3. place_values    where each value lives: memory (loads, column loads,
  *                      stored values, and an elem value used in a later
  *                      phase that can wait in an output until the output is
@@ -126,6 +127,11 @@ static void choose_mode(lowering *L)
         p->mode = AT_MODE_GEMM;
         return;
     }
+    for (int i = 0; i < k->ninstrs; i++)
+        if (at_is_axis_red(k->instrs[i].op)) {
+            p->mode = AT_MODE_AXIS;
+            return;
+        }
     p->mode = AT_MODE_FLAT;
     for (int v = 0; v < k->nvalues; v++)
         if (k->vlevel[v] == AT_LEVEL_ROW)
@@ -904,6 +910,62 @@ static at_status index_phases(at_program *p, at_error *err)
     return AT_OK;
 }
 
+/* AT_MODE_AXIS (the verifier's verify_axis_reduction fixes the kernel's
+ * form): uniform values get slots and run in the prologue; the reduction,
+ * its load, its steps and its store become p->axis. */
+static at_status lower_axis(lowering *L)
+{
+    static const int8_t red_of[] = {
+        [AT_IR_REDUCE_ARGMAX_ROW] = AT_RED_ARGMAX,
+        [AT_IR_REDUCE_ARGMIN_ROW] = AT_RED_ARGMIN,
+        [AT_IR_REDUCE_SUM_COL] = AT_RED_SUM,
+        [AT_IR_REDUCE_MAX_COL] = AT_RED_MAX,
+        [AT_IR_REDUCE_MIN_COL] = AT_RED_MIN,
+        [AT_IR_REDUCE_ARGMAX_COL] = AT_RED_ARGMAX,
+        [AT_IR_REDUCE_ARGMIN_COL] = AT_RED_ARGMIN,
+    };
+    const at_kernel *k = L->k;
+    at_program *p = L->p;
+    at_axis_red *a = &p->axis;
+    if (!(a->steps = calloc((size_t)k->ninstrs, sizeof *a->steps)))
+        return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+    for (int v = 0; v < k->nvalues; v++)
+        p->slot_of[v] = -1;
+    for (int i = 0; i < k->ninstrs; i++) {
+        const at_instr *in = &k->instrs[i];
+        if (at_is_axis_red(in->op)) {
+            a->red = (uint8_t)red_of[in->op];
+            a->col = (uint8_t)at_is_col_red(in->op);
+        } else if (in->op == AT_IR_LOAD) {
+            a->in = in->param;
+        } else if (in->op == AT_IR_STORE) {
+            a->out = in->param;
+        } else if (in->result == AT_NO_VALUE
+                   || k->vlevel[in->result] == AT_LEVEL_UNIFORM)
+        {
+            int n = push((void **)&p->s, &p->ns, &L->cap_s, sizeof *p->s);
+            if (n < 0)
+                return at_error_set(L->err, AT_E_NOMEM, "out of memory");
+            p->s[n] = (at_sinstr){i, 0, AT_S_PROLOGUE};
+            if (in->result != AT_NO_VALUE)
+                p->slot_of[in->result] = p->nslots++;
+        } else {
+            /* a step: one operand is the column result, one uniform */
+            int rev = k->vlevel[in->operands[0]] == AT_LEVEL_UNIFORM;
+            at_axis_step *st = &a->steps[a->nsteps++];
+            st->fn = (uint8_t)(AT_BIN_ADD + (in->op - AT_IR_ADD));
+            st->rev = (uint8_t)rev;
+            st->slot = p->slot_of[in->operands[rev ? 0 : 1]];
+            AT_INVARIANT(st->slot >= 0 && in->op >= AT_IR_ADD
+                             && in->op <= AT_IR_MAX && in->op != AT_IR_POW,
+                         L->err);
+        }
+    }
+    p->s_row = p->s_epi = p->ns;
+    p->cost_per_elem = 1;
+    return AT_OK;
+}
+
 /* The passes, in order, over a lowering whose tables are allocated. */
 static at_status lower_passes(lowering *L)
 {
@@ -913,6 +975,8 @@ static at_status lower_passes(lowering *L)
     choose_mode(L);
     if (p->mode == AT_MODE_GEMM)
         return AT_OK; /* the gemm intrinsic runs no block program */
+    if (p->mode == AT_MODE_AXIS)
+        return lower_axis(L);
     place_values(L);
     /* a FLAT program has one phase, so no value outlives it in scratch */
     AT_INVARIANT(p->mode != AT_MODE_FLAT || p->nscratch == 0, L->err);
@@ -1007,5 +1071,6 @@ void at_program_free(at_program *p)
     free(p->sph);
     free(p->probe);
     free(p->colparam);
+    free(p->axis.steps);
     free(p);
 }

@@ -11,6 +11,10 @@
  *         in ROW mode, as a block must know its column; without row-level
  *         values (col_only), short rows run several to a block instead.
  *   GEMM  the gemm intrinsic: tasks are tiles of C.
+ *   AXIS  an axis-reduction intrinsic (argmax along rows, or a reduction
+ *         over the rows): tasks are runs of rows (by columns too, for a
+ *         reduction over the rows), whose partials per column combine in
+ *         task order, then take the program's uniform-operand steps.
  * Uniform values are computed once before the tasks (prologue) or, when they
  * depend on whole-launch reductions, after the partials are combined in
  * task order (epilogue).  Task boundaries depend only on the launch shape,
@@ -29,7 +33,8 @@
 typedef enum {
     AT_MODE_FLAT,
     AT_MODE_ROW,
-    AT_MODE_GEMM
+    AT_MODE_GEMM,
+    AT_MODE_AXIS
 } at_mode;
 
 /* Where a vector operand lives. */
@@ -106,8 +111,26 @@ typedef struct at_vinstr {
 typedef enum {
     AT_RED_SUM,
     AT_RED_MAX,
-    AT_RED_MIN
+    AT_RED_MIN,
+    AT_RED_ARGMAX, /* axis reductions only (at_axis_red) */
+    AT_RED_ARGMIN
 } at_redkind;
+
+/* AT_MODE_AXIS: out[c] = op(out[c], slot) (rev: op(slot, out[c])), an
+ * arithmetic step a column result takes on its way to the store. */
+typedef struct at_axis_step {
+    uint8_t fn; /* AT_BIN_* */
+    uint8_t rev;
+    int32_t slot;
+} at_axis_step;
+
+typedef struct at_axis_red {
+    uint8_t red; /* at_redkind */
+    uint8_t col; /* over the rows (one result per column), or along rows */
+    int32_t in, out; /* buffer params */
+    int nsteps;
+    at_axis_step *steps;
+} at_axis_red;
 
 /* Scalar instructions run the row and uniform levels on slots. */
 typedef struct at_sinstr {
@@ -172,6 +195,7 @@ struct at_program {
     int col_only; /* ROW mode for load.col alone: no row-level
                      value, so a block may hold several rows   */
     at_store_probe *probe; /* AT_STORE_BANDS; mutable (atomics)    */
+    at_axis_red axis; /* AT_MODE_AXIS                          */
 };
 
 /* internal entry points */

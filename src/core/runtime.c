@@ -243,7 +243,7 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
         "copy",        "compare",  "select",   "reduce.row", "reduce.all",
         "exp.sub.sum", "convert",  "iunary",   "ibinary",    "ibinary.s",
         "ibinary.rs",  "icompare", "select64", "copy64"};
-    static const char *modes[] = {"flat", "row", "gemm"};
+    static const char *modes[] = {"flat", "row", "gemm", "axis"};
     size_t len = 0;
 #define OUT(...)                                                   \
     do {                                                           \

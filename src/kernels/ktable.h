@@ -95,6 +95,24 @@ typedef double (*at_k_rsum)(size_t n, const float *x);
  * lowering's fuse_exp_sum pass emits it for softmax and log-sum-exp. */
 typedef double (*at_k_exp_sub_sum)(size_t n, float *y, const float *x, float s);
 typedef float (*at_k_rminmax)(size_t n, const float *x);
+/* The index of the first maximum / minimum of x[0..n), or of its first NaN;
+ * n > 0. */
+typedef size_t (*at_k_rarg)(size_t n, const float *x);
+
+/* Over the rows of x (row r at x + r * ld), for columns c < n: csum adds
+ * each column's sum to sum[c] (float lanes over runs of AT_CSUM_RUN rows,
+ * double across runs; acc is scratch for n floats); cmax/cmin write the
+ * column's max/min to acc[c] (NaN if any is NaN; rows > 0); cargmax/cargmin
+ * write the value and row of its first max/min (or first NaN) to best[c]
+ * and idx[c] (rows > 0, rows < 2^31).  Each column's order is fixed, so the
+ * results are the same at every ISA level. */
+typedef void (*at_k_csum)(size_t rows, size_t n, size_t ld, const float *x,
+                          float *acc, double *sum);
+#define AT_CSUM_RUN 32
+typedef void (*at_k_cminmax)(size_t rows, size_t n, size_t ld, const float *x,
+                             float *acc);
+typedef void (*at_k_carg)(size_t rows, size_t n, size_t ld, const float *x,
+                          float *best, int32_t *idx);
 
 /* GEMM: C = A·B (row-major, leading dimensions in elements).  With trans_a,
  * a holds A's transpose, stored (k, m) with row stride lda; with trans_b, b
@@ -186,6 +204,10 @@ typedef struct at_ktable {
     at_k_select select;
     at_k_rsum rsum;
     at_k_rminmax rmax, rmin;
+    at_k_rarg rargmax, rargmin;
+    at_k_csum csum;
+    at_k_cminmax cmax, cmin;
+    at_k_carg cargmax, cargmin;
     at_k_exp_sub_sum exp_sub_sum;
     at_k_sgemm_tile sgemm_tile;
     size_t sgemm_ws_bytes;

@@ -5,8 +5,12 @@
  * float lane adds at most AT_RSUM_RUN / (4 VL) terms), each run's total
  * carried into a double.  The error is that of a short float sum per lane,
  * independent of n; the order is fixed, so results never depend on threads.
- * max/min: vector max/min plus a sticky NaN mask (any NaN -> NaN). */
+ * max/min: vector max/min plus a sticky NaN mask (any NaN -> NaN).
+ * argmax/argmin along a row: the max/min, then the first element equal to
+ * it.  Over the rows (one result per column): the column's rows in order,
+ * one vector of columns at a time, so every ISA level gives the same bits. */
 #include <math.h>
+#include <string.h>
 #include "simd.h"
 #include "ktable.h"
 
@@ -89,9 +93,197 @@ static float k_rmin(size_t n, const float *x)
     return minmax(n, x, vf_min, vf_hmin, INFINITY);
 }
 
+/* ---- along a row: the index of the first maximum / minimum ------------- */
+
+/* The first i with x[i] == m, or with x[i] NaN when m is NaN; n > 0 and such
+ * an i exists (m is the row's max or min). */
+static size_t first_index(size_t n, const float *x, float m)
+{
+    int nan = isnan(m);
+    vf mv = vf_set1(m);
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        vf a = vf_load(x + i);
+        if (vm_any(nan ? vf_isnan(a) : vf_eq(a, mv)))
+            break;
+    }
+    for (; i < n; i++)
+        if (nan ? isnan(x[i]) : x[i] == m)
+            return i;
+    return 0; /* not reached: m is one of x's elements */
+}
+
+static size_t k_rargmax(size_t n, const float *x)
+{
+    return first_index(n, x, k_rmax(n, x));
+}
+static size_t k_rargmin(size_t n, const float *x)
+{
+    return first_index(n, x, k_rmin(n, x));
+}
+
+/* ---- over the rows: one result per column ------------------------------- */
+
+/* Loads and stores n <= VL floats (a full vector when n == VL). */
+AT_INLINE vf load_upto(const float *p, size_t n)
+{
+    return n == VL ? vf_load(p) : vf_load_n(p, n);
+}
+AT_INLINE void store_upto(float *p, vf v, size_t n)
+{
+    if (n == VL)
+        vf_store(p, v);
+    else
+        vf_store_n(p, v, n);
+}
+
+/* acc[c..c+w) = op(acc, row) for the k (1 to 8) rows at p, p + ld, ...,
+ * in that order; w == VL, or a tail of w < VL. */
+AT_INLINE void fold_vec(size_t k, size_t w, size_t ld, const float *p,
+                        float *acc, vop2 op)
+{
+    vf a = load_upto(acc, w);
+    for (size_t i = 0; i < k; i++)
+        a = op(a, load_upto(p + i * ld, w));
+    store_upto(acc, a, w);
+}
+
+/* acc[c] = op(acc[c], x[r][c]) for each row r of x in order (row r at
+ * x + r * ld), c < n: eight rows per pass over acc, which stays in L1. */
+AT_INLINE void fold_rows(size_t rows, size_t n, size_t ld, const float *x,
+                         float *acc, vop2 op)
+{
+    for (size_t r = 0; r < rows; r += 8) {
+        size_t k = rows - r < 8 ? rows - r : 8, c = 0;
+        const float *p = x + r * ld;
+        if (k == 8)
+            for (; c + VL <= n; c += VL)
+                fold_vec(8, VL, ld, p + c, acc + c, op);
+        for (; c + VL <= n; c += VL)
+            fold_vec(k, VL, ld, p + c, acc + c, op);
+        if (c < n)
+            fold_vec(k, n - c, ld, p + c, acc + c, op);
+    }
+}
+
+/* sum[c] += acc[c] in double, for c < n. */
+static void add_to_double(size_t n, const float *acc, double *sum)
+{
+    size_t c = 0;
+    for (; c + VL <= n; c += VL) {
+        vf a = vf_load(acc + c);
+        vd lo, hi;
+        memcpy(&lo, sum + c, sizeof lo);
+        memcpy(&hi, sum + c + VL / 2, sizeof hi);
+        lo = vd_add(lo, vd_lo(a));
+        hi = vd_add(hi, vd_hi(a));
+        memcpy(sum + c, &lo, sizeof lo);
+        memcpy(sum + c + VL / 2, &hi, sizeof hi);
+    }
+    for (; c < n; c++)
+        sum[c] += (double)acc[c];
+}
+
+/* sum[c] += x[0][c] + ... + x[rows-1][c] for c < n (row r at x + r * ld):
+ * each column adds its rows in order in a float lane, restarted at zero
+ * every AT_CSUM_RUN rows, and each run's total is added to sum[c] in double.
+ * The order is per column, so the result is the same at every ISA level.
+ * acc is scratch for n floats. */
+static void k_csum(size_t rows, size_t n, size_t ld, const float *x, float *acc,
+                   double *sum)
+{
+    for (size_t r0 = 0; r0 < rows; r0 += AT_CSUM_RUN) {
+        size_t len = rows - r0 < AT_CSUM_RUN ? rows - r0 : AT_CSUM_RUN;
+        memset(acc, 0, n * sizeof *acc);
+        fold_rows(len, n, ld, x + r0 * ld, acc, vf_add);
+        add_to_double(n, acc, sum);
+    }
+}
+
+/* max/min of m and a with NaN propagating from either side. */
+AT_INLINE vf nan_max(vf m, vf a)
+{
+    return vf_select(vf_isnan(a), a, vf_max(a, m));
+}
+AT_INLINE vf nan_min(vf m, vf a)
+{
+    return vf_select(vf_isnan(a), a, vf_min(a, m));
+}
+
+/* acc[c] = the max (min) of x[0..rows)[c] for c < n; NaN if any is NaN.
+ * rows > 0. */
+AT_INLINE void cminmax(size_t rows, size_t n, size_t ld, const float *x,
+                       float *acc, vop2 op)
+{
+    memcpy(acc, x, n * sizeof *acc);
+    fold_rows(rows - 1, n, ld, x + ld, acc, op);
+}
+
+static void k_cmax(size_t rows, size_t n, size_t ld, const float *x, float *acc)
+{
+    cminmax(rows, n, ld, x, acc, nan_max);
+}
+static void k_cmin(size_t rows, size_t n, size_t ld, const float *x, float *acc)
+{
+    cminmax(rows, n, ld, x, acc, nan_min);
+}
+
+/* Row r (its value a, its index as int32 bits in rv) against the best so
+ * far: a NaN wins once, and nothing replaces it. */
+AT_INLINE void arg_step(vf a, vf rv, vf *b, vf *at, vm (*better)(vf, vf))
+{
+    vm take = vm_or(better(a, *b), vm_andnot(vf_isnan(*b), vf_isnan(a)));
+    *b = vf_select(take, a, *b);
+    *at = vf_select(take, rv, *at);
+}
+
+/* best[c], idx[c] = the value and row of the first maximum (vf_gt) or
+ * minimum (vf_lt) of x[0..rows)[c], or of its first NaN.  rows > 0.  Row
+ * by row, two rows per pass over best and idx. */
+AT_INLINE void cargbest(size_t rows, size_t n, size_t ld, const float *x,
+                        float *best, int32_t *idx, vm (*better)(vf, vf))
+{
+    memcpy(best, x, n * sizeof *best);
+    memset(idx, 0, n * sizeof *idx);
+    for (size_t r = 1; r < rows; r += 2) {
+        const float *p = x + r * ld;
+        int two = r + 1 < rows;
+        vf r0 = vi_as_vf(vi_set1((int32_t)r));
+        vf r1 = vi_as_vf(vi_set1((int32_t)r + 1));
+        for (size_t c = 0; c < n; c += VL) {
+            size_t w = n - c < VL ? n - c : VL;
+            vf b = load_upto(best + c, w);
+            vf at = load_upto((const float *)(idx + c), w);
+            arg_step(load_upto(p + c, w), r0, &b, &at, better);
+            if (two)
+                arg_step(load_upto(p + ld + c, w), r1, &b, &at, better);
+            store_upto(best + c, b, w);
+            store_upto((float *)(idx + c), at, w);
+        }
+    }
+}
+
+static void k_cargmax(size_t rows, size_t n, size_t ld, const float *x,
+                      float *best, int32_t *idx)
+{
+    cargbest(rows, n, ld, x, best, idx, vf_gt);
+}
+static void k_cargmin(size_t rows, size_t n, size_t ld, const float *x,
+                      float *best, int32_t *idx)
+{
+    cargbest(rows, n, ld, x, best, idx, vf_lt);
+}
+
 void AT_ISA_FN(at_register_reduce)(at_ktable *t)
 {
     t->rsum = k_rsum;
     t->rmax = k_rmax;
     t->rmin = k_rmin;
+    t->rargmax = k_rargmax;
+    t->rargmin = k_rargmin;
+    t->csum = k_csum;
+    t->cmax = k_cmax;
+    t->cmin = k_cmin;
+    t->cargmax = k_cargmax;
+    t->cargmin = k_cargmin;
 }

@@ -48,6 +48,7 @@
     X(C, "c") \
     X(COND, "cond") \
     X(AXIS, "axis") \
+    X(KEEPDIMS, "keepdims") \
     X(M, "m") \
     X(N, "n") \
     X(K, "k") \

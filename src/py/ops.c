@@ -104,7 +104,7 @@ OP_PARAMS(ab, 2, 2, HG_KW_A, HG_KW_B);
 OP_PARAMS(where, 3, 3, HG_KW_COND, HG_KW_A, HG_KW_B);
 OP_PARAMS(broadcast_ir, 4, 3, HG_KW_NAME, HG_KW_A, HG_KW_B, HG_KW_C);
 OP_PARAMS(pred_target, 2, 2, HG_KW_PRED, HG_KW_TARGET);
-OP_PARAMS(a_axis, 2, 1, HG_KW_A, HG_KW_AXIS);
+OP_PARAMS(reduce, 3, 1, HG_KW_A, HG_KW_AXIS, HG_KW_KEEPDIMS);
 OP_PARAMS(gemm, 2, 2, HG_KW_A, HG_KW_B, HG_KW_M, HG_KW_N, HG_KW_K,
           HG_KW_TRANS_A, HG_KW_TRANS_B);
 OP_PARAMS(ce, 3, 2, HG_KW_LOGITS, HG_KW_TARGET, HG_KW_IGNORE_INDEX);
@@ -223,36 +223,47 @@ static PyObject *power(hg_state *st, const char *fn, const op_params *ps,
     return run_op(st, by_scalar, fn, a, ps->kws, 1, &p);
 }
 
-/* ---- reductions: f(a, axis=None) ----------------------------------------- */
+/* ---- reductions: f(a, axis=None | int, keepdims=False) ----------------- */
 
-static PyObject *reduction(hg_state *st, const char *fn, const op_params *ps,
-                           PyObject *const *a, at_stdop all, at_stdop rows)
+/* The op over the whole buffer (all) when axis is None, else over one axis
+ * (along: the stdlib checks the axis and picks rows or columns); an absent
+ * axis means None, or -1 when by_default. */
+static PyObject *reduce_axis(hg_state *st, const char *fn, const op_params *ps,
+                             PyObject *const *a, at_stdop all, at_stdop along,
+                             int by_default)
 {
-    if (!hg_buffer_check(st, a[0]))
-        return not_a_buffer(fn, ps->kws[0], a[0]);
-    at_stdop op = all;
-    if (a[1] != NULL && a[1] != Py_None) {
-        int64_t axis;
-        if (hg_as_int64(fn, "axis", a[1], &axis) < 0)
-            return NULL;
-        const BufferObject *b = (const BufferObject *)a[0];
-        int nd = b->t.ndim;
-        if (nd == 1 && (axis == 0 || axis == -1)) {
-            op = all;
-        } else if (nd == 2 && (axis == 1 || axis == -1)) {
-            op = rows;
-        } else {
-            char sbuf[200];
-            at_format_shape(sbuf, sizeof sbuf, nd, b->t.shape);
-            PyErr_Format(
-                PyExc_ValueError,
-                "%s: axis %lld is not supported for shape %s "
-                "(use axis=None, or the last axis of a 1-D or 2-D buffer)",
-                fn, (long long)axis, sbuf);
+    at_stdop_params p = default_params;
+    at_stdop op = a[1] == NULL && by_default ? along : all;
+    p.axis = -1;
+    if (a[2] != NULL) {
+        if (!PyBool_Check(a[2])) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s: keepdims must be a bool, got %.200s", fn,
+                         Py_TYPE(a[2])->tp_name);
             return NULL;
         }
+        p.keepdims = a[2] == Py_True;
     }
-    return run_op(st, op, fn, a, ps->kws, 1, &default_params);
+    if (a[1] != NULL && a[1] != Py_None) {
+        if (hg_as_int64(fn, "axis", a[1], &p.axis) < 0)
+            return NULL;
+        op = along;
+    }
+    return run_op(st, op, fn, a, ps->kws, 1, &p);
+}
+
+static PyObject *reduction(hg_state *st, const char *fn, const op_params *ps,
+                           PyObject *const *a, at_stdop all, at_stdop along)
+{
+    return reduce_axis(st, fn, ps, a, all, along, 0);
+}
+
+/* argmax/argmin: axis=-1 unless given (None: the flattened buffer). */
+static PyObject *arg_reduction(hg_state *st, const char *fn,
+                               const op_params *ps, PyObject *const *a,
+                               at_stdop all, at_stdop along)
+{
+    return reduce_axis(st, fn, ps, a, all, along, 1);
 }
 
 /* ---- gemm(a, b, *, m, n, k, trans_a=False, trans_b=False) --------------- */
@@ -471,9 +482,15 @@ static PyObject *matmul(hg_state *st, const char *fn, const op_params *ps,
 #define OP_A(X, name, value, OP) \
     X(name, "a", value ", as a new Buffer.", plain, params_a, AT_STD_##OP)
 #define OP_REDUCE(X, name, value, OP) \
-    X(name, "a, axis=None", \
-      value ": a 0-d Buffer, or (rows,) for axis=-1 on a 2-D buffer.", \
-      reduction, params_a_axis, AT_STD_##OP, AT_STD_##OP##_ROWS)
+    X(name, "a, axis=None, keepdims=False", \
+      value " over every element (a 0-d Buffer) or over one axis " \
+      "(removed, or kept as 1 with keepdims).", \
+      reduction, params_reduce, AT_STD_##OP, AT_STD_##OP##_ROWS)
+#define OP_ARG(X, name, value, OP) \
+    X(name, "a, axis=-1, keepdims=False", \
+      "int64 index of the first " value " (or first NaN) along one axis, " \
+      "or with axis=None into the flattened buffer (a 0-d Buffer).", \
+      arg_reduction, params_reduce, AT_STD_##OP, AT_STD_##OP##_ROWS)
 #define HG_OPS(X) \
     OP_AB(X, vector_add, "a + b", VECTOR_ADD, ADD) \
     OP_AB(X, vector_sub, "a - b", VECTOR_SUB, SUB) \
@@ -509,6 +526,8 @@ static PyObject *matmul(hg_state *st, const char *fn, const op_params *ps,
     OP_REDUCE(X, max, "Maximum", MAX) \
     OP_REDUCE(X, min, "Minimum", MIN) \
     OP_REDUCE(X, mean, "Mean", MEAN) \
+    OP_ARG(X, argmax, "maximum", ARGMAX) \
+    OP_ARG(X, argmin, "minimum", ARGMIN) \
     X(gemm, "a, b, *, m, n, k, trans_a=False, trans_b=False", \
       "(m, k) @ (k, n), row-major: a Buffer of shape (m, n).  With " \
       "trans_a, a holds the (k, m) transpose of A; with trans_b, b holds " \

@@ -26,12 +26,19 @@
     "kernel " name                                                         \
     "(a: f32, b: f32, y: f32) {\n  %a = load a\n  %b = load b\n  %r = " op \
     " %a, %b\n  store y, %r\n}\n"
-#define REDUCE_ALL(name, op)                                                \
-    "kernel " name "(x: f32, out: f32) {\n  %x = load x\n  %r = reduce." op \
-    ".all %x\n  store out, %r\n}\n"
-#define REDUCE_ROWS(name, op)                                               \
-    "kernel " name "(x: f32, out: f32) {\n  %x = load x\n  %r = reduce." op \
-    ".row %x\n  store out, %r\n}\n"
+/* out = reduce.<op>.<over> of x; out of dtype dt */
+#define REDUCE_IR(name, op, over, dt)                                          \
+    "kernel " name "(x: f32, out: " dt ") {\n  %x = load x\n  %r = reduce." op \
+    "." over " %x\n  store out, %r\n}\n"
+#define REDUCE_ALL(name, op) REDUCE_IR(name, op, "all", "f32")
+#define REDUCE_ROWS(name, op) REDUCE_IR(name, op, "row", "f32")
+/* the mean along each row (over "row", count "ncols") or over the rows
+ * (over "col", count "nrows") */
+#define MEAN_IR(name, over, count)                                \
+    "kernel " name "(x: f32, out: f32) {\n"                       \
+    "  %x = load x\n  %s = reduce.sum." over " %x\n"              \
+    "  %c = " count "\n  %cf = cast.f32 %c\n  %m = div %s, %cf\n" \
+    "  store out, %m\n}\n"
 
 /* The end of a kernel that stores the mean of the whole launch: `total`
  * (a sum over every element) over rows x cols, into out. */
@@ -64,7 +71,11 @@ typedef SHAPE_RULE((*shape_rule));
 typedef enum geometry {
     FLAT,      /* 1 x the first input's elements; work: those elements */
     LAST_AXIS, /* the leading axes x the last axis; work: the elements */
-    MATMUL     /* m x n from the params; work: m * n * k multiply-adds */
+    MATMUL,    /* m x n from the params; work: m * n * k multiply-adds */
+    AXIS_ROWS, /* the axes before params.axis x that axis (every later axis
+                  is 1); work: the elements */
+    AXIS_COLS  /* for each index of the axes before params.axis, one launch
+                  of that axis x the axes after it; work: the elements */
 } geometry;
 
 /* A launch's scalar argument, taken from the params. */
@@ -92,7 +103,10 @@ struct stdop {
     role in[3];
     shape_rule shape;
     int nonempty; /* a reduction without an identity (max, min) */
+    at_dtype out; /* the output's dtype (AT_F32 unless set) */
     geometry geom;
+    at_stdop over_rows; /* AXIS_ROWS: the AXIS_COLS op it runs when an axis
+                           after params.axis is not 1 */
     scalar_arg scalar[2]; /* in increasing param index */
     index_message index_error;
 };
@@ -126,12 +140,13 @@ static void set_shape(at_tensor *out, at_dtype dt, int ndim,
  * call a stack-protector check. */
 enum shape_fault {
     SHAPES_DIFFER,
-    NOT_2D,
     EMPTY,
-    EMPTY_ROWS
+    EMPTY_AXIS,
+    AXIS_RANGE
 };
 
 static COLD at_status shape_error(const stdop *d, const at_tensor *in,
+                                  const at_stdop_params *prm,
                                   enum shape_fault f, at_error *err)
 {
     char s0[96], s1[96];
@@ -140,18 +155,22 @@ static COLD at_status shape_error(const stdop *d, const at_tensor *in,
         case SHAPES_DIFFER:
             return at_error_set(err, AT_E_VALUE, "%s: shapes %s and %s differ",
                                 d->name, s0, shape_str(s1, sizeof s1, &in[1]));
-        case NOT_2D:
-            return at_error_set(err, AT_E_VALUE,
-                                "%s: axis=-1 needs a 2-D buffer, got shape %s",
-                                d->name, s0);
         case EMPTY:
             return at_error_set(err, AT_E_VALUE,
                                 "%s: cannot reduce an empty buffer (shape %s)",
                                 d->name, s0);
-        default:
+        case EMPTY_AXIS: /* named as hg.ops names it: sum, not sum_rows */
             return at_error_set(err, AT_E_VALUE,
-                                "%s: cannot reduce empty rows (shape %s)",
-                                d->name, s0);
+                                "%.*s: cannot reduce the empty axis %lld of "
+                                "shape %s",
+                                (int)strcspn(d->name, "_"), d->name,
+                                (long long)prm->axis, s0);
+        default:
+            return at_error_set(err, AT_E_INDEX,
+                                "%.*s: axis %lld is out of range for shape %s "
+                                "(%d dimension(s))",
+                                (int)strcspn(d->name, "_"), d->name,
+                                (long long)prm->axis, s0, in[0].ndim);
     }
 }
 
@@ -166,33 +185,62 @@ static SHAPE_RULE(to_input_shape)
 {
     (void)prm;
     if (!shapes_agree(d, in))
-        return shape_error(d, in, SHAPES_DIFFER, err);
+        return shape_error(d, in, prm, SHAPES_DIFFER, err);
     set_shape(out, AT_F32, in[0].ndim, in[0].shape);
     return AT_OK;
 }
 
 /* A reduction of the whole input (or a loss over two inputs of one shape):
- * a 0-d output. */
+ * a 0-d output, or with keepdims every axis 1. */
 static SHAPE_RULE(to_scalar)
 {
-    (void)prm;
+    static const int64_t ones[AT_MAX_DIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     if (!shapes_agree(d, in))
-        return shape_error(d, in, SHAPES_DIFFER, err);
+        return shape_error(d, in, prm, SHAPES_DIFFER, err);
     if (d->nonempty && in[0].numel == 0)
-        return shape_error(d, in, EMPTY, err);
-    set_shape(out, AT_F32, 0, NULL);
+        return shape_error(d, in, prm, EMPTY, err);
+    if (prm->keepdims)
+        set_shape(out, d->out, in[0].ndim, ones);
+    else
+        set_shape(out, d->out, 0, NULL);
     return AT_OK;
 }
 
-/* A reduction along the last axis of a 2-D input: one value per row. */
-static SHAPE_RULE(to_rows)
+/* params.axis of x in range: 0 <= *axis < ndim (a 0-d x has the one axis
+ * 0 or -1, of size 1).  0, or -1 when it is out of range. */
+static int normal_axis(const at_tensor *x, int64_t axis, int *out)
 {
-    (void)prm;
-    if (in[0].ndim != 2)
-        return shape_error(d, in, NOT_2D, err);
-    if (d->nonempty && in[0].shape[1] == 0 && in[0].shape[0] > 0)
-        return shape_error(d, in, EMPTY_ROWS, err);
-    set_shape(out, AT_F32, 1, in[0].shape);
+    int nd = x->ndim ? x->ndim : 1;
+    if (axis < -nd || axis >= nd)
+        return -1;
+    *out = (int)(axis < 0 ? axis + nd : axis);
+    return 0;
+}
+
+/* The product of x's axes [from, to). */
+static size_t extent(const at_tensor *x, int from, int to)
+{
+    size_t n = 1;
+    for (int i = from; i < to && i < x->ndim; i++)
+        n *= (size_t)x->shape[i];
+    return n;
+}
+
+/* A reduction over one axis (params.axis): x's shape without it, or with
+ * it 1 (keepdims). */
+static SHAPE_RULE(to_axis)
+{
+    int ax;
+    if (normal_axis(&in[0], prm->axis, &ax))
+        return shape_error(d, in, prm, AXIS_RANGE, err);
+    if (d->nonempty && in[0].ndim && in[0].shape[ax] == 0)
+        return shape_error(d, in, prm, EMPTY_AXIS, err);
+    int64_t shape[AT_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < in[0].ndim; i++)
+        if (i != ax || prm->keepdims)
+            shape[nd++] = i == ax ? 1 : in[0].shape[i];
+    set_shape(out, d->out, nd, shape);
     return AT_OK;
 }
 
@@ -320,9 +368,23 @@ static at_status probability_out_of_range(const at_tensor *in, size_t cols,
 #define FOLD(op, irop, empty_ok)                                           \
     .name = op, .ir = REDUCE_ALL(op, irop), ONE_INPUT, .shape = to_scalar, \
     .nonempty = !(empty_ok)
-#define FOLD_ROWS(op, irop, empty_ok)                                     \
-    .name = op, .ir = REDUCE_ROWS(op, irop), ONE_INPUT, .shape = to_rows, \
-    .nonempty = !(empty_ok), .geom = LAST_AXIS
+/* a reduction over params.axis: along rows when every later axis is 1, else
+ * over the rows of (the axis, the later axes), once per leading index */
+#define AXIS_RED(op, empty_ok) \
+    .name = op, ONE_INPUT, .shape = to_axis, .nonempty = !(empty_ok)
+#define FOLD_ROWS(op, irop, empty_ok, COLS)                                 \
+    AXIS_RED(op, empty_ok), .ir = REDUCE_ROWS(op, irop), .geom = AXIS_ROWS, \
+        .over_rows = AT_STD_##COLS
+#define FOLD_COLS(op, irop, dt, empty_ok)                         \
+    AXIS_RED(op, empty_ok), .ir = REDUCE_IR(op, irop, "col", dt), \
+        .geom = AXIS_COLS
+/* argmax/argmin: int64 indices, over the flattened buffer or one axis */
+#define ARG_ALL(op)                                               \
+    .name = op, .ir = REDUCE_IR(op, op, "row", "i64"), ONE_INPUT, \
+    .shape = to_scalar, .nonempty = 1, .out = AT_I64
+#define ARG_ROWS(op, irop, COLS)                                             \
+    AXIS_RED(op, 0), .ir = REDUCE_IR(op, irop, "row", "i64"), .out = AT_I64, \
+        .geom = AXIS_ROWS, .over_rows = AT_STD_##COLS
 
 /* (m, k) @ (k, n) with gemm's flags (text after k): a transposed operand is
  * read in its stored order, never materialised. */
@@ -403,18 +465,26 @@ static const stdop ops[AT_STD_COUNT] = {
     [AT_STD_SUM] = {FOLD("sum", "sum", 1)},
     [AT_STD_MAX] = {FOLD("max", "max", 0)},
     [AT_STD_MIN] = {FOLD("min", "min", 0)},
-    [AT_STD_SUM_ROWS] = {FOLD_ROWS("sum_rows", "sum", 1)},
-    [AT_STD_MAX_ROWS] = {FOLD_ROWS("max_rows", "max", 0)},
-    [AT_STD_MIN_ROWS] = {FOLD_ROWS("min_rows", "min", 0)},
-    [AT_STD_MEAN_ROWS] =
-        {.name = "mean_rows",
-         .ir = "kernel mean_rows(x: f32, out: f32) {\n"
-               "  %x = load x\n  %s = reduce.sum.row %x\n"
-               "  %c = ncols\n  %cf = cast.f32 %c\n  %m = div %s, %cf\n"
-               "  store out, %m\n}\n",
-         ONE_INPUT,
-         .shape = to_rows,
-         .geom = LAST_AXIS},
+    [AT_STD_SUM_ROWS] = {FOLD_ROWS("sum_rows", "sum", 1, SUM_COLS)},
+    [AT_STD_MAX_ROWS] = {FOLD_ROWS("max_rows", "max", 0, MAX_COLS)},
+    [AT_STD_MIN_ROWS] = {FOLD_ROWS("min_rows", "min", 0, MIN_COLS)},
+    [AT_STD_MEAN_ROWS] = {AXIS_RED("mean_rows", 1),
+                          .ir = MEAN_IR("mean_rows", "row", "ncols"),
+                          .geom = AXIS_ROWS, .over_rows = AT_STD_MEAN_COLS},
+    [AT_STD_SUM_COLS] = {FOLD_COLS("sum_cols", "sum", "f32", 1)},
+    [AT_STD_MAX_COLS] = {FOLD_COLS("max_cols", "max", "f32", 0)},
+    [AT_STD_MIN_COLS] = {FOLD_COLS("min_cols", "min", "f32", 0)},
+    [AT_STD_MEAN_COLS] = {AXIS_RED("mean_cols", 1),
+                          .ir = MEAN_IR("mean_cols", "col", "nrows"),
+                          .geom = AXIS_COLS},
+    [AT_STD_ARGMAX] = {ARG_ALL("argmax")},
+    [AT_STD_ARGMIN] = {ARG_ALL("argmin")},
+    [AT_STD_ARGMAX_ROWS] = {ARG_ROWS("argmax_rows", "argmax", ARGMAX_COLS)},
+    [AT_STD_ARGMIN_ROWS] = {ARG_ROWS("argmin_rows", "argmin", ARGMIN_COLS)},
+    [AT_STD_ARGMAX_COLS] = {FOLD_COLS("argmax_cols", "argmax", "i64", 0),
+                            .out = AT_I64},
+    [AT_STD_ARGMIN_COLS] = {FOLD_COLS("argmin_cols", "argmin", "i64", 0),
+                            .out = AT_I64},
     [AT_STD_GEMM] = {GEMM("gemm", "")},
     [AT_STD_GEMM_TA] = {GEMM("gemm_ta", " trans_a")},
     [AT_STD_GEMM_TB] = {GEMM("gemm_tb", " trans_b")},
@@ -746,12 +816,28 @@ static void last_axis(const at_tensor *t, size_t *rows, size_t *cols)
         *rows *= (size_t)t->shape[i];
 }
 
+/* The launch shape (and the launches, *batch) of a prepared op. */
 static void launch_shape(const stdop *d, const at_tensor *in,
-                         const at_stdop_params *prm, size_t *rows, size_t *cols)
+                         const at_stdop_params *prm, size_t *rows, size_t *cols,
+                         size_t *batch)
 {
+    int ax = 0;
+    *batch = 1;
     switch (d->geom) {
         case LAST_AXIS:
             last_axis(&in[0], rows, cols);
+            return;
+        case AXIS_ROWS:
+        case AXIS_COLS:
+            normal_axis(&in[0], prm->axis, &ax); /* prepared: in range */
+            *batch = extent(&in[0], 0, ax);
+            *rows = extent(&in[0], ax, ax + 1);
+            *cols = extent(&in[0], ax + 1, in[0].ndim);
+            if (d->geom == AXIS_ROWS) {
+                *cols = *rows;
+                *rows = *batch;
+                *batch = 1;
+            }
             return;
         case MATMUL:
             *rows = (size_t)prm->m;
@@ -764,6 +850,27 @@ static void launch_shape(const stdop *d, const at_tensor *in,
     }
 }
 
+/* batch launches of rows x cols, each on the next rows * cols elements of
+ * args[0] and the next cols of args[1]. */
+static at_status run_batches(at_executor *ex, const at_program *p, size_t rows,
+                             size_t cols, size_t batch, at_arg *args,
+                             at_error *err)
+{
+    size_t in_step = rows * cols * at_dtype_size(args[0].dtype),
+           out_step = cols * at_dtype_size(args[1].dtype);
+    args[0].numel = rows * cols;
+    args[1].numel = cols;
+    for (size_t b = 0; b < batch; b++) {
+        at_status st =
+            at_launch_validated(ex, p, rows, cols, args, 2, NULL, err);
+        if (st)
+            return st;
+        args[0].data = (char *)args[0].data + in_step;
+        args[1].data = (char *)args[1].data + out_step;
+    }
+    return AT_OK;
+}
+
 /* Launch a prepared op: in, prm and out have passed at_stdop_prepare, so
  * the kernel's own argument checks would only repeat them. */
 static at_status run_prepared(at_executor *ex, at_stdop op, const at_tensor *in,
@@ -773,12 +880,18 @@ static at_status run_prepared(at_executor *ex, at_stdop op, const at_tensor *in,
     const stdop *d = &ops[op];
     const at_program *p;
     at_status st;
+    int ax;
+    if (d->geom == AXIS_ROWS && !normal_axis(&in[0], prm->axis, &ax)
+        && extent(&in[0], ax + 1, in[0].ndim) != 1)
+        d = &ops[op = d->over_rows];
     if ((st = at_executor_program(ex, &kernels, (int)op, &p, err)))
         return st;
     at_arg args[5];
-    size_t nargs = launch_args(d, in, prm, out, args), rows, cols;
-    launch_shape(d, in, prm, &rows, &cols);
+    size_t nargs = launch_args(d, in, prm, out, args), rows, cols, batch;
+    launch_shape(d, in, prm, &rows, &cols, &batch);
     at_launch_diag diag;
+    if (batch != 1) /* AXIS_COLS: x and out, a launch's part of each */
+        return run_batches(ex, p, rows, cols, batch, args, err);
     st = at_launch_validated(ex, p, rows, cols, args, nargs, &diag, err);
     if (st == AT_E_INDEX && d->index_error)
         return d->index_error(in, cols, &diag, err);

@@ -543,6 +543,92 @@ static void test_program_cache(at_executor *ex)
     at_executor_destroy(other);
 }
 
+/* Reductions over one axis through the C API: an axis with a later axis
+ * above 1 runs the *_COLS kernel once per leading index (exact on small
+ * integers, argmax the first of tied maxima), an axis with only 1s after it
+ * a row reduction, keepdims keeps the axis as 1, an axis out of range is
+ * AT_E_INDEX naming the op (as hg.ops names it), the axis and the shape;
+ * the column kernels compile to the axis intrinsic. */
+static void test_axis_reductions(at_executor *ex)
+{
+    enum {
+        A = 3,
+        R = 37,
+        C = 21
+    };
+    static float x[A * R * C];
+    for (int i = 0; i < A * R * C; i++)
+        x[i] = (float)((i * 7) % 11) - 5.0f;
+    at_tensor in = vec(x, A * R * C);
+    in.ndim = 3;
+    in.shape[0] = A;
+    in.shape[1] = R;
+    in.shape[2] = C;
+    at_stdop_params prm;
+    memset(&prm, 0, sizeof prm);
+    prm.axis = -2;
+    at_error err;
+    at_tensor out;
+    CHECK(at_stdop_run_new(ex, AT_STD_SUM_ROWS, &in, 1, &prm, &out, &err)
+          == AT_OK);
+    CHECK(out.ndim == 2 && out.shape[0] == A && out.shape[1] == C);
+    int exact = 1;
+    for (int a = 0; a < A; a++)
+        for (int c = 0; c < C; c++) {
+            float s = 0;
+            for (int r = 0; r < R; r++)
+                s += x[(a * R + r) * C + c];
+            exact &= ((float *)out.data)[a * C + c] == s;
+        }
+    CHECK(exact);
+    at_pool_free(at_executor_pool(ex), out.data);
+
+    prm.keepdims = 1;
+    CHECK(at_stdop_run_new(ex, AT_STD_ARGMAX_ROWS, &in, 1, &prm, &out, &err)
+          == AT_OK);
+    CHECK(out.dtype == AT_I64 && out.ndim == 3 && out.shape[1] == 1);
+    exact = 1;
+    for (int a = 0; a < A; a++)
+        for (int c = 0; c < C; c++) {
+            int best = 0;
+            for (int r = 1; r < R; r++)
+                if (x[(a * R + r) * C + c] > x[(a * R + best) * C + c])
+                    best = r;
+            exact &= ((int64_t *)out.data)[a * C + c] == best;
+        }
+    CHECK(exact);
+    at_pool_free(at_executor_pool(ex), out.data);
+
+    in.shape[2] = 1; /* (A, R*C, 1): a row reduction of (A, R*C) */
+    in.shape[1] = R * C;
+    prm.axis = 1;
+    prm.keepdims = 0;
+    CHECK(at_stdop_run_new(ex, AT_STD_MAX_ROWS, &in, 1, &prm, &out, &err)
+          == AT_OK);
+    CHECK(out.ndim == 2 && out.shape[0] == A && out.shape[1] == 1);
+    CHECK(((float *)out.data)[0] == 5.0f);
+    at_pool_free(at_executor_pool(ex), out.data);
+
+    prm.axis = 3;
+    CHECK(at_stdop_run_new(ex, AT_STD_MEAN_ROWS, &in, 1, &prm, &out, &err)
+          == AT_E_INDEX);
+    CHECK(strncmp(err.msg,
+                  "mean: axis 3 is out of range for shape (3, "
+                  "777, 1)",
+                  50)
+          == 0);
+
+    at_kernel *k;
+    at_program *p;
+    char text[512];
+    CHECK(at_stdop_kernel(AT_STD_MEAN_COLS, &k, &err) == AT_OK);
+    CHECK(at_compile(ex, k, &p, &err) == AT_OK);
+    at_program_print(p, text, sizeof text);
+    CHECK(strstr(text, "mode axis") != NULL);
+    at_program_free(p);
+    at_kernel_free(k);
+}
+
 int main(void)
 {
     int levels = 0;
@@ -570,6 +656,7 @@ int main(void)
         test_typed_placement(ex);
         test_cost(ex);
         test_program_cache(ex);
+        test_axis_reductions(ex);
         at_executor_destroy(ex);
         printf("%s: %s\n", at_isa_name((at_isa)isa),
                n_fail == before ? "ok" : "FAILED");
