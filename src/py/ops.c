@@ -144,21 +144,24 @@ static PyObject *dispatch_other(const char *fn, PyObject *const *args,
 {
     if (!PyErr_ExceptionMatches(PyExc_TypeError))
         return NULL;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     PyObject *handler = NULL;
     for (Py_ssize_t i = 0; i < nargs + nkw && handler == NULL; i++) {
-        PyObject *attr = PyObject_GetAttrString((PyObject *)Py_TYPE(args[i]),
-                                                "__hg_function__");
-        if (attr == NULL && !PyErr_ExceptionMatches(PyExc_AttributeError))
-            return NULL;
-        handler = attr;
+        handler = PyObject_GetAttrString((PyObject *)Py_TYPE(args[i]),
+                                         "__hg_function__");
+        if (handler == NULL && !PyErr_ExceptionMatches(PyExc_AttributeError))
+            break;
+        PyErr_Clear();
     }
     if (handler == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_AttributeError))
-            PyErr_Clear();
-        return NULL; /* the op's TypeError is still set */
+        PyErr_Restore(et, ev, tb); /* the op's own TypeError */
+        return NULL;
     }
-    PyErr_Clear();
+    Py_XDECREF(et);
+    Py_XDECREF(ev);
+    Py_XDECREF(tb);
     PyObject *tuple = PyTuple_New(nargs), *kw = PyDict_New(), *res = NULL;
     if (tuple != NULL && kw != NULL) {
         for (Py_ssize_t i = 0; i < nargs; i++)
