@@ -824,7 +824,24 @@ def _kname(fname):
 
 
 class _Entry:
-    __slots__ = ("plan", "out_shapes", "single")
+    __slots__ = ("plan", "out_shapes", "single", "allocs", "steps")
+
+    def prepare(self):
+        """What a call does, precomputed: the results to allocate (shape, and
+        the dtype unless float32) and per launch its kernel, rows, cols and
+        where each argument comes from (0 the call's arguments, 1 the
+        results, 2 the temporaries, 3 a value held here)."""
+        self.allocs = [(s, None if d == _F32 else d) for s, d in self.out_shapes]
+        code = {"arg": 0, "scalar": 0, "out": 1, "temp": 2}
+        self.steps = [
+            (
+                L.kernel,
+                tuple((code.get(loc[0], 3), loc[1]) for loc in L.args),
+                L.rows,
+                L.cols,
+            )
+            for L in self.plan.launches
+        ]
 
 
 class JitFunction:
@@ -940,6 +957,7 @@ class JitFunction:
         entry.plan = _Plan(self.fname, tr, arg_nodes, outputs, out_alias, nscalars)
         entry.out_shapes = [(n.shape, n.dtype) for n in outputs]
         entry.single = single
+        entry.prepare()
         return entry
 
     def _entry(self, args, out):
@@ -957,10 +975,10 @@ class JitFunction:
 
     def __call__(self, *args, out=None):
         entry, ex = self._entry(args, out)
-        outs = out if isinstance(out, tuple) else ((out,) if out is not None else None)
-        if outs is None:
-            outs = [ex.empty(shape, dtype) for shape, dtype in entry.out_shapes]
+        if out is None:
+            outs = [ex.empty(s) if d is None else ex.empty(s, d) for s, d in entry.allocs]
         else:
+            outs = out if isinstance(out, tuple) else (out,)
             for o, (shape, dtype) in zip(outs, entry.out_shapes, strict=True):
                 if o.shape != shape or o.dtype != dtype:
                     raise _fail(
@@ -968,25 +986,16 @@ class JitFunction:
                         self.fname,
                         f"out buffer of shape {o.shape} "
                         f"({o.dtype}) for a result of shape {shape} ({dtype})",
-                        _user_frame(),
                     )
-        plan = entry.plan
-        temps = [ex.empty(shape) for shape in plan.temps]
-        for L in plan.launches:
-            vals = []
-            for loc in L.args:
-                k = loc[0]
-                if k == "arg" or k == "scalar":
-                    vals.append(args[loc[1]])
-                elif k == "out":
-                    vals.append(outs[loc[1]])
-                elif k == "temp":
-                    vals.append(temps[loc[1]])
-                elif k == "cap":
-                    vals.append(loc[1])
-                else:
-                    vals.append(loc[1])
-            ex.launch(L.kernel, *vals, rows=L.rows, cols=L.cols)
+        temps = entry.plan.temps
+        pools = (args, outs, [ex.empty(s) for s in temps] if temps else None, None)
+        for kernel, spec, rows, cols in entry.steps:
+            ex.launch(
+                kernel,
+                *[pools[w][i] if w < 3 else i for w, i in spec],
+                rows=rows,
+                cols=cols,
+            )
         if out is not None:
             return out
         return outs[0] if entry.single else tuple(outs)
