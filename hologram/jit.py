@@ -73,8 +73,6 @@ class _Node:
         )
 
 
-_UNARY = ("neg", "abs", "relu", "sigmoid", "tanh", "exp", "log", "sqrt", "erf", "log1p", "expm1")
-_ARITH = ("add", "sub", "mul", "div", "pow", "min", "max")
 _COMPARE = ("lt", "le", "gt", "ge", "eq", "ne")
 # hg.ops functions that are one IR op over one operand
 _OPS_UNARY = ("neg", "abs", "relu", "sigmoid", "tanh", "exp", "log", "sqrt")
@@ -537,10 +535,6 @@ class _Tracer:
 # ---- cutting the graph into launches and emitting IR -------------------------------------------
 
 
-def _is_uniform(n, level):
-    return level[n.id] == "u"
-
-
 def _plan(nodes, outputs, fname):
     """Stages (launches) for the nodes reachable from outputs.  Returns
     (order, stage, level) where level is 'u' (uniform), 'r' (row) or 'e'
@@ -576,9 +570,12 @@ def _plan(nodes, outputs, fname):
             lv = "r"
         elif n.op.endswith(".all"):
             lv = "u"
+        # a whole-launch reduction's result meets element or row values
+        # (a one-element input may be an element load) in the next launch
+        elem = lv != "u" or any(a.op == "input" for a in n.args)
         s = 0
         for a in n.args:
-            cut = a.op == "gemm" or (post[a.id] and lv != "u")
+            cut = a.op == "gemm" or (post[a.id] and elem)
             s = max(s, stage[a.id] + cut)
         stage[n.id], level[n.id] = s, lv
         post[n.id] = n.op.endswith(".all") or any(post[a.id] and stage[a.id] == s for a in n.args)
@@ -598,13 +595,13 @@ def _fmt(v):
 
 
 class _Launch:
-    __slots__ = ("kernel", "text", "args", "rows", "cols", "gemm")
+    __slots__ = ("kernel", "text", "args", "rows", "cols")
 
 
 class _Plan:
     """The launches of one signature and how to fill their arguments."""
 
-    def __init__(self, fname, tracer, arg_nodes, outputs, out_alias, nscalars):
+    def __init__(self, fname, tracer, arg_nodes, outputs, out_alias):
         self.fname = fname
         order, stage, level = _plan(tracer.nodes, outputs, fname)
         nstages = max(stage[n.id] for n in order) + 1 if order else 1
@@ -664,7 +661,7 @@ class _Plan:
                 )
                 L.kernel = _core.Kernel(L.text)
                 L.args = [home[a.id], home[b.id], home[g.id], ("int", g.imm)]
-                L.rows, L.cols, L.gemm = g.shape[0], g.shape[1], True
+                L.rows, L.cols = g.shape[0], g.shape[1]
                 self.launches.append(L)
                 self.texts.append(L.text)
             members = [n for n in members if n.op != "gemm"]
@@ -793,7 +790,7 @@ class _Plan:
         text = f"kernel {_kname(fname)}_{s}({', '.join(decls)}) {{\n"
         text += "".join(f"  {line}\n" for line in body) + "}\n"
         L = _Launch()
-        L.text, L.args, L.rows, L.cols, L.gemm = text, fill, rows, cols, False
+        L.text, L.args, L.rows, L.cols = text, fill, rows, cols
         try:
             L.kernel = _core.Kernel(text)
         except ValueError as e:
@@ -910,7 +907,7 @@ class JitFunction:
 
     def _trace(self, args, ex, alias, nouts_given):
         tr = _Tracer(self.fname, ex)
-        targs, arg_nodes, nscalars = [], [], 0
+        targs, arg_nodes = [], []
         for i, a in enumerate(args):
             if isinstance(a, _core.Buffer):
                 n = tr.node("input", (), a.shape, a.dtype, imm=("arg", i))
@@ -919,7 +916,6 @@ class JitFunction:
             else:
                 n = tr.node("scalar", (), (), imm=i)
                 arg_nodes.append(None)
-                nscalars += 1
                 targs.append(Traced(n, tr))
         self.traces += 1
         res = self.fn(*targs)
@@ -954,7 +950,7 @@ class JitFunction:
                 outputs[i] = tr.node("mul", (n, tr.const(1.0)), n.shape)
             seen.add(outputs[i].id)
         entry = _Entry()
-        entry.plan = _Plan(self.fname, tr, arg_nodes, outputs, out_alias, nscalars)
+        entry.plan = _Plan(self.fname, tr, arg_nodes, outputs, out_alias)
         entry.out_shapes = [(n.shape, n.dtype) for n in outputs]
         entry.single = single
         entry.prepare()

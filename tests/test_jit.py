@@ -493,3 +493,19 @@ def test_every_isa_level(isa):
         got = f(*[ex.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args])
         want = f(*[base.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args])
         np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_compare_where_and_one_element(ex, rng):
+    x = _f32(rng, 5, 8)
+    xb = ex.from_numpy(x)
+    f = hg.jit(lambda x, s: (hg.ops.where(x > s, x, s * x), x > s))
+    y, mask = f(xb, 0.25)
+    assert mask.dtype == np.bool_
+    assert np.array_equal(mask.to_numpy(), x > np.float32(0.25))
+    assert_bitwise(y.to_numpy(), np.where(x > 0.25, x, np.float32(0.25) * x))
+    assert _kernels(f.ir(xb, 0.25)) == 1
+    one = ex.from_numpy(np.array([3.0], np.float32))
+    g = hg.jit(lambda x: x - hg.ops.sum(x))
+    assert_bitwise(g(one).to_numpy(), np.zeros(1, np.float32))
+    x64 = x.astype(np.float64)
+    assert_f32_close(g(xb).to_numpy(), x64 - x64.sum(), (t(x) - t(x).sum()).numpy(), atol=1e-5)
