@@ -155,67 +155,12 @@ class Traced:
             "jitted function does not have while it is traced",
         )
 
-    def __bool__(self):
-        self._no("Python control flow (bool())")
-
-    def item(self):
-        self._no(".item()")
-
-    def to_numpy(self):
-        self._no(".to_numpy()")
-
-    def __array__(self, *args, **kwargs):
-        self._no("np.asarray (__array__)")
-
-    def __float__(self):
-        self._no("float()")
-
-    def __int__(self):
-        self._no("int()")
-
-    def __index__(self):
-        self._no("an index (__index__)")
-
-    def __len__(self):
-        self._no("len()")
-
-    def __iter__(self):
-        self._no("iteration")
-
     __hash__ = object.__hash__
-
-    # arithmetic
-    def __add__(self, o):
-        return self._t.binary("add", self, o)
-
-    def __radd__(self, o):
-        return self._t.binary("add", o, self)
-
-    def __sub__(self, o):
-        return self._t.binary("sub", self, o)
-
-    def __rsub__(self, o):
-        return self._t.binary("sub", o, self)
-
-    def __mul__(self, o):
-        return self._t.binary("mul", self, o)
-
-    def __rmul__(self, o):
-        return self._t.binary("mul", o, self)
-
-    def __truediv__(self, o):
-        return self._t.binary("div", self, o)
-
-    def __rtruediv__(self, o):
-        return self._t.binary("div", o, self)
 
     def __pow__(self, o, mod=None):
         if mod is not None:
             raise self._t.error(TypeError, "pow() with a modulus is not supported")
         return self._t.binary("pow", self, o)
-
-    def __rpow__(self, o):
-        return self._t.binary("pow", o, self)
 
     def __matmul__(self, o):
         return self._t.matmul(self, o)
@@ -232,29 +177,51 @@ class Traced:
     def __pos__(self):
         return self
 
-    def __lt__(self, o):
-        return self._t.binary("lt", self, o)
-
-    def __le__(self, o):
-        return self._t.binary("le", self, o)
-
-    def __gt__(self, o):
-        return self._t.binary("gt", self, o)
-
-    def __ge__(self, o):
-        return self._t.binary("ge", self, o)
-
-    def __eq__(self, o):
-        return self._t.binary("eq", self, o)
-
-    def __ne__(self, o):
-        return self._t.binary("ne", self, o)
-
     @staticmethod
     def __hg_function__(name, args, kwargs):
         """An ``hg.ops`` function called with a Traced argument."""
         tracer = next(a._t for a in (*args, *kwargs.values()) if isinstance(a, Traced))
         return tracer.op(name, args, kwargs)
+
+
+def _install_methods():
+    """Traced's operators (each records one node) and its refusals (each
+    needs the contents a traced value does not have)."""
+
+    def forward(op):
+        return lambda self, o: self._t.binary(op, self, o)
+
+    def reflected(op):
+        return lambda self, o: self._t.binary(op, o, self)
+
+    for name, op in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv", "div")):
+        setattr(Traced, f"__{name}__", forward(op))
+        setattr(Traced, f"__r{name}__", reflected(op))
+    Traced.__rpow__ = reflected("pow")
+    for op in ("lt", "le", "gt", "ge", "eq", "ne"):
+        setattr(Traced, f"__{op}__", forward(op))
+
+    def refuse(what):
+        def method(self, *args, **kwargs):
+            self._no(what)
+
+        return method
+
+    for name, what in (
+        ("__bool__", "Python control flow (bool())"),
+        ("item", ".item()"),
+        ("to_numpy", ".to_numpy()"),
+        ("__array__", "np.asarray (__array__)"),
+        ("__float__", "float()"),
+        ("__int__", "int()"),
+        ("__index__", "an index (__index__)"),
+        ("__len__", "len()"),
+        ("__iter__", "iteration"),
+    ):
+        setattr(Traced, name, refuse(what))
+
+
+_install_methods()
 
 
 class _Tracer:
@@ -855,49 +822,28 @@ class JitFunction:
         return (jit, (self.fn,))
 
     def _key(self, args, out):
+        """The signature of a call, and the executor of its buffers."""
         key = []
         ex = None
-        for a in args:
+        outs = () if out is None else out if isinstance(out, tuple) else (out,)
+        for i, a in enumerate((*args, *outs)):
             if isinstance(a, _core.Buffer):
                 if ex is None:
                     ex = a.executor
                 elif a.executor is not ex:
-                    raise _fail(
-                        ValueError,
-                        self.fname,
-                        "buffers belong to different executors",
-                        _user_frame(),
-                    )
+                    raise _fail(ValueError, self.fname, "buffers belong to different executors")
                 key.append((a.shape, a.dtype.char))
-            elif isinstance(a, (bool, int, float)):
+            elif i < len(args) and isinstance(a, (bool, int, float)):
                 key.append(float)
             else:
-                raise _fail(
-                    TypeError,
-                    self.fname,
-                    f"arguments must be hologram.Buffer or Python numbers, got {type(a).__name__}",
-                    _user_frame(),
+                what = (
+                    "arguments must be hologram.Buffer or Python numbers"
+                    if i < len(args)
+                    else "out must be a Buffer or a tuple of Buffers"
                 )
+                raise _fail(TypeError, self.fname, f"{what}, got {type(a).__name__}")
         alias = ()
         if out is not None:
-            outs = out if isinstance(out, tuple) else (out,)
-            for o in outs:
-                if not isinstance(o, _core.Buffer):
-                    raise _fail(
-                        TypeError,
-                        self.fname,
-                        "out must be a Buffer or a tuple of Buffers",
-                        _user_frame(),
-                    )
-                if ex is None:
-                    ex = o.executor
-                elif o.executor is not ex:
-                    raise _fail(
-                        ValueError,
-                        self.fname,
-                        "buffers belong to different executors",
-                        _user_frame(),
-                    )
             alias = tuple(next((i for i, a in enumerate(args) if a is o), -1) for o in outs) + (
                 isinstance(out, tuple),
             )
