@@ -509,3 +509,13 @@ def test_compare_where_and_one_element(ex, rng):
     assert_bitwise(g(one).to_numpy(), np.zeros(1, np.float32))
     x64 = x.astype(np.float64)
     assert_f32_close(g(xb).to_numpy(), x64 - x64.sum(), (t(x) - t(x).sum()).numpy(), atol=1e-5)
+
+
+def test_pickles_by_its_function(ex, rng):
+    import pickle
+
+    f = hg.jit(gelu_tanh)
+    g = pickle.loads(pickle.dumps(f))
+    assert g is not f and g.fn is gelu_tanh and g.cache_info()["traces"] == 0
+    x = ex.from_numpy(_f32(rng, 100))
+    assert_bitwise(g(x).to_numpy(), f(x).to_numpy())
