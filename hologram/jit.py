@@ -570,6 +570,7 @@ class _Plan:
 
     def __init__(self, fname, tracer, arg_nodes, outputs, out_alias):
         self.fname = fname
+        self.first_buffer = next((i for i, n in enumerate(arg_nodes) if n is not None), -1)
         order, stage, level = _plan(tracer.nodes, outputs, fname)
         nstages = max(stage[n.id] for n in order) + 1 if order else 1
         # nodes read in a later stage than their own are materialised
@@ -787,8 +788,11 @@ def _kname(fname):
 # ---- the jitted function -------------------------------------------------------------------------
 
 
+_NUMBER = {bool: float, int: float, float: float}
+
+
 class _Entry:
-    __slots__ = ("plan", "out_shapes", "single", "allocs", "steps")
+    __slots__ = ("plan", "out_shapes", "single", "allocs", "steps", "run")
 
     def prepare(self):
         """What a call does, precomputed: the results to allocate (shape, and
@@ -806,6 +810,26 @@ class _Entry:
             )
             for L in self.plan.launches
         ]
+        self.run = self._one_launch()
+
+    def _one_launch(self):
+        """A cached call of one launch into one new float32 result, as one
+        closure (the common case), or None."""
+        if len(self.steps) != 1 or self.plan.temps or len(self.allocs) != 1:
+            return None
+        kernel, spec, rows, cols = self.steps[0]
+        shape, dtype = self.allocs[0]
+        first = self.plan.first_buffer
+        if dtype is not None or first < 0 or any(w not in (0, 1) for w, _ in spec):
+            return None
+
+        def run(args):
+            ex = args[first].executor
+            o = ex.empty(shape)
+            ex.launch(kernel, *[args[i] if w == 0 else o for w, i in spec], rows=rows, cols=cols)
+            return o
+
+        return run
 
 
 class JitFunction:
@@ -832,7 +856,7 @@ class JitFunction:
                     ex = a.executor
                 elif a.executor is not ex:
                     raise _fail(ValueError, self.fname, "buffers belong to different executors")
-                key.append((a.shape, a.dtype.char))
+                key.append((a.shape, a.dtype.char, id(ex)))
             elif i < len(args) and isinstance(a, (bool, int, float)):
                 key.append(float)
             else:
@@ -849,7 +873,7 @@ class JitFunction:
             )
         if ex is None:
             raise _fail(TypeError, self.fname, "needs at least one Buffer argument", _user_frame())
-        return tuple(key) + (alias,), ex
+        return tuple(key) + ((alias,) if out is not None else ()), ex
 
     def _trace(self, args, ex, alias, nouts_given):
         tr = _Tracer(self.fname, ex)
@@ -907,7 +931,7 @@ class JitFunction:
         entry = self.cache.get(key)
         if entry is None:
             nouts = None if out is None else (len(out) if isinstance(out, tuple) else 1)
-            entry = self._trace(args, ex, key[-1], nouts)
+            entry = self._trace(args, ex, key[-1] if out is not None else (), nouts)
             self.cache[key] = entry
             if len(self.cache) > CACHE_SIZE:
                 self.cache.popitem(last=False)
@@ -916,7 +940,30 @@ class JitFunction:
         return entry, ex
 
     def __call__(self, *args, out=None):
+        if out is None:
+            # the signature as _key writes it, without its checks: a cached
+            # one was checked when it was traced (one executor: its id)
+            try:
+                key = tuple(
+                    [
+                        (a.shape, a.dtype.char, id(a.executor))
+                        if type(a) is _core.Buffer
+                        else _NUMBER[type(a)]
+                        for a in args
+                    ]
+                )
+            except KeyError:
+                key = None
+            entry = self.cache.get(key)
+            if entry is not None:
+                self.cache.move_to_end(key)
+                if entry.run is not None:
+                    return entry.run(args)
+                return self._run(entry, args[entry.plan.first_buffer].executor, args, None)
         entry, ex = self._entry(args, out)
+        return self._run(entry, ex, args, out)
+
+    def _run(self, entry, ex, args, out):
         if out is None:
             outs = [ex.empty(s) if d is None else ex.empty(s, d) for s, d in entry.allocs]
         else:
