@@ -14,6 +14,7 @@ array([0., 2., 4., 6.], dtype=float32)
 
 from . import ops
 from ._core import Buffer, Executor, Kernel, __version__, cpu_info
+from .jit import jit
 
 __all__ = [
     "__version__",
@@ -22,4 +23,5 @@ __all__ = [
     "Kernel",
     "cpu_info",
     "ops",
+    "jit",
 ]

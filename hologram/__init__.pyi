@@ -1,7 +1,17 @@
 """Type stubs for the hologram package (Hologram Atlas)."""
 
-from collections.abc import Sequence
-from typing import Any, Literal, Protocol, SupportsIndex, TypedDict, final
+from collections.abc import Callable, Sequence
+from typing import (
+    Any,
+    Generic,
+    Literal,
+    ParamSpec,
+    Protocol,
+    SupportsIndex,
+    TypedDict,
+    final,
+    overload,
+)
 
 import numpy as np
 import numpy.typing as npt
@@ -9,7 +19,7 @@ import numpy.typing as npt
 from . import ops as ops
 
 __version__: str
-__all__ = ["__version__", "Executor", "Buffer", "Kernel", "cpu_info", "ops"]
+__all__ = ["__version__", "Executor", "Buffer", "Kernel", "cpu_info", "ops", "jit"]
 
 _IsaName = Literal["baseline", "avx2", "avx512", "neon"]
 _StoresName = Literal["auto", "cached", "streamed"]
@@ -146,3 +156,33 @@ class Kernel:
 
 # What an operator of Buffer accepts as its other operand.
 _Operand = Buffer | float | int
+
+# ---- hg.jit (hologram/jit.py) ----------------------------------------------------------------
+
+_P = ParamSpec("_P")
+
+class _CacheInfo(TypedDict):
+    traces: int
+    size: int
+    maxsize: int
+
+class JitFunction(Generic[_P]):
+    """A function traced into fused IR kernels once per signature."""
+
+    fn: Callable[_P, Any]
+    def __call__(
+        self, *args: Buffer | float | int, out: Buffer | tuple[Buffer, ...] | None = None
+    ) -> Buffer | tuple[Buffer, ...]: ...
+    def ir(
+        self, *args: Buffer | float | int, out: Buffer | tuple[Buffer, ...] | None = None
+    ) -> str: ...
+    def cache_info(self) -> _CacheInfo: ...
+
+class _Jit(Protocol):
+    CACHE_SIZE: int
+    @overload
+    def __call__(self, fn: Callable[_P, Any]) -> JitFunction[_P]: ...
+    @overload
+    def __call__(self, fn: None = None) -> _Jit: ...
+
+jit: _Jit

@@ -62,8 +62,12 @@
  *  - a kernel with `gemm` contains nothing else, and gemm's flags are
  *    AT_GEMM_TRANS_A and AT_GEMM_TRANS_B only;
  *  - a buffer param is stored at most once, is not gathered from if it is
- *    stored, is not loaded if it is stored, and is accessed one way only
- *    (element, row or column index, or index 0);
+ *    stored, and is accessed one way only (element, row or column index,
+ *    or index 0);
+ *  - a stored buffer is loaded only by `load` with an element-level store
+ *    (an in-place update, each element rewritten at its own index), and
+ *    every read of its loaded values comes before the store, in
+ *    instruction order and in phase (row reductions passed on the way);
  *  - a launch gives a `load.col` buffer exactly `cols` elements (a `load`
  *    buffer rows*cols, a `load.row` buffer rows).
  *

@@ -734,13 +734,82 @@ static at_status verify_axis_reduction(const at_kernel *k, at_error *err)
 }
 
 /* The rules about the kernel as a whole, once every instruction passed. */
+/* A buffer both loaded and stored is updated in place: set_role has
+ * already made it read with `load` only and stored at the element index
+ * (every element rewritten at its own index).  Every read of a value loaded
+ * from it must come before its store, in instruction order and in phase
+ * (the lowering runs the users of a row reduction one phase after its
+ * operand, and writes the stored value in that value's phase), so that no
+ * element is overwritten before its last read. */
+static int operands_phase(const int *phase, const at_instr *in)
+{
+    int ph = 0;
+    for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
+        if (in->operands[j] != AT_NO_VALUE && phase[in->operands[j]] > ph)
+            ph = phase[in->operands[j]];
+    return ph;
+}
+
+/* Whether instruction in reads a value loaded from param p (from[v] is the
+ * loaded param + 1, or 0). */
+static int reads_param(const int *from, const at_instr *in, int p)
+{
+    for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
+        if (in->operands[j] != AT_NO_VALUE && from[in->operands[j]] == p + 1)
+            return 1;
+    return 0;
+}
+
+static at_status check_in_place(const at_kernel *k, at_error *err)
+{
+    size_t nv = (size_t)(k->nvalues ? k->nvalues : 1);
+    int *phase = calloc(nv, sizeof *phase), *from = calloc(nv, sizeof *from);
+    at_status st = AT_OK;
+    if (!phase || !from)
+        st = at_error_set(err, AT_E_NOMEM, "kernel '%s': out of memory",
+                          k->name);
+    for (int i = 0; i < k->ninstrs && st == AT_OK; i++) {
+        const at_instr *in = &k->instrs[i];
+        if (in->result == AT_NO_VALUE)
+            continue;
+        phase[in->result] = operands_phase(phase, in)
+                            + (in->op >= AT_IR_REDUCE_SUM_ROW
+                               && in->op <= AT_IR_REDUCE_MIN_ROW);
+        if (in->op == AT_IR_LOAD && k->stored[in->param])
+            from[in->result] = in->param + 1;
+    }
+    for (int s = 0; s < k->ninstrs && st == AT_OK; s++) {
+        const at_instr *so = &k->instrs[s];
+        if (so->op != AT_IR_STORE || so->operands[0] == AT_NO_VALUE)
+            continue;
+        int ph = operands_phase(phase, so);
+        for (int r = 0; r < k->ninstrs && st == AT_OK; r++) {
+            const at_instr *in = &k->instrs[r];
+            if (r == s || !reads_param(from, in, so->param))
+                continue;
+            if (r > s)
+                st = vfail(err, k, r,
+                           "buffer '%s' is read after its in-place store "
+                           "(instruction %d)",
+                           k->params[so->param].name, s);
+            else if (operands_phase(phase, in) > ph)
+                st = vfail(err, k, s,
+                           "buffer '%s' is stored in place before its read "
+                           "by instruction %d, which runs in a later phase",
+                           k->params[so->param].name, r);
+        }
+    }
+    free(phase);
+    free(from);
+    return st;
+}
+
 static at_status verify_kernel_rules(const at_kernel *k,
                                      const verify_seen *seen, at_error *err)
 {
     for (int i = 0; i < k->ninstrs; i++) {
         const at_instr *in = &k->instrs[i];
-        if ((in->op == AT_IR_LOAD || in->op == AT_IR_LOAD_ROW
-             || in->op == AT_IR_LOAD_COL)
+        if ((in->op == AT_IR_LOAD_ROW || in->op == AT_IR_LOAD_COL)
             && k->stored[in->param])
             return vfail(err, k, i,
                          "buffer '%s' is both stored and loaded; write to a "
@@ -753,6 +822,9 @@ static at_status verify_kernel_rules(const at_kernel *k,
     if (!seen->store)
         return vfail(err, k, -1, "kernel stores nothing");
     at_status st = verify_axis_reduction(k, err);
+    if (st)
+        return st;
+    st = check_in_place(k, err);
     if (st)
         return st;
     for (int p = 0; p < k->nparams; p++)

@@ -158,14 +158,47 @@ static int col_buffer(lowering *L, int P)
     return p->ncolbufs++;
 }
 
+/* Whether param P is also loaded (an in-place update, which the verifier
+ * allows for `load` and an element-level store). */
+static int is_loaded(const at_kernel *k, int P)
+{
+    for (int i = 0; i < k->ninstrs; i++)
+        if (k->instrs[i].op == AT_IR_LOAD && k->instrs[i].param == P)
+            return 1;
+    return 0;
+}
+
+/* Whether writing value v into output P at v's instruction v_def keeps an
+ * in-place update of P correct: no instruction other than v_def (which
+ * reads and writes each element at one index) reads a value loaded from P
+ * after it, in phase and then in order.  Outputs that are not loaded are
+ * always safe. */
+static int forward_safe(const lowering *L, int P, int v_def)
+{
+    const at_kernel *k = L->k;
+    int wph = operand_phase(L, &k->instrs[v_def]);
+    for (int i = 0; i < k->ninstrs; i++) {
+        const at_instr *in = &k->instrs[i];
+        int ph = operand_phase(L, in);
+        if (i == v_def || ph < wph || (ph == wph && i < v_def))
+            continue;
+        for (int j = 0; j < AT_IR_MAX_OPERANDS; j++)
+            for (int d = 0; d < i && in->operands[j] != AT_NO_VALUE; d++)
+                if (k->instrs[d].result == in->operands[j]
+                    && k->instrs[d].op == AT_IR_LOAD && k->instrs[d].param == P)
+                    return 0;
+    }
+    return 1;
+}
+
 /* An elementwise output whose memory can hold value v until the output's
  * own value is written: v would otherwise take a row of scratch.  Writing v
  * into the output's row early puts the output's read-for-ownership under
  * the pass that computes v, instead of a later pass that does little else
  * (softmax's exp pass and its scale pass).  Conditions, for output param P
  * stored with value w:
- *   - P is f32, elementwise, stored (so never read: the verifier refuses a
- *     load or gather of a stored param) and holds no other value;
+ *   - P is f32, elementwise, stored, not loaded (an in-place update) and
+ *     holds no other value;
  *   - v is f32; w is computed in place into P (w is not a load) and its
  *     instruction comes after v's;
  *   - every use of v runs in a phase before w's, or is w's own instruction:
@@ -179,7 +212,7 @@ static int output_home(const lowering *L, at_value v, int v_def)
         return -1;
     for (int P = 0; P < k->nparams; P++) {
         if (L->homed[P] || k->params[P].is_scalar || k->role[P] != AT_ROLE_ELEM
-            || !k->stored[P] || k->params[P].dtype != AT_F32)
+            || !k->stored[P] || k->params[P].dtype != AT_F32 || is_loaded(k, P))
             continue;
         int ok = 1, w_def = -1;
         at_value w = AT_NO_VALUE;
@@ -261,7 +294,9 @@ static void place_values(lowering *L)
             /* read in place by every row */
             L->where[v].kind = wide ? AT_OPD_COL8 : AT_OPD_COL;
             L->where[v].idx = col_buffer(L, in->param);
-        } else if (L->first_store[v] >= 0) {
+        } else if (L->first_store[v] >= 0
+                   && forward_safe(L, L->first_store[v], i))
+        {
             /* store forwarding */
             L->where[v].kind = wide ? AT_OPD_MEM8 : AT_OPD_MEM;
             L->where[v].idx = L->first_store[v];

@@ -132,9 +132,54 @@ static inline int parse_op(hg_state *st, const char *fn, const op_params *ps,
                          ps->npos, ps->nreq, out);
 }
 
+/* The failure path of every op: when it raised TypeError and one of its
+ * arguments' types defines __hg_function__ (the traced values of @hg.jit,
+ * hologram/jit.py), the call goes to type.__hg_function__(name, args,
+ * kwargs) instead, so one Python surface also traces.  Otherwise the op's
+ * own TypeError stands.  A successful op call never gets here. */
+static PyObject *dispatch_other(const char *fn, PyObject *const *args,
+                                Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (!PyErr_ExceptionMatches(PyExc_TypeError))
+        return NULL;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *handler = NULL;
+    for (Py_ssize_t i = 0; i < nargs + nkw && handler == NULL; i++) {
+        handler = PyObject_GetAttrString((PyObject *)Py_TYPE(args[i]),
+                                         "__hg_function__");
+        if (handler == NULL && !PyErr_ExceptionMatches(PyExc_AttributeError))
+            break;
+        PyErr_Clear();
+    }
+    if (handler == NULL) {
+        PyErr_Restore(et, ev, tb); /* the op's own TypeError */
+        return NULL;
+    }
+    Py_XDECREF(et);
+    Py_XDECREF(ev);
+    Py_XDECREF(tb);
+    PyObject *tuple = PyTuple_New(nargs), *kw = PyDict_New(), *res = NULL;
+    if (tuple != NULL && kw != NULL) {
+        for (Py_ssize_t i = 0; i < nargs; i++)
+            PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+        int bad = 0;
+        for (Py_ssize_t i = 0; i < nkw && !bad; i++)
+            bad = PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i),
+                                 args[nargs + i]);
+        if (!bad)
+            res = PyObject_CallFunction(handler, "sOO", fn, tuple, kw);
+    }
+    Py_XDECREF(tuple);
+    Py_XDECREF(kw);
+    Py_DECREF(handler);
+    return res;
+}
+
 /* op_<pyname>, the vectorcall entry point of an HG_OPS entry: parses its
  * arguments against PARAMS, then calls IMPL(state, name, &PARAMS, parsed
- * arguments, the entry's stdlib op(s)). */
+ * arguments, the entry's stdlib op(s)); on failure, dispatch_other. */
 #define OP_ENTRY(pyname, params_text, doc, IMPL, PARAMS, ...)             \
     static PyObject *op_##pyname(PyObject *module, PyObject *const *args, \
                                  Py_ssize_t nargs, PyObject *kwnames)     \
@@ -142,8 +187,11 @@ static inline int parse_op(hg_state *st, const char *fn, const op_params *ps,
         hg_state *st = STATE(module);                                     \
         PyObject *a[OP_MAX_PARAMS];                                       \
         if (parse_op(st, #pyname, &PARAMS, args, nargs, kwnames, a) < 0)  \
-            return NULL;                                                  \
-        return IMPL(st, #pyname, &PARAMS, a, __VA_ARGS__);                \
+            return dispatch_other(#pyname, args, nargs, kwnames);         \
+        PyObject *r = IMPL(st, #pyname, &PARAMS, a, __VA_ARGS__);         \
+        if (r == NULL)                                                    \
+            return dispatch_other(#pyname, args, nargs, kwnames);         \
+        return r;                                                         \
     }
 
 /* ---- ops whose parameters are all input buffers: f(a), f(a, b) ---------- */
