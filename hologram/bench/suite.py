@@ -92,6 +92,10 @@ def _add(a, b):
     return a + b
 
 
+def _cols_inputs(rng, rows, cols=1024):  # sum over axis 0 of (rows, 1024)
+    return (rng.standard_normal((rows, cols), dtype=F32),)
+
+
 def _square(rng, n):  # gemm: two N x N
     return rng.standard_normal((n, n), dtype=F32), rng.standard_normal((n, n), dtype=F32)
 
@@ -152,6 +156,10 @@ def _accumulation_tol(xs):
     """Sums over many float32 terms: different (equally valid) summation orders differ
     by ~eps * sqrt(n) * |terms|, so the absolute tolerance grows with the reduced length."""
     return RTOL, ATOL * max(1.0, math.sqrt(xs[0].size))
+
+
+def _column_sum_tol(xs):
+    return RTOL, ATOL * xs[0].shape[0]  # a column sum of `rows` terms: error ~ eps * rows
 
 
 def _gemm_tol(xs):
@@ -428,6 +436,19 @@ def _build_ops() -> dict[str, Op]:
             hgo.min,
             lambda o, a: torch.amin(a, dim=0, out=o),
         ),
+        # reductions over one axis of a (rows, 1024) buffer
+        Op(
+            "sum_axis0",
+            "reduction",
+            (1024, 4096),
+            (64,),
+            _cols_inputs,
+            lambda x: torch.sum(x, dim=0),
+            lambda x: x.sum(axis=0, dtype=np.float64),
+            lambda x: hgo.sum(x, axis=0),
+            lambda o, x: torch.sum(x, dim=0, out=o),
+            _column_sum_tol,
+        ),
         # linear algebra
         Op(
             "gemm",
@@ -541,7 +562,9 @@ def run_op(
     op = ops()[op] if isinstance(op, str) else op
     rng = np.random.default_rng([seed, zlib.crc32(op.name.encode()), size])
     arrays = op.inputs(rng, size)
-    tensors = [torch.from_numpy(a) for a in arrays]
+    # PyTorch's own memory (64-byte aligned), as torch.randn or a model would give: a tensor
+    # sharing NumPy's memory is only 16-byte aligned, which slows some of PyTorch's kernels
+    tensors = [torch.from_numpy(a).clone() for a in arrays]
     buffers = [executor.from_numpy(a) for a in arrays]
     rec: dict[str, Any] = {
         "operation": op.name,
