@@ -777,13 +777,15 @@ def format_row(rec: dict[str, Any]) -> str:
         f"  Atlas {rec['atlas_median_ms']:9.4f} ms  speedup {s:6.2f}x "
         f"{'(Atlas faster)' if s > 1 else '(PyTorch faster)'}"
     )
-    bw = f"{rec['gbs']:.1f} GB/s, {rec['pct_bandwidth']:.0f}% of bandwidth"
-    rate = (
-        f"{rec['gflops']:.1f} GFLOP/s, {rec['pct_peak']:.0f}% of peak; {bw}"
-        if rec["group"] == "linalg"
-        else bw
-    )
-    line = f"{line}  [{rate.replace('nan% of', 'no')}]"
+
+    def pct(col: str, of: str) -> str:  # empty when the run measured no limits
+        v = rec[col]
+        return "" if v is None or math.isnan(v) else f", {v:.0f}% of {of}"
+
+    rate = f"{rec['gbs']:.1f} GB/s{pct('pct_bandwidth', 'bandwidth')}"
+    if rec["group"] == "linalg":
+        rate = f"{rec['gflops']:.1f} GFLOP/s{pct('pct_peak', 'peak')}; {rate}"
+    line = f"{line}  [{rate}]"
     return line if rec["correct"] else f"{line}  CHECK FAILED: {rec['error']}"
 
 
