@@ -617,6 +617,74 @@ display(gemm_gflops)
 plot_ops([df_gemm])
 
 # %% [markdown]
+# ### 7.2 GEMM at other shapes
+#
+# The shapes inference and attention run: a vector times a matrix (`gemv`, one token through a layer), a
+# matrix times a vector (`matvec`), a few rows of A (`gemm_small_m`, m = 1, 8, 16), a tall-skinny A
+# (`gemm_tall_skinny`), `x @ W.T` with `W` stored `(out, in)` as in `nn.Linear` (`linear`) and a batch of
+# products (`matmul_batched`). Each row's size is A's element count (b·m·k); its `shape` column is A's
+# shape. `gflops` and `gbs` are Atlas's rates (2·b·m·n·k flops; A, B and C moved once each).
+
+
+# %%
+def gemm_sizes(name):
+    """The op table's sizes of a GEMM row (its quick sizes in quick mode)."""
+    op = suite.ops()[name]
+    return list(op.quick if QUICK else op.sizes)
+
+
+RATES = ["operation", "shape", "atlas_median_ms", "speedup", "gflops", "gbs", "intensity"]
+
+# %%
+# PyTorch: torch.matmul(x, W) with x (1, k)        Atlas: hg.ops.gemm(x, W, m=1, n=n, k=k)
+df_gemv = bench("gemv", gemm_sizes("gemv"))
+# PyTorch: torch.mv(A, x) with x (k,)              Atlas: hg.ops.matmul(A, x)
+df_matvec = bench("matvec", gemm_sizes("matvec"))
+# PyTorch: torch.matmul(A, B) with A (m <= 16, k)  Atlas: hg.ops.gemm(A, B, m=m, n=n, k=k)
+df_gemm_small_m = bench("gemm_small_m", gemm_sizes("gemm_small_m"))
+# PyTorch: torch.matmul(A, B) with A (10000, 64)   Atlas: hg.ops.gemm(A, B, m=10000, n=64, k=64)
+df_gemm_tall_skinny = bench("gemm_tall_skinny", gemm_sizes("gemm_tall_skinny"))
+
+# %%
+# PyTorch: torch.nn.functional.linear(x, W)        Atlas: hg.ops.gemm(x, W, ..., trans_b=True)
+df_linear = bench("linear", gemm_sizes("linear"))
+# PyTorch: torch.bmm(A, B), (b, m, k) @ (b, k, n)  Atlas: A @ B (hg.ops.matmul)
+df_matmul_batched = bench("matmul_batched", gemm_sizes("matmul_batched"))
+
+df_gemm_shapes = pd.concat(
+    [
+        df_gemm,
+        df_gemv,
+        df_matvec,
+        df_gemm_small_m,
+        df_gemm_tall_skinny,
+        df_linear,
+        df_matmul_batched,
+    ],
+    ignore_index=True,
+)
+display(df_gemm_shapes[RATES])
+
+# %% [markdown]
+# ### 7.3 The machine's limits
+#
+# `hologram.bench.roofline.measure` times the limits `python -m hologram.bench` prints at its start: the FMA
+# peak (GEMM-measured: the best rate of `hg.ops.gemm` at 1024³, since the extension has no register-only FMA
+# probe; a lower bound of the true peak) and the read (`hg.ops.sum`) and copy (`Buffer.copy`) bandwidths over
+# buffers several times the L3, from one core and from all cores. Every GEMM row's `pct_peak` is its GFLOP/s
+# against the peak; every row's `pct_bandwidth` is its GB/s against the read bandwidth (rows that mostly read)
+# or the copy bandwidth (rows that write a result as large as their inputs). Rows whose data fit in cache pass
+# 100% of the memory bandwidth.
+
+# %%
+from hologram.bench import roofline
+
+limits = roofline.measure(quick=QUICK)
+print("\n".join(roofline.format_limits(limits)))
+df_gemm_shapes = roofline.with_percentages(df_gemm_shapes, limits)
+display(df_gemm_shapes[[*RATES, "pct_peak", "pct_bandwidth"]])
+
+# %% [markdown]
 # ---
 #
 # ## 8. Loss Functions
@@ -668,6 +736,9 @@ all_results = pd.concat(
         df_vector_div,
         df_neg,
         df_abs,
+        df_mul_operator,
+        df_axpb_operator,
+        df_bias_add,
         df_relu,
         df_sigmoid,
         df_tanh,
@@ -682,7 +753,7 @@ all_results = pd.concat(
         df_sum,
         df_max,
         df_min,
-        df_gemm,
+        df_gemm_shapes,  # df_gemm and the rows of section 7.2, in the op table's order
         df_mse,
         df_cross_entropy,
         df_binary_cross_entropy,
@@ -718,6 +789,19 @@ display(summary)
 fig, ax = plt.subplots(figsize=(12, 8))
 plot_speedup(all_results, ax=ax)
 plt.show()
+
+# %% [markdown]
+# ### 9.3.1 Roofline
+#
+# Atlas's GFLOP/s of every row against its arithmetic intensity (nominal flops per byte moved), log-log,
+# under the roofs of section 7.3: the GEMM-measured peak and the read and copy bandwidths.
+
+# %%
+all_results = roofline.with_percentages(all_results, limits)
+fig, ax = plt.subplots(figsize=(10, 6))
+plots.plot_roofline(all_results, limits, ax=ax)
+plt.show()
+display(all_results[["operation", "shape", "gflops", "pct_peak", "gbs", "pct_bandwidth"]])
 
 # %% [markdown]
 # ### 9.4 Performance Heatmap

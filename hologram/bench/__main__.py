@@ -45,9 +45,14 @@ def main(argv=None) -> int:
     ap.add_argument("--ops", default=None, help="comma-separated op names (default: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--list", action="store_true", help="list the ops and their sizes, then exit")
+    ap.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="skip measuring the machine's peak and bandwidths (no percentage columns)",
+    )
     args = ap.parse_args(argv)
 
-    from . import suite
+    from . import roofline, suite
     from .report import write_report
     from .sysinfo import collect_system_info
 
@@ -62,11 +67,20 @@ def main(argv=None) -> int:
     except (KeyError, ValueError) as exc:
         ap.error(str(exc.args[0]) if exc.args else str(exc))
     settings = suite.timing_settings(args.quick, executor.threads)
-    advance, close = _progress(len(rows))
     t0 = time.perf_counter()
+    limits = None if args.no_limits else roofline.measure(quick=args.quick)
+    if limits:
+        print("\n".join(roofline.format_limits(limits)), flush=True)
+    advance, close = _progress(len(rows))
     try:
         records = suite.run_suite(
-            names, quick=args.quick, executor=executor, seed=args.seed, progress=advance, **settings
+            names,
+            quick=args.quick,
+            executor=executor,
+            seed=args.seed,
+            progress=advance,
+            limits=limits,
+            **settings,
         )
     finally:
         close()
@@ -81,7 +95,7 @@ def main(argv=None) -> int:
         "wall_time_s": round(wall, 1),
         **settings,
     }
-    paths = write_report(records, args.out, info, config)
+    paths = write_report(records, args.out, info, config, limits)
 
     failed = [r for r in records if not r["correct"]]
     for r in records:

@@ -11,14 +11,17 @@ from typing import Any
 import numpy as np
 
 
-def _plain(v: Any) -> Any:
-    """JSON/CSV-friendly scalar: NumPy scalars -> Python, non-finite floats -> None."""
+def plain(v: Any) -> Any:
+    """JSON/CSV-friendly value: NumPy scalars -> Python, non-finite floats -> None, dicts
+    and sequences element by element."""
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
         return None
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items()}
     if isinstance(v, (tuple, list, np.ndarray)):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
     return v
 
 
@@ -27,7 +30,7 @@ def save_results(records: Any, path: str, format: str = "json") -> str:
     Missing/NaN values become null (JSON) or an empty field (CSV).  Returns ``path``."""
     if hasattr(records, "to_dict"):
         records = records.to_dict("records")
-    records = [{k: _plain(v) for k, v in r.items()} for r in records]
+    records = [{k: plain(v) for k, v in r.items()} for r in records]
     parent = os.path.dirname(os.fspath(path))
     if parent:
         os.makedirs(parent, exist_ok=True)

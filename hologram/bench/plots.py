@@ -135,3 +135,42 @@ def plot_ops(dfs, width: float = 5, height: float = 9):
         plot_scaling(df, op, ax=axes[1, i])
     fig.tight_layout()
     return fig
+
+
+def plot_roofline(df, limits=None, ax=None):
+    """Roofline: Atlas's GFLOP/s against arithmetic intensity (flop/byte), log-log, one
+    point per row with a nominal flop count, coloured by group; with ``limits``
+    (:func:`hologram.bench.roofline.measure`), the roofs of the rows' thread count: the
+    GEMM-measured FMA peak and the read and copy bandwidths."""
+    ax = _ax(ax, (9, 6))
+    d = df[np.isfinite(df["gflops"].astype(float)) & np.isfinite(df["intensity"].astype(float))]
+    d = d[(d["gflops"] > 0) & (d["intensity"] > 0)]
+    for g, sub in d.groupby("group", sort=False):
+        ax.scatter(sub["intensity"], sub["gflops"], s=18, label=g)
+    if limits:
+        from .roofline import limits_for
+
+        threads = int(d["threads"].max()) if len(d) else 1
+        lim = limits_for(threads, limits)
+        lo = min([0.01, *d["intensity"].tolist()]) / 2
+        hi = max([100.0, *d["intensity"].tolist()]) * 2
+        x = np.geomspace(lo, hi, 200)
+        ax.plot(
+            x, np.full_like(x, lim["peak_gflops"]), "k-", lw=1.5, label="FMA peak (GEMM-measured)"
+        )
+        for kind, style in (("read", "--"), ("copy", ":")):
+            bw = lim[f"{kind}_gbs"]
+            ax.plot(
+                x,
+                np.minimum(bw * x, lim["peak_gflops"]),
+                "k" + style,
+                lw=1,
+                label=f"{kind} bandwidth {bw:.1f} GB/s",
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(BY_NAME["intensity"].axis_label)
+    ax.set_ylabel(f"Atlas {BY_NAME['gflops'].unit}")
+    ax.set_title("Roofline: Atlas rate against arithmetic intensity")
+    ax.legend(fontsize=7)
+    return ax

@@ -193,11 +193,13 @@ FILES = {
     "scaling": "scaling.png",
     "speedup": "speedup.png",
     "heatmap": "heatmap.png",
+    "roofline": "roofline.png",
+    "limits": "limits.json",
     "md": "report.md",
 }
 
 
-def _write_plots(ok, p: dict[str, str]) -> None:
+def _write_plots(ok, p: dict[str, str], limits=None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -213,9 +215,30 @@ def _write_plots(ok, p: dict[str, str]) -> None:
         plot(ok, ax=fig.gca())
         fig.tight_layout()
         figs[kind] = fig
+    fig = plt.figure(figsize=(9, 6))
+    plots.plot_roofline(ok, limits, ax=fig.gca())
+    fig.tight_layout()
+    figs["roofline"] = fig
     for kind, fig in figs.items():
         fig.savefig(p[kind], dpi=90)
         plt.close(fig)
+
+
+def limits_markdown(limits: dict[str, Any] | None) -> list[str]:
+    """The machine's limits as a Markdown table (one core, all cores) and how each was
+    measured."""
+    if not limits:
+        return ["_not measured (--no-limits): the percentage columns are empty_"]
+    n = limits.get("all_threads", "all")
+    out = [f"| limit ({limits.get('isa', '?')}) | 1 thread | {n} threads |", "|---|---|---|"]
+    for what, key, unit in (
+        ("FMA peak, GEMM-measured", "peak_gflops", "GFLOP/s"),
+        ("read bandwidth", "read_gbs", "GB/s"),
+        ("copy bandwidth", "copy_gbs", "GB/s"),
+    ):
+        out.append(f"| {what} ({unit}) | {limits[key + '_1']:.1f} | {limits[key + '_all']:.1f} |")
+    out += [""] + [f"- {k.split('_')[0]}: {limits[k]}" for k in limits if k.endswith("_method")]
+    return out
 
 
 def _rows_section(title: str, rows, cols) -> list[str]:
@@ -227,18 +250,27 @@ def write_report(
     out_dir: str,
     system_info: dict[str, Any],
     config: dict[str, Any] | None = None,
+    limits: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Write results.json, results.csv, comparison.png, scaling.png, speedup.png, heatmap.png
-    and report.md into ``out_dir``; returns {kind: path}."""
+    """Write results.json, results.csv, comparison.png, scaling.png, speedup.png, heatmap.png,
+    roofline.png, limits.json (the run's metadata: the machine's limits, the system and the
+    settings; results.json stays a list of records) and report.md into ``out_dir``; returns
+    {kind: path}."""
+    import json
+
     import pandas as pd
 
     os.makedirs(out_dir, exist_ok=True)
     p = {k: os.path.join(out_dir, f) for k, f in FILES.items()}
     io.save_results(records, p["json"], format="json")
     io.save_results(records, p["csv"], format="csv")
+    with open(p["limits"], "w", encoding="utf-8") as f:
+        meta = {"limits": limits, "system": system_info, "config": config}
+        json.dump(io.plain(meta), f, indent=2, allow_nan=False)
+        f.write("\n")
     df = pd.DataFrame(records)
     ok = measured(df)
-    _write_plots(ok, p)
+    _write_plots(ok, p, limits)
 
     summary = create_summary_table(ok) if len(ok) else pd.DataFrame()
     cols = [c for c in schema.ROW_VIEW if c in ok]  # older results files lack speedup_paired
@@ -264,6 +296,7 @@ def write_report(
     if config:
         md += ["", "## Run", "", "| setting | value |", "|---|---|"]
         md += [f"| {k} | {v} |" for k, v in config.items()]
+    md += ["", "## Machine limits", ""] + limits_markdown(limits)
     md += [
         "",
         "## Findings",
@@ -283,7 +316,9 @@ def write_report(
         "_none_"
     ]
     md += ["", "## Plots", ""]
-    md += [f"![{k}]({FILES[k]})" for k in ("speedup", "heatmap", "comparison", "scaling")]
+    md += [
+        f"![{k}]({FILES[k]})" for k in ("roofline", "speedup", "heatmap", "comparison", "scaling")
+    ]
     md += ["", "## Columns", "", _md_table(schema.describe()), ""]
     with open(p["md"], "w", encoding="utf-8") as f:
         f.write("\n".join(md))

@@ -108,6 +108,35 @@ COLUMNS: tuple[Column, ...] = (
         "speedup_paired",
         "median over sample rounds of PyTorch / Atlas within the round (cancels drift)",
     ),
+    # the roofline (hologram.bench.roofline): the row's nominal work and Atlas's rate
+    _number(
+        "flops",
+        "nominal floating-point operations per call: 2mnk for a GEMM, per element the "
+        "op's arithmetic operations (a transcendental function counts one); NaN where "
+        "the op has no nominal count",
+    ),
+    Column("bytes", "int", "bytes", "bytes read (every input once) plus written per call"),
+    Column("bytes_written", "int", "bytes", "bytes written per call (the result)"),
+    Column("intensity", "float", "flop/byte", "arithmetic intensity: flops / bytes", nullable=True),
+    Column("gflops", "float", "GFLOP/s", "flops / Atlas median", nullable=True),
+    Column("gbs", "float", "GB/s", "bytes / Atlas median", nullable=True),
+    Column(
+        "pct_peak",
+        "float",
+        "%",
+        "gflops / the FMA peak of the row's thread count (GEMM rows; the peak is "
+        "GEMM-measured, see the run's limits)",
+        nullable=True,
+    ),
+    Column(
+        "pct_bandwidth",
+        "float",
+        "%",
+        "gbs / the memory bandwidth of the row's thread count: read bandwidth where "
+        "writes are under 10% of the bytes, else copy bandwidth (rows that fit in cache "
+        "exceed 100%)",
+        nullable=True,
+    ),
 )
 
 BY_NAME = {c.name: c for c in COLUMNS}
@@ -124,6 +153,10 @@ ROW_VIEW = (
     "speedup",
     "speedup_vs_out",
     "speedup_paired",
+    "gflops",
+    "pct_peak",
+    "gbs",
+    "pct_bandwidth",
 )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .checks import verify_correctness
+from .roofline import row_metrics
 from .schema import FRAMEWORKS, order_columns, shape_label
 from .timing import compare_frameworks, paired_speedup
 
@@ -42,6 +43,8 @@ class Op:
     # what Atlas's result is checked against: PyTorch's, or the float64 NumPy reference
     # for an op whose float32 PyTorch result is itself outside the tolerance of float64
     reference: str = "pytorch"
+    # nominal flops per call (GEMM rows); other rows count NOMINAL_FLOPS per element
+    flops: Callable[[tuple[np.ndarray, ...]], float] | None = None
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -163,7 +166,119 @@ def _column_sum_tol(xs):
 
 
 def _gemm_tol(xs):
-    return RTOL, ATOL * xs[0].shape[1]  # error of a length-k float32 dot product ~ eps * k
+    return RTOL, ATOL * xs[0].shape[-1]  # error of a length-k float32 dot product ~ eps * k
+
+
+# GEMM-shaped rows: each row's size parameter is A's element count (b * m * k, also the
+# row's size column), a key into the row's table of (b, m, k, n) shapes.  The operand
+# forms: "mm" A (m, k) @ B (k, n); "mv" A (m, k) @ x (k,); "linear" x (m, k) and W stored
+# (n, k), x @ W.T; "bmm" A (b, m, k) @ B (b, k, n).
+_GEMM_OPERANDS = {
+    "mm": lambda b, m, k, n: ((m, k), (k, n)),
+    "mv": lambda b, m, k, n: ((m, k), (k,)),
+    "linear": lambda b, m, k, n: ((m, k), (n, k)),
+    "bmm": lambda b, m, k, n: ((b, m, k), (b, k, n)),
+}
+
+
+def _gemm_shapes(form: str, full, quick):
+    """(sizes, quick sizes, inputs, flops) of a GEMM-shaped row of operand ``form``."""
+    shapes = {b * m * k: (b, m, k, n) for b, m, k, n in (*full, *quick)}
+    assert len(shapes) == len(set(full) | set(quick)), "two shapes share a size parameter"
+
+    def inputs(rng, size):
+        return tuple(rng.standard_normal(s, dtype=F32) for s in _GEMM_OPERANDS[form](*shapes[size]))
+
+    def flops(xs):
+        b, m, k, n = shapes[xs[0].size]
+        return 2.0 * b * m * k * n
+
+    key = lambda t: t[0] * t[1] * t[2]  # noqa: E731
+    return tuple(map(key, full)), tuple(map(key, quick)), inputs, flops
+
+
+def _square_flops(xs):
+    return 2.0 * xs[0].size * xs[1].shape[1]
+
+
+def _hg_mm(a, b):
+    from hologram import ops as hgo
+
+    return hgo.gemm(a, b, m=a.shape[0], n=b.shape[1], k=a.shape[1])
+
+
+def _hg_linear(x, w):  # x @ W.T, W stored (out, in) as in nn.Linear
+    from hologram import ops as hgo
+
+    return hgo.gemm(x, w, m=x.shape[0], n=w.shape[0], k=x.shape[1], trans_b=True)
+
+
+def _linalg_rows(torch, tf, hgo) -> list[Op]:
+    """The GEMM rows: square, then the shapes of issue 14 (vector x matrix, matrix x
+    vector, small m, tall-skinny, x @ W.T and batched)."""
+    mm_out = lambda o, a, b: torch.matmul(a, b, out=o)  # noqa: E731
+
+    def row(name, form, full, quick, fns):
+        sizes, q, inputs, flops = _gemm_shapes(form, full, quick)
+        return Op(name, "linalg", sizes, q, inputs, *fns, tol=_gemm_tol, flops=flops)
+
+    mm = (torch.matmul, np.matmul, _hg_mm, mm_out)
+    return [
+        Op(
+            "gemm",
+            "linalg",
+            (64, 128, 256, 512, 1024),
+            (64, 128),
+            _square,
+            torch.matmul,
+            np.matmul,
+            _hg_mm,
+            mm_out,
+            _gemm_tol,
+            flops=_square_flops,
+        ),
+        row("gemv", "mm", ((1, 1, 1000, 1000), (1, 1, 4096, 4096)), ((1, 1, 256, 256),), mm),
+        row(
+            "matvec",
+            "mv",
+            ((1, 1000, 1000, 1), (1, 4096, 4096, 1)),
+            ((1, 256, 256, 1),),
+            (torch.mv, np.matmul, hgo.matmul, lambda o, a, x: torch.mv(a, x, out=o)),
+        ),
+        row(
+            "gemm_small_m",
+            "mm",
+            tuple((1, m, kn, kn) for kn in (1024, 4096) for m in (1, 8, 16)),
+            ((1, 1, 1024, 1024), (1, 16, 1024, 1024)),
+            mm,
+        ),
+        row(
+            "gemm_tall_skinny",
+            "mm",
+            ((1, 10_000, 64, 64), (1, 100_000, 64, 64)),
+            ((1, 1000, 64, 64),),
+            mm,
+        ),
+        row(
+            "linear",
+            "linear",
+            ((1, 1, 4096, 4096), (1, 16, 4096, 4096), (1, 128, 768, 3072)),
+            ((1, 1, 1024, 1024), (1, 32, 256, 512)),
+            (
+                tf.linear,
+                lambda x, w: x @ w.T,
+                _hg_linear,
+                lambda o, x, w: torch.mm(x, w.t(), out=o),
+            ),
+        ),
+        row(
+            "matmul_batched",
+            "bmm",
+            ((32, 64, 64, 64), (32, 128, 128, 128)),
+            ((8, 32, 32, 32), (32, 64, 64, 64)),
+            (torch.bmm, np.matmul, lambda a, b: a @ b, lambda o, a, b: torch.bmm(a, b, out=o)),
+        ),
+    ]
 
 
 # ----------------------------------------------------------------------------- the table
@@ -450,18 +565,7 @@ def _build_ops() -> dict[str, Op]:
             _column_sum_tol,
         ),
         # linear algebra
-        Op(
-            "gemm",
-            "linalg",
-            (64, 128, 256, 512, 1024),
-            (64, 128),
-            _square,
-            torch.matmul,
-            np.matmul,
-            lambda a, b: hgo.gemm(a, b, m=a.shape[0], n=b.shape[1], k=a.shape[1]),
-            lambda o, a, b: torch.matmul(a, b, out=o),
-            _gemm_tol,
-        ),
+        *_linalg_rows(torch, tf, hgo),
         # losses
         Op(
             "mse_loss",
@@ -522,6 +626,49 @@ def quick_mode() -> bool:
 
 # ----------------------------------------------------------------------------- runner
 
+#: Nominal flops per element of the first input, for the rows without a ``flops`` function:
+#: the op's arithmetic operations as defined (a transcendental function counts one, a
+#: row reduction one per element).  A row missing here has no flops (NaN), only bytes.
+NOMINAL_FLOPS = {
+    "vector_add": 1,
+    "vector_sub": 1,
+    "vector_mul": 1,
+    "vector_div": 1,
+    "neg": 1,
+    "abs": 1,
+    "mul_operator": 1,
+    "axpb_operator": 2,  # 2 * a + 1
+    "bias_add": 1,
+    "relu": 1,
+    "sigmoid": 4,  # 1 / (1 + exp(-x))
+    "tanh": 1,
+    "softmax": 5,  # max, subtract, exp, sum, divide
+    "log_softmax": 5,  # max, subtract, exp, sum, subtract
+    "layer_norm": 7,  # mean, subtract, square, sum, scale, weight, bias
+    "gelu": 5,  # x / sqrt(2), erf, + 1, * x, * 0.5
+    "exp": 1,
+    "log": 1,
+    "sqrt": 1,
+    "pow": 1,
+    "sum": 1,
+    "max": 1,
+    "min": 1,
+    "mse_loss": 3,  # subtract, square, sum
+    "cross_entropy": 4,  # max, subtract, exp, sum over each logit
+    "binary_cross_entropy": 7,  # log p, 1 - p, log, two products, difference, sum
+}
+
+
+def row_work(op: Op, arrays: Sequence[np.ndarray], result_nbytes: int) -> tuple[float, int, int]:
+    """(flops, bytes read plus written, bytes written) of one call of ``op`` on ``arrays``
+    whose result has ``result_nbytes``: every input read once, the result written once."""
+    if op.flops is not None:
+        flops = op.flops(tuple(arrays))
+    else:
+        flops = NOMINAL_FLOPS.get(op.name, math.nan) * arrays[0].size
+    return float(flops), sum(a.nbytes for a in arrays) + result_nbytes, result_nbytes
+
+
 #: per-run timing settings; quick trades precision for a short run
 FULL = dict(warmup_runs=5, timing_runs=25, min_sample_s=0.01)
 QUICK = dict(warmup_runs=2, timing_runs=5, min_sample_s=0.001)
@@ -551,11 +698,14 @@ def run_op(
     timing_runs: int = 10,
     min_sample_s: float = 0.002,
     settle_s: float = 0.0,
+    limits: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Verify then time one (op, size); returns a flat record.
 
     A failed check (or an Atlas error) is recorded in ``correct``/``error`` and, with
-    ``strict``, raised.  A row whose Atlas call raised is not timed.
+    ``strict``, raised.  A row whose Atlas call raised is not timed.  ``limits``
+    (:func:`hologram.bench.roofline.measure`) gives the row's percentages of the machine's
+    peak and bandwidth; without them those columns are NaN.
     """
     import torch
 
@@ -624,6 +774,19 @@ def run_op(
     rec["speedup_paired"] = (
         paired_speedup(results["pytorch"], results["atlas"]) if both else math.nan
     )
+    written = int(torch_result.numel() * torch_result.element_size())
+    flops, nbytes, written = row_work(op, arrays, written)
+    rec.update(
+        row_metrics(
+            flops,
+            nbytes,
+            written,
+            rec["atlas_median_ms"],
+            op.group == "linalg",
+            rec["threads"],
+            limits,
+        )
+    )
     return order_columns(rec)
 
 
@@ -637,6 +800,15 @@ def format_row(rec: dict[str, Any]) -> str:
         f"  Atlas {rec['atlas_median_ms']:9.4f} ms  speedup {s:6.2f}x "
         f"{'(Atlas faster)' if s > 1 else '(PyTorch faster)'}"
     )
+
+    def pct(col: str, of: str) -> str:  # empty when the run measured no limits
+        v = rec[col]
+        return "" if v is None or math.isnan(v) else f", {v:.0f}% of {of}"
+
+    rate = f"{rec['gbs']:.1f} GB/s{pct('pct_bandwidth', 'bandwidth')}"
+    if rec["group"] == "linalg":
+        rate = f"{rec['gflops']:.1f} GFLOP/s{pct('pct_peak', 'peak')}; {rate}"
+    line = f"{line}  [{rate}]"
     return line if rec["correct"] else f"{line}  CHECK FAILED: {rec['error']}"
 
 
@@ -693,6 +865,7 @@ def run_suite(
     progress: Any = None,
     verbose: bool = False,
     strict: bool = False,
+    limits: dict[str, Any] | None = None,
     **timing,
 ) -> list[dict[str, Any]]:
     """Run every (op, size) of :func:`plan`; returns the records.
@@ -705,7 +878,7 @@ def run_suite(
     settings = {**timing_settings(quick, executor.threads), **timing}
     records = []
     for op, size in plan(names, quick, sizes):
-        rec = run_op(op, size, executor, seed=seed, strict=strict, **settings)
+        rec = run_op(op, size, executor, seed=seed, strict=strict, limits=limits, **settings)
         records.append(rec)
         if verbose:
             print(format_row(rec), flush=True)
