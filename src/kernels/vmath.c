@@ -701,7 +701,8 @@ AT_UNARY_KERNELS(erf, 8, erf_v, erf_n, every_group)
 AT_UNARY_KERNELS(log1p, 4, log1p_v, log1p_core_n, log1p_group_ok)
 AT_UNARY_KERNELS(expm1, 2, expm1_v, expm1_mid_n, exp_group_ok)
 /* gelu keeps erf's values and its own half of x live across the group: 4
- * vectors, not erf's 8 (measured on AVX-512, docs/performance.md entry 22) */
+ * vectors, not erf's 8, which run out of registers (docs/performance.md,
+ * "gelu in one pass") */
 AT_UNARY_KERNELS(gelu, 4, gelu_v, gelu_n, every_group)
 
 /* pow(x, s) for the constants s that PyTorch computes another way. */
