@@ -115,15 +115,20 @@ def _align(jf, dargs, da):
     chunkss, arrays = unify_chunks(*pairs)
     it = iter(arrays)
     dargs = [next(it) if isinstance(a, da.Array) else a for a in dargs]
-    ex = executor()
-    sample = [
-        ex.empty(tuple(c[0] if c else 0 for c in a.chunks), a.dtype)
-        if isinstance(a, da.Array)
-        else a
-        for a in dargs
-    ]
+    sample = [_sample(jf, a) if isinstance(a, da.Array) else a for a in dargs]
     entry, _ = jf._entry(sample, None)
     return dargs, [chunkss[_IDX[d]] for d in range(nd)], entry
+
+
+def _sample(jf, a):
+    """A Buffer of the shape and dtype of the first block of a (not written:
+    the trace reads shapes and dtypes only)."""
+    try:
+        return executor().empty(tuple(c[0] if c else 0 for c in a.chunks), a.dtype)
+    except TypeError as e:
+        raise _fail(
+            TypeError, jf, f"a dask array of dtype {a.dtype} cannot be chunks of Buffers ({e})"
+        ) from None
 
 
 def _out_chunks(jf, shape, chunks):

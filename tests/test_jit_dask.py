@@ -19,6 +19,7 @@ X = RNG.standard_normal((48, 40)).astype(np.float32)
 Y = RNG.standard_normal((48, 40)).astype(np.float32)
 BIAS = RNG.standard_normal(40).astype(np.float32)
 W = RNG.standard_normal(40).astype(np.float32)
+R = RNG.standard_normal((48, 1)).astype(np.float32)
 
 
 @hg.jit
@@ -43,6 +44,11 @@ def layer_norm(x, w, b, eps):
 @hg.jit
 def two(x, y, a):
     return x * a + y, hg.ops.max(x, axis=-1, keepdims=True)
+
+
+@hg.jit
+def scale_rows(x, r):
+    return x * r + 1.0
 
 
 @hg.jit
@@ -79,6 +85,13 @@ def cases():
             (_buf(ex, X), _buf(ex, W), _buf(ex, BIAS), 1e-5),
         ),
         ("two", two, (x, y, 0.5), (_buf(ex, X), _buf(ex, Y), 0.5)),
+        ("row-operand", scale_rows, (x, R), (_buf(ex, X), _buf(ex, R))),
+        (
+            "3-d softmax",
+            softmax,
+            (da.from_array(X.reshape(4, 12, 40), chunks=(2, 5, 16)),),
+            (_buf(ex, X.reshape(4, 12, 40)),),
+        ),
     ]
 
 
@@ -145,6 +158,8 @@ def test_out_and_bad_args_refused():
         softmax(x, out=ex.empty(X.shape))
     with pytest.raises(TypeError, match=r"jit\(chain\).*got str"):
         chain(x, "bias", 1.0)
+    with pytest.raises(TypeError, match=r"jit\(softmax\): a dask array of dtype float64"):
+        softmax(x.astype(np.float64))
 
 
 def test_pickles_through_cloudpickle():
