@@ -188,14 +188,11 @@ def _stage():
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
-    import cloudpickle
 
     # the workers import hologram from where this process does
     stage = _stage()
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = stage + (os.pathsep + old if old else "")
-    # the test module is not importable by the workers: its functions go by value
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     cluster = distributed.LocalCluster(
         n_workers=2,
         processes=True,
@@ -209,7 +206,6 @@ def client():
     finally:
         c.close(timeout=30)
         cluster.close(timeout=30)
-        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
         if old is None:
             del os.environ["PYTHONPATH"]
         else:
