@@ -170,9 +170,14 @@ class JitFunction(Generic[_P]):
     """A function traced into fused IR kernels once per signature."""
 
     fn: Callable[_P, Any]
+    @overload
     def __call__(
         self, *args: Buffer | float | int, out: Buffer | tuple[Buffer, ...] | None = None
     ) -> Buffer | tuple[Buffer, ...]: ...
+    @overload
+    def __call__(self, *args: Any) -> Any:
+        """With a ``dask.array.Array`` among the arguments (the others Buffers, NumPy
+        arrays or numbers): a lazy dask array, or a tuple of them (hologram/jit_dask.py)."""
     def ir(
         self, *args: Buffer | float | int, out: Buffer | tuple[Buffer, ...] | None = None
     ) -> str: ...

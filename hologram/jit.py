@@ -832,6 +832,12 @@ class _Entry:
         return run
 
 
+def _has_dask_array(args):
+    """Whether an argument is a dask array (dask is looked up, never imported)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and any(isinstance(a, da.Array) for a in args)
+
+
 class JitFunction:
     """A function traced into fused kernels on first call per signature."""
 
@@ -960,6 +966,10 @@ class JitFunction:
                 if entry.run is not None:
                     return entry.run(args)
                 return self._run(entry, args[entry.plan.first_buffer].executor, args, None)
+        if _has_dask_array(args):
+            from . import jit_dask
+
+            return jit_dask.call(self, args, out)
         entry, ex = self._entry(args, out)
         return self._run(entry, ex, args, out)
 
