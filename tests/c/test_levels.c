@@ -99,12 +99,21 @@ static int op_inputs(at_stdop op, at_tensor *in, at_stdop_params *prm)
         in[j] = tensor(in_f[j], AT_F32, ROWS, COLS);
     switch (op) {
         case AT_STD_GEMM:
-            in[0] = tensor(in_f[0] + 2 * COLS, AT_F32, GM, GK);
-            in[1] = tensor(in_f[1] + 2 * COLS, AT_F32, GK, GN);
+        case AT_STD_GEMM_TA:
+        case AT_STD_GEMM_TB:
+        case AT_STD_GEMM_TATB: {
+            /* a transposed operand is stored the other way round */
+            int ta = op == AT_STD_GEMM_TA || op == AT_STD_GEMM_TATB;
+            int tb = op == AT_STD_GEMM_TB || op == AT_STD_GEMM_TATB;
+            in[0] =
+                tensor(in_f[0] + 2 * COLS, AT_F32, ta ? GK : GM, ta ? GM : GK);
+            in[1] =
+                tensor(in_f[1] + 2 * COLS, AT_F32, tb ? GN : GK, tb ? GK : GN);
             prm->m = GM;
             prm->n = GN;
             prm->k = GK;
             break;
+        }
         case AT_STD_CROSS_ENTROPY:
             in[1] = tensor(in_target, AT_I64, ROWS, -1);
             break;
@@ -158,8 +167,10 @@ static int exact_op(at_stdop op)
     }
 }
 
-/* Run op on ex; the result is copied to *res (malloc'd), its size to *n. */
-static int run(at_executor *ex, at_stdop op, float **res, size_t *n)
+/* Run op on ex; the result is copied to *res (malloc'd), its element count
+ * to *n and its dtype to *dt (float32, or int64 for the arg reductions). */
+static int run(at_executor *ex, at_stdop op, float **res, size_t *n,
+               at_dtype *dt)
 {
     at_tensor in[3], out;
     at_stdop_params prm;
@@ -174,11 +185,25 @@ static int run(at_executor *ex, at_stdop op, float **res, size_t *n)
         return 0;
     }
     *n = out.numel;
-    *res = malloc(out.numel * sizeof(float) + 1);
-    if (*res != NULL && out.dtype == AT_F32)
-        memcpy(*res, out.data, out.numel * sizeof(float));
+    *dt = out.dtype;
+    size_t bytes = out.numel * at_dtype_size(out.dtype);
+    *res = malloc(bytes + 1);
+    if (*res != NULL)
+        memcpy(*res, out.data, bytes);
     at_pool_free(at_executor_pool(ex), out.data);
-    return *res != NULL && out.dtype == AT_F32;
+    return *res != NULL && (out.dtype == AT_F32 || out.dtype == AT_I64);
+}
+
+/* Integer results (indices) agree exactly. */
+static size_t index_mismatches(const int64_t *got, const int64_t *base,
+                               size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != base[i] && bad++ < 3)
+            fprintf(stderr, "  [%zu] got %lld baseline %lld\n", i,
+                    (long long)got[i], (long long)base[i]);
+    return bad;
 }
 
 /* got agrees with base: bitwise, or within the tolerance of the header. */
@@ -228,23 +253,30 @@ int main(void)
             at_stdop op = (at_stdop)i;
             float *b = NULL, *g1 = NULL, *g2 = NULL;
             size_t nb = 0, n1 = 0, n2 = 0;
-            if (!run(base1, op, &b, &nb)) {
+            at_dtype dt = AT_F32, d1 = AT_F32, d2 = AT_F32;
+            if (!run(base1, op, &b, &nb, &dt)) {
                 printf("%s: %s not fed by this test, skipped\n",
                        at_isa_name((at_isa)isa), at_stdop_name(op));
                 free(b);
                 continue;
             }
-            CHECK(run(ex1, op, &g1, &n1) && n1 == nb);
-            CHECK(run(ex2, op, &g2, &n2) && n2 == nb);
-            if (g1 != NULL && g2 != NULL && n1 == nb && n2 == nb) {
-                size_t bad = mismatches(g1, b, nb, exact_op(op));
+            CHECK(run(ex1, op, &g1, &n1, &d1) && n1 == nb && d1 == dt);
+            CHECK(run(ex2, op, &g2, &n2, &d2) && n2 == nb && d2 == dt);
+            if (g1 != NULL && g2 != NULL && n1 == nb && n2 == nb && d1 == dt
+                && d2 == dt)
+            {
+                size_t bad =
+                    dt == AT_I64
+                        ? index_mismatches((const int64_t *)(void *)g1,
+                                           (const int64_t *)(void *)b, nb)
+                        : mismatches(g1, b, nb, exact_op(op));
                 if (bad)
                     fprintf(stderr, "%s %s: %zu of %zu differ from baseline\n",
                             at_isa_name((at_isa)isa), at_stdop_name(op), bad,
                             nb);
                 CHECK(bad == 0);
                 /* two threads give the one-thread bits */
-                CHECK(memcmp(g1, g2, nb * sizeof(float)) == 0);
+                CHECK(memcmp(g1, g2, nb * at_dtype_size(dt)) == 0);
                 ops++;
             }
             free(b);
