@@ -579,12 +579,22 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                 acc_block(kt, L->p->acc[vi->acc].red, &E->part[vi->acc], a,
                           len);
                 break;
-            case AT_V_EXP_SUB_SUM: {
+            case AT_V_EXP_SUB_SUM:
+            case AT_V_SUB_SQ_SUM: {
                 double *acc = L->p->acc[vi->acc].all ? &E->part[vi->acc]
                                                      : &E->row_acc[vi->acc];
-                *acc += kt->exp_sub_sum(len, d, a, E->slots[vi->src[1].idx].f);
+                at_k_exp_sub_sum f = vi->kind == AT_V_EXP_SUB_SUM
+                                         ? kt->exp_sub_sum
+                                         : kt->sub_sq_sum;
+                *acc += f(len, d, a, E->slots[vi->src[1].idx].f);
                 break;
             }
+            case AT_V_SCALE_AFFINE:
+                (L->stream && vi->final
+                     ? kt->scale_affine_nt
+                     : kt->scale_affine)(len, d, a, E->slots[vi->slot].f, b,
+                                         opd_ptr(L, E, vi->src[2]));
+                break;
             default:
                 run_typed(L, E, vi, d, a, b, len);
                 break;

@@ -17,6 +17,10 @@
  *                      reductions into accumulators
  *  5b. fuse_exp_sum    sub-by-scalar, exp and a sum reduction -> one pass
  *  5c. fuse_gelu       the exact gelu's five instructions -> one pass
+ *  5d. fuse_sub_sq_sum sub-by-scalar, its square and a sum reduction -> one
+ *                      pass (layer norm's variance)
+ *  5e. fuse_scale_affine mul by a scalar, mul and add -> one pass (layer
+ *                      norm's scale, weight and bias)
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
  *                      take streaming stores, as the store policy decides)
@@ -796,6 +800,75 @@ static void fuse_gelu(lowering *L)
     }
 }
 
+/* Replaces the n instructions from v[i] by f. */
+static void replace_run(at_program *p, int i, int n, at_vinstr f)
+{
+    p->v[i] = f;
+    memmove(&p->v[i + 1], &p->v[i + n], (size_t)(p->nv - i - n) * sizeof *p->v);
+    p->nv -= n - 1;
+}
+
+static int same_opd(at_opd a, at_opd b)
+{
+    return a.kind == b.kind && a.idx == b.idx;
+}
+
+/* 5d: `d = sub x, slot; q = mul d, d; reduce.sum q` (layer norm's
+ * variance) becomes one pass that writes d and sums its squares without
+ * writing q, when only the reduction reads q.  d and the sum are
+ * bit-identical to the unfused program's: the kernel sums the squares in
+ * rsum's order. */
+static void fuse_sub_sq_sum(at_program *p)
+{
+    for (int i = 0; i + 2 < p->nv; i++) {
+        at_vinstr *sub = &p->v[i], *sq = &p->v[i + 1], *red = &p->v[i + 2];
+        if (sub->kind != AT_V_BINARY_S || sub->fn != AT_BIN_SUB
+            || sq->kind != AT_V_BINARY || sq->fn != AT_BIN_MUL
+            || !same_opd(sq->src[0], sub->dst)
+            || !same_opd(sq->src[1], sub->dst) || sq->dst.kind != AT_OPD_REG
+            || sq->phase != sub->phase)
+            continue;
+        if ((red->kind != AT_V_RED_ROW && red->kind != AT_V_RED_ALL)
+            || p->acc[red->acc].red != AT_RED_SUM || red->phase != sq->phase
+            || !same_opd(red->src[0], sq->dst) || reg_uses(p, sq->dst.idx) != 1)
+            continue;
+        at_vinstr f = *sub;
+        f.kind = AT_V_SUB_SQ_SUM;
+        f.acc = red->acc;
+        replace_run(p, i, 3, f);
+        p->cost_per_elem -= 2; /* the mul and the reduction (1 each) */
+    }
+}
+
+/* 5e: `t = mul x, slot; u = mul t, w; y = add u, b` (layer norm with
+ * weight and bias) becomes one pass when only the next instruction reads t
+ * and u.  The kernel rounds each step as these instructions do and keeps
+ * their operand order, so y is bit-identical. */
+static void fuse_scale_affine(at_program *p)
+{
+    for (int i = 0; i + 2 < p->nv; i++) {
+        at_vinstr *t = &p->v[i], *u = &p->v[i + 1], *y = &p->v[i + 2];
+        if (t->kind != AT_V_BINARY_S || t->fn != AT_BIN_MUL
+            || t->dst.kind != AT_OPD_REG || t->src[1].idx > INT16_MAX
+            || u->kind != AT_V_BINARY || u->fn != AT_BIN_MUL
+            || !same_opd(u->src[0], t->dst) || u->dst.kind != AT_OPD_REG
+            || y->kind != AT_V_BINARY || y->fn != AT_BIN_ADD
+            || !same_opd(y->src[0], u->dst) || u->phase != t->phase
+            || y->phase != t->phase)
+            continue;
+        if (reg_uses(p, t->dst.idx) != 1 || reg_uses(p, u->dst.idx) != 1)
+            continue;
+        at_vinstr f = *y;
+        f.kind = AT_V_SCALE_AFFINE;
+        f.slot = (int16_t)t->src[1].idx;
+        f.src[0] = t->src[0];
+        f.src[1] = u->src[1];
+        f.src[2] = y->src[1];
+        replace_run(p, i, 3, f);
+        p->cost_per_elem -= 2; /* the two muls (1 each) */
+    }
+}
+
 /* 6: virtual registers -> physical, per phase (values never live across). */
 static at_status alloc_registers(lowering *L)
 {
@@ -874,7 +947,8 @@ static void mark_final_writes(at_program *p)
                     vi->final = 0;
         if (vi->final
             && ((vi->kind == AT_V_UNARY && p->kt->unary_nt[vi->fn])
-                || (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])))
+                || (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])
+                || vi->kind == AT_V_SCALE_AFFINE))
             p->can_stream = 1;
     }
 }
@@ -1019,6 +1093,8 @@ static at_status lower_passes(lowering *L)
         return st;
     fuse_exp_sum(L);
     fuse_gelu(L);
+    fuse_sub_sq_sum(p);
+    fuse_scale_affine(p);
     if (p->cost_per_elem == 0)
         p->cost_per_elem = 1; /* a launch's work is never zero per element */
     if ((st = alloc_registers(L)))

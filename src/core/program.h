@@ -83,7 +83,10 @@ typedef enum {
     AT_V_IBINARY_RS,
     AT_V_ICOMPARE,
     AT_V_SELECT64, /* select of i64 values */
-    AT_V_COPY64 /* copy of i64 values (COPY copies 4-byte elements) */
+    AT_V_COPY64, /* copy of i64 values (COPY copies 4-byte elements) */
+    AT_V_SUB_SQ_SUM, /* dst = src0 - slot src1, dst * dst summed into acc
+                        (fused) */
+    AT_V_SCALE_AFFINE /* dst = ((src0 * slot `slot`) * src1) + src2 (fused) */
 } at_vkind;
 #define AT_CVT(from, to) ((from) << 4 | (to))
 #define AT_IFN(w, op) ((w) << 5 | (op))
@@ -102,6 +105,8 @@ typedef struct at_vinstr {
     uint8_t final; /* dst is memory that no later instruction reads:
                       a large launch may write it with streaming stores */
     int16_t phase;
+    int16_t slot; /* AT_V_SCALE_AFFINE: the scale's slot (a fourth
+                     operand, kept in what is otherwise padding) */
     at_opd dst;
     at_opd src[3];
     int32_t acc;

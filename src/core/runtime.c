@@ -242,7 +242,8 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
         "unary",       "binary",   "binary.s", "binary.rs",  "fill",
         "copy",        "compare",  "select",   "reduce.row", "reduce.all",
         "exp.sub.sum", "convert",  "iunary",   "ibinary",    "ibinary.s",
-        "ibinary.rs",  "icompare", "select64", "copy64"};
+        "ibinary.rs",  "icompare", "select64", "copy64",     "sub.sq.sum",
+        "scale.affine"};
     static const char *modes[] = {"flat", "row", "gemm", "axis"};
     size_t len = 0;
 #define OUT(...)                                                   \
@@ -266,10 +267,13 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
     for (int i = 0; i < p->nv; i++) {
         char d[24], a[24], b[24], c[24];
         const at_vinstr *v = &p->v[i];
-        OUT("  vector [ph%d] %-10s fn%-2d %s <- %s %s %s%s\n", v->phase,
+        OUT("  vector [ph%d] %-10s fn%-2d %s <- %s %s %s%s", v->phase,
             vk[v->kind], v->fn, opd_str(d, sizeof d, v->dst),
             opd_str(a, sizeof a, v->src[0]), opd_str(b, sizeof b, v->src[1]),
             opd_str(c, sizeof c, v->src[2]), v->final ? "  (final)" : "");
+        if (v->kind == AT_V_SCALE_AFFINE) /* its fourth operand */
+            OUT("  (scale slot%d)", v->slot);
+        OUT("\n");
     }
 #undef OUT
     return len;

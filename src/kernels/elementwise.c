@@ -89,6 +89,54 @@ AT_INLINE void loop_compare(size_t n, int32_t *m, const float *a,
     }
 AT_COMPARE_OPS(AT_COMPARE_KERNEL)
 
+/* y = ((x * s) * w) + b (the lowering's fuse_scale_affine), each step
+ * rounded as the mul, mul and add kernels round it; the _nt twin streams y
+ * after reaching vector alignment, as the loop shapes of loops.h do. */
+AT_INLINE vf op_scale_affine(vf x, vf s, vf w, vf b)
+{
+    return vf_add(vf_mul(vf_mul(x, s), w), b);
+}
+/* One vector of y at i (k lanes: a tail, or one element in the peel). */
+AT_INLINE vf scale_affine_n(const float *x, vf s, const float *w,
+                            const float *b, size_t i, size_t k)
+{
+    return op_scale_affine(vf_load_n(x + i, k), s, vf_load_n(w + i, k),
+                           vf_load_n(b + i, k));
+}
+AT_INLINE vf scale_affine_at(const float *x, vf s, const float *w,
+                             const float *b, size_t i)
+{
+    return op_scale_affine(vf_load(x + i), s, vf_load(w + i), vf_load(b + i));
+}
+AT_INLINE void loop_scale_affine(size_t n, float *y, const float *x, vf s,
+                                 const float *w, const float *b, int stream)
+{
+    size_t i = 0;
+    if (stream)
+        for (size_t k = peel(y, n); i < k; i++)
+            vf_store_n(y + i, scale_affine_n(x, s, w, b, i, 1), 1);
+    for (; i + 4 * VL <= n; i += 4 * VL) {
+        EACH(j, 4)
+        put(y + i + j * VL, scale_affine_at(x, s, w, b, i + j * VL), stream);
+    }
+    if (stream)
+        vf_stream_fence();
+    for (; i + VL <= n; i += VL)
+        vf_store(y + i, scale_affine_at(x, s, w, b, i));
+    if (i < n)
+        vf_store_n(y + i, scale_affine_n(x, s, w, b, i, n - i), n - i);
+}
+static void k_scale_affine(size_t n, float *y, const float *x, float s,
+                           const float *w, const float *b)
+{
+    loop_scale_affine(n, y, x, vf_set1(s), w, b, 0);
+}
+static void k_scale_affine_nt(size_t n, float *y, const float *x, float s,
+                              const float *w, const float *b)
+{
+    loop_scale_affine(n, y, x, vf_set1(s), w, b, 1);
+}
+
 static void k_select(size_t n, float *y, const int32_t *m, const float *a,
                      const float *b)
 {
@@ -121,4 +169,6 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     AT_COMPARE_OPS(AT_SET_CMP)
 #undef AT_SET_CMP
     t->select = k_select;
+    t->scale_affine = k_scale_affine;
+    t->scale_affine_nt = k_scale_affine_nt;
 }

@@ -94,6 +94,15 @@ typedef double (*at_k_rsum)(size_t n, const float *x);
 /* Fused y = exp(x - s), returning the sum of y (as rsum would): the
  * lowering's fuse_exp_sum pass emits it for softmax and log-sum-exp. */
 typedef double (*at_k_exp_sub_sum)(size_t n, float *y, const float *x, float s);
+/* Fused y = x - s, returning the sum of y * y (as rsum over mul y, y would,
+ * bit-identical): the lowering's fuse_sub_sq_sum pass emits it for layer
+ * norm's variance. */
+typedef double (*at_k_sub_sq_sum)(size_t n, float *y, const float *x, float s);
+/* Fused y = ((x * s) * w) + b, rounded after each operation as mul, mul
+ * and add round (no contraction): the lowering's fuse_scale_affine pass
+ * emits it for layer norm's last phase. */
+typedef void (*at_k_scale_affine)(size_t n, float *y, const float *x, float s,
+                                  const float *w, const float *b);
 typedef float (*at_k_rminmax)(size_t n, const float *x);
 /* The index of the first maximum / minimum of x[0..n), or of its first NaN;
  * n > 0. */
@@ -209,6 +218,8 @@ typedef struct at_ktable {
     at_k_cminmax cmax, cmin;
     at_k_carg cargmax, cargmin;
     at_k_exp_sub_sum exp_sub_sum;
+    at_k_sub_sq_sum sub_sq_sum;
+    at_k_scale_affine scale_affine, scale_affine_nt; /* _nt: streaming */
     at_k_sgemm_tile sgemm_tile;
     size_t sgemm_ws_bytes;
     /* Preferred tile sizes for splitting one GEMM across workers, and the

@@ -14,20 +14,41 @@
 #include "simd.h"
 #include "ktable.h"
 
-static double run_sum(size_t n, const float *x)
+/* One vector of a sum's terms at x + i: x itself, or (sq) d = x - s, which
+ * is written to y + i, squared. */
+AT_INLINE vf sum_term(float *y, const float *x, size_t i, vf s, int sq)
+{
+    vf v = vf_load(x + i);
+    if (!sq)
+        return v;
+    v = vf_sub(v, s);
+    vf_store(y + i, v);
+    return vf_mul(v, v);
+}
+
+/* The sum of one run of n terms; with sq, the same association as the plain
+ * sum of the squares (the tail's lanes past n are 0 in both). */
+AT_INLINE double run_sum(size_t n, float *y, const float *x, vf s, int sq)
 {
     vf s0 = vf_zero(), s1 = vf_zero(), s2 = vf_zero(), s3 = vf_zero();
     size_t i = 0;
     for (; i + 4 * VL <= n; i += 4 * VL) {
-        s0 = vf_add(s0, vf_load(x + i));
-        s1 = vf_add(s1, vf_load(x + i + VL));
-        s2 = vf_add(s2, vf_load(x + i + 2 * VL));
-        s3 = vf_add(s3, vf_load(x + i + 3 * VL));
+        s0 = vf_add(s0, sum_term(y, x, i, s, sq));
+        s1 = vf_add(s1, sum_term(y, x, i + VL, s, sq));
+        s2 = vf_add(s2, sum_term(y, x, i + 2 * VL, s, sq));
+        s3 = vf_add(s3, sum_term(y, x, i + 3 * VL, s, sq));
     }
     for (; i + VL <= n; i += VL)
-        s0 = vf_add(s0, vf_load(x + i));
-    if (i < n)
-        s1 = vf_add(s1, vf_load_n(x + i, n - i));
+        s0 = vf_add(s0, sum_term(y, x, i, s, sq));
+    if (i < n) {
+        vf v = vf_load_n(x + i, n - i);
+        if (sq) {
+            vf_store_n(y + i, vf_sub(v, s), n - i);
+            v = vf_load_n(y + i, n - i); /* lanes past n - i read as 0 */
+            v = vf_mul(v, v);
+        }
+        s1 = vf_add(s1, v);
+    }
     return vf_hsum_d(vf_add(vf_add(s0, s1), vf_add(s2, s3)));
 }
 
@@ -36,7 +57,20 @@ static double k_rsum(size_t n, const float *x)
     double total = 0.0;
     for (size_t i = 0; i < n; i += AT_RSUM_RUN) {
         size_t len = n - i < AT_RSUM_RUN ? n - i : AT_RSUM_RUN;
-        total += run_sum(len, x + i);
+        total += run_sum(len, NULL, x + i, vf_zero(), 0);
+    }
+    return total;
+}
+
+/* y = x - s and the sum of y * y in one pass (the lowering's fuse_sub_sq_sum):
+ * y as sub writes it, the sum bit-identical to rsum over mul's y * y. */
+static double k_sub_sq_sum(size_t n, float *y, const float *x, float s)
+{
+    const vf vs = vf_set1(s);
+    double total = 0.0;
+    for (size_t i = 0; i < n; i += AT_RSUM_RUN) {
+        size_t len = n - i < AT_RSUM_RUN ? n - i : AT_RSUM_RUN;
+        total += run_sum(len, y + i, x + i, vs, 1);
     }
     return total;
 }
@@ -277,6 +311,7 @@ static void k_cargmin(size_t rows, size_t n, size_t ld, const float *x,
 void AT_ISA_FN(at_register_reduce)(at_ktable *t)
 {
     t->rsum = k_rsum;
+    t->sub_sq_sum = k_sub_sq_sum;
     t->rmax = k_rmax;
     t->rmin = k_rmin;
     t->rargmax = k_rargmax;
