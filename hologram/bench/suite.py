@@ -651,6 +651,7 @@ NOMINAL_FLOPS = {
     "sqrt": 1,
     "pow": 1,
     "sum": 1,
+    "sum_axis0": 1,
     "max": 1,
     "min": 1,
     "mse_loss": 3,  # subtract, square, sum
