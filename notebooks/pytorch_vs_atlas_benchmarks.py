@@ -753,6 +753,7 @@ all_results = pd.concat(
         df_sum,
         df_max,
         df_min,
+        df_sum_axis0,
         df_gemm_shapes,  # df_gemm and the rows of section 7.2, in the op table's order
         df_mse,
         df_cross_entropy,
