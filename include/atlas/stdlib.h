@@ -236,6 +236,11 @@ size_t at_bc_cost(at_executor *ex, const at_bc_plan *plan);
  * each element is read before it is written). */
 at_status at_bc_launch(at_executor *ex, const at_bc_plan *plan, at_error *err);
 
+/* Allocate plan->out.data from the executor's pool and launch the prepared
+ * op (the caller frees plan->out.data with at_pool_free; NULL after a
+ * failure, with nothing left allocated). */
+at_status at_bc_run_prepared(at_executor *ex, at_bc_plan *plan, at_error *err);
+
 /* Prepare, allocate the output from the executor's pool and launch (the
  * caller frees out->data with at_pool_free; NULL after a failure). */
 at_status at_bc_run_new(at_executor *ex, at_bcop op, const char *name,

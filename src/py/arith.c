@@ -42,26 +42,20 @@ static PyObject *launch_plan(ExecutorObject *exec, at_bc_plan *plan,
     err.msg[0] = '\0';
     at_status rc;
     at_executor *ex = exec->ex;
-    size_t nbytes = plan->out.numel * at_dtype_size(plan->out.dtype);
-    if (into) {
+    if (into)
         plan->out.data = into->t.data;
-    } else {
-        plan->out.data = at_pool_alloc(exec->pool, nbytes);
-        if (plan->out.data == NULL)
-            return PyErr_NoMemory();
-    }
+    /* in place: launch into the left operand; else allocate and launch */
     if (at_bc_cost(ex, plan) >= HG_GIL_RELEASE_COST) {
         Py_BEGIN_ALLOW_THREADS
-        rc = at_bc_launch(ex, plan, &err);
+        rc = into ? at_bc_launch(ex, plan, &err)
+                  : at_bc_run_prepared(ex, plan, &err);
         Py_END_ALLOW_THREADS
     } else {
-        rc = at_bc_launch(ex, plan, &err);
+        rc = into ? at_bc_launch(ex, plan, &err)
+                  : at_bc_run_prepared(ex, plan, &err);
     }
-    if (rc != AT_OK) {
-        if (!into)
-            at_pool_free(exec->pool, plan->out.data);
+    if (rc != AT_OK)
         return hg_raise(rc, &err);
-    }
     if (into)
         return Py_NewRef((PyObject *)into);
     BufferObject *res = hg_buffer_wrap(exec, &plan->out, fn);
@@ -236,11 +230,10 @@ PyObject *hg_broadcast(hg_state *st, at_bcop op, const char *fn,
 /* ---- the Buffer's slots -------------------------------------------------- */
 
 /* The module state, through whichever operand is a Buffer (a slot of
- * Buffer is only called with one): a Buffer's type is the one whose hash is
- * hg_buffer_hash, and its executor holds the state. */
+ * Buffer is only called with one): its executor holds the state. */
 static hg_state *state_of(PyObject *a, PyObject *b)
 {
-    PyObject *buf = Py_TYPE(a)->tp_hash == hg_buffer_hash ? a : b;
+    PyObject *buf = hg_is_buffer(a) ? a : b;
     return ((BufferObject *)buf)->exec->st;
 }
 

@@ -1031,8 +1031,7 @@ static PyObject *buffer_astype(PyObject *op, PyObject *const *args,
                       astype_new, &b->t, &dt, "astype");
 }
 
-/* Whether o is a Buffer (of any module instance: the slot is the type's). */
-static int is_buffer(PyObject *o)
+int hg_is_buffer(PyObject *o)
 {
     return Py_TYPE(o)->tp_dealloc == buffer_dealloc;
 }
@@ -1041,7 +1040,7 @@ static int is_buffer(PyObject *o)
  * operand's type (a traced value, say) can take the operation over. */
 static PyObject *buffer_matmul(PyObject *a, PyObject *b)
 {
-    if (!is_buffer(a) || !is_buffer(b))
+    if (!hg_is_buffer(a) || !hg_is_buffer(b))
         Py_RETURN_NOTIMPLEMENTED;
     return hg_matmul((BufferObject *)a, (BufferObject *)b);
 }

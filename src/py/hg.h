@@ -177,6 +177,9 @@ void hg_buffer_freelist_clear(hg_state *st);
  * of it in exec's pool (docs/python-api.md says which).  NULL with an
  * exception set. */
 PyObject *hg_buffer_from_dlpack(ExecutorObject *exec, PyObject *obj);
+/* Whether o is a Buffer of any module instance (a slot of Buffer gets no
+ * module state; the type's dealloc identifies it). */
+int hg_is_buffer(PyObject *o);
 static inline int hg_buffer_check(hg_state *st, PyObject *o)
 {
     return Py_IS_TYPE(o, st->BufferType);

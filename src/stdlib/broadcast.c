@@ -685,6 +685,26 @@ at_status at_bc_launch(at_executor *ex, const at_bc_plan *p, at_error *err)
     return AT_OK;
 }
 
+at_status at_bc_run_prepared(at_executor *ex, at_bc_plan *p, at_error *err)
+{
+    size_t nbytes;
+    p->out.data = NULL;
+    if (at_mul_overflow(p->out.numel, at_dtype_size(p->out.dtype), &nbytes))
+        return at_error_set(err, AT_E_OVERFLOW,
+                            "%s: the broadcast result is too large", p->name);
+    p->out.data = at_pool_alloc(at_executor_pool(ex), nbytes);
+    if (!p->out.data)
+        return at_error_set(err, AT_E_NOMEM,
+                            "%s: out of memory allocating %zu bytes", p->name,
+                            nbytes);
+    at_status st = at_bc_launch(ex, p, err);
+    if (st) {
+        at_pool_free(at_executor_pool(ex), p->out.data);
+        p->out.data = NULL;
+    }
+    return st;
+}
+
 at_status at_bc_run_new(at_executor *ex, at_bcop op, const char *name,
                         const at_bc_operand *x, size_t n, at_tensor *out,
                         at_error *err)
@@ -692,23 +712,9 @@ at_status at_bc_run_new(at_executor *ex, at_bcop op, const char *name,
     at_bc_plan p;
     out->data = NULL;
     at_status st = at_bc_prepare(op, name, x, n, &p, err);
-    if (st)
-        return st;
-    size_t nbytes;
-    if (at_mul_overflow(p.out.numel, at_dtype_size(p.out.dtype), &nbytes))
-        return at_error_set(err, AT_E_OVERFLOW,
-                            "%s: the broadcast result is too large", p.name);
-    p.out.data = at_pool_alloc(at_executor_pool(ex), nbytes);
-    if (!p.out.data)
-        return at_error_set(err, AT_E_NOMEM,
-                            "%s: out of memory allocating %zu bytes", p.name,
-                            nbytes);
-    if ((st = at_bc_launch(ex, &p, err))) {
-        at_pool_free(at_executor_pool(ex), p.out.data);
-        return st;
-    }
-    *out = p.out;
-    return AT_OK;
+    if (st == AT_OK && (st = at_bc_run_prepared(ex, &p, err)) == AT_OK)
+        *out = p.out;
+    return st;
 }
 
 at_status at_bc_kernel(const at_bc_plan *p, at_kernel **out, at_error *err)
