@@ -60,7 +60,23 @@ IEEE_BINARY = {
     "max": np.maximum,
 }
 NO_ROUNDING = {"neg", "abs", "relu", "min", "max"}
+
+
+def _int_power(b, e):
+    """b ** e as PyTorch's integer pow: by squaring with wrapping (uint64), and for e < 0: 1 for
+    b = 1, -1 or 1 for b = -1 by e's parity, else 0."""
+    b, e = np.broadcast_arrays(np.asarray(b, np.int64), np.asarray(e, np.int64))
+    r, base = np.ones(b.shape, np.uint64), b.astype(np.uint64)
+    k = np.where(e < 0, 0, e).astype(np.uint64)
+    while k.any():
+        r = np.where(k & np.uint64(1), r * base, r)
+        base, k = base * base, k >> np.uint64(1)
+    negative = np.where(b == 1, 1, np.where(b == -1, 1 - 2 * (e & 1), 0))
+    return np.where(e < 0, negative, r.view(np.int64))
+
+
 INT_OPS = {
+    "pow": _int_power,
     "neg": np.negative,
     "abs": np.abs,
     "add": np.add,

@@ -78,8 +78,19 @@ def test_bool_empty_and_zeros(ex, make, dtype):
 
 
 UNARY = ["neg", "abs", "relu", "sigmoid", "tanh", "softmax", "exp", "log", "sqrt"]
-# vector_div of bools is true division (float32, as in PyTorch): not refused
-BINARY = ["vector_add", "vector_sub", "vector_mul", "pow", "mse_loss"]
+# vector_div of bools is true division (float32), vector_add and vector_mul
+# are or and and (bool), as in PyTorch: not refused
+BINARY = ["vector_sub", "pow", "mse_loss"]
+
+
+def test_bool_add_and_mul_are_logical(ex):
+    a = np.array([True, True, False, False])
+    b = np.array([True, False, True, False])
+    A, B = ex.from_numpy(a), ex.from_numpy(b)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    for got, want in [(hg.ops.vector_add(A, B), ta + tb), (hg.ops.vector_mul(A, B), ta * tb)]:
+        assert got.dtype == np.bool_
+        np.testing.assert_array_equal(got.to_numpy(), want.numpy())
 
 
 @pytest.mark.parametrize("op", UNARY + BINARY + ["sum", "max", "min", "mean"])

@@ -85,8 +85,10 @@ def test_int_with_float_promotes(ex, op):
     np.testing.assert_allclose(
         got.to_numpy(), ref(np.float32(1.5), np.arange(4, dtype=np.float32)), rtol=1e-6
     )
-    with pytest.raises(TypeError, match="integer powers"):
-        hg.ops.pow(bi, bi)
+    with pytest.raises(ValueError, match="negative integer powers"):
+        hg.ops.pow(bi, -1)
+    with pytest.raises(TypeError, match="pow is not defined for two bools"):
+        hg.ops.pow(ex.from_numpy(np.ones(3, np.bool_)), ex.from_numpy(np.ones(3, np.bool_)))
 
 
 def test_gemm_int_operand(ex):

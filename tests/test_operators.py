@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import SIZES_MED, assert_bitwise, assert_f32_close, special_values, to_f32
+from conftest import ISA_PARAMS, SIZES_MED, assert_bitwise, assert_f32_close, special_values, to_f32
 
 import hologram as hg
 
@@ -337,3 +337,67 @@ def test_inplace_large_threads(rng, threads, sb):
     assert_bitwise(A.to_numpy(), a * b, f"threads={threads} *= {sb}")
     A -= A
     assert_bitwise(A.to_numpy(), (a * b) - (a * b), "a -= a")
+
+
+INT_EDGES = {
+    np.int32: [0, 1, -1, 2, -2, 3, 7, -9, 31, 2**31 - 1, -(2**31)],
+    np.int64: [0, 1, -1, 2, -2, 3, 7, -9, 31, 63, 2**62, 2**63 - 1, -(2**63)],
+}
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+@pytest.mark.parametrize("dt", [np.int32, np.int64], ids=lambda d: np.dtype(d).name)
+def test_int_pow_abs_neg_against_torch(level, dt):
+    # every pair of edge values (wrapping overflow, negative exponents, MIN),
+    # at a length with tails at every vector width
+    ex = hg.Executor(threads=1, isa=level)
+    edges = np.array(INT_EDGES[dt], dtype=dt)
+    a, e = (np.tile(v, 3) for v in np.meshgrid(edges, edges))
+    a, e = a.ravel().astype(dt), e.ravel().astype(dt)
+    A, E = ex.from_numpy(a), ex.from_numpy(e)
+    ta, te = torch.from_numpy(a.copy()), torch.from_numpy(e.copy())
+    for got, want in [
+        (A**E, ta**te),
+        (hg.ops.pow(A, E), ta**te),
+        (A**3, ta**3),
+        (hg.ops.pow(A, 0), ta**0),
+        (5**E, 5**te),
+        (abs(A), ta.abs()),
+        (hg.ops.abs(A), ta.abs()),
+        (-A, -ta),
+        (hg.ops.neg(A), -ta),
+    ]:
+        assert got.dtype == want.numpy().dtype
+        np.testing.assert_array_equal(got.to_numpy(), want.numpy())
+    with pytest.raises(ValueError, match="negative integer powers"):
+        A ** (-2)
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+def test_bool_arithmetic_against_torch(level):
+    ex = hg.Executor(threads=1, isa=level)
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 2, 1003).astype(np.bool_)
+    b = rng.integers(0, 2, 1003).astype(np.bool_)
+    A, B = ex.from_numpy(a), ex.from_numpy(b)
+    ta, tb = torch.from_numpy(a.copy()), torch.from_numpy(b.copy())
+    for got, want in [
+        (A + B, ta + tb),
+        (A * B, ta * tb),
+        (A + True, ta + True),
+        (False * A, False * ta),
+        (hg.ops.maximum(A, B), torch.maximum(ta, tb)),
+        (hg.ops.minimum(A, B), torch.minimum(ta, tb)),
+        (A**2, ta**2),
+        (A**True, ta**True),
+        (A**False, ta**False),
+        (A + 2, ta + 2),
+    ]:
+        assert got.dtype == want.numpy().dtype
+        np.testing.assert_array_equal(got.to_numpy(), want.numpy())
+    C = ex.from_numpy(a.copy())
+    C += B  # in place, stays bool
+    np.testing.assert_array_equal(C.to_numpy(), (ta + tb).numpy())
+    for bad in (lambda: A - B, lambda: -A, lambda: abs(A), lambda: A**B, lambda: True**A):
+        with pytest.raises(TypeError):
+            bad()

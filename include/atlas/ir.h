@@ -54,8 +54,10 @@
  *
  * Restrictions the verifier enforces (each with its own message):
  *  - SSA: operands are defined before use; each value is defined once;
- *  - div, pow and the unary math ops (relu, exp, ...) take f32 only, the
- *    reductions f32 only; a bool is not an arithmetic operand;
+ *  - div and the unary math ops (relu, exp, ...) take f32 only (neg and
+ *    abs also i32 and i64), the reductions f32 only; integer pow wraps and
+ *    gives 0 for a negative exponent unless the base is 1 or -1 (PyTorch's
+ *    rule); a bool is not an arithmetic operand;
  *  - gather and check.range take row or uniform operands;
  *  - values computed from a whole-launch reduction may only feed other
  *    uniform values and stores (no global barrier inside a launch);

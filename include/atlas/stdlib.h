@@ -298,6 +298,17 @@ at_status at_astype_run_new(at_executor *ex, const at_tensor *x, at_dtype to,
  * refuse. */
 size_t at_astype_cost(at_executor *ex, const at_tensor *x, at_dtype to);
 
+/* -x (op AT_STD_NEG) or |x| (AT_STD_ABS) of an int32 or int64 x, wrapping as
+ * PyTorch does: -MIN and |MIN| are MIN.  The result has x's shape and
+ * dtype, allocated as at_astype_run_new allocates; AT_E_TYPE for other
+ * dtypes (the float32 ops are at_stdop_run_new's). */
+at_status at_int_unary_run_new(at_executor *ex, at_stdop op, const at_tensor *x,
+                               at_tensor *out, at_error *err);
+
+/* The work of at_int_unary_run_new in at_stdop_cost's units; 0 for a call
+ * it would refuse. */
+size_t at_int_unary_cost(at_executor *ex, at_stdop op, const at_tensor *x);
+
 #ifdef __cplusplus
 }
 #endif

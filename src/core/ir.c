@@ -307,7 +307,7 @@ at_value at_ir_binary(at_kernel *k, at_irop op, at_value a, at_value b)
         return AT_NO_VALUE;
     }
     if ((ta == AT_BOOL && op != AT_IR_EQ && op != AT_IR_NE)
-        || (is_int(ta) && (op == AT_IR_DIV || op == AT_IR_POW)))
+        || (is_int(ta) && op == AT_IR_DIV))
     {
         build_fail(k, "%s: not defined for %s operands", name,
                    at_dtype_name(ta));

@@ -528,7 +528,7 @@ static at_status emit_typed(lowering *L, const at_instr *in, int ph)
         /* the verifier refuses the other ops on integer and bool operands */
         AT_INVARIANT(in->op == AT_IR_NEG || in->op == AT_IR_ABS
                          || (in->op >= AT_IR_ADD && in->op <= AT_IR_NE
-                             && in->op != AT_IR_DIV && in->op != AT_IR_POW),
+                             && in->op != AT_IR_DIV),
                      L->err);
         vi.fn = (uint8_t)AT_IFN(w, int_op(in->op));
         if (in->op == AT_IR_NEG || in->op == AT_IR_ABS) {
@@ -546,7 +546,7 @@ static at_status emit_typed(lowering *L, const at_instr *in, int ph)
             vi.src[1] = L->where[sa ? o[0] : o[1]];
         }
     }
-    L->p->cost_per_elem += 1;
+    L->p->cost_per_elem += in->op == AT_IR_POW ? 8 : 1;
     return add_vinstr(L, vi);
 }
 

@@ -1,8 +1,9 @@
 /* Hologram Atlas — integer and conversion kernels: casts between f32, i32,
  * i64 and bool, and i32/i64 arithmetic (wrapping), neg, abs, min, max,
- * comparisons and the 8-byte select.  Compiled once per ISA level (see
- * ktable.h): plain C loops whose bodies have no branches and no undefined
- * behaviour, which the compiler vectorises with the level's flags.
+ * pow, comparisons and the 8-byte select.  Compiled once per ISA level (see
+ * ktable.h): plain C loops with no undefined behaviour, whose bodies have
+ * no branches (pow's exponent loop aside), which the compiler vectorises
+ * with the level's flags.
  *
  * Integer arithmetic runs in the unsigned type of the same width, so that
  * overflow wraps as two's complement (PyTorch's result) instead of being
@@ -64,6 +65,26 @@ AT_CONVERT(mask_byte, int32_t, uint8_t, x ? 1 : 0)
 #define AT_IMUL(T, U) (T)((U)x * (U)z)
 #define AT_IMIN(T, U) (x < z ? x : z)
 #define AT_IMAX(T, U) (x > z ? x : z)
+#define AT_IPOW(T, U) ipow_##T(x, z)
+
+/* x ** z as PyTorch computes an integer power: by squaring, wrapping; a
+ * negative exponent gives 1 for x = 1, -1 or 1 for x = -1 (by z's parity)
+ * and 0 for any other x. */
+#define AT_IPOW_FN(T, U)                                       \
+    static inline T ipow_##T(T x, T z)                         \
+    {                                                          \
+        if (z < 0)                                             \
+            return x == 1 ? 1 : x == -1 ? 1 - 2 * (z & 1) : 0; \
+        U r = 1, b = (U)x;                                     \
+        for (U e = (U)z; e; e >>= 1) {                         \
+            if (e & 1)                                         \
+                r *= b;                                        \
+            b *= b;                                            \
+        }                                                      \
+        return (T)r;                                           \
+    }
+AT_IPOW_FN(int32_t, uint32_t)
+AT_IPOW_FN(int64_t, uint64_t)
 
 /* One binary kernel: the parameter list PARAMS, the locals SETUP declares,
  * then y[i] = x op z with x = X and z = Z. */
@@ -114,6 +135,7 @@ AT_CONVERT(mask_byte, int32_t, uint8_t, x ? 1 : 0)
     AT_IBINARY(k_mul##W, T, U, AT_IMUL)     \
     AT_IBINARY(k_min##W, T, U, AT_IMIN)     \
     AT_IBINARY(k_max##W, T, U, AT_IMAX)     \
+    AT_IBINARY(k_pow##W, T, U, AT_IPOW)     \
     AT_CONVERT(neg##W, T, T, AT_INEG(T, U)) \
     AT_CONVERT(abs##W, T, T, AT_IABS(T, U)) \
     AT_ICOMPARE(k_lt##W, T, <)              \
@@ -160,16 +182,19 @@ void AT_ISA_FN(at_register_intops)(at_ktable *t)
     t->ibinary[w][AT_BIN_MUL] = k_mul##W;         \
     t->ibinary[w][AT_BIN_MIN] = k_min##W;         \
     t->ibinary[w][AT_BIN_MAX] = k_max##W;         \
+    t->ibinary[w][AT_BIN_POW] = k_pow##W;         \
     t->ibinary_s[w][AT_BIN_ADD] = k_add##W##_s;   \
     t->ibinary_s[w][AT_BIN_SUB] = k_sub##W##_s;   \
     t->ibinary_s[w][AT_BIN_MUL] = k_mul##W##_s;   \
     t->ibinary_s[w][AT_BIN_MIN] = k_min##W##_s;   \
     t->ibinary_s[w][AT_BIN_MAX] = k_max##W##_s;   \
+    t->ibinary_s[w][AT_BIN_POW] = k_pow##W##_s;   \
     t->ibinary_rs[w][AT_BIN_ADD] = k_add##W##_rs; \
     t->ibinary_rs[w][AT_BIN_SUB] = k_sub##W##_rs; \
     t->ibinary_rs[w][AT_BIN_MUL] = k_mul##W##_rs; \
     t->ibinary_rs[w][AT_BIN_MIN] = k_min##W##_rs; \
     t->ibinary_rs[w][AT_BIN_MAX] = k_max##W##_rs; \
+    t->ibinary_rs[w][AT_BIN_POW] = k_pow##W##_rs; \
     t->icompare[w][AT_CMP_LT] = k_lt##W;          \
     t->icompare[w][AT_CMP_LE] = k_le##W;          \
     t->icompare[w][AT_CMP_GT] = k_gt##W;          \

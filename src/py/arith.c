@@ -275,29 +275,16 @@ PyObject *hg_buffer_pow(PyObject *l, PyObject *r, PyObject *mod)
     return hg_broadcast(state_of(l, r), AT_BC_POW, "pow", x, 2, NULL, 1);
 }
 
-static PyObject *unary(PyObject *a, at_stdop op, const char *fn)
-{
-    return hg_run_op(((BufferObject *)a)->exec->st, op, fn, &a, 1);
-}
-
-/* -a: hg.ops.neg for float32; 0 - a (wrapping) for integer buffers. */
+/* -a and abs(a): hg.ops.neg and hg.ops.abs (float32, int32, int64). */
 PyObject *hg_buffer_neg(PyObject *a)
 {
-    at_dtype dt = ((BufferObject *)a)->t.dtype;
-    if (dt == AT_I32 || dt == AT_I64) {
-        PyObject *zero = PyLong_FromLong(0);
-        if (zero == NULL)
-            return NULL;
-        PyObject *x[2] = {zero, a};
-        PyObject *r = hg_broadcast(((BufferObject *)a)->exec->st, AT_BC_SUB,
-                                   "neg", x, 2, NULL, 0);
-        Py_DECREF(zero);
-        return r;
-    }
-    return unary(a, AT_STD_NEG, "neg");
+    return hg_signed_unary(((BufferObject *)a)->exec->st, AT_STD_NEG, "neg", a);
 }
 
-PyObject *hg_buffer_abs(PyObject *a) { return unary(a, AT_STD_ABS, "abs"); }
+PyObject *hg_buffer_abs(PyObject *a)
+{
+    return hg_signed_unary(((BufferObject *)a)->exec->st, AT_STD_ABS, "abs", a);
+}
 
 PyObject *hg_buffer_richcompare(PyObject *a, PyObject *b, int cmp)
 {

@@ -220,6 +220,10 @@ hg_run_new(ExecutorObject *exec, size_t cost, hg_new_fn run,
 
 /* ops.c */
 extern PyMethodDef hg_module_methods[]; /* cpu_info + the ops */
+/* neg or abs (op) of a: float32 by hg_run_op, int32/int64 by the integer
+ * kernels (at_int_unary_run_new). */
+PyObject *hg_signed_unary(hg_state *st, at_stdop op, const char *fn,
+                          PyObject *a);
 /* Run a standard-library op on nin Buffers (TypeError naming fn for any
  * other operand): validate, allocate the result, launch. */
 PyObject *hg_run_op(hg_state *st, at_stdop op, const char *fn,

@@ -202,6 +202,34 @@ static inline PyObject *plain(hg_state *st, const char *fn, const op_params *ps,
     return run_op(st, op, fn, a, ps->kws, ps->nkw, &default_params);
 }
 
+static at_status int_unary_new(at_executor *ex, const at_tensor *in,
+                               const void *op, at_tensor *out, at_error *err)
+{
+    return at_int_unary_run_new(ex, *(const at_stdop *)op, in, out, err);
+}
+
+PyObject *hg_signed_unary(hg_state *st, at_stdop op, const char *fn,
+                          PyObject *a)
+{
+    if (hg_buffer_check(st, a)) {
+        BufferObject *b = (BufferObject *)a;
+        if (b->t.dtype == AT_I32 || b->t.dtype == AT_I64)
+            return hg_run_new(b->exec,
+                              at_int_unary_cost(b->exec->ex, op, &b->t),
+                              int_unary_new, &b->t, &op, fn);
+    }
+    return run_op(st, op, fn, &a, operand_names, 1, &default_params);
+}
+
+/* neg(a), abs(a): float32, int32 or int64 */
+static inline PyObject *signed_unary(hg_state *st, const char *fn,
+                                     const op_params *ps, PyObject *const *a,
+                                     at_stdop op)
+{
+    (void)ps;
+    return hg_signed_unary(st, op, fn, a[0]);
+}
+
 /* ---- binary ops that broadcast ------------------------------------------- */
 
 /* f(a, b) on Buffers: same-shape float32 runs the op's own kernel
@@ -249,6 +277,8 @@ static PyObject *power(hg_state *st, const char *fn, const op_params *ps,
                    : hg_broadcast(st, AT_BC_POW, fn, a, 2, NULL, 0);
     if (!hg_buffer_check(st, a[0]))
         return not_a_buffer(fn, ps->kws[0], a[0]);
+    if (((BufferObject *)a[0])->t.dtype != AT_F32) /* integer or bool */
+        return hg_broadcast(st, AT_BC_POW, fn, a, 2, NULL, 0);
     double e = PyFloat_AsDouble(a[1]);
     if (e == -1.0 && PyErr_Occurred()) {
         if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
@@ -560,8 +590,10 @@ static PyObject *matmul(hg_state *st, const char *fn, const op_params *ps,
       "kernel the broadcasting op `name` (add, sub, mul, div, pow, " \
       "maximum, minimum, lt, le, gt, ge, eq, ne, where) runs for these " \
       "operands.", broadcast_ir, params_broadcast_ir, 0) \
-    OP_A(X, neg, "-a", NEG) \
-    OP_A(X, abs, "|a|", ABS) \
+    X(neg, "a", "-a (float32, int32 or int64), as a new Buffer.", \
+      signed_unary, params_a, AT_STD_NEG) \
+    X(abs, "a", "|a| (float32, int32 or int64), as a new Buffer.", \
+      signed_unary, params_a, AT_STD_ABS) \
     OP_A(X, relu, "max(a, 0)", RELU) \
     OP_A(X, sigmoid, "1 / (1 + exp(-a))", SIGMOID) \
     OP_A(X, tanh, "tanh(a)", TANH) \

@@ -163,11 +163,20 @@ static size_t kernel_text(at_bcop op, int compute, const int *state, char *buf,
         APPEND("%s: %s%s, ", operand_names[i], type_name[state_type(state[i])],
                state[i] >= NTENSOR ? " scalar" : "");
     APPEND("y: %s) {\n", type_name[result]);
+    /* bool arithmetic runs on 0 and 1 in i32 and casts back: + is max (or)
+     * and * is min (and), as PyTorch's bool add and mul; a ** True is a and
+     * a ** False is True */
+    int logical = compute == T_BOOL && !d->bool_result && op != AT_BC_WHERE;
+    const char *ir = !logical          ? d->ir
+                     : op == AT_BC_ADD ? "max"
+                     : op == AT_BC_MUL ? "min"
+                                       : d->ir;
     const char *val[3]; /* each operand's value in the op's type */
     for (int i = 0; i < d->nin; i++) {
         const char *v = operand_names[i];
-        int st = state[i],
-            want = op == AT_BC_WHERE && i == 0 ? T_BOOL : compute;
+        int st = state[i], want = op == AT_BC_WHERE && i == 0 ? T_BOOL
+                                  : logical                   ? T_I32
+                                                              : compute;
         if (st >= NTENSOR)
             APPEND("  %%%s0 = param %s\n", v, v);
         else
@@ -179,11 +188,13 @@ static size_t kernel_text(at_bcop op, int compute, const int *state, char *buf,
         }
     }
     if (d->nin == 3)
-        APPEND("  %%r = %s %%a%s, %%b%s, %%c%s\n", d->ir, val[0], val[1],
-               val[2]);
+        APPEND("  %%r = %s %%a%s, %%b%s, %%c%s\n", ir, val[0], val[1], val[2]);
     else
-        APPEND("  %%r = %s %%a%s, %%b%s\n", d->ir, val[0], val[1]);
-    APPEND("  store y, %%r\n}\n");
+        APPEND("  %%r = %s %%a%s, %%b%s\n", ir, val[0], val[1]);
+    if (logical)
+        APPEND("  %%r1 = cast.bool %%r\n  store y, %%r1\n}\n");
+    else
+        APPEND("  store y, %%r\n}\n");
 #undef APPEND
     return len;
 }
@@ -337,13 +348,18 @@ static at_status plan_types(at_bcop op, const char *name,
     int t = combine(dim, combine(zero, number));
     if (op == AT_BC_DIV)
         t = T_F32; /* true division */
-    else if (op == AT_BC_POW && t != T_F32)
-        return bad_dtypes(name, x, n, "integer powers are not supported", err);
     else if (t == T_BOOL && bcops[op].bool_result)
         t = T_I32; /* bools compare as 0 and 1 */
-    else if (t == T_BOOL && op != AT_BC_WHERE)
-        return bad_dtypes(name, x, n, "arithmetic on bools is not supported",
+    else if (t == T_BOOL && op == AT_BC_POW && x[1].t)
+        return bad_dtypes(name, x, n,
+                          "pow is not defined for two bools (a Python bool "
+                          "exponent is)",
                           err);
+    if (op == AT_BC_POW && t != T_F32 && !x[1].t && x[1].ivalue < 0)
+        return at_error_set(err, AT_E_VALUE,
+                            "%s: integers to negative integer powers are not "
+                            "allowed (exponent %lld)",
+                            name, (long long)x[1].ivalue);
     p->compute = t;
     for (size_t i = first; i < n; i++)
         if (!x[i].t && t == T_I32
