@@ -5,9 +5,9 @@ torch.compile (default Inductor).
 Each row builds its inputs once from ``np.random.default_rng``, then
 
 1. compiles the PyTorch function with a fresh ``torch.compile(dynamic=False)`` after
-   ``torch._dynamo.reset()``, timing its first call (the compile) with Inductor's on-disk
-   caches off: the ``compile_s`` column, never part of a sample.  The process's one-time
-   Inductor start-up is paid once before the first row (:func:`warm_inductor`);
+   ``torch._dynamo.reset()``, timing its first call (the compile, FX graph cache off):
+   the ``compile_s`` column, never part of a sample.  The process's one-time Inductor
+   start-up is paid once before the first row (:func:`warm_inductor`);
 2. verifies every column against PyTorch eager from the same starting values, the jit, the
    op-by-op and the compiled results alike (an in-place workload compares every updated
    buffer);
@@ -307,25 +307,45 @@ def verify(
 LABELS = {"atlas": "jit", "atlas_ops": "op by op", "compiled": "torch.compile"}
 
 
-def warm_inductor() -> None:
-    """Pay the process's one-time torch.compile start-up (imports, the C++ toolchain
-    probe) on a throw-away function, so no row's compile time includes it."""
+_WARM = False
+
+
+def _no_graph_cache():
+    """torch.compile with Inductor's FX graph cache off: Dynamo, AOTAutograd and Inductor's
+    lowering and code generation run in full on every row.  The C++ compile of a kernel
+    source Inductor built before (an earlier run on this machine) still comes from its
+    on-disk cache: a fresh cache directory would make every row cold, but its one-time
+    toolchain set-up would dominate the group's run time."""
     import torch
 
+    return torch._inductor.config.patch(fx_graph_cache=False)
+
+
+def warm_inductor() -> None:
+    """Pay the process's one-time torch.compile start-up (imports, the C++ toolchain
+    probe) on a throw-away function, so no row's compile time includes it; once per
+    process."""
+    global _WARM
+    import torch
+
+    if _WARM:
+        return
+    _WARM = True
     torch._dynamo.reset()
-    with torch._inductor.config.patch(fx_graph_cache=False):
+    with _no_graph_cache():
         torch.compile(lambda x: x * 2.0 + 1.0, dynamic=False)(torch.ones(8))
     torch._dynamo.reset()
 
 
 def compile_torch(row: Row) -> tuple[Callable[..., Any], float]:
     """A fresh torch.compile of the row's PyTorch function and the seconds of its first
-    call (the compile), on copies of the arrays so the timed copies are untouched."""
+    call (the compile, see :func:`_no_graph_cache`), on copies of the arrays so the timed
+    copies are untouched."""
     import torch
 
     torch._dynamo.reset()  # every row compiles from scratch, no recompile limit is reached
     compiled = torch.compile(row.w.torch, dynamic=False)
-    with torch._inductor.config.patch(fx_graph_cache=False):
+    with _no_graph_cache():
         t0 = time.perf_counter()
         compiled(*row.tensors(), *row.w.scalars)
         seconds = time.perf_counter() - t0
@@ -404,3 +424,33 @@ def run_workload(
         )
     )
     return order_columns(rec)
+
+
+def benchmark_fused(
+    executor: Any,
+    count: int | None = None,
+    quick: bool = False,
+    compile: bool = True,
+    verbose: bool = True,
+    **timing,
+):
+    """Notebook helper: every workload at its quick sizes (``quick``) or its first
+    ``count`` sizes (all when None), strict correctness, as a DataFrame.  ``timing``
+    overrides the run's timing settings (warmup_runs, timing_runs, ...)."""
+    import pandas as pd
+
+    from .suite import run_suite
+
+    recs = []
+    for name, w in workloads().items():
+        recs += run_suite(
+            [name],
+            quick=quick,
+            executor=executor,
+            sizes=w.quick if quick else w.sizes[:count],
+            verbose=verbose,
+            strict=True,
+            compile=compile,
+            **timing,
+        )
+    return pd.DataFrame(recs)

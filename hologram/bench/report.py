@@ -215,6 +215,22 @@ def fusion_table(df):
     )
 
 
+def _fusion_cells(table):
+    """The Fusion table as text: microseconds to 0.1, ratios as 2.00x, seconds to 0.1;
+    'n/m' (not measured) for an empty cell."""
+
+    def fmt(col, v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "n/m"
+        if col.endswith("µs"):
+            return f"{v:,.1f}"
+        if col.startswith("jit vs"):
+            return f"{v:.2f}x"
+        return f"{v:.1f}" if col == "compile s" else str(v)
+
+    return table.apply(lambda c: [fmt(c.name, v) for v in c])
+
+
 def fusion_targets(df):
     """Each target of the fused group against the measured rows: the rows it covers, how
     many meet it, the verdict ('held', 'not held', 'not measured') and the misses, each
@@ -279,11 +295,14 @@ def fusion_markdown(df) -> str:
     lines = [
         "Each workload is one Python function over Buffers: `@hg.jit` (jit), the same function "
         "called on Buffers op by op, PyTorch eager and torch.compile (default Inductor, "
-        "`dynamic=False`, compiled afresh per row; its first call is the compile time, not in "
-        "the samples). Every column is verified against PyTorch eager before timing. "
+        "`dynamic=False`, compiled afresh per row; its first call is `compile s`, never in "
+        "the samples: Dynamo and Inductor in full with the FX graph cache off, though a C++ "
+        "kernel Inductor built in an earlier run on this machine comes from its disk cache). Every column is verified against PyTorch eager before timing. "
         f"Threads: {threads}. `kernels`: launches of the jit (kernel headers of `f.ir`).",
         "",
-        _md_table(fusion_table(df)),
+        _md_table(_fusion_cells(fusion_table(df))),
+        "",
+        "n/m: not measured.",
         "",
         f"- Geomean, jit vs PyTorch eager: **{geomean(ok['speedup']):.2f}x** over {len(ok)} rows.",
     ]

@@ -161,8 +161,9 @@ COLUMNS: tuple[Column, ...] = (
         "compile_s",
         "float",
         "s",
-        "torch.compile's first call on the row (Dynamo and Inductor, caches off), timed "
-        "apart from the samples (fused rows)",
+        "torch.compile's first call on the row (Dynamo and Inductor, FX graph cache off; "
+        "compiled C++ kernels may come from Inductor's disk cache), timed apart from the "
+        "samples (fused rows)",
         nullable=True,
     ),
     Column(
