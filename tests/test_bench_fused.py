@@ -126,9 +126,9 @@ def test_run_workload_record_from_known_samples(ex, monkeypatch):
         seen["keys"] = list(fns)
         return {k: timing.BenchmarkResult.from_samples(k, None, samples[k], 1) for k in fns}
 
-    monkeypatch.setattr(fused, "compare_frameworks", fake)
+    monkeypatch.setattr(suite, "compare_frameworks", fake)
     monkeypatch.setattr(fused, "compile_torch", lambda row: (row.w.torch, 2.5))
-    rec = fused.run_workload("fused_layer_norm", 1, ex)
+    rec = fused.run_workload(fused.Row("fused_layer_norm", 1, ex))
     assert seen["keys"] == ["pytorch", "atlas", "atlas_ops", "compiled"]
     assert tuple(rec) == schema.NAMES
     assert (rec["operation"], rec["size"], rec["shape"], rec["group"]) == (
@@ -147,7 +147,7 @@ def test_run_workload_record_from_known_samples(ex, monkeypatch):
     assert rec["flops"] == 7 * 1024
     # without torch.compile: its columns empty, no compile called
     monkeypatch.setattr(fused, "compile_torch", lambda row: pytest.fail("compiled"))
-    rec = fused.run_workload("fused_adam", 1024, ex, compile=False)
+    rec = fused.run_workload(fused.Row("fused_adam", 1024, ex), compile=False)
     assert seen["keys"] == ["pytorch", "atlas", "atlas_ops"]
     assert math.isnan(rec["compiled_median_ms"]) and math.isnan(rec["speedup_vs_compile"])
     assert math.isnan(rec["compile_s"]) and rec["correct"]

@@ -11,7 +11,7 @@ Each row builds its inputs once from ``np.random.default_rng``, then
 2. verifies every column against PyTorch eager from the same starting values, the jit, the
    op-by-op and the compiled results alike (an in-place workload compares every updated
    buffer);
-3. times the four alternating with :func:`hologram.bench.timing.compare_frameworks`.
+3. times the four alternating (:func:`hologram.bench.suite.time_row`).
 
 A row without torch.compile (``compile=False``: the CLI's ``--quick``) leaves the compiled
 columns NaN and the report says they were not measured.
@@ -19,6 +19,7 @@ columns NaN and the report says they were not measured.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import zlib
@@ -30,8 +31,7 @@ import numpy as np
 
 from .checks import verify_correctness
 from .roofline import row_metrics
-from .schema import FRAMEWORKS, order_columns, shape_label
-from .timing import compare_frameworks
+from .schema import order_columns
 
 F32 = np.float32
 RTOL, ATOL = 1e-5, 1e-6
@@ -165,7 +165,9 @@ ELEMENTS = (1_024, 1_048_576, 10_485_760)  # 1K, 1M, 10M elements
 ROWS = (1, 1_024, 10_240)  # the same element counts as rows of COLS
 
 
-def _build() -> dict[str, Workload]:
+@functools.cache
+def workloads() -> dict[str, Workload]:
+    """The fused group, name -> Workload."""
     table = [
         Workload(
             "fused_gelu_tanh", ELEMENTS, ELEMENTS[:1], _normal(1, 3), gelu_tanh, _torch_gelu, 9
@@ -207,17 +209,6 @@ def _build() -> dict[str, Workload]:
     return {w.name: w for w in table}
 
 
-_TABLE: dict[str, Workload] | None = None
-
-
-def workloads() -> dict[str, Workload]:
-    """The fused group, name -> Workload."""
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = _build()
-    return _TABLE
-
-
 # ----------------------------------------------------------------------------- running
 
 
@@ -229,8 +220,9 @@ class Row:
     """One workload at one size: its arrays and fresh copies of them for each framework
     (an in-place workload changes the copies it is given)."""
 
-    def __init__(self, w: Workload, size: int, executor: Any, seed: int = 0):
-        self.w, self.ex = w, executor
+    def __init__(self, w: Workload | str, size: int, executor: Any, seed: int = 0):
+        w = workloads()[w] if isinstance(w, str) else w
+        self.w, self.size, self.ex = w, size, executor
         rng = np.random.default_rng([seed, zlib.crc32(w.name.encode()), size])
         self.arrays = w.inputs(rng, size)
         import hologram as hg
@@ -353,35 +345,21 @@ def compile_torch(row: Row) -> tuple[Callable[..., Any], float]:
 
 
 def run_workload(
-    w: Workload | str,
-    size: int,
-    executor: Any,
-    seed: int = 0,
+    row: Row,
     strict: bool = False,
     compile: bool = True,
-    warmup_runs: int = 5,
-    timing_runs: int = 10,
-    min_sample_s: float = 0.002,
-    settle_s: float = 0.0,
     limits: dict[str, Any] | None = None,
+    **timing,
 ) -> dict[str, Any]:
-    """Compile, verify, then time one (workload, size); returns a record of the schema."""
-    import torch
+    """Compile, verify, then time one workload at one size (a :class:`Row`); returns a
+    record of the schema.  ``timing``: warmup_runs, timing_runs, min_sample_s, settle_s of
+    :func:`hologram.bench.suite.time_row`."""
+    from .suite import end_checks, start_record, time_row
 
-    from .suite import fill_times
-
-    w = workloads()[w] if isinstance(w, str) else w
-    row = Row(w, size, executor, seed)
+    w, size = row.w, row.size
     first = row.arrays[0]
-    rec: dict[str, Any] = {
-        "operation": w.name,
-        "size": int(first.size),
-        "shape": shape_label(first.shape),
-        "group": w.group,
-        "threads": int(torch.get_num_threads()),
-        "compile_s": math.nan,
-        "kernels": None,
-    }
+    rec = start_record(w.name, w.group, first)
+    rec.update(compile_s=math.nan, kernels=None)
     errors, compiled = [], None
     if compile:
         try:
@@ -395,20 +373,8 @@ def run_workload(
         rec["kernels"] = kernel_count(row.ir())
     except Exception as exc:  # noqa: BLE001
         errors.append(f"jit ir: {type(exc).__name__}: {exc}")
-    rec["correct"] = not errors
-    rec["error"] = "; ".join(errors) or None
-    if errors and strict:
-        raise AssertionError(f"{w.name} size={size}: {rec['error']}")
-
-    results = compare_frameworks(
-        {k: fns[k] for k in FRAMEWORKS if k in fns},
-        warmup_runs,
-        timing_runs,
-        min_sample_s,
-        name=f"{w.name}_{size}",
-        settle_s=settle_s,
-    )
-    fill_times(rec, results)
+    end_checks(rec, errors, strict, f"{w.name} size={size}")
+    time_row(rec, fns, f"{w.name}_{size}", **timing)
     rec["speedup_vs_out"] = math.nan
     rec["speedup_vs_compile"] = rec["compiled_median_ms"] / rec["atlas_median_ms"]
     read = sum(a.nbytes for a in row.arrays)

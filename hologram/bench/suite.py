@@ -717,14 +717,8 @@ def run_op(
     # sharing NumPy's memory is only 16-byte aligned, which slows some of PyTorch's kernels
     tensors = [torch.from_numpy(a).clone() for a in arrays]
     buffers = [executor.from_numpy(a) for a in arrays]
-    rec: dict[str, Any] = {
-        "operation": op.name,
-        "size": int(arrays[0].size),
-        "shape": shape_label(arrays[0].shape),
-        "group": op.group,
-        "threads": int(torch.get_num_threads()),
-        "max_abs_diff": None,
-    }
+    rec = start_record(op.name, op.group, arrays[0])
+    rec["max_abs_diff"] = None
     fns: dict[str, Callable[[], Any]] = {
         "pytorch": lambda: op.torch(*tensors),
         "numpy": lambda: op.numpy(*arrays),
@@ -752,20 +746,8 @@ def run_op(
     if op.torch_out is not None:
         out = torch.empty_like(torch_result)
         fns["pytorch_out"] = lambda: op.torch_out(out, *tensors)
-    rec["correct"] = not errors
-    rec["error"] = "; ".join(errors) or None
-    if errors and strict:
-        raise AssertionError(f"{op.name} size={size}: {rec['error']}")
-
-    results = compare_frameworks(
-        {k: fns[k] for k in FRAMEWORKS if k in fns},
-        warmup_runs,
-        timing_runs,
-        min_sample_s,
-        name=f"{op.name}_{size}",
-        settle_s=settle_s,
-    )
-    fill_times(rec, results)
+    end_checks(rec, errors, strict, f"{op.name} size={size}")
+    time_row(rec, fns, f"{op.name}_{size}", warmup_runs, timing_runs, min_sample_s, settle_s)
     rec["speedup_vs_out"] = rec["pytorch_out_median_ms"] / rec["atlas_median_ms"]
     rec.update(speedup_vs_compile=math.nan, compile_s=math.nan, kernels=None)  # fused rows only
     written = int(torch_result.numel() * torch_result.element_size())
@@ -782,6 +764,51 @@ def run_op(
         )
     )
     return order_columns(rec)
+
+
+def start_record(name: str, group: str, first: np.ndarray) -> dict[str, Any]:
+    """The first columns of a row's record: name, size and shape of its first input,
+    group, and PyTorch's thread count."""
+    import torch
+
+    return {
+        "operation": name,
+        "size": int(first.size),
+        "shape": shape_label(first.shape),
+        "group": group,
+        "threads": int(torch.get_num_threads()),
+    }
+
+
+def end_checks(rec: dict[str, Any], errors: list[str], strict: bool, what: str) -> None:
+    """The correct and error columns from a row's failed checks; with ``strict`` a
+    failure raises AssertionError naming ``what``."""
+    rec["correct"] = not errors
+    rec["error"] = "; ".join(errors) or None
+    if errors and strict:
+        raise AssertionError(f"{what}: {rec['error']}")
+
+
+def time_row(
+    rec: dict[str, Any],
+    fns: dict[str, Callable[[], Any]],
+    name: str,
+    warmup_runs: int = 5,
+    timing_runs: int = 10,
+    min_sample_s: float = 0.002,
+    settle_s: float = 0.0,
+) -> None:
+    """Time ``fns`` (framework -> call) alternating, in the order of FRAMEWORKS, and fill
+    ``rec``'s time columns (:func:`fill_times`)."""
+    results = compare_frameworks(
+        {k: fns[k] for k in FRAMEWORKS if k in fns},
+        warmup_runs,
+        timing_runs,
+        min_sample_s,
+        name=name,
+        settle_s=settle_s,
+    )
+    fill_times(rec, results)
 
 
 def fill_times(rec: dict[str, Any], results: dict[str, Any]) -> None:
@@ -901,7 +928,7 @@ def run_suite(
     ``quick``).  ``timing`` overrides :func:`timing_settings` (warmup_runs, timing_runs,
     min_sample_s, settle_s).
     """
-    from .fused import Workload, run_workload, warm_inductor
+    from .fused import Row, Workload, run_workload, warm_inductor
 
     executor = executor if executor is not None else make_executor(threads)
     settings = {**timing_settings(quick, executor.threads), **timing}
@@ -912,7 +939,8 @@ def run_suite(
     records = []
     for op, size in rows:
         if isinstance(op, Workload):
-            rec = run_workload(op, size, executor, seed, strict, compile, limits=limits, **settings)
+            row = Row(op, size, executor, seed)
+            rec = run_workload(row, strict, compile, limits, **settings)
         else:
             rec = run_op(op, size, executor, seed=seed, strict=strict, limits=limits, **settings)
         records.append(rec)
