@@ -38,6 +38,9 @@ json.dump(
         "result_torch": result_torch.tolist(),
         "results_file": results_file,
         "summary": summary.to_dict("records"),
+        "ln_kernels": ln_kernels,
+        "fusion_findings": fusion_findings,
+        "fused_records": df_fused.to_dict("records"),
     },
     open("probe.json", "w"),
 )
@@ -136,6 +139,25 @@ def test_findings_are_computed_from_the_results(executed):
             sizes["mse_loss"] + sizes["cross_entropy"],
         )
     ]
+
+
+def test_fusion_section(executed):
+    """Section 12: the jitted layer norm is one kernel; the fused group ran every workload
+    at its quick size, checked, with torch.compile measured; the findings are the report's."""
+    from hologram.bench import fused
+
+    _, probe, _ = executed
+    assert probe["ln_kernels"] == 1
+    recs = probe["fused_records"]
+    assert [(r["operation"], r["group"]) for r in recs] == [
+        (name, "fused") for name in fused.workloads()
+    ]
+    assert all(r["correct"] and r["error"] is None and r["kernels"] == 1 for r in recs)
+    for r in recs:
+        assert r["compile_s"] > 0 and r["compiled_median_ms"] > 0, r["operation"]
+        assert r["speedup_vs_compile"] == r["compiled_median_ms"] / r["atlas_median_ms"]
+    assert probe["fusion_findings"] == report.fusion_markdown(pd.DataFrame(recs))
+    assert "torch.compile: not measured" not in probe["fusion_findings"]
 
 
 def test_committed_notebook_is_the_executed_source():

@@ -42,7 +42,17 @@ def main(argv=None) -> int:
         default=1,
         help="threads for both PyTorch and Atlas (default 1; 0 = all cores)",
     )
-    ap.add_argument("--ops", default=None, help="comma-separated op names (default: all)")
+    ap.add_argument(
+        "--ops",
+        default=None,
+        help="comma-separated op names, 'fused' for the fused group (default: all)",
+    )
+    ap.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure torch.compile on the fused rows (default: yes, no with --quick)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--list", action="store_true", help="list the ops and their sizes, then exit")
     ap.add_argument(
@@ -57,7 +67,7 @@ def main(argv=None) -> int:
     from .sysinfo import collect_system_info
 
     if args.list:
-        for op in suite.ops().values():
+        for op in suite.table().values():
             print(f"{op.name:14} {op.group:15} full={list(op.sizes)} quick={list(op.quick)}")
         return 0
     names = [n.strip() for n in args.ops.split(",") if n.strip()] if args.ops else None
@@ -67,6 +77,7 @@ def main(argv=None) -> int:
     except (KeyError, ValueError) as exc:
         ap.error(str(exc.args[0]) if exc.args else str(exc))
     settings = suite.timing_settings(args.quick, executor.threads)
+    compile_fused = not args.quick if args.compile is None else args.compile
     t0 = time.perf_counter()
     limits = None if args.no_limits else roofline.measure(quick=args.quick)
     if limits:
@@ -80,6 +91,7 @@ def main(argv=None) -> int:
             seed=args.seed,
             progress=advance,
             limits=limits,
+            compile=compile_fused,
             **settings,
         )
     finally:
@@ -91,6 +103,7 @@ def main(argv=None) -> int:
         "threads": executor.threads,
         "ops": args.ops or "all",
         "seed": args.seed,
+        "torch_compile": compile_fused,
         "rows": len(records),
         "wall_time_s": round(wall, 1),
         **settings,

@@ -174,3 +174,30 @@ def plot_roofline(df, limits=None, ax=None):
     ax.set_title("Roofline: Atlas rate against arithmetic intensity")
     ax.legend(fontsize=7)
     return ax
+
+
+def plot_fused(df, ax=None):
+    """The fused rows' speedups of the jit over PyTorch eager and over torch.compile, two
+    bars a row (log y; above 1 = the jit faster); a row without torch.compile has only
+    the first bar."""
+    ax = _ax(ax, (10, 5))
+    if not len(df):
+        ax.text(0.5, 0.5, "no fused rows in this run", ha="center", va="center")
+        ax.set_axis_off()
+        return ax
+    x = np.arange(len(df))
+    for i, (col, label, color) in enumerate(
+        (("speedup", "vs PyTorch eager", COLORS["pytorch"]),
+         ("speedup_vs_compile", "vs torch.compile", COLORS["compiled"]))
+    ):  # fmt: skip
+        v = df[col].astype(float).to_numpy()
+        ax.bar(x + (i - 0.5) * 0.4, v, 0.4, label=label, color=color)
+    ax.axhline(1.0, color="black", lw=1)
+    ax.set_xticks(
+        x, [lbl.removeprefix("fused_") for lbl in row_labels(df)], rotation=45, ha="right"
+    )
+    ax.set_yscale("log")
+    ax.set_ylabel("jit speedup (other time / jit time)")
+    ax.set_title("@hg.jit: speedup over PyTorch eager and torch.compile")
+    ax.legend()
+    return ax

@@ -174,6 +174,161 @@ def findings_markdown(df) -> str:
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- fusion
+
+#: item 8 of issue 13: the fused group's speed targets
+BIG, SMALL = 1_000_000, 10_000  # rows of >= 1M elements; rows of <= 10K elements (the 1K rows)
+TARGET_EAGER_BIG, TARGET_COMPILE_BIG, TARGET_COMPILE_SMALL, TARGET_GEOMEAN = 3.0, 1.2, 5.0, 1.5
+
+
+def fused_rows(df):
+    """The rows of the fused group."""
+    if "group" not in df or not len(df):
+        return df.iloc[:0]
+    return df[df["group"].eq("fused")]
+
+
+def _us(v) -> float:
+    return float(v) * 1e3 if v is not None else math.nan
+
+
+def fusion_table(df):
+    """One row per fused (workload, size): times in microseconds, the jit's ratios to
+    PyTorch eager and to torch.compile, torch.compile's compile time and the jit's
+    launches (kernel headers of its IR)."""
+    import pandas as pd
+
+    f = fused_rows(df)
+    return pd.DataFrame(
+        {
+            "workload": [o.removeprefix("fused_") for o in f["operation"]],
+            "size": list(f["shape"]),
+            "kernels": [None if k is None or k != k else int(k) for k in f["kernels"]],
+            "jit µs": [_us(v) for v in f["atlas_median_ms"]],
+            "op-by-op µs": [_us(v) for v in f["atlas_ops_median_ms"]],
+            "eager µs": [_us(v) for v in f["pytorch_median_ms"]],
+            "compiled µs": [_us(v) for v in f["compiled_median_ms"]],
+            "jit vs eager": f["speedup"].astype(float).tolist(),
+            "jit vs compile": f["speedup_vs_compile"].astype(float).tolist(),
+            "compile s": f["compile_s"].astype(float).tolist(),
+        }
+    )
+
+
+def _fusion_cells(table):
+    """The Fusion table as text: microseconds to 0.1, ratios as 2.00x, seconds to 0.1;
+    'n/m' (not measured) for an empty cell."""
+
+    def fmt(col, v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "n/m"
+        if col.endswith("µs"):
+            return f"{v:,.1f}"
+        if col.startswith("jit vs"):
+            return f"{v:.2f}x"
+        return f"{v:.1f}" if col == "compile s" else str(v)
+
+    return table.apply(lambda c: [fmt(c.name, v) for v in c])
+
+
+def fusion_targets(df):
+    """Each target of the fused group against the measured rows: the rows it covers, how
+    many meet it, the verdict ('held', 'not held', 'not measured') and the misses, each
+    with its measured ratio."""
+    import pandas as pd
+
+    f = fused_rows(df)
+    size = f["size"].astype(float)
+    out = []
+    for text, rows, col, target in (
+        (f">= {TARGET_EAGER_BIG:g}x PyTorch eager at >= 1M elements", size >= BIG, "speedup",
+         TARGET_EAGER_BIG),
+        (f">= {TARGET_COMPILE_BIG:g}x torch.compile at >= 1M elements", size >= BIG,
+         "speedup_vs_compile", TARGET_COMPILE_BIG),
+        (f">= {TARGET_COMPILE_SMALL:g}x torch.compile at 1K elements", size <= SMALL,
+         "speedup_vs_compile", TARGET_COMPILE_SMALL),
+    ):  # fmt: skip
+        r = f[rows]
+        v = r[col].astype(float)
+        have = v[np.isfinite(v)]
+        miss = r[np.isfinite(v) & (v < target)]
+        out.append(
+            {
+                "target": text,
+                "rows": len(r),
+                "met": f"{int((have >= target).sum())}/{len(have)}",
+                "verdict": "no rows"
+                if not len(r)
+                else "not measured"
+                if not len(have)
+                else "held"
+                if not len(miss)
+                else "not held",
+                "misses": ", ".join(f"{_label(m)} {m[col]:.2f}x" for _, m in miss.iterrows()),
+            }
+        )
+    g = geomean(f["speedup_vs_compile"])
+    out.append(
+        {
+            "target": f"geomean over the group >= {TARGET_GEOMEAN:g}x torch.compile",
+            "rows": len(f),
+            "met": "" if math.isnan(g) else f"{g:.2f}x",
+            "verdict": "not measured"
+            if math.isnan(g)
+            else "held"
+            if g >= TARGET_GEOMEAN
+            else "not held",
+            "misses": "" if math.isnan(g) or g >= TARGET_GEOMEAN else f"geomean {g:.2f}x",
+        }
+    )
+    return pd.DataFrame(out)
+
+
+def fusion_markdown(df) -> str:
+    """The report's Fusion section body: the table, the geomeans, the targets."""
+    f = fused_rows(df)
+    if not len(f):
+        return "_no fused rows in this run_"
+    ok = f[np.isfinite(f["speedup"].astype(float))]
+    threads = ", ".join(str(int(t)) for t in sorted(f["threads"].dropna().unique()))
+    compiled = np.isfinite(f["speedup_vs_compile"].astype(float)).any()
+    lines = [
+        "Each workload is one Python function over Buffers: `@hg.jit` (jit), the same function "
+        "called on Buffers op by op, PyTorch eager and torch.compile (default Inductor, "
+        "`dynamic=False`, compiled afresh per row; its first call is `compile s`, never in "
+        "the samples: Dynamo and Inductor in full with the FX graph cache off, though a C++ "
+        "kernel Inductor built in an earlier run on this machine comes from its disk cache). Every column is verified against PyTorch eager before timing. "
+        f"Threads: {threads}. `kernels`: launches of the jit (kernel headers of `f.ir`).",
+        "",
+        _md_table(_fusion_cells(fusion_table(df))),
+        "",
+        "n/m: not measured.",
+        "",
+        f"- Geomean, jit vs PyTorch eager: **{geomean(ok['speedup']):.2f}x** over {len(ok)} rows.",
+    ]
+    if compiled:
+        c = f["speedup_vs_compile"].astype(float)
+        lines.append(
+            f"- Geomean, jit vs torch.compile: **{geomean(c):.2f}x** over "
+            f"{int(np.isfinite(c).sum())} rows; jit faster in {int((c > 1).sum())}."
+        )
+    else:
+        lines.append(
+            "- **torch.compile: not measured in this run** (`--quick` or `--no-compile`); the "
+            "compiled columns are empty, and no ratio to it is claimed."
+        )
+    several = f[f["kernels"].fillna(1).astype(float) > 1]
+    lines.append(
+        "- Every jit runs as one kernel."
+        if not len(several)
+        else "- More than one kernel: "
+        + ", ".join(f"{_label(r)} ({int(r['kernels'])})" for _, r in several.iterrows())
+        + "."
+    )
+    lines += ["", "Targets (issue 13, item 8):", "", _md_table(fusion_targets(df))]
+    return "\n".join(lines)
+
+
 def _md_table(df, floatfmt: str = ".3g") -> str:
     def cell(v):
         if isinstance(v, float):
@@ -194,6 +349,7 @@ FILES = {
     "speedup": "speedup.png",
     "heatmap": "heatmap.png",
     "roofline": "roofline.png",
+    "fused": "fused.png",
     "limits": "limits.json",
     "md": "report.md",
 }
@@ -219,6 +375,10 @@ def _write_plots(ok, p: dict[str, str], limits=None) -> None:
     plots.plot_roofline(ok, limits, ax=fig.gca())
     fig.tight_layout()
     figs["roofline"] = fig
+    fig = plt.figure(figsize=(10, 5))
+    plots.plot_fused(fused_rows(ok), ax=fig.gca())
+    fig.tight_layout()
+    figs["fused"] = fig
     for kind, fig in figs.items():
         fig.savefig(p[kind], dpi=90)
         plt.close(fig)
@@ -253,7 +413,7 @@ def write_report(
     limits: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """Write results.json, results.csv, comparison.png, scaling.png, speedup.png, heatmap.png,
-    roofline.png, limits.json (the run's metadata: the machine's limits, the system and the
+    roofline.png, fused.png, limits.json (the run's metadata: the machine's limits, the system and the
     settings; results.json stays a list of records) and report.md into ``out_dir``; returns
     {kind: path}."""
     import json
@@ -303,6 +463,10 @@ def write_report(
         "",
         findings_markdown(df),
         "",
+        "## Fusion",
+        "",
+        fusion_markdown(df),
+        "",
         "## Summary by operation",
         "",
         _md_table(summary) if len(summary) else "_empty_",
@@ -317,7 +481,8 @@ def write_report(
     ]
     md += ["", "## Plots", ""]
     md += [
-        f"![{k}]({FILES[k]})" for k in ("roofline", "speedup", "heatmap", "comparison", "scaling")
+        f"![{k}]({FILES[k]})"
+        for k in ("roofline", "fused", "speedup", "heatmap", "comparison", "scaling")
     ]
     md += ["", "## Columns", "", _md_table(schema.describe()), ""]
     with open(p["md"], "w", encoding="utf-8") as f:

@@ -7,7 +7,11 @@ plots and the report read them by these names, and the report's column table is
 :func:`describe`.
 
 Timed frameworks are the prefixes of :data:`FRAMEWORKS`; each has a mean, a standard
-deviation and a median column of its per-call time.
+deviation and a median column of its per-call time.  The rows of the ``fused`` group
+(:mod:`hologram.bench.fused`) fill the PyTorch columns with PyTorch eager and the Atlas
+columns with the ``@hg.jit`` function, and add the same function run op by op on Buffers
+(``atlas_ops``) and torch.compile (``compiled``, with its compile time); other rows leave
+those columns empty.
 """
 
 from __future__ import annotations
@@ -55,8 +59,17 @@ FRAMEWORKS = {
     "pytorch_out": "PyTorch (out=)",
     "numpy": "NumPy",
     "atlas": "Atlas",
+    "atlas_ops": "Atlas op by op",
+    "compiled": "torch.compile",
 }
-COLORS = {"pytorch": "tab:blue", "pytorch_out": "tab:cyan", "numpy": "tab:gray", "atlas": "tab:red"}
+COLORS = {
+    "pytorch": "tab:blue",
+    "pytorch_out": "tab:cyan",
+    "numpy": "tab:gray",
+    "atlas": "tab:red",
+    "atlas_ops": "tab:orange",
+    "compiled": "tab:purple",
+}
 STATS = {"mean": "mean", "std": "standard deviation", "median": "median"}
 
 
@@ -135,6 +148,29 @@ COLUMNS: tuple[Column, ...] = (
         "gbs / the memory bandwidth of the row's thread count: read bandwidth where "
         "writes are under 10% of the bytes, else copy bandwidth (rows that fit in cache "
         "exceed 100%)",
+        nullable=True,
+    ),
+    # the fused group (hologram.bench.fused): the same Python function op by op on Buffers,
+    # and the PyTorch function under torch.compile; NaN on other rows
+    *_times(("atlas_ops", "compiled"), ("mean", "std", "median")),
+    _number(
+        "speedup_vs_compile",
+        "torch.compile median / Atlas median (fused rows; NaN where torch.compile is not measured)",
+    ),
+    Column(
+        "compile_s",
+        "float",
+        "s",
+        "torch.compile's first call on the row (Dynamo and Inductor, FX graph cache off; "
+        "compiled C++ kernels may come from Inductor's disk cache), timed apart from the "
+        "samples (fused rows)",
+        nullable=True,
+    ),
+    Column(
+        "kernels",
+        "int",
+        "",
+        "kernel headers in the @hg.jit function's IR (f.ir), one per launch (fused rows)",
         nullable=True,
     ),
 )

@@ -717,14 +717,8 @@ def run_op(
     # sharing NumPy's memory is only 16-byte aligned, which slows some of PyTorch's kernels
     tensors = [torch.from_numpy(a).clone() for a in arrays]
     buffers = [executor.from_numpy(a) for a in arrays]
-    rec: dict[str, Any] = {
-        "operation": op.name,
-        "size": int(arrays[0].size),
-        "shape": shape_label(arrays[0].shape),
-        "group": op.group,
-        "threads": int(torch.get_num_threads()),
-        "max_abs_diff": None,
-    }
+    rec = start_record(op.name, op.group, arrays[0])
+    rec["max_abs_diff"] = None
     fns: dict[str, Callable[[], Any]] = {
         "pytorch": lambda: op.torch(*tensors),
         "numpy": lambda: op.numpy(*arrays),
@@ -752,29 +746,10 @@ def run_op(
     if op.torch_out is not None:
         out = torch.empty_like(torch_result)
         fns["pytorch_out"] = lambda: op.torch_out(out, *tensors)
-    rec["correct"] = not errors
-    rec["error"] = "; ".join(errors) or None
-    if errors and strict:
-        raise AssertionError(f"{op.name} size={size}: {rec['error']}")
-
-    results = compare_frameworks(
-        {k: fns[k] for k in FRAMEWORKS if k in fns},
-        warmup_runs,
-        timing_runs,
-        min_sample_s,
-        name=f"{op.name}_{size}",
-        settle_s=settle_s,
-    )
-    for fw in FRAMEWORKS:
-        r = results.get(fw)
-        for stat in ("mean", "std", "median"):
-            rec[f"{fw}_{stat}_ms"] = getattr(r, f"{stat}_ms") if r else math.nan
-    rec["speedup"] = rec["pytorch_median_ms"] / rec["atlas_median_ms"]
+    end_checks(rec, errors, strict, f"{op.name} size={size}")
+    time_row(rec, fns, f"{op.name}_{size}", warmup_runs, timing_runs, min_sample_s, settle_s)
     rec["speedup_vs_out"] = rec["pytorch_out_median_ms"] / rec["atlas_median_ms"]
-    both = "pytorch" in results and "atlas" in results
-    rec["speedup_paired"] = (
-        paired_speedup(results["pytorch"], results["atlas"]) if both else math.nan
-    )
+    rec.update(speedup_vs_compile=math.nan, compile_s=math.nan, kernels=None)  # fused rows only
     written = int(torch_result.numel() * torch_result.element_size())
     flops, nbytes, written = row_work(op, arrays, written)
     rec.update(
@@ -789,6 +764,65 @@ def run_op(
         )
     )
     return order_columns(rec)
+
+
+def start_record(name: str, group: str, first: np.ndarray) -> dict[str, Any]:
+    """The first columns of a row's record: name, size and shape of its first input,
+    group, and PyTorch's thread count."""
+    import torch
+
+    return {
+        "operation": name,
+        "size": int(first.size),
+        "shape": shape_label(first.shape),
+        "group": group,
+        "threads": int(torch.get_num_threads()),
+    }
+
+
+def end_checks(rec: dict[str, Any], errors: list[str], strict: bool, what: str) -> None:
+    """The correct and error columns from a row's failed checks; with ``strict`` a
+    failure raises AssertionError naming ``what``."""
+    rec["correct"] = not errors
+    rec["error"] = "; ".join(errors) or None
+    if errors and strict:
+        raise AssertionError(f"{what}: {rec['error']}")
+
+
+def time_row(
+    rec: dict[str, Any],
+    fns: dict[str, Callable[[], Any]],
+    name: str,
+    warmup_runs: int = 5,
+    timing_runs: int = 10,
+    min_sample_s: float = 0.002,
+    settle_s: float = 0.0,
+) -> None:
+    """Time ``fns`` (framework -> call) alternating, in the order of FRAMEWORKS, and fill
+    ``rec``'s time columns (:func:`fill_times`)."""
+    results = compare_frameworks(
+        {k: fns[k] for k in FRAMEWORKS if k in fns},
+        warmup_runs,
+        timing_runs,
+        min_sample_s,
+        name=name,
+        settle_s=settle_s,
+    )
+    fill_times(rec, results)
+
+
+def fill_times(rec: dict[str, Any], results: dict[str, Any]) -> None:
+    """The time columns of every framework in ``rec`` (NaN where ``results`` lacks it), the
+    speedup (PyTorch / Atlas medians) and the paired speedup."""
+    for fw in FRAMEWORKS:
+        r = results.get(fw)
+        for stat in ("mean", "std", "median"):
+            rec[f"{fw}_{stat}_ms"] = getattr(r, f"{stat}_ms") if r else math.nan
+    rec["speedup"] = rec["pytorch_median_ms"] / rec["atlas_median_ms"]
+    both = "pytorch" in results and "atlas" in results
+    rec["speedup_paired"] = (
+        paired_speedup(results["pytorch"], results["atlas"]) if both else math.nan
+    )
 
 
 def format_row(rec: dict[str, Any]) -> str:
@@ -810,6 +844,11 @@ def format_row(rec: dict[str, Any]) -> str:
     if rec["group"] == "linalg":
         rate = f"{rec['gflops']:.1f} GFLOP/s{pct('pct_peak', 'peak')}; {rate}"
     line = f"{line}  [{rate}]"
+    if rec.get("group") == "fused":
+        c = rec["speedup_vs_compile"]
+        line += "  torch.compile " + (
+            "not measured" if c is None or math.isnan(c) else f"{c:.2f}x ({rec['compile_s']:.1f} s)"
+        )
     return line if rec["correct"] else f"{line}  CHECK FAILED: {rec['error']}"
 
 
@@ -842,17 +881,29 @@ def make_executor(threads: int = 1):
     return hg.Executor(threads=threads)
 
 
+def table() -> dict[str, Any]:
+    """Every row kind of the benchmark, name -> Op or fused Workload: the op table, then
+    the fused group (:mod:`hologram.bench.fused`)."""
+    from .fused import workloads
+
+    return {**ops(), **workloads()}
+
+
 def plan(
     names: Sequence[str] | None = None,
     quick: bool = False,
     sizes: Iterable[int] | None = None,
-) -> list[tuple[Op, int]]:
-    """The (op, size) rows to run, in table order."""
-    table = ops()
-    unknown = [n for n in names or () if n not in table]
+) -> list[tuple[Any, int]]:
+    """The (op, size) rows to run, in table order; the name ``fused`` stands for the whole
+    fused group."""
+    from .fused import GROUP, workloads
+
+    full = table()
+    names = [m for n in names for m in (workloads() if n == GROUP else (n,))] if names else None
+    unknown = [n for n in names or () if n not in full]
     if unknown:
-        raise KeyError(f"unknown op(s) {unknown}; known: {', '.join(table)}")
-    chosen = [table[n] for n in names] if names else list(table.values())
+        raise KeyError(f"unknown op(s) {unknown}; known: {', '.join(full)}, {GROUP}")
+    chosen = [full[n] for n in dict.fromkeys(names)] if names else list(full.values())
     return [(op, s) for op in chosen for s in (sizes or (op.quick if quick else op.sizes))]
 
 
@@ -867,19 +918,31 @@ def run_suite(
     verbose: bool = False,
     strict: bool = False,
     limits: dict[str, Any] | None = None,
+    compile: bool | None = None,
     **timing,
 ) -> list[dict[str, Any]]:
     """Run every (op, size) of :func:`plan`; returns the records.
 
     ``progress``: a callable given each finished record (e.g. to advance a bar).
-    ``timing`` overrides :func:`timing_settings` (warmup_runs, timing_runs, min_sample_s,
-    settle_s).
+    ``compile``: whether the fused rows measure torch.compile (default: not with
+    ``quick``).  ``timing`` overrides :func:`timing_settings` (warmup_runs, timing_runs,
+    min_sample_s, settle_s).
     """
+    from .fused import Row, Workload, run_workload, warm_inductor
+
     executor = executor if executor is not None else make_executor(threads)
     settings = {**timing_settings(quick, executor.threads), **timing}
+    compile = not quick if compile is None else compile
+    rows = plan(names, quick, sizes)
+    if compile and any(isinstance(op, Workload) for op, _ in rows):
+        warm_inductor()
     records = []
-    for op, size in plan(names, quick, sizes):
-        rec = run_op(op, size, executor, seed=seed, strict=strict, limits=limits, **settings)
+    for op, size in rows:
+        if isinstance(op, Workload):
+            row = Row(op, size, executor, seed)
+            rec = run_workload(row, strict, compile, limits, **settings)
+        else:
+            rec = run_op(op, size, executor, seed=seed, strict=strict, limits=limits, **settings)
         records.append(rec)
         if verbose:
             print(format_row(rec), flush=True)
