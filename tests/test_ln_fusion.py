@@ -8,6 +8,7 @@ and two threads."""
 import numpy as np
 import pytest
 from conftest import ISA_PARAMS, assert_bitwise, special_values
+from test_jit import layer_norm
 
 import hologram as hg
 
@@ -92,3 +93,40 @@ def test_fused_layer_norm_is_bitwise_the_unfused_program(level, stores, threads,
     assert_bitwise(
         got.to_numpy(), want, what=f"layer_norm {rows}x{cols} {level} {stores} t{threads}"
     )
+
+
+# layer norm as users write it, (x - mean) / sqrt(var + eps) * w + b: a
+# division by the row's deviation, which fuse_scale_affine takes in its
+# division form (k_div_affine)
+_layer_norm_div = hg.jit(layer_norm)
+
+
+def _unfused_div_text(ex, rows, cols):
+    x, w, b = (ex.empty(s) for s in ((rows, cols), (cols,), (cols,)))
+    text = _layer_norm_div.ir(x, w, b, 1e-5)
+    assert text.count("kernel ") == 1
+    lines = text.splitlines()
+    div = next(ln.split(" = ")[0].strip() for ln in lines if " = div %" in ln and "%3" not in ln)
+    mul = next(ln.split(" = ")[0].strip() for ln in lines if f" = mul {div}, " in ln)
+    # the scaled and weighted values stored as well keep the three apart
+    head, _, rest = text.partition(") {")
+    rest = rest.replace("\n  store p4,", f"\n  store t, {div}\n  store u, {mul}\n  store p4,")
+    return f"{head}, t: f32, u: f32) {{{rest}"
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+@pytest.mark.parametrize("stores", ["cached", "streamed"])
+@pytest.mark.parametrize("rows,cols", [(3, 7), (100, 1000), (5, 1025), (300, 1024), (1, 5000)])
+def test_division_form_is_bitwise_the_unfused_program(level, stores, rows, cols):
+    x, w, b = _inputs(rows, cols, seed=2)
+    ref = hg.Executor(threads=1, isa=level, stores="cached")
+    unfused = hg.Kernel(_unfused_div_text(ref, rows, cols))
+    y, t, u = (ref.empty((rows, cols)) for _ in range(3))
+    args = [1e-5, ref.from_numpy(x), ref.from_numpy(w), ref.from_numpy(b), y, t, u]
+    ref.launch(unfused, *args, rows=rows, cols=cols)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        assert_bitwise(u.to_numpy(), t.to_numpy() * w, what="unfused u = t * w")
+        assert_bitwise(y.to_numpy(), u.to_numpy() + b, what="unfused y = u + b")
+    ex = hg.Executor(threads=2, isa=level, stores=stores)
+    got = _layer_norm_div(ex.from_numpy(x), ex.from_numpy(w), ex.from_numpy(b), 1e-5)
+    assert_bitwise(got.to_numpy(), y.to_numpy(), what=f"div form {rows}x{cols} {level} {stores}")

@@ -589,12 +589,16 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                 *acc += f(len, d, a, E->slots[vi->src[1].idx].f);
                 break;
             }
-            case AT_V_SCALE_AFFINE:
-                (L->stream && vi->final
-                     ? kt->scale_affine_nt
-                     : kt->scale_affine)(len, d, a, E->slots[vi->slot].f, b,
-                                         opd_ptr(L, E, vi->src[2]));
+            case AT_V_SCALE_AFFINE: {
+                int nt = L->stream && vi->final;
+                at_k_scale_affine f =
+                    vi->fn == AT_BIN_DIV
+                        ? (nt ? kt->div_affine_nt : kt->div_affine)
+                        : (nt ? kt->scale_affine_nt : kt->scale_affine);
+                f(len, d, a, E->slots[vi->slot].f, b,
+                  opd_ptr(L, E, vi->src[2]));
                 break;
+            }
             default:
                 run_typed(L, E, vi, d, a, b, len);
                 break;

@@ -841,14 +841,17 @@ static void fuse_sub_sq_sum(at_program *p)
 }
 
 /* 5e: `t = mul x, slot; u = mul t, w; y = add u, b` (layer norm with
- * weight and bias) becomes one pass when only the next instruction reads t
- * and u.  The kernel rounds each step as these instructions do and keeps
- * their operand order, so y is bit-identical. */
+ * weight and bias), or the same with `t = div x, slot` (layer norm written
+ * as (x - mean) / sqrt(var + eps) * w + b), becomes one pass when only the
+ * next instruction reads t and u; the pass's fn is t's.  The kernel rounds
+ * each step as these instructions do and keeps their operand order, so y
+ * is bit-identical. */
 static void fuse_scale_affine(at_program *p)
 {
     for (int i = 0; i + 2 < p->nv; i++) {
         at_vinstr *t = &p->v[i], *u = &p->v[i + 1], *y = &p->v[i + 2];
-        if (t->kind != AT_V_BINARY_S || t->fn != AT_BIN_MUL
+        if (t->kind != AT_V_BINARY_S
+            || (t->fn != AT_BIN_MUL && t->fn != AT_BIN_DIV)
             || t->dst.kind != AT_OPD_REG || t->src[1].idx > INT16_MAX
             || u->kind != AT_V_BINARY || u->fn != AT_BIN_MUL
             || !same_opd(u->src[0], t->dst) || u->dst.kind != AT_OPD_REG
@@ -860,6 +863,7 @@ static void fuse_scale_affine(at_program *p)
             continue;
         at_vinstr f = *y;
         f.kind = AT_V_SCALE_AFFINE;
+        f.fn = t->fn;
         f.slot = (int16_t)t->src[1].idx;
         f.src[0] = t->src[0];
         f.src[1] = u->src[1];

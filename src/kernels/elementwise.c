@@ -89,53 +89,58 @@ AT_INLINE void loop_compare(size_t n, int32_t *m, const float *a,
     }
 AT_COMPARE_OPS(AT_COMPARE_KERNEL)
 
-/* y = ((x * s) * w) + b (the lowering's fuse_scale_affine), each step
- * rounded as the mul, mul and add kernels round it; the _nt twin streams y
- * after reaching vector alignment, as the loop shapes of loops.h do. */
-AT_INLINE vf op_scale_affine(vf x, vf s, vf w, vf b)
+/* y = ((x * s) * w) + b, or ((x / s) * w) + b with div (the lowering's
+ * fuse_scale_affine), each step rounded as the mul, div and add kernels
+ * round it; the _nt twins stream y after reaching vector alignment, as the
+ * loop shapes of loops.h do.  div is a constant in each kernel. */
+AT_INLINE vf op_scale_affine(vf x, vf s, vf w, vf b, int div)
 {
-    return vf_add(vf_mul(vf_mul(x, s), w), b);
+    return vf_add(vf_mul(div ? vf_div(x, s) : vf_mul(x, s), w), b);
 }
 /* One vector of y at i (k lanes: a tail, or one element in the peel). */
 AT_INLINE vf scale_affine_n(const float *x, vf s, const float *w,
-                            const float *b, size_t i, size_t k)
+                            const float *b, size_t i, size_t k, int div)
 {
     return op_scale_affine(vf_load_n(x + i, k), s, vf_load_n(w + i, k),
-                           vf_load_n(b + i, k));
+                           vf_load_n(b + i, k), div);
 }
 AT_INLINE vf scale_affine_at(const float *x, vf s, const float *w,
-                             const float *b, size_t i)
+                             const float *b, size_t i, int div)
 {
-    return op_scale_affine(vf_load(x + i), s, vf_load(w + i), vf_load(b + i));
+    return op_scale_affine(vf_load(x + i), s, vf_load(w + i), vf_load(b + i),
+                           div);
 }
 AT_INLINE void loop_scale_affine(size_t n, float *y, const float *x, vf s,
-                                 const float *w, const float *b, int stream)
+                                 const float *w, const float *b, int stream,
+                                 int div)
 {
     size_t i = 0;
     if (stream)
         for (size_t k = peel(y, n); i < k; i++)
-            vf_store_n(y + i, scale_affine_n(x, s, w, b, i, 1), 1);
+            vf_store_n(y + i, scale_affine_n(x, s, w, b, i, 1, div), 1);
     for (; i + 4 * VL <= n; i += 4 * VL) {
         EACH(j, 4)
-        put(y + i + j * VL, scale_affine_at(x, s, w, b, i + j * VL), stream);
+        put(y + i + j * VL, scale_affine_at(x, s, w, b, i + j * VL, div),
+            stream);
     }
     if (stream)
         vf_stream_fence();
     for (; i + VL <= n; i += VL)
-        vf_store(y + i, scale_affine_at(x, s, w, b, i));
+        vf_store(y + i, scale_affine_at(x, s, w, b, i, div));
     if (i < n)
-        vf_store_n(y + i, scale_affine_n(x, s, w, b, i, n - i), n - i);
+        vf_store_n(y + i, scale_affine_n(x, s, w, b, i, n - i, div), n - i);
 }
-static void k_scale_affine(size_t n, float *y, const float *x, float s,
-                           const float *w, const float *b)
-{
-    loop_scale_affine(n, y, x, vf_set1(s), w, b, 0);
-}
-static void k_scale_affine_nt(size_t n, float *y, const float *x, float s,
-                              const float *w, const float *b)
-{
-    loop_scale_affine(n, y, x, vf_set1(s), w, b, 1);
-}
+/* The four kernels: k_scale_affine[_nt], k_div_affine[_nt]. */
+#define AT_AFFINE_KERNEL(name, stream, div)                        \
+    static void name(size_t n, float *y, const float *x, float s,  \
+                     const float *w, const float *b)               \
+    {                                                              \
+        loop_scale_affine(n, y, x, vf_set1(s), w, b, stream, div); \
+    }
+AT_AFFINE_KERNEL(k_scale_affine, 0, 0)
+AT_AFFINE_KERNEL(k_scale_affine_nt, 1, 0)
+AT_AFFINE_KERNEL(k_div_affine, 0, 1)
+AT_AFFINE_KERNEL(k_div_affine_nt, 1, 1)
 
 static void k_select(size_t n, float *y, const int32_t *m, const float *a,
                      const float *b)
@@ -171,4 +176,6 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     t->select = k_select;
     t->scale_affine = k_scale_affine;
     t->scale_affine_nt = k_scale_affine_nt;
+    t->div_affine = k_div_affine;
+    t->div_affine_nt = k_div_affine_nt;
 }

@@ -220,6 +220,7 @@ typedef struct at_ktable {
     at_k_exp_sub_sum exp_sub_sum;
     at_k_sub_sq_sum sub_sq_sum;
     at_k_scale_affine scale_affine, scale_affine_nt; /* _nt: streaming */
+    at_k_scale_affine div_affine, div_affine_nt; /* x / s, not x * s */
     at_k_sgemm_tile sgemm_tile;
     size_t sgemm_ws_bytes;
     /* Preferred tile sizes for splitting one GEMM across workers, and the
