@@ -615,19 +615,16 @@ static int entry_plan(hg_state *st, jit_entry *e, PyObject *const *args,
     return 1;
 }
 
-/* Put e into the cache: in place of an entry of the same signature (two
- * threads traced it), else in a free slot, else in place of the least
- * recently used entry. */
+/* Put e into the cache, in place of an entry of the same signature (two
+ * threads traced it) or added; then drop the least recently used entries
+ * beyond maxsize.  An entry is dropped only once the table no longer holds
+ * it: its release may run other threads (an executor's destruction releases
+ * the GIL), which may call this function. */
 static int cache_insert(JitCallObject *self, jit_entry *e, const jit_sig *s,
                         Py_ssize_t maxsize)
 {
     Py_ssize_t i = cache_index(self, s);
-    if (i < 0 && self->n >= maxsize) {
-        i = 0;
-        for (Py_ssize_t j = 1; j < self->n; j++)
-            if (self->entries[j]->tick < self->entries[i]->tick)
-                i = j;
-    }
+    jit_entry *old = i >= 0 ? self->entries[i] : NULL;
     if (i < 0) {
         if (self->n == self->cap) {
             Py_ssize_t cap = self->cap ? 2 * self->cap : 8;
@@ -641,21 +638,21 @@ static int cache_insert(JitCallObject *self, jit_entry *e, const jit_sig *s,
             self->cap = cap;
         }
         i = self->n++;
-    } else {
-        entry_decref(self->entries[i]);
     }
     self->entries[i] = e;
     self->last = i;
     e->tick = ++self->clock;
-    /* a cache over the bound (maxsize lowered) drops its oldest entries */
+    if (old != NULL)
+        entry_decref(old);
     while (self->n > maxsize) {
-        Py_ssize_t old = 0;
+        Py_ssize_t lru = 0;
         for (Py_ssize_t j = 1; j < self->n; j++)
-            if (self->entries[j]->tick < self->entries[old]->tick)
-                old = j;
-        entry_decref(self->entries[old]);
-        self->entries[old] = self->entries[--self->n];
+            if (self->entries[j]->tick < self->entries[lru]->tick)
+                lru = j;
+        old = self->entries[lru];
+        self->entries[lru] = self->entries[--self->n];
         self->last = 0;
+        entry_decref(old);
     }
     return 0;
 }
