@@ -574,7 +574,6 @@ class _Plan:
 
     def __init__(self, fname, tracer, arg_nodes, outputs, out_alias):
         self.fname = fname
-        self.first_buffer = next((i for i, n in enumerate(arg_nodes) if n is not None), -1)
         order, stage, level = _plan(tracer.nodes, outputs, fname)
         nstages = max(stage[n.id] for n in order) + 1 if order else 1
         # nodes read in a later stage than their own are materialised
