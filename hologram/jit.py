@@ -13,8 +13,13 @@ starts a new one), each launch is emitted as IR text, parsed and verified by
 and run with :meth:`Executor.launch`.  Python numbers passed as arguments
 become float32 scalar params, so a new value does not retrace.
 
-The traces of one jitted function are kept in an LRU cache of
-``CACHE_SIZE`` (64) signatures.
+A call whose signature is cached never reaches this module: JitFunction's C
+base class (``_core._JitCall``, src/py/jitcall.c) computes the signature,
+finds the trace and runs its launches itself, through the same core launch
+as :meth:`Executor.launch`.  The traces of one jitted function are kept in
+that cache, of at most ``CACHE_SIZE`` (64) signatures; when it is full, a new
+trace replaces the least recently used one (the one whose last call is the
+oldest).
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ import math
 import os
 import re
 import sys
-from collections import OrderedDict
 
 import numpy as np
 
@@ -570,7 +574,6 @@ class _Plan:
 
     def __init__(self, fname, tracer, arg_nodes, outputs, out_alias):
         self.fname = fname
-        self.first_buffer = next((i for i, n in enumerate(arg_nodes) if n is not None), -1)
         order, stage, level = _plan(tracer.nodes, outputs, fname)
         nstages = max(stage[n.id] for n in order) + 1 if order else 1
         # nodes read in a later stage than their own are materialised
@@ -788,17 +791,15 @@ def _kname(fname):
 # ---- the jitted function -------------------------------------------------------------------------
 
 
-_NUMBER = {bool: float, int: float, float: float}
-
-
 class _Entry:
-    __slots__ = ("plan", "out_shapes", "single", "allocs", "steps", "run")
+    __slots__ = ("plan", "out_shapes", "single", "allocs", "steps")
 
     def prepare(self):
         """What a call does, precomputed: the results to allocate (shape, and
-        the dtype unless float32) and per launch its kernel, rows, cols and
-        where each argument comes from (0 the call's arguments, 1 the
-        results, 2 the temporaries, 3 a value held here)."""
+        the dtype unless float32) and per launch its kernel, where each
+        argument comes from (0 the call's arguments, 1 the results, 2 the
+        temporaries, 3 a value held here), rows and cols.  The cached call
+        (src/py/jitcall.c) runs this plan."""
         self.allocs = [(s, None if d == _F32 else d) for s, d in self.out_shapes]
         code = {"arg": 0, "scalar": 0, "out": 1, "temp": 2}
         self.steps = [
@@ -810,26 +811,6 @@ class _Entry:
             )
             for L in self.plan.launches
         ]
-        self.run = self._one_launch()
-
-    def _one_launch(self):
-        """A cached call of one launch into one new float32 result, as one
-        closure (the common case), or None."""
-        if len(self.steps) != 1 or self.plan.temps or len(self.allocs) != 1:
-            return None
-        kernel, spec, rows, cols = self.steps[0]
-        shape, dtype = self.allocs[0]
-        first = self.plan.first_buffer
-        if dtype is not None or first < 0 or any(w not in (0, 1) for w, _ in spec):
-            return None
-
-        def run(args):
-            ex = args[first].executor
-            o = ex.empty(shape)
-            ex.launch(kernel, *[args[i] if w == 0 else o for w, i in spec], rows=rows, cols=cols)
-            return o
-
-        return run
 
 
 def _has_dask_array(args):
@@ -838,22 +819,36 @@ def _has_dask_array(args):
     return da is not None and any(isinstance(a, da.Array) for a in args)
 
 
-class JitFunction:
-    """A function traced into fused kernels on first call per signature."""
+class JitFunction(_core._JitCall):
+    """A function traced into fused kernels on first call per signature.
+
+    A call is handled by the C base class (src/py/jitcall.c): it computes the
+    signature, finds the trace in the cache and runs it.  Calls it does not
+    find go to :meth:`_call`, which checks the arguments, traces and caches."""
 
     def __init__(self, fn):
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.fname = getattr(fn, "__qualname__", getattr(fn, "__name__", "function"))
-        self.cache = OrderedDict()
         self.traces = 0  # how many times fn was traced
 
     def __reduce__(self):
         return (jit, (self.fn,))
 
-    def _key(self, args, out):
-        """The signature of a call, and the executor of its buffers."""
-        key = []
+    def _call(self, *args, out=None):
+        """A call the C base class did not find in the cache."""
+        if _has_dask_array(args):
+            from . import jit_dask
+
+            return jit_dask.call(self, args, out)
+        entry, ex = self._entry(args, out)
+        return self._run(entry, ex, args, out)
+
+    def _check(self, args, out):
+        """The executor of a call's buffers and, with out=, how the out
+        buffers alias the arguments (per out buffer the argument it is, or
+        -1, then whether out is a tuple); raises for arguments no signature
+        takes."""
         ex = None
         outs = () if out is None else out if isinstance(out, tuple) else (out,)
         for i, a in enumerate((*args, *outs)):
@@ -862,10 +857,7 @@ class JitFunction:
                     ex = a.executor
                 elif a.executor is not ex:
                     raise _fail(ValueError, self.fname, "buffers belong to different executors")
-                key.append((a.shape, a.dtype.char, id(ex)))
-            elif i < len(args) and isinstance(a, (bool, int, float)):
-                key.append(float)
-            else:
+            elif i >= len(args) or not isinstance(a, (bool, int, float)):
                 what = (
                     "arguments must be hologram.Buffer or Python numbers"
                     if i < len(args)
@@ -879,7 +871,7 @@ class JitFunction:
             )
         if ex is None:
             raise _fail(TypeError, self.fname, "needs at least one Buffer argument", _user_frame())
-        return tuple(key) + ((alias,) if out is not None else ()), ex
+        return alias, ex
 
     def _trace(self, args, ex, alias, nouts_given):
         tr = _Tracer(self.fname, ex)
@@ -933,45 +925,23 @@ class JitFunction:
         return entry
 
     def _entry(self, args, out):
-        key, ex = self._key(args, out)
-        entry = self.cache.get(key)
+        args = tuple(args)
+        alias, ex = self._check(args, out)
+        entry = self._cache_get(args, out)
         if entry is None:
             nouts = None if out is None else (len(out) if isinstance(out, tuple) else 1)
-            entry = self._trace(args, ex, key[-1] if out is not None else (), nouts)
-            self.cache[key] = entry
-            if len(self.cache) > CACHE_SIZE:
-                self.cache.popitem(last=False)
-        else:
-            self.cache.move_to_end(key)
+            entry = self._trace(args, ex, alias, nouts)
+            self._cache_put(
+                args,
+                out,
+                entry,
+                entry.steps,
+                entry.allocs,
+                entry.plan.temps,
+                entry.single,
+                CACHE_SIZE,
+            )
         return entry, ex
-
-    def __call__(self, *args, out=None):
-        if out is None:
-            # the signature as _key writes it, without its checks: a cached
-            # one was checked when it was traced (one executor: its id)
-            try:
-                key = tuple(
-                    [
-                        (a.shape, a.dtype.char, id(a.executor))
-                        if type(a) is _core.Buffer
-                        else _NUMBER[type(a)]
-                        for a in args
-                    ]
-                )
-            except KeyError:
-                key = None
-            entry = self.cache.get(key)
-            if entry is not None:
-                self.cache.move_to_end(key)
-                if entry.run is not None:
-                    return entry.run(args)
-                return self._run(entry, args[entry.plan.first_buffer].executor, args, None)
-        if _has_dask_array(args):
-            from . import jit_dask
-
-            return jit_dask.call(self, args, out)
-        entry, ex = self._entry(args, out)
-        return self._run(entry, ex, args, out)
 
     def _run(self, entry, ex, args, out):
         if out is None:
@@ -1005,7 +975,7 @@ class JitFunction:
         return entry.plan.ir()
 
     def cache_info(self):
-        return {"traces": self.traces, "size": len(self.cache), "maxsize": CACHE_SIZE}
+        return {"traces": self.traces, "size": self._cache_size(), "maxsize": CACHE_SIZE}
 
 
 def jit(fn=None):

@@ -76,7 +76,9 @@
     X(BIAS, "bias") \
     X(EPS, "eps") \
     X(TRANS_A, "trans_a") \
-    X(TRANS_B, "trans_b")
+    X(TRANS_B, "trans_b") \
+    X(OUT, "out") \
+    X(JIT_MISS, "_call")
 /* clang-format on */
 #define HG_KW_ENUM(N, s) HG_KW_##N,
 typedef enum hg_kw {
@@ -98,6 +100,7 @@ typedef struct hg_state {
     PyTypeObject *ExecutorType;
     PyTypeObject *BufferType;
     PyTypeObject *KernelType;
+    PyTypeObject *JitCallType;
     PyArray_Descr *descr[HG_NDTYPES]; /* numpy dtype per storage dtype */
     PyObject *kw[HG_KW_COUNT]; /* interned keyword names (hg_kw) */
     /* Buffer freelist: dead objects (no executor, no data). */
@@ -284,5 +287,13 @@ extern PyType_Spec hg_kernel_spec;
 PyObject *hg_kernel_text(const at_kernel *k);
 PyObject *hg_executor_launch(PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames);
+/* The kernel of a hologram.Kernel object (kernel must be one). */
+const at_kernel *hg_kernel_ir(PyObject *kernel);
+/* Its program for exec, compiled on first use and kept by the kernel (the
+ * program Executor.launch runs); NULL with an exception set. */
+const at_program *hg_kernel_program(PyObject *kernel, ExecutorObject *exec);
+
+/* jitcall.c */
+extern PyType_Spec hg_jitcall_spec;
 
 #endif /* HOLOGRAM_PY_HG_H */

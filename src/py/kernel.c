@@ -214,6 +214,16 @@ static at_program *kernel_program(KernelObject *self, ExecutorObject *exec)
     return prog;
 }
 
+const at_kernel *hg_kernel_ir(PyObject *kernel)
+{
+    return ((KernelObject *)kernel)->k;
+}
+
+const at_program *hg_kernel_program(PyObject *kernel, ExecutorObject *exec)
+{
+    return kernel_program((KernelObject *)kernel, exec);
+}
+
 static int fill_arg(hg_state *st, ExecutorObject *exec, const char *kname,
                     const at_param *p, int i, PyObject *o, at_arg *out)
 {

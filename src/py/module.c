@@ -304,7 +304,8 @@ static int hg_exec(PyObject *m)
         return -1;
     if (add_type(m, &hg_executor_spec, &st->ExecutorType) < 0
         || add_type(m, &hg_buffer_spec, &st->BufferType) < 0
-        || add_type(m, &hg_kernel_spec, &st->KernelType) < 0)
+        || add_type(m, &hg_kernel_spec, &st->KernelType) < 0
+        || add_type(m, &hg_jitcall_spec, &st->JitCallType) < 0)
         return -1;
     for (int i = 0; i < HG_NDTYPES; i++) {
         st->descr[i] = PyArray_DescrFromType(hg_dtypes[i].npy_type);
@@ -334,6 +335,7 @@ static int hg_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->ExecutorType);
     Py_VISIT(st->BufferType);
     Py_VISIT(st->KernelType);
+    Py_VISIT(st->JitCallType);
     for (int i = 0; i < HG_NDTYPES; i++)
         Py_VISIT(st->descr[i]);
     return 0;
@@ -348,6 +350,7 @@ static int hg_clear(PyObject *m)
     Py_CLEAR(st->ExecutorType);
     Py_CLEAR(st->BufferType);
     Py_CLEAR(st->KernelType);
+    Py_CLEAR(st->JitCallType);
     for (int i = 0; i < HG_NDTYPES; i++)
         Py_CLEAR(st->descr[i]);
     for (int i = 0; i < HG_KW_COUNT; i++)
