@@ -523,6 +523,21 @@ run_typed(const launch *L, const block_env *E, const at_vinstr *vi, void *d,
     }
 }
 
+/* The fused (a - b)^2 sum, one block per kernel call: the unfused program
+ * summed each block of the square on its own, so the sum keeps its bits
+ * when the fused program has no register and runs whole tasks or rows. */
+static void diff_sq_sum(const launch *L, const block_env *E,
+                        const at_vinstr *vi, const float *a, const float *b,
+                        size_t len)
+{
+    double *acc =
+        L->p->acc[vi->acc].all ? &E->part[vi->acc] : &E->row_acc[vi->acc];
+    size_t block = (size_t)L->p->block;
+    for (size_t j = 0; j < len; j += block)
+        *acc +=
+            L->kt->diff_sq_sum(len - j < block ? len - j : block, a + j, b + j);
+}
+
 static void run_vector(const launch *L, const block_env *E, int from, int to,
                        size_t len)
 {
@@ -589,6 +604,9 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                 *acc += f(len, d, a, E->slots[vi->src[1].idx].f);
                 break;
             }
+            case AT_V_DIFF_SQ_SUM:
+                diff_sq_sum(L, E, vi, a, b, len);
+                break;
             case AT_V_SCALE_AFFINE: {
                 int nt = L->stream && vi->final;
                 at_k_scale_affine f =

@@ -17,8 +17,9 @@
  *                      reductions into accumulators
  *  5b. fuse_exp_sum    sub-by-scalar, exp and a sum reduction -> one pass
  *  5c. fuse_gelu       the exact gelu's five instructions -> one pass
- *  5d. fuse_sub_sq_sum sub-by-scalar, its square and a sum reduction -> one
- *                      pass (layer norm's variance)
+ *  5d. fuse_sub_sq_sum sub by a scalar or a vector, its square and a sum
+ *                      reduction -> one pass (layer norm's variance,
+ *                      mse_loss)
  *  5e. fuse_scale_affine mul by a scalar, mul and add -> one pass (layer
  *                      norm's scale, weight and bias)
  *   6. alloc_registers linear scan over each phase's vector instructions
@@ -815,14 +816,17 @@ static int same_opd(at_opd a, at_opd b)
 
 /* 5d: `d = sub x, slot; q = mul d, d; reduce.sum q` (layer norm's
  * variance) becomes one pass that writes d and sums its squares without
- * writing q, when only the reduction reads q.  d and the sum are
- * bit-identical to the unfused program's: the kernel sums the squares in
- * rsum's order. */
+ * writing q, when only the reduction reads q.  With two vectors, `d = sub
+ * a, b` (mse_loss), and d in a register that only the square reads, the
+ * pass writes nothing (AT_V_DIFF_SQ_SUM).  d and the sum are bit-identical
+ * to the unfused program's: the kernel sums the squares in rsum's order,
+ * and the interpreter hands it one block at a time. */
 static void fuse_sub_sq_sum(at_program *p)
 {
     for (int i = 0; i + 2 < p->nv; i++) {
         at_vinstr *sub = &p->v[i], *sq = &p->v[i + 1], *red = &p->v[i + 2];
-        if (sub->kind != AT_V_BINARY_S || sub->fn != AT_BIN_SUB
+        int two = sub->kind == AT_V_BINARY;
+        if ((sub->kind != AT_V_BINARY_S && !two) || sub->fn != AT_BIN_SUB
             || sq->kind != AT_V_BINARY || sq->fn != AT_BIN_MUL
             || !same_opd(sq->src[0], sub->dst)
             || !same_opd(sq->src[1], sub->dst) || sq->dst.kind != AT_OPD_REG
@@ -832,8 +836,13 @@ static void fuse_sub_sq_sum(at_program *p)
             || p->acc[red->acc].red != AT_RED_SUM || red->phase != sq->phase
             || !same_opd(red->src[0], sq->dst) || reg_uses(p, sq->dst.idx) != 1)
             continue;
+        if (two
+            && (sub->dst.kind != AT_OPD_REG || reg_uses(p, sub->dst.idx) != 2))
+            continue;
         at_vinstr f = *sub;
-        f.kind = AT_V_SUB_SQ_SUM;
+        f.kind = two ? AT_V_DIFF_SQ_SUM : AT_V_SUB_SQ_SUM;
+        if (two)
+            f.dst = (at_opd){0};
         f.acc = red->acc;
         replace_run(p, i, 3, f);
         p->cost_per_elem -= 2; /* the mul and the reduction (1 each) */

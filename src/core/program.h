@@ -86,8 +86,10 @@ typedef enum {
     AT_V_COPY64, /* copy of i64 values (COPY copies 4-byte elements) */
     AT_V_SUB_SQ_SUM, /* dst = src0 - slot src1, dst * dst summed into acc
                         (fused) */
-    AT_V_SCALE_AFFINE /* dst = ((src0 * slot `slot`) * src1) + src2 (fused);
-                         fn AT_BIN_DIV: src0 / slot                         */
+    AT_V_SCALE_AFFINE, /* dst = ((src0 * slot `slot`) * src1) + src2 (fused);
+                          fn AT_BIN_DIV: src0 / slot                        */
+    AT_V_DIFF_SQ_SUM /* (src0 - src1)^2 summed into acc, one block per kernel
+                        call; no dst (fused) */
 } at_vkind;
 #define AT_CVT(from, to) ((from) << 4 | (to))
 #define AT_IFN(w, op) ((w) << 5 | (op))

@@ -98,6 +98,10 @@ typedef double (*at_k_exp_sub_sum)(size_t n, float *y, const float *x, float s);
  * bit-identical): the lowering's fuse_sub_sq_sum pass emits it for layer
  * norm's variance. */
 typedef double (*at_k_sub_sq_sum)(size_t n, float *y, const float *x, float s);
+/* The sum of (a - b) * (a - b), nothing written (as rsum over mul of sub's
+ * a - b would, bit-identical): fuse_sub_sq_sum's form for two vectors
+ * (mse_loss). */
+typedef double (*at_k_diff_sq_sum)(size_t n, const float *a, const float *b);
 /* Fused y = ((x * s) * w) + b, rounded after each operation as mul, mul
  * and add round (no contraction): the lowering's fuse_scale_affine pass
  * emits it for layer norm's last phase. */
@@ -219,6 +223,7 @@ typedef struct at_ktable {
     at_k_carg cargmax, cargmin;
     at_k_exp_sub_sum exp_sub_sum;
     at_k_sub_sq_sum sub_sq_sum;
+    at_k_diff_sq_sum diff_sq_sum;
     at_k_scale_affine scale_affine, scale_affine_nt; /* _nt: streaming */
     at_k_scale_affine div_affine, div_affine_nt; /* x / s, not x * s */
     at_k_sgemm_tile sgemm_tile;

@@ -14,35 +14,52 @@
 #include "simd.h"
 #include "ktable.h"
 
-/* One vector of a sum's terms at x + i: x itself, or (sq) d = x - s, which
- * is written to y + i, squared. */
-AT_INLINE vf sum_term(float *y, const float *x, size_t i, vf s, int sq)
+/* What a sum's terms are: x itself (SUM_X), d = x - s written to y and
+ * squared (SUM_SQ_SLOT), or d = x - b squared, d not written (SUM_SQ_DIFF). */
+enum {
+    SUM_X,
+    SUM_SQ_SLOT,
+    SUM_SQ_DIFF
+};
+
+/* One vector of a sum's terms at element i (see the enum). */
+AT_INLINE vf sum_term(float *y, const float *x, const float *b, size_t i, vf s,
+                      int kind)
 {
     vf v = vf_load(x + i);
-    if (!sq)
+    if (kind == SUM_X)
         return v;
+    if (kind == SUM_SQ_DIFF) {
+        v = vf_sub(v, vf_load(b + i));
+        return vf_mul(v, v);
+    }
     v = vf_sub(v, s);
     vf_store(y + i, v);
     return vf_mul(v, v);
 }
 
-/* The sum of one run of n terms; with sq, the same association as the plain
- * sum of the squares (the tail's lanes past n are 0 in both). */
-AT_INLINE double run_sum(size_t n, float *y, const float *x, vf s, int sq)
+/* The sum of one run of n terms; the squared kinds take the same
+ * association as the plain sum of the squares (the tail's lanes past n are
+ * 0 in both). */
+AT_INLINE double run_sum(size_t n, float *y, const float *x, const float *b,
+                         vf s, int kind)
 {
     vf s0 = vf_zero(), s1 = vf_zero(), s2 = vf_zero(), s3 = vf_zero();
     size_t i = 0;
     for (; i + 4 * VL <= n; i += 4 * VL) {
-        s0 = vf_add(s0, sum_term(y, x, i, s, sq));
-        s1 = vf_add(s1, sum_term(y, x, i + VL, s, sq));
-        s2 = vf_add(s2, sum_term(y, x, i + 2 * VL, s, sq));
-        s3 = vf_add(s3, sum_term(y, x, i + 3 * VL, s, sq));
+        s0 = vf_add(s0, sum_term(y, x, b, i, s, kind));
+        s1 = vf_add(s1, sum_term(y, x, b, i + VL, s, kind));
+        s2 = vf_add(s2, sum_term(y, x, b, i + 2 * VL, s, kind));
+        s3 = vf_add(s3, sum_term(y, x, b, i + 3 * VL, s, kind));
     }
     for (; i + VL <= n; i += VL)
-        s0 = vf_add(s0, sum_term(y, x, i, s, sq));
+        s0 = vf_add(s0, sum_term(y, x, b, i, s, kind));
     if (i < n) {
         vf v = vf_load_n(x + i, n - i);
-        if (sq) {
+        if (kind == SUM_SQ_DIFF) {
+            v = vf_sub(v, vf_load_n(b + i, n - i)); /* 0 - 0 past n - i */
+            v = vf_mul(v, v);
+        } else if (kind == SUM_SQ_SLOT) {
             vf_store_n(y + i, vf_sub(v, s), n - i);
             v = vf_load_n(y + i, n - i); /* lanes past n - i read as 0 */
             v = vf_mul(v, v);
@@ -52,27 +69,38 @@ AT_INLINE double run_sum(size_t n, float *y, const float *x, vf s, int sq)
     return vf_hsum_d(vf_add(vf_add(s0, s1), vf_add(s2, s3)));
 }
 
-static double k_rsum(size_t n, const float *x)
+/* The sum of n terms in runs of AT_RSUM_RUN, each run's total carried into
+ * a double. */
+AT_INLINE double runs_sum(size_t n, float *y, const float *x, const float *b,
+                          vf s, int kind)
 {
     double total = 0.0;
     for (size_t i = 0; i < n; i += AT_RSUM_RUN) {
         size_t len = n - i < AT_RSUM_RUN ? n - i : AT_RSUM_RUN;
-        total += run_sum(len, NULL, x + i, vf_zero(), 0);
+        total +=
+            run_sum(len, y ? y + i : NULL, x + i, b ? b + i : NULL, s, kind);
     }
     return total;
+}
+
+static double k_rsum(size_t n, const float *x)
+{
+    return runs_sum(n, NULL, x, NULL, vf_zero(), SUM_X);
 }
 
 /* y = x - s and the sum of y * y in one pass (the lowering's fuse_sub_sq_sum):
  * y as sub writes it, the sum bit-identical to rsum over mul's y * y. */
 static double k_sub_sq_sum(size_t n, float *y, const float *x, float s)
 {
-    const vf vs = vf_set1(s);
-    double total = 0.0;
-    for (size_t i = 0; i < n; i += AT_RSUM_RUN) {
-        size_t len = n - i < AT_RSUM_RUN ? n - i : AT_RSUM_RUN;
-        total += run_sum(len, y + i, x + i, vs, 1);
-    }
-    return total;
+    return runs_sum(n, y, x, NULL, vf_set1(s), SUM_SQ_SLOT);
+}
+
+/* The sum of (a - b) * (a - b) in one pass, nothing written (the lowering's
+ * fuse_sub_sq_sum on two vectors: mse_loss): bit-identical to rsum over mul
+ * of sub's a - b. */
+static double k_diff_sq_sum(size_t n, const float *a, const float *b)
+{
+    return runs_sum(n, NULL, a, b, vf_zero(), SUM_SQ_DIFF);
 }
 
 typedef vf (*vop2)(vf, vf);
@@ -312,6 +340,7 @@ void AT_ISA_FN(at_register_reduce)(at_ktable *t)
 {
     t->rsum = k_rsum;
     t->sub_sq_sum = k_sub_sq_sum;
+    t->diff_sq_sum = k_diff_sq_sum;
     t->rmax = k_rmax;
     t->rmin = k_rmin;
     t->rargmax = k_rargmax;

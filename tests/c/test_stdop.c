@@ -346,7 +346,7 @@ static void test_auto_stores(at_executor *ex)
  * waits in its output until the scale overwrites it in place, so it needs no
  * scratch row; a value read after its output is written keeps its scratch
  * row; and only memory writes that nothing reads back are final (may
- * stream). */
+ * stream).  mse_loss fuses into one instruction. */
 static void print_program(at_executor *ex, const char *text, at_stdop op,
                           char *buf, size_t cap)
 {
@@ -372,6 +372,12 @@ static void test_value_placement(at_executor *ex)
     CHECK(strstr(buf, "exp.sub.sum fn5  mem1 <- mem0 slot0 -0\n") != NULL);
     CHECK(strstr(buf, "binary.s   fn2  mem1 <- mem1 slot3 -0  (final)\n")
           != NULL);
+
+    /* mse_loss: the difference, its square and their sum in one pass that
+     * writes nothing, so the program needs no block register */
+    print_program(ex, NULL, AT_STD_MSE_LOSS, buf, sizeof buf);
+    CHECK(strstr(buf, " 0 register(s)") != NULL);
+    CHECK(strstr(buf, "diff.sq.sum fn1  -0 <- mem0 mem1 -0\n") != NULL);
 
     print_program(
         ex,
@@ -470,8 +476,8 @@ static void test_cost(at_executor *ex)
     CHECK(at_stdop_cost(ex, AT_STD_TANH, in, 1, &prm) == 5 * N);
     CHECK(at_stdop_cost(ex, AT_STD_POW_SCALAR, in, 1, &prm) == 8 * N);
     CHECK(at_stdop_cost(ex, AT_STD_SUM, in, 1, &prm) == N);
-    /* sub, mul and the sum's accumulation per element */
-    CHECK(at_stdop_cost(ex, AT_STD_MSE_LOSS, in, 2, &prm) == 3 * N);
+    /* sub, mul and the sum's accumulation per element, fused in one pass */
+    CHECK(at_stdop_cost(ex, AT_STD_MSE_LOSS, in, 2, &prm) == N);
     prm.m = 10;
     prm.n = 20;
     prm.k = 30;
