@@ -104,6 +104,14 @@ at_status at_gemm_batched(at_executor *ex, const at_gemm_batch *bt, size_t m,
                           size_t n, size_t k, int flags, const float *a,
                           const float *b, float *c, at_error *err);
 
+/* The FMA peak of this executor's ISA level, in GFLOP/s: the kernel table's
+ * register-only multiply-add chains on workers threads at once (0: all of
+ * the executor's), the best of five runs of about seconds / 5 each (after
+ * a short sizing run on one thread).  At x86-64's SSE2 baseline a
+ * multiply-add is a multiply and an add (SSE2 has no FMA instruction), as
+ * in that level's GEMM.  0 when out of memory. */
+double at_executor_fma_peak(at_executor *ex, unsigned workers, double seconds);
+
 #ifdef __cplusplus
 }
 #endif

@@ -853,6 +853,35 @@ static void gemm_stream(const at_gemm_args *g, size_t lo, size_t hi, void *ws)
     }
 }
 
+/* ---- the FMA peak probe ------------------------------------------------
+ *
+ * GEMM_FMA_CHAINS independent chains acc = acc * x + y, register-only (no
+ * load or store in the loop): enough chains to cover the latency of both
+ * FMA pipes at every level.  At the SSE2 level vf_fma is a multiply and an
+ * add, the baseline micro-kernel's own pair.  x and y keep every chain
+ * finite and normal (it converges to y / (1 - x)).  Returns the chains'
+ * sum, so that the compiler keeps the loop. */
+#define GEMM_FMA_CHAINS 12
+
+static float gemm_fma_probe(size_t iters)
+{
+    vf acc[GEMM_FMA_CHAINS];
+    const vf x = vf_set1(0.999f), y = vf_set1(1e-3f);
+    GEMM_UNROLL(12)
+    for (int i = 0; i < GEMM_FMA_CHAINS; i++)
+        acc[i] = vf_set1((float)i);
+    for (size_t it = 0; it < iters; it++) {
+        GEMM_UNROLL(12)
+        for (int i = 0; i < GEMM_FMA_CHAINS; i++)
+            acc[i] = vf_fma(acc[i], x, y);
+    }
+    vf s = acc[0];
+    GEMM_UNROLL(12)
+    for (int i = 1; i < GEMM_FMA_CHAINS; i++)
+        s = vf_add(s, acc[i]);
+    return vf_hsum(s);
+}
+
 void AT_ISA_FN(at_register_gemm)(at_ktable *t)
 {
     t->sgemm_tile = gemm_tile;
@@ -867,4 +896,6 @@ void AT_ISA_FN(at_register_gemm)(at_ktable *t)
     t->sgemm_depth_parts = gemm_depth_parts;
     t->sgemm_depth_block = gemm_depth_block;
     t->sgemm_depth_join = gemm_depth_join;
+    t->fma_probe = gemm_fma_probe;
+    t->fma_probe_flops = 2u * GEMM_FMA_CHAINS * VL;
 }
