@@ -908,6 +908,24 @@ static at_gemm_args gemm_args(size_t m, size_t n, size_t k, int flags,
     return g;
 }
 
+/* Run ntasks tasks of fn on up to workers workers, each worker with its own
+ * ws_bytes of workspace: *ws and *ws_stride (fields of ctx) are set for the
+ * tasks and the workspace is freed after them. */
+static at_status gemm_tasks(at_executor *ex, size_t ntasks, unsigned workers,
+                            size_t ws_bytes, at_task_fn fn, void *ctx,
+                            char **ws, size_t *ws_stride, at_error *err)
+{
+    *ws_stride = round_up(ws_bytes, AT_ALIGN);
+    size_t nw = workers < ntasks ? workers : ntasks;
+    *ws = at_pool_alloc(ex->pool, nw * *ws_stride);
+    if (!*ws)
+        return at_error_set(err, AT_E_NOMEM,
+                            "gemm: out of memory for packing workspace");
+    at_threads_run(ex->threads, ntasks, (unsigned)nw, fn, ctx);
+    at_pool_free(ex->pool, *ws);
+    return AT_OK;
+}
+
 /* One GEMM (m, n > 0) on up to workers workers. */
 static at_status gemm_run(at_executor *ex, const at_gemm_args *g,
                           unsigned workers, at_error *err)
@@ -938,15 +956,8 @@ static at_status gemm_run(at_executor *ex, const at_gemm_args *g,
                    : n;
     size_t tiles_n = (n + G.tile_n - 1) / G.tile_n;
     size_t ntasks = G.tiles_m * tiles_n;
-    G.ws_stride = round_up(ex->kt.sgemm_ws_bytes, AT_ALIGN);
-    size_t nw = workers < ntasks ? workers : ntasks;
-    G.ws = at_pool_alloc(ex->pool, nw * G.ws_stride);
-    if (!G.ws)
-        return at_error_set(err, AT_E_NOMEM,
-                            "gemm: out of memory for packing workspace");
-    at_threads_run(ex->threads, ntasks, (unsigned)nw, task_gemm, &G);
-    at_pool_free(ex->pool, G.ws);
-    return AT_OK;
+    return gemm_tasks(ex, ntasks, workers, ex->kt.sgemm_ws_bytes, task_gemm, &G,
+                      &G.ws, &G.ws_stride, err);
 }
 
 /* A batch of GEMMs of one shape, split across the batch: each task is one
@@ -1046,15 +1057,8 @@ at_status at_gemm_batched(at_executor *ex, const at_gemm_batch *bt, size_t m,
         if (L.parts + ex->kt.sgemm_stream_ws_bytes > ws)
             ws = L.parts + ex->kt.sgemm_stream_ws_bytes;
     }
-    L.ws_stride = round_up(ws, AT_ALIGN);
-    size_t nw = workers < batch ? workers : batch;
-    L.ws = at_pool_alloc(ex->pool, nw * L.ws_stride);
-    if (!L.ws)
-        return at_error_set(err, AT_E_NOMEM,
-                            "gemm: out of memory for packing workspace");
-    at_threads_run(ex->threads, batch, (unsigned)nw, task_gemm_batch, &L);
-    at_pool_free(ex->pool, L.ws);
-    return AT_OK;
+    return gemm_tasks(ex, batch, workers, ws, task_gemm_batch, &L, &L.ws,
+                      &L.ws_stride, err);
 }
 
 static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
