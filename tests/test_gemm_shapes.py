@@ -138,6 +138,27 @@ def test_row_streaming_matches_packed_bits(isa, m, n, k):
         assert np.array_equal(streamed.view(np.uint32), packed.view(np.uint32)), (m, n, k, t)
 
 
+@pytest.mark.parametrize("isa", ISA_PARAMS())
+@pytest.mark.parametrize(
+    ("m", "n", "k"), [(17, 37, 9), (45, 77, 300), (23, 3103, 389), (130, 259, 1031)]
+)
+def test_transposed_pack_matches_plain_bits(isa, m, n, k):
+    """Past the streaming path (m > 16) a transposed B is packed through
+    register transposes of its stored rows, a transposed A element by
+    element: the packed slivers, and so the bits, equal those of the plain
+    layouts (n past one NC panel, k in two depth blocks with tails of the
+    transpose block, partial slivers)."""
+    A, B = operands(m, n, k, seed=m + n + k)
+    for t in THREADS:
+        ex = executor(isa, t)
+        plain = gemm(ex, A, B, False, False)
+        check(plain, A, B, f"{isa} {m}x{n}x{k}")
+        assert np.array_equal(gemm(ex, A, B, False, True).view(np.uint32), plain.view(np.uint32))
+        both = gemm(ex, A, B, True, True)
+        assert np.array_equal(gemm(ex, A, B, True, False).view(np.uint32), both.view(np.uint32))
+        check(both, A, B, f"{isa} {m}x{n}x{k} ta")
+
+
 def test_integer_exact_every_path():
     """Small integers: every product and partial sum is exact, so every path
     and every flag gives the exact product."""

@@ -130,6 +130,50 @@ def test_matmul_large_batches(sa, sb, threads):
     check_matmul((ex.from_numpy(a) @ ex.from_numpy(b)).to_numpy(), a, b, f"{sa} @ {sb}")
 
 
+# Batches the workers split across (small products: the packed kernel, a
+# vector times a matrix by depth blocks, a few rows streamed, a matrix times
+# a vector, broadcast batch axes) and inside (products of 64 MFLOP or more in
+# a batch of 3, which two workers do not divide).
+BATCH_SPLITS = [
+    ((33, 19, 23), (33, 23, 17)),
+    ((9, 1, 517), (9, 517, 131)),
+    ((7, 5, 301), (7, 301, 67)),
+    ((8, 67, 301), (8, 301, 1)),
+    ((2, 3, 31, 43), (3, 43, 29)),
+    ((3, 1, 29, 37), (1, 5, 37, 41)),
+    ((3, 331, 313), (3, 313, 317)),
+]
+
+
+@pytest.mark.parametrize("isa", ISA_PARAMS())
+def test_matmul_batch_split_bits_across_threads(isa):
+    """Every batched product is within the float32 bound of the float64
+    one, has the bits of hg.ops.gemm on the same matrices, and the same bits
+    with 1, 2 and 3 threads."""
+    exs = [hg.Executor(threads=t, isa=isa) for t in (1, 2, 3)]
+    for i, (sa, sb) in enumerate(BATCH_SPLITS):
+        a, b = _operands(sa, sb, 100 + i)
+        got = [(ex.from_numpy(a) @ ex.from_numpy(b)).to_numpy() for ex in exs]
+        check_matmul(got[0], a, b, f"{isa} {sa} @ {sb}")
+        for t, g in zip((2, 3), got[1:], strict=True):
+            assert np.array_equal(g.view(np.uint32), got[0].view(np.uint32)), (sa, sb, t)
+        shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        aa = np.broadcast_to(a, (*shape, *a.shape[-2:])).reshape(-1, *a.shape[-2:])
+        bb = np.broadcast_to(b, (*shape, *b.shape[-2:])).reshape(-1, *b.shape[-2:])
+        flat = got[0].reshape(-1, a.shape[-2], b.shape[-1])
+        m, k = aa.shape[1:]
+        n = bb.shape[2]
+        for j in range(aa.shape[0]):
+            one = hg.ops.gemm(
+                exs[0].from_numpy(np.ascontiguousarray(aa[j])),
+                exs[0].from_numpy(np.ascontiguousarray(bb[j])),
+                m=m,
+                n=n,
+                k=k,
+            ).to_numpy()
+            assert np.array_equal(one.view(np.uint32), flat[j].view(np.uint32)), (sa, sb, j)
+
+
 @pytest.mark.parametrize(("sa", "sb"), EMPTY, ids=[_id(p) for p in EMPTY])
 def test_matmul_empty(ex, sa, sb):
     """k = 0 gives zeros (an empty sum); m, n or a batch axis of 0 an empty

@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("pandas")
 
+import hologram as hg  # noqa: E402
 from hologram.bench import plots, report, roofline, schema, suite  # noqa: E402
 
 F = 4  # bytes of a float32
@@ -19,12 +20,15 @@ F = 4  # bytes of a float32
 LIMITS = {
     "peak_gflops_1": 100.0,
     "peak_gflops_all": 180.0,
+    "gemm_gflops_1": 90.0,
+    "gemm_gflops_all": 170.0,
     "read_gbs_1": 20.0,
     "read_gbs_all": 30.0,
     "copy_gbs_1": 16.0,
     "copy_gbs_all": 24.0,
     "all_threads": 2,
     "isa": "avx512",
+    "fma_peak_by_isa": {"baseline": [50.0, 95.0], "avx512": [100.0, 180.0]},
     "peak_method": roofline.PEAK_METHOD,
 }
 
@@ -111,6 +115,21 @@ def test_row_metrics_formulas():
     assert all(math.isnan(m[k]) for k in ("gflops", "gbs", "pct_peak", "pct_bandwidth"))
 
 
+@pytest.mark.parametrize("isa", hg.cpu_info()["isa_supported"])
+def test_fma_peak_probe(isa):
+    """Executor.fma_peak: a positive, finite rate at every level the CPU runs, on one
+    thread and on all; a duration out of (0, 60] seconds is refused."""
+    ex = hg.Executor(threads=2, isa=isa)
+    for threads in (1, 0, 5):
+        r = ex.fma_peak(threads=threads, seconds=0.01)
+        assert isinstance(r, float) and math.isfinite(r) and r > 0, (isa, threads)
+    for bad in (0.0, -1.0, 61.0, math.nan):
+        with pytest.raises(ValueError, match="seconds"):
+            ex.fma_peak(seconds=bad)
+    with pytest.raises(TypeError):
+        ex.fma_peak(1)
+
+
 @pytest.fixture(scope="module")
 def measured_limits():
     return roofline.measure(quick=True)
@@ -126,9 +145,14 @@ def test_measure_returns_sane_limits(measured_limits):
     for key in roofline.KEYS:
         assert math.isfinite(lim[key]) and lim[key] > 0, key
     assert lim["all_threads"] == os.cpu_count()
-    assert "GEMM-measured" in lim["peak_method"]
+    assert "register-only" in lim["peak_method"]
+    assert set(lim["fma_peak_by_isa"]) == set(hg.cpu_info()["isa_supported"])
+    for isa, rates in lim["fma_peak_by_isa"].items():
+        assert len(rates) == 2 and all(math.isfinite(r) and r > 0 for r in rates), isa
+    assert lim["fma_peak_by_isa"][lim["isa"]][0] > 0
     text = "\n".join(roofline.format_limits(lim))
-    assert "GEMM-measured" in text and "read bandwidth" in text
+    assert "register-only" in text and "GEMM achieved" in text and "read bandwidth" in text
+    assert f"FMA peak at {lim['isa']}" in text
 
 
 def _records(limits):
@@ -186,7 +210,9 @@ def test_report_shows_limits_and_columns(tmp_path):
     p = report.write_report(recs, str(tmp_path), {"cpu": "x"}, {"quick": True}, LIMITS)
     text = open(p["md"]).read()
     assert "## Machine limits" in text
-    assert "| FMA peak, GEMM-measured (GFLOP/s) | 100.0 | 180.0 |" in text
+    assert "| FMA peak, register-only probe (GFLOP/s) | 100.0 | 180.0 |" in text
+    assert "| GEMM achieved (GFLOP/s) | 90.0 | 170.0 |" in text
+    assert "| FMA peak at baseline (GFLOP/s) | 50.0 | 95.0 |" in text
     assert "| read bandwidth (GB/s) | 20.0 | 30.0 |" in text
     head = "| operation | shape | pytorch_median_ms |"
     rows_head = next(line for line in text.splitlines() if line.startswith(head))

@@ -141,7 +141,7 @@ def plot_roofline(df, limits=None, ax=None):
     """Roofline: Atlas's GFLOP/s against arithmetic intensity (flop/byte), log-log, one
     point per row with a nominal flop count, coloured by group; with ``limits``
     (:func:`hologram.bench.roofline.measure`), the roofs of the rows' thread count: the
-    GEMM-measured FMA peak and the read and copy bandwidths."""
+    FMA peak (register-only probe) and the read and copy bandwidths."""
     ax = _ax(ax, (9, 6))
     d = df[np.isfinite(df["gflops"].astype(float)) & np.isfinite(df["intensity"].astype(float))]
     d = d[(d["gflops"] > 0) & (d["intensity"] > 0)]
@@ -156,7 +156,11 @@ def plot_roofline(df, limits=None, ax=None):
         hi = max([100.0, *d["intensity"].tolist()]) * 2
         x = np.geomspace(lo, hi, 200)
         ax.plot(
-            x, np.full_like(x, lim["peak_gflops"]), "k-", lw=1.5, label="FMA peak (GEMM-measured)"
+            x,
+            np.full_like(x, lim["peak_gflops"]),
+            "k-",
+            lw=1.5,
+            label="FMA peak (register-only probe)",
         )
         for kind, style in (("read", "--"), ("copy", ":")):
             bw = lim[f"{kind}_gbs"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import io, plots, schema
+from . import io, plots, roofline, schema
 from .timing import MIN_SAMPLE_S
 
 TIE_BAND = 1.05  # speedups within [1/1.05, 1.05] count as a tie
@@ -391,12 +391,13 @@ def limits_markdown(limits: dict[str, Any] | None) -> list[str]:
         return ["_not measured (--no-limits): the percentage columns are empty_"]
     n = limits.get("all_threads", "all")
     out = [f"| limit ({limits.get('isa', '?')}) | 1 thread | {n} threads |", "|---|---|---|"]
-    for what, key, unit in (
-        ("FMA peak, GEMM-measured", "peak_gflops", "GFLOP/s"),
-        ("read bandwidth", "read_gbs", "GB/s"),
-        ("copy bandwidth", "copy_gbs", "GB/s"),
-    ):
-        out.append(f"| {what} ({unit}) | {limits[key + '_1']:.1f} | {limits[key + '_all']:.1f} |")
+    for what, key, unit in roofline.LIMIT_ROWS:
+        if key + "_1" in limits:
+            out.append(
+                f"| {what} ({unit}) | {limits[key + '_1']:.1f} | {limits[key + '_all']:.1f} |"
+            )
+    for isa, (one, alls) in limits.get("fma_peak_by_isa", {}).items():
+        out.append(f"| FMA peak at {isa} (GFLOP/s) | {one:.1f} | {alls:.1f} |")
     out += [""] + [f"- {k.split('_')[0]}: {limits[k]}" for k in limits if k.endswith("_method")]
     return out
 

@@ -2,10 +2,13 @@
 
 :func:`measure` times, from one core and from all cores:
 
-- the FMA peak (GFLOP/s).  The extension has no register-only FMA probe, so the peak is
-  *GEMM-measured*: the best rate of ``hg.ops.gemm`` on square float32 matrices, whose packed
-  kernel works on L1/L2-resident tiles.  It is a lower bound of the register-only peak
-  (``bench/atlas_bench.c`` measures that one) and is labelled so in every output;
+- the FMA peak (GFLOP/s): ``Executor.fma_peak``, the C core's register-only probe (twelve
+  independent multiply-add chains of the kernel table's vectors, no memory access in the
+  loop), at the best ISA level the CPU runs, and at every level it runs
+  (``fma_peak_by_isa``).  At x86-64's SSE2 baseline a multiply-add is a multiply and an add,
+  as in that level's GEMM;
+- the GEMM achieved (GFLOP/s): the best rate of ``hg.ops.gemm`` on square float32 matrices,
+  the packed kernel on L1/L2-resident tiles, for scale against the peak;
 - the read bandwidth (GB/s): the faster of ``hg.ops.sum`` and ``hg.ops.max`` over a buffer
   several times the size of the last-level cache;
 - the copy bandwidth (GB/s): the faster of ``Buffer.copy`` and ``hg.ops.neg`` (one read,
@@ -15,7 +18,7 @@
 Each limit is the best of a few calls (a limit is what the machine reaches, not a typical
 call).  :func:`row_metrics` turns a row's nominal work (flops, bytes read and written) and
 its Atlas median into GFLOP/s, GB/s and their percentages of the limits of the row's
-thread count.
+thread count (a GEMM row's ``pct_peak`` is against the FMA peak).
 """
 
 from __future__ import annotations
@@ -34,10 +37,14 @@ READ_BYTES = {False: 256 << 20, True: 128 << 20}
 COPY_BYTES = {False: 128 << 20, True: 96 << 20}
 REPEATS = {False: 8, True: 3}
 
+#: seconds each FMA probe runs (full run, quick run)
+FMA_SECONDS = {False: 0.1, True: 0.05}
+
 PEAK_METHOD = (
-    f"GEMM-measured peak: best rate of hg.ops.gemm at m = n = k = {PEAK_GEMM_N} "
-    "(no register-only FMA probe in the extension; a lower bound of the FMA peak)"
+    "register-only FMA probe (Executor.fma_peak: 12 independent multiply-add chains at the "
+    "executor's ISA level, the best of 5 runs)"
 )
+GEMM_METHOD = f"best rate of hg.ops.gemm at m = n = k = {PEAK_GEMM_N}"
 
 #: a row whose writes are below this share of its bytes is measured against the read
 #: bandwidth, every other row against the copy bandwidth
@@ -47,11 +54,22 @@ READ_ONLY_SHARE = 0.1
 KEYS = {
     "peak_gflops_1": "GFLOP/s",
     "peak_gflops_all": "GFLOP/s",
+    "gemm_gflops_1": "GFLOP/s",
+    "gemm_gflops_all": "GFLOP/s",
     "read_gbs_1": "GB/s",
     "read_gbs_all": "GB/s",
     "copy_gbs_1": "GB/s",
     "copy_gbs_all": "GB/s",
 }
+
+
+#: the limits as printed and tabulated: (label, key without its thread tag, unit)
+LIMIT_ROWS = (
+    ("FMA peak, register-only probe", "peak_gflops", "GFLOP/s"),
+    ("GEMM achieved", "gemm_gflops", "GFLOP/s"),
+    ("read bandwidth", "read_gbs", "GB/s"),
+    ("copy bandwidth", "copy_gbs", "GB/s"),
+)
 
 
 def _best_seconds(fn, repeats: int) -> float:
@@ -105,23 +123,38 @@ def copy_bandwidth(executor, nbytes: int, repeats: int = 3) -> float:
     return _best_rate(2 * buf.nbytes, (buf.copy, lambda: ops.neg(buf)), repeats)
 
 
+def fma_peaks(quick: bool = False, all_threads: int = 0) -> dict[str, list[float]]:
+    """The FMA probe at every ISA level this CPU runs: {level: [one thread, all threads]}."""
+    import hologram as hg
+
+    out = {}
+    for isa in hg.cpu_info()["isa_supported"]:
+        ex = hg.Executor(threads=all_threads, isa=isa)
+        sec = FMA_SECONDS[quick]
+        out[isa] = [ex.fma_peak(threads=1, seconds=sec), ex.fma_peak(seconds=sec)]
+    return out
+
+
 def measure(quick: bool = False, all_threads: int = 0) -> dict[str, Any]:
     """The limits from one core and from ``all_threads`` (0: every core), as a flat dict of
-    :data:`KEYS` plus how they were measured."""
+    :data:`KEYS` plus how they were measured and ``fma_peak_by_isa``."""
     import hologram as hg
 
     out: dict[str, Any] = {}
     reps = REPEATS[quick]
     for tag, threads in (("1", 1), ("all", all_threads)):
         ex = hg.Executor(threads=threads)
-        out[f"peak_gflops_{tag}"] = gemm_peak(ex, repeats=reps)
+        out[f"peak_gflops_{tag}"] = ex.fma_peak(seconds=FMA_SECONDS[quick])
+        out[f"gemm_gflops_{tag}"] = gemm_peak(ex, repeats=reps)
         out[f"read_gbs_{tag}"] = read_bandwidth(ex, READ_BYTES[quick], reps)
         out[f"copy_gbs_{tag}"] = copy_bandwidth(ex, COPY_BYTES[quick], reps)
         if tag == "all":
             out["all_threads"] = ex.threads
             out["isa"] = ex.isa
         ex.empty_cache()
+    out["fma_peak_by_isa"] = fma_peaks(quick, all_threads)
     out["peak_method"] = PEAK_METHOD
+    out["gemm_method"] = GEMM_METHOD
     out["read_method"] = (
         f"the faster of hg.ops.sum and hg.ops.max over {READ_BYTES[quick] >> 20} MiB"
     )
@@ -136,12 +169,13 @@ def format_limits(limits: dict[str, Any]) -> list[str]:
     """Lines that print the limits."""
     n = limits.get("all_threads", "all")
     lines = [f"Machine limits ({limits.get('isa', '?')}; 1 thread / {n} threads):"]
-    for what, key, unit in (
-        ("FMA peak (GEMM-measured)", "peak_gflops", "GFLOP/s"),
-        ("read bandwidth", "read_gbs", "GB/s"),
-        ("copy bandwidth", "copy_gbs", "GB/s"),
-    ):
-        lines.append(f"  {what:25} {limits[f'{key}_1']:8.1f} / {limits[f'{key}_all']:8.1f} {unit}")
+    for what, key, unit in LIMIT_ROWS:
+        if f"{key}_1" in limits:
+            lines.append(
+                f"  {what:30} {limits[f'{key}_1']:8.1f} / {limits[f'{key}_all']:8.1f} {unit}"
+            )
+    for isa, (one, alls) in limits.get("fma_peak_by_isa", {}).items():
+        lines.append(f"  {'FMA peak at ' + isa:30} {one:8.1f} / {alls:8.1f} GFLOP/s")
     lines += [f"  peak: {limits['peak_method']}"]
     return lines
 

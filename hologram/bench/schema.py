@@ -138,7 +138,7 @@ COLUMNS: tuple[Column, ...] = (
         "float",
         "%",
         "gflops / the FMA peak of the row's thread count (GEMM rows; the peak is "
-        "GEMM-measured, see the run's limits)",
+        "the register-only FMA probe, see the run's limits)",
         nullable=True,
     ),
     Column(

@@ -83,6 +83,35 @@ at_status at_launch(at_executor *ex, const at_program *p, size_t rows,
                     size_t cols, const at_arg *args, size_t nargs,
                     at_error *err);
 
+/* A batch of matrices laid out along batch axes: matrix i, its index
+ * spelled in the axes' shape (last axis fastest), starts at the sum over
+ * the axes of index * step, in elements; a step of 0 repeats the matrix
+ * along that axis. */
+typedef struct at_gemm_batch {
+    int naxes;
+    int64_t shape[AT_MAX_DIMS];
+    size_t a_step[AT_MAX_DIMS], b_step[AT_MAX_DIMS];
+} at_gemm_batch;
+
+/* C_i = A_i · B_i for every matrix i of the batch, all m x n x k: A_i at a
+ * (m x k row-major, or (k, m) with AT_GEMM_TRANS_A in flags), B_i at b
+ * ((k, n), or (n, k) with AT_GEMM_TRANS_B), each at its batch offset; C_i
+ * at c + i * m * n (m x n, overwritten).  The caller vouches for the
+ * operands' extents.  Workers split across the batch when the products
+ * are small, inside each product when they are large; every C_i has the
+ * same bits as one gemm launch of it, with any thread count. */
+at_status at_gemm_batched(at_executor *ex, const at_gemm_batch *bt, size_t m,
+                          size_t n, size_t k, int flags, const float *a,
+                          const float *b, float *c, at_error *err);
+
+/* The FMA peak of this executor's ISA level, in GFLOP/s: the kernel table's
+ * register-only multiply-add chains on workers threads at once (0: all of
+ * the executor's), the best of five runs of about seconds / 5 each (after
+ * a short sizing run on one thread).  At x86-64's SSE2 baseline a
+ * multiply-add is a multiply and an add (SSE2 has no FMA instruction), as
+ * in that level's GEMM.  0 when out of memory. */
+double at_executor_fma_peak(at_executor *ex, unsigned workers, double seconds);
+
 #ifdef __cplusplus
 }
 #endif

@@ -918,45 +918,42 @@ static at_status launch_gemm_stream(at_executor *ex, const at_gemm_args *g,
     return AT_OK;
 }
 
-static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
-                             size_t n, const at_arg *args, at_error *err)
+/* The kernels' view of C = A · B.  A single row or column, or a depth of 1,
+ * is stored the same either way: such a transpose is no transpose, and the
+ * kernels get the plain row strides. */
+static at_gemm_args gemm_args(size_t m, size_t n, size_t k, int flags,
+                              const float *a, const float *b, float *c)
 {
-    const at_instr *in = &p->k->instrs[0];
-    const at_arg *A = &args[in->params3[0]], *B = &args[in->params3[1]],
-                 *C = &args[in->params3[2]];
-    int64_t kk = args[in->imm.i64].scalar.i64;
-    size_t mk, kn, mn;
-    if (kk < 0)
-        return at_error_set(err, AT_E_VALUE, "gemm: k = %lld is negative",
-                            (long long)kk);
-    size_t k = (size_t)kk;
-    if (at_mul_overflow(m, k, &mk) || at_mul_overflow(k, n, &kn)
-        || at_mul_overflow(m, n, &mn))
-        return at_error_set(err, AT_E_OVERFLOW,
-                            "gemm: m=%zu n=%zu k=%zu overflows", m, n, k);
-    if (A->numel != mk || B->numel != kn || C->numel != mn)
-        return at_error_set(err, AT_E_VALUE,
-                            "gemm: m=%zu n=%zu k=%zu needs a of %zu, b of %zu "
-                            "and c of %zu elements; "
-                            "got %zu, %zu and %zu",
-                            m, n, k, mk, kn, mn, A->numel, B->numel, C->numel);
-    if (mn == 0)
-        return AT_OK;
-    /* A single row or column, or a depth of 1, is stored the same either
-     * way: such a transpose is no transpose, and the kernels get the plain
-     * row strides. */
-    const int ta = (in->flags & AT_GEMM_TRANS_A) && m > 1 && k > 1,
-              tb = (in->flags & AT_GEMM_TRANS_B) && n > 1 && k > 1;
-    gemm_launch G = {
-        {m, n, k, A->data, ta ? m : k, B->data, tb ? k : n, C->data, n, ta, tb},
-        &ex->kt,
-        0,
-        0,
-        0,
-        NULL,
-        0};
-    double flops = 2.0 * (double)m * (double)n * (double)k;
-    unsigned workers = flops >= 4.0e6 ? ex->nthreads : 1;
+    const int ta = (flags & AT_GEMM_TRANS_A) && m > 1 && k > 1,
+              tb = (flags & AT_GEMM_TRANS_B) && n > 1 && k > 1;
+    at_gemm_args g = {m, n, k, a, ta ? m : k, b, tb ? k : n, c, n, ta, tb};
+    return g;
+}
+
+/* Run ntasks tasks of fn on up to workers workers, each worker with its own
+ * ws_bytes of workspace: *ws and *ws_stride (fields of ctx) are set for the
+ * tasks and the workspace is freed after them. */
+static at_status gemm_tasks(at_executor *ex, size_t ntasks, unsigned workers,
+                            size_t ws_bytes, at_task_fn fn, void *ctx,
+                            char **ws, size_t *ws_stride, at_error *err)
+{
+    *ws_stride = round_up(ws_bytes, AT_ALIGN);
+    size_t nw = workers < ntasks ? workers : ntasks;
+    *ws = at_pool_alloc(ex->pool, nw * *ws_stride);
+    if (!*ws)
+        return at_error_set(err, AT_E_NOMEM,
+                            "gemm: out of memory for packing workspace");
+    at_threads_run(ex->threads, ntasks, (unsigned)nw, fn, ctx);
+    at_pool_free(ex->pool, *ws);
+    return AT_OK;
+}
+
+/* One GEMM (m, n > 0) on up to workers workers. */
+static at_status gemm_run(at_executor *ex, const at_gemm_args *g,
+                          unsigned workers, at_error *err)
+{
+    const size_t m = g->m, n = g->n;
+    gemm_launch G = {*g, &ex->kt, 0, 0, 0, NULL, 0};
     int dim = ex->kt.sgemm_stream_dim(&G.g);
     if (dim != AT_GEMM_STREAM_NONE)
         return launch_gemm_stream(ex, &G.g, dim, workers, err);
@@ -981,15 +978,139 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
                    : n;
     size_t tiles_n = (n + G.tile_n - 1) / G.tile_n;
     size_t ntasks = G.tiles_m * tiles_n;
-    G.ws_stride = round_up(ex->kt.sgemm_ws_bytes, AT_ALIGN);
-    size_t nw = workers < ntasks ? workers : ntasks;
-    G.ws = at_pool_alloc(ex->pool, nw * G.ws_stride);
-    if (!G.ws)
-        return at_error_set(err, AT_E_NOMEM,
-                            "gemm: out of memory for packing workspace");
-    at_threads_run(ex->threads, ntasks, (unsigned)nw, task_gemm, &G);
-    at_pool_free(ex->pool, G.ws);
-    return AT_OK;
+    return gemm_tasks(ex, ntasks, workers, ex->kt.sgemm_ws_bytes, task_gemm, &G,
+                      &G.ws, &G.ws_stride, err);
+}
+
+/* A batch of GEMMs of one shape, split across the batch: each task is one
+ * product, computed whole by one worker with the same kernels, blocks and
+ * depth order as gemm_run, so its bits do not depend on the split. */
+typedef struct gemm_batch_launch {
+    at_gemm_args g; /* the shape; a, b, c at the batch's bases */
+    const at_ktable *kt;
+    const at_gemm_batch *bt;
+    size_t parts; /* bytes of depth-block sums at the front of ws */
+    char *ws;
+    size_t ws_stride;
+} gemm_batch_launch;
+
+/* Matrix i of the batch: g with a, b and c moved to it. */
+static at_gemm_args gemm_batch_item(const at_gemm_args *g,
+                                    const at_gemm_batch *bt, size_t i)
+{
+    at_gemm_args r = *g;
+    r.c += i * g->m * g->n;
+    for (int d = bt->naxes - 1; d >= 0; d--) {
+        const size_t len = (size_t)bt->shape[d], j = i % len;
+        r.a += j * bt->a_step[d];
+        r.b += j * bt->b_step[d];
+        i /= len;
+    }
+    return r;
+}
+
+static void task_gemm_batch(void *ctx, size_t task, unsigned worker)
+{
+    const gemm_batch_launch *L = ctx;
+    const at_ktable *kt = L->kt;
+    const at_gemm_args g = gemm_batch_item(&L->g, L->bt, task);
+    char *ws = L->ws + (size_t)worker * L->ws_stride;
+    switch (kt->sgemm_stream_dim(&g)) {
+        case AT_GEMM_STREAM_NONE:
+            kt->sgemm_tile(&g, 0, g.m, 0, g.n, ws);
+            break;
+        case AT_GEMM_STREAM_DEPTH: {
+            size_t nblocks;
+            kt->sgemm_depth_parts(&g, &nblocks);
+            for (size_t t = 0; t < nblocks; t++)
+                kt->sgemm_depth_block(&g, t, (float *)ws, ws + L->parts);
+            kt->sgemm_depth_join(&g, (float *)ws);
+            break;
+        }
+        case AT_GEMM_STREAM_ROWS:
+            kt->sgemm_stream(&g, 0, g.m, ws);
+            break;
+        default:
+            kt->sgemm_stream(&g, 0, g.n, ws);
+            break;
+    }
+}
+
+/* Products of at least this many flops, in a batch the workers do not
+ * divide evenly, are split inside rather than across the batch. */
+#define GEMM_BATCH_INSIDE_FLOPS 6.4e7
+
+at_status at_gemm_batched(at_executor *ex, const at_gemm_batch *bt, size_t m,
+                          size_t n, size_t k, int flags, const float *a,
+                          const float *b, float *c, at_error *err)
+{
+    size_t batch = 1;
+    for (int d = 0; d < bt->naxes; d++)
+        batch *= (size_t)bt->shape[d];
+    if (batch == 0 || m == 0 || n == 0)
+        return AT_OK;
+    if (k == 0) {
+        memset(c, 0, batch * m * n * sizeof(float));
+        return AT_OK;
+    }
+    gemm_batch_launch L = {
+        gemm_args(m, n, k, flags, a, b, c), &ex->kt, bt, 0, NULL, 0};
+    const double per = 2.0 * (double)m * (double)n * (double)k;
+    unsigned workers = per * (double)batch >= 4.0e6 ? ex->nthreads : 1;
+    if (workers > 1
+        && (batch < workers
+            || (per >= GEMM_BATCH_INSIDE_FLOPS && batch % workers)))
+    {
+        /* Large products: each on all the workers, one after another. */
+        for (size_t i = 0; i < batch; i++) {
+            const at_gemm_args g = gemm_batch_item(&L.g, bt, i);
+            at_status st =
+                gemm_run(ex, &g, per >= 4.0e6 ? ex->nthreads : 1, err);
+            if (st)
+                return st;
+        }
+        return AT_OK;
+    }
+    size_t ws = ex->kt.sgemm_ws_bytes;
+    if (ex->kt.sgemm_stream_dim(&L.g) == AT_GEMM_STREAM_DEPTH) {
+        size_t nblocks;
+        L.parts = round_up(
+            ex->kt.sgemm_depth_parts(&L.g, &nblocks) * sizeof(float), AT_ALIGN);
+        if (L.parts + ex->kt.sgemm_stream_ws_bytes > ws)
+            ws = L.parts + ex->kt.sgemm_stream_ws_bytes;
+    }
+    return gemm_tasks(ex, batch, workers, ws, task_gemm_batch, &L, &L.ws,
+                      &L.ws_stride, err);
+}
+
+static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
+                             size_t n, const at_arg *args, at_error *err)
+{
+    const at_instr *in = &p->k->instrs[0];
+    const at_arg *A = &args[in->params3[0]], *B = &args[in->params3[1]],
+                 *C = &args[in->params3[2]];
+    int64_t kk = args[in->imm.i64].scalar.i64;
+    size_t mk, kn, mn;
+    if (kk < 0)
+        return at_error_set(err, AT_E_VALUE, "gemm: k = %lld is negative",
+                            (long long)kk);
+    size_t k = (size_t)kk;
+    if (at_mul_overflow(m, k, &mk) || at_mul_overflow(k, n, &kn)
+        || at_mul_overflow(m, n, &mn))
+        return at_error_set(err, AT_E_OVERFLOW,
+                            "gemm: m=%zu n=%zu k=%zu overflows", m, n, k);
+    if (A->numel != mk || B->numel != kn || C->numel != mn)
+        return at_error_set(err, AT_E_VALUE,
+                            "gemm: m=%zu n=%zu k=%zu needs a of %zu, b of %zu "
+                            "and c of %zu elements; "
+                            "got %zu, %zu and %zu",
+                            m, n, k, mk, kn, mn, A->numel, B->numel, C->numel);
+    if (mn == 0)
+        return AT_OK;
+    const at_gemm_args g =
+        gemm_args(m, n, k, in->flags, A->data, B->data, C->data);
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    return gemm_run(ex, &g, flops >= 4.0e6 ? ex->nthreads : 1, err);
 }
 
 /* A launch's plan: its tasks and how many workers run them.  Task

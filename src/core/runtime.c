@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "runtime_internal.h"
+#include "util.h"
 
 static void ktable_init(at_isa isa, at_ktable *t)
 {
@@ -277,4 +278,62 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
     }
 #undef OUT
     return len;
+}
+
+/* ---- the FMA peak probe ------------------------------------------------- */
+
+typedef struct fma_probe_run {
+    float (*probe)(size_t iters);
+    size_t iters;
+    volatile float sink[AT_MAX_THREADS];
+} fma_probe_run;
+
+static void task_fma_probe(void *ctx, size_t task, unsigned worker)
+{
+    fma_probe_run *R = ctx;
+    (void)task;
+    R->sink[worker] = R->probe(R->iters);
+}
+
+/* Wall-clock seconds of one run of the probe on tasks tasks. */
+static double fma_probe_seconds(at_executor *ex, fma_probe_run *R,
+                                unsigned tasks)
+{
+    uint64_t t0 = at_now_ns();
+    at_threads_run(ex->threads, tasks, tasks, task_fma_probe, R);
+    return (double)(at_now_ns() - t0) * 1e-9;
+}
+
+#define FMA_PROBE_RUNS 5
+
+double at_executor_fma_peak(at_executor *ex, unsigned workers, double seconds)
+{
+    if (workers == 0 || workers > ex->nthreads)
+        workers = ex->nthreads;
+    if (!(seconds > 0))
+        seconds = 0.1;
+    fma_probe_run *R = calloc(1, sizeof *R);
+    if (!R)
+        return 0.0;
+    R->probe = ex->kt.fma_probe;
+    /* Size one run at about seconds / FMA_PROBE_RUNS on one thread. */
+    R->iters = 1024;
+    double t = fma_probe_seconds(ex, R, 1);
+    while (t < 2e-3 && R->iters < ((size_t)1 << 40)) {
+        R->iters *= 4;
+        t = fma_probe_seconds(ex, R, 1);
+    }
+    double scale = seconds / FMA_PROBE_RUNS / (t > 0 ? t : 1e-9);
+    if (scale > 1.0)
+        R->iters = (size_t)((double)R->iters * scale);
+    double best = 0.0;
+    for (int r = 0; r < FMA_PROBE_RUNS; r++) {
+        double s = fma_probe_seconds(ex, R, workers);
+        double rate = (double)workers * (double)R->iters
+                      * ex->kt.fma_probe_flops / (s > 0 ? s : 1e-9) * 1e-9;
+        if (rate > best)
+            best = rate;
+    }
+    free(R);
+    return best;
 }

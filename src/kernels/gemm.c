@@ -312,21 +312,96 @@ static void gemm_pack_a_sliver(size_t kc, size_t mr, const float *restrict a,
     gemm_pack_a_strided(kc, mr, a, lda, 1, ap);
 }
 
+/* Transposing pack: a block of GEMM_TT rows of a row-major source, each
+ * read as one run of GEMM_TT floats, becomes GEMM_TT columns of the
+ * destination (row stride ld).  AVX2 and AVX-512 move 8 x 8 blocks in
+ * ymm registers, SSE2 4 x 4 blocks; the other levels copy element by
+ * element through the same blocks. */
+#if AT_ISA_LEVEL == 1 || AT_ISA_LEVEL == 2
+#define GEMM_TT 8
+AT_INLINE void gemm_tblock(const float *restrict s, size_t lds,
+                           float *restrict d, size_t ld)
+{
+    __m256 r[8], t[8], u[8];
+    GEMM_UNROLL(8)
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(s + (size_t)i * lds);
+    GEMM_UNROLL(4)
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[0..3]: columns (0, 4), (1, 5), (2, 6), (3, 7) of rows 0-3; u[4..7]
+     * the same of rows 4-7. */
+    GEMM_UNROLL(2)
+    for (int h = 0; h < 8; h += 4) {
+        u[h] = _mm256_shuffle_ps(t[h], t[h + 2], 0x44);
+        u[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], 0xEE);
+        u[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0x44);
+        u[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
+    }
+    GEMM_UNROLL(4)
+    for (int q = 0; q < 4; q++) {
+        _mm256_storeu_ps(d + (size_t)q * ld,
+                         _mm256_permute2f128_ps(u[q], u[q + 4], 0x20));
+        _mm256_storeu_ps(d + (size_t)(q + 4) * ld,
+                         _mm256_permute2f128_ps(u[q], u[q + 4], 0x31));
+    }
+}
+#elif AT_ISA_LEVEL == 0 && defined(__SSE2__) && !defined(AT_SIMD_PORTABLE)
+#define GEMM_TT 4
+AT_INLINE void gemm_tblock(const float *restrict s, size_t lds,
+                           float *restrict d, size_t ld)
+{
+    __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + lds);
+    __m128 r2 = _mm_loadu_ps(s + 2 * lds), r3 = _mm_loadu_ps(s + 3 * lds);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(d, r0);
+    _mm_storeu_ps(d + ld, r1);
+    _mm_storeu_ps(d + 2 * ld, r2);
+    _mm_storeu_ps(d + 3 * ld, r3);
+}
+#else
+#define GEMM_TT 4
+AT_INLINE void gemm_tblock(const float *restrict s, size_t lds,
+                           float *restrict d, size_t ld)
+{
+    for (size_t q = 0; q < GEMM_TT; q++)
+        for (size_t i = 0; i < GEMM_TT; i++)
+            d[q * ld + i] = s[i * lds + q];
+}
+#endif
+
 /* gemm_pack_b for a transposed B (stored (n, k), row stride ldb): column j
- * of the panel is the contiguous run b + j * ldb, copied into its lane of
- * the sliver. */
+ * of the panel is the contiguous run b + j * ldb.  GEMM_TT columns at a
+ * time stream their runs front to back (GEMM_TT read streams the hardware
+ * prefetcher follows) through register transposes into the sliver's rows;
+ * a last group of fewer columns, and the zero padding, go element by
+ * element. */
 static void gemm_pack_bt(size_t kc, size_t nc, const float *restrict b,
                          size_t ldb, float *restrict bp)
 {
-    size_t nslivers = (nc + GEMM_NR - 1) / GEMM_NR;
-    for (size_t s = 0; s < nslivers; s++) {
-        float *dst = bp + s * kc * GEMM_NR;
-        for (size_t jj = 0; jj < GEMM_NR; jj++) {
-            size_t j = s * GEMM_NR + jj;
-            const float *src = b + j * ldb;
-            for (size_t p = 0; p < kc; p++)
-                dst[p * GEMM_NR + jj] = j < nc ? src[p] : 0.0f;
+    for (size_t j0 = 0; j0 < nc; j0 += GEMM_NR) {
+        float *dst = bp + j0 * kc;
+        const size_t ncol = gemm_min(GEMM_NR, nc - j0);
+        size_t jj = 0;
+        for (; jj + GEMM_TT <= ncol; jj += GEMM_TT) {
+            const float *src = b + (j0 + jj) * ldb;
+            size_t p = 0;
+            for (; p + GEMM_TT <= kc; p += GEMM_TT)
+                gemm_tblock(src + p, ldb, dst + p * GEMM_NR + jj, GEMM_NR);
+            for (; p < kc; p++)
+                for (size_t i = 0; i < GEMM_TT; i++)
+                    dst[p * GEMM_NR + jj + i] = src[i * ldb + p];
         }
+        for (; jj < ncol; jj++) {
+            const float *src = b + (j0 + jj) * ldb;
+            for (size_t p = 0; p < kc; p++)
+                dst[p * GEMM_NR + jj] = src[p];
+        }
+        for (; jj < GEMM_NR; jj++)
+            for (size_t p = 0; p < kc; p++)
+                dst[p * GEMM_NR + jj] = 0.0f;
     }
 }
 
@@ -778,6 +853,35 @@ static void gemm_stream(const at_gemm_args *g, size_t lo, size_t hi, void *ws)
     }
 }
 
+/* ---- the FMA peak probe ------------------------------------------------
+ *
+ * GEMM_FMA_CHAINS independent chains acc = acc * x + y, register-only (no
+ * load or store in the loop): enough chains to cover the latency of both
+ * FMA pipes at every level.  At the SSE2 level vf_fma is a multiply and an
+ * add, the baseline micro-kernel's own pair.  x and y keep every chain
+ * finite and normal (it converges to y / (1 - x)).  Returns the chains'
+ * sum, so that the compiler keeps the loop. */
+#define GEMM_FMA_CHAINS 12
+
+static float gemm_fma_probe(size_t iters)
+{
+    vf acc[GEMM_FMA_CHAINS];
+    const vf x = vf_set1(0.999f), y = vf_set1(1e-3f);
+    GEMM_UNROLL(12)
+    for (int i = 0; i < GEMM_FMA_CHAINS; i++)
+        acc[i] = vf_set1((float)i);
+    for (size_t it = 0; it < iters; it++) {
+        GEMM_UNROLL(12)
+        for (int i = 0; i < GEMM_FMA_CHAINS; i++)
+            acc[i] = vf_fma(acc[i], x, y);
+    }
+    vf s = acc[0];
+    GEMM_UNROLL(12)
+    for (int i = 1; i < GEMM_FMA_CHAINS; i++)
+        s = vf_add(s, acc[i]);
+    return vf_hsum(s);
+}
+
 void AT_ISA_FN(at_register_gemm)(at_ktable *t)
 {
     t->sgemm_tile = gemm_tile;
@@ -792,4 +896,6 @@ void AT_ISA_FN(at_register_gemm)(at_ktable *t)
     t->sgemm_depth_parts = gemm_depth_parts;
     t->sgemm_depth_block = gemm_depth_block;
     t->sgemm_depth_join = gemm_depth_join;
+    t->fma_probe = gemm_fma_probe;
+    t->fma_probe_flops = 2u * GEMM_FMA_CHAINS * VL;
 }

@@ -245,6 +245,11 @@ typedef struct at_ktable {
     at_k_sgemm_depth_parts sgemm_depth_parts;
     at_k_sgemm_depth_block sgemm_depth_block;
     at_k_sgemm_depth_join sgemm_depth_join;
+    /* The FMA peak probe (gemm.c): iters steps of register-only multiply-add
+     * chains, fma_probe_flops floating-point operations per step; returns a
+     * value that depends on every step. */
+    float (*fma_probe)(size_t iters);
+    unsigned fma_probe_flops;
 } at_ktable;
 
 #define AT_CAT_(a, b) a##b

@@ -432,6 +432,28 @@ static PyObject *executor_repr(PyObject *op)
         at_store_policy_name(at_executor_stores(self->ex)));
 }
 
+static PyObject *executor_fma_peak(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    ExecutorObject *self = (ExecutorObject *)op;
+    static char *kwlist[] = {"threads", "seconds", NULL};
+    unsigned threads = 0;
+    double seconds = 0.1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$Id:fma_peak", kwlist,
+                                     &threads, &seconds))
+        return NULL;
+    if (!(seconds > 0 && seconds <= 60))
+        return PyErr_Format(PyExc_ValueError,
+                            "fma_peak: seconds must be in (0, 60], got %g",
+                            seconds);
+    double r;
+    Py_BEGIN_ALLOW_THREADS
+    r = at_executor_fma_peak(self->ex, threads, seconds);
+    Py_END_ALLOW_THREADS
+    if (!(r > 0))
+        return PyErr_NoMemory();
+    return PyFloat_FromDouble(r);
+}
+
 static PyMethodDef executor_methods[] = {
     {"from_numpy", executor_from_numpy, METH_O,
      "from_numpy($self, arr, /)\n--\n\n"
@@ -456,6 +478,12 @@ static PyMethodDef executor_methods[] = {
     {"empty_cache", executor_empty_cache, METH_NOARGS,
      "empty_cache($self, /)\n--\n\n"
      "Return the pool's cached free blocks to the OS."},
+    {"fma_peak", (PyCFunction)(void (*)(void))executor_fma_peak,
+     METH_VARARGS | METH_KEYWORDS,
+     "fma_peak($self, /, *, threads=0, seconds=0.1)\n--\n\n"
+     "GFLOP/s of register-only float32 multiply-add chains at this "
+     "executor's ISA level on threads threads at once (0: all of its "
+     "threads), the best of five runs over about seconds in all."},
     {"synchronize", executor_synchronize, METH_NOARGS,
      "synchronize($self, /)\n--\n\n"
      "Do nothing: every op is synchronous."},

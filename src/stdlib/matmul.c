@@ -154,37 +154,23 @@ static at_tensor matrix(const at_tensor *t, size_t i, int64_t rows,
     return s;
 }
 
-/* The gemm launches of a planned matmul into out. */
+/* The gemms of a planned matmul into out: one batched launch over the
+ * result's batch axes. */
 static at_status run_plan(at_executor *ex, const plan *p, const at_tensor *a,
                           const at_tensor *b, const at_tensor *out,
                           at_error *err)
 {
-    at_stdop_params prm;
-    memset(&prm, 0, sizeof prm);
-    prm.m = p->m;
-    prm.n = p->n;
-    prm.k = p->k;
-    size_t ia = 0, ib = 0;
-    int64_t idx[AT_MAX_DIMS] = {0};
-    for (size_t i = 0; i < p->batch; i++) {
-        at_tensor in[2] = {matrix(a, ia, p->m, p->k),
-                           matrix(b, ib, p->k, p->n)};
-        at_tensor c = matrix(out, i, p->m, p->n);
-        at_status st = at_stdop_run(ex, AT_STD_GEMM, in, 2, &prm, &c, err);
-        if (st)
-            return st;
-        /* the next batch index, odometer-wise */
-        for (int d = p->nbatch - 1; d >= 0; d--) {
-            ia += p->a_step[d];
-            ib += p->b_step[d];
-            if (++idx[d] < p->shape[d])
-                break;
-            ia -= p->a_step[d] * (size_t)p->shape[d];
-            ib -= p->b_step[d] * (size_t)p->shape[d];
-            idx[d] = 0;
-        }
+    const size_t sa = (size_t)p->m * (size_t)p->k,
+                 sb = (size_t)p->k * (size_t)p->n;
+    at_gemm_batch bt;
+    bt.naxes = p->nbatch;
+    for (int d = 0; d < p->nbatch; d++) {
+        bt.shape[d] = p->shape[d];
+        bt.a_step[d] = p->a_step[d] * sa;
+        bt.b_step[d] = p->b_step[d] * sb;
     }
-    return AT_OK;
+    return at_gemm_batched(ex, &bt, (size_t)p->m, (size_t)p->n, (size_t)p->k, 0,
+                           a->data, b->data, out->data, err);
 }
 
 at_status at_matmul_run_new(at_executor *ex, const at_tensor *a,

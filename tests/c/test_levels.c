@@ -283,6 +283,9 @@ int main(void)
             free(g1);
             free(g2);
         }
+        /* the FMA probe runs at every level, on one thread and on two */
+        CHECK(at_executor_fma_peak(ex1, 0, 0.002) > 0);
+        CHECK(at_executor_fma_peak(ex2, 0, 0.002) > 0);
         at_executor_destroy(ex1);
         at_executor_destroy(ex2);
         printf("%s: %d ops against the baseline, %s\n",
