@@ -126,6 +126,8 @@ def test_fma_peak_probe(isa):
     for bad in (0.0, -1.0, 61.0, math.nan):
         with pytest.raises(ValueError, match="seconds"):
             ex.fma_peak(seconds=bad)
+    with pytest.raises(ValueError, match="threads"):
+        ex.fma_peak(threads=-1)
     with pytest.raises(TypeError):
         ex.fma_peak(1)
 

@@ -436,18 +436,21 @@ static PyObject *executor_fma_peak(PyObject *op, PyObject *args, PyObject *kwds)
 {
     ExecutorObject *self = (ExecutorObject *)op;
     static char *kwlist[] = {"threads", "seconds", NULL};
-    unsigned threads = 0;
+    int threads = 0;
     double seconds = 0.1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$Id:fma_peak", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$id:fma_peak", kwlist,
                                      &threads, &seconds))
         return NULL;
+    if (threads < 0)
+        return PyErr_Format(PyExc_ValueError,
+                            "fma_peak: threads must be >= 0, got %d", threads);
     if (!(seconds > 0 && seconds <= 60))
         return PyErr_Format(PyExc_ValueError,
                             "fma_peak: seconds must be in (0, 60], got %g",
                             seconds);
     double r;
     Py_BEGIN_ALLOW_THREADS
-    r = at_executor_fma_peak(self->ex, threads, seconds);
+    r = at_executor_fma_peak(self->ex, (unsigned)threads, seconds);
     Py_END_ALLOW_THREADS
     if (!(r > 0))
         return PyErr_NoMemory();
@@ -482,8 +485,9 @@ static PyMethodDef executor_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "fma_peak($self, /, *, threads=0, seconds=0.1)\n--\n\n"
      "GFLOP/s of register-only float32 multiply-add chains at this "
-     "executor's ISA level on threads threads at once (0: all of its "
-     "threads), the best of five runs over about seconds in all."},
+     "executor's ISA level on threads threads at once (0, or more than it "
+     "has: all of its threads), the best of five runs over about seconds "
+     "in all."},
     {"synchronize", executor_synchronize, METH_NOARGS,
      "synchronize($self, /)\n--\n\n"
      "Do nothing: every op is synchronous."},
