@@ -1,23 +1,27 @@
-"""Fit the polynomials of Atlas's float erf (src/kernels/vmath.c, erf_n).
+"""Fit the piecewise polynomials of Atlas's float erf (src/kernels/vmath.c, erf_n).
 
-erf is odd; for a = |x|:
-  a <= 0.875:  erf(a) = a + a Q(a^2), Q of degree 5, fitted for minimax
-               relative error of erf;
-  a >  0.875:  erf(a) = 1 - 2^L(t), t = min(a, 4), L of degree 6
-               (L(t) = log2(erfc t), smooth on [0.875, 4]), fitted for
-               minimax error of erfc relative to erf: an error d of L makes
-               erfc off by a factor 2^d ~ 1 + d ln 2, which reaches erf
-               scaled by erfc(t) / erf(t), falling quickly with t.
-               2^L = 2^n 2^r (n the nearest integer, |r| <= 1/2) with
-               2^r = 1 + r E(r), E of degree 4, fitted for minimax relative
-               error.
-erfc(4) < 2^-25, so erf rounds to 1 beyond 4 and the clamp changes nothing.
+erf is odd; for t = min(|x|, 4) (erfc(3.92) < 2^-25, so erf rounds to 1 from
+there on and the clamp changes nothing) the kernel picks one of 8 pieces,
+centred at m / 2 with m = round(2 min(t, 3.74)) in 0..7 (piece 7 reaches
+from 3.25 to 4), and evaluates
 
-Minimax by Lawson's algorithm (iteratively reweighted least squares on
-Chebyshev nodes), as bench/fit_exp_poly.py does.  The reference is Python's
-double-precision math.erf / math.erfc.  Prints the coefficients as C hex
-floats rounded to float32, highest degree first (the order erf_n uses them),
-and each fit's error in units of 2^-24 (one float ULP at erf in [0.5, 1)).
+    erf t = b + d P(d),  d = t - m / 2 (exact),  P of degree 5,
+    b = d s + c0:  c0 = erf(m / 2) rounded to float and s = 0 on pieces
+                   1..7; c0 = 0 and s = 1 on piece 0, where erf t = t + t Q(t)
+                   keeps t's own bits exact and only the small part t Q(t)
+                   (Q(0) = 2 / sqrt(pi) - 1) carries rounding errors.
+
+The coefficients are one 8 x 8 table, a row per piece, read per lane at row m
+two columns at a time (vf_lookup8_pair: a permute per column where the ISA
+has one).  P is fitted per piece for minimax error relative to
+erf (Lawson's algorithm: iteratively reweighted least squares on Chebyshev
+nodes, as bench/fit_exp_poly.py does), with c0 fixed to its float value, so
+the fit absorbs c0's rounding away from d = 0.  The reference is Python's
+double-precision math.erf.  Prints each piece's error in units of 2^-24 (one
+float ULP at erf in [0.5, 1)), before and after rounding the coefficients to
+float32 (evaluated in float32 arithmetic with one rounding per fma, as the
+kernel does), and the table as a C initialiser, one row per piece in the
+order erf_n reads it (P's highest degree first, then c0, then s).
 
     python bench/fit_erf_poly.py
 """
@@ -26,10 +30,10 @@ import math
 
 import numpy as np
 
-SPLIT, TOP = 0.875, 4.0
+PIECES, DEG, TOP, CLAMP = 8, 5, 4.0, 3.74
 
 
-def lawson(basis, target, weight, iters=3000):
+def lawson(basis, target, weight, iters=1500):
     """Coefficients c minimising max |weight (basis c - target)|."""
     b, t = basis * weight[:, None], target * weight
     w = np.full(t.shape, 1.0 / t.size)
@@ -47,43 +51,81 @@ def lawson(basis, target, weight, iters=3000):
 
 def c_hex(v):
     """A float32 value as a C float literal in hex (0x1.8p-3f)."""
-    m, e = float(v).hex().split("p")
+    v = float(v)
+    if v == 0.0:
+        return "0.0f"
+    m, e = v.hex().split("p")
     m = m.rstrip("0").rstrip(".")
     return f"{m}p{e}f"
 
 
-def nodes(lo, hi, n=3001):
+def nodes(lo, hi, n=1201):
     return lo + (hi - lo) * (np.cos(np.linspace(0, np.pi, n)) + 1) / 2
 
 
-def fit_small(deg=5):
-    a = nodes(0.0, SPLIT)
-    a = a[a > 1e-6]
-    erf = np.array([math.erf(v) for v in a])
-    z = a * a
-    basis = np.stack([z**k for k in range(deg + 1)], axis=1)
-    # relative error of erf: a (Q - target) / erf(a)
-    return lawson(basis, erf / a - 1, a / erf)
+def f32(v):
+    return np.asarray(v, dtype=np.float64).astype(np.float32).astype(np.float64)
 
 
-def fit_large(deg=6):
-    t = nodes(SPLIT, TOP)
-    erfc = np.array([math.erfc(v) for v in t])
-    basis = np.stack([t**k for k in range(deg + 1)], axis=1)
-    # erfc (2^dL - 1) ~ erfc dL ln 2: the error of erf, relative to erf
-    return lawson(basis, np.log2(erfc), erfc * math.log(2) / (1 - erfc))
+def interval(m):
+    centre = m / 2
+    lo = max(0.0, centre - 0.25)
+    hi = TOP if m == PIECES - 1 else centre + 0.25
+    return centre, lo, hi
 
 
-def fit_exp2(deg=4):
-    r = nodes(-0.5, 0.5)
-    r = r[np.abs(r) > 1e-9]
-    basis = np.stack([r ** (k + 1) for k in range(deg + 1)], axis=1)
-    # (1 + r E(r) - 2^r) / 2^r: relative error
-    return lawson(basis, 2**r - 1, 2.0**-r)
+def fit_piece(m):
+    """(minimax error in 2^-24 units, [c0, c1 .. c5], s) for piece m."""
+    centre, lo, hi = interval(m)
+    t = nodes(lo, hi)
+    if m == 0:
+        t = t[t > 1e-6]
+    erf = np.array([math.erf(v) for v in t])
+    d = t - centre
+    basis = np.stack([d ** (k + 1) for k in range(DEG + 1)], axis=1)
+    if m == 0:  # erf t = t + t Q(t): fit t Q(t), relative to erf
+        err, c = lawson(basis, erf - d, 1 / erf)
+        return err / 2**-24, np.concatenate([[0.0], c]), 1.0
+    c0 = float(f32(math.erf(centre)))
+    # erf rounds to 1 from 3.92 on: the last piece is held 16 times closer
+    # there, so that it gives 1 up to the clamp
+    weight = np.where(t > 3.85, 16.0, 1.0) / erf
+    err, c = lawson(basis, erf - c0, weight)
+    return err / 2**-24, np.concatenate([[c0], c]), 0.0
+
+
+def evaluate(coef, s, t, centre):
+    """The kernel's arithmetic in float32: Horner by fma, then d P + b."""
+    c = f32(coef)
+    d = f32(t - centre)
+    p = np.full_like(d, c[DEG + 1])
+    for k in range(DEG, 0, -1):
+        p = f32(p * d + c[k])
+    return f32(d * p + f32(d * s + c[0]))
+
+
+def ulp(v):
+    e = np.floor(np.log2(np.maximum(np.abs(v), 1e-38)))
+    return 2.0 ** (e - 23)
 
 
 if __name__ == "__main__":
-    for name, (err, c) in (("Q", fit_small()), ("L", fit_large()), ("E", fit_exp2())):
-        c32 = c.astype(np.float32)
-        print(f"{name}: error {err / 2**-24:.3f} x 2^-24; coefficients, highest degree first:")
-        print("   ", ", ".join(c_hex(v) for v in c32[::-1]))
+    rows = []
+    worst = 0.0
+    for m in range(PIECES):
+        err, coef, s = fit_piece(m)
+        centre, lo, hi = interval(m)
+        t = f32(np.linspace(lo, hi, 20001))
+        t = t[t > 0]
+        got = evaluate(coef, s, t, centre)
+        ref = np.array([math.erf(v) for v in t])
+        ulps = np.abs(got - ref) / ulp(ref)
+        worst = max(worst, ulps.max())
+        print(
+            f"piece {m} [{lo:.2f}, {hi:.2f}]: minimax {err:.3f} x 2^-24, "
+            f"in float32 {ulps.max():.3f} ULP"
+        )
+        rows.append([*coef[:0:-1], coef[0], s])
+    print(f"worst {worst:.3f} ULP; the table, one row per piece: P's highest degree first, c0, s")
+    for r in rows:
+        print("    {" + ", ".join(c_hex(v) for v in f32(r)) + "},")

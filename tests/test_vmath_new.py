@@ -207,7 +207,28 @@ def test_thresholds(level):
         return np.concatenate([b - 1, b, b + 1]).view(np.float32)
 
     for op, edges in (
-        ("erf", [0.875, -0.875, 4.0, -4.0, 3.9, 1e-20]),
+        # erf's piece boundaries (odd multiples of 1/4), its index clamp
+        # (3.74) and its clamp at 4
+        (
+            "erf",
+            [
+                0.25,
+                0.75,
+                1.25,
+                1.75,
+                2.25,
+                2.75,
+                3.25,
+                3.74,
+                3.75,
+                -0.25,
+                -3.75,
+                4.0,
+                -4.0,
+                3.9,
+                1e-20,
+            ],
+        ),
         ("log1p", [-0.29289, 0.41421, -0.5, 1.0, -0.999999, 2.0**-24, 3e38]),
         ("expm1", [0.34657, -0.34657, 87.0, 88.72283, -17.33, -18.0, 2.0**-25]),
     ):

@@ -74,6 +74,18 @@ static inline vf vf_copysign(vf mag, vf sgn)
     vf s = vf_set1(-0.0f);
     return vf_or(vf_andnot(s, mag), vf_and(s, sgn));
 }
+/* Whether |a| <= b in every lane of a[0..n), for b positive and finite (a
+ * NaN lane fails).  A level with a cheaper form defines its own and
+ * AT_HAVE_VF_ALL_ABS_LE. */
+#ifndef AT_HAVE_VF_ALL_ABS_LE
+static inline int vf_all_abs_le(const vf *a, int n, float b)
+{
+    vm ok = vf_le(vf_abs(a[0]), vf_set1(b));
+    for (int j = 1; j < n; j++)
+        ok = vm_and(ok, vf_le(vf_abs(a[j]), vf_set1(b)));
+    return !vm_any(vm_andnot(ok, vi_as_vf(vi_set1(-1))));
+}
+#endif
 /* Horizontal reductions through a lane array (only used at loop ends). */
 static inline float vf_hsum(vf a)
 {

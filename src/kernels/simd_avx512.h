@@ -105,6 +105,44 @@ static inline vm vi_eq(vi a, vi b)
 #define vi_srli(a, imm) _mm512_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm512_srai_epi32((a), (imm))
 
+/* Columns k and k + 1 (k even) of the 8 x 8 row-major table t at row i & 7
+ * of each lane: lane l of *a is t[8 (i_l & 7) + k], of *b t[8 (i_l & 7) +
+ * k + 1].  One permute per column (of the column repeated in both
+ * halves); t should be a static const table, whose columns the compiler then
+ * builds at compile time */
+static inline vf at_col8(const float *t, int k)
+{
+    return _mm512_setr_ps(t[k], t[8 + k], t[16 + k], t[24 + k], t[32 + k],
+                          t[40 + k], t[48 + k], t[56 + k], t[k], t[8 + k],
+                          t[16 + k], t[24 + k], t[32 + k], t[40 + k], t[48 + k],
+                          t[56 + k]);
+}
+static inline void vf_lookup8_pair(const float *t, int k, vi i, vf *a, vf *b)
+{
+    *a = _mm512_permutexvar_ps(i, at_col8(t, k));
+    *b = _mm512_permutexvar_ps(i, at_col8(t, k + 1));
+}
+
+/* Whether |a| <= b in every lane of a[0..n), for b positive and finite (a
+ * NaN lane fails), in integer lanes: |a|'s bits plus 2^31 - (bits(b) + 1)
+ * reach the sign bit exactly where |a| > b or a is NaN.  The float compares
+ * of the generic form (simd.h) would each turn a k-mask into a vector. */
+#define AT_HAVE_VF_ALL_ABS_LE 1
+static inline int vf_all_abs_le(const vf *a, int n, float b)
+{
+    uint32_t bb;
+    memcpy(&bb, &b, sizeof bb);
+    __m512i c = _mm512_set1_epi32((int32_t)(0x80000000u - (bb + 1u)));
+    __m512i acc = _mm512_setzero_si512();
+    for (int j = 0; j < n; j++)
+        acc = _mm512_or_si512(
+            acc,
+            _mm512_add_epi32(_mm512_and_si512(_mm512_castps_si512(a[j]),
+                                              _mm512_set1_epi32(0x7fffffff)),
+                             c));
+    return _mm512_movepi32_mask(acc) == 0;
+}
+
 /* Streaming store of one vector; p must be 64-byte aligned. */
 static inline void vf_stream(float *p, vf v) { _mm512_stream_ps(p, v); }
 static inline void vf_stream_fence(void) { _mm_sfence(); }

@@ -85,6 +85,24 @@ static inline vm vi_eq(vi a, vi b)
 #define vi_srli(a, imm) _mm_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm_srai_epi32((a), (imm))
 
+/* Columns k and k + 1 (k even) of the 8 x 8 row-major table t at row i & 7
+ * of each lane: lane l of *a is t[8 (i_l & 7) + k], of *b t[8 (i_l & 7) +
+ * k + 1].  SSE2 has no variable permute: each lane's pair is one
+ * 8-byte load, and two shuffles sort the pairs into the columns */
+static inline void vf_lookup8_pair(const float *t, int k, vi i, vf *a, vf *b)
+{
+    uint32_t off[VL]; /* byte offsets of the lanes' rows */
+    _mm_storeu_si128((__m128i *)off,
+                     _mm_slli_epi32(_mm_and_si128(i, _mm_set1_epi32(7)), 5));
+    const char *c = (const char *)(t + k);
+    __m128 lo = _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(c + off[0]));
+    lo = _mm_loadh_pi(lo, (const __m64 *)(c + off[1]));
+    __m128 hi = _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(c + off[2]));
+    hi = _mm_loadh_pi(hi, (const __m64 *)(c + off[3]));
+    *a = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    *b = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
 /* Round to nearest even without SSE4.1: add and subtract 2^23 with the
  * sign of a; |a| >= 2^23 is already integral. */
 static inline vf vf_round(vf a)

@@ -27,10 +27,12 @@
  *            for x >= 0, e/(1+e) for x < 0 with an error-compensated
  *            quotient (no overflow, subnormal results are kept).
  *   sqrt     IEEE sqrt.
- *   erf      |x| <= 0.875: |x| + |x| Q(x^2); beyond: 1 - 2^L(t),
- *            t = min(|x|, 4), L ~ log2 erfc, 2^r by its own polynomial;
- *            Q, L and that polynomial fitted by bench/fit_erf_poly.py;
- *            sign or-ed back.
+ *   erf      t = min(|x|, 4) in one of 8 pieces of width 1/2: erf t =
+ *            b + d P(d), d the offset from the piece's centre, P of degree
+ *            5, b = erf(centre) (t + t Q(t) on the first piece); the
+ *            coefficients are a table read per lane by permutes
+ *            (vf_lookup8_pair), fitted by bench/fit_erf_poly.py; sign or-ed
+ *            back.
  *   log1p    log's core on u = fl(1 + x), plus the rounding error of 1 + x
  *            (exact, from a two-sum) divided by u; -1, < -1, inf and NaN by
  *            selects, skipped for groups of finite x > -1.
@@ -360,64 +362,77 @@ AT_INLINE vf sigmoid_v(vf x)
     return vf_select(exp_mid_ok(x), fast, wide);
 }
 
+/* Groups exp_mid covers: every |x| <= 87 (exp_mid_ok for each lane). */
 AT_INLINE int exp_group_ok(int nv, const vf *x)
 {
-    vm g = exp_mid_ok(x[0]);
-    EACH(j, nv) g = vm_and(g, exp_mid_ok(x[j]));
-    return !vm_any(vm_not(g));
+    return vf_all_abs_le(x, nv, 87.0f);
 }
 
 /* ------------------------------------------------------------------------ */
 /* erf, log1p, expm1                                                        */
 
-/* erf, odd: for a = |x| (bench/fit_erf_poly.py fits the polynomials)
- *   a <= 0.875  a + a Q(a^2), Q of degree 5: one rounding at the last fma,
- *               and Q(0) = 2/sqrt(pi) - 1 keeps a's own bits exact;
- *   a >  0.875  1 - 2^s, s = L(t) ~ log2(erfc t), t = min(a, 4) (erf rounds
- *               to 1 beyond 4), L of degree 6; 2^s = 2^n 2^r with n the
- *               nearest integer to s and r = s - n (exact), 2^r = 1 + r E(r)
- *               with E of degree 4.  erfc <= 0.22 there, so the errors of L
- *               and 2^r reach erf scaled down.  Working in base 2 folds
- *               exp's reduction (x log2 e, two ln2 terms) into L.
- * Every lane computes both forms (a select picks one), so a lane's result
- * never depends on its neighbours.  NaN takes the first form and
- * propagates; the sign is or-ed back, so erf(-0) = -0 and erf(-inf) = -1. */
+/* erf, odd: for t = min(|x|, 4) (erf rounds to 1 from 3.92 on), one of 8
+ * pieces centred at m / 2, m = round(2 min(t, 3.74)) in 0..7 (piece 7 runs
+ * on to 4):
+ *   erf t = b + d P(d),  d = t - m / 2 (exact),  b = d s + c0,
+ * P of degree 5; c0 = erf(m / 2) rounded to float and s = 0, except on piece
+ * 0, where c0 = 0 and s = 1: there erf t = t + t Q(t) keeps t's bits exact
+ * and only the small part carries rounding errors.  Row m of erf_tab holds
+ * piece m's coefficients (P's, degree 5 first, then c0 and s), read per lane
+ * two at a time (vf_lookup8_pair) at m, which the shifter leaves in k's low
+ * bits.  bench/fit_erf_poly.py fits the pieces and prints this table.  NaN
+ * propagates through d; the sign is or-ed back, so erf(-0) = -0 and
+ * erf(-inf) = -1. */
+static const _Alignas(32) float erf_tab[8][8] = {
+    {-0x1.3e9378p-6f, 0x1.e42d3p-4f, -0x1.68cb3cp-11f, -0x1.811ccap-2f,
+     -0x1.c962acp-21f, 0x1.06eba8p-3f, 0.0f, 0x1p+0f},
+    {-0x1.92ced2p-5f, 0x1.00c37ep-7f, 0x1.76ed7ap-3f, -0x1.2bfbcp-3f,
+     -0x1.c1efeep-2f, 0x1.c1efccp-1f, 0x1.0a7ef6p-1f, 0.0f},
+    {0x1.033942p-8f, -0x1.151f56p-4f, 0x1.1b74c2p-4f, 0x1.1b4baap-3f,
+     -0x1.a911d4p-2f, 0x1.a911fep-2f, 0x1.af767ap-1f, 0.0f},
+    {0x1.2b7e58p-6f, -0x1.f38aaap-7f, -0x1.6c8a5ep-5f, 0x1.1c2d5p-3f,
+     -0x1.6d5c24p-3f, 0x1.e72372p-4f, 0x1.eea556p-1f, 0.0f},
+    {-0x1.d27986p-11f, 0x1.a474dep-7f, -0x1.18e1fcp-5f, 0x1.8b1344p-5f,
+     -0x1.52a522p-5f, 0x1.529b9cp-6f, 0x1.fd9ae2p-1f, 0.0f},
+    {0x1.43c958p-12f, 0x1.942852p-8f, -0x1.24365p-7f, 0x1.1193c6p-7f,
+     -0x1.646b6cp-8f, 0x1.1d833ep-9f, 0x1.ffcaa8p-1f, 0.0f},
+    {0x1.bff5a8p-10f, 0x1.143766p-10f, -0x1.4f60fp-10f, 0x1.9d3f68p-11f,
+     -0x1.b009aap-12f, 0x1.240ac4p-13f, 0x1.fffd1ap-1f, 0.0f},
+    {0x1.543dc4p-15f, -0x1.229fd2p-16f, -0x1.71afa8p-15f, 0x1.8f00aep-15f,
+     -0x1.62b01p-16f, 0x1.6a5972p-18f, 0x1.ffffe8p-1f, 0.0f},
+};
+
 AT_INLINE void erf_n(int nv, vf *x)
 {
-    vf a[AT_G], z[AT_G], q[AT_G], t[AT_G], h[AT_G], k[AT_G];
-    EACH(j, nv) a[j] = vf_abs(x[j]);
-    EACH(j, nv) z[j] = vf_mul(a[j], a[j]);
-    EACH(j, nv)
-    q[j] = vf_fma(vf_set1(-0x1.453ab4p-11f), z[j], vf_set1(0x1.49cap-8f));
-    EACH(j, nv) q[j] = vf_fma(q[j], z[j], vf_set1(-0x1.b6f38ap-6f));
-    EACH(j, nv) q[j] = vf_fma(q[j], z[j], vf_set1(0x1.ce211ep-4f));
-    EACH(j, nv) q[j] = vf_fma(q[j], z[j], vf_set1(-0x1.81270cp-2f));
-    EACH(j, nv) q[j] = vf_fma(q[j], z[j], vf_set1(0x1.06eba6p-3f));
-    EACH(j, nv) q[j] = vf_fma(q[j], a[j], a[j]);
-    EACH(j, nv) t[j] = vf_min(vf_set1(4.0f), a[j]);
-    EACH(j, nv)
-    h[j] = vf_fma(vf_set1(0x1.300feep-12f), t[j], vf_set1(-0x1.245f1cp-8f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.08f984p-5f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.34400cp-3f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.d6550ep-1f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.a094ap+0f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(-0x1.942304p-13f));
-    /* s in [-26, -2.2]: k = n + 1.5 * 2^23, t = r */
-    EACH(j, nv) k[j] = vf_add(h[j], vf_set1(AT_SHIFTER));
-    EACH(j, nv) t[j] = vf_sub(h[j], vf_sub(k[j], vf_set1(AT_SHIFTER)));
-    EACH(j, nv)
-    h[j] = vf_fma(vf_set1(0x1.5bba14p-10f), t[j], vf_set1(0x1.3cea88p-7f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.c6b752p-5f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.ebf9bcp-3f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(0x1.62e42ap-1f));
-    EACH(j, nv) h[j] = vf_fma(h[j], t[j], vf_set1(1.0f));
-    /* erfc t: 2^r in [0.7, 1.42] times 2^n stays normal (see exp_mid) */
-    EACH(j, nv)
-    h[j] = vi_as_vf(vi_add(vf_as_vi(h[j]), vi_slli(vf_as_vi(k[j]), 23)));
-    EACH(j, nv) h[j] = vf_sub(vf_set1(1.0f), h[j]);
+    vf t[AT_G], d[AT_G], p[AT_G];
+    vi m[AT_G];
+    /* vf_min returns its second operand on NaN: keep |x| second */
+    EACH(j, nv) t[j] = vf_min(vf_set1(4.0f), vf_abs(x[j]));
     EACH(j, nv)
     {
-        vf r = vf_select(vf_gt(a[j], vf_set1(0.875f)), h[j], q[j]);
+        vf k = vf_fma(vf_min(vf_set1(3.74f), t[j]), vf_set1(2.0f),
+                      vf_set1(AT_SHIFTER));
+        m[j] = vf_as_vi(k);
+        d[j] = vf_fnma(vf_sub(k, vf_set1(AT_SHIFTER)), vf_set1(0.5f), t[j]);
+    }
+    EACH(j, nv)
+    {
+        vf a, b;
+        vf_lookup8_pair(erf_tab[0], 0, m[j], &a, &b);
+        p[j] = vf_fma(a, d[j], b);
+    }
+    for (int c = 2; c < 6; c += 2)
+        EACH(j, nv)
+        {
+            vf a, b;
+            vf_lookup8_pair(erf_tab[0], c, m[j], &a, &b);
+            p[j] = vf_fma(vf_fma(p[j], d[j], a), d[j], b);
+        }
+    EACH(j, nv)
+    {
+        vf c0, s;
+        vf_lookup8_pair(erf_tab[0], 6, m[j], &c0, &s);
+        vf r = vf_fma(d[j], p[j], vf_fma(d[j], s, c0));
         x[j] = vf_or(r, vf_and(x[j], vf_set1(-0.0f)));
     }
 }
@@ -697,12 +712,9 @@ AT_UNARY_KERNELS(sigmoid, 6, sigmoid_v, sigmoid_fast_n, exp_group_ok)
 AT_INLINE void sqrt_n(int nv, vf *x) { EACH(j, nv) x[j] = vf_sqrt(x[j]); }
 
 AT_UNARY_KERNELS(sqrt, 4, sqrt_v, sqrt_n, every_group)
-AT_UNARY_KERNELS(erf, 8, erf_v, erf_n, every_group)
+AT_UNARY_KERNELS(erf, 4, erf_v, erf_n, every_group)
 AT_UNARY_KERNELS(log1p, 4, log1p_v, log1p_core_n, log1p_group_ok)
 AT_UNARY_KERNELS(expm1, 2, expm1_v, expm1_mid_n, exp_group_ok)
-/* gelu keeps erf's values and its own half of x live across the group: 4
- * vectors, not erf's 8, which run out of registers (docs/performance.md,
- * "gelu in one pass") */
 AT_UNARY_KERNELS(gelu, 4, gelu_v, gelu_n, every_group)
 
 /* pow(x, s) for the constants s that PyTorch computes another way. */
