@@ -595,12 +595,14 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                           len);
                 break;
             case AT_V_EXP_SUB_SUM:
+            case AT_V_SUB_EXP_SUM:
             case AT_V_SUB_SQ_SUM: {
                 double *acc = L->p->acc[vi->acc].all ? &E->part[vi->acc]
                                                      : &E->row_acc[vi->acc];
-                at_k_exp_sub_sum f = vi->kind == AT_V_EXP_SUB_SUM
-                                         ? kt->exp_sub_sum
-                                         : kt->sub_sq_sum;
+                at_k_exp_sub_sum f =
+                    vi->kind == AT_V_EXP_SUB_SUM   ? kt->exp_sub_sum
+                    : vi->kind == AT_V_SUB_EXP_SUM ? kt->sub_exp_sum
+                                                   : kt->sub_sq_sum;
                 *acc += f(len, d, a, E->slots[vi->src[1].idx].f);
                 break;
             }

@@ -16,6 +16,8 @@
  *   5. emit_vector     elem instructions into per-phase vector instructions,
  *                      reductions into accumulators
  *  5b. fuse_exp_sum    sub-by-scalar, exp and a sum reduction -> one pass
+ *      fuse_sub_exp_sum the same when the difference is used again
+ *                      (log_softmax): writes it, never the exp
  *  5c. fuse_gelu       the exact gelu's five instructions -> one pass
  *  5d. fuse_sub_sq_sum sub by a scalar or a vector, its square and a sum
  *                      reduction -> one pass (layer norm's variance,
@@ -814,6 +816,31 @@ static int same_opd(at_opd a, at_opd b)
     return a.kind == b.kind && a.idx == b.idx;
 }
 
+/* 5b': `d = sub x, slot; e = exp d; reduce.sum e` where d has other uses
+ * (log_softmax: y = d - log(sum)) and only the sum reads e becomes one pass
+ * that writes d and sums exp(d) without writing e.  d is bit-identical; the
+ * sum takes exp_sub_sum's association, as softmax's does. */
+static void fuse_sub_exp_sum(at_program *p)
+{
+    for (int i = 0; i + 2 < p->nv; i++) {
+        at_vinstr *sub = &p->v[i], *ex = &p->v[i + 1], *red = &p->v[i + 2];
+        if (sub->kind != AT_V_BINARY_S || sub->fn != AT_BIN_SUB
+            || ex->kind != AT_V_UNARY || ex->fn != AT_UN_EXP
+            || !same_opd(ex->src[0], sub->dst) || ex->dst.kind != AT_OPD_REG
+            || ex->phase != sub->phase)
+            continue;
+        if ((red->kind != AT_V_RED_ROW && red->kind != AT_V_RED_ALL)
+            || p->acc[red->acc].red != AT_RED_SUM || red->phase != ex->phase
+            || !same_opd(red->src[0], ex->dst) || reg_uses(p, ex->dst.idx) != 1)
+            continue;
+        at_vinstr f = *sub;
+        f.kind = AT_V_SUB_EXP_SUM;
+        f.acc = red->acc;
+        replace_run(p, i, 3, f);
+        p->cost_per_elem -= 1; /* the reduction (the sub and exp stay) */
+    }
+}
+
 /* 5d: `d = sub x, slot; q = mul d, d; reduce.sum q` (layer norm's
  * variance) becomes one pass that writes d and sums its squares without
  * writing q, when only the reduction reads q.  With two vectors, `d = sub
@@ -1105,6 +1132,7 @@ static at_status lower_passes(lowering *L)
     if ((st = emit_scalar(L)) || (st = emit_vector(L)))
         return st;
     fuse_exp_sum(L);
+    fuse_sub_exp_sum(p);
     fuse_gelu(L);
     fuse_sub_sq_sum(p);
     fuse_scale_affine(p);

@@ -88,8 +88,10 @@ typedef enum {
                         (fused) */
     AT_V_SCALE_AFFINE, /* dst = ((src0 * slot `slot`) * src1) + src2 (fused);
                           fn AT_BIN_DIV: src0 / slot                        */
-    AT_V_DIFF_SQ_SUM /* (src0 - src1)^2 summed into acc, one block per kernel
+    AT_V_DIFF_SQ_SUM, /* (src0 - src1)^2 summed into acc, one block per kernel
                         call; no dst (fused) */
+    AT_V_SUB_EXP_SUM /* dst = src0 - slot src1, its exp summed into acc
+                        (fused) */
 } at_vkind;
 #define AT_CVT(from, to) ((from) << 4 | (to))
 #define AT_IFN(w, op) ((w) << 5 | (op))

@@ -240,11 +240,11 @@ static const char *opd_str(char *buf, size_t cap, at_opd o)
 size_t at_program_print(const at_program *p, char *buf, size_t cap)
 {
     static const char *vk[] = {
-        "unary",        "binary",     "binary.s", "binary.rs",  "fill",
-        "copy",         "compare",    "select",   "reduce.row", "reduce.all",
-        "exp.sub.sum",  "convert",    "iunary",   "ibinary",    "ibinary.s",
-        "ibinary.rs",   "icompare",   "select64", "copy64",     "sub.sq.sum",
-        "scale.affine", "diff.sq.sum"};
+        "unary",        "binary",      "binary.s",   "binary.rs",  "fill",
+        "copy",         "compare",     "select",     "reduce.row", "reduce.all",
+        "exp.sub.sum",  "convert",     "iunary",     "ibinary",    "ibinary.s",
+        "ibinary.rs",   "icompare",    "select64",   "copy64",     "sub.sq.sum",
+        "scale.affine", "diff.sq.sum", "sub.exp.sum"};
     static const char *modes[] = {"flat", "row", "gemm", "axis"};
     size_t len = 0;
 #define OUT(...)                                                   \

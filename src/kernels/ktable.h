@@ -222,6 +222,7 @@ typedef struct at_ktable {
     at_k_cminmax cmax, cmin;
     at_k_carg cargmax, cargmin;
     at_k_exp_sub_sum exp_sub_sum;
+    at_k_exp_sub_sum sub_exp_sum; /* y = x - s, returns sum exp(x - s) */
     at_k_sub_sq_sum sub_sq_sum;
     at_k_diff_sq_sum diff_sq_sum;
     at_k_scale_affine scale_affine, scale_affine_nt; /* _nt: streaming */

@@ -796,7 +796,11 @@ static inline vf exp_sub(vf x, vf vs)
     return vm_any(vm_not(exp_mid_ok(d))) ? exp_v(d) : exp_mid(d);
 }
 
-static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
+/* The sum of exp(x - s), writing exp(x - s) to y (keep_d 0: softmax's
+ * middle phase) or x - s itself (keep_d 1: log_softmax's, which needs x - s
+ * again and never exp).  keep_d is a constant in each kernel. */
+AT_INLINE double sum_exp_sub(size_t n, float *y, const float *x, float s,
+                             int keep_d)
 {
     const vf vs = vf_set1(s);
     double total = 0.0;
@@ -809,38 +813,61 @@ static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
         for (; i + 4 * VL <= end; i += 4 * VL) {
             vf e[4];
             EACH(j, 4) e[j] = vf_sub(vf_load(x + i + j * VL), vs);
+            if (keep_d)
+                EACH(j, 4) vf_store(y + i + j * VL, e[j]);
             if (exp_group_ok(4, e))
                 exp_mid_n(4, e);
             else
                 EACH(j, 4) e[j] = exp_v(e[j]);
-            EACH(j, 4) vf_store(y + i + j * VL, e[j]);
+            if (!keep_d)
+                EACH(j, 4) vf_store(y + i + j * VL, e[j]);
             s0 = vf_add(s0, e[0]);
             s1 = vf_add(s1, e[1]);
             s0 = vf_add(s0, e[2]);
             s1 = vf_add(s1, e[3]);
         }
         for (; i + 2 * VL <= end; i += 2 * VL) {
-            vf e0 = exp_sub(vf_load(x + i), vs),
-               e1 = exp_sub(vf_load(x + i + VL), vs);
-            vf_store(y + i, e0);
-            vf_store(y + i + VL, e1);
+            vf x0 = vf_load(x + i), x1 = vf_load(x + i + VL);
+            vf e0 = exp_sub(x0, vs), e1 = exp_sub(x1, vs);
+            vf_store(y + i, keep_d ? vf_sub(x0, vs) : e0);
+            vf_store(y + i + VL, keep_d ? vf_sub(x1, vs) : e1);
             s0 = vf_add(s0, e0);
             s1 = vf_add(s1, e1);
         }
         for (; i + VL <= end; i += VL) {
-            vf e = exp_sub(vf_load(x + i), vs);
-            vf_store(y + i, e);
+            vf x0 = vf_load(x + i), e = exp_sub(x0, vs);
+            vf_store(y + i, keep_d ? vf_sub(x0, vs) : e);
             s0 = vf_add(s0, e);
         }
         if (i < end) {
             size_t r = end - i;
-            vf_store_n(y + i, exp_sub(vf_load_n(x + i, r), vs), r);
-            s1 = vf_add(s1, vf_load_n(y + i, r)); /* lanes past r read as 0 */
+            vf x0 = vf_load_n(x + i, r);
+            float t[VL]; /* exp's r lanes, when y takes x - s */
+            float *e = keep_d ? t : y + i;
+            vf_store_n(e, exp_sub(x0, vs), r);
+            if (keep_d)
+                vf_store_n(y + i, vf_sub(x0, vs), r);
+            s1 = vf_add(s1, vf_load_n(e, r)); /* lanes past r read as 0 */
             i = end;
         }
         total += vf_hsum_d(vf_add(s0, s1));
     }
     return total;
+}
+
+/* y = exp(x - s) and the sum of y, in one pass.  Per lane the result is
+ * bit-identical to sub then exp (exp_mid equals exp_v wherever exp_mid_ok
+ * holds), so fusing never changes y; the sum runs in float lanes over runs
+ * of AT_RSUM_RUN elements and in double across runs, like the rsum kernel. */
+static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
+{
+    return sum_exp_sub(n, y, x, s, 0);
+}
+
+/* y = x - s and the sum of exp(x - s), in one pass (exp never stored). */
+static double k_sub_exp_sum(size_t n, float *y, const float *x, float s)
+{
+    return sum_exp_sub(n, y, x, s, 1);
 }
 
 void AT_ISA_FN(at_register_vmath)(at_ktable *t)
@@ -858,4 +885,5 @@ void AT_ISA_FN(at_register_vmath)(at_ktable *t)
     t->binary_s[AT_BIN_POW] = k_pow_s;
     t->binary_rs[AT_BIN_POW] = k_pow_rs;
     t->exp_sub_sum = k_exp_sub_sum;
+    t->sub_exp_sum = k_sub_exp_sum;
 }

@@ -373,6 +373,13 @@ static void test_value_placement(at_executor *ex)
     CHECK(strstr(buf, "binary.s   fn2  mem1 <- mem1 slot3 -0  (final)\n")
           != NULL);
 
+    /* log_softmax: x - max written into y and the sum of its exp in one
+     * pass (exp never stored), then y - log(sum) in place */
+    print_program(ex, NULL, AT_STD_LOG_SOFTMAX, buf, sizeof buf);
+    CHECK(strstr(buf, " 0 register(s)") != NULL);
+    CHECK(strstr(buf, "sub.exp.sum fn1  mem1 <- mem0 slot0 -0\n") != NULL);
+    CHECK(strstr(buf, "unary") == NULL); /* no separate exp */
+
     /* mse_loss: the difference, its square and their sum in one pass that
      * writes nothing, so the program needs no block register */
     print_program(ex, NULL, AT_STD_MSE_LOSS, buf, sizeof buf);
