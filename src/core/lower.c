@@ -816,6 +816,17 @@ static int same_opd(at_opd a, at_opd b)
     return a.kind == b.kind && a.idx == b.idx;
 }
 
+/* Whether red is a sum reduction, in v's phase, of v's register result, and
+ * that result's only reader. */
+static int sums_only(const at_program *p, const at_vinstr *red,
+                     const at_vinstr *v)
+{
+    return (red->kind == AT_V_RED_ROW || red->kind == AT_V_RED_ALL)
+           && p->acc[red->acc].red == AT_RED_SUM && red->phase == v->phase
+           && v->dst.kind == AT_OPD_REG && same_opd(red->src[0], v->dst)
+           && reg_uses(p, v->dst.idx) == 1;
+}
+
 /* 5b': `d = sub x, slot; e = exp d; reduce.sum e` where d has other uses
  * (log_softmax: y = d - log(sum)) and only the sum reads e becomes one pass
  * that writes d and sums exp(d) without writing e.  d is bit-identical; the
@@ -829,9 +840,7 @@ static void fuse_sub_exp_sum(at_program *p)
             || !same_opd(ex->src[0], sub->dst) || ex->dst.kind != AT_OPD_REG
             || ex->phase != sub->phase)
             continue;
-        if ((red->kind != AT_V_RED_ROW && red->kind != AT_V_RED_ALL)
-            || p->acc[red->acc].red != AT_RED_SUM || red->phase != ex->phase
-            || !same_opd(red->src[0], ex->dst) || reg_uses(p, ex->dst.idx) != 1)
+        if (!sums_only(p, red, ex))
             continue;
         at_vinstr f = *sub;
         f.kind = AT_V_SUB_EXP_SUM;
@@ -859,9 +868,7 @@ static void fuse_sub_sq_sum(at_program *p)
             || !same_opd(sq->src[1], sub->dst) || sq->dst.kind != AT_OPD_REG
             || sq->phase != sub->phase)
             continue;
-        if ((red->kind != AT_V_RED_ROW && red->kind != AT_V_RED_ALL)
-            || p->acc[red->acc].red != AT_RED_SUM || red->phase != sq->phase
-            || !same_opd(red->src[0], sq->dst) || reg_uses(p, sq->dst.idx) != 1)
+        if (!sums_only(p, red, sq))
             continue;
         if (two
             && (sub->dst.kind != AT_OPD_REG || reg_uses(p, sub->dst.idx) != 2))
