@@ -681,6 +681,14 @@ static int reg_uses(const at_program *p, int reg)
     return n;
 }
 
+/* Replaces the n instructions from v[i] by f. */
+static void replace_run(at_program *p, int i, int n, at_vinstr f)
+{
+    p->v[i] = f;
+    memmove(&p->v[i + 1], &p->v[i + n], (size_t)(p->nv - i - n) * sizeof *p->v);
+    p->nv -= n - 1;
+}
+
 static void fuse_exp_sum(lowering *L)
 {
     at_program *p = L->p;
@@ -705,10 +713,7 @@ static void fuse_exp_sum(lowering *L)
         f.src[0] = sub->src[0];
         f.src[1] = sub->src[1];
         f.acc = red->acc;
-        p->v[i] = f;
-        memmove(&p->v[i + 1], &p->v[i + 3],
-                (size_t)(p->nv - i - 3) * sizeof *p->v);
-        p->nv -= 2;
+        replace_run(p, i, 3, f);
         p->cost_per_elem -=
             2; /* the sub and the reduction emit_vector counted (1 each) */
     }
@@ -796,19 +801,8 @@ static void fuse_gelu(lowering *L)
         f.fn = AT_UN_GELU;
         f.src[0] = p->v[i].src[0];
         f.src[1] = (at_opd){0};
-        p->v[i] = f;
-        memmove(&p->v[i + 1], &p->v[i + 5],
-                (size_t)(p->nv - i - 5) * sizeof *p->v);
-        p->nv -= 4;
+        replace_run(p, i, 5, f);
     }
-}
-
-/* Replaces the n instructions from v[i] by f. */
-static void replace_run(at_program *p, int i, int n, at_vinstr f)
-{
-    p->v[i] = f;
-    memmove(&p->v[i + 1], &p->v[i + n], (size_t)(p->nv - i - n) * sizeof *p->v);
-    p->nv -= n - 1;
 }
 
 static int same_opd(at_opd a, at_opd b)
