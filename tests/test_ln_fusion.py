@@ -12,16 +12,19 @@ from test_jit import layer_norm
 
 import hologram as hg
 
-# The stdlib's layer_norm_wb with the square d * d, the scaled value t and
-# the weighted value u stored as well: a second use of each keeps the
-# square, the reduction and the last phase's three instructions apart, so
+# The stdlib's layer_norm_wb with the difference d = x - mean, the square
+# d * d, the scaled value t and the weighted value u stored as well: a
+# second use of each keeps the square, the reduction and the last phase's
+# three instructions apart, and d is not recomputed in the last phase, so
 # this kernel runs unfused.  With every value in memory it needs no block
 # register, like the fused program, so its rows run as one block each and
 # its sums take the same association at every row length.
 UNFUSED = hg.ops.kernel_ir("layer_norm_wb").replace(
-    "eps: f32 scalar, y: f32)", "eps: f32 scalar, y: f32, q: f32, t: f32, u: f32)"
+    "eps: f32 scalar, y: f32)", "eps: f32 scalar, y: f32, d: f32, q: f32, t: f32, u: f32)"
 )
-UNFUSED = UNFUSED.replace("  store y,", "  store q, %6\n  store t, %14\n  store u, %16\n  store y,")
+UNFUSED = UNFUSED.replace(
+    "  store y,", "  store d, %5\n  store q, %6\n  store t, %14\n  store u, %16\n  store y,"
+)
 
 SHAPES = [
     (1, 1),
@@ -56,6 +59,7 @@ def _inputs(rows, cols, seed):
 
 
 def test_unfused_text_differs():
+    assert "store d, %5" in UNFUSED and "%5 = sub %0, %4" in UNFUSED
     assert "store q, %6" in UNFUSED and "store t, %14" in UNFUSED
     assert "store u, %16" in UNFUSED
 
@@ -67,7 +71,7 @@ def test_unfused_text_differs():
 def test_fused_layer_norm_is_bitwise_the_unfused_program(level, stores, threads, rows, cols):
     x, w, b = _inputs(rows, cols, seed=1)
     ref = hg.Executor(threads=1, isa=level, stores="cached")
-    y, q, t, u = (ref.empty((rows, cols)) for _ in range(4))
+    y, d, q, t, u = (ref.empty((rows, cols)) for _ in range(5))
     ref.launch(
         hg.Kernel(UNFUSED),
         ref.from_numpy(x),
@@ -75,6 +79,7 @@ def test_fused_layer_norm_is_bitwise_the_unfused_program(level, stores, threads,
         ref.from_numpy(b),
         1e-5,
         y,
+        d,
         q,
         t,
         u,
@@ -108,10 +113,14 @@ def _unfused_div_text(ex, rows, cols):
     lines = text.splitlines()
     div = next(ln.split(" = ")[0].strip() for ln in lines if " = div %" in ln and "%3" not in ln)
     mul = next(ln.split(" = ")[0].strip() for ln in lines if f" = mul {div}, " in ln)
-    # the scaled and weighted values stored as well keep the three apart
+    sub = next(ln.split(" = ")[0].strip() for ln in lines if " = sub %" in ln)
+    # the scaled and weighted values stored as well keep the three apart,
+    # and the difference x - mean stored keeps it from being recomputed
     head, _, rest = text.partition(") {")
-    rest = rest.replace("\n  store p4,", f"\n  store t, {div}\n  store u, {mul}\n  store p4,")
-    return f"{head}, t: f32, u: f32) {{{rest}"
+    rest = rest.replace(
+        "\n  store p4,", f"\n  store d, {sub}\n  store t, {div}\n  store u, {mul}\n  store p4,"
+    )
+    return f"{head}, d: f32, t: f32, u: f32) {{{rest}"
 
 
 @pytest.mark.parametrize("level", ISA_PARAMS())
@@ -121,8 +130,8 @@ def test_division_form_is_bitwise_the_unfused_program(level, stores, rows, cols)
     x, w, b = _inputs(rows, cols, seed=2)
     ref = hg.Executor(threads=1, isa=level, stores="cached")
     unfused = hg.Kernel(_unfused_div_text(ref, rows, cols))
-    y, t, u = (ref.empty((rows, cols)) for _ in range(3))
-    args = [1e-5, ref.from_numpy(x), ref.from_numpy(w), ref.from_numpy(b), y, t, u]
+    y, d, t, u = (ref.empty((rows, cols)) for _ in range(4))
+    args = [1e-5, ref.from_numpy(x), ref.from_numpy(w), ref.from_numpy(b), y, d, t, u]
     ref.launch(unfused, *args, rows=rows, cols=cols)
     with np.errstate(invalid="ignore", divide="ignore"):
         assert_bitwise(u.to_numpy(), t.to_numpy() * w, what="unfused u = t * w")

@@ -561,7 +561,12 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                     kt->binary[vi->fn](len, d, a, b);
                 break;
             case AT_V_BINARY_S:
-                kt->binary_s[vi->fn](len, d, a, E->slots[vi->src[1].idx].f);
+                if (vi->pre)
+                    kt->pre_binary_s[vi->fn][L->stream && vi->final](
+                        len, d, a, E->slots[vi->pre - 1].f,
+                        E->slots[vi->src[1].idx].f);
+                else
+                    kt->binary_s[vi->fn](len, d, a, E->slots[vi->src[1].idx].f);
                 break;
             case AT_V_BINARY_RS:
                 kt->binary_rs[vi->fn](len, d, a, E->slots[vi->src[1].idx].f);
@@ -599,24 +604,36 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
             case AT_V_SUB_SQ_SUM: {
                 double *acc = L->p->acc[vi->acc].all ? &E->part[vi->acc]
                                                      : &E->row_acc[vi->acc];
+                float s = E->slots[vi->src[1].idx].f;
+                if (vi->dst.kind == AT_OPD_NONE) { /* the sum alone */
+                    *acc += (vi->kind == AT_V_EXP_SUB_SUM
+                                 ? kt->exp_sub_total
+                                 : kt->sq_sub_sum)(len, a, s);
+                    break;
+                }
                 at_k_exp_sub_sum f =
                     vi->kind == AT_V_EXP_SUB_SUM   ? kt->exp_sub_sum
                     : vi->kind == AT_V_SUB_EXP_SUM ? kt->sub_exp_sum
                                                    : kt->sub_sq_sum;
-                *acc += f(len, d, a, E->slots[vi->src[1].idx].f);
+                *acc += f(len, d, a, s);
                 break;
             }
             case AT_V_DIFF_SQ_SUM:
                 diff_sq_sum(L, E, vi, a, b, len);
                 break;
             case AT_V_SCALE_AFFINE: {
-                int nt = L->stream && vi->final;
+                int nt = L->stream && vi->final, div = vi->fn == AT_BIN_DIV;
+                const float *c = opd_ptr(L, E, vi->src[2]);
+                float s = E->slots[vi->slot].f;
+                if (vi->pre) {
+                    kt->pre_affine[div][nt](len, d, a, E->slots[vi->pre - 1].f,
+                                            s, b, c);
+                    break;
+                }
                 at_k_scale_affine f =
-                    vi->fn == AT_BIN_DIV
-                        ? (nt ? kt->div_affine_nt : kt->div_affine)
+                    div ? (nt ? kt->div_affine_nt : kt->div_affine)
                         : (nt ? kt->scale_affine_nt : kt->scale_affine);
-                f(len, d, a, E->slots[vi->slot].f, b,
-                  opd_ptr(L, E, vi->src[2]));
+                f(len, d, a, s, b, c);
                 break;
             }
             default:

@@ -8,7 +8,8 @@
  *   3. place_values    where each value lives: memory (loads, column loads,
  *                      stored values, and an elem value used in a later
  *                      phase that can wait in an output until the output is
- *                      written), row
+ *                      written), a register recomputed in each later phase
+ *                      (x - s of an unchanging x: recomputable), row
  *                      scratch (other elem values used in a later phase), a
  *                      block register, or a scalar slot (row/uniform values)
  *   4. emit_scalar     row/uniform instructions into prologue, per-row and
@@ -24,6 +25,8 @@
  *                      mse_loss)
  *  5e. fuse_scale_affine mul by a scalar, mul and add -> one pass (layer
  *                      norm's scale, weight and bias)
+ *  5f. fuse_pre_sub    a sub by a scalar folded into the instruction that
+ *                      reads it (a difference recomputed in a later phase)
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
  *                      take streaming stores, as the store policy decides)
@@ -48,6 +51,8 @@ typedef struct lowering {
     int *first_store;      /* per value: param its first elem store hits   */
     int *later_use; /* per value: used by an elem instr in a later phase */
     at_opd *where; /* per value                                    */
+    unsigned char *remat; /* per value: recomputed in each later phase */
+    int *remat_ph; /* per value: the phase whose copy `where` names  */
     unsigned char *homed; /* per param: an output already holding a value */
     int nvirt; /* virtual registers (values + temporaries)     */
     int cap_v, cap_s, cap_acc;
@@ -248,6 +253,66 @@ static int output_home(const lowering *L, at_value v, int v_def)
     return -1;
 }
 
+static int typed_instr(const at_kernel *k, const at_instr *in);
+
+/* The instruction that makes value v. */
+static const at_instr *def_of(const at_kernel *k, at_value v)
+{
+    for (int i = 0; i < k->ninstrs; i++)
+        if (k->instrs[i].result == v)
+            return &k->instrs[i];
+    return NULL;
+}
+
+/* Whether element instructions of phase ph evaluate a vector-math
+ * function (exp, log, tanh, sigmoid, erf, log1p, expm1, pow, sqrt). */
+static int phase_has_math(const lowering *L, int ph)
+{
+    for (int i = 0; i < L->k->ninstrs; i++) {
+        const at_instr *in = &L->k->instrs[i];
+        int math = (in->op >= AT_IR_SIGMOID && in->op <= AT_IR_EXPM1)
+                   || in->op == AT_IR_POW;
+        if (math && instr_level(L, in) == AT_LEVEL_ELEM
+            && operand_phase(L, in) == ph)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether value v, made by instruction i and read in a later phase, is
+ * recomputed there instead of waiting in memory: `sub x, s` with x an f32
+ * load of a buffer the kernel never stores (its elements stay as loaded),
+ * s a row or uniform value (a slot, which outlives the phase), v stored
+ * nowhere and read only by f32 instructions.  A later phase then reads x in
+ * v's place, and fuse_pre_sub folds the subtraction into the instruction
+ * that reads v: v costs no write and no row of scratch, and the output is
+ * written once, by its final pass, which may stream it (layer norm's
+ * x - mean).  Where v's own phase evaluates vector math, v waits in the
+ * output instead (output_home; log_softmax's x - max): the output's
+ * read-for-ownership then overlaps that arithmetic rather than a later
+ * pass that does little else. */
+static int recomputable(const lowering *L, int i)
+{
+    const at_kernel *k = L->k;
+    const at_instr *in = &k->instrs[i];
+    at_value v = in->result;
+    if (in->op != AT_IR_SUB || k->vtype[v] != AT_F32
+        || level_of(L, in->operands[1]) == AT_LEVEL_ELEM
+        || L->first_store[v] >= 0 || phase_has_math(L, L->phase[v]))
+        return 0;
+    const at_instr *x = def_of(k, in->operands[0]);
+    if (!x || x->op != AT_IR_LOAD || k->vtype[x->result] != AT_F32
+        || k->stored[x->param])
+        return 0;
+    for (int j = i + 1; j < k->ninstrs; j++)
+        for (int o = 0; o < AT_IR_MAX_OPERANDS; o++)
+            if (k->instrs[j].operands[o] == v
+                && (k->instrs[j].op == AT_IR_STORE
+                    || typed_instr(k, &k->instrs[j])))
+                return 0;
+    return 1;
+}
+
 /* 3 */
 static void place_values(lowering *L)
 {
@@ -307,6 +372,11 @@ static void place_values(lowering *L)
             /* store forwarding */
             L->where[v].kind = wide ? AT_OPD_MEM8 : AT_OPD_MEM;
             L->where[v].idx = L->first_store[v];
+        } else if (L->later_use[v] && recomputable(L, i)) {
+            L->where[v].kind = AT_OPD_REG; /* this phase's copy */
+            L->where[v].idx = v;
+            L->remat[v] = 1;
+            L->remat_ph[v] = L->phase[v];
         } else if (L->later_use[v] && (home = output_home(L, v, i)) >= 0) {
             L->where[v].kind =
                 AT_OPD_MEM; /* lives in an output until it is stored */
@@ -553,6 +623,36 @@ static at_status emit_typed(lowering *L, const at_instr *in, int ph)
     return add_vinstr(L, vi);
 }
 
+/* Gives each recomputed operand of an instruction of phase ph its copy in
+ * that phase (see recomputable): the phase's first reader emits `sub x, s`
+ * into a new register, which the phase's later readers share. */
+static at_status recompute_operands(lowering *L, const at_instr *in, int ph)
+{
+    for (int j = 0; j < AT_IR_MAX_OPERANDS; j++) {
+        at_value u = in->operands[j];
+        if (u == AT_NO_VALUE || !L->remat[u] || L->remat_ph[u] == ph)
+            continue;
+        const at_instr *d = def_of(L->k, u);
+        AT_INVARIANT(d && d->op == AT_IR_SUB, L->err);
+        at_vinstr vi = {0};
+        vi.kind = AT_V_BINARY_S;
+        vi.fn = AT_BIN_SUB;
+        vi.phase = (int16_t)ph;
+        vi.acc = -1;
+        vi.dst.kind = AT_OPD_REG;
+        vi.dst.idx = L->nvirt++;
+        vi.src[0] = L->where[d->operands[0]];
+        vi.src[1] = L->where[d->operands[1]];
+        L->where[u] = vi.dst;
+        L->remat_ph[u] = ph;
+        L->p->cost_per_elem += 1;
+        at_status st = add_vinstr(L, vi);
+        if (st)
+            return st;
+    }
+    return AT_OK;
+}
+
 /* 5 */
 static at_status emit_vector(lowering *L)
 {
@@ -585,6 +685,8 @@ static at_status emit_vector(lowering *L)
                 continue;
             if (operand_phase(L, in) != ph)
                 continue;
+            if ((st = recompute_operands(L, in, ph)))
+                return st;
             if (typed_instr(k, in)) {
                 if ((st = emit_typed(L, in, ph)))
                     return st;
@@ -670,8 +772,9 @@ static at_status emit_vector(lowering *L)
 
 /* 5b: fusion.  `d = sub x, slot; e = exp d; reduce.sum e` (softmax's and
  * log-sum-exp's middle phase) becomes one pass that keeps d in registers
- * and never re-reads e, when d has no other use.  The result is
- * bit-identical per element; only the sum's association order changes. */
+ * and never re-reads e, when d has no other use; e is not written at all
+ * when only the sum reads it.  The result is bit-identical per element;
+ * only the sum's association order changes. */
 static int reg_uses(const at_program *p, int reg)
 {
     int n = 0;
@@ -713,6 +816,8 @@ static void fuse_exp_sum(lowering *L)
         f.src[0] = sub->src[0];
         f.src[1] = sub->src[1];
         f.acc = red->acc;
+        if (ex->dst.kind == AT_OPD_REG && reg_uses(p, ex->dst.idx) == 1)
+            f.dst = (at_opd){0}; /* only the sum reads exp: not written */
         replace_run(p, i, 3, f);
         p->cost_per_elem -=
             2; /* the sub and the reduction emit_vector counted (1 each) */
@@ -846,7 +951,8 @@ static void fuse_sub_exp_sum(at_program *p)
 
 /* 5d: `d = sub x, slot; q = mul d, d; reduce.sum q` (layer norm's
  * variance) becomes one pass that writes d and sums its squares without
- * writing q, when only the reduction reads q.  With two vectors, `d = sub
+ * writing q, when only the reduction reads q; d is not written either when
+ * it is a register only the square reads.  With two vectors, `d = sub
  * a, b` (mse_loss), and d in a register that only the square reads, the
  * pass writes nothing (AT_V_DIFF_SQ_SUM).  d and the sum are bit-identical
  * to the unfused program's: the kernel sums the squares in rsum's order,
@@ -864,12 +970,13 @@ static void fuse_sub_sq_sum(at_program *p)
             continue;
         if (!sums_only(p, red, sq))
             continue;
-        if (two
-            && (sub->dst.kind != AT_OPD_REG || reg_uses(p, sub->dst.idx) != 2))
+        int unread =
+            sub->dst.kind == AT_OPD_REG && reg_uses(p, sub->dst.idx) == 2;
+        if (two && !unread)
             continue;
         at_vinstr f = *sub;
         f.kind = two ? AT_V_DIFF_SQ_SUM : AT_V_SUB_SQ_SUM;
-        if (two)
+        if (unread)
             f.dst = (at_opd){0};
         f.acc = red->acc;
         replace_run(p, i, 3, f);
@@ -907,6 +1014,31 @@ static void fuse_scale_affine(at_program *p)
         f.src[2] = y->src[1];
         replace_run(p, i, 3, f);
         p->cost_per_elem -= 2; /* the two muls (1 each) */
+    }
+}
+
+/* 5f: `t = sub x, slot` read only by the next instruction, as its first
+ * operand, where that is a binary op with a slot (add, sub, mul or div) or
+ * a scale_affine, becomes that instruction with the subtraction done first
+ * (at_vinstr.pre): a recomputed difference (place_values) costs no pass of
+ * its own.  Each step rounds as before, so the result is bit-identical. */
+static void fuse_pre_sub(at_program *p)
+{
+    for (int i = 0; i + 1 < p->nv; i++) {
+        at_vinstr *t = &p->v[i], *u = &p->v[i + 1];
+        if (t->kind != AT_V_BINARY_S || t->fn != AT_BIN_SUB || t->pre
+            || t->dst.kind != AT_OPD_REG || t->src[1].idx >= INT16_MAX
+            || u->phase != t->phase || u->pre || !same_opd(u->src[0], t->dst)
+            || reg_uses(p, t->dst.idx) != 1)
+            continue;
+        if (u->kind != AT_V_SCALE_AFFINE
+            && (u->kind != AT_V_BINARY_S || u->fn > AT_BIN_DIV))
+            continue;
+        at_vinstr f = *u;
+        f.pre = (int16_t)(t->src[1].idx + 1);
+        f.src[0] = t->src[0];
+        replace_run(p, i, 2, f);
+        p->cost_per_elem -= 1; /* the sub */
     }
 }
 
@@ -989,7 +1121,8 @@ static void mark_final_writes(at_program *p)
         if (vi->final
             && ((vi->kind == AT_V_UNARY && p->kt->unary_nt[vi->fn])
                 || (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])
-                || vi->kind == AT_V_SCALE_AFFINE))
+                || vi->kind == AT_V_SCALE_AFFINE
+                || (vi->kind == AT_V_BINARY_S && vi->pre)))
             p->can_stream = 1;
     }
 }
@@ -1137,6 +1270,7 @@ static at_status lower_passes(lowering *L)
     fuse_gelu(L);
     fuse_sub_sq_sum(p);
     fuse_scale_affine(p);
+    fuse_pre_sub(p);
     if (p->cost_per_elem == 0)
         p->cost_per_elem = 1; /* a launch's work is never zero per element */
     if ((st = alloc_registers(L)))
@@ -1161,9 +1295,12 @@ static at_status lowering_init(lowering *L, const at_kernel *k,
     L->first_store = calloc(nv, sizeof *L->first_store);
     L->later_use = calloc(nv, sizeof *L->later_use);
     L->where = calloc(nv, sizeof *L->where);
+    L->remat = calloc(nv, sizeof *L->remat);
+    L->remat_ph = calloc(nv, sizeof *L->remat_ph);
     L->homed = calloc((size_t)(k->nparams ? k->nparams : 1), sizeof *L->homed);
     if (!L->p || !L->phase || !L->first_store || !L->later_use || !L->where
-        || !L->homed || !(L->p->slot_of = calloc(nv, sizeof *L->p->slot_of))
+        || !L->remat || !L->remat_ph || !L->homed
+        || !(L->p->slot_of = calloc(nv, sizeof *L->p->slot_of))
         || !(L->p->probe = calloc(AT_STORE_BANDS, sizeof *L->p->probe))
         || !(L->p->colparam = calloc((size_t)(k->nparams ? k->nparams : 1),
                                      sizeof *L->p->colparam)))
@@ -1188,6 +1325,8 @@ static void lowering_free(lowering *L)
     free(L->first_store);
     free(L->later_use);
     free(L->where);
+    free(L->remat);
+    free(L->remat_ph);
     free(L->homed);
 }
 

@@ -72,7 +72,8 @@ typedef enum {
     AT_V_SELECT,
     AT_V_RED_ROW, /* reduce the block into row accumulator acc          */
     AT_V_RED_ALL, /* reduce the block into the task partial acc         */
-    AT_V_EXP_SUB_SUM, /* dst = exp(src0 - slot src1), summed into acc (fused) */
+    AT_V_EXP_SUB_SUM, /* dst = exp(src0 - slot src1), summed into acc (fused);
+                         with no dst, nothing written */
     /* Integer, bool and conversion instructions (kernels of intops.c).  fn
      * is AT_CVT(from, to) of AT_EK_* kinds for CONVERT, AT_IFN(w, op) for
      * the integer ones (w: 0 for i32, 1 for i64). */
@@ -85,7 +86,7 @@ typedef enum {
     AT_V_SELECT64, /* select of i64 values */
     AT_V_COPY64, /* copy of i64 values (COPY copies 4-byte elements) */
     AT_V_SUB_SQ_SUM, /* dst = src0 - slot src1, dst * dst summed into acc
-                        (fused) */
+                        (fused); with no dst, nothing written */
     AT_V_SCALE_AFFINE, /* dst = ((src0 * slot `slot`) * src1) + src2 (fused);
                           fn AT_BIN_DIV: src0 / slot                        */
     AT_V_DIFF_SQ_SUM, /* (src0 - src1)^2 summed into acc, one block per kernel
@@ -112,6 +113,9 @@ typedef struct at_vinstr {
     int16_t phase;
     int16_t slot; /* AT_V_SCALE_AFFINE: the scale's slot (a fourth
                      operand, kept in what is otherwise padding) */
+    int16_t pre; /* AT_V_BINARY_S (fn add, sub, mul or div) and
+                    AT_V_SCALE_AFFINE: 1 + the slot subtracted from src0
+                    before the operation (fuse_pre_sub), or 0 */
     at_opd dst;
     at_opd src[3];
     int32_t acc;

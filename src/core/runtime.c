@@ -274,6 +274,8 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
             opd_str(c, sizeof c, v->src[2]), v->final ? "  (final)" : "");
         if (v->kind == AT_V_SCALE_AFFINE) /* its fourth operand */
             OUT("  (scale slot%d)", v->slot);
+        if (v->pre) /* subtracted from src0 first */
+            OUT("  (pre slot%d)", v->pre - 1);
         OUT("\n");
     }
 #undef OUT

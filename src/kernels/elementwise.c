@@ -89,58 +89,95 @@ AT_INLINE void loop_compare(size_t n, int32_t *m, const float *a,
     }
 AT_COMPARE_OPS(AT_COMPARE_KERNEL)
 
-/* y = ((x * s) * w) + b, or ((x / s) * w) + b with div (the lowering's
- * fuse_scale_affine), each step rounded as the mul, div and add kernels
- * round it; the _nt twins stream y after reaching vector alignment, as the
- * loop shapes of loops.h do.  div is a constant in each kernel. */
-AT_INLINE vf op_scale_affine(vf x, vf s, vf w, vf b, int div)
+/* The fused slot kernels: y = x' op s (op an AT_BIN_ number: add, sub, mul
+ * or div) or, affine, y = ((x' op s) * w) + b (op mul or div; the lowering's
+ * fuse_scale_affine), where x' = x - s0 with pre (fuse_pre_sub), else x.
+ * Each step is rounded as the sub, add, mul and div kernels round it (no
+ * contraction); pre, op and affine are constants in each kernel. */
+AT_INLINE vf op_fused(vf x, vf s0, vf s, vf w, vf b, int pre, int op,
+                      int affine)
 {
-    return vf_add(vf_mul(div ? vf_div(x, s) : vf_mul(x, s), w), b);
+    if (pre)
+        x = vf_sub(x, s0);
+    vf t = op == AT_BIN_ADD   ? vf_add(x, s)
+           : op == AT_BIN_SUB ? vf_sub(x, s)
+           : op == AT_BIN_MUL ? vf_mul(x, s)
+                              : vf_div(x, s);
+    return affine ? vf_add(vf_mul(t, w), b) : t;
 }
+/* What a fused kernel is: its slots and vector operands, and its form. */
+typedef struct fused_args {
+    const float *x, *w, *b; /* w and b: affine forms only */
+    vf s0, s;
+} fused_args;
 /* One vector of y at i (k lanes: a tail, or one element in the peel). */
-AT_INLINE vf scale_affine_n(const float *x, vf s, const float *w,
-                            const float *b, size_t i, size_t k, int div)
+AT_INLINE vf fused_n(const fused_args *f, size_t i, size_t k, int pre, int op,
+                     int affine)
 {
-    return op_scale_affine(vf_load_n(x + i, k), s, vf_load_n(w + i, k),
-                           vf_load_n(b + i, k), div);
+    vf w = affine ? vf_load_n(f->w + i, k) : vf_zero();
+    vf b = affine ? vf_load_n(f->b + i, k) : vf_zero();
+    return op_fused(vf_load_n(f->x + i, k), f->s0, f->s, w, b, pre, op, affine);
 }
-AT_INLINE vf scale_affine_at(const float *x, vf s, const float *w,
-                             const float *b, size_t i, int div)
+AT_INLINE vf fused_at(const fused_args *f, size_t i, int pre, int op,
+                      int affine)
 {
-    return op_scale_affine(vf_load(x + i), s, vf_load(w + i), vf_load(b + i),
-                           div);
+    vf w = affine ? vf_load(f->w + i) : vf_zero();
+    vf b = affine ? vf_load(f->b + i) : vf_zero();
+    return op_fused(vf_load(f->x + i), f->s0, f->s, w, b, pre, op, affine);
 }
-AT_INLINE void loop_scale_affine(size_t n, float *y, const float *x, vf s,
-                                 const float *w, const float *b, int stream,
-                                 int div)
+/* The _nt forms stream y after reaching vector alignment, as the loop shapes
+ * of loops.h do. */
+AT_INLINE void loop_fused(size_t n, float *y, const fused_args *f, int stream,
+                          int pre, int op, int affine)
 {
     size_t i = 0;
     if (stream)
         for (size_t k = peel(y, n); i < k; i++)
-            vf_store_n(y + i, scale_affine_n(x, s, w, b, i, 1, div), 1);
+            vf_store_n(y + i, fused_n(f, i, 1, pre, op, affine), 1);
     for (; i + 4 * VL <= n; i += 4 * VL) {
         EACH(j, 4)
-        put(y + i + j * VL, scale_affine_at(x, s, w, b, i + j * VL, div),
-            stream);
+        put(y + i + j * VL, fused_at(f, i + j * VL, pre, op, affine), stream);
     }
     if (stream)
         vf_stream_fence();
     for (; i + VL <= n; i += VL)
-        vf_store(y + i, scale_affine_at(x, s, w, b, i, div));
+        vf_store(y + i, fused_at(f, i, pre, op, affine));
     if (i < n)
-        vf_store_n(y + i, scale_affine_n(x, s, w, b, i, n - i, div), n - i);
+        vf_store_n(y + i, fused_n(f, i, n - i, pre, op, affine), n - i);
 }
-/* The four kernels: k_scale_affine[_nt], k_div_affine[_nt]. */
-#define AT_AFFINE_KERNEL(name, stream, div)                        \
-    static void name(size_t n, float *y, const float *x, float s,  \
-                     const float *w, const float *b)               \
-    {                                                              \
-        loop_scale_affine(n, y, x, vf_set1(s), w, b, stream, div); \
+/* k_scale_affine[_nt], k_div_affine[_nt] and their pre forms. */
+#define AT_AFFINE_KERNEL(name, stream, op)                               \
+    static void name(size_t n, float *y, const float *x, float s,        \
+                     const float *w, const float *b)                     \
+    {                                                                    \
+        fused_args f = {x, w, b, vf_zero(), vf_set1(s)};                 \
+        loop_fused(n, y, &f, stream, 0, op, 1);                          \
+    }                                                                    \
+    static void pre_##name(size_t n, float *y, const float *x, float s0, \
+                           float s, const float *w, const float *b)      \
+    {                                                                    \
+        fused_args f = {x, w, b, vf_set1(s0), vf_set1(s)};               \
+        loop_fused(n, y, &f, stream, 1, op, 1);                          \
     }
-AT_AFFINE_KERNEL(k_scale_affine, 0, 0)
-AT_AFFINE_KERNEL(k_scale_affine_nt, 1, 0)
-AT_AFFINE_KERNEL(k_div_affine, 0, 1)
-AT_AFFINE_KERNEL(k_div_affine_nt, 1, 1)
+AT_AFFINE_KERNEL(k_scale_affine, 0, AT_BIN_MUL)
+AT_AFFINE_KERNEL(k_scale_affine_nt, 1, AT_BIN_MUL)
+AT_AFFINE_KERNEL(k_div_affine, 0, AT_BIN_DIV)
+AT_AFFINE_KERNEL(k_div_affine_nt, 1, AT_BIN_DIV)
+/* k_pre_<op>[_nt]: y = (x - s0) op s. */
+#define AT_PRE_BINARY_KERNEL(name, stream, op)                              \
+    static void name(size_t n, float *y, const float *x, float s0, float s) \
+    {                                                                       \
+        fused_args f = {x, NULL, NULL, vf_set1(s0), vf_set1(s)};            \
+        loop_fused(n, y, &f, stream, 1, op, 0);                             \
+    }
+AT_PRE_BINARY_KERNEL(k_pre_add, 0, AT_BIN_ADD)
+AT_PRE_BINARY_KERNEL(k_pre_add_nt, 1, AT_BIN_ADD)
+AT_PRE_BINARY_KERNEL(k_pre_sub, 0, AT_BIN_SUB)
+AT_PRE_BINARY_KERNEL(k_pre_sub_nt, 1, AT_BIN_SUB)
+AT_PRE_BINARY_KERNEL(k_pre_mul, 0, AT_BIN_MUL)
+AT_PRE_BINARY_KERNEL(k_pre_mul_nt, 1, AT_BIN_MUL)
+AT_PRE_BINARY_KERNEL(k_pre_div, 0, AT_BIN_DIV)
+AT_PRE_BINARY_KERNEL(k_pre_div_nt, 1, AT_BIN_DIV)
 
 static void k_select(size_t n, float *y, const int32_t *m, const float *a,
                      const float *b)
@@ -178,4 +215,16 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     t->scale_affine_nt = k_scale_affine_nt;
     t->div_affine = k_div_affine;
     t->div_affine_nt = k_div_affine_nt;
+    t->pre_affine[0][0] = pre_k_scale_affine;
+    t->pre_affine[0][1] = pre_k_scale_affine_nt;
+    t->pre_affine[1][0] = pre_k_div_affine;
+    t->pre_affine[1][1] = pre_k_div_affine_nt;
+#define AT_SET_PRE(N, name)                        \
+    t->pre_binary_s[AT_BIN_##N][0] = k_pre_##name; \
+    t->pre_binary_s[AT_BIN_##N][1] = k_pre_##name##_nt;
+    AT_SET_PRE(ADD, add)
+    AT_SET_PRE(SUB, sub)
+    AT_SET_PRE(MUL, mul)
+    AT_SET_PRE(DIV, div)
+#undef AT_SET_PRE
 }

@@ -107,6 +107,18 @@ typedef double (*at_k_diff_sq_sum)(size_t n, const float *a, const float *b);
  * emits it for layer norm's last phase. */
 typedef void (*at_k_scale_affine)(size_t n, float *y, const float *x, float s,
                                   const float *w, const float *b);
+/* The same two forms with x - s0 in place of x (the lowering's fuse_pre_sub
+ * pass: a difference recomputed where it is read, never stored): y = (x -
+ * s0) op s for binary_s's op, y = (((x - s0) op s) * w) + b for the affine
+ * forms, every step rounded as its own kernel rounds it. */
+typedef void (*at_k_pre_binary_s)(size_t n, float *y, const float *x, float s0,
+                                  float s);
+typedef void (*at_k_pre_affine)(size_t n, float *y, const float *x, float s0,
+                                float s, const float *w, const float *b);
+/* The sum of f(x - s), nothing written: (x - s)^2 (sq_sub_sum, as
+ * sub_sq_sum sums it) or exp(x - s) (exp_sub_total, as exp_sub_sum sums
+ * it), bit-identical to those kernels' sums. */
+typedef double (*at_k_sub_total)(size_t n, const float *x, float s);
 typedef float (*at_k_rminmax)(size_t n, const float *x);
 /* The index of the first maximum / minimum of x[0..n), or of its first NaN;
  * n > 0. */
@@ -227,6 +239,10 @@ typedef struct at_ktable {
     at_k_diff_sq_sum diff_sq_sum;
     at_k_scale_affine scale_affine, scale_affine_nt; /* _nt: streaming */
     at_k_scale_affine div_affine, div_affine_nt; /* x / s, not x * s */
+    /* [AT_BIN_ADD .. AT_BIN_DIV]; [fn][1]: streaming */
+    at_k_pre_binary_s pre_binary_s[AT_BIN_DIV + 1][2];
+    at_k_pre_affine pre_affine[2][2]; /* [div][streaming] */
+    at_k_sub_total sq_sub_sum, exp_sub_total;
     at_k_sgemm_tile sgemm_tile;
     size_t sgemm_ws_bytes;
     /* Preferred tile sizes for splitting one GEMM across workers, and the

@@ -15,10 +15,12 @@
 #include "ktable.h"
 
 /* What a sum's terms are: x itself (SUM_X), d = x - s written to y and
- * squared (SUM_SQ_SLOT), or d = x - b squared, d not written (SUM_SQ_DIFF). */
+ * squared (SUM_SQ_SLOT), the same with d not written (SUM_SQ_SUB), or
+ * d = x - b squared, d not written (SUM_SQ_DIFF). */
 enum {
     SUM_X,
     SUM_SQ_SLOT,
+    SUM_SQ_SUB,
     SUM_SQ_DIFF
 };
 
@@ -34,7 +36,8 @@ AT_INLINE vf sum_term(float *y, const float *x, const float *b, size_t i, vf s,
         return vf_mul(v, v);
     }
     v = vf_sub(v, s);
-    vf_store(y + i, v);
+    if (kind == SUM_SQ_SLOT)
+        vf_store(y + i, v);
     return vf_mul(v, v);
 }
 
@@ -59,9 +62,11 @@ AT_INLINE double run_sum(size_t n, float *y, const float *x, const float *b,
         if (kind == SUM_SQ_DIFF) {
             v = vf_sub(v, vf_load_n(b + i, n - i)); /* 0 - 0 past n - i */
             v = vf_mul(v, v);
-        } else if (kind == SUM_SQ_SLOT) {
-            vf_store_n(y + i, vf_sub(v, s), n - i);
-            v = vf_load_n(y + i, n - i); /* lanes past n - i read as 0 */
+        } else if (kind != SUM_X) {
+            float t[VL]; /* d's n - i lanes, when y does not take them */
+            float *d = kind == SUM_SQ_SLOT ? y + i : t;
+            vf_store_n(d, vf_sub(v, s), n - i);
+            v = vf_load_n(d, n - i); /* lanes past n - i read as 0 */
             v = vf_mul(v, v);
         }
         s1 = vf_add(s1, v);
@@ -93,6 +98,14 @@ static double k_rsum(size_t n, const float *x)
 static double k_sub_sq_sum(size_t n, float *y, const float *x, float s)
 {
     return runs_sum(n, y, x, NULL, vf_set1(s), SUM_SQ_SLOT);
+}
+
+/* The sum of (x - s) * (x - s) in one pass, nothing written: sub_sq_sum's
+ * sum without its y (the lowering's fuse_sub_sq_sum when only the square
+ * reads x - s). */
+static double k_sq_sub_sum(size_t n, const float *x, float s)
+{
+    return runs_sum(n, NULL, x, NULL, vf_set1(s), SUM_SQ_SUB);
 }
 
 /* The sum of (a - b) * (a - b) in one pass, nothing written (the lowering's
@@ -341,6 +354,7 @@ void AT_ISA_FN(at_register_reduce)(at_ktable *t)
     t->rsum = k_rsum;
     t->sub_sq_sum = k_sub_sq_sum;
     t->diff_sq_sum = k_diff_sq_sum;
+    t->sq_sub_sum = k_sq_sub_sum;
     t->rmax = k_rmax;
     t->rmin = k_rmin;
     t->rargmax = k_rargmax;

@@ -796,11 +796,17 @@ static inline vf exp_sub(vf x, vf vs)
     return vm_any(vm_not(exp_mid_ok(d))) ? exp_v(d) : exp_mid(d);
 }
 
-/* The sum of exp(x - s), writing exp(x - s) to y (keep_d 0: softmax's
- * middle phase) or x - s itself (keep_d 1: log_softmax's, which needs x - s
- * again and never exp).  keep_d is a constant in each kernel. */
+/* What sum_exp_sub writes to y besides returning the sum of exp(x - s). */
+enum {
+    WRITE_EXP, /* exp(x - s): softmax's middle phase */
+    WRITE_D,   /* x - s, never exp: a later phase reads the difference */
+    WRITE_NONE /* nothing: only the sum is needed */
+};
+
+/* The sum of exp(x - s), writing to y what `write` says (a constant in each
+ * kernel); the sum's association is the same for every `write`. */
 AT_INLINE double sum_exp_sub(size_t n, float *y, const float *x, float s,
-                             int keep_d)
+                             int write)
 {
     const vf vs = vf_set1(s);
     double total = 0.0;
@@ -813,13 +819,13 @@ AT_INLINE double sum_exp_sub(size_t n, float *y, const float *x, float s,
         for (; i + 4 * VL <= end; i += 4 * VL) {
             vf e[4];
             EACH(j, 4) e[j] = vf_sub(vf_load(x + i + j * VL), vs);
-            if (keep_d)
+            if (write == WRITE_D)
                 EACH(j, 4) vf_store(y + i + j * VL, e[j]);
             if (exp_group_ok(4, e))
                 exp_mid_n(4, e);
             else
                 EACH(j, 4) e[j] = exp_v(e[j]);
-            if (!keep_d)
+            if (write == WRITE_EXP)
                 EACH(j, 4) vf_store(y + i + j * VL, e[j]);
             s0 = vf_add(s0, e[0]);
             s1 = vf_add(s1, e[1]);
@@ -829,23 +835,26 @@ AT_INLINE double sum_exp_sub(size_t n, float *y, const float *x, float s,
         for (; i + 2 * VL <= end; i += 2 * VL) {
             vf x0 = vf_load(x + i), x1 = vf_load(x + i + VL);
             vf e0 = exp_sub(x0, vs), e1 = exp_sub(x1, vs);
-            vf_store(y + i, keep_d ? vf_sub(x0, vs) : e0);
-            vf_store(y + i + VL, keep_d ? vf_sub(x1, vs) : e1);
+            if (write != WRITE_NONE) {
+                vf_store(y + i, write == WRITE_D ? vf_sub(x0, vs) : e0);
+                vf_store(y + i + VL, write == WRITE_D ? vf_sub(x1, vs) : e1);
+            }
             s0 = vf_add(s0, e0);
             s1 = vf_add(s1, e1);
         }
         for (; i + VL <= end; i += VL) {
             vf x0 = vf_load(x + i), e = exp_sub(x0, vs);
-            vf_store(y + i, keep_d ? vf_sub(x0, vs) : e);
+            if (write != WRITE_NONE)
+                vf_store(y + i, write == WRITE_D ? vf_sub(x0, vs) : e);
             s0 = vf_add(s0, e);
         }
         if (i < end) {
             size_t r = end - i;
             vf x0 = vf_load_n(x + i, r);
-            float t[VL]; /* exp's r lanes, when y takes x - s */
-            float *e = keep_d ? t : y + i;
+            float t[VL]; /* exp's r lanes, when y does not take them */
+            float *e = write == WRITE_EXP ? y + i : t;
             vf_store_n(e, exp_sub(x0, vs), r);
-            if (keep_d)
+            if (write == WRITE_D)
                 vf_store_n(y + i, vf_sub(x0, vs), r);
             s1 = vf_add(s1, vf_load_n(e, r)); /* lanes past r read as 0 */
             i = end;
@@ -861,13 +870,19 @@ AT_INLINE double sum_exp_sub(size_t n, float *y, const float *x, float s,
  * of AT_RSUM_RUN elements and in double across runs, like the rsum kernel. */
 static double k_exp_sub_sum(size_t n, float *y, const float *x, float s)
 {
-    return sum_exp_sub(n, y, x, s, 0);
+    return sum_exp_sub(n, y, x, s, WRITE_EXP);
 }
 
 /* y = x - s and the sum of exp(x - s), in one pass (exp never stored). */
 static double k_sub_exp_sum(size_t n, float *y, const float *x, float s)
 {
-    return sum_exp_sub(n, y, x, s, 1);
+    return sum_exp_sub(n, y, x, s, WRITE_D);
+}
+
+/* The sum of exp(x - s) alone, in one pass (nothing stored). */
+static double k_exp_sub_total(size_t n, const float *x, float s)
+{
+    return sum_exp_sub(n, NULL, x, s, WRITE_NONE);
 }
 
 void AT_ISA_FN(at_register_vmath)(at_ktable *t)
@@ -886,4 +901,5 @@ void AT_ISA_FN(at_register_vmath)(at_ktable *t)
     t->binary_rs[AT_BIN_POW] = k_pow_rs;
     t->exp_sub_sum = k_exp_sub_sum;
     t->sub_exp_sum = k_sub_exp_sum;
+    t->exp_sub_total = k_exp_sub_total;
 }

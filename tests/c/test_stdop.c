@@ -380,6 +380,27 @@ static void test_value_placement(at_executor *ex)
     CHECK(strstr(buf, "sub.exp.sum fn1  mem1 <- mem0 slot0 -0\n") != NULL);
     CHECK(strstr(buf, "unary") == NULL); /* no separate exp */
 
+    /* layer_norm: x - mean is recomputed in the last phase instead of
+     * waiting in y (its phase evaluates no vector math), so the variance
+     * pass writes nothing and y is written once, by the last pass, which
+     * subtracts the mean first (pre) and may stream */
+    print_program(ex, NULL, AT_STD_LAYER_NORM_WB, buf, sizeof buf);
+    CHECK(strstr(buf, " 0 register(s)") != NULL);
+    CHECK(strstr(buf, "sub.sq.sum fn1  -0 <- mem0 slot3 -0\n") != NULL);
+    CHECK(strstr(buf, "scale.affine fn2  mem4 <- mem0 col0 col1  (final)  "
+                      "(scale slot10)  (pre slot3)\n")
+          != NULL);
+    print_program(ex, NULL, AT_STD_LAYER_NORM, buf, sizeof buf);
+    CHECK(strstr(buf, "binary.s   fn2  mem2 <- mem0 slot10 -0  (final)  "
+                      "(pre slot3)\n")
+          != NULL);
+
+    /* cross_entropy: only the sum reads exp(x - max), so nothing is
+     * written and the program needs no block register */
+    print_program(ex, NULL, AT_STD_CROSS_ENTROPY, buf, sizeof buf);
+    CHECK(strstr(buf, " 0 register(s)") != NULL);
+    CHECK(strstr(buf, "exp.sub.sum fn5  -0 <- mem0 slot0 -0\n") != NULL);
+
     /* mse_loss: the difference, its square and their sum in one pass that
      * writes nothing, so the program needs no block register */
     print_program(ex, NULL, AT_STD_MSE_LOSS, buf, sizeof buf);
