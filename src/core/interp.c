@@ -538,6 +538,19 @@ static void diff_sq_sum(const launch *L, const block_env *E,
             L->kt->diff_sq_sum(len - j < block ? len - j : block, a + j, b + j);
 }
 
+/* A binary instruction whose operands are multiplied by slots first
+ * (at_vinstr.scale; the lowering's fuse_scaled_operands). */
+static void scaled_binary(const launch *L, const block_env *E,
+                          const at_vinstr *vi, float *d, const float *a,
+                          const float *b, size_t len)
+{
+    int which = (vi->scale[0] != 0) + 2 * (vi->scale[1] != 0);
+    float sa = vi->scale[0] ? E->slots[vi->scale[0] - 1].f : 0.0f;
+    float sb = vi->scale[1] ? E->slots[vi->scale[1] - 1].f : 0.0f;
+    L->kt->scaled_binary[vi->fn][which - 1][L->stream && vi->final](len, d, a,
+                                                                    b, sa, sb);
+}
+
 static void run_vector(const launch *L, const block_env *E, int from, int to,
                        size_t len)
 {
@@ -555,7 +568,9 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                     kt->unary[vi->fn](len, d, a);
                 break;
             case AT_V_BINARY:
-                if (L->stream && vi->final && kt->binary_nt[vi->fn])
+                if (vi->scale[0] | vi->scale[1])
+                    scaled_binary(L, E, vi, d, a, b, len);
+                else if (L->stream && vi->final && kt->binary_nt[vi->fn])
                     kt->binary_nt[vi->fn](len, d, a, b);
                 else
                     kt->binary[vi->fn](len, d, a, b);

@@ -27,6 +27,8 @@
  *                      norm's scale, weight and bias)
  *  5f. fuse_pre_sub    a sub by a scalar folded into the instruction that
  *                      reads it (a difference recomputed in a later phase)
+ *  5g. fuse_scaled_operands a product by a scalar folded into the binary
+ *                      op that reads it (as its operand's scale)
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
  *                      take streaming stores, as the store policy decides)
@@ -1042,6 +1044,58 @@ static void fuse_pre_sub(at_program *p)
     }
 }
 
+/* 5g: `t = mul x, slot` (either operand order) whose register only a later
+ * binary add, sub, mul or div of the same phase reads, once, folds into that
+ * instruction as a scale of its operand (at_vinstr.scale): `b1 * m + (1 -
+ * b1) * g` (Adam's moment, an exponential moving average) is one pass over
+ * m and g instead of three.  x must still hold what t read when the reader
+ * runs: no instruction in between writes x's memory (registers are
+ * single-assignment until step 6).  Each step rounds as before, so the
+ * result is bit-identical. */
+static int scale_source(const at_program *p, int i, int j)
+{
+    const at_vinstr *u = &p->v[i];
+    if (u->src[j].kind != AT_OPD_REG)
+        return -1;
+    for (int k = i - 1; k >= 0 && p->v[k].phase == u->phase; k--) {
+        const at_vinstr *t = &p->v[k];
+        if (!same_opd(t->dst, u->src[j]))
+            continue;
+        if ((t->kind != AT_V_BINARY_S && t->kind != AT_V_BINARY_RS)
+            || t->fn != AT_BIN_MUL || t->pre || t->src[1].idx >= INT16_MAX
+            || reg_uses(p, t->dst.idx) != 1)
+            return -1;
+        for (int m = k + 1; m < i; m++)
+            if (same_opd(p->v[m].dst, t->src[0]))
+                return -1;
+        return k;
+    }
+    return -1;
+}
+
+static void fuse_scaled_operands(lowering *L)
+{
+    at_program *p = L->p;
+    for (int i = 0; i < p->nv; i++) {
+        at_vinstr *u = &p->v[i];
+        if (u->kind != AT_V_BINARY || u->fn > AT_BIN_DIV)
+            continue;
+        for (int j = 0; j < 2; j++) {
+            int k = scale_source(p, i, j);
+            if (k < 0)
+                continue;
+            u->scale[j] = (int16_t)(p->v[k].src[1].idx + 1);
+            u->src[j] = p->v[k].src[0];
+            memmove(&p->v[k], &p->v[k + 1],
+                    (size_t)(p->nv - k - 1) * sizeof *p->v);
+            p->nv--;
+            p->cost_per_elem -= 1; /* the product */
+            i--;
+            u = &p->v[i];
+        }
+    }
+}
+
 /* 6: virtual registers -> physical, per phase (values never live across). */
 static at_status alloc_registers(lowering *L)
 {
@@ -1271,6 +1325,7 @@ static at_status lower_passes(lowering *L)
     fuse_sub_sq_sum(p);
     fuse_scale_affine(p);
     fuse_pre_sub(p);
+    fuse_scaled_operands(L);
     if (p->cost_per_elem == 0)
         p->cost_per_elem = 1; /* a launch's work is never zero per element */
     if ((st = alloc_registers(L)))

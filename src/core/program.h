@@ -116,6 +116,9 @@ typedef struct at_vinstr {
     int16_t pre; /* AT_V_BINARY_S (fn add, sub, mul or div) and
                     AT_V_SCALE_AFFINE: 1 + the slot subtracted from src0
                     before the operation (fuse_pre_sub), or 0 */
+    int16_t scale[2]; /* AT_V_BINARY (fn add, sub, mul or div): 1 + the
+                         slot src j is multiplied by before the operation
+                         (fuse_scaled_operands), or 0 */
     at_opd dst;
     at_opd src[3];
     int32_t acc;

@@ -276,6 +276,9 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
             OUT("  (scale slot%d)", v->slot);
         if (v->pre) /* subtracted from src0 first */
             OUT("  (pre slot%d)", v->pre - 1);
+        for (int j = 0; j < 2; j++) /* multiplied into src j first */
+            if (v->scale[j])
+                OUT("  (scale src%d slot%d)", j, v->scale[j] - 1);
         OUT("\n");
     }
 #undef OUT

@@ -89,75 +89,91 @@ AT_INLINE void loop_compare(size_t n, int32_t *m, const float *a,
     }
 AT_COMPARE_OPS(AT_COMPARE_KERNEL)
 
-/* The fused slot kernels: y = x' op s (op an AT_BIN_ number: add, sub, mul
- * or div) or, affine, y = ((x' op s) * w) + b (op mul or div; the lowering's
- * fuse_scale_affine), where x' = x - s0 with pre (fuse_pre_sub), else x.
+/* The fused kernels, each a form of one operation y = x' op r (op an AT_BIN_
+ * number: add, sub, mul or div), `form` a constant set of FUSE_ flags:
+ *   x' = x - s0 (FUSE_PRE, the lowering's fuse_pre_sub), s0 * x
+ *        (FUSE_SCALE_X, fuse_scaled_operands) or x;
+ *   r  = the slot s, or the vector u (FUSE_VEC), times su with FUSE_SCALE_U;
+ *   FUSE_AFFINE: y = ((x' op s) * w) + b (fuse_scale_affine).
  * Each step is rounded as the sub, add, mul and div kernels round it (no
- * contraction); pre, op and affine are constants in each kernel. */
-AT_INLINE vf op_fused(vf x, vf s0, vf s, vf w, vf b, int pre, int op,
-                      int affine)
-{
-    if (pre)
-        x = vf_sub(x, s0);
-    vf t = op == AT_BIN_ADD   ? vf_add(x, s)
-           : op == AT_BIN_SUB ? vf_sub(x, s)
-           : op == AT_BIN_MUL ? vf_mul(x, s)
-                              : vf_div(x, s);
-    return affine ? vf_add(vf_mul(t, w), b) : t;
-}
-/* What a fused kernel is: its slots and vector operands, and its form. */
+ * contraction), so a fused kernel is bit-identical to its instructions. */
+enum {
+    FUSE_PRE = 1,
+    FUSE_AFFINE = 2,
+    FUSE_SCALE_X = 4,
+    FUSE_VEC = 8,
+    FUSE_SCALE_U = 16
+};
 typedef struct fused_args {
-    const float *x, *w, *b; /* w and b: affine forms only */
-    vf s0, s;
+    const float *x, *u, *w, *b; /* u: FUSE_VEC; w and b: FUSE_AFFINE */
+    vf s0, s, su;
 } fused_args;
-/* One vector of y at i (k lanes: a tail, or one element in the peel). */
-AT_INLINE vf fused_n(const fused_args *f, size_t i, size_t k, int pre, int op,
-                     int affine)
+AT_INLINE vf op_fused(const fused_args *f, vf x, vf u, vf w, vf b, int op,
+                      int form)
 {
-    vf w = affine ? vf_load_n(f->w + i, k) : vf_zero();
-    vf b = affine ? vf_load_n(f->b + i, k) : vf_zero();
-    return op_fused(vf_load_n(f->x + i, k), f->s0, f->s, w, b, pre, op, affine);
+    if (form & FUSE_PRE)
+        x = vf_sub(x, f->s0);
+    if (form & FUSE_SCALE_X)
+        x = vf_mul(f->s0, x);
+    vf r = !(form & FUSE_VEC)      ? f->s
+           : (form & FUSE_SCALE_U) ? vf_mul(f->su, u)
+                                   : u;
+    vf t = op == AT_BIN_ADD   ? vf_add(x, r)
+           : op == AT_BIN_SUB ? vf_sub(x, r)
+           : op == AT_BIN_MUL ? vf_mul(x, r)
+                              : vf_div(x, r);
+    return form & FUSE_AFFINE ? vf_add(vf_mul(t, w), b) : t;
 }
-AT_INLINE vf fused_at(const fused_args *f, size_t i, int pre, int op,
-                      int affine)
+/* One vector of y at i (k lanes: a tail, or one element in the peel). */
+AT_INLINE vf fused_n(const fused_args *f, size_t i, size_t k, int op, int form)
 {
-    vf w = affine ? vf_load(f->w + i) : vf_zero();
-    vf b = affine ? vf_load(f->b + i) : vf_zero();
-    return op_fused(vf_load(f->x + i), f->s0, f->s, w, b, pre, op, affine);
+    int aff = form & FUSE_AFFINE;
+    vf u = form & FUSE_VEC ? vf_load_n(f->u + i, k) : vf_zero();
+    vf w = aff ? vf_load_n(f->w + i, k) : vf_zero();
+    vf b = aff ? vf_load_n(f->b + i, k) : vf_zero();
+    return op_fused(f, vf_load_n(f->x + i, k), u, w, b, op, form);
+}
+AT_INLINE vf fused_at(const fused_args *f, size_t i, int op, int form)
+{
+    int aff = form & FUSE_AFFINE;
+    vf u = form & FUSE_VEC ? vf_load(f->u + i) : vf_zero();
+    vf w = aff ? vf_load(f->w + i) : vf_zero();
+    vf b = aff ? vf_load(f->b + i) : vf_zero();
+    return op_fused(f, vf_load(f->x + i), u, w, b, op, form);
 }
 /* The _nt forms stream y after reaching vector alignment, as the loop shapes
  * of loops.h do. */
 AT_INLINE void loop_fused(size_t n, float *y, const fused_args *f, int stream,
-                          int pre, int op, int affine)
+                          int op, int form)
 {
     size_t i = 0;
     if (stream)
         for (size_t k = peel(y, n); i < k; i++)
-            vf_store_n(y + i, fused_n(f, i, 1, pre, op, affine), 1);
+            vf_store_n(y + i, fused_n(f, i, 1, op, form), 1);
     for (; i + 4 * VL <= n; i += 4 * VL) {
         EACH(j, 4)
-        put(y + i + j * VL, fused_at(f, i + j * VL, pre, op, affine), stream);
+        put(y + i + j * VL, fused_at(f, i + j * VL, op, form), stream);
     }
     if (stream)
         vf_stream_fence();
     for (; i + VL <= n; i += VL)
-        vf_store(y + i, fused_at(f, i, pre, op, affine));
+        vf_store(y + i, fused_at(f, i, op, form));
     if (i < n)
-        vf_store_n(y + i, fused_n(f, i, n - i, pre, op, affine), n - i);
+        vf_store_n(y + i, fused_n(f, i, n - i, op, form), n - i);
 }
 /* k_scale_affine[_nt], k_div_affine[_nt] and their pre forms. */
-#define AT_AFFINE_KERNEL(name, stream, op)                               \
-    static void name(size_t n, float *y, const float *x, float s,        \
-                     const float *w, const float *b)                     \
-    {                                                                    \
-        fused_args f = {x, w, b, vf_zero(), vf_set1(s)};                 \
-        loop_fused(n, y, &f, stream, 0, op, 1);                          \
-    }                                                                    \
-    static void pre_##name(size_t n, float *y, const float *x, float s0, \
-                           float s, const float *w, const float *b)      \
-    {                                                                    \
-        fused_args f = {x, w, b, vf_set1(s0), vf_set1(s)};               \
-        loop_fused(n, y, &f, stream, 1, op, 1);                          \
+#define AT_AFFINE_KERNEL(name, stream, op)                                  \
+    static void name(size_t n, float *y, const float *x, float s,           \
+                     const float *w, const float *b)                        \
+    {                                                                       \
+        fused_args f = {x, NULL, w, b, vf_zero(), vf_set1(s), vf_zero()};   \
+        loop_fused(n, y, &f, stream, op, FUSE_AFFINE);                      \
+    }                                                                       \
+    static void pre_##name(size_t n, float *y, const float *x, float s0,    \
+                           float s, const float *w, const float *b)         \
+    {                                                                       \
+        fused_args f = {x, NULL, w, b, vf_set1(s0), vf_set1(s), vf_zero()}; \
+        loop_fused(n, y, &f, stream, op, FUSE_AFFINE | FUSE_PRE);           \
     }
 AT_AFFINE_KERNEL(k_scale_affine, 0, AT_BIN_MUL)
 AT_AFFINE_KERNEL(k_scale_affine_nt, 1, AT_BIN_MUL)
@@ -167,8 +183,9 @@ AT_AFFINE_KERNEL(k_div_affine_nt, 1, AT_BIN_DIV)
 #define AT_PRE_BINARY_KERNEL(name, stream, op)                              \
     static void name(size_t n, float *y, const float *x, float s0, float s) \
     {                                                                       \
-        fused_args f = {x, NULL, NULL, vf_set1(s0), vf_set1(s)};            \
-        loop_fused(n, y, &f, stream, 1, op, 0);                             \
+        fused_args f = {x,           NULL,       NULL,     NULL,            \
+                        vf_set1(s0), vf_set1(s), vf_zero()};                \
+        loop_fused(n, y, &f, stream, op, FUSE_PRE);                         \
     }
 AT_PRE_BINARY_KERNEL(k_pre_add, 0, AT_BIN_ADD)
 AT_PRE_BINARY_KERNEL(k_pre_add_nt, 1, AT_BIN_ADD)
@@ -178,6 +195,28 @@ AT_PRE_BINARY_KERNEL(k_pre_mul, 0, AT_BIN_MUL)
 AT_PRE_BINARY_KERNEL(k_pre_mul_nt, 1, AT_BIN_MUL)
 AT_PRE_BINARY_KERNEL(k_pre_div, 0, AT_BIN_DIV)
 AT_PRE_BINARY_KERNEL(k_pre_div_nt, 1, AT_BIN_DIV)
+/* k_scaled_<op>_<which>[_nt]: y = (sa * a) op b (which a), a op (sb * b)
+ * (b) or (sa * a) op (sb * b) (ab). */
+#define AT_SCALED_KERNEL(name, stream, op, form)                         \
+    static void name(size_t n, float *y, const float *a, const float *b, \
+                     float sa, float sb)                                 \
+    {                                                                    \
+        fused_args f = {                                                 \
+            a, b, NULL, NULL, vf_set1(sa), vf_zero(), vf_set1(sb)};      \
+        loop_fused(n, y, &f, stream, op, FUSE_VEC | (form));             \
+    }
+#define AT_SCALED_KERNELS(name, op)                                            \
+    AT_SCALED_KERNEL(k_scaled_##name##_a, 0, op, FUSE_SCALE_X)                 \
+    AT_SCALED_KERNEL(k_scaled_##name##_a_nt, 1, op, FUSE_SCALE_X)              \
+    AT_SCALED_KERNEL(k_scaled_##name##_b, 0, op, FUSE_SCALE_U)                 \
+    AT_SCALED_KERNEL(k_scaled_##name##_b_nt, 1, op, FUSE_SCALE_U)              \
+    AT_SCALED_KERNEL(k_scaled_##name##_ab, 0, op, FUSE_SCALE_X | FUSE_SCALE_U) \
+    AT_SCALED_KERNEL(k_scaled_##name##_ab_nt, 1, op,                           \
+                     FUSE_SCALE_X | FUSE_SCALE_U)
+AT_SCALED_KERNELS(add, AT_BIN_ADD)
+AT_SCALED_KERNELS(sub, AT_BIN_SUB)
+AT_SCALED_KERNELS(mul, AT_BIN_MUL)
+AT_SCALED_KERNELS(div, AT_BIN_DIV)
 
 static void k_select(size_t n, float *y, const int32_t *m, const float *a,
                      const float *b)
@@ -227,4 +266,16 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     AT_SET_PRE(MUL, mul)
     AT_SET_PRE(DIV, div)
 #undef AT_SET_PRE
+#define AT_SET_SCALED(N, name)                                   \
+    t->scaled_binary[AT_BIN_##N][0][0] = k_scaled_##name##_a;    \
+    t->scaled_binary[AT_BIN_##N][0][1] = k_scaled_##name##_a_nt; \
+    t->scaled_binary[AT_BIN_##N][1][0] = k_scaled_##name##_b;    \
+    t->scaled_binary[AT_BIN_##N][1][1] = k_scaled_##name##_b_nt; \
+    t->scaled_binary[AT_BIN_##N][2][0] = k_scaled_##name##_ab;   \
+    t->scaled_binary[AT_BIN_##N][2][1] = k_scaled_##name##_ab_nt;
+    AT_SET_SCALED(ADD, add)
+    AT_SET_SCALED(SUB, sub)
+    AT_SET_SCALED(MUL, mul)
+    AT_SET_SCALED(DIV, div)
+#undef AT_SET_SCALED
 }

@@ -115,6 +115,12 @@ typedef void (*at_k_pre_binary_s)(size_t n, float *y, const float *x, float s0,
                                   float s);
 typedef void (*at_k_pre_affine)(size_t n, float *y, const float *x, float s0,
                                 float s, const float *w, const float *b);
+/* y = (sa * a) op b, a op (sb * b) or (sa * a) op (sb * b) for binary's op
+ * (the lowering's fuse_scaled_operands: a product by a slot folded into
+ * the operation that reads it), each step rounded as its own kernel rounds
+ * it. */
+typedef void (*at_k_scaled_binary)(size_t n, float *y, const float *a,
+                                   const float *b, float sa, float sb);
 /* The sum of f(x - s), nothing written: (x - s)^2 (sq_sub_sum, as
  * sub_sq_sum sums it) or exp(x - s) (exp_sub_total, as exp_sub_sum sums
  * it), bit-identical to those kernels' sums. */
@@ -242,6 +248,8 @@ typedef struct at_ktable {
     /* [AT_BIN_ADD .. AT_BIN_DIV]; [fn][1]: streaming */
     at_k_pre_binary_s pre_binary_s[AT_BIN_DIV + 1][2];
     at_k_pre_affine pre_affine[2][2]; /* [div][streaming] */
+    /* [AT_BIN_ADD .. AT_BIN_DIV][a, b or both scaled][streaming] */
+    at_k_scaled_binary scaled_binary[AT_BIN_DIV + 1][3][2];
     at_k_sub_total sq_sub_sum, exp_sub_total;
     at_k_sgemm_tile sgemm_tile;
     size_t sgemm_ws_bytes;

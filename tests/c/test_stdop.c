@@ -380,26 +380,49 @@ static void test_value_placement(at_executor *ex)
     CHECK(strstr(buf, "sub.exp.sum fn1  mem1 <- mem0 slot0 -0\n") != NULL);
     CHECK(strstr(buf, "unary") == NULL); /* no separate exp */
 
-    /* layer_norm: x - mean is recomputed in the last phase instead of
-     * waiting in y (its phase evaluates no vector math), so the variance
-     * pass writes nothing and y is written once, by the last pass, which
-     * subtracts the mean first (pre) and may stream */
-    print_program(ex, NULL, AT_STD_LAYER_NORM_WB, buf, sizeof buf);
-    CHECK(strstr(buf, " 0 register(s)") != NULL);
-    CHECK(strstr(buf, "sub.sq.sum fn1  -0 <- mem0 slot3 -0\n") != NULL);
-    CHECK(strstr(buf, "scale.affine fn2  mem4 <- mem0 col0 col1  (final)  "
-                      "(scale slot10)  (pre slot3)\n")
-          != NULL);
-    print_program(ex, NULL, AT_STD_LAYER_NORM, buf, sizeof buf);
-    CHECK(strstr(buf, "binary.s   fn2  mem2 <- mem0 slot10 -0  (final)  "
-                      "(pre slot3)\n")
-          != NULL);
-
-    /* cross_entropy: only the sum reads exp(x - max), so nothing is
-     * written and the program needs no block register */
-    print_program(ex, NULL, AT_STD_CROSS_ENTROPY, buf, sizeof buf);
-    CHECK(strstr(buf, " 0 register(s)") != NULL);
-    CHECK(strstr(buf, "exp.sub.sum fn5  -0 <- mem0 slot0 -0\n") != NULL);
+    /* Programs and lines their print must hold:
+     * - layer_norm: x - mean is recomputed in the last phase instead of
+     *   waiting in y (its phase evaluates no vector math), so the variance
+     *   pass writes nothing and y is written once, by the last pass, which
+     *   subtracts the mean first (pre) and may stream;
+     * - cross_entropy: only the sum reads exp(x - max), so nothing is
+     *   written and the program needs no block register;
+     * - an exponential moving average, b1 * m + (1 - b1) * g, written in
+     *   place: both products fold into the add as scales of its operands. */
+    static const struct {
+        at_stdop op;
+        const char *text; /* or NULL: op's kernel */
+        const char *want[3];
+    } cases[] = {
+        {AT_STD_LAYER_NORM_WB,
+         NULL,
+         {" 0 register(s)", "sub.sq.sum fn1  -0 <- mem0 slot3 -0\n",
+          "scale.affine fn2  mem4 <- mem0 col0 col1  (final)  (scale slot10)  "
+          "(pre slot3)\n"}},
+        {AT_STD_LAYER_NORM,
+         NULL,
+         {" 0 register(s)",
+          "binary.s   fn2  mem2 <- mem0 slot10 -0  (final)  (pre slot3)\n",
+          NULL}},
+        {AT_STD_CROSS_ENTROPY,
+         NULL,
+         {" 0 register(s)", "exp.sub.sum fn5  -0 <- mem0 slot0 -0\n", NULL}},
+        {AT_STD_COUNT,
+         "kernel ema(m: f32, g: f32, b1: f32 scalar) {\n"
+         "  %m = load m\n  %g = load g\n  %b = param b1\n"
+         "  %one = const.f32 1\n  %c = sub %one, %b\n"
+         "  %t = mul %b, %m\n  %u = mul %c, %g\n  %y = add %t, %u\n"
+         "  store m, %y\n}\n",
+         {" 0 register(s)",
+          "binary     fn0  mem0 <- mem0 mem1 -0  (final)  (scale src0 slot0)  "
+          "(scale src1 slot2)\n",
+          NULL}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        print_program(ex, cases[c].text, cases[c].op, buf, sizeof buf);
+        for (int w = 0; w < 3 && cases[c].want[w]; w++)
+            CHECK(strstr(buf, cases[c].want[w]) != NULL);
+    }
 
     /* mse_loss: the difference, its square and their sum in one pass that
      * writes nothing, so the program needs no block register */
