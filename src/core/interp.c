@@ -538,6 +538,33 @@ static void diff_sq_sum(const launch *L, const block_env *E,
             L->kt->diff_sq_sum(len - j < block ? len - j : block, a + j, b + j);
 }
 
+/* The fused x * x sum (fuse_rms).  A whole-launch sum is handed one block
+ * per kernel call, as diff_sq_sum's is, so it keeps the unfused program's
+ * bits when the fused program has no register and runs whole tasks; a row
+ * sum runs over all of len in one call, as sub_sq_sum's does (the row
+ * sum of a buffer, eager `mean(x * x, axis=-1)`, takes the same order). */
+static void sq_sum(const launch *L, const block_env *E, const at_vinstr *vi,
+                   const float *a, size_t len)
+{
+    int all = L->p->acc[vi->acc].all;
+    double *acc = all ? &E->part[vi->acc] : &E->row_acc[vi->acc];
+    size_t block = all ? (size_t)L->p->block : len;
+    for (size_t j = 0; j < len; j += block)
+        *acc += L->kt->sq_sum(len - j < block ? len - j : block, a + j);
+}
+
+/* The fused (x * s) * w or (x / s) * w (fuse_rms), streamed when final. */
+static void scale_mul(const launch *L, const block_env *E, const at_vinstr *vi,
+                      float *d, const float *a, const float *b, size_t len)
+{
+    const at_ktable *kt = L->kt;
+    int nt = L->stream && vi->final;
+    at_k_scale_mul f = vi->fn == AT_BIN_DIV
+                           ? (nt ? kt->div_mul_nt : kt->div_mul)
+                           : (nt ? kt->scale_mul_nt : kt->scale_mul);
+    f(len, d, a, E->slots[vi->slot].f, b);
+}
+
 static void run_vector(const launch *L, const block_env *E, int from, int to,
                        size_t len)
 {
@@ -619,6 +646,12 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                   opd_ptr(L, E, vi->src[2]));
                 break;
             }
+            case AT_V_SQ_SUM:
+                sq_sum(L, E, vi, a, len);
+                break;
+            case AT_V_SCALE_MUL:
+                scale_mul(L, E, vi, d, a, b, len);
+                break;
             default:
                 run_typed(L, E, vi, d, a, b, len);
                 break;

@@ -24,6 +24,9 @@
  *                      mse_loss)
  *  5e. fuse_scale_affine mul by a scalar, mul and add -> one pass (layer
  *                      norm's scale, weight and bias)
+ *  5f. fuse_rms        a square and its sum -> one pass that writes
+ *                      nothing; mul by a scalar and mul -> one pass (RMS
+ *                      norm's mean square, and its scale and weight)
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
  *                      take streaming stores, as the store policy decides)
@@ -910,6 +913,63 @@ static void fuse_scale_affine(at_program *p)
     }
 }
 
+/* 5f: RMS norm.  `q = mul x, x; reduce.sum q` (the mean square), when only
+ * the reduction reads q, becomes one pass that writes nothing
+ * (AT_V_SQ_SUM): the kernel sums the squares in rsum's order, so the sum is
+ * bit-identical to the unfused instructions' at the same block length. */
+static void fuse_sq_sum(at_program *p)
+{
+    for (int i = 0; i + 1 < p->nv; i++) {
+        at_vinstr *sq = &p->v[i], *red = &p->v[i + 1];
+        if (sq->kind != AT_V_BINARY || sq->fn != AT_BIN_MUL
+            || !same_opd(sq->src[0], sq->src[1]) || !sums_only(p, red, sq))
+            continue;
+        at_vinstr f = *sq;
+        f.kind = AT_V_SQ_SUM;
+        f.dst = (at_opd){0};
+        f.src[1] = (at_opd){0};
+        f.acc = red->acc;
+        replace_run(p, i, 2, f);
+        p->cost_per_elem -= 1; /* the reduction (the mul stays) */
+    }
+}
+
+/* `t = mul x, slot; y = mul t, w` (or `t = div x, slot`: RMS norm's
+ * x / sqrt(mean square + eps) * w), when only y reads t, becomes one pass
+ * (AT_V_SCALE_MUL, its fn t's) that rounds each step as the two
+ * instructions do and keeps their operand order: y is bit-identical.
+ * Runs after fuse_scale_affine, which takes such a pair followed by an
+ * add. */
+static void fuse_scale_mul(at_program *p)
+{
+    for (int i = 0; i + 1 < p->nv; i++) {
+        at_vinstr *t = &p->v[i], *y = &p->v[i + 1];
+        if (t->kind != AT_V_BINARY_S
+            || (t->fn != AT_BIN_MUL && t->fn != AT_BIN_DIV)
+            || t->dst.kind != AT_OPD_REG || t->src[1].idx > INT16_MAX
+            || y->kind != AT_V_BINARY || y->fn != AT_BIN_MUL
+            || !same_opd(y->src[0], t->dst) || y->phase != t->phase
+            || reg_uses(p, t->dst.idx) != 1)
+            continue;
+        at_vinstr f = *y;
+        f.kind = AT_V_SCALE_MUL;
+        f.fn = t->fn;
+        f.slot = (int16_t)t->src[1].idx;
+        f.src[0] = t->src[0];
+        replace_run(p, i, 2, f);
+        p->cost_per_elem -= 1; /* the second mul */
+    }
+}
+
+/* 5f: both RMS norm fusions; with both, `x / sqrt(mean(x * x) + eps) * w`
+ * needs no block register, so each row phase is one kernel call over the
+ * row. */
+static void fuse_rms(at_program *p)
+{
+    fuse_sq_sum(p);
+    fuse_scale_mul(p);
+}
+
 /* 6: virtual registers -> physical, per phase (values never live across). */
 static at_status alloc_registers(lowering *L)
 {
@@ -989,7 +1049,7 @@ static void mark_final_writes(at_program *p)
         if (vi->final
             && ((vi->kind == AT_V_UNARY && p->kt->unary_nt[vi->fn])
                 || (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])
-                || vi->kind == AT_V_SCALE_AFFINE))
+                || vi->kind == AT_V_SCALE_AFFINE || vi->kind == AT_V_SCALE_MUL))
             p->can_stream = 1;
     }
 }
@@ -1137,6 +1197,7 @@ static at_status lower_passes(lowering *L)
     fuse_gelu(L);
     fuse_sub_sq_sum(p);
     fuse_scale_affine(p);
+    fuse_rms(p);
     if (p->cost_per_elem == 0)
         p->cost_per_elem = 1; /* a launch's work is never zero per element */
     if ((st = alloc_registers(L)))

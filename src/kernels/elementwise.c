@@ -90,57 +90,69 @@ AT_INLINE void loop_compare(size_t n, int32_t *m, const float *a,
 AT_COMPARE_OPS(AT_COMPARE_KERNEL)
 
 /* y = ((x * s) * w) + b, or ((x / s) * w) + b with div (the lowering's
- * fuse_scale_affine), each step rounded as the mul, div and add kernels
- * round it; the _nt twins stream y after reaching vector alignment, as the
- * loop shapes of loops.h do.  div is a constant in each kernel. */
-AT_INLINE vf op_scale_affine(vf x, vf s, vf w, vf b, int div)
+ * fuse_scale_affine), and without the bias, y = (x * s) * w or (x / s) * w
+ * (fuse_rms: b is NULL and add 0), each step rounded as the mul, div and
+ * add kernels round it; the _nt twins stream y after reaching vector
+ * alignment, as the loop shapes of loops.h do.  div and add are constants
+ * in each kernel. */
+AT_INLINE vf op_scale_affine(vf x, vf s, vf w, vf b, int div, int add)
 {
-    return vf_add(vf_mul(div ? vf_div(x, s) : vf_mul(x, s), w), b);
+    vf u = vf_mul(div ? vf_div(x, s) : vf_mul(x, s), w);
+    return add ? vf_add(u, b) : u;
 }
 /* One vector of y at i (k lanes: a tail, or one element in the peel). */
 AT_INLINE vf scale_affine_n(const float *x, vf s, const float *w,
-                            const float *b, size_t i, size_t k, int div)
+                            const float *b, size_t i, size_t k, int div,
+                            int add)
 {
     return op_scale_affine(vf_load_n(x + i, k), s, vf_load_n(w + i, k),
-                           vf_load_n(b + i, k), div);
+                           add ? vf_load_n(b + i, k) : s, div, add);
 }
 AT_INLINE vf scale_affine_at(const float *x, vf s, const float *w,
-                             const float *b, size_t i, int div)
+                             const float *b, size_t i, int div, int add)
 {
-    return op_scale_affine(vf_load(x + i), s, vf_load(w + i), vf_load(b + i),
-                           div);
+    return op_scale_affine(vf_load(x + i), s, vf_load(w + i),
+                           add ? vf_load(b + i) : s, div, add);
 }
 AT_INLINE void loop_scale_affine(size_t n, float *y, const float *x, vf s,
                                  const float *w, const float *b, int stream,
-                                 int div)
+                                 int div, int add)
 {
     size_t i = 0;
     if (stream)
         for (size_t k = peel(y, n); i < k; i++)
-            vf_store_n(y + i, scale_affine_n(x, s, w, b, i, 1, div), 1);
+            vf_store_n(y + i, scale_affine_n(x, s, w, b, i, 1, div, add), 1);
     for (; i + 4 * VL <= n; i += 4 * VL) {
         EACH(j, 4)
-        put(y + i + j * VL, scale_affine_at(x, s, w, b, i + j * VL, div),
+        put(y + i + j * VL, scale_affine_at(x, s, w, b, i + j * VL, div, add),
             stream);
     }
     if (stream)
         vf_stream_fence();
     for (; i + VL <= n; i += VL)
-        vf_store(y + i, scale_affine_at(x, s, w, b, i, div));
+        vf_store(y + i, scale_affine_at(x, s, w, b, i, div, add));
     if (i < n)
-        vf_store_n(y + i, scale_affine_n(x, s, w, b, i, n - i, div), n - i);
+        vf_store_n(y + i, scale_affine_n(x, s, w, b, i, n - i, div, add),
+                   n - i);
 }
-/* The four kernels: k_scale_affine[_nt], k_div_affine[_nt]. */
-#define AT_AFFINE_KERNEL(name, stream, div)                        \
-    static void name(size_t n, float *y, const float *x, float s,  \
-                     const float *w, const float *b)               \
-    {                                                              \
-        loop_scale_affine(n, y, x, vf_set1(s), w, b, stream, div); \
+/* The kernels: k_scale_affine[_nt] and k_div_affine[_nt] with the bias
+ * (params AT_WB), k_scale_mul[_nt] and k_div_mul[_nt] without it (AT_W, b
+ * NULL). */
+#define AT_WB const float *w, const float *b
+#define AT_W const float *w
+#define AT_AFFINE_KERNEL(name, stream, div, add, params, b)               \
+    static void name(size_t n, float *y, const float *x, float s, params) \
+    {                                                                     \
+        loop_scale_affine(n, y, x, vf_set1(s), w, b, stream, div, add);   \
     }
-AT_AFFINE_KERNEL(k_scale_affine, 0, 0)
-AT_AFFINE_KERNEL(k_scale_affine_nt, 1, 0)
-AT_AFFINE_KERNEL(k_div_affine, 0, 1)
-AT_AFFINE_KERNEL(k_div_affine_nt, 1, 1)
+AT_AFFINE_KERNEL(k_scale_affine, 0, 0, 1, AT_WB, b)
+AT_AFFINE_KERNEL(k_scale_affine_nt, 1, 0, 1, AT_WB, b)
+AT_AFFINE_KERNEL(k_div_affine, 0, 1, 1, AT_WB, b)
+AT_AFFINE_KERNEL(k_div_affine_nt, 1, 1, 1, AT_WB, b)
+AT_AFFINE_KERNEL(k_scale_mul, 0, 0, 0, AT_W, NULL)
+AT_AFFINE_KERNEL(k_scale_mul_nt, 1, 0, 0, AT_W, NULL)
+AT_AFFINE_KERNEL(k_div_mul, 0, 1, 0, AT_W, NULL)
+AT_AFFINE_KERNEL(k_div_mul_nt, 1, 1, 0, AT_W, NULL)
 
 static void k_select(size_t n, float *y, const int32_t *m, const float *a,
                      const float *b)
@@ -178,4 +190,8 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     t->scale_affine_nt = k_scale_affine_nt;
     t->div_affine = k_div_affine;
     t->div_affine_nt = k_div_affine_nt;
+    t->scale_mul = k_scale_mul;
+    t->scale_mul_nt = k_scale_mul_nt;
+    t->div_mul = k_div_mul;
+    t->div_mul_nt = k_div_mul_nt;
 }

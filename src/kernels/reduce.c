@@ -15,11 +15,13 @@
 #include "ktable.h"
 
 /* What a sum's terms are: x itself (SUM_X), d = x - s written to y and
- * squared (SUM_SQ_SLOT), or d = x - b squared, d not written (SUM_SQ_DIFF). */
+ * squared (SUM_SQ_SLOT), d = x - b squared, d not written (SUM_SQ_DIFF),
+ * or x squared, nothing written (SUM_SQ). */
 enum {
     SUM_X,
     SUM_SQ_SLOT,
-    SUM_SQ_DIFF
+    SUM_SQ_DIFF,
+    SUM_SQ
 };
 
 /* One vector of a sum's terms at element i (see the enum). */
@@ -29,6 +31,8 @@ AT_INLINE vf sum_term(float *y, const float *x, const float *b, size_t i, vf s,
     vf v = vf_load(x + i);
     if (kind == SUM_X)
         return v;
+    if (kind == SUM_SQ)
+        return vf_mul(v, v);
     if (kind == SUM_SQ_DIFF) {
         v = vf_sub(v, vf_load(b + i));
         return vf_mul(v, v);
@@ -63,6 +67,8 @@ AT_INLINE double run_sum(size_t n, float *y, const float *x, const float *b,
             vf_store_n(y + i, vf_sub(v, s), n - i);
             v = vf_load_n(y + i, n - i); /* lanes past n - i read as 0 */
             v = vf_mul(v, v);
+        } else if (kind == SUM_SQ) {
+            v = vf_mul(v, v); /* 0 * 0 past n - i */
         }
         s1 = vf_add(s1, v);
     }
@@ -101,6 +107,13 @@ static double k_sub_sq_sum(size_t n, float *y, const float *x, float s)
 static double k_diff_sq_sum(size_t n, const float *a, const float *b)
 {
     return runs_sum(n, NULL, a, b, vf_zero(), SUM_SQ_DIFF);
+}
+
+/* The sum of x * x in one pass, nothing written (the lowering's fuse_rms:
+ * RMS norm's mean square): bit-identical to rsum over mul's x * x. */
+static double k_sq_sum(size_t n, const float *x)
+{
+    return runs_sum(n, NULL, x, NULL, vf_zero(), SUM_SQ);
 }
 
 typedef vf (*vop2)(vf, vf);
@@ -350,4 +363,5 @@ void AT_ISA_FN(at_register_reduce)(at_ktable *t)
     t->cmin = k_cmin;
     t->cargmax = k_cargmax;
     t->cargmin = k_cargmin;
+    t->sq_sum = k_sq_sum;
 }

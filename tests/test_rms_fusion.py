@@ -1,0 +1,128 @@
+"""The lowering's RMS-norm fusions (fuse_rms in src/core/lower.c: the kernel
+table's sq_sum and scale_mul / div_mul) against the computations they
+replace: RMS norm under @hg.jit is bitwise the same function run op by op
+on eager Buffers, at every ISA level, thread count and store policy, for
+row lengths that fill groups, single vectors, tails, blocks and runs, with
+NaN/inf rows; within rtol 1e-5 of PyTorch; and a whole-launch sum of
+squares is bitwise the unfused program's."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import ISA_PARAMS, assert_bitwise, special_values
+
+import hologram as hg
+
+EPS = 1e-5
+
+
+def rms_norm(x, w):
+    return x / hg.ops.sqrt(hg.ops.mean(x * x, axis=-1, keepdims=True) + EPS) * w
+
+
+def rms_norm_mul(x, w):
+    # the scale as a multiplication: fuse_rms's mul form (k_scale_mul)
+    return x * (1.0 / hg.ops.sqrt(hg.ops.mean(x * x, axis=-1, keepdims=True) + EPS)) * w
+
+
+FUNCS = {"div": rms_norm, "mul": rms_norm_mul}
+JITTED = {k: hg.jit(f) for k, f in FUNCS.items()}
+
+SHAPES = [
+    (1, 1),
+    (300, 1),
+    (5, 15),
+    (3, 17),
+    (40, 64),
+    (7, 1000),
+    (1, 1024),
+    (64, 1024),
+    (6, 1025),
+    (2, 2048),
+    (3, 2049),
+    (4, 4099),
+    (200, 2049),
+    (100, 4099),
+]
+
+
+def _inputs(rows, cols, special):
+    rng = np.random.default_rng([11, rows, cols, special])
+    x = (rng.standard_normal((rows, cols)) * 3 + 0.5).astype(np.float32)
+    w = rng.standard_normal(cols).astype(np.float32)
+    if special and rows > 2:
+        # NaN/inf rows, and zeros, subnormals and extremes among the others
+        sp = special_values()
+        for r in range(rows):
+            x[r, (r * 5) % cols] = sp[r % sp.size]
+        x[1, :] = np.inf
+        x[2, :] = 0.0
+        w[cols // 2] = np.inf
+    return x, w
+
+
+def _eager(f, x, w, threads, level):
+    ex = hg.Executor(threads=threads, isa=level, stores="cached")
+    return f(ex.from_numpy(x), ex.from_numpy(w)).to_numpy()
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+@pytest.mark.parametrize("stores", ["cached", "streamed"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("form", sorted(FUNCS))
+@pytest.mark.parametrize("rows,cols", SHAPES, ids=[f"{r}x{c}" for r, c in SHAPES])
+def test_fused_rms_norm_is_bitwise_the_eager_ops(level, stores, threads, form, rows, cols):
+    special = rows > 2
+    x, w = _inputs(rows, cols, special)
+    want = _eager(FUNCS[form], x, w, 1, level)
+    ex = hg.Executor(threads=threads, isa=level, stores=stores)
+    f = JITTED[form]
+    xb, wb = ex.from_numpy(x), ex.from_numpy(w)
+    assert f.ir(xb, wb).count("kernel ") == 1
+    got = f(xb, wb).to_numpy()
+    what = f"rms_norm[{form}] {rows}x{cols} {level} {stores} t{threads}"
+    assert_bitwise(got, want, what=what)
+    # op by op with more threads gives the same bits as well
+    assert_bitwise(_eager(FUNCS[form], x, w, threads, level), want, what=what + " eager")
+    if special:
+        assert np.isnan(got[1]).all()  # inf / sqrt(inf)
+        zero = np.arange(cols) != cols // 2  # 0 / sqrt(eps) * w, but 0 * inf
+        assert (got[2][zero] == 0).all() and np.isnan(got[2][cols // 2])
+    else:
+        ref = F.rms_norm(torch.from_numpy(x), (cols,), torch.from_numpy(w), EPS).numpy()
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+# sum(x * x) over the whole launch: the square's second use (z = q + q)
+# keeps it apart from the reduction, in a block register, so this kernel
+# sums it block by block unfused; the fused kernel hands sq_sum one block
+# per call and keeps those bits at any task length.
+FUSED_ALL = (
+    "kernel sumsq(x: f32, out: f32, z: f32) {\n  %0 = load x\n  %1 = mul %0, %0\n"
+    "  %2 = reduce.sum.all %1\n  store out, %2\n  %3 = add %0, %0\n  store z, %3\n}\n"
+)
+UNFUSED_ALL = FUSED_ALL.replace("%3 = add %0, %0", "%3 = add %1, %1")
+
+
+def test_unfused_text_differs():
+    assert UNFUSED_ALL != FUSED_ALL and "add %1, %1" in UNFUSED_ALL
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 17, 1000, 1025, 4099, 65537, 300_001])
+def test_fused_sum_of_squares_is_bitwise_the_unfused_program(level, threads, n):
+    rng = np.random.default_rng([13, n])
+    x = (rng.standard_normal(n) * 2).astype(np.float32)
+    ref = hg.Executor(threads=1, isa=level)
+    out, z = ref.empty(()), ref.empty((n,))
+    ref.launch(hg.Kernel(UNFUSED_ALL), ref.from_numpy(x), out, z)
+    assert_bitwise(z.to_numpy(), (x * x) + (x * x), what="unfused z = q + q")
+    ex = hg.Executor(threads=threads, isa=level)
+    got, z2 = ex.empty(()), ex.empty((n,))
+    ex.launch(hg.Kernel(FUSED_ALL), ex.from_numpy(x), got, z2)
+    assert_bitwise(z2.to_numpy(), x + x, what="fused z = x + x")
+    assert_bitwise(got.to_numpy(), out.to_numpy(), what=f"sum(x*x) {n} {level} t{threads}")
+    want = float(np.sum(x.astype(np.float64) ** 2))
+    assert abs(float(got.to_numpy()) - want) <= 1e-5 * want
