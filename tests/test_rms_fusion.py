@@ -126,3 +126,49 @@ def test_fused_sum_of_squares_is_bitwise_the_unfused_program(level, threads, n):
     assert_bitwise(got.to_numpy(), out.to_numpy(), what=f"sum(x*x) {n} {level} t{threads}")
     want = float(np.sum(x.astype(np.float64) ** 2))
     assert abs(float(got.to_numpy()) - want) <= 1e-5 * want
+
+
+# (x / s) * w with s a scalar: fuse_rms's division form (k_div_mul), each
+# quotient and product rounded as IEEE division and multiplication round,
+# for divisors across the range and special ones.
+DIV_MUL = (
+    "kernel dm(x: f32, w: f32, s: f32 scalar, y: f32) {\n  %0 = load x\n  %1 = param s\n"
+    "  %2 = div %0, %1\n  %3 = load.col w\n  %4 = mul %2, %3\n  store y, %4\n}\n"
+)
+
+
+def _divisors():
+    rng = np.random.default_rng(17)
+    sig = rng.integers(0, 1 << 23, 120, dtype=np.uint32)
+    exp = rng.integers(127 - 45, 127 + 45, 120).astype(np.uint32)
+    s = ((exp << 23) | sig).view(np.float32)
+    s[::3] = -s[::3]
+    hexes = ["0x1.fffffep0", "0x1p-40", "0x1.fffffep-41", "0x1p40", "0x1.000002p40"]
+    edges = [1.0, -1.0, 3.0] + [float.fromhex(h) for h in hexes]
+    edges += [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, 3e38, 1e-5]
+    return np.concatenate([s, np.array(edges, dtype=np.float32)])
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+@pytest.mark.parametrize("stores", ["cached", "streamed"])
+def test_division_form_rounds_as_ieee_division(level, stores):
+    rng = np.random.default_rng(19)
+    rows, cols = 3, 1000
+    # row 0: magnitudes from 2^-70 to 2^70 (quotients that overflow and
+    # underflow for the extreme divisors); row 1: runs of ordinary values,
+    # each run scaled by a power of two; row 2: ordinary values with
+    # specials among them
+    mag = np.exp2(rng.uniform(-70, 70, cols)).astype(np.float32)
+    x = rng.standard_normal((rows, cols)).astype(np.float32)
+    x[0] *= mag
+    x[1] *= np.exp2(rng.integers(-20, 20, cols // 50 + 1)).repeat(50)[:cols].astype(np.float32)
+    x[2, ::97] = special_values()[: x[2, ::97].size]
+    w = rng.standard_normal(cols).astype(np.float32)
+    ex = hg.Executor(threads=1, isa=level, stores=stores)
+    k = hg.Kernel(DIV_MUL)
+    xb, wb, y = ex.from_numpy(x), ex.from_numpy(w), ex.empty((rows, cols))
+    for s in _divisors():
+        ex.launch(k, xb, wb, float(s), y, rows=rows, cols=cols)
+        with np.errstate(all="ignore"):
+            want = (x / s) * w
+        assert_bitwise(y.to_numpy(), want, what=f"(x / {float(s)!r}) * w {level} {stores}")
