@@ -553,15 +553,12 @@ static void sq_sum(const launch *L, const block_env *E, const at_vinstr *vi,
         *acc += L->kt->sq_sum(len - j < block ? len - j : block, a + j);
 }
 
-/* The fused (x * s) * w or (x / s) * w (fuse_rms), streamed when final. */
-static void scale_mul(const launch *L, const block_env *E, const at_vinstr *vi,
-                      float *d, const float *a, const float *b, size_t len)
+/* The fused (x / s) * w (fuse_rms), streamed when final. */
+static void div_mul(const launch *L, const block_env *E, const at_vinstr *vi,
+                    float *d, const float *a, const float *b, size_t len)
 {
-    const at_ktable *kt = L->kt;
-    int nt = L->stream && vi->final;
-    at_k_scale_mul f = vi->fn == AT_BIN_DIV
-                           ? (nt ? kt->div_mul_nt : kt->div_mul)
-                           : (nt ? kt->scale_mul_nt : kt->scale_mul);
+    at_k_div_mul f =
+        L->stream && vi->final ? L->kt->div_mul_nt : L->kt->div_mul;
     f(len, d, a, E->slots[vi->slot].f, b);
 }
 
@@ -649,8 +646,8 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
             case AT_V_SQ_SUM:
                 sq_sum(L, E, vi, a, len);
                 break;
-            case AT_V_SCALE_MUL:
-                scale_mul(L, E, vi, d, a, b, len);
+            case AT_V_DIV_MUL:
+                div_mul(L, E, vi, d, a, b, len);
                 break;
             default:
                 run_typed(L, E, vi, d, a, b, len);

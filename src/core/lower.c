@@ -25,7 +25,7 @@
  *  5e. fuse_scale_affine mul by a scalar, mul and add -> one pass (layer
  *                      norm's scale, weight and bias)
  *  5f. fuse_rms        a square and its sum -> one pass that writes
- *                      nothing; mul by a scalar and mul -> one pass (RMS
+ *                      nothing; div by a scalar and mul -> one pass (RMS
  *                      norm's mean square, and its scale and weight)
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
@@ -934,25 +934,27 @@ static void fuse_sq_sum(at_program *p)
     }
 }
 
-/* `t = mul x, slot; y = mul t, w` (or `t = div x, slot`: RMS norm's
- * x / sqrt(mean square + eps) * w), when only y reads t, becomes one pass
- * (AT_V_SCALE_MUL, its fn t's) that rounds each step as the two
- * instructions do and keeps their operand order: y is bit-identical.
- * Runs after fuse_scale_affine, which takes such a pair followed by an
- * add. */
-static void fuse_scale_mul(at_program *p)
+/* `t = div x, slot; y = mul t, w` (RMS norm's x / sqrt(mean square + eps)
+ * * w), when only y reads t, becomes one pass (AT_V_DIV_MUL) that rounds
+ * each step as the two instructions do and keeps their operand order: y is
+ * bit-identical.  Runs after fuse_scale_affine, which takes such a pair
+ * followed by an add.  The form with `mul x, slot` stays as it is: it is
+ * the stdlib's layer_norm_w's last phase, whose block register keeps its
+ * row sums block by block (fusing it would make the program register-free
+ * and sum rows longer than a block in AT_RSUM_RUN runs, changing that op's
+ * bits). */
+static void fuse_div_mul(at_program *p)
 {
     for (int i = 0; i + 1 < p->nv; i++) {
         at_vinstr *t = &p->v[i], *y = &p->v[i + 1];
-        if (t->kind != AT_V_BINARY_S
-            || (t->fn != AT_BIN_MUL && t->fn != AT_BIN_DIV)
+        if (t->kind != AT_V_BINARY_S || t->fn != AT_BIN_DIV
             || t->dst.kind != AT_OPD_REG || t->src[1].idx > INT16_MAX
             || y->kind != AT_V_BINARY || y->fn != AT_BIN_MUL
             || !same_opd(y->src[0], t->dst) || y->phase != t->phase
             || reg_uses(p, t->dst.idx) != 1)
             continue;
         at_vinstr f = *y;
-        f.kind = AT_V_SCALE_MUL;
+        f.kind = AT_V_DIV_MUL;
         f.fn = t->fn;
         f.slot = (int16_t)t->src[1].idx;
         f.src[0] = t->src[0];
@@ -967,7 +969,7 @@ static void fuse_scale_mul(at_program *p)
 static void fuse_rms(at_program *p)
 {
     fuse_sq_sum(p);
-    fuse_scale_mul(p);
+    fuse_div_mul(p);
 }
 
 /* 6: virtual registers -> physical, per phase (values never live across). */
@@ -1049,7 +1051,7 @@ static void mark_final_writes(at_program *p)
         if (vi->final
             && ((vi->kind == AT_V_UNARY && p->kt->unary_nt[vi->fn])
                 || (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])
-                || vi->kind == AT_V_SCALE_AFFINE || vi->kind == AT_V_SCALE_MUL))
+                || vi->kind == AT_V_SCALE_AFFINE || vi->kind == AT_V_DIV_MUL))
             p->can_stream = 1;
     }
 }

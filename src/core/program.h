@@ -93,8 +93,7 @@ typedef enum {
     AT_V_SUB_EXP_SUM, /* dst = src0 - slot src1, its exp summed into acc
                         (fused) */
     AT_V_SQ_SUM, /* src0 * src0 summed into acc; no dst (fused) */
-    AT_V_SCALE_MUL /* dst = (src0 * slot `slot`) * src1 (fused); fn
-                      AT_BIN_DIV: src0 / slot */
+    AT_V_DIV_MUL /* dst = (src0 / slot `slot`) * src1 (fused) */
 } at_vkind;
 #define AT_CVT(from, to) ((from) << 4 | (to))
 #define AT_IFN(w, op) ((w) << 5 | (op))
@@ -113,7 +112,7 @@ typedef struct at_vinstr {
     uint8_t final; /* dst is memory that no later instruction reads:
                       a large launch may write it with streaming stores */
     int16_t phase;
-    int16_t slot; /* AT_V_SCALE_AFFINE, _MUL: the scale's slot (a fourth
+    int16_t slot; /* AT_V_SCALE_AFFINE, _DIV_MUL: the scale's slot (a fourth
                      operand, kept in what is otherwise padding) */
     at_opd dst;
     at_opd src[3];

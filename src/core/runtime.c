@@ -246,7 +246,7 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
         "iunary",       "ibinary",     "ibinary.s",   "ibinary.rs",
         "icompare",     "select64",    "copy64",      "sub.sq.sum",
         "scale.affine", "diff.sq.sum", "sub.exp.sum", "sq.sum",
-        "scale.mul"};
+        "div.mul"};
     static const char *modes[] = {"flat", "row", "gemm", "axis"};
     size_t len = 0;
 #define OUT(...)                                                   \
@@ -275,7 +275,7 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
             opd_str(a, sizeof a, v->src[0]), opd_str(b, sizeof b, v->src[1]),
             opd_str(c, sizeof c, v->src[2]), v->final ? "  (final)" : "");
         if (v->kind == AT_V_SCALE_AFFINE
-            || v->kind == AT_V_SCALE_MUL) /* its fourth operand */
+            || v->kind == AT_V_DIV_MUL) /* its fourth operand */
             OUT("  (scale slot%d)", v->slot);
         OUT("\n");
     }

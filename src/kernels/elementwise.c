@@ -90,8 +90,8 @@ AT_INLINE void loop_compare(size_t n, int32_t *m, const float *a,
 AT_COMPARE_OPS(AT_COMPARE_KERNEL)
 
 /* y = ((x * s) * w) + b, or ((x / s) * w) + b with div (the lowering's
- * fuse_scale_affine), and without the bias, y = (x * s) * w or (x / s) * w
- * (fuse_rms: b is NULL and add 0), each step rounded as the mul, div and
+ * fuse_scale_affine), and without the bias y = (x / s) * w (fuse_rms: b is
+ * NULL and add 0), each step rounded as the mul, div and
  * add kernels round it; the _nt twins stream y after reaching vector
  * alignment, as the loop shapes of loops.h do.  div and add are constants
  * in each kernel. */
@@ -136,8 +136,7 @@ AT_INLINE void loop_scale_affine(size_t n, float *y, const float *x, vf s,
                    n - i);
 }
 /* The kernels: k_scale_affine[_nt] and k_div_affine[_nt] with the bias
- * (params AT_WB), k_scale_mul[_nt] and k_div_mul[_nt] without it (AT_W, b
- * NULL). */
+ * (params AT_WB), k_div_mul[_nt] without it (AT_W, b NULL). */
 #define AT_WB const float *w, const float *b
 #define AT_W const float *w
 #define AT_AFFINE_KERNEL(name, stream, div, add, params, b)               \
@@ -149,8 +148,6 @@ AT_AFFINE_KERNEL(k_scale_affine, 0, 0, 1, AT_WB, b)
 AT_AFFINE_KERNEL(k_scale_affine_nt, 1, 0, 1, AT_WB, b)
 AT_AFFINE_KERNEL(k_div_affine, 0, 1, 1, AT_WB, b)
 AT_AFFINE_KERNEL(k_div_affine_nt, 1, 1, 1, AT_WB, b)
-AT_AFFINE_KERNEL(k_scale_mul, 0, 0, 0, AT_W, NULL)
-AT_AFFINE_KERNEL(k_scale_mul_nt, 1, 0, 0, AT_W, NULL)
 AT_AFFINE_KERNEL(k_div_mul, 0, 1, 0, AT_W, NULL)
 AT_AFFINE_KERNEL(k_div_mul_nt, 1, 1, 0, AT_W, NULL)
 
@@ -190,8 +187,6 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     t->scale_affine_nt = k_scale_affine_nt;
     t->div_affine = k_div_affine;
     t->div_affine_nt = k_div_affine_nt;
-    t->scale_mul = k_scale_mul;
-    t->scale_mul_nt = k_scale_mul_nt;
     t->div_mul = k_div_mul;
     t->div_mul_nt = k_div_mul_nt;
 }

@@ -107,11 +107,11 @@ typedef double (*at_k_diff_sq_sum)(size_t n, const float *a, const float *b);
  * emits it for layer norm's last phase. */
 typedef void (*at_k_scale_affine)(size_t n, float *y, const float *x, float s,
                                   const float *w, const float *b);
-/* Fused y = (x * s) * w, rounded after each operation as the two muls
- * round: the lowering's fuse_rms pass emits it (or its division form, x /
- * s) for RMS norm's last phase. */
-typedef void (*at_k_scale_mul)(size_t n, float *y, const float *x, float s,
-                               const float *w);
+/* Fused y = (x / s) * w, rounded after each operation as div and mul
+ * round: the lowering's fuse_rms pass emits it for RMS norm's last
+ * phase. */
+typedef void (*at_k_div_mul)(size_t n, float *y, const float *x, float s,
+                             const float *w);
 typedef float (*at_k_rminmax)(size_t n, const float *x);
 /* The index of the first maximum / minimum of x[0..n), or of its first NaN;
  * n > 0. */
@@ -259,8 +259,7 @@ typedef struct at_ktable {
     /* The sum of x * x, nothing written (as rsum over mul x, x would,
      * bit-identical): fuse_rms's form for RMS norm's mean square. */
     at_k_rsum sq_sum;
-    at_k_scale_mul scale_mul, scale_mul_nt; /* _nt: streaming */
-    at_k_scale_mul div_mul, div_mul_nt; /* x / s, not x * s */
+    at_k_div_mul div_mul, div_mul_nt; /* _nt: streaming */
 } at_ktable;
 
 #define AT_CAT_(a, b) a##b
