@@ -551,6 +551,30 @@ static void scaled_binary(const launch *L, const block_env *E,
                                                                     b, sa, sb);
 }
 
+/* The fused x * x sum (fuse_rms).  A whole-launch sum is handed one block
+ * per kernel call, as diff_sq_sum's is, so it keeps the unfused program's
+ * bits when the fused program has no register and runs whole tasks; a row
+ * sum runs over all of len in one call, as sub_sq_sum's does (the row
+ * sum of a buffer, eager `mean(x * x, axis=-1)`, takes the same order). */
+static void sq_sum(const launch *L, const block_env *E, const at_vinstr *vi,
+                   const float *a, size_t len)
+{
+    int all = L->p->acc[vi->acc].all;
+    double *acc = all ? &E->part[vi->acc] : &E->row_acc[vi->acc];
+    size_t block = all ? (size_t)L->p->block : len;
+    for (size_t j = 0; j < len; j += block)
+        *acc += L->kt->sq_sum(len - j < block ? len - j : block, a + j);
+}
+
+/* The fused (x / s) * w (fuse_rms), streamed when final. */
+static void div_mul(const launch *L, const block_env *E, const at_vinstr *vi,
+                    float *d, const float *a, const float *b, size_t len)
+{
+    at_k_div_mul f =
+        L->stream && vi->final ? L->kt->div_mul_nt : L->kt->div_mul;
+    f(len, d, a, E->slots[vi->slot].f, b);
+}
+
 static void run_vector(const launch *L, const block_env *E, int from, int to,
                        size_t len)
 {
@@ -651,6 +675,12 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                 f(len, d, a, s, b, c);
                 break;
             }
+            case AT_V_SQ_SUM:
+                sq_sum(L, E, vi, a, len);
+                break;
+            case AT_V_DIV_MUL:
+                div_mul(L, E, vi, d, a, b, len);
+                break;
             default:
                 run_typed(L, E, vi, d, a, b, len);
                 break;

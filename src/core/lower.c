@@ -25,9 +25,12 @@
  *                      mse_loss)
  *  5e. fuse_scale_affine mul by a scalar, mul and add -> one pass (layer
  *                      norm's scale, weight and bias)
- *  5f. fuse_pre_sub    a sub by a scalar folded into the instruction that
+ *  5f. fuse_rms        a square and its sum -> one pass that writes
+ *                      nothing; div by a scalar and mul -> one pass (RMS
+ *                      norm's mean square, and its scale and weight)
+ *  5g. fuse_pre_sub    a sub by a scalar folded into the instruction that
  *                      reads it (a difference recomputed in a later phase)
- *  5g. fuse_scaled_operands a product by a scalar folded into the binary
+ *  5h. fuse_scaled_operands a product by a scalar folded into the binary
  *                      op that reads it (as its operand's scale)
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
@@ -1019,7 +1022,63 @@ static void fuse_scale_affine(at_program *p)
     }
 }
 
-/* 5f: `t = sub x, slot` read only by the next instruction, as its first
+/* 5f: RMS norm.  `q = mul x, x; reduce.sum q` (the mean square), when only
+ * the reduction reads q, becomes one pass that writes nothing
+ * (AT_V_SQ_SUM): the kernel sums the squares in rsum's order, so the sum is
+ * bit-identical to the unfused instructions' at the same block length. */
+static void fuse_sq_sum(at_program *p)
+{
+    for (int i = 0; i + 1 < p->nv; i++) {
+        at_vinstr *sq = &p->v[i], *red = &p->v[i + 1];
+        if (sq->kind != AT_V_BINARY || sq->fn != AT_BIN_MUL
+            || !same_opd(sq->src[0], sq->src[1]) || !sums_only(p, red, sq))
+            continue;
+        at_vinstr f = *sq;
+        f.kind = AT_V_SQ_SUM;
+        f.dst = (at_opd){0};
+        f.src[1] = (at_opd){0};
+        f.acc = red->acc;
+        replace_run(p, i, 2, f);
+        p->cost_per_elem -= 1; /* the reduction (the mul stays) */
+    }
+}
+
+/* `t = div x, slot; y = mul t, w` (RMS norm's x / sqrt(mean square + eps)
+ * * w), when only y reads t, becomes one pass (AT_V_DIV_MUL) that rounds
+ * each step as the two instructions do and keeps their operand order: y is
+ * bit-identical.  Runs after fuse_scale_affine, which takes such a pair
+ * followed by an add.  The form with `mul x, slot` is fuse_scaled_operands'
+ * (5h). */
+static void fuse_div_mul(at_program *p)
+{
+    for (int i = 0; i + 1 < p->nv; i++) {
+        at_vinstr *t = &p->v[i], *y = &p->v[i + 1];
+        if (t->kind != AT_V_BINARY_S || t->fn != AT_BIN_DIV
+            || t->dst.kind != AT_OPD_REG || t->src[1].idx > INT16_MAX
+            || y->kind != AT_V_BINARY || y->fn != AT_BIN_MUL
+            || !same_opd(y->src[0], t->dst) || y->phase != t->phase
+            || reg_uses(p, t->dst.idx) != 1)
+            continue;
+        at_vinstr f = *y;
+        f.kind = AT_V_DIV_MUL;
+        f.fn = t->fn;
+        f.slot = (int16_t)t->src[1].idx;
+        f.src[0] = t->src[0];
+        replace_run(p, i, 2, f);
+        p->cost_per_elem -= 1; /* the second mul */
+    }
+}
+
+/* 5f: both RMS norm fusions; with both, `x / sqrt(mean(x * x) + eps) * w`
+ * needs no block register, so each row phase is one kernel call over the
+ * row. */
+static void fuse_rms(at_program *p)
+{
+    fuse_sq_sum(p);
+    fuse_div_mul(p);
+}
+
+/* 5g: `t = sub x, slot` read only by the next instruction, as its first
  * operand, where that is a binary op with a slot (add, sub, mul or div) or
  * a scale_affine, becomes that instruction with the subtraction done first
  * (at_vinstr.pre): a recomputed difference (place_values) costs no pass of
@@ -1044,14 +1103,17 @@ static void fuse_pre_sub(at_program *p)
     }
 }
 
-/* 5g: `t = mul x, slot` (either operand order) whose register only a later
+/* 5h: `t = mul x, slot` (either operand order) whose register only a later
  * binary add, sub, mul or div of the same phase reads, once, folds into that
  * instruction as a scale of its operand (at_vinstr.scale): `b1 * m + (1 -
  * b1) * g` (Adam's moment, an exponential moving average) is one pass over
  * m and g instead of three.  x must still hold what t read when the reader
  * runs: no instruction in between writes x's memory (registers are
- * single-assignment until step 6).  Each step rounds as before, so the
- * result is bit-identical. */
+ * single-assignment until step 6).  A product with a recomputed difference
+ * (pre) stays apart: it is the stdlib's layer_norm_w's last phase, whose
+ * block register keeps its row sums block by block (without it, rows longer
+ * than a block would sum in AT_RSUM_RUN runs, changing that op's bits).
+ * Each step rounds as before, so the result is bit-identical. */
 static int scale_source(const at_program *p, int i, int j)
 {
     const at_vinstr *u = &p->v[i];
@@ -1175,7 +1237,7 @@ static void mark_final_writes(at_program *p)
         if (vi->final
             && ((vi->kind == AT_V_UNARY && p->kt->unary_nt[vi->fn])
                 || (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])
-                || vi->kind == AT_V_SCALE_AFFINE
+                || vi->kind == AT_V_SCALE_AFFINE || vi->kind == AT_V_DIV_MUL
                 || (vi->kind == AT_V_BINARY_S && vi->pre)))
             p->can_stream = 1;
     }
@@ -1324,6 +1386,7 @@ static at_status lower_passes(lowering *L)
     fuse_gelu(L);
     fuse_sub_sq_sum(p);
     fuse_scale_affine(p);
+    fuse_rms(p);
     fuse_pre_sub(p);
     fuse_scaled_operands(L);
     if (p->cost_per_elem == 0)

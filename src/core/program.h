@@ -91,8 +91,10 @@ typedef enum {
                           fn AT_BIN_DIV: src0 / slot                        */
     AT_V_DIFF_SQ_SUM, /* (src0 - src1)^2 summed into acc, one block per kernel
                         call; no dst (fused) */
-    AT_V_SUB_EXP_SUM /* dst = src0 - slot src1, its exp summed into acc
+    AT_V_SUB_EXP_SUM, /* dst = src0 - slot src1, its exp summed into acc
                         (fused) */
+    AT_V_SQ_SUM, /* src0 * src0 summed into acc; no dst (fused) */
+    AT_V_DIV_MUL /* dst = (src0 / slot `slot`) * src1 (fused) */
 } at_vkind;
 #define AT_CVT(from, to) ((from) << 4 | (to))
 #define AT_IFN(w, op) ((w) << 5 | (op))
@@ -111,7 +113,7 @@ typedef struct at_vinstr {
     uint8_t final; /* dst is memory that no later instruction reads:
                       a large launch may write it with streaming stores */
     int16_t phase;
-    int16_t slot; /* AT_V_SCALE_AFFINE: the scale's slot (a fourth
+    int16_t slot; /* AT_V_SCALE_AFFINE, _DIV_MUL: the scale's slot (a fourth
                      operand, kept in what is otherwise padding) */
     int16_t pre; /* AT_V_BINARY_S (fn add, sub, mul or div) and
                     AT_V_SCALE_AFFINE: 1 + the slot subtracted from src0

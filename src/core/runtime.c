@@ -240,11 +240,13 @@ static const char *opd_str(char *buf, size_t cap, at_opd o)
 size_t at_program_print(const at_program *p, char *buf, size_t cap)
 {
     static const char *vk[] = {
-        "unary",        "binary",      "binary.s",   "binary.rs",  "fill",
-        "copy",         "compare",     "select",     "reduce.row", "reduce.all",
-        "exp.sub.sum",  "convert",     "iunary",     "ibinary",    "ibinary.s",
-        "ibinary.rs",   "icompare",    "select64",   "copy64",     "sub.sq.sum",
-        "scale.affine", "diff.sq.sum", "sub.exp.sum"};
+        "unary",        "binary",      "binary.s",    "binary.rs",
+        "fill",         "copy",        "compare",     "select",
+        "reduce.row",   "reduce.all",  "exp.sub.sum", "convert",
+        "iunary",       "ibinary",     "ibinary.s",   "ibinary.rs",
+        "icompare",     "select64",    "copy64",      "sub.sq.sum",
+        "scale.affine", "diff.sq.sum", "sub.exp.sum", "sq.sum",
+        "div.mul"};
     static const char *modes[] = {"flat", "row", "gemm", "axis"};
     size_t len = 0;
 #define OUT(...)                                                   \
@@ -272,7 +274,8 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
             vk[v->kind], v->fn, opd_str(d, sizeof d, v->dst),
             opd_str(a, sizeof a, v->src[0]), opd_str(b, sizeof b, v->src[1]),
             opd_str(c, sizeof c, v->src[2]), v->final ? "  (final)" : "");
-        if (v->kind == AT_V_SCALE_AFFINE) /* its fourth operand */
+        if (v->kind == AT_V_SCALE_AFFINE
+            || v->kind == AT_V_DIV_MUL) /* its fourth operand */
             OUT("  (scale slot%d)", v->slot);
         if (v->pre) /* subtracted from src0 first */
             OUT("  (pre slot%d)", v->pre - 1);

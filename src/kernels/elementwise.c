@@ -94,18 +94,21 @@ AT_COMPARE_OPS(AT_COMPARE_KERNEL)
  *   x' = x - s0 (FUSE_PRE, the lowering's fuse_pre_sub), s0 * x
  *        (FUSE_SCALE_X, fuse_scaled_operands) or x;
  *   r  = the slot s, or the vector u (FUSE_VEC), times su with FUSE_SCALE_U;
- *   FUSE_AFFINE: y = ((x' op s) * w) + b (fuse_scale_affine).
+ *   FUSE_WEIGHT: then times the vector w, FUSE_BIAS: then plus the vector b
+ *        (fuse_scale_affine takes both, fuse_rms the weight alone).
  * Each step is rounded as the sub, add, mul and div kernels round it (no
  * contraction), so a fused kernel is bit-identical to its instructions. */
 enum {
     FUSE_PRE = 1,
-    FUSE_AFFINE = 2,
-    FUSE_SCALE_X = 4,
-    FUSE_VEC = 8,
-    FUSE_SCALE_U = 16
+    FUSE_WEIGHT = 2,
+    FUSE_BIAS = 4,
+    FUSE_AFFINE = FUSE_WEIGHT | FUSE_BIAS,
+    FUSE_SCALE_X = 8,
+    FUSE_VEC = 16,
+    FUSE_SCALE_U = 32
 };
 typedef struct fused_args {
-    const float *x, *u, *w, *b; /* u: FUSE_VEC; w and b: FUSE_AFFINE */
+    const float *x, *u, *w, *b; /* u: FUSE_VEC; w, b: FUSE_WEIGHT, _BIAS */
     vf s0, s, su;
 } fused_args;
 AT_INLINE vf op_fused(const fused_args *f, vf x, vf u, vf w, vf b, int op,
@@ -122,23 +125,23 @@ AT_INLINE vf op_fused(const fused_args *f, vf x, vf u, vf w, vf b, int op,
            : op == AT_BIN_SUB ? vf_sub(x, r)
            : op == AT_BIN_MUL ? vf_mul(x, r)
                               : vf_div(x, r);
-    return form & FUSE_AFFINE ? vf_add(vf_mul(t, w), b) : t;
+    if (form & FUSE_WEIGHT)
+        t = vf_mul(t, w);
+    return form & FUSE_BIAS ? vf_add(t, b) : t;
 }
 /* One vector of y at i (k lanes: a tail, or one element in the peel). */
 AT_INLINE vf fused_n(const fused_args *f, size_t i, size_t k, int op, int form)
 {
-    int aff = form & FUSE_AFFINE;
     vf u = form & FUSE_VEC ? vf_load_n(f->u + i, k) : vf_zero();
-    vf w = aff ? vf_load_n(f->w + i, k) : vf_zero();
-    vf b = aff ? vf_load_n(f->b + i, k) : vf_zero();
+    vf w = form & FUSE_WEIGHT ? vf_load_n(f->w + i, k) : vf_zero();
+    vf b = form & FUSE_BIAS ? vf_load_n(f->b + i, k) : vf_zero();
     return op_fused(f, vf_load_n(f->x + i, k), u, w, b, op, form);
 }
 AT_INLINE vf fused_at(const fused_args *f, size_t i, int op, int form)
 {
-    int aff = form & FUSE_AFFINE;
     vf u = form & FUSE_VEC ? vf_load(f->u + i) : vf_zero();
-    vf w = aff ? vf_load(f->w + i) : vf_zero();
-    vf b = aff ? vf_load(f->b + i) : vf_zero();
+    vf w = form & FUSE_WEIGHT ? vf_load(f->w + i) : vf_zero();
+    vf b = form & FUSE_BIAS ? vf_load(f->b + i) : vf_zero();
     return op_fused(f, vf_load(f->x + i), u, w, b, op, form);
 }
 /* The _nt forms stream y after reaching vector alignment, as the loop shapes
@@ -179,6 +182,16 @@ AT_AFFINE_KERNEL(k_scale_affine, 0, AT_BIN_MUL)
 AT_AFFINE_KERNEL(k_scale_affine_nt, 1, AT_BIN_MUL)
 AT_AFFINE_KERNEL(k_div_affine, 0, AT_BIN_DIV)
 AT_AFFINE_KERNEL(k_div_affine_nt, 1, AT_BIN_DIV)
+/* k_div_mul[_nt]: y = (x / s) * w. */
+#define AT_DIV_MUL_KERNEL(name, stream)                                      \
+    static void name(size_t n, float *y, const float *x, float s,            \
+                     const float *w)                                         \
+    {                                                                        \
+        fused_args f = {x, NULL, w, NULL, vf_zero(), vf_set1(s), vf_zero()}; \
+        loop_fused(n, y, &f, stream, AT_BIN_DIV, FUSE_WEIGHT);               \
+    }
+AT_DIV_MUL_KERNEL(k_div_mul, 0)
+AT_DIV_MUL_KERNEL(k_div_mul_nt, 1)
 /* k_pre_<op>[_nt]: y = (x - s0) op s. */
 #define AT_PRE_BINARY_KERNEL(name, stream, op)                              \
     static void name(size_t n, float *y, const float *x, float s0, float s) \
@@ -278,4 +291,6 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     AT_SET_SCALED(MUL, mul)
     AT_SET_SCALED(DIV, div)
 #undef AT_SET_SCALED
+    t->div_mul = k_div_mul;
+    t->div_mul_nt = k_div_mul_nt;
 }

@@ -125,6 +125,11 @@ typedef void (*at_k_scaled_binary)(size_t n, float *y, const float *a,
  * sub_sq_sum sums it) or exp(x - s) (exp_sub_total, as exp_sub_sum sums
  * it), bit-identical to those kernels' sums. */
 typedef double (*at_k_sub_total)(size_t n, const float *x, float s);
+/* Fused y = (x / s) * w, rounded after each operation as div and mul
+ * round: the lowering's fuse_rms pass emits it for RMS norm's last
+ * phase. */
+typedef void (*at_k_div_mul)(size_t n, float *y, const float *x, float s,
+                             const float *w);
 typedef float (*at_k_rminmax)(size_t n, const float *x);
 /* The index of the first maximum / minimum of x[0..n), or of its first NaN;
  * n > 0. */
@@ -275,6 +280,10 @@ typedef struct at_ktable {
      * value that depends on every step. */
     float (*fma_probe)(size_t iters);
     unsigned fma_probe_flops;
+    /* The sum of x * x, nothing written (as rsum over mul x, x would,
+     * bit-identical): fuse_rms's form for RMS norm's mean square. */
+    at_k_rsum sq_sum;
+    at_k_div_mul div_mul, div_mul_nt; /* _nt: streaming */
 } at_ktable;
 
 #define AT_CAT_(a, b) a##b

@@ -15,13 +15,15 @@
 #include "ktable.h"
 
 /* What a sum's terms are: x itself (SUM_X), d = x - s written to y and
- * squared (SUM_SQ_SLOT), the same with d not written (SUM_SQ_SUB), or
- * d = x - b squared, d not written (SUM_SQ_DIFF). */
+ * squared (SUM_SQ_SLOT), the same with d not written (SUM_SQ_SUB), d = x - b
+ * squared, d not written (SUM_SQ_DIFF), or x squared, nothing written
+ * (SUM_SQ). */
 enum {
     SUM_X,
     SUM_SQ_SLOT,
     SUM_SQ_SUB,
-    SUM_SQ_DIFF
+    SUM_SQ_DIFF,
+    SUM_SQ
 };
 
 /* One vector of a sum's terms at element i (see the enum). */
@@ -31,6 +33,8 @@ AT_INLINE vf sum_term(float *y, const float *x, const float *b, size_t i, vf s,
     vf v = vf_load(x + i);
     if (kind == SUM_X)
         return v;
+    if (kind == SUM_SQ)
+        return vf_mul(v, v);
     if (kind == SUM_SQ_DIFF) {
         v = vf_sub(v, vf_load(b + i));
         return vf_mul(v, v);
@@ -62,6 +66,8 @@ AT_INLINE double run_sum(size_t n, float *y, const float *x, const float *b,
         if (kind == SUM_SQ_DIFF) {
             v = vf_sub(v, vf_load_n(b + i, n - i)); /* 0 - 0 past n - i */
             v = vf_mul(v, v);
+        } else if (kind == SUM_SQ) {
+            v = vf_mul(v, v); /* 0 * 0 past n - i */
         } else if (kind != SUM_X) {
             float t[VL]; /* d's n - i lanes, when y does not take them */
             float *d = kind == SUM_SQ_SLOT ? y + i : t;
@@ -114,6 +120,13 @@ static double k_sq_sub_sum(size_t n, const float *x, float s)
 static double k_diff_sq_sum(size_t n, const float *a, const float *b)
 {
     return runs_sum(n, NULL, a, b, vf_zero(), SUM_SQ_DIFF);
+}
+
+/* The sum of x * x in one pass, nothing written (the lowering's fuse_rms:
+ * RMS norm's mean square): bit-identical to rsum over mul's x * x. */
+static double k_sq_sum(size_t n, const float *x)
+{
+    return runs_sum(n, NULL, x, NULL, vf_zero(), SUM_SQ);
 }
 
 typedef vf (*vop2)(vf, vf);
@@ -364,4 +377,5 @@ void AT_ISA_FN(at_register_reduce)(at_ktable *t)
     t->cmin = k_cmin;
     t->cargmax = k_cargmax;
     t->cargmin = k_cargmin;
+    t->sq_sum = k_sq_sum;
 }

@@ -451,6 +451,49 @@ static void test_value_placement(at_executor *ex)
           != NULL);
 }
 
+/* RMS norm as @hg.jit traces it: the square and its sum in one pass that
+ * writes nothing (sq.sum), the division by the row's scale and the weight
+ * in one (div.mul), so the program needs no block register.  With the
+ * scale multiplied, the product folds into the weight's mul as a scale of
+ * its operand (fuse_scaled_operands): no register either.  A square read
+ * again stays apart from its sum. */
+static void test_rms_placement(at_executor *ex)
+{
+    char buf[2048];
+    const char *rms =
+        "kernel rms(x: f32, w: f32, y: f32) {\n  %0 = load x\n"
+        "  %1 = mul %0, %0\n  %2 = reduce.sum.row %1\n"
+        "  %3 = const.f32 1024\n  %4 = div %2, %3\n  %5 = const.f32 1e-05\n"
+        "  %6 = add %4, %5\n  %7 = sqrt %6\n  %8 = div %0, %7\n"
+        "  %9 = load.col w\n  %10 = mul %8, %9\n  store y, %10\n}\n";
+    print_program(ex, rms, 0, buf, sizeof buf);
+    CHECK(strstr(buf, " 0 register(s)") != NULL);
+    CHECK(strstr(buf, "sq.sum     fn2  -0 <- mem0 -0 -0\n") != NULL);
+    CHECK(strstr(buf, "div.mul    fn3  mem2 <- mem0 col0 -0  (final)  (scale "
+                      "slot5)\n")
+          != NULL);
+    CHECK(strstr(buf, "binary") == NULL && strstr(buf, "reduce") == NULL);
+
+    char text[1024];
+    snprintf(text, sizeof text, "%s", rms);
+    memcpy(strstr(text, "%8 = div"), "%8 = mul", 8);
+    print_program(ex, text, 0, buf, sizeof buf);
+    CHECK(strstr(buf, " 0 register(s)") != NULL);
+    CHECK(strstr(buf, "sq.sum     fn2  -0 <- mem0 -0 -0\n") != NULL);
+    CHECK(strstr(buf, "binary     fn2  mem2 <- mem0 col0 -0  (final)  (scale "
+                      "src0 slot5)\n")
+          != NULL);
+    CHECK(strstr(buf, "div.mul") == NULL);
+
+    print_program(ex,
+                  "kernel sq2(x: f32, s: f32, z: f32) {\n  %0 = load x\n"
+                  "  %1 = mul %0, %0\n  %2 = reduce.sum.all %1\n"
+                  "  store s, %2\n  %3 = add %1, %1\n  store z, %3\n}\n",
+                  0, buf, sizeof buf);
+    CHECK(strstr(buf, "sq.sum") == NULL);
+    CHECK(strstr(buf, "reduce.all fn0  -0 <- r0 -0 -0\n") != NULL);
+}
+
 /* Element values of other types than f32: i64 and bool values made before a
  * row reduction and read after it wait in scratch rows (8-byte ones in
  * SCRATCH8 rows, a bool as its int32 mask), a bool buffer is converted from
@@ -710,6 +753,7 @@ int main(void)
         test_streaming_outputs(ex);
         test_auto_stores(ex);
         test_value_placement(ex);
+        test_rms_placement(ex);
         test_typed_placement(ex);
         test_cost(ex);
         test_program_cache(ex);
