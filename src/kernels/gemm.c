@@ -781,23 +781,16 @@ static gemm_vm gemm_vec_mat(const at_gemm_args *g)
     return v;
 }
 
-/* The depth split's tasks: one per depth block (GEMM_KC, balanced as
- * gemm_tile balances it), each reading its rows of the matrix front to back,
- * except the last GEMM_DEPTH_TAIL blocks, each cut into up to
- * GEMM_DEPTH_CHUNKS column chunks of at least GEMM_DEPTH_MIN_COLS (a multiple
- * of 64): whole blocks alone are too coarse for the workers to finish
- * together, and cutting every block would break the one stream each reads.
- * Chunks do not change any sum. */
-#ifndef GEMM_DEPTH_TAIL
-#define GEMM_DEPTH_TAIL 2
-#endif
-#ifndef GEMM_DEPTH_CHUNKS
-#define GEMM_DEPTH_CHUNKS 2
-#endif
+/* The depth split's tasks: each depth block (GEMM_KC, balanced as gemm_tile
+ * balances it) is cut into column chunks of cw elements (a multiple of 64,
+ * at least GEMM_DEPTH_MIN_COLS unless the row is shorter), so that there
+ * are about GEMM_DEPTH_TASKS tasks: a depth block alone is too coarse for
+ * the workers to finish together.  Chunks do not change any sum. */
+#define GEMM_DEPTH_TASKS 16
 #define GEMM_DEPTH_MIN_COLS 1024
 
 typedef struct gemm_depth_split {
-    size_t kb, nblocks, whole, chunks, cw;
+    size_t kb, nblocks, chunks, cw;
 } gemm_depth_split;
 
 static gemm_depth_split gemm_depth_cut(const at_gemm_args *g)
@@ -806,8 +799,9 @@ static gemm_depth_split gemm_depth_cut(const at_gemm_args *g)
     gemm_depth_split d;
     d.kb = gemm_balance(g->k, GEMM_KC, 1);
     d.nblocks = (g->k + d.kb - 1) / d.kb;
-    d.whole = d.nblocks > GEMM_DEPTH_TAIL ? d.nblocks - GEMM_DEPTH_TAIL : 0;
-    size_t chunks = gemm_min(GEMM_DEPTH_CHUNKS, len / GEMM_DEPTH_MIN_COLS);
+    size_t want = (GEMM_DEPTH_TASKS + d.nblocks - 1) / d.nblocks;
+    size_t most = len / GEMM_DEPTH_MIN_COLS;
+    size_t chunks = want < most ? want : most;
     d.cw = chunks > 1 ? (len + chunks - 1) / chunks : len;
     d.cw = (d.cw + 63) / 64 * 64;
     d.chunks = (len + d.cw - 1) / d.cw;
@@ -817,7 +811,7 @@ static gemm_depth_split gemm_depth_cut(const at_gemm_args *g)
 static size_t gemm_depth_parts(const at_gemm_args *g, size_t *ntasks)
 {
     const gemm_depth_split d = gemm_depth_cut(g);
-    *ntasks = d.whole + (d.nblocks - d.whole) * d.chunks;
+    *ntasks = d.nblocks * d.chunks;
     return d.nblocks * gemm_vec_mat(g).len;
 }
 
@@ -826,13 +820,8 @@ static void gemm_depth_block(const at_gemm_args *g, size_t t, float *parts,
 {
     const gemm_vm v = gemm_vec_mat(g);
     const gemm_depth_split d = gemm_depth_cut(g);
-    size_t blk = t, j0 = 0, j1 = v.len;
-    if (t >= d.whole) {
-        blk = d.whole + (t - d.whole) / d.chunks;
-        j0 = (t - d.whole) % d.chunks * d.cw;
-        j1 = gemm_min(j0 + d.cw, v.len);
-    }
-    const size_t p0 = blk * d.kb;
+    const size_t blk = t / d.chunks, p0 = blk * d.kb;
+    const size_t j0 = t % d.chunks * d.cw, j1 = gemm_min(j0 + d.cw, v.len);
     gemm_rs(1, gemm_min(d.kb, g->k - p0), v.x + p0, 0, 1, v.mat + p0 * v.ldm,
             v.ldm, parts + blk * v.len, 0, j0, j1, ws);
 }
