@@ -39,6 +39,7 @@
 #include "simd.h"
 #include "ktable.h"
 
+#define GEMM_NV 2 /* vectors per micro-tile row */
 #if AT_ISA_LEVEL == 2
 #define GEMM_MR_DEF 12
 #define GEMM_KC_DEF 384
@@ -61,9 +62,6 @@
 #define GEMM_NC_DEF 3072
 #endif
 /* -DGEMM_xx=... overrides are for tuning experiments only. */
-#ifndef GEMM_NV
-#define GEMM_NV 2 /* vectors per micro-tile row */
-#endif
 #ifndef GEMM_MR
 #define GEMM_MR GEMM_MR_DEF
 #endif
@@ -781,55 +779,27 @@ static gemm_vm gemm_vec_mat(const at_gemm_args *g)
     return v;
 }
 
-/* The depth split's tasks: each depth block (GEMM_KC, balanced as gemm_tile
- * balances it) is cut into column chunks of cw elements (a multiple of 64,
- * at least GEMM_DEPTH_MIN_COLS unless the row is shorter), so that there
- * are about GEMM_DEPTH_TASKS tasks: a depth block alone is too coarse for
- * the workers to finish together.  Chunks do not change any sum. */
-#define GEMM_DEPTH_TASKS 16
-#define GEMM_DEPTH_MIN_COLS 1024
-
-typedef struct gemm_depth_split {
-    size_t kb, nblocks, chunks, cw;
-} gemm_depth_split;
-
-static gemm_depth_split gemm_depth_cut(const at_gemm_args *g)
+static size_t gemm_depth_parts(const at_gemm_args *g, size_t *nblocks)
 {
-    const size_t len = gemm_vec_mat(g).len;
-    gemm_depth_split d;
-    d.kb = gemm_balance(g->k, GEMM_KC, 1);
-    d.nblocks = (g->k + d.kb - 1) / d.kb;
-    size_t want = (GEMM_DEPTH_TASKS + d.nblocks - 1) / d.nblocks;
-    size_t most = len / GEMM_DEPTH_MIN_COLS;
-    size_t chunks = want < most ? want : most;
-    d.cw = chunks > 1 ? (len + chunks - 1) / chunks : len;
-    d.cw = (d.cw + 63) / 64 * 64;
-    d.chunks = (len + d.cw - 1) / d.cw;
-    return d;
-}
-
-static size_t gemm_depth_parts(const at_gemm_args *g, size_t *ntasks)
-{
-    const gemm_depth_split d = gemm_depth_cut(g);
-    *ntasks = d.nblocks * d.chunks;
-    return d.nblocks * gemm_vec_mat(g).len;
+    const size_t kb = gemm_balance(g->k, GEMM_KC, 1);
+    *nblocks = (g->k + kb - 1) / kb;
+    return *nblocks * gemm_vec_mat(g).len;
 }
 
 static void gemm_depth_block(const at_gemm_args *g, size_t t, float *parts,
                              void *ws)
 {
     const gemm_vm v = gemm_vec_mat(g);
-    const gemm_depth_split d = gemm_depth_cut(g);
-    const size_t blk = t / d.chunks, p0 = blk * d.kb;
-    const size_t j0 = t % d.chunks * d.cw, j1 = gemm_min(j0 + d.cw, v.len);
-    gemm_rs(1, gemm_min(d.kb, g->k - p0), v.x + p0, 0, 1, v.mat + p0 * v.ldm,
-            v.ldm, parts + blk * v.len, 0, j0, j1, ws);
+    const size_t kb = gemm_balance(g->k, GEMM_KC, 1), p0 = t * kb;
+    gemm_rs(1, gemm_min(kb, g->k - p0), v.x + p0, 0, 1, v.mat + p0 * v.ldm,
+            v.ldm, parts + t * v.len, 0, 0, v.len, ws);
 }
 
 static void gemm_depth_join(const at_gemm_args *g, const float *parts)
 {
     const gemm_vm v = gemm_vec_mat(g);
-    const size_t nblocks = gemm_depth_cut(g).nblocks;
+    size_t nblocks;
+    gemm_depth_parts(g, &nblocks);
     for (size_t j = 0; j < v.len; j += VL) {
         const size_t w = v.len - j;
         vf x = w >= VL ? vf_load(parts + j) : vf_load_n(parts + j, w);

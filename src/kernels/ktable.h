@@ -167,12 +167,12 @@ typedef void (*at_k_sgemm_stream)(const at_gemm_args *g, size_t lo, size_t hi,
 /* AT_GEMM_STREAM_DEPTH (a vector times a row-major matrix: m == 1, or n == 1
  * with trans_a): the matrix is read once from start to end, whatever the
  * thread count, by splitting the depth.  sgemm_depth_parts gives the number
- * of tasks (depth blocks, each maybe cut into column chunks) and the floats
- * of the blocks' partial results; task t (sgemm_depth_block, ws as for
- * sgemm_stream) writes its part of its block's, and
+ * of depth blocks and the floats of their partial results; block t
+ * (sgemm_depth_block, ws as for sgemm_stream) writes its part, and
  * sgemm_depth_join adds the parts into C in block order: the same sums, in
  * the same order, as sgemm_tile's depth blocks. */
-typedef size_t (*at_k_sgemm_depth_parts)(const at_gemm_args *g, size_t *ntasks);
+typedef size_t (*at_k_sgemm_depth_parts)(const at_gemm_args *g,
+                                         size_t *nblocks);
 typedef void (*at_k_sgemm_depth_block)(const at_gemm_args *g, size_t t,
                                        float *parts, void *ws);
 typedef void (*at_k_sgemm_depth_join)(const at_gemm_args *g,
