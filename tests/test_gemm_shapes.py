@@ -92,6 +92,7 @@ SHAPES = [
     (7, 4099, 700),  # a few rows, several tasks
     (16, 3001, 1003),  # the largest m of the streaming path, three depth blocks
     (17, 2053, 257),  # just past it: the packed path
+    (131, 1999, 300),  # few rows, many columns: workers split the columns
     (2, 3, 20011),  # large k
     (1, 1, 4099),  # a dot product
     (1, 1, 1),

@@ -1012,6 +1012,17 @@ static at_status gemm_tasks(at_executor *ex, size_t ntasks, unsigned workers,
     return AT_OK;
 }
 
+/* A worker's work for a tm x tn tile of C over depth k, in multiply-adds:
+ * the tile's own plus the packing of its B columns and A rows, each packed
+ * element counted as GEMM_PACK_COST multiply-adds. */
+#define GEMM_PACK_COST 16
+
+static double gemm_worker_cost(size_t tm, size_t tn, size_t k)
+{
+    return (double)k
+           * ((double)tm * (double)tn + GEMM_PACK_COST * (double)(tm + tn));
+}
+
 /* One GEMM (m, n > 0) on up to workers workers. */
 static at_status gemm_run(at_executor *ex, const at_gemm_args *g,
                           unsigned workers, at_error *err)
@@ -1036,10 +1047,22 @@ static at_status gemm_run(at_executor *ex, const at_gemm_args *g,
         parts_n = (workers + parts_m - 1) / parts_m;
     }
     G.tile_m = round_up((m + parts_m - 1) / parts_m, ex->kt.sgemm_mr);
-    G.tiles_m = (m + G.tile_m - 1) / G.tile_m;
     G.tile_n = parts_n > 1
                    ? round_up((n + parts_n - 1) / parts_n, ex->kt.sgemm_nr)
                    : n;
+    /* Whole columns per worker instead, when that is clearly less work for
+     * the busiest worker: few rows against many columns, where row panels
+     * are uneven in MR-row steps and each packs all of B. */
+    if (workers > 1 && parts_n == 1) {
+        size_t cn = round_up((n + workers - 1) / workers, ex->kt.sgemm_nr);
+        if (gemm_worker_cost(m, cn, g->k) * 17
+            < gemm_worker_cost(G.tile_m < m ? G.tile_m : m, n, g->k) * 16)
+        {
+            G.tile_m = m;
+            G.tile_n = cn;
+        }
+    }
+    G.tiles_m = (m + G.tile_m - 1) / G.tile_m;
     size_t tiles_n = (n + G.tile_n - 1) / G.tile_n;
     size_t ntasks = G.tiles_m * tiles_n;
     return gemm_tasks(ex, ntasks, workers, ex->kt.sgemm_ws_bytes, task_gemm, &G,
