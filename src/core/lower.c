@@ -989,6 +989,20 @@ static void fuse_sub_sq_sum(at_program *p)
     }
 }
 
+/* The fused instruction of kind `kind` that replaces a run ending at `last`
+ * and starting with `t = x op slot` (op mul or div): last's destination,
+ * t's op, slot (its fourth operand) and x. */
+static at_vinstr scaled_by_slot(const at_vinstr *last, int kind,
+                                const at_vinstr *t)
+{
+    at_vinstr f = *last;
+    f.kind = (uint8_t)kind;
+    f.fn = t->fn;
+    f.slot = (int16_t)t->src[1].idx;
+    f.src[0] = t->src[0];
+    return f;
+}
+
 /* 5e: `t = mul x, slot; u = mul t, w; y = add u, b` (layer norm with
  * weight and bias), or the same with `t = div x, slot` (layer norm written
  * as (x - mean) / sqrt(var + eps) * w + b), becomes one pass when only the
@@ -1010,11 +1024,7 @@ static void fuse_scale_affine(at_program *p)
             continue;
         if (reg_uses(p, t->dst.idx) != 1 || reg_uses(p, u->dst.idx) != 1)
             continue;
-        at_vinstr f = *y;
-        f.kind = AT_V_SCALE_AFFINE;
-        f.fn = t->fn;
-        f.slot = (int16_t)t->src[1].idx;
-        f.src[0] = t->src[0];
+        at_vinstr f = scaled_by_slot(y, AT_V_SCALE_AFFINE, t);
         f.src[1] = u->src[1];
         f.src[2] = y->src[1];
         replace_run(p, i, 3, f);
@@ -1059,12 +1069,7 @@ static void fuse_div_mul(at_program *p)
             || !same_opd(y->src[0], t->dst) || y->phase != t->phase
             || reg_uses(p, t->dst.idx) != 1)
             continue;
-        at_vinstr f = *y;
-        f.kind = AT_V_DIV_MUL;
-        f.fn = t->fn;
-        f.slot = (int16_t)t->src[1].idx;
-        f.src[0] = t->src[0];
-        replace_run(p, i, 2, f);
+        replace_run(p, i, 2, scaled_by_slot(y, AT_V_DIV_MUL, t));
         p->cost_per_elem -= 1; /* the second mul */
     }
 }

@@ -364,6 +364,13 @@ static void print_program(at_executor *ex, const char *text, at_stdop op,
     at_kernel_free(k);
 }
 
+/* Every line of the NULL-terminated want is in a printed program. */
+static void expect_lines(const char *buf, const char *const *want)
+{
+    for (; *want; want++)
+        CHECK(strstr(buf, *want) != NULL);
+}
+
 static void test_value_placement(at_executor *ex)
 {
     char buf[2048];
@@ -392,7 +399,7 @@ static void test_value_placement(at_executor *ex)
     static const struct {
         at_stdop op;
         const char *text; /* or NULL: op's kernel */
-        const char *want[3];
+        const char *want[4]; /* NULL-terminated */
     } cases[] = {
         {AT_STD_LAYER_NORM_WB,
          NULL,
@@ -420,8 +427,7 @@ static void test_value_placement(at_executor *ex)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         print_program(ex, cases[c].text, cases[c].op, buf, sizeof buf);
-        for (int w = 0; w < 3 && cases[c].want[w]; w++)
-            CHECK(strstr(buf, cases[c].want[w]) != NULL);
+        expect_lines(buf, cases[c].want);
     }
 
     /* mse_loss: the difference, its square and their sum in one pass that
@@ -466,23 +472,22 @@ static void test_rms_placement(at_executor *ex)
         "  %3 = const.f32 1024\n  %4 = div %2, %3\n  %5 = const.f32 1e-05\n"
         "  %6 = add %4, %5\n  %7 = sqrt %6\n  %8 = div %0, %7\n"
         "  %9 = load.col w\n  %10 = mul %8, %9\n  store y, %10\n}\n";
+    static const char *const div_form[] = {
+        " 0 register(s)", "sq.sum     fn2  -0 <- mem0 -0 -0\n",
+        "div.mul    fn3  mem2 <- mem0 col0 -0  (final)  (scale slot5)\n", NULL};
     print_program(ex, rms, 0, buf, sizeof buf);
-    CHECK(strstr(buf, " 0 register(s)") != NULL);
-    CHECK(strstr(buf, "sq.sum     fn2  -0 <- mem0 -0 -0\n") != NULL);
-    CHECK(strstr(buf, "div.mul    fn3  mem2 <- mem0 col0 -0  (final)  (scale "
-                      "slot5)\n")
-          != NULL);
+    expect_lines(buf, div_form);
     CHECK(strstr(buf, "binary") == NULL && strstr(buf, "reduce") == NULL);
 
+    static const char *const mul_form[] = {
+        " 0 register(s)", "sq.sum     fn2  -0 <- mem0 -0 -0\n",
+        "binary     fn2  mem2 <- mem0 col0 -0  (final)  (scale src0 slot5)\n",
+        NULL};
     char text[1024];
     snprintf(text, sizeof text, "%s", rms);
     memcpy(strstr(text, "%8 = div"), "%8 = mul", 8);
     print_program(ex, text, 0, buf, sizeof buf);
-    CHECK(strstr(buf, " 0 register(s)") != NULL);
-    CHECK(strstr(buf, "sq.sum     fn2  -0 <- mem0 -0 -0\n") != NULL);
-    CHECK(strstr(buf, "binary     fn2  mem2 <- mem0 col0 -0  (final)  (scale "
-                      "src0 slot5)\n")
-          != NULL);
+    expect_lines(buf, mul_form);
     CHECK(strstr(buf, "div.mul") == NULL);
 
     print_program(ex,
