@@ -1,12 +1,14 @@
-"""The lowering's fuse_scaled_operands (src/core/lower.c): a product by a
-scalar, `t = mul x, s`, read once by a later add, sub, mul or div, folds
-into that instruction as a scale of its operand.  Every form (either
-operand scaled, or both; each of the four ops) is checked bitwise against
-NumPy float32 arithmetic done step by step (each step is one IEEE rounding,
-as in the kernels), at every ISA level, with cached and streamed stores, at
-lengths with tails and special values; the jitted Adam step and GELU (tanh
-form), which the fusion shortens, equal their eager op-by-op runs bitwise;
-and a write to x between the product and its reader keeps them apart."""
+"""The lowering's fuse_scaled_operands and fuse_pre_sub (src/core/lower.c).
+A product by a scalar, `t = mul x, s`, read once by a later add, sub, mul or
+div, folds into that instruction as a scale of its operand; a difference
+`t = sub x, s0` read only by the next `t op s` folds in as a subtraction done
+first.  Every form (either operand scaled, or both; the subtraction first;
+each of the four ops) is checked bitwise against NumPy float32 arithmetic
+done step by step (each step is one IEEE rounding, as in the kernels), at
+every ISA level, with cached and streamed stores, at lengths with tails and
+special values; the jitted Adam step is bitwise its float32 steps and the
+jitted GELU (tanh form) its eager run; and a write to x between the product
+and its reader keeps them apart."""
 
 import numpy as np
 import pytest
@@ -109,3 +111,25 @@ def test_jitted_gelu_tanh_equals_its_eager_run(level, n):
     ex = hg.Executor(threads=2, isa=level)
     x = ex.from_numpy((np.random.default_rng(n).standard_normal(n) * 3).astype(F32))
     assert_bitwise(hg.jit(gelu_tanh)(x).to_numpy(), gelu_tanh(x).to_numpy(), what="gelu_tanh")
+
+
+@pytest.mark.parametrize("level", ISA_PARAMS())
+@pytest.mark.parametrize("stores", ["cached", "streamed"])
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_subtraction_folded_first_is_bitwise_stepwise_float32(level, stores, op):
+    # fuse_pre_sub: `t = x - s0` read only by the next `t op s` becomes one
+    # instruction subtracting first (the form a recomputed x - mean takes)
+    text = (
+        "kernel pre(x: f32, s0: f32 scalar, s: f32 scalar, y: f32) {\n"
+        "  %x = load x\n  %a = param s0\n  %b = param s\n"
+        f"  %t = sub %x, %a\n  %y = {op} %t, %b\n  store y, %y\n}}\n"
+    )
+    ex = hg.Executor(threads=2, isa=level, stores=stores)
+    s0, s = F32(0.75), F32(-2.5)
+    for n in SIZES:
+        x, _ = _inputs(n, seed=len(op))
+        y = ex.empty((n,))
+        ex.launch(hg.Kernel(text), ex.from_numpy(x), float(s0), float(s), y)
+        with np.errstate(all="ignore"):
+            want = OPS[op](x - s0, s).astype(F32)
+        assert_bitwise(y.to_numpy(), want, what=f"(x - s0) {op} s n={n} {level} {stores}")
