@@ -523,6 +523,13 @@ run_typed(const launch *L, const block_env *E, const at_vinstr *vi, void *d,
     }
 }
 
+/* The accumulator a fused sum instruction adds to: the task's partial for
+ * a whole-launch sum, else the row's. */
+static double *sum_acc(const launch *L, const block_env *E, const at_vinstr *vi)
+{
+    return L->p->acc[vi->acc].all ? &E->part[vi->acc] : &E->row_acc[vi->acc];
+}
+
 /* The fused (a - b)^2 sum, one block per kernel call: the unfused program
  * summed each block of the square on its own, so the sum keeps its bits
  * when the fused program has no register and runs whole tasks or rows. */
@@ -530,8 +537,7 @@ static void diff_sq_sum(const launch *L, const block_env *E,
                         const at_vinstr *vi, const float *a, const float *b,
                         size_t len)
 {
-    double *acc =
-        L->p->acc[vi->acc].all ? &E->part[vi->acc] : &E->row_acc[vi->acc];
+    double *acc = sum_acc(L, E, vi);
     size_t block = (size_t)L->p->block;
     for (size_t j = 0; j < len; j += block)
         *acc +=
@@ -559,9 +565,8 @@ static void scaled_binary(const launch *L, const block_env *E,
 static void sq_sum(const launch *L, const block_env *E, const at_vinstr *vi,
                    const float *a, size_t len)
 {
-    int all = L->p->acc[vi->acc].all;
-    double *acc = all ? &E->part[vi->acc] : &E->row_acc[vi->acc];
-    size_t block = all ? (size_t)L->p->block : len;
+    double *acc = sum_acc(L, E, vi);
+    size_t block = L->p->acc[vi->acc].all ? (size_t)L->p->block : len;
     for (size_t j = 0; j < len; j += block)
         *acc += L->kt->sq_sum(len - j < block ? len - j : block, a + j);
 }
@@ -641,8 +646,7 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
             case AT_V_EXP_SUB_SUM:
             case AT_V_SUB_EXP_SUM:
             case AT_V_SUB_SQ_SUM: {
-                double *acc = L->p->acc[vi->acc].all ? &E->part[vi->acc]
-                                                     : &E->row_acc[vi->acc];
+                double *acc = sum_acc(L, E, vi);
                 float s = E->slots[vi->src[1].idx].f;
                 if (vi->dst.kind == AT_OPD_NONE) { /* the sum alone */
                     *acc += (vi->kind == AT_V_EXP_SUB_SUM
@@ -1023,6 +1027,14 @@ static double gemm_worker_cost(size_t tm, size_t tn, size_t k)
            * ((double)tm * (double)tn + GEMM_PACK_COST * (double)(tm + tn));
 }
 
+/* Workers for a GEMM of `flops` floating-point operations: below
+ * GEMM_PARALLEL_FLOPS, waking the others costs more than they save. */
+#define GEMM_PARALLEL_FLOPS 4.0e6
+static unsigned gemm_workers(const at_executor *ex, double flops)
+{
+    return flops >= GEMM_PARALLEL_FLOPS ? ex->nthreads : 1;
+}
+
 /* One GEMM (m, n > 0) on up to workers workers. */
 static at_status gemm_run(at_executor *ex, const at_gemm_args *g,
                           unsigned workers, at_error *err)
@@ -1143,7 +1155,7 @@ at_status at_gemm_batched(at_executor *ex, const at_gemm_batch *bt, size_t m,
     gemm_batch_launch L = {
         gemm_args(m, n, k, flags, a, b, c), &ex->kt, bt, 0, NULL, 0};
     const double per = 2.0 * (double)m * (double)n * (double)k;
-    unsigned workers = per * (double)batch >= 4.0e6 ? ex->nthreads : 1;
+    unsigned workers = gemm_workers(ex, per * (double)batch);
     if (workers > 1
         && (batch < workers
             || (per >= GEMM_BATCH_INSIDE_FLOPS && batch % workers)))
@@ -1151,8 +1163,7 @@ at_status at_gemm_batched(at_executor *ex, const at_gemm_batch *bt, size_t m,
         /* Large products: each on all the workers, one after another. */
         for (size_t i = 0; i < batch; i++) {
             const at_gemm_args g = gemm_batch_item(&L.g, bt, i);
-            at_status st =
-                gemm_run(ex, &g, per >= 4.0e6 ? ex->nthreads : 1, err);
+            at_status st = gemm_run(ex, &g, gemm_workers(ex, per), err);
             if (st)
                 return st;
         }
@@ -1197,7 +1208,7 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
     const at_gemm_args g =
         gemm_args(m, n, k, in->flags, A->data, B->data, C->data);
     double flops = 2.0 * (double)m * (double)n * (double)k;
-    return gemm_run(ex, &g, flops >= 4.0e6 ? ex->nthreads : 1, err);
+    return gemm_run(ex, &g, gemm_workers(ex, flops), err);
 }
 
 /* A launch's plan: its tasks and how many workers run them.  Task
