@@ -685,6 +685,17 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
             case AT_V_DIV_MUL:
                 div_mul(L, E, vi, d, a, b, len);
                 break;
+            case AT_V_BINARY_ADD:
+                kt->binary_add[vi->fn][L->stream && vi->final](
+                    len, d, a, b, opd_ptr(L, E, vi->src[2]));
+                break;
+            case AT_V_UNARY_OF: {
+                at_unary_src s = {a, b, NULL, vi->op};
+                if (vi->src[2].kind != AT_OPD_NONE)
+                    s.c = opd_ptr(L, E, vi->src[2]);
+                kt->unary_of[vi->fn][L->stream && vi->final](len, d, &s);
+                break;
+            }
             default:
                 run_typed(L, E, vi, d, a, b, len);
                 break;

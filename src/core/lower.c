@@ -20,6 +20,7 @@
  *      fuse_sub_exp_sum the same when the difference is used again
  *                      (log_softmax): writes it, never the exp
  *  5c. fuse_gelu       the exact gelu's five instructions -> one pass
+ *      fuse_gelu_tanh  the tanh form's nine instructions -> one pass
  *  5d. fuse_sub_sq_sum sub by a scalar or a vector, its square and a sum
  *                      reduction -> one pass (layer norm's variance,
  *                      mse_loss)
@@ -32,6 +33,10 @@
  *                      reads it (a difference recomputed in a later phase)
  *  5h. fuse_scaled_operands a product by a scalar folded into the binary
  *                      op that reads it (as its operand's scale)
+ *  5i. fuse_binary_add a binary op of two vectors and the add of a vector
+ *                      that reads it -> one pass
+ *  5j. fuse_unary_of   a binary op (or 5i's pair) and the vector math op
+ *                      that reads it -> one pass
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
  *                      take streaming stores, as the store policy decides)
@@ -900,6 +905,146 @@ static int gelu_at(const lowering *L, const at_vinstr *v)
            && reg_uses(p, e->dst.idx) == 1 && reg_uses(p, a->dst.idx) == 1;
 }
 
+static int same_opd(at_opd a, at_opd b)
+{
+    return a.kind == b.kind && a.idx == b.idx;
+}
+
+/* 5c': gelu's tanh form.  The nine instructions of
+ * `y = (x 0.5) (1 + tanh(B (x + c)))`, c = K x^3 rounded as ((x x) x) K or
+ * ((K x) x) x, with K = 0.044715 and B = sqrt(2/pi) rounded to float,
+ * become the kernel table's one-pass gelu_tanh (or gelu_tanh_k), which
+ * rounds each step as they do.  The window is matched by its data flow:
+ * the stdlib's kernel and a traced Python function emit it in different
+ * orders.  A window holds the value x and eight virtual registers, each
+ * read once, by the next step. */
+typedef struct gelu_window {
+    const lowering *L;
+    const at_vinstr *v; /* the nine instructions */
+    at_opd x;
+} gelu_window;
+
+/* The instruction of the window that writes register r, or NULL. */
+static const at_vinstr *def_in(const gelu_window *w, at_opd r)
+{
+    if (r.kind != AT_OPD_REG || reg_uses(w->L->p, r.idx) != 1)
+        return NULL;
+    for (int j = 0; j < 9; j++)
+        if (same_opd(w->v[j].dst, r))
+            return &w->v[j];
+    return NULL;
+}
+
+/* The instruction writing r when it is `mul <operand>, c` (either order) with
+ * c the constant k; its operand in *o. */
+static const at_vinstr *mul_by(const gelu_window *w, at_opd r, float k,
+                               at_opd *o)
+{
+    const at_vinstr *d = def_in(w, r);
+    if (!d || (d->kind != AT_V_BINARY_S && d->kind != AT_V_BINARY_RS)
+        || d->fn != AT_BIN_MUL || !slot_is(w->L, d->src[1], k))
+        return NULL;
+    *o = d->src[0];
+    return d;
+}
+
+/* Whether the instruction writing r is `fn a, b` of two vectors, the
+ * operands in either order (add and mul commute bit for bit). */
+static int binary_of(const gelu_window *w, at_opd r, int fn, at_opd a, at_opd b)
+{
+    const at_vinstr *d = def_in(w, r);
+    return d && d->kind == AT_V_BINARY && d->fn == fn
+           && ((same_opd(d->src[0], a) && same_opd(d->src[1], b))
+               || (same_opd(d->src[0], b) && same_opd(d->src[1], a)));
+}
+
+/* c = K x^3 in either rounding order: the fused op's fn, or -1. */
+static int gelu_cube(const gelu_window *w, at_opd c)
+{
+    const at_vinstr *d = def_in(w, c);
+    at_opd o;
+    if (mul_by(w, c, AT_GELU_TANH_K, &o)) { /* ((x x) x) K */
+        const at_vinstr *x3 = def_in(w, o);
+        if (!x3 || x3->kind != AT_V_BINARY || x3->fn != AT_BIN_MUL)
+            return -1;
+        for (int s = 0; s < 2; s++)
+            if (same_opd(x3->src[1 - s], w->x)
+                && binary_of(w, x3->src[s], AT_BIN_MUL, w->x, w->x))
+                return AT_UN_GELU_TANH;
+        return -1;
+    }
+    if (!d || d->kind != AT_V_BINARY || d->fn != AT_BIN_MUL)
+        return -1;
+    for (int s = 0; s < 2; s++) { /* ((K x) x) x */
+        const at_vinstr *kx2 = def_in(w, d->src[s]);
+        if (!same_opd(d->src[1 - s], w->x) || !kx2 || kx2->kind != AT_V_BINARY
+            || kx2->fn != AT_BIN_MUL)
+            continue;
+        for (int t = 0; t < 2; t++)
+            if (same_opd(kx2->src[1 - t], w->x)
+                && mul_by(w, kx2->src[t], AT_GELU_TANH_K, &o)
+                && same_opd(o, w->x))
+                return AT_UN_GELU_TANH_K;
+    }
+    return -1;
+}
+
+/* The fused op's fn when v[0..9) computes gelu's tanh form into v[8], or
+ * -1; *x is the form's input. */
+static int gelu_tanh_at(const lowering *L, const at_vinstr *v, at_opd *x)
+{
+    const at_vinstr *y = &v[8];
+    for (int j = 0; j < 9; j++)
+        if (v[j].phase != y->phase || v[j].scale[0] || v[j].scale[1] || v[j].pre
+            || (j < 8 && v[j].dst.kind != AT_OPD_REG))
+            return -1;
+    if (y->kind != AT_V_BINARY || y->fn != AT_BIN_MUL)
+        return -1;
+    gelu_window w = {L, v, {0}};
+    for (int s = 0; s < 2; s++) {
+        at_opd sum;
+        if (!mul_by(&w, y->src[s], 0.5f, &w.x))
+            continue;
+        const at_vinstr *a = def_in(&w, y->src[1 - s]);
+        if (!a || (a->kind != AT_V_BINARY_S && a->kind != AT_V_BINARY_RS)
+            || a->fn != AT_BIN_ADD || !slot_is(L, a->src[1], 1.0f))
+            continue;
+        const at_vinstr *th = def_in(&w, a->src[0]);
+        if (!th || th->kind != AT_V_UNARY || th->fn != AT_UN_TANH
+            || !mul_by(&w, th->src[0], AT_GELU_TANH_B, &sum))
+            continue;
+        const at_vinstr *ad = def_in(&w, sum);
+        if (!ad || ad->kind != AT_V_BINARY || ad->fn != AT_BIN_ADD)
+            continue;
+        for (int q = 0; q < 2; q++) {
+            int fn =
+                same_opd(ad->src[q], w.x) ? gelu_cube(&w, ad->src[1 - q]) : -1;
+            if (fn >= 0) {
+                *x = w.x;
+                return fn;
+            }
+        }
+    }
+    return -1;
+}
+
+static void fuse_gelu_tanh(lowering *L)
+{
+    at_program *p = L->p;
+    for (int i = 0; i + 8 < p->nv; i++) {
+        at_opd x;
+        int fn = gelu_tanh_at(L, &p->v[i], &x);
+        if (fn < 0)
+            continue;
+        at_vinstr f = p->v[i + 8];
+        f.kind = AT_V_UNARY;
+        f.fn = fn;
+        f.src[0] = x;
+        f.src[1] = (at_opd){0};
+        replace_run(p, i, 9, f);
+    }
+}
+
 static void fuse_gelu(lowering *L)
 {
     at_program *p = L->p;
@@ -913,11 +1058,6 @@ static void fuse_gelu(lowering *L)
         f.src[1] = (at_opd){0};
         replace_run(p, i, 5, f);
     }
-}
-
-static int same_opd(at_opd a, at_opd b)
-{
-    return a.kind == b.kind && a.idx == b.idx;
 }
 
 /* Whether red is a sum reduction, in v's phase, of v's register result, and
@@ -1140,6 +1280,66 @@ static int scale_source(const at_program *p, int i, int j)
     return -1;
 }
 
+/* Whether t writes a register that only the next instruction y reads, as
+ * its first operand, in t's phase. */
+static int feeds_only_next(const at_program *p, const at_vinstr *t,
+                           const at_vinstr *y)
+{
+    return t->dst.kind == AT_OPD_REG && y->phase == t->phase
+           && same_opd(y->src[0], t->dst) && reg_uses(p, t->dst.idx) == 1;
+}
+
+/* y of kind `kind` reading t's two operands and c, in place of the pair
+ * t, y at v[i], v[i + 1]. */
+static void fold_pair(at_program *p, int i, int kind, at_opd c)
+{
+    at_vinstr f = p->v[i + 1];
+    f.kind = (uint8_t)kind;
+    f.src[0] = p->v[i].src[0];
+    f.src[1] = p->v[i].src[1];
+    f.src[2] = c;
+    replace_run(p, i, 2, f);
+}
+
+/* 5i: `t = a op b; y = add t, c` of vectors, when only y reads t, becomes
+ * one pass (AT_V_BINARY_ADD; `sigmoid(a * b + c)`'s argument): t's block
+ * register is never written or read back.  Each step rounds as before and
+ * the add keeps its operand order (t first), so y is bit-identical,
+ * NaN payloads included.  Runs after fuse_scaled_operands: scaled
+ * instructions stay as they are. */
+static void fuse_binary_add(at_program *p)
+{
+    for (int i = 0; i + 1 < p->nv; i++) {
+        at_vinstr *t = &p->v[i], *y = &p->v[i + 1];
+        if (t->kind != AT_V_BINARY || t->fn > AT_BIN_DIV || t->scale[0]
+            || t->scale[1] || y->kind != AT_V_BINARY || y->fn != AT_BIN_ADD
+            || y->scale[0] || y->scale[1] || same_opd(y->src[1], t->dst)
+            || !feeds_only_next(p, t, y))
+            continue;
+        y->fn = t->fn;
+        fold_pair(p, i, AT_V_BINARY_ADD, y->src[1]);
+    }
+}
+
+/* 5j: `t = a op b` (or fuse_binary_add's (a op b) + c) read only by the
+ * next instruction, a unary op with a kernel of that form (the vector math
+ * of vmath.c), becomes one pass: `sigmoid(a * b + c)` reads three buffers
+ * and writes one, with no block register in between.  Each step rounds as
+ * before, so the result is bit-identical. */
+static void fuse_unary_of(at_program *p)
+{
+    for (int i = 0; i + 1 < p->nv; i++) {
+        at_vinstr *t = &p->v[i], *y = &p->v[i + 1];
+        int binary = t->kind == AT_V_BINARY && !t->scale[0] && !t->scale[1];
+        if ((!binary && t->kind != AT_V_BINARY_ADD) || t->fn > AT_BIN_DIV
+            || y->kind != AT_V_UNARY || !p->kt->unary_of[y->fn][0]
+            || !feeds_only_next(p, t, y))
+            continue;
+        y->op = t->fn;
+        fold_pair(p, i, AT_V_UNARY_OF, binary ? (at_opd){0} : t->src[2]);
+    }
+}
+
 static void fuse_scaled_operands(lowering *L)
 {
     at_program *p = L->p;
@@ -1243,6 +1443,7 @@ static void mark_final_writes(at_program *p)
             && ((vi->kind == AT_V_UNARY && p->kt->unary_nt[vi->fn])
                 || (vi->kind == AT_V_BINARY && p->kt->binary_nt[vi->fn])
                 || vi->kind == AT_V_SCALE_AFFINE || vi->kind == AT_V_DIV_MUL
+                || vi->kind == AT_V_BINARY_ADD || vi->kind == AT_V_UNARY_OF
                 || (vi->kind == AT_V_BINARY_S && vi->pre)))
             p->can_stream = 1;
     }
@@ -1389,11 +1590,14 @@ static at_status lower_passes(lowering *L)
     fuse_exp_sum(L);
     fuse_sub_exp_sum(p);
     fuse_gelu(L);
+    fuse_gelu_tanh(L);
     fuse_sub_sq_sum(p);
     fuse_scale_affine(p);
     fuse_rms(p);
     fuse_pre_sub(p);
     fuse_scaled_operands(L);
+    fuse_binary_add(p);
+    fuse_unary_of(p);
     if (p->cost_per_elem == 0)
         p->cost_per_elem = 1; /* a launch's work is never zero per element */
     if ((st = alloc_registers(L)))

@@ -94,7 +94,11 @@ typedef enum {
     AT_V_SUB_EXP_SUM, /* dst = src0 - slot src1, its exp summed into acc
                         (fused) */
     AT_V_SQ_SUM, /* src0 * src0 summed into acc; no dst (fused) */
-    AT_V_DIV_MUL /* dst = (src0 / slot `slot`) * src1 (fused) */
+    AT_V_DIV_MUL, /* dst = (src0 / slot `slot`) * src1 (fused) */
+    AT_V_BINARY_ADD, /* dst = (src0 fn src1) + src2, fn add, sub, mul or div
+                       (fused) */
+    AT_V_UNARY_OF /* dst = fn((src0 op src1) + src2), op an AT_BIN_ number
+                     (add .. div), src2 NONE: no add (fused) */
 } at_vkind;
 #define AT_CVT(from, to) ((from) << 4 | (to))
 #define AT_IFN(w, op) ((w) << 5 | (op))
@@ -112,6 +116,7 @@ typedef struct at_vinstr {
     uint8_t fn; /* AT_UN_*, AT_BIN_*, AT_CMP_*, or reduce kind    */
     uint8_t final; /* dst is memory that no later instruction reads:
                       a large launch may write it with streaming stores */
+    uint8_t op; /* AT_V_UNARY_OF: the binary op applied first        */
     int16_t phase;
     int16_t slot; /* AT_V_SCALE_AFFINE, _DIV_MUL: the scale's slot (a fourth
                      operand, kept in what is otherwise padding) */

@@ -246,7 +246,7 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
         "iunary",       "ibinary",     "ibinary.s",   "ibinary.rs",
         "icompare",     "select64",    "copy64",      "sub.sq.sum",
         "scale.affine", "diff.sq.sum", "sub.exp.sum", "sq.sum",
-        "div.mul"};
+        "div.mul",      "binary.add",  "unary.of"};
     static const char *modes[] = {"flat", "row", "gemm", "axis"};
     size_t len = 0;
 #define OUT(...)                                                   \
@@ -277,6 +277,8 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
         if (v->kind == AT_V_SCALE_AFFINE
             || v->kind == AT_V_DIV_MUL) /* its fourth operand */
             OUT("  (scale slot%d)", v->slot);
+        if (v->kind == AT_V_UNARY_OF) /* the binary op applied first */
+            OUT("  (of fn%d)", v->op);
         if (v->pre) /* subtracted from src0 first */
             OUT("  (pre slot%d)", v->pre - 1);
         for (int j = 0; j < 2; j++) /* multiplied into src j first */

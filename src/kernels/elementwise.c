@@ -230,6 +230,21 @@ AT_SCALED_KERNELS(add, AT_BIN_ADD)
 AT_SCALED_KERNELS(sub, AT_BIN_SUB)
 AT_SCALED_KERNELS(mul, AT_BIN_MUL)
 AT_SCALED_KERNELS(div, AT_BIN_DIV)
+/* k_<op>_add[_nt]: y = (a op b) + c. */
+#define AT_BINARY_ADD_KERNEL(name, stream, op)                           \
+    static void name(size_t n, float *y, const float *a, const float *b, \
+                     const float *c)                                     \
+    {                                                                    \
+        fused_args f = {a, b, NULL, c, vf_zero(), vf_zero(), vf_zero()}; \
+        loop_fused(n, y, &f, stream, op, FUSE_VEC | FUSE_BIAS);          \
+    }
+#define AT_BINARY_ADD_KERNELS(name, op)         \
+    AT_BINARY_ADD_KERNEL(k_##name##_add, 0, op) \
+    AT_BINARY_ADD_KERNEL(k_##name##_add_nt, 1, op)
+AT_BINARY_ADD_KERNELS(add, AT_BIN_ADD)
+AT_BINARY_ADD_KERNELS(sub, AT_BIN_SUB)
+AT_BINARY_ADD_KERNELS(mul, AT_BIN_MUL)
+AT_BINARY_ADD_KERNELS(div, AT_BIN_DIV)
 
 static void k_select(size_t n, float *y, const int32_t *m, const float *a,
                      const float *b)
@@ -291,6 +306,14 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
     AT_SET_SCALED(MUL, mul)
     AT_SET_SCALED(DIV, div)
 #undef AT_SET_SCALED
+#define AT_SET_BINARY_ADD(N, name)                 \
+    t->binary_add[AT_BIN_##N][0] = k_##name##_add; \
+    t->binary_add[AT_BIN_##N][1] = k_##name##_add_nt;
+    AT_SET_BINARY_ADD(ADD, add)
+    AT_SET_BINARY_ADD(SUB, sub)
+    AT_SET_BINARY_ADD(MUL, mul)
+    AT_SET_BINARY_ADD(DIV, div)
+#undef AT_SET_BINARY_ADD
     t->div_mul = k_div_mul;
     t->div_mul_nt = k_div_mul_nt;
 }

@@ -35,11 +35,19 @@
     X(ERF, erf) \
     X(LOG1P, log1p) \
     X(EXPM1, expm1) \
-    X(GELU, gelu)
+    X(GELU, gelu) \
+    X(GELU_TANH, gelu_tanh) \
+    X(GELU_TANH_K, gelu_tanh_k)
 /* clang-format on */
 /* GELU is the lowering's fusion of x * 0.5 * (1 + erf(x * 0.70710677f))
- * (fuse_gelu), bit-identical per lane to those five operations; it has no
- * IR op of its own. */
+ * (fuse_gelu), bit-identical per lane to those five operations; GELU_TANH
+ * and GELU_TANH_K fuse the nine of the tanh form,
+ * x * 0.5 * (1 + tanh(B * (x + c))), whose c is K * x^3 computed as
+ * ((x * x) * x) * K (GELU_TANH: the stdlib's order) or ((K * x) * x) * x
+ * (GELU_TANH_K: `0.044715 * x * x * x` in Python); see fuse_gelu_tanh.
+ * None has an IR op of its own. */
+#define AT_GELU_TANH_K 0x1.6e4e26p-5f /* 0.044715 rounded to float */
+#define AT_GELU_TANH_B 0x1.988454p-1f /* sqrt(2 / pi) rounded to float */
 
 /* Binary float ops (y[i] = a[i] op b[i], and y[i] = a[i] op s). */
 /* clang-format off */
@@ -121,6 +129,19 @@ typedef void (*at_k_pre_affine)(size_t n, float *y, const float *x, float s0,
  * it. */
 typedef void (*at_k_scaled_binary)(size_t n, float *y, const float *a,
                                    const float *b, float sa, float sb);
+/* The input of a unary-of-binary kernel: (a op b) + c, or a op b when c
+ * is NULL; op is AT_BIN_ADD .. AT_BIN_DIV. */
+typedef struct at_unary_src {
+    const float *a, *b, *c;
+    int op;
+} at_unary_src;
+/* y = f((a op b) + c) for unary's f (the lowering's fuse_unary_of), each
+ * step rounded as its own kernel rounds it. */
+typedef void (*at_k_unary_of)(size_t n, float *y, const at_unary_src *s);
+/* y = (a op b) + c for binary's op (the lowering's fuse_binary_add), each
+ * step rounded as its own kernel rounds it. */
+typedef void (*at_k_binary_add)(size_t n, float *y, const float *a,
+                                const float *b, const float *c);
 /* The sum of f(x - s), nothing written: (x - s)^2 (sq_sub_sum, as
  * sub_sq_sum sums it) or exp(x - s) (exp_sub_total, as exp_sub_sum sums
  * it), bit-identical to those kernels' sums. */
@@ -255,6 +276,8 @@ typedef struct at_ktable {
     at_k_pre_affine pre_affine[2][2]; /* [div][streaming] */
     /* [AT_BIN_ADD .. AT_BIN_DIV][a, b or both scaled][streaming] */
     at_k_scaled_binary scaled_binary[AT_BIN_DIV + 1][3][2];
+    at_k_binary_add binary_add[AT_BIN_DIV + 1][2]; /* [op][streamed] */
+    at_k_unary_of unary_of[AT_UN_COUNT][2]; /* [fn][streamed], or NULL */
     at_k_sub_total sq_sub_sum, exp_sub_total;
     at_k_sgemm_tile sgemm_tile;
     size_t sgemm_ws_bytes;

@@ -28,6 +28,7 @@
 #define ATLAS_KERNELS_LOOPS_H
 
 #include <stdint.h>
+#include "ktable.h"
 
 /* The largest group a loop hands a kernel, and a loop over a group's
  * vectors (each step of a grouped kernel is issued for every vector of the
@@ -92,29 +93,67 @@ AT_INLINE size_t peel(const float *y, size_t n)
  * compiler inlines named calls together with the loop, while calls through
  * function pointers are inlined later and leave the vector math kernels'
  * hot loops worse scheduled. */
-#define AT_UNARY_LOOP(name, G, op, fast, ok)                            \
-    AT_INLINE void name(size_t n, float *y, const float *x, int stream) \
-    {                                                                   \
-        size_t i = 0;                                                   \
-        if (stream)                                                     \
-            for (size_t k = peel(y, n); i < k; i++)                     \
-                vf_store_n(y + i, op(vf_load_n(x + i, 1)), 1);          \
-        for (; i + G * VL <= n; i += G * VL) {                          \
-            vf v[G];                                                    \
-            EACH(j, G) v[j] = vf_load(x + i + j * VL);                  \
-            if (ok(G, v))                                               \
-                fast(G, v);                                             \
-            else                                                        \
-                EACH(j, G) v[j] = op(v[j]);                             \
-            EACH(j, G) put(y + i + j * VL, v[j], stream);               \
-        }                                                               \
-        if (stream)                                                     \
-            vf_stream_fence();                                          \
-        for (; i + VL <= n; i += VL)                                    \
-            vf_store(y + i, op(vf_load(x + i)));                        \
-        if (i < n)                                                      \
-            vf_store_n(y + i, op(vf_load_n(x + i, n - i)), n - i);      \
+#define AT_UNARY_LOOP(name, G, op, fast, ok)                             \
+    AT_UNARY_LOOP_FROM(name, G, op, fast, ok, const float *, vf_load_at, \
+                       vf_load_at_n)
+
+/* AT_UNARY_LOOP_FROM(name, G, op, fast, ok, src_t, load, load_n) is the
+ * unary shape over an input that load(x, i) and load_n(x, i, k) compute:
+ *     AT_INLINE void name(size_t n, float *y, src_t x, int stream)
+ * (AT_UNARY_LOOP: x is an array; the unary-of-binary kernels: two or three
+ * arrays combined first, see at_unary_src). */
+#define AT_UNARY_LOOP_FROM(name, G, op, fast, ok, src_t, load, load_n) \
+    AT_INLINE void name(size_t n, float *y, src_t x, int stream)       \
+    {                                                                  \
+        size_t i = 0;                                                  \
+        if (stream)                                                    \
+            for (size_t k = peel(y, n); i < k; i++)                    \
+                vf_store_n(y + i, op(load_n(x, i, 1)), 1);             \
+        for (; i + G * VL <= n; i += G * VL) {                         \
+            vf v[G];                                                   \
+            EACH(j, G) v[j] = load(x, i + j * VL);                     \
+            if (ok(G, v))                                              \
+                fast(G, v);                                            \
+            else                                                       \
+                EACH(j, G) v[j] = op(v[j]);                            \
+            EACH(j, G) put(y + i + j * VL, v[j], stream);              \
+        }                                                              \
+        if (stream)                                                    \
+            vf_stream_fence();                                         \
+        for (; i + VL <= n; i += VL)                                   \
+            vf_store(y + i, op(load(x, i)));                           \
+        if (i < n)                                                     \
+            vf_store_n(y + i, op(load_n(x, i, n - i)), n - i);         \
     }
+
+/* The inputs of AT_UNARY_LOOP: x[i ..] as a vector, or its first k lanes. */
+AT_INLINE vf vf_load_at(const float *x, size_t i) { return vf_load(x + i); }
+AT_INLINE vf vf_load_at_n(const float *x, size_t i, size_t k)
+{
+    return vf_load_n(x + i, k);
+}
+
+/* The inputs of the unary-of-binary kernels (at_unary_src): (a op b) + c,
+ * each step rounded as its own kernel rounds it.  op and c are the same for
+ * a whole call, so their tests are predicted branches. */
+AT_INLINE vf unary_src_value(const at_unary_src *s, vf a, vf b, vf c)
+{
+    vf t = s->op == AT_BIN_ADD   ? vf_add(a, b)
+           : s->op == AT_BIN_SUB ? vf_sub(a, b)
+           : s->op == AT_BIN_MUL ? vf_mul(a, b)
+                                 : vf_div(a, b);
+    return s->c ? vf_add(t, c) : t;
+}
+AT_INLINE vf unary_src_at(const at_unary_src *s, size_t i)
+{
+    return unary_src_value(s, vf_load(s->a + i), vf_load(s->b + i),
+                           s->c ? vf_load(s->c + i) : vf_zero());
+}
+AT_INLINE vf unary_src_at_n(const at_unary_src *s, size_t i, size_t k)
+{
+    return unary_src_value(s, vf_load_n(s->a + i, k), vf_load_n(s->b + i, k),
+                           s->c ? vf_load_n(s->c + i, k) : vf_zero());
+}
 
 /* The operands of a binary loop: the arrays a and b (AT_VV), or the array a
  * with the broadcast scalar s on the right (AT_VS) or on the left (AT_SV);
@@ -189,9 +228,28 @@ AT_INLINE vf operand_b_n(int form, const float *b, size_t i, size_t w, vf s)
     {                                                             \
         loop_##name(n, y, x, 1);                                  \
     }
+/* AT_UNARY_KERNELS and k_<name>_of[_nt], the same op of (a op b) + c (the
+ * lowering's fuse_unary_of). */
+#define AT_UNARY_OF_KERNELS(name, G, op, fast, ok)                          \
+    AT_UNARY_KERNELS(name, G, op, fast, ok)                                 \
+    AT_UNARY_LOOP_FROM(loop_##name##_of, G, op, fast, ok,                   \
+                       const at_unary_src *, unary_src_at, unary_src_at_n)  \
+    static void k_##name##_of(size_t n, float *y, const at_unary_src *s)    \
+    {                                                                       \
+        loop_##name##_of(n, y, s, 0);                                       \
+    }                                                                       \
+    static void k_##name##_of_nt(size_t n, float *y, const at_unary_src *s) \
+    {                                                                       \
+        loop_##name##_of(n, y, s, 1);                                       \
+    }
 /* Enter k_<name> and k_<name>_nt in the table t as unary op N. */
 #define AT_SET_UNARY(t, N, name)      \
     (t)->unary[AT_UN_##N] = k_##name; \
     (t)->unary_nt[AT_UN_##N] = k_##name##_nt;
+/* AT_SET_UNARY and the unary-of-binary twins of AT_UNARY_OF_KERNELS. */
+#define AT_SET_UNARY_OF(t, N, name)              \
+    AT_SET_UNARY(t, N, name)                     \
+    (t)->unary_of[AT_UN_##N][0] = k_##name##_of; \
+    (t)->unary_of[AT_UN_##N][1] = k_##name##_of_nt;
 
 #endif /* ATLAS_KERNELS_LOOPS_H */

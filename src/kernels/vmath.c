@@ -522,6 +522,49 @@ static inline vf gelu_v(vf x)
     return x;
 }
 
+/* gelu's tanh form in one pass (the lowering's fuse_gelu_tanh), given
+ * c = K x^3 as the form rounds it: h = x 0.5, s = x + c, u = s B, t =
+ * tanh u, y = h (t + 1), each rounded as the separate vector instructions
+ * round it. */
+AT_INLINE void gelu_tanh_rest_n(int nv, vf *x, vf *c)
+{
+    vf h[AT_G];
+    EACH(j, nv) h[j] = vf_mul(x[j], vf_set1(0.5f));
+    EACH(j, nv) c[j] = vf_mul(vf_add(x[j], c[j]), vf_set1(AT_GELU_TANH_B));
+    tanh_n(nv, c);
+    EACH(j, nv) x[j] = vf_mul(h[j], vf_add(c[j], vf_set1(1.0f)));
+}
+
+/* c = ((x x) x) K, the stdlib's gelu_tanh */
+AT_INLINE void gelu_tanh_n(int nv, vf *x)
+{
+    vf c[AT_G];
+    EACH(j, nv) c[j] = vf_mul(vf_mul(x[j], x[j]), x[j]);
+    EACH(j, nv) c[j] = vf_mul(c[j], vf_set1(AT_GELU_TANH_K));
+    gelu_tanh_rest_n(nv, x, c);
+}
+
+/* c = ((K x) x) x, Python's left-to-right `0.044715 * x * x * x` */
+AT_INLINE void gelu_tanh_k_n(int nv, vf *x)
+{
+    vf c[AT_G];
+    EACH(j, nv) c[j] = vf_mul(vf_mul(x[j], vf_set1(AT_GELU_TANH_K)), x[j]);
+    EACH(j, nv) c[j] = vf_mul(c[j], x[j]);
+    gelu_tanh_rest_n(nv, x, c);
+}
+
+static inline vf gelu_tanh_v(vf x)
+{
+    gelu_tanh_n(1, &x);
+    return x;
+}
+
+static inline vf gelu_tanh_k_v(vf x)
+{
+    gelu_tanh_k_n(1, &x);
+    return x;
+}
+
 static inline vf exp_v(vf x) { return exp_full(x); }
 static inline vf log_v(vf x) { return log_full(x); }
 static inline vf tanh_v(vf x)
@@ -705,17 +748,19 @@ static inline vf rsqrtp_v(vf x) { return vf_div(vf_set1(1.0f), vf_sqrt(x)); }
 /* Group sizes are tuned per function for AVX2 (docs/performance.md): log's
  * dependency chain is the longest, exp's the shortest, and more vectors than
  * a chain needs only add register spills. */
-AT_UNARY_KERNELS(exp, 4, exp_v, exp_mid_n, exp_group_ok)
-AT_UNARY_KERNELS(log, 8, log_v, log_core_n_fast, log_group_ok)
-AT_UNARY_KERNELS(tanh, 4, tanh_v, tanh_n, every_group)
-AT_UNARY_KERNELS(sigmoid, 6, sigmoid_v, sigmoid_fast_n, exp_group_ok)
+AT_UNARY_OF_KERNELS(exp, 4, exp_v, exp_mid_n, exp_group_ok)
+AT_UNARY_OF_KERNELS(log, 8, log_v, log_core_n_fast, log_group_ok)
+AT_UNARY_OF_KERNELS(tanh, 4, tanh_v, tanh_n, every_group)
+AT_UNARY_OF_KERNELS(sigmoid, 6, sigmoid_v, sigmoid_fast_n, exp_group_ok)
 AT_INLINE void sqrt_n(int nv, vf *x) { EACH(j, nv) x[j] = vf_sqrt(x[j]); }
 
-AT_UNARY_KERNELS(sqrt, 4, sqrt_v, sqrt_n, every_group)
-AT_UNARY_KERNELS(erf, 4, erf_v, erf_n, every_group)
-AT_UNARY_KERNELS(log1p, 4, log1p_v, log1p_core_n, log1p_group_ok)
-AT_UNARY_KERNELS(expm1, 2, expm1_v, expm1_mid_n, exp_group_ok)
-AT_UNARY_KERNELS(gelu, 4, gelu_v, gelu_n, every_group)
+AT_UNARY_OF_KERNELS(sqrt, 4, sqrt_v, sqrt_n, every_group)
+AT_UNARY_OF_KERNELS(erf, 4, erf_v, erf_n, every_group)
+AT_UNARY_OF_KERNELS(log1p, 4, log1p_v, log1p_core_n, log1p_group_ok)
+AT_UNARY_OF_KERNELS(expm1, 2, expm1_v, expm1_mid_n, exp_group_ok)
+AT_UNARY_OF_KERNELS(gelu, 4, gelu_v, gelu_n, every_group)
+AT_UNARY_OF_KERNELS(gelu_tanh, 4, gelu_tanh_v, gelu_tanh_n, every_group)
+AT_UNARY_OF_KERNELS(gelu_tanh_k, 4, gelu_tanh_k_v, gelu_tanh_k_n, every_group)
 
 /* pow(x, s) for the constants s that PyTorch computes another way. */
 #define AT_POW_SCALAR_KERNEL(name, op)                           \
@@ -887,15 +932,17 @@ static double k_exp_sub_total(size_t n, const float *x, float s)
 
 void AT_ISA_FN(at_register_vmath)(at_ktable *t)
 {
-    AT_SET_UNARY(t, EXP, exp)
-    AT_SET_UNARY(t, LOG, log)
-    AT_SET_UNARY(t, TANH, tanh)
-    AT_SET_UNARY(t, SIGMOID, sigmoid)
-    AT_SET_UNARY(t, SQRT, sqrt)
-    AT_SET_UNARY(t, ERF, erf)
-    AT_SET_UNARY(t, LOG1P, log1p)
-    AT_SET_UNARY(t, EXPM1, expm1)
-    AT_SET_UNARY(t, GELU, gelu)
+    AT_SET_UNARY_OF(t, EXP, exp)
+    AT_SET_UNARY_OF(t, LOG, log)
+    AT_SET_UNARY_OF(t, TANH, tanh)
+    AT_SET_UNARY_OF(t, SIGMOID, sigmoid)
+    AT_SET_UNARY_OF(t, SQRT, sqrt)
+    AT_SET_UNARY_OF(t, ERF, erf)
+    AT_SET_UNARY_OF(t, LOG1P, log1p)
+    AT_SET_UNARY_OF(t, EXPM1, expm1)
+    AT_SET_UNARY_OF(t, GELU, gelu)
+    AT_SET_UNARY_OF(t, GELU_TANH, gelu_tanh)
+    AT_SET_UNARY_OF(t, GELU_TANH_K, gelu_tanh_k)
     t->binary[AT_BIN_POW] = k_pow;
     t->binary_s[AT_BIN_POW] = k_pow_s;
     t->binary_rs[AT_BIN_POW] = k_pow_rs;

@@ -395,7 +395,13 @@ static void test_value_placement(at_executor *ex)
      * - cross_entropy: only the sum reads exp(x - max), so nothing is
      *   written and the program needs no block register;
      * - an exponential moving average, b1 * m + (1 - b1) * g, written in
-     *   place: both products fold into the add as scales of its operands. */
+     *   place: both products fold into the add as scales of its operands;
+     * - gelu's tanh form, the stdlib's ((x x) x) K order and Python's
+     *   ((K x) x) x: one pass each (fn 12 and 13), no block register;
+     * - a * b + c: one pass; sigmoid(a * b + c): one pass too, the
+     *   sigmoid applied to the product plus c in registers; with the add
+     *   written c + t, the product stays apart and the sigmoid takes the
+     *   add. */
     static const struct {
         at_stdop op;
         const char *text; /* or NULL: op's kernel */
@@ -424,6 +430,37 @@ static void test_value_placement(at_executor *ex)
           "binary     fn0  mem0 <- mem0 mem1 -0  (final)  (scale src0 slot0)  "
           "(scale src1 slot2)\n",
           NULL}},
+        {AT_STD_GELU_TANH,
+         NULL,
+         {" 0 register(s)", "unary      fn12 mem1 <- mem0 -0 -0  (final)\n",
+          NULL}},
+        {AT_STD_COUNT,
+         "kernel gelu_k(x: f32, y: f32) {\n  %h = const.f32 0.5\n"
+         "  %x = load x\n  %0 = mul %h, %x\n  %k = const.f32 0.044715\n"
+         "  %1 = mul %k, %x\n  %2 = mul %1, %x\n  %3 = mul %2, %x\n"
+         "  %4 = add %x, %3\n  %b = const.f32 0.7978845608\n"
+         "  %5 = mul %b, %4\n  %6 = tanh %5\n  %one = const.f32 1\n"
+         "  %7 = add %one, %6\n  %8 = mul %0, %7\n  store y, %8\n}\n",
+         {" 0 register(s)", "unary      fn13 mem1 <- mem0 -0 -0  (final)\n",
+          NULL}},
+        {AT_STD_COUNT,
+         "kernel fma(a: f32, b: f32, c: f32, y: f32) {\n  %a = load a\n"
+         "  %b = load b\n  %c = load c\n  %t = mul %a, %b\n"
+         "  %u = add %t, %c\n  store y, %u\n}\n",
+         {" 0 register(s)", "binary.add fn2  mem3 <- mem0 mem1 mem2  (final)\n",
+          NULL}},
+        {AT_STD_COUNT,
+         "kernel sf(a: f32, b: f32, c: f32, y: f32) {\n  %a = load a\n"
+         "  %b = load b\n  %c = load c\n  %t = mul %a, %b\n"
+         "  %u = add %t, %c\n  %y = sigmoid %u\n  store y, %y\n}\n",
+         {" 0 register(s)",
+          "unary.of   fn3  mem3 <- mem0 mem1 mem2  (final)  (of fn2)\n", NULL}},
+        {AT_STD_COUNT,
+         "kernel sf2(a: f32, b: f32, c: f32, y: f32) {\n  %a = load a\n"
+         "  %b = load b\n  %c = load c\n  %t = mul %a, %b\n"
+         "  %u = add %c, %t\n  %y = sigmoid %u\n  store y, %y\n}\n",
+         {"binary     fn2  r0 <- mem0 mem1 -0\n",
+          "unary.of   fn3  mem3 <- mem2 r0 -0  (final)  (of fn0)\n", NULL}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         print_program(ex, cases[c].text, cases[c].op, buf, sizeof buf);
