@@ -36,6 +36,10 @@
     (AT_STORE_BAND_LO << AT_STORE_BANDS)   /* ... to 64 MiB */
 #define AT_PROBE_RUN 4 /* launches per mode in a probe */
 #define AT_PROBE_PERIOD 256 /* launches from probe to probe */
+/* Launches of a band before its first probe: the first launches of a
+ * program see buffers just allocated or just filled, which no later launch
+ * sees, and would decide the mode on them. */
+#define AT_PROBE_WARMUP 4
 
 /* Bytes of every buffer a launch touches, saturating at SIZE_MAX. */
 static size_t launch_footprint(const at_kernel *k, const at_arg *args)
@@ -87,9 +91,11 @@ static store_choice choose_stores(at_executor *ex, const at_program *p,
     while ((AT_STORE_BAND_LO << (band + 1)) <= footprint)
         band++;
     at_store_probe *pr = &p->probe[band];
-    uint64_t phase =
-        atomic_fetch_add_explicit(&pr->launches, 1, memory_order_relaxed)
-        % AT_PROBE_PERIOD;
+    uint64_t n =
+        atomic_fetch_add_explicit(&pr->launches, 1, memory_order_relaxed);
+    uint64_t phase = n < AT_PROBE_WARMUP
+                         ? AT_PROBE_PERIOD - 1 /* no probe yet */
+                         : (n - AT_PROBE_WARMUP) % AT_PROBE_PERIOD;
     if (phase >= 2 * AT_PROBE_RUN) {
         c.stream = atomic_load_explicit(&pr->stream, memory_order_relaxed);
         return c;
@@ -727,9 +733,17 @@ static block_env worker_env(launch *L, unsigned worker, double *part)
     return E;
 }
 
-static void task_flat(void *ctx, size_t task, unsigned worker)
+/* The end of a task that streamed: its stores are ordered before the
+ * thread pool's completion signal, so the caller, or the worker of a later
+ * launch, reads what they wrote (the kernels do not fence, see loops.h). */
+static void end_task(const launch *L)
 {
-    launch *L = ctx;
+    if (L->stream)
+        L->kt->stream_fence();
+}
+
+static void run_flat(launch *L, size_t task, unsigned worker)
+{
     if (atomic_load_explicit(&L->failed, memory_order_relaxed))
         return;
     const at_program *p = L->p;
@@ -741,6 +755,13 @@ static void task_flat(void *ctx, size_t task, unsigned worker)
         E.off = off;
         run_vector(L, &E, 0, p->nv, end - off < block ? end - off : block);
     }
+}
+
+static void task_flat(void *ctx, size_t task, unsigned worker)
+{
+    launch *L = ctx;
+    run_flat(L, task, worker);
+    end_task(L);
 }
 
 /* Whether a ROW task runs in row strips: rows of at most half a block, of
@@ -770,9 +791,8 @@ static void run_strips(const launch *L, block_env *E, size_t r0, size_t r1)
     }
 }
 
-static void task_rows(void *ctx, size_t task, unsigned worker)
+static void run_rows(launch *L, size_t task, unsigned worker)
 {
-    launch *L = ctx;
     if (atomic_load_explicit(&L->failed, memory_order_relaxed))
         return;
     const at_program *p = L->p;
@@ -808,6 +828,13 @@ static void task_rows(void *ctx, size_t task, unsigned worker)
                 acc_merge(p->acc[a].red, &E.part[a],
                           (double)E.slots[p->acc[a].src_slot].f);
     }
+}
+
+static void task_rows(void *ctx, size_t task, unsigned worker)
+{
+    launch *L = ctx;
+    run_rows(L, task, worker);
+    end_task(L);
 }
 
 typedef struct gemm_launch {

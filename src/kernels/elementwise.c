@@ -145,7 +145,7 @@ AT_INLINE vf fused_at(const fused_args *f, size_t i, int op, int form)
     return op_fused(f, vf_load(f->x + i), u, w, b, op, form);
 }
 /* The _nt forms stream y after reaching vector alignment, as the loop shapes
- * of loops.h do. */
+ * of loops.h do, and leave the fence to their caller as those do. */
 AT_INLINE void loop_fused(size_t n, float *y, const fused_args *f, int stream,
                           int op, int form)
 {
@@ -157,8 +157,6 @@ AT_INLINE void loop_fused(size_t n, float *y, const fused_args *f, int stream,
         EACH(j, 4)
         put(y + i + j * VL, fused_at(f, i + j * VL, op, form), stream);
     }
-    if (stream)
-        vf_stream_fence();
     for (; i + VL <= n; i += VL)
         vf_store(y + i, fused_at(f, i, op, form));
     if (i < n)
@@ -257,8 +255,11 @@ static void k_select(size_t n, float *y, const int32_t *m, const float *a,
         y[i] = m[i] ? a[i] : b[i];
 }
 
+static void k_stream_fence(void) { vf_stream_fence(); }
+
 void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
 {
+    t->stream_fence = k_stream_fence;
     AT_SET_UNARY(t, NEG, neg)
     AT_SET_UNARY(t, ABS, abs)
     AT_SET_UNARY(t, RELU, relu)

@@ -253,6 +253,10 @@ typedef struct at_ktable {
     at_k_binary binary[AT_BIN_COUNT];
     at_k_binary_s binary_s[AT_BIN_COUNT];    /* y = a op s */
     at_k_binary_s binary_rs[AT_BIN_COUNT];   /* y = s op a */
+    /* Orders this thread's streamed stores before its later stores, so that
+     * another thread that sees those sees the streamed data: the _nt kernels
+     * leave it to their caller. */
+    void (*stream_fence)(void);
     /* The same, writing y with streaming (non-temporal) stores, for outputs
      * the interpreter knows exceed the caches; NULL where not provided. */
     at_k_unary unary_nt[AT_UN_COUNT];

@@ -17,7 +17,10 @@
  * other data, which pays off only when the output cannot stay in cache
  * anyway.  The interpreter decides that (it knows the launch's size; a
  * kernel sees one chunk).  The loop first handles single elements until y
- * is vector-aligned, as vf_stream requires, and fences after the groups.
+ * is vector-aligned, as vf_stream requires.  A twin does not fence: its
+ * caller orders the streamed stores before other threads read them (the
+ * interpreter once per task, through the table's stream_fence), so a row
+ * or block of a few KB does not wait for its stores to drain.
  *
  * Each shape defines an always_inline loop function for one kernel, whose
  * `form` and `stream` arguments are constants at every call, so each kernel
@@ -118,8 +121,6 @@ AT_INLINE size_t peel(const float *y, size_t n)
                 EACH(j, G) v[j] = op(v[j]);                            \
             EACH(j, G) put(y + i + j * VL, v[j], stream);              \
         }                                                              \
-        if (stream)                                                    \
-            vf_stream_fence();                                         \
         for (; i + VL <= n; i += VL)                                   \
             vf_store(y + i, op(load(x, i)));                           \
         if (i < n)                                                     \
@@ -203,8 +204,6 @@ AT_INLINE vf operand_b_n(int form, const float *b, size_t i, size_t w, vf s)
                 EACH(j, G) q[j] = op(l[j], r[j]);                              \
             EACH(j, G) put(y + i + j * VL, q[j], stream);                      \
         }                                                                      \
-        if (stream)                                                            \
-            vf_stream_fence();                                                 \
         for (; i + VL <= n; i += VL) {                                         \
             vf x = vf_load(a + i), z = operand_b(form, b, i, s);               \
             vf_store(y + i, form == AT_SV ? op(z, x) : op(x, z));              \
