@@ -13,10 +13,11 @@ starts a new one), each launch is emitted as IR text, parsed and verified by
 and run with :meth:`Executor.launch`.  Python numbers passed as arguments
 become float32 scalar params, so a new value does not retrace.
 
-A call whose signature is cached never reaches this module: JitFunction's C
-base class (``_core._JitCall``, src/py/jitcall.c) computes the signature,
-finds the trace and runs its launches itself, through the same core launch
-as :meth:`Executor.launch`.  The traces of one jitted function are kept in
+Every call runs in JitFunction's C base class (``_core._JitCall``,
+src/py/jitcall.c): it computes the signature, finds the trace and runs its
+launches, through the same core launch as :meth:`Executor.launch`.  A call
+whose signature is not cached comes here to be traced, and the trace is
+cached and run by the same C code (``_run_cached``).  The traces of one jitted function are kept in
 that cache, of at most ``CACHE_SIZE`` (64) signatures; when it is full, a new
 trace replaces the least recently used one (the one whose last call is the
 oldest).
@@ -824,7 +825,8 @@ class JitFunction(_core._JitCall):
 
     A call is handled by the C base class (src/py/jitcall.c): it computes the
     signature, finds the trace in the cache and runs it.  Calls it does not
-    find go to :meth:`_call`, which checks the arguments, traces and caches."""
+    find go to :meth:`_call`, which checks the arguments, traces, caches and
+    has the C base class run the new entry."""
 
     def __init__(self, fn):
         functools.update_wrapper(self, fn)
@@ -842,7 +844,10 @@ class JitFunction(_core._JitCall):
 
             return jit_dask.call(self, args, out)
         entry, ex = self._entry(args, out)
-        return self._run(entry, ex, args, out)
+        result = self._run_cached(args, out)
+        if result is None:
+            self._refuse(entry, ex, out)
+        return result
 
     def _check(self, args, out):
         """The executor of a call's buffers and, with out=, how the out
@@ -943,10 +948,11 @@ class JitFunction(_core._JitCall):
             )
         return entry, ex
 
-    def _run(self, entry, ex, args, out):
-        if out is None:
-            outs = [ex.empty(s) if d is None else ex.empty(s, d) for s, d in entry.allocs]
-        else:
+    def _refuse(self, entry, ex, out):
+        """Raise the error of a plan the C runner refused (see entry_plan in
+        src/py/jitcall.c): out= buffers unlike the results, or a result or
+        temporary the executor cannot allocate."""
+        if out is not None:
             outs = out if isinstance(out, tuple) else (out,)
             for o, (shape, dtype) in zip(outs, entry.out_shapes, strict=True):
                 if o.shape != shape or o.dtype != dtype:
@@ -956,18 +962,9 @@ class JitFunction(_core._JitCall):
                         f"out buffer of shape {o.shape} "
                         f"({o.dtype}) for a result of shape {shape} ({dtype})",
                     )
-        temps = entry.plan.temps
-        pools = (args, outs, [ex.empty(s) for s in temps] if temps else None, None)
-        for kernel, spec, rows, cols in entry.steps:
-            ex.launch(
-                kernel,
-                *[pools[w][i] if w < 3 else i for w, i in spec],
-                rows=rows,
-                cols=cols,
-            )
-        if out is not None:
-            return out
-        return outs[0] if entry.single else tuple(outs)
+        for s, d in (*entry.allocs, *((t, None) for t in entry.plan.temps)):
+            ex.empty(s) if d is None else ex.empty(s, d)
+        raise _fail(RuntimeError, self.fname, "its plan cannot run (an internal error)")
 
     def ir(self, *args, out=None):
         """The IR text of the kernel (or kernels, in launch order) for these arguments."""

@@ -1,8 +1,10 @@
-"""The cached call of a jitted function (src/py/jitcall.c): a call whose
-signature is cached runs in C.  These tests compare it with the first call of
-the same signature (run by hologram/jit.py right after tracing) and with NumPy
-references, bit for bit, and check its cache, its errors, its references and
-its memory."""
+"""The call of a jitted function (src/py/jitcall.c): every call runs in C, a
+call whose signature is cached without reaching Python.  These tests compare
+cached calls with the first call of the same signature (traced by
+hologram/jit.py, then run through _run_cached) and with NumPy references, bit
+for bit, and check its cache, its errors, its references and its memory,
+including plans of more results, temporaries and launches than the run keeps
+on the stack."""
 
 import gc
 import importlib
@@ -23,13 +25,13 @@ def _f32(rng, *shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
-def _c_only(f):
-    """Make f's Python run path fail: its cached calls must run in C."""
+def _no_retrace(f):
+    """Make f's tracer fail: its cached calls must not reach it."""
 
     def refuse(*args):
-        raise AssertionError("a cached call ran in Python")
+        raise AssertionError("a cached call was traced again")
 
-    f._run = refuse
+    f._trace = refuse
     return f
 
 
@@ -44,7 +46,7 @@ def test_new_scalar_values_run_cached(ex, rng):
     xb = ex.from_numpy(x)
     f = hg.jit(lambda x, s, t: x * s + t)
     f(xb, 1.0, 0.0)
-    _c_only(f)
+    _no_retrace(f)
     for s, t in ((0.5, 2), (-3, True), (2.25, -1e-3), (np.float64(7.5), 1)):
         got = f(xb, s, t).to_numpy()
         assert_bitwise(got, x * np.float32(s) + np.float32(t))
@@ -56,7 +58,7 @@ def test_several_results_and_bool(ex, rng):
     xb = ex.from_numpy(x)
     f = hg.jit(lambda x, s: (x * s, x > s, hg.ops.sum(x, axis=-1, keepdims=True)))
     first = f(xb, 0.25)
-    _c_only(f)
+    _no_retrace(f)
     for _ in range(3):
         got = f(xb, 0.25)
         assert isinstance(got, tuple) and len(got) == 3
@@ -74,7 +76,7 @@ def test_out_with_aliasing(ex, rng):
     step = hg.jit(lambda p, g, lr: p - lr * g)
     want = p - np.float32(0.5) * g
     step(pb, gb, 0.5, out=pb)
-    _c_only(step)
+    _no_retrace(step)
     for lr in (0.1, 0.01, 0.5, 0.25):
         assert step(pb, gb, lr, out=pb) is pb
         want = want - np.float32(lr) * g
@@ -107,11 +109,39 @@ def test_temporaries_and_launches(ex, rng):
     entry, _ = f._entry((xb,), None)
     assert len(entry.steps) == 2 and len(entry.plan.temps) >= 1
     first = f(xb).to_numpy()
-    _c_only(f)
+    _no_retrace(f)
     for _ in range(3):
         _same_bits(f(xb).to_numpy(), first)
     want = (x.astype(np.float64) - x.astype(np.float64).mean()) * 2
     np.testing.assert_allclose(first, want, rtol=1e-5, atol=1e-5)
+
+
+def test_more_results_and_launches_than_the_stack_holds(ex, rng):
+    x = _f32(rng, 300)
+    xb = ex.from_numpy(x)
+    many = hg.jit(lambda x: tuple(x * float(k) for k in range(20)))
+    entry, _ = many._entry((xb,), None)
+    assert len(entry.allocs) == 20
+    first = many(xb)
+    _no_retrace(many)
+    for got in (first, many(xb)):
+        assert len(got) == 20
+        for k, g in enumerate(got):
+            assert_bitwise(g.to_numpy(), x * np.float32(k))
+
+    def centre(x):
+        for _ in range(70):
+            x = x - hg.ops.mean(x)
+        return x
+
+    long = hg.jit(centre)
+    entry, _ = long._entry((xb,), None)
+    assert len(entry.steps) > 64 and len(entry.plan.temps) > 16
+    d = x.astype(np.float64)
+    for _ in range(2):
+        got = long(xb).to_numpy()
+        np.testing.assert_allclose(got, d - d.mean(), rtol=1e-5, atol=1e-5)
+    assert long.cache_info()["traces"] == 1
 
 
 def test_gemm_launch(ex, rng):
@@ -119,7 +149,7 @@ def test_gemm_launch(ex, rng):
     ab, bb, cb = (ex.from_numpy(v) for v in (a, b, c))
     f = hg.jit(lambda a, b, c: hg.ops.relu(a @ b + c))
     first = f(ab, bb, cb).to_numpy()
-    _same_bits(_c_only(f)(ab, bb, cb).to_numpy(), first)
+    _same_bits(_no_retrace(f)(ab, bb, cb).to_numpy(), first)
     _same_bits(first, hg.ops.relu(ab @ bb + cb).to_numpy())
     want = np.maximum(a.astype(np.float64) @ b + c, 0)
     np.testing.assert_allclose(first, want, rtol=1e-4, atol=1e-4)
@@ -131,7 +161,7 @@ def test_captured_buffer(ex, rng):
     f = hg.jit(lambda x: x * wb + 1)
     xb = ex.from_numpy(x)
     f(xb)
-    assert_bitwise(_c_only(f)(xb).to_numpy(), x * w + 1)
+    assert_bitwise(_no_retrace(f)(xb).to_numpy(), x * w + 1)
 
 
 def test_two_executors(ex, rng):
@@ -183,7 +213,7 @@ def test_ir_then_cached_call(ex, rng):
     xb = ex.from_numpy(x)
     f = hg.jit(lambda x: hg.ops.exp(x) - 1)
     assert "kernel" in f.ir(xb)
-    first = _c_only(f)(xb).to_numpy()  # found in the cache: run in C
+    first = _no_retrace(f)(xb).to_numpy()  # found in the cache
     _same_bits(first, hg.ops.exp(xb).to_numpy() - np.float32(1))
     assert f.cache_info()["traces"] == 1
 
@@ -347,7 +377,7 @@ def test_cached_call_equals_fresh_trace(ex, seed):
     fn = _function(steps, tail)
     cached = hg.jit(fn)
     cached(*args)  # traced
-    _c_only(cached)
+    _no_retrace(cached)
     for _ in range(3):
         # new values of the same signature: cached here, traced afresh there
         args = [

@@ -12,7 +12,8 @@
  * hg.ops calls do) or that is a gemm.  Any other call (a signature not in
  * the cache, another keyword, a dask array) goes to the Python method
  * _call, which checks it, traces, registers the trace with _cache_put and
- * runs it; error messages come from there.
+ * runs it here through _run_cached: every run of a trace is this file's.
+ * Error messages come from Python.
  *
  * The cache holds at most the maxsize _cache_put is given.  When it is
  * full, a new trace replaces the least recently used one: the one whose
@@ -22,14 +23,13 @@
 
 #include "atlas/client.h"
 
+#include <limits.h>
 #include <string.h>
 #include <structmember.h>
 
-/* Results, temporaries and launches a cached call runs in C; a trace with
- * more is run by Python (_call). */
-#define HG_JIT_MAX_RESULTS 16
-#define HG_JIT_MAX_TEMPS 16
-#define HG_JIT_MAX_STEPS 64
+/* Results and temporaries of a call kept on the stack; more go to the
+ * heap. */
+#define HG_JIT_STACK_RESULTS 16
 /* Launch arguments kept on the stack per launch. */
 #define HG_JIT_STACK_PARAMS 16
 /* Signature words kept on the stack (a Buffer takes ndim + 2, a number 1,
@@ -70,7 +70,7 @@ typedef struct jit_entry {
     PyObject *pyentry; /* the Python _Entry, returned by _cache_get */
     PyObject *steps; /* tuple: keeps kernels and captured Buffers alive */
     ExecutorObject *exec;
-    int slow; /* run by Python: see entry_plan */
+    int slow; /* refused: Python reports why (see entry_plan) */
     int single; /* the function returns one value, not a tuple */
     int nresults, ntemps, nsteps;
     jit_shape *results, *temps;
@@ -307,8 +307,21 @@ done:
 static PyObject *entry_run(jit_entry *e, PyObject *const *args, PyObject *out)
 {
     ExecutorObject *exec = e->exec;
-    BufferObject *res[HG_JIT_MAX_RESULTS];
-    void *tmp[HG_JIT_MAX_TEMPS];
+    BufferObject *res_stack[HG_JIT_STACK_RESULTS];
+    void *tmp_stack[HG_JIT_STACK_RESULTS];
+    BufferObject **res = res_stack;
+    void **tmp = tmp_stack;
+    if (e->nresults > HG_JIT_STACK_RESULTS)
+        res = PyMem_Malloc((size_t)e->nresults * sizeof *res);
+    if (e->ntemps > HG_JIT_STACK_RESULTS)
+        tmp = PyMem_Malloc((size_t)e->ntemps * sizeof *tmp);
+    if (res == NULL || tmp == NULL) {
+        if (res != res_stack)
+            PyMem_Free(res);
+        if (tmp != tmp_stack)
+            PyMem_Free(tmp);
+        return PyErr_NoMemory();
+    }
     int nres = 0, ntmp = 0;
     PyObject *ret = NULL;
     e->refs++; /* the GIL may be released: another thread may evict e */
@@ -353,12 +366,16 @@ done:
         at_pool_free(exec->pool, tmp[--ntmp]);
     while (nres > 0)
         Py_DECREF(res[--nres]);
+    if (res != res_stack)
+        PyMem_Free(res);
+    if (tmp != tmp_stack)
+        PyMem_Free(tmp);
     entry_decref(e);
     return ret;
 }
 
 /* The cached call, when there is one: 1 with *result set (NULL with an
- * exception), or 0 when Python runs the call. */
+ * exception), or 0 when Python must trace it or report why it cannot run. */
 static int call_cached(JitCallObject *self, PyObject *const *args,
                        Py_ssize_t nargs, PyObject *out, PyObject **result)
 {
@@ -547,10 +564,10 @@ static int plan_step(hg_state *st, jit_entry *e, PyObject *const *args,
 }
 
 /* The plan of e: its results (allocs: (shape, dtype or None) per result),
- * temporaries (float32 shapes) and steps.  0 when C cannot run it (a plan
- * beyond the HG_JIT_MAX_* bounds, out= buffers whose shapes or dtypes are
- * not the results', a result the pool cannot hold): e is then slow, and
- * Python runs it (and reports what is wrong). */
+ * temporaries (float32 shapes) and steps.  0 when no call of it can run
+ * (out= buffers whose shapes or dtypes are not the results', a result or
+ * temporary the pool cannot hold): e is then slow, and its calls raise the
+ * error Python finds (JitFunction._refuse). */
 static int entry_plan(hg_state *st, jit_entry *e, PyObject *const *args,
                       Py_ssize_t nargs, PyObject *out, PyObject *allocs,
                       PyObject *temps)
@@ -559,8 +576,8 @@ static int entry_plan(hg_state *st, jit_entry *e, PyObject *const *args,
         return 0;
     Py_ssize_t nres = PyList_GET_SIZE(allocs), ntmp = PyList_GET_SIZE(temps);
     Py_ssize_t nsteps = PyTuple_GET_SIZE(e->steps);
-    if (nres < 1 || nres > HG_JIT_MAX_RESULTS || ntmp > HG_JIT_MAX_TEMPS
-        || nsteps > HG_JIT_MAX_STEPS || (e->single && nres != 1))
+    if (nres < 1 || nres > INT_MAX || ntmp > INT_MAX || nsteps > INT_MAX
+        || (e->single && nres != 1))
         return 0;
     e->results = PyMem_Calloc((size_t)nres, sizeof *e->results);
     e->temps = PyMem_Calloc((size_t)ntmp + 1, sizeof *e->temps);
@@ -756,6 +773,23 @@ static PyObject *jit_cache_get(PyObject *op, PyObject *const *a, Py_ssize_t n)
     return Py_NewRef(e != NULL ? e->pyentry : Py_None);
 }
 
+/* _run_cached(args, out): the call run from the cache (the result), or None
+ * when its signature's entry is absent or slow. */
+static PyObject *jit_run_cached(PyObject *op, PyObject *const *a, Py_ssize_t n)
+{
+    PyObject *const *args, *out, *result;
+    Py_ssize_t nargs;
+    if (n != 2) {
+        PyErr_SetString(PyExc_TypeError, "_run_cached takes 2 arguments");
+        return NULL;
+    }
+    if (call_args(a, &args, &nargs, &out) < 0)
+        return NULL;
+    if (call_cached((JitCallObject *)op, args, nargs, out, &result))
+        return result;
+    Py_RETURN_NONE;
+}
+
 static PyObject *jit_cache_size(PyObject *op, PyObject *Py_UNUSED(ignored))
 {
     return PyLong_FromSsize_t(((JitCallObject *)op)->n);
@@ -826,6 +860,10 @@ static PyMethodDef jit_methods[] = {
     {"_cache_get", (PyCFunction)(void (*)(void))jit_cache_get, METH_FASTCALL,
      "_cache_get($self, args, out, /)\n--\n\n"
      "The entry cached under the signature of args and out, or None."},
+    {"_run_cached", (PyCFunction)(void (*)(void))jit_run_cached, METH_FASTCALL,
+     "_run_cached($self, args, out, /)\n--\n\n"
+     "The call run from the cache, or None when its signature has no "
+     "runnable entry."},
     {"_cache_size", jit_cache_size, METH_NOARGS,
      "_cache_size($self, /)\n--\n\nThe number of cached entries."},
     {NULL, NULL, 0, NULL},
