@@ -674,10 +674,16 @@ static int cache_insert(JitCallObject *self, jit_entry *e, const jit_sig *s,
     return 0;
 }
 
-/* The call's arguments from (args: tuple, out: None | Buffer | tuple). */
-static int call_args(PyObject *const *a, PyObject *const **args,
-                     Py_ssize_t *nargs, PyObject **out)
+/* The call's arguments from the n arguments a of method `name`, which takes
+ * `want`: (args: tuple, out: None | Buffer | tuple, ...). */
+static int call_args(const char *name, PyObject *const *a, Py_ssize_t n,
+                     Py_ssize_t want, PyObject *const **args, Py_ssize_t *nargs,
+                     PyObject **out)
 {
+    if (n != want) {
+        PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", name, want);
+        return -1;
+    }
     if (!PyTuple_Check(a[0])) {
         PyErr_SetString(PyExc_TypeError, "jit: args must be a tuple");
         return -1;
@@ -695,10 +701,8 @@ static PyObject *jit_cache_put(PyObject *op, PyObject *const *a, Py_ssize_t n)
     hg_state *st = self->st;
     PyObject *const *args, *out;
     Py_ssize_t nargs;
-    if (n != 8) {
-        PyErr_SetString(PyExc_TypeError, "_cache_put takes 8 arguments");
+    if (call_args("_cache_put", a, n, 8, &args, &nargs, &out) < 0)
         return NULL;
-    }
     Py_ssize_t maxsize = PyLong_AsSsize_t(a[7]);
     if (maxsize == -1 && PyErr_Occurred())
         return NULL;
@@ -706,8 +710,6 @@ static PyObject *jit_cache_put(PyObject *op, PyObject *const *a, Py_ssize_t n)
         PyErr_SetString(PyExc_ValueError, "jit: the cache size must be >= 1");
         return NULL;
     }
-    if (call_args(a, &args, &nargs, &out) < 0)
-        return NULL;
     jit_sig s;
     int r = sig_build(st, args, nargs, out, &s);
     if (r <= 0 || s.exec == NULL) {
@@ -757,11 +759,7 @@ static PyObject *jit_cache_get(PyObject *op, PyObject *const *a, Py_ssize_t n)
     JitCallObject *self = (JitCallObject *)op;
     PyObject *const *args, *out;
     Py_ssize_t nargs;
-    if (n != 2) {
-        PyErr_SetString(PyExc_TypeError, "_cache_get takes 2 arguments");
-        return NULL;
-    }
-    if (call_args(a, &args, &nargs, &out) < 0)
+    if (call_args("_cache_get", a, n, 2, &args, &nargs, &out) < 0)
         return NULL;
     jit_sig s;
     int r = sig_build(self->st, args, nargs, out, &s);
@@ -779,11 +777,7 @@ static PyObject *jit_run_cached(PyObject *op, PyObject *const *a, Py_ssize_t n)
 {
     PyObject *const *args, *out, *result;
     Py_ssize_t nargs;
-    if (n != 2) {
-        PyErr_SetString(PyExc_TypeError, "_run_cached takes 2 arguments");
-        return NULL;
-    }
-    if (call_args(a, &args, &nargs, &out) < 0)
+    if (call_args("_run_cached", a, n, 2, &args, &nargs, &out) < 0)
         return NULL;
     if (call_cached((JitCallObject *)op, args, nargs, out, &result))
         return result;
