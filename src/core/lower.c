@@ -910,6 +910,27 @@ static int same_opd(at_opd a, at_opd b)
     return a.kind == b.kind && a.idx == b.idx;
 }
 
+/* Whether t writes a register that only the next instruction y reads, as
+ * its first operand, in t's phase. */
+static int feeds_only_next(const at_program *p, const at_vinstr *t,
+                           const at_vinstr *y)
+{
+    return t->dst.kind == AT_OPD_REG && y->phase == t->phase
+           && same_opd(y->src[0], t->dst) && reg_uses(p, t->dst.idx) == 1;
+}
+
+/* The unary instruction `fn x` in place of the n instructions from v[i],
+ * writing where the last of them wrote. */
+static void replace_by_unary(at_program *p, int i, int n, int fn, at_opd x)
+{
+    at_vinstr f = p->v[i + n - 1];
+    f.kind = AT_V_UNARY;
+    f.fn = (uint8_t)fn;
+    f.src[0] = x;
+    f.src[1] = (at_opd){0};
+    replace_run(p, i, n, f);
+}
+
 /* 5c': gelu's tanh form.  The nine instructions of
  * `y = (x 0.5) (1 + tanh(B (x + c)))`, c = K x^3 rounded as ((x x) x) K or
  * ((K x) x) x, with K = 0.044715 and B = sqrt(2/pi) rounded to float,
@@ -961,7 +982,6 @@ static int binary_of(const gelu_window *w, at_opd r, int fn, at_opd a, at_opd b)
 /* c = K x^3 in either rounding order: the fused op's fn, or -1. */
 static int gelu_cube(const gelu_window *w, at_opd c)
 {
-    const at_vinstr *d = def_in(w, c);
     at_opd o;
     if (mul_by(w, c, AT_GELU_TANH_K, &o)) { /* ((x x) x) K */
         const at_vinstr *x3 = def_in(w, o);
@@ -973,6 +993,7 @@ static int gelu_cube(const gelu_window *w, at_opd c)
                 return AT_UN_GELU_TANH;
         return -1;
     }
+    const at_vinstr *d = def_in(w, c);
     if (!d || d->kind != AT_V_BINARY || d->fn != AT_BIN_MUL)
         return -1;
     for (int s = 0; s < 2; s++) { /* ((K x) x) x */
@@ -1036,12 +1057,7 @@ static void fuse_gelu_tanh(lowering *L)
         int fn = gelu_tanh_at(L, &p->v[i], &x);
         if (fn < 0)
             continue;
-        at_vinstr f = p->v[i + 8];
-        f.kind = AT_V_UNARY;
-        f.fn = fn;
-        f.src[0] = x;
-        f.src[1] = (at_opd){0};
-        replace_run(p, i, 9, f);
+        replace_by_unary(p, i, 9, fn, x);
     }
 }
 
@@ -1051,12 +1067,7 @@ static void fuse_gelu(lowering *L)
     for (int i = 0; i + 4 < p->nv; i++) {
         if (!gelu_at(L, &p->v[i]))
             continue;
-        at_vinstr f = p->v[i + 4];
-        f.kind = AT_V_UNARY;
-        f.fn = AT_UN_GELU;
-        f.src[0] = p->v[i].src[0];
-        f.src[1] = (at_opd){0};
-        replace_run(p, i, 5, f);
+        replace_by_unary(p, i, 5, AT_UN_GELU, p->v[i].src[0]);
     }
 }
 
@@ -1155,14 +1166,10 @@ static void fuse_scale_affine(at_program *p)
         at_vinstr *t = &p->v[i], *u = &p->v[i + 1], *y = &p->v[i + 2];
         if (t->kind != AT_V_BINARY_S
             || (t->fn != AT_BIN_MUL && t->fn != AT_BIN_DIV)
-            || t->dst.kind != AT_OPD_REG || t->src[1].idx > INT16_MAX
-            || u->kind != AT_V_BINARY || u->fn != AT_BIN_MUL
-            || !same_opd(u->src[0], t->dst) || u->dst.kind != AT_OPD_REG
-            || y->kind != AT_V_BINARY || y->fn != AT_BIN_ADD
-            || !same_opd(y->src[0], u->dst) || u->phase != t->phase
-            || y->phase != t->phase)
-            continue;
-        if (reg_uses(p, t->dst.idx) != 1 || reg_uses(p, u->dst.idx) != 1)
+            || t->src[1].idx > INT16_MAX || u->kind != AT_V_BINARY
+            || u->fn != AT_BIN_MUL || y->kind != AT_V_BINARY
+            || y->fn != AT_BIN_ADD || !feeds_only_next(p, t, u)
+            || !feeds_only_next(p, u, y))
             continue;
         at_vinstr f = scaled_by_slot(y, AT_V_SCALE_AFFINE, t);
         f.src[1] = u->src[1];
@@ -1204,10 +1211,8 @@ static void fuse_div_mul(at_program *p)
     for (int i = 0; i + 1 < p->nv; i++) {
         at_vinstr *t = &p->v[i], *y = &p->v[i + 1];
         if (t->kind != AT_V_BINARY_S || t->fn != AT_BIN_DIV
-            || t->dst.kind != AT_OPD_REG || t->src[1].idx > INT16_MAX
-            || y->kind != AT_V_BINARY || y->fn != AT_BIN_MUL
-            || !same_opd(y->src[0], t->dst) || y->phase != t->phase
-            || reg_uses(p, t->dst.idx) != 1)
+            || t->src[1].idx > INT16_MAX || y->kind != AT_V_BINARY
+            || y->fn != AT_BIN_MUL || !feeds_only_next(p, t, y))
             continue;
         replace_run(p, i, 2, scaled_by_slot(y, AT_V_DIV_MUL, t));
         p->cost_per_elem -= 1; /* the second mul */
@@ -1233,9 +1238,8 @@ static void fuse_pre_sub(at_program *p)
     for (int i = 0; i + 1 < p->nv; i++) {
         at_vinstr *t = &p->v[i], *u = &p->v[i + 1];
         if (t->kind != AT_V_BINARY_S || t->fn != AT_BIN_SUB || t->pre
-            || t->dst.kind != AT_OPD_REG || t->src[1].idx >= INT16_MAX
-            || u->phase != t->phase || u->pre || !same_opd(u->src[0], t->dst)
-            || reg_uses(p, t->dst.idx) != 1)
+            || t->src[1].idx >= INT16_MAX || u->pre
+            || !feeds_only_next(p, t, u))
             continue;
         if (u->kind != AT_V_SCALE_AFFINE
             && (u->kind != AT_V_BINARY_S || u->fn > AT_BIN_DIV))
@@ -1278,15 +1282,6 @@ static int scale_source(const at_program *p, int i, int j)
         return k;
     }
     return -1;
-}
-
-/* Whether t writes a register that only the next instruction y reads, as
- * its first operand, in t's phase. */
-static int feeds_only_next(const at_program *p, const at_vinstr *t,
-                           const at_vinstr *y)
-{
-    return t->dst.kind == AT_OPD_REG && y->phase == t->phase
-           && same_opd(y->src[0], t->dst) && reg_uses(p, t->dst.idx) == 1;
 }
 
 /* y of kind `kind` reading t's two operands and c, in place of the pair
