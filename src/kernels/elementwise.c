@@ -121,10 +121,7 @@ AT_INLINE vf op_fused(const fused_args *f, vf x, vf u, vf w, vf b, int op,
     vf r = !(form & FUSE_VEC)      ? f->s
            : (form & FUSE_SCALE_U) ? vf_mul(f->su, u)
                                    : u;
-    vf t = op == AT_BIN_ADD   ? vf_add(x, r)
-           : op == AT_BIN_SUB ? vf_sub(x, r)
-           : op == AT_BIN_MUL ? vf_mul(x, r)
-                              : vf_div(x, r);
+    vf t = vf_binop(op, x, r);
     if (form & FUSE_WEIGHT)
         t = vf_mul(t, w);
     return form & FUSE_BIAS ? vf_add(t, b) : t;

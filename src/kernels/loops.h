@@ -134,15 +134,22 @@ AT_INLINE vf vf_load_at_n(const float *x, size_t i, size_t k)
     return vf_load_n(x + i, k);
 }
 
+/* a op b for op AT_BIN_ADD .. AT_BIN_DIV, rounded as that op's kernel
+ * rounds it (the fused kernels' step). */
+AT_INLINE vf vf_binop(int op, vf a, vf b)
+{
+    return op == AT_BIN_ADD   ? vf_add(a, b)
+           : op == AT_BIN_SUB ? vf_sub(a, b)
+           : op == AT_BIN_MUL ? vf_mul(a, b)
+                              : vf_div(a, b);
+}
+
 /* The inputs of the unary-of-binary kernels (at_unary_src): (a op b) + c,
  * each step rounded as its own kernel rounds it.  op and c are the same for
  * a whole call, so their tests are predicted branches. */
 AT_INLINE vf unary_src_value(const at_unary_src *s, vf a, vf b, vf c)
 {
-    vf t = s->op == AT_BIN_ADD   ? vf_add(a, b)
-           : s->op == AT_BIN_SUB ? vf_sub(a, b)
-           : s->op == AT_BIN_MUL ? vf_mul(a, b)
-                                 : vf_div(a, b);
+    vf t = vf_binop(s->op, a, b);
     return s->c ? vf_add(t, c) : t;
 }
 AT_INLINE vf unary_src_at(const at_unary_src *s, size_t i)
