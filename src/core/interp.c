@@ -529,6 +529,13 @@ run_typed(const launch *L, const block_env *E, const at_vinstr *vi, void *d,
     }
 }
 
+/* Whether vi writes with streaming stores: a final write (the lowering's
+ * mark_final_writes) of a launch whose store policy streams. */
+static int streamed(const launch *L, const at_vinstr *vi)
+{
+    return L->stream && vi->final;
+}
+
 /* The accumulator a fused sum instruction adds to: the task's partial for
  * a whole-launch sum, else the row's. */
 static double *sum_acc(const launch *L, const block_env *E, const at_vinstr *vi)
@@ -559,8 +566,8 @@ static void scaled_binary(const launch *L, const block_env *E,
     int which = (vi->scale[0] != 0) + 2 * (vi->scale[1] != 0);
     float sa = vi->scale[0] ? E->slots[vi->scale[0] - 1].f : 0.0f;
     float sb = vi->scale[1] ? E->slots[vi->scale[1] - 1].f : 0.0f;
-    L->kt->scaled_binary[vi->fn][which - 1][L->stream && vi->final](len, d, a,
-                                                                    b, sa, sb);
+    L->kt->scaled_binary[vi->fn][which - 1][streamed(L, vi)](len, d, a, b, sa,
+                                                             sb);
 }
 
 /* The fused x * x sum (fuse_rms).  A whole-launch sum is handed one block
@@ -581,8 +588,7 @@ static void sq_sum(const launch *L, const block_env *E, const at_vinstr *vi,
 static void div_mul(const launch *L, const block_env *E, const at_vinstr *vi,
                     float *d, const float *a, const float *b, size_t len)
 {
-    at_k_div_mul f =
-        L->stream && vi->final ? L->kt->div_mul_nt : L->kt->div_mul;
+    at_k_div_mul f = streamed(L, vi) ? L->kt->div_mul_nt : L->kt->div_mul;
     f(len, d, a, E->slots[vi->slot].f, b);
 }
 
@@ -597,7 +603,7 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
         const float *b = opd_ptr(L, E, vi->src[1]);
         switch (vi->kind) {
             case AT_V_UNARY:
-                if (L->stream && vi->final && kt->unary_nt[vi->fn])
+                if (streamed(L, vi) && kt->unary_nt[vi->fn])
                     kt->unary_nt[vi->fn](len, d, a);
                 else
                     kt->unary[vi->fn](len, d, a);
@@ -605,14 +611,14 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
             case AT_V_BINARY:
                 if (vi->scale[0] | vi->scale[1])
                     scaled_binary(L, E, vi, d, a, b, len);
-                else if (L->stream && vi->final && kt->binary_nt[vi->fn])
+                else if (streamed(L, vi) && kt->binary_nt[vi->fn])
                     kt->binary_nt[vi->fn](len, d, a, b);
                 else
                     kt->binary[vi->fn](len, d, a, b);
                 break;
             case AT_V_BINARY_S:
                 if (vi->pre)
-                    kt->pre_binary_s[vi->fn][L->stream && vi->final](
+                    kt->pre_binary_s[vi->fn][streamed(L, vi)](
                         len, d, a, E->slots[vi->pre - 1].f,
                         E->slots[vi->src[1].idx].f);
                 else
@@ -671,7 +677,7 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                 diff_sq_sum(L, E, vi, a, b, len);
                 break;
             case AT_V_SCALE_AFFINE: {
-                int nt = L->stream && vi->final, div = vi->fn == AT_BIN_DIV;
+                int nt = streamed(L, vi), div = vi->fn == AT_BIN_DIV;
                 const float *c = opd_ptr(L, E, vi->src[2]);
                 float s = E->slots[vi->slot].f;
                 if (vi->pre) {
@@ -692,14 +698,14 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                 div_mul(L, E, vi, d, a, b, len);
                 break;
             case AT_V_BINARY_ADD:
-                kt->binary_add[vi->fn][L->stream && vi->final](
+                kt->binary_add[vi->fn][streamed(L, vi)](
                     len, d, a, b, opd_ptr(L, E, vi->src[2]));
                 break;
             case AT_V_UNARY_OF: {
                 at_unary_src s = {a, b, NULL, vi->op};
                 if (vi->src[2].kind != AT_OPD_NONE)
                     s.c = opd_ptr(L, E, vi->src[2]);
-                kt->unary_of[vi->fn][L->stream && vi->final](len, d, &s);
+                kt->unary_of[vi->fn][streamed(L, vi)](len, d, &s);
                 break;
             }
             default:
