@@ -592,6 +592,26 @@ static void div_mul(const launch *L, const block_env *E, const at_vinstr *vi,
     f(len, d, a, E->slots[vi->slot].f, b);
 }
 
+/* The fused Adam step (fuse_adam): its operands and slots from the
+ * program's at_adam, its parameter result to po; streamed when final. */
+static void adam_step(const launch *L, const block_env *E, const at_vinstr *vi,
+                      float *po, size_t len)
+{
+    const at_adam *m = &L->p->adam[vi->slot];
+    at_adam_args a = {.m0 = opd_ptr(L, E, m->m_in[0]),
+                      .m1 = opd_ptr(L, E, m->m_in[1]),
+                      .v0 = opd_ptr(L, E, m->v_in[0]),
+                      .v1 = opd_ptr(L, E, m->v_in[1]),
+                      .v2 = opd_ptr(L, E, m->v_in[2]),
+                      .p = opd_ptr(L, E, m->p_in),
+                      .mo = opd_ptr(L, E, m->m_out),
+                      .vo = opd_ptr(L, E, m->v_out),
+                      .po = po};
+    for (int j = 0; j < 6; j++)
+        a.s[j] = E->slots[m->s[j]].f;
+    L->kt->adam[m->sq_first][streamed(L, vi)](len, &a);
+}
+
 static void run_vector(const launch *L, const block_env *E, int from, int to,
                        size_t len)
 {
@@ -708,6 +728,9 @@ static void run_vector(const launch *L, const block_env *E, int from, int to,
                 kt->unary_of[vi->fn][streamed(L, vi)](len, d, &s);
                 break;
             }
+            case AT_V_ADAM:
+                adam_step(L, E, vi, d, len);
+                break;
             default:
                 run_typed(L, E, vi, d, a, b, len);
                 break;

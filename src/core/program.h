@@ -97,8 +97,10 @@ typedef enum {
     AT_V_DIV_MUL, /* dst = (src0 / slot `slot`) * src1 (fused) */
     AT_V_BINARY_ADD, /* dst = (src0 fn src1) + src2, fn add, sub, mul or div
                        (fused) */
-    AT_V_UNARY_OF /* dst = fn((src0 op src1) + src2), op an AT_BIN_ number
-                     (add .. div), src2 NONE: no add (fused) */
+    AT_V_UNARY_OF, /* dst = fn((src0 op src1) + src2), op an AT_BIN_ number
+                      (add .. div), src2 NONE: no add (fused) */
+    AT_V_ADAM /* an Adam step (fused): three outputs, dst the parameter's;
+                 operands and slots in p->adam[slot] (at_adam) */
 } at_vkind;
 #define AT_CVT(from, to) ((from) << 4 | (to))
 #define AT_IFN(w, op) ((w) << 5 | (op))
@@ -119,7 +121,8 @@ typedef struct at_vinstr {
     uint8_t op; /* AT_V_UNARY_OF: the binary op applied first        */
     int16_t phase;
     int16_t slot; /* AT_V_SCALE_AFFINE, _DIV_MUL: the scale's slot (a fourth
-                     operand, kept in what is otherwise padding) */
+                     operand, kept in what is otherwise padding); AT_V_ADAM:
+                     the index of its at_adam in the program */
     int16_t pre; /* AT_V_BINARY_S (fn add, sub, mul or div) and
                     AT_V_SCALE_AFFINE: 1 + the slot subtracted from src0
                     before the operation (fuse_pre_sub), or 0 */
@@ -155,6 +158,20 @@ typedef struct at_axis_red {
     int nsteps;
     at_axis_step *steps;
 } at_axis_red;
+
+/* The operands of an AT_V_ADAM instruction (the lowering's fuse_adam), all
+ * buffer memory (AT_OPD_MEM), and the slots of its six scalars s[]:
+ *     m' = (s0 * m_in[0]) + (s1 * m_in[1])
+ *     v' = (s2 * v_in[0]) + q,  q = (s3 * v_in[1]) * v_in[2]
+ *                              (sq_first: q = s3 * (v_in[1] * v_in[2]))
+ *     p' = p_in - ((s4 * m') / (sqrt(v') + s5))
+ * m' goes to m_out, v' to v_out, p' to the instruction's dst.  Each step
+ * rounds as the instruction it replaces. */
+typedef struct at_adam {
+    at_opd m_in[2], v_in[3], p_in, m_out, v_out;
+    int16_t s[6];
+    uint8_t sq_first;
+} at_adam;
 
 /* Scalar instructions run the row and uniform levels on slots. */
 typedef struct at_sinstr {
@@ -220,6 +237,8 @@ struct at_program {
                      value, so a block may hold several rows   */
     at_store_probe *probe; /* AT_STORE_BANDS; mutable (atomics)    */
     at_axis_red axis; /* AT_MODE_AXIS                          */
+    at_adam *adam; /* AT_V_ADAM operands, nadam of them        */
+    int nadam;
 };
 
 /* internal entry points */

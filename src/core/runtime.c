@@ -246,7 +246,7 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
         "iunary",       "ibinary",     "ibinary.s",   "ibinary.rs",
         "icompare",     "select64",    "copy64",      "sub.sq.sum",
         "scale.affine", "diff.sq.sum", "sub.exp.sum", "sq.sum",
-        "div.mul",      "binary.add",  "unary.of"};
+        "div.mul",      "binary.add",  "unary.of",    "adam"};
     static const char *modes[] = {"flat", "row", "gemm", "axis"};
     size_t len = 0;
 #define OUT(...)                                                   \
@@ -279,6 +279,20 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
             OUT("  (scale slot%d)", v->slot);
         if (v->kind == AT_V_UNARY_OF) /* the binary op applied first */
             OUT("  (of fn%d)", v->op);
+        if (v->kind == AT_V_ADAM) { /* its operands and slots (at_adam) */
+            const at_adam *m = &p->adam[v->slot];
+            char o[9][24];
+            const at_opd *x[] = {&m->m_in[0], &m->m_in[1], &m->v_in[0],
+                                 &m->v_in[1], &m->v_in[2], &m->p_in,
+                                 &m->m_out,   &m->v_out};
+            for (int j = 0; j < 8; j++)
+                opd_str(o[j], sizeof o[j], *x[j]);
+            OUT("  (m %s <- %s %s; v %s <- %s %s %s%s; p <- %s; slots %d %d "
+                "%d %d %d %d)",
+                o[6], o[0], o[1], o[7], o[2], o[3], o[4],
+                m->sq_first ? " sq" : "", o[5], m->s[0], m->s[1], m->s[2],
+                m->s[3], m->s[4], m->s[5]);
+        }
         if (v->pre) /* subtracted from src0 first */
             OUT("  (pre slot%d)", v->pre - 1);
         for (int j = 0; j < 2; j++) /* multiplied into src j first */

@@ -241,6 +241,75 @@ AT_BINARY_ADD_KERNELS(sub, AT_BIN_SUB)
 AT_BINARY_ADD_KERNELS(mul, AT_BIN_MUL)
 AT_BINARY_ADD_KERNELS(div, AT_BIN_DIV)
 
+/* The fused Adam step (at_k_adam): each element's four to six inputs are
+ * loaded, its three results computed in registers and stored, so the step
+ * is one pass over memory. */
+typedef struct adam_scalars {
+    vf s[6];
+} adam_scalars;
+AT_INLINE void adam_step(const at_adam_args *a, const adam_scalars *c, size_t i,
+                         size_t k, int sq_first, int stream)
+{
+    int whole = k == VL;
+    vf m0 = whole ? vf_load(a->m0 + i) : vf_load_n(a->m0 + i, k);
+    vf m1 = whole ? vf_load(a->m1 + i) : vf_load_n(a->m1 + i, k);
+    vf v0 = whole ? vf_load(a->v0 + i) : vf_load_n(a->v0 + i, k);
+    vf v1 = whole ? vf_load(a->v1 + i) : vf_load_n(a->v1 + i, k);
+    vf v2 = whole ? vf_load(a->v2 + i) : vf_load_n(a->v2 + i, k);
+    vf p = whole ? vf_load(a->p + i) : vf_load_n(a->p + i, k);
+    vf m = vf_add(vf_mul(c->s[0], m0), vf_mul(c->s[1], m1));
+    vf q = sq_first ? vf_mul(c->s[3], vf_mul(v1, v2))
+                    : vf_mul(vf_mul(c->s[3], v1), v2);
+    vf v = vf_add(vf_mul(c->s[2], v0), q);
+    vf d = vf_add(vf_sqrt(v), c->s[5]);
+    p = vf_sub(p, vf_div(vf_mul(c->s[4], m), d));
+    if (!whole) {
+        vf_store_n(a->mo + i, m, k);
+        vf_store_n(a->vo + i, v, k);
+        vf_store_n(a->po + i, p, k);
+        return;
+    }
+    put(a->mo + i, m, stream);
+    put(a->vo + i, v, stream);
+    put(a->po + i, p, stream);
+}
+/* The streaming form peels single elements until po is vector-aligned;
+ * it streams only when mo and vo then are too (else it stores). */
+AT_INLINE void loop_adam(size_t n, const at_adam_args *a, int sq_first,
+                         int stream)
+{
+    adam_scalars c;
+    EACH(j, 6) c.s[j] = vf_set1(a->s[j]);
+    size_t i = 0;
+    if (stream)
+        for (size_t k = peel(a->po, n); i < k; i++)
+            adam_step(a, &c, i, 1, sq_first, 0);
+    for (; i + VL <= n; i += VL)
+        adam_step(a, &c, i, VL, sq_first, stream);
+    if (i < n)
+        adam_step(a, &c, i, n - i, sq_first, 0);
+}
+static int adam_aligned(const at_adam_args *a)
+{
+    uintptr_t line = VL * sizeof(float);
+    return ((uintptr_t)a->po - (uintptr_t)a->mo) % line == 0
+           && ((uintptr_t)a->po - (uintptr_t)a->vo) % line == 0;
+}
+#define AT_ADAM_KERNELS(name, sq_first)                    \
+    static void name(size_t n, const at_adam_args *a)      \
+    {                                                      \
+        loop_adam(n, a, sq_first, 0);                      \
+    }                                                      \
+    static void name##_nt(size_t n, const at_adam_args *a) \
+    {                                                      \
+        if (adam_aligned(a))                               \
+            loop_adam(n, a, sq_first, 1);                  \
+        else                                               \
+            loop_adam(n, a, sq_first, 0);                  \
+    }
+AT_ADAM_KERNELS(k_adam, 0)
+AT_ADAM_KERNELS(k_adam_sq, 1)
+
 static void k_select(size_t n, float *y, const int32_t *m, const float *a,
                      const float *b)
 {
@@ -314,4 +383,8 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
 #undef AT_SET_BINARY_ADD
     t->div_mul = k_div_mul;
     t->div_mul_nt = k_div_mul_nt;
+    t->adam[0][0] = k_adam;
+    t->adam[0][1] = k_adam_nt;
+    t->adam[1][0] = k_adam_sq;
+    t->adam[1][1] = k_adam_sq_nt;
 }

@@ -395,7 +395,9 @@ static void test_value_placement(at_executor *ex)
      * - cross_entropy: only the sum reads exp(x - max), so nothing is
      *   written and the program needs no block register;
      * - an exponential moving average, b1 * m + (1 - b1) * g, written in
-     *   place: both products fold into the add as scales of its operands;
+     *   place: both products fold into the add as scales of its operands,
+     *   and the in-place store never streams;
+     * - an Adam step in place: one instruction (fuse_adam), no register;
      * - gelu's tanh form, the stdlib's ((x x) x) K order and Python's
      *   ((K x) x) x: one pass each (fn 12 and 13), no block register;
      * - a * b + c: one pass; sigmoid(a * b + c): one pass too, the
@@ -427,8 +429,24 @@ static void test_value_placement(at_executor *ex)
          "  %t = mul %b, %m\n  %u = mul %c, %g\n  %y = add %t, %u\n"
          "  store m, %y\n}\n",
          {" 0 register(s)",
-          "binary     fn0  mem0 <- mem0 mem1 -0  (final)  (scale src0 slot0)  "
+          "binary     fn0  mem0 <- mem0 mem1 -0  (scale src0 slot0)  "
           "(scale src1 slot2)\n",
+          NULL}},
+        {AT_STD_COUNT,
+         "kernel adam(p: f32, g: f32, m: f32, v: f32, lr: f32 scalar, "
+         "b1: f32 scalar, b2: f32 scalar, eps: f32 scalar) {\n"
+         "  %lr = param lr\n  %b1 = param b1\n  %b2 = param b2\n"
+         "  %eps = param eps\n  %one = const.f32 1\n  %c1 = sub %one, %b1\n"
+         "  %c2 = sub %one, %b2\n  %g = load g\n  %m = load m\n"
+         "  %v = load v\n  %p = load p\n  %bm = mul %b1, %m\n"
+         "  %cg1 = mul %c1, %g\n  %m2 = add %bm, %cg1\n  %cg = mul %c2, %g\n"
+         "  %q = mul %cg, %g\n  %bv = mul %b2, %v\n  %v2 = add %bv, %q\n"
+         "  %u = mul %lr, %m2\n  %r = sqrt %v2\n  %d = add %r, %eps\n"
+         "  %w = div %u, %d\n  %p2 = sub %p, %w\n  store p, %p2\n"
+         "  store m, %m2\n  store v, %v2\n}\n",
+         {" 0 register(s)",
+          "adam       fn0  mem0 <- -0 -0 -0  (m mem2 <- mem2 mem1; v mem3 <- "
+          "mem3 mem1 mem1; p <- mem0; slots 1 5 2 6 0 3)\n",
           NULL}},
         {AT_STD_GELU_TANH,
          NULL,
