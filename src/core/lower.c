@@ -37,6 +37,8 @@
  *                      that reads it -> one pass
  *  5j. fuse_unary_of   a binary op (or 5i's pair) and the vector math op
  *                      that reads it -> one pass
+ *  5k. fuse_adam       an Adam step's seven instructions -> one pass with
+ *                      three outputs
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
  *                      take streaming stores, as the store policy decides)

@@ -448,6 +448,38 @@ static void test_value_placement(at_executor *ex)
           "adam       fn0  mem0 <- -0 -0 -0  (m mem2 <- mem2 mem1; v mem3 <- "
           "mem3 mem1 mem1; p <- mem0; slots 1 5 2 6 0 3)\n",
           NULL}},
+        {AT_STD_COUNT,
+         "kernel adam_swap(p: f32, g: f32, m: f32, v: f32, lr: f32 scalar, "
+         "b1: f32 scalar, b2: f32 scalar, eps: f32 scalar) {\n"
+         "  %lr = param lr\n  %b1 = param b1\n  %b2 = param b2\n"
+         "  %eps = param eps\n  %one = const.f32 1\n  %c1 = sub %one, %b1\n"
+         "  %c2 = sub %one, %b2\n  %g = load g\n  %m = load m\n"
+         "  %v = load v\n  %p = load p\n  %bm = mul %b1, %m\n"
+         "  %cg1 = mul %c1, %g\n  %m2 = add %cg1, %bm\n  %cg = mul %c2, %g\n"
+         "  %q = mul %cg, %g\n  %bv = mul %b2, %v\n  %v2 = add %bv, %q\n"
+         "  %u = mul %lr, %m2\n  %r = sqrt %v2\n  %d = add %r, %eps\n"
+         "  %w = div %u, %d\n  %p2 = sub %p, %w\n  store p, %p2\n"
+         "  store m, %m2\n  store v, %v2\n}\n",
+         {" 0 register(s)",
+          "adam       fn0  mem0 <- -0 -0 -0  (m mem2 <- mem1 mem2; v mem3 <- "
+          "mem3 mem1 mem1; p <- mem0; slots 5 1 2 6 0 3)\n",
+          NULL}},
+        {AT_STD_COUNT,
+         "kernel adam_sq(p: f32, g: f32, m: f32, v: f32, lr: f32 scalar, "
+         "b1: f32 scalar, b2: f32 scalar, eps: f32 scalar) {\n"
+         "  %lr = param lr\n  %b1 = param b1\n  %b2 = param b2\n"
+         "  %eps = param eps\n  %one = const.f32 1\n  %c1 = sub %one, %b1\n"
+         "  %c2 = sub %one, %b2\n  %g = load g\n  %m = load m\n"
+         "  %v = load v\n  %p = load p\n  %bm = mul %b1, %m\n"
+         "  %cg1 = mul %c1, %g\n  %m2 = add %bm, %cg1\n  %gg = mul %g, %g\n"
+         "  %q = mul %c2, %gg\n  %bv = mul %b2, %v\n  %v2 = add %bv, %q\n"
+         "  %u = mul %lr, %m2\n  %r = sqrt %v2\n  %d = add %r, %eps\n"
+         "  %w = div %u, %d\n  %p2 = sub %p, %w\n  store p, %p2\n"
+         "  store m, %m2\n  store v, %v2\n}\n",
+         {" 0 register(s)",
+          "adam       fn0  mem0 <- -0 -0 -0  (m mem2 <- mem2 mem1; v mem3 <- "
+          "mem3 mem1 mem1 sq; p <- mem0; slots 1 5 2 6 0 3)\n",
+          NULL}},
         {AT_STD_GELU_TANH,
          NULL,
          {" 0 register(s)", "unary      fn12 mem1 <- mem0 -0 -0  (final)\n",
