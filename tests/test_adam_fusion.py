@@ -4,13 +4,15 @@ An Adam step written as IR,
 
     m' = b1 m + (1 - b1) g,  v' = b2 v + (1 - b2) g g,  p' = p - lr m' / (sqrt(v') + eps),
 
-runs as one instruction that reads each input once and writes the three results once.
-Each result is checked bitwise against NumPy float32 arithmetic done step by step in the
-IR's order (each step one IEEE rounding): with the squared term in both of its orders,
-the moment's operands swapped, out of place and in place, at every ISA level, with
-cached and streamed stores, at lengths with tails and with special values (NaN, inf,
-negative v, subnormals) in every input.  Outputs whose alignments differ cannot all be
-streamed; the kernel then stores them all cached, also checked here."""
+runs as one instruction that reads each input once and writes the three results once;
+so do its forms with bias correction (m' / bc1 and v' / bc2 in p') and with decoupled
+weight decay (p' = decay p - ...).  Each result is checked bitwise against NumPy float32
+arithmetic done step by step in the IR's order (each step one IEEE rounding): with the
+squared term in both of its orders, the moment's operands swapped, out of place and in
+place, at every ISA level, with cached and streamed stores, at lengths with tails and
+with special values (NaN, inf, negative v, subnormals) in every input.  Outputs whose
+alignments differ cannot all be streamed; the kernel then stores them all cached, also
+checked here.  tests/c/test_stdop.c checks that each form lowers to one instruction."""
 
 import numpy as np
 import pytest
@@ -22,9 +24,20 @@ import hologram as hg
 F32 = np.float32
 SIZES = [1, 15, 17, 63, 1000, 1025, 70001]
 LR, B1, B2, EPS = (F32(s) for s in (1e-3, 0.9, 0.999, 1e-8))
+BC1, BC2, DECAY = F32(0.1), F32(0.001), F32(1 - 1e-5)
+
+# (sq_first, swap_m, bc, wd): the forms each test runs
+FORMS = [
+    (False, False, False, False),
+    (True, False, False, False),
+    (False, True, False, False),
+    (False, False, True, False),
+    (True, False, True, True),
+    (False, False, False, True),
+]
 
 
-def _kernel(sq_first=False, swap_m=False, in_place=False):
+def _kernel(sq_first=False, swap_m=False, bc=False, wd=False, in_place=False):
     """The step as IR text; outputs po, mo, vo (or p, m, v in place)."""
     q = (
         "  %gg = mul %g, %g\n  %q = mul %c2, %gg\n"
@@ -33,20 +46,34 @@ def _kernel(sq_first=False, swap_m=False, in_place=False):
     )
     m_sum = "add %cg1, %bm" if swap_m else "add %bm, %cg1"
     outs = ("p", "m", "v") if in_place else ("po", "mo", "vo")
-    head = "kernel step(p: f32, g: f32, m: f32, v: f32, lr: f32 scalar, b1: f32 scalar, "
-    head += "b2: f32 scalar, eps: f32 scalar"
+    scalars = ["lr", "b1", "b2", "eps"] + (["bc1", "bc2"] if bc else []) + (["decay"] if wd else [])
+    head = "kernel step(p: f32, g: f32, m: f32, v: f32"
+    head += "".join(f", {s}: f32 scalar" for s in scalars)
     head += "".join(f", {o}: f32" for o in outs if o.endswith("o"))
-    return (
-        head + ") {\n"
-        "  %lr = param lr\n  %b1 = param b1\n  %b2 = param b2\n  %eps = param eps\n"
+    body = "".join(f"  %{s} = param {s}\n" for s in scalars)
+    body += (
         "  %one = const.f32 1\n  %c1 = sub %one, %b1\n  %c2 = sub %one, %b2\n"
         "  %p = load p\n  %g = load g\n  %m = load m\n  %v = load v\n"
         f"  %bm = mul %b1, %m\n  %cg1 = mul %c1, %g\n  %m2 = {m_sum}\n"
         f"{q}  %bv = mul %b2, %v\n  %v2 = add %bv, %q\n"
-        "  %u = mul %lr, %m2\n  %r = sqrt %v2\n  %d = add %r, %eps\n  %w = div %u, %d\n"
-        "  %p2 = sub %p, %w\n"
-        f"  store {outs[0]}, %p2\n  store {outs[1]}, %m2\n  store {outs[2]}, %v2\n}}\n"
     )
+    mh, vh, pp = "%m2", "%v2", "%p"
+    if bc:
+        body += "  %mh = div %m2, %bc1\n  %vh = div %v2, %bc2\n"
+        mh, vh = "%mh", "%vh"
+    body += f"  %u = mul %lr, {mh}\n  %r = sqrt {vh}\n  %d = add %r, %eps\n  %w = div %u, %d\n"
+    if wd:
+        body += "  %pd = mul %decay, %p\n"
+        pp = "%pd"
+    body += f"  %p2 = sub {pp}, %w\n"
+    body += f"  store {outs[0]}, %p2\n  store {outs[1]}, %m2\n  store {outs[2]}, %v2\n"
+    return head + ") {\n" + body + "}\n"
+
+
+def _scalars(bc, wd):
+    return [
+        float(s) for s in (LR, B1, B2, EPS) + ((BC1, BC2) if bc else ()) + ((DECAY,) if wd else ())
+    ]
 
 
 def _inputs(n, seed):
@@ -60,32 +87,32 @@ def _inputs(n, seed):
     return p, g, m, v
 
 
-def _want(p, g, m, v, sq_first, swap_m):
+def _want(p, g, m, v, sq_first=False, swap_m=False, bc=False, wd=False):
     c1, c2 = F32(1) - B1, F32(1) - B2
     with np.errstate(all="ignore"):
         m2 = (c1 * g + B1 * m) if swap_m else (B1 * m + c1 * g)
         q = c2 * (g * g) if sq_first else (c2 * g) * g
         v2 = B2 * v + q
-        p2 = p - (LR * m2) / (np.sqrt(v2) + EPS)
+        mh, vh = (m2 / BC1, v2 / BC2) if bc else (m2, v2)
+        pp = DECAY * p if wd else p
+        p2 = pp - (LR * mh) / (np.sqrt(vh) + EPS)
     return p2, m2, v2
 
 
 @pytest.mark.parametrize("level", ISA_PARAMS())
 @pytest.mark.parametrize("stores", ["cached", "streamed"])
-@pytest.mark.parametrize(("sq_first", "swap_m"), [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("in_place", [False, True])
-def test_step_is_bitwise_stepwise_float32(level, stores, sq_first, swap_m, in_place):
+def test_step_is_bitwise_stepwise_float32(level, stores, form, in_place):
     ex = hg.Executor(threads=2, isa=level, stores=stores)
-    kernel = hg.Kernel(_kernel(sq_first, swap_m, in_place))
+    kernel = hg.Kernel(_kernel(*form, in_place=in_place))
     for n in SIZES:
-        arrays = _inputs(n, seed=3 * sq_first + swap_m)
+        arrays = _inputs(n, seed=sum(form) + 5 * form[0])
         bufs = [ex.from_numpy(a) for a in arrays]
         outs = bufs[:1] + bufs[2:] if in_place else [ex.empty((n,)) for _ in range(3)]
-        ex.launch(
-            kernel, *bufs, *(float(s) for s in (LR, B1, B2, EPS)), *(outs if not in_place else [])
-        )
-        what = f"n={n} {level} {stores} sq_first={sq_first} swap_m={swap_m} in_place={in_place}"
-        for name, got, want in zip("pmv", outs, _want(*arrays, sq_first, swap_m), strict=True):
+        ex.launch(kernel, *bufs, *_scalars(*form[2:]), *(outs if not in_place else []))
+        what = f"n={n} {level} {stores} form={form} in_place={in_place}"
+        for name, got, want in zip("pmv", outs, _want(*arrays, *form), strict=True):
             assert_bitwise(got.to_numpy(), want, what=f"{name}' {what}")
 
 
@@ -103,27 +130,48 @@ def test_outputs_of_different_alignment_are_stored_correctly(level, shift):
     backing = torch.zeros(n + shift)
     mo = ex.from_dlpack(backing[shift:])
     po, vo = ex.empty((n,)), ex.empty((n,))
-    ex.launch(kernel, *bufs, *(float(s) for s in (LR, B1, B2, EPS)), po, mo, vo)
-    for name, got, want in zip("pmv", (po, mo, vo), _want(*arrays, False, False), strict=True):
+    ex.launch(kernel, *bufs, *_scalars(False, False), po, mo, vo)
+    for name, got, want in zip("pmv", (po, mo, vo), _want(*arrays), strict=True):
         assert_bitwise(got.to_numpy(), want, what=f"{name}' shift={shift} {level}")
     assert backing[:shift].eq(0).all()  # nothing written before mo
 
 
+def _adam_sq(p, g, m, v, lr, b1, b2, eps):
+    m2 = b1 * m + (1 - b1) * g
+    v2 = b2 * v + (1 - b2) * (g * g)
+    return p - lr * m2 / (hg.ops.sqrt(v2) + eps), m2, v2
+
+
+def _adam_bias_corrected(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
+    m2 = b1 * m + (1 - b1) * g
+    v2 = b2 * v + (1 - b2) * g * g
+    return p - lr * (m2 / bc1) / (hg.ops.sqrt(v2 / bc2) + eps), m2, v2
+
+
+def _adamw(p, g, m, v, lr, b1, b2, eps, decay):
+    m2 = b1 * m + (1 - b1) * g
+    v2 = b2 * v + (1 - b2) * g * g
+    return decay * p - lr * m2 / (hg.ops.sqrt(v2) + eps), m2, v2
+
+
 @pytest.mark.parametrize("level", ISA_PARAMS())
 @pytest.mark.parametrize("threads", [1, 3])
-def test_jitted_step_in_place_is_bitwise_stepwise_float32(level, threads):
-    # the user's spelling with g * g first; its scalars are float32 kernel
-    # parameters and 1 - b1, 1 - b2 are computed in float32, as _want does
-    def adam(p, g, m, v, lr, b1, b2, eps):
-        m2 = b1 * m + (1 - b1) * g
-        v2 = b2 * v + (1 - b2) * (g * g)
-        return p - lr * m2 / (hg.ops.sqrt(v2) + eps), m2, v2
-
+@pytest.mark.parametrize(
+    ("fn", "form"),
+    [
+        (_adam_sq, (True, False, False, False)),
+        (_adam_bias_corrected, (False, False, True, False)),
+        (_adamw, (False, False, False, True)),
+    ],
+)
+def test_jitted_step_in_place_is_bitwise_stepwise_float32(level, threads, fn, form):
+    # the user's spellings; their scalars are float32 kernel parameters and
+    # 1 - b1, 1 - b2 are computed in float32, as _want does
     ex = hg.Executor(threads=threads, isa=level)
     n = 65536 * 3 + 5
     arrays = _inputs(n, seed=11)
     bufs = [ex.from_numpy(a) for a in arrays]
     out = (bufs[0], bufs[2], bufs[3])
-    hg.jit(adam)(*bufs, 1e-3, 0.9, 0.999, 1e-8, out=out)
-    for name, got, want in zip("pmv", out, _want(*arrays, True, False), strict=True):
-        assert_bitwise(got.to_numpy(), want, what=f"{name}' t{threads} {level}")
+    hg.jit(fn)(*bufs, *_scalars(*form[2:]), out=out)
+    for name, got, want in zip("pmv", out, _want(*arrays, *form), strict=True):
+        assert_bitwise(got.to_numpy(), want, what=f"{name}' {fn.__name__} t{threads} {level}")

@@ -607,9 +607,9 @@ static void adam_step(const launch *L, const block_env *E, const at_vinstr *vi,
                       .mo = opd_ptr(L, E, m->m_out),
                       .vo = opd_ptr(L, E, m->v_out),
                       .po = po};
-    for (int j = 0; j < 6; j++)
-        a.s[j] = E->slots[m->s[j]].f;
-    L->kt->adam[m->sq_first][streamed(L, vi)](len, &a);
+    for (int j = 0; j < 9; j++) /* an absent scalar is an exact 1 */
+        a.s[j] = m->s[j] >= 0 ? E->slots[m->s[j]].f : 1.0f;
+    L->kt->adam[m->sq_first][m->bc][streamed(L, vi)](len, &a);
 }
 
 static void run_vector(const launch *L, const block_env *E, int from, int to,

@@ -37,8 +37,8 @@
  *                      that reads it -> one pass
  *  5j. fuse_unary_of   a binary op (or 5i's pair) and the vector math op
  *                      that reads it -> one pass
- *  5k. fuse_adam       an Adam step's seven instructions -> one pass with
- *                      three outputs
+ *  5k. fuse_adam       an Adam step's seven to nine instructions -> one
+ *                      pass with three outputs
  *   6. alloc_registers linear scan over each phase's vector instructions
  *   7. mark_final_writes memory destinations nothing reads back (these may
  *                      take streaming stores, as the store policy decides)
@@ -1337,23 +1337,26 @@ static void fuse_unary_of(at_program *p)
     }
 }
 
-/* 5k: an Adam step, seven instructions in a row of a FLAT program (in the
- * order the trace gives them):
+/* 5k: an Adam step, seven to nine instructions in a row of a FLAT program
+ * (in the order the trace gives them):
  *     m' = add (scale s0) m_a, (scale s1) m_b      -> memory
  *     q  = mul (scale s3) g_a, g_b  |  mul g_a, g_b
  *     v' = add (scale s2) v, q  |  add (scale s2) v, (scale s3) q   -> memory
- *     r  = sqrt v';  d = add r, s5 (a slot)
- *     u  = div (scale s4) m', d;  p' = sub p, u      -> memory
- * becomes one AT_V_ADAM: every element's inputs loaded once, its three
+ *     [m^ = div m', s6;  v^ = div v', s7]   (bias correction, each optional)
+ *     r  = sqrt v' (or v^);  d = add r, s5 (a slot)
+ *     u  = div (scale s4) m' (or m^), d
+ *     p' = sub p, u  |  sub (scale s8) p, u  (decoupled weight decay)  ->
+ * memory becomes one AT_V_ADAM: every element's inputs loaded once, its three
  * results stored once, nothing through a block register.  Each step
- * rounds as before (bit-identical).  The window holds the seven and no
- * other instruction, each of q, r, d and u is read only by the next step,
- * and no step but the sqrt and the div reads m' or v' from memory: the
- * fused kernel reads every input before it writes, so m' and v' must not
- * be an input of the unfused steps. */
+ * rounds as before (bit-identical).  The window holds those instructions
+ * and no other, each intermediate is read only by the next step, and no
+ * step but its reader reads m' or v' from memory: the fused kernel reads
+ * every input before it writes, so m' and v' must not be an input of the
+ * unfused steps. */
+#define ADAM_WINDOW 9 /* the longest step */
 typedef struct adam_match {
     const at_program *p;
-    int lo, hi; /* the window v[lo .. hi] */
+    int lo, hi; /* where the step may start, its last instruction */
     unsigned seen; /* bit i - lo: v[i] matched */
 } adam_match;
 
@@ -1377,6 +1380,24 @@ static const at_vinstr *adam_writer(adam_match *w, int before, at_opd o,
 
 static int is_mem(at_opd o) { return o.kind == AT_OPD_MEM; }
 
+/* The memory operand that x reads: o itself, or, when o is the register of
+ * an optional `div mem, slot` of the window (bias correction), that
+ * instruction's memory operand; *div is the div or NULL. */
+static at_opd adam_corrected(adam_match *w, const at_vinstr *x, at_opd o,
+                             const at_vinstr **div)
+{
+    *div = NULL;
+    if (o.kind != AT_OPD_REG)
+        return o;
+    const at_vinstr *d =
+        adam_writer(w, (int)(x - w->p->v), o, AT_V_BINARY_S, AT_BIN_DIV);
+    if (!d || !is_mem(d->src[0]) || d->src[1].kind != AT_OPD_SLOT
+        || d->src[1].idx >= INT16_MAX)
+        return (at_opd){0}; /* AT_OPD_NONE: no match */
+    *div = d;
+    return d->src[0];
+}
+
 /* Whether an instruction of the window other than `writer` (which writes o
  * in place of what it reads) and `reader` reads o. */
 static int reads_other(const adam_match *w, at_opd o, const at_vinstr *writer,
@@ -1391,32 +1412,38 @@ static int reads_other(const adam_match *w, at_opd o, const at_vinstr *writer,
     return 0;
 }
 
+static int16_t slot_or_none(int scale) { return (int16_t)(scale - 1); }
+
 static int adam_at(const lowering *L, int hi, at_adam *a)
 {
     const at_program *p = L->p;
-    adam_match w = {p, hi - 6, hi, 1u << 6};
-    const at_vinstr *G = &p->v[hi];
-    if (w.lo < 0 || G->kind != AT_V_BINARY || G->fn != AT_BIN_SUB || G->scale[0]
-        || G->scale[1] || !is_mem(G->dst) || !is_mem(G->src[0])
-        || G->src[1].kind != AT_OPD_REG || !p->kt->adam[0][0])
+    adam_match w = {p, hi >= ADAM_WINDOW - 1 ? hi - (ADAM_WINDOW - 1) : 0, hi,
+                    0};
+    w.seen = 1u << (hi - w.lo);
+    const at_vinstr *G = &p->v[hi], *Mh, *Vh;
+    if (hi < 6 || G->kind != AT_V_BINARY || G->fn != AT_BIN_SUB || G->scale[1]
+        || !is_mem(G->dst) || !is_mem(G->src[0]) || G->src[1].kind != AT_OPD_REG
+        || !p->kt->adam[0][0][0])
         return 0;
-    int at = hi;
     const at_vinstr *F =
-        adam_writer(&w, at, G->src[1], AT_V_BINARY, AT_BIN_DIV);
-    if (!F || !F->scale[0] || F->scale[1] || !is_mem(F->src[0])
-        || F->src[1].kind != AT_OPD_REG)
+        adam_writer(&w, hi, G->src[1], AT_V_BINARY, AT_BIN_DIV);
+    if (!F || !F->scale[0] || F->scale[1] || F->src[1].kind != AT_OPD_REG)
         return 0;
+    at_opd mo = adam_corrected(&w, F, F->src[0], &Mh);
     const at_vinstr *E =
         adam_writer(&w, (int)(F - p->v), F->src[1], AT_V_BINARY_S, AT_BIN_ADD);
-    if (!E || E->src[0].kind != AT_OPD_REG || E->src[1].kind != AT_OPD_SLOT
-        || E->src[1].idx >= INT16_MAX)
+    if (!is_mem(mo) || !E || E->src[0].kind != AT_OPD_REG
+        || E->src[1].kind != AT_OPD_SLOT || E->src[1].idx >= INT16_MAX)
         return 0;
     const at_vinstr *D =
         adam_writer(&w, (int)(E - p->v), E->src[0], AT_V_UNARY, AT_UN_SQRT);
-    if (!D || !is_mem(D->src[0]))
+    if (!D)
         return 0;
-    const at_vinstr *C =
-        adam_writer(&w, (int)(D - p->v), D->src[0], AT_V_BINARY, AT_BIN_ADD);
+    at_opd vo = adam_corrected(&w, D, D->src[0], &Vh);
+    const at_vinstr *v_reader = Vh ? Vh : D, *m_reader = Mh ? Mh : F;
+    const at_vinstr *C = is_mem(vo) ? adam_writer(&w, (int)(v_reader - p->v),
+                                                  vo, AT_V_BINARY, AT_BIN_ADD)
+                                    : NULL;
     if (!C || !C->scale[0] || !is_mem(C->src[0])
         || C->src[1].kind != AT_OPD_REG)
         return 0;
@@ -1427,29 +1454,37 @@ static int adam_at(const lowering *L, int hi, at_adam *a)
         || !is_mem(B->src[0]) || !is_mem(B->src[1]))
         return 0;
     const at_vinstr *A =
-        adam_writer(&w, (int)(F - p->v), F->src[0], AT_V_BINARY, AT_BIN_ADD);
+        adam_writer(&w, (int)(m_reader - p->v), mo, AT_V_BINARY, AT_BIN_ADD);
     if (!A || !A->scale[0] || !A->scale[1] || !is_mem(A->src[0])
-        || !is_mem(A->src[1]) || w.seen != 0x7f)
+        || !is_mem(A->src[1]))
         return 0;
-    const at_vinstr *regs[] = {B, D, E, F};
-    for (int i = 0; i < 4; i++)
-        if (reg_uses(p, regs[i]->dst.idx) != 1)
+    int n =
+        7 + (Mh != NULL) + (Vh != NULL); /* the window: v[hi - n + 1 .. hi] */
+    if (hi - n + 1 < w.lo || w.seen != ((1u << n) - 1) << (hi - n + 1 - w.lo))
+        return 0;
+    const at_vinstr *regs[] = {B, D, E, F, Mh, Vh};
+    for (int i = 0; i < 6; i++)
+        if (regs[i] && reg_uses(p, regs[i]->dst.idx) != 1)
             return 0;
     if (same_opd(A->dst, C->dst) || same_opd(A->dst, G->dst)
-        || same_opd(C->dst, G->dst) || reads_other(&w, A->dst, A, F)
-        || reads_other(&w, C->dst, C, D))
+        || same_opd(C->dst, G->dst) || reads_other(&w, A->dst, A, m_reader)
+        || reads_other(&w, C->dst, C, v_reader))
         return 0;
     *a = (at_adam){.m_in = {A->src[0], A->src[1]},
                    .v_in = {C->src[0], B->src[0], B->src[1]},
                    .p_in = G->src[0],
                    .m_out = A->dst,
                    .v_out = C->dst,
-                   .s = {(int16_t)(A->scale[0] - 1), (int16_t)(A->scale[1] - 1),
-                         (int16_t)(C->scale[0] - 1),
-                         (int16_t)((sq_first ? C->scale[1] : B->scale[0]) - 1),
-                         (int16_t)(F->scale[0] - 1), (int16_t)E->src[1].idx},
-                   .sq_first = (uint8_t)sq_first};
-    return 1;
+                   .s = {slot_or_none(A->scale[0]), slot_or_none(A->scale[1]),
+                         slot_or_none(C->scale[0]),
+                         slot_or_none(sq_first ? C->scale[1] : B->scale[0]),
+                         slot_or_none(F->scale[0]), (int16_t)E->src[1].idx,
+                         Mh ? (int16_t)Mh->src[1].idx : -1,
+                         Vh ? (int16_t)Vh->src[1].idx : -1,
+                         slot_or_none(G->scale[0])},
+                   .sq_first = (uint8_t)sq_first,
+                   .bc = Mh || Vh};
+    return n;
 }
 
 static void fuse_adam(lowering *L)
@@ -1457,9 +1492,10 @@ static void fuse_adam(lowering *L)
     at_program *p = L->p;
     if (p->mode != AT_MODE_FLAT)
         return;
-    for (int i = 6; i < p->nv; i++) {
+    for (int i = 0; i < p->nv; i++) {
         at_adam a;
-        if (!adam_at(L, i, &a))
+        int n = adam_at(L, i, &a);
+        if (!n)
             continue;
         at_adam *t = realloc(p->adam, (size_t)(p->nadam + 1) * sizeof *t);
         if (!t)
@@ -1471,8 +1507,8 @@ static void fuse_adam(lowering *L)
                        .slot = (int16_t)p->nadam++,
                        .dst = p->v[i].dst,
                        .acc = -1};
-        replace_run(p, i - 6, 7, f);
-        i -= 6;
+        replace_run(p, i - n + 1, n, f);
+        i -= n - 1;
     }
 }
 

@@ -160,17 +160,20 @@ typedef struct at_axis_red {
 } at_axis_red;
 
 /* The operands of an AT_V_ADAM instruction (the lowering's fuse_adam), all
- * buffer memory (AT_OPD_MEM), and the slots of its six scalars s[]:
+ * buffer memory (AT_OPD_MEM), and the slots of its scalars s[] (-1: none,
+ * which the interpreter passes as 1, an exact no-op in a product or a
+ * quotient):
  *     m' = (s0 * m_in[0]) + (s1 * m_in[1])
  *     v' = (s2 * v_in[0]) + q,  q = (s3 * v_in[1]) * v_in[2]
  *                              (sq_first: q = s3 * (v_in[1] * v_in[2]))
- *     p' = p_in - ((s4 * m') / (sqrt(v') + s5))
- * m' goes to m_out, v' to v_out, p' to the instruction's dst.  Each step
+ *     p' = (s8 * p_in) - ((s4 * (m' / s6)) / (sqrt(v' / s7) + s5))
+ * with the divisions by s6 and s7 (bias correction) only when bc.  m'
+ * goes to m_out, v' to v_out, p' to the instruction's dst.  Each step
  * rounds as the instruction it replaces. */
 typedef struct at_adam {
     at_opd m_in[2], v_in[3], p_in, m_out, v_out;
-    int16_t s[6];
-    uint8_t sq_first;
+    int16_t s[9];
+    uint8_t sq_first, bc;
 } at_adam;
 
 /* Scalar instructions run the row and uniform levels on slots. */

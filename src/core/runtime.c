@@ -287,11 +287,12 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
                                  &m->m_out,   &m->v_out};
             for (int j = 0; j < 8; j++)
                 opd_str(o[j], sizeof o[j], *x[j]);
-            OUT("  (m %s <- %s %s; v %s <- %s %s %s%s; p <- %s; slots %d %d "
-                "%d %d %d %d)",
-                o[6], o[0], o[1], o[7], o[2], o[3], o[4],
-                m->sq_first ? " sq" : "", o[5], m->s[0], m->s[1], m->s[2],
-                m->s[3], m->s[4], m->s[5]);
+            OUT("  (m %s <- %s %s; v %s <- %s %s %s%s; p <- %s%s; slots", o[6],
+                o[0], o[1], o[7], o[2], o[3], o[4], m->sq_first ? " sq" : "",
+                o[5], m->bc ? " bc" : "");
+            for (int j = 0; j < 9; j++)
+                OUT(" %d", m->s[j]);
+            OUT(")");
         }
         if (v->pre) /* subtracted from src0 first */
             OUT("  (pre slot%d)", v->pre - 1);

@@ -245,10 +245,10 @@ AT_BINARY_ADD_KERNELS(div, AT_BIN_DIV)
  * loaded, its three results computed in registers and stored, so the step
  * is one pass over memory. */
 typedef struct adam_scalars {
-    vf s[6];
+    vf s[9];
 } adam_scalars;
 AT_INLINE void adam_step(const at_adam_args *a, const adam_scalars *c, size_t i,
-                         size_t k, int sq_first, int stream)
+                         size_t k, int sq_first, int bc, int stream)
 {
     int whole = k == VL;
     vf m0 = whole ? vf_load(a->m0 + i) : vf_load_n(a->m0 + i, k);
@@ -261,8 +261,10 @@ AT_INLINE void adam_step(const at_adam_args *a, const adam_scalars *c, size_t i,
     vf q = sq_first ? vf_mul(c->s[3], vf_mul(v1, v2))
                     : vf_mul(vf_mul(c->s[3], v1), v2);
     vf v = vf_add(vf_mul(c->s[2], v0), q);
-    vf d = vf_add(vf_sqrt(v), c->s[5]);
-    p = vf_sub(p, vf_div(vf_mul(c->s[4], m), d));
+    vf mh = bc ? vf_div(m, c->s[6]) : m;
+    vf vh = bc ? vf_div(v, c->s[7]) : v;
+    vf d = vf_add(vf_sqrt(vh), c->s[5]);
+    p = vf_sub(vf_mul(c->s[8], p), vf_div(vf_mul(c->s[4], mh), d));
     if (!whole) {
         vf_store_n(a->mo + i, m, k);
         vf_store_n(a->vo + i, v, k);
@@ -275,19 +277,19 @@ AT_INLINE void adam_step(const at_adam_args *a, const adam_scalars *c, size_t i,
 }
 /* The streaming form peels single elements until po is vector-aligned;
  * it streams only when mo and vo then are too (else it stores). */
-AT_INLINE void loop_adam(size_t n, const at_adam_args *a, int sq_first,
+AT_INLINE void loop_adam(size_t n, const at_adam_args *a, int sq_first, int bc,
                          int stream)
 {
     adam_scalars c;
-    EACH(j, 6) c.s[j] = vf_set1(a->s[j]);
+    EACH(j, 9) c.s[j] = vf_set1(a->s[j]);
     size_t i = 0;
     if (stream)
         for (size_t k = peel(a->po, n); i < k; i++)
-            adam_step(a, &c, i, 1, sq_first, 0);
+            adam_step(a, &c, i, 1, sq_first, bc, 0);
     for (; i + VL <= n; i += VL)
-        adam_step(a, &c, i, VL, sq_first, stream);
+        adam_step(a, &c, i, VL, sq_first, bc, stream);
     if (i < n)
-        adam_step(a, &c, i, n - i, sq_first, 0);
+        adam_step(a, &c, i, n - i, sq_first, bc, 0);
 }
 static int adam_aligned(const at_adam_args *a)
 {
@@ -295,20 +297,22 @@ static int adam_aligned(const at_adam_args *a)
     return ((uintptr_t)a->po - (uintptr_t)a->mo) % line == 0
            && ((uintptr_t)a->po - (uintptr_t)a->vo) % line == 0;
 }
-#define AT_ADAM_KERNELS(name, sq_first)                    \
+#define AT_ADAM_KERNELS(name, sq_first, bc)                \
     static void name(size_t n, const at_adam_args *a)      \
     {                                                      \
-        loop_adam(n, a, sq_first, 0);                      \
+        loop_adam(n, a, sq_first, bc, 0);                  \
     }                                                      \
     static void name##_nt(size_t n, const at_adam_args *a) \
     {                                                      \
         if (adam_aligned(a))                               \
-            loop_adam(n, a, sq_first, 1);                  \
+            loop_adam(n, a, sq_first, bc, 1);              \
         else                                               \
-            loop_adam(n, a, sq_first, 0);                  \
+            loop_adam(n, a, sq_first, bc, 0);              \
     }
-AT_ADAM_KERNELS(k_adam, 0)
-AT_ADAM_KERNELS(k_adam_sq, 1)
+AT_ADAM_KERNELS(k_adam, 0, 0)
+AT_ADAM_KERNELS(k_adam_sq, 1, 0)
+AT_ADAM_KERNELS(k_adam_bc, 0, 1)
+AT_ADAM_KERNELS(k_adam_sq_bc, 1, 1)
 
 static void k_select(size_t n, float *y, const int32_t *m, const float *a,
                      const float *b)
@@ -383,8 +387,12 @@ void AT_ISA_FN(at_register_elementwise)(at_ktable *t)
 #undef AT_SET_BINARY_ADD
     t->div_mul = k_div_mul;
     t->div_mul_nt = k_div_mul_nt;
-    t->adam[0][0] = k_adam;
-    t->adam[0][1] = k_adam_nt;
-    t->adam[1][0] = k_adam_sq;
-    t->adam[1][1] = k_adam_sq_nt;
+#define AT_SET_ADAM(sq, bc, name) \
+    t->adam[sq][bc][0] = name;    \
+    t->adam[sq][bc][1] = name##_nt;
+    AT_SET_ADAM(0, 0, k_adam)
+    AT_SET_ADAM(1, 0, k_adam_sq)
+    AT_SET_ADAM(0, 1, k_adam_bc)
+    AT_SET_ADAM(1, 1, k_adam_sq_bc)
+#undef AT_SET_ADAM
 }

@@ -145,14 +145,15 @@ typedef void (*at_k_binary_add)(size_t n, float *y, const float *a,
 /* The fused Adam step (the lowering's fuse_adam; at_adam in program.h
  * names the operands): m' = (s0 * m0) + (s1 * m1), v' = (s2 * v0) + q with
  * q = (s3 * v1) * v2 (or s3 * (v1 * v2): the kernel's sq_first form),
- * p' = p - ((s4 * m') / (sqrt(v') + s5)), written to mo, vo and po, each
- * step rounded as its own kernel rounds it.  Every element's inputs are
- * read before its outputs are written, so an output may be the memory of
- * any input. */
+ * p' = (s8 * p) - ((s4 * m') / (sqrt(v') + s5)), or with m' / s6 and
+ * v' / s7 in place of m' and v' in p' (the kernel's bc form), written to
+ * mo, vo and po, each step rounded as its own kernel rounds it.  Every
+ * element's inputs are read before its outputs are written, so an output
+ * may be the memory of any input. */
 typedef struct at_adam_args {
     const float *m0, *m1, *v0, *v1, *v2, *p;
     float *mo, *vo, *po;
-    float s[6];
+    float s[9];
 } at_adam_args;
 typedef void (*at_k_adam)(size_t n, const at_adam_args *a);
 /* The sum of f(x - s), nothing written: (x - s)^2 (sq_sub_sum, as
@@ -324,7 +325,7 @@ typedef struct at_ktable {
      * bit-identical): fuse_rms's form for RMS norm's mean square. */
     at_k_rsum sq_sum;
     at_k_div_mul div_mul, div_mul_nt; /* _nt: streaming */
-    at_k_adam adam[2][2]; /* [sq_first][streaming] */
+    at_k_adam adam[2][2][2]; /* [sq_first][bc][streaming] */
 } at_ktable;
 
 #define AT_CAT_(a, b) a##b

@@ -397,7 +397,9 @@ static void test_value_placement(at_executor *ex)
      * - an exponential moving average, b1 * m + (1 - b1) * g, written in
      *   place: both products fold into the add as scales of its operands,
      *   and the in-place store never streams;
-     * - an Adam step in place: one instruction (fuse_adam), no register;
+     * - an Adam step in place: one instruction (fuse_adam), no register,
+     *   with the moment's products in either order, with c2 * (g * g), and
+     *   with bias correction and decoupled weight decay;
      * - gelu's tanh form, the stdlib's ((x x) x) K order and Python's
      *   ((K x) x) x: one pass each (fn 12 and 13), no block register;
      * - a * b + c: one pass; sigmoid(a * b + c): one pass too, the
@@ -446,7 +448,7 @@ static void test_value_placement(at_executor *ex)
          "  store m, %m2\n  store v, %v2\n}\n",
          {" 0 register(s)",
           "adam       fn0  mem0 <- -0 -0 -0  (m mem2 <- mem2 mem1; v mem3 <- "
-          "mem3 mem1 mem1; p <- mem0; slots 1 5 2 6 0 3)\n",
+          "mem3 mem1 mem1; p <- mem0; slots 1 5 2 6 0 3 -1 -1 -1)\n",
           NULL}},
         {AT_STD_COUNT,
          "kernel adam_swap(p: f32, g: f32, m: f32, v: f32, lr: f32 scalar, "
@@ -462,7 +464,7 @@ static void test_value_placement(at_executor *ex)
          "  store m, %m2\n  store v, %v2\n}\n",
          {" 0 register(s)",
           "adam       fn0  mem0 <- -0 -0 -0  (m mem2 <- mem1 mem2; v mem3 <- "
-          "mem3 mem1 mem1; p <- mem0; slots 5 1 2 6 0 3)\n",
+          "mem3 mem1 mem1; p <- mem0; slots 5 1 2 6 0 3 -1 -1 -1)\n",
           NULL}},
         {AT_STD_COUNT,
          "kernel adam_sq(p: f32, g: f32, m: f32, v: f32, lr: f32 scalar, "
@@ -478,7 +480,26 @@ static void test_value_placement(at_executor *ex)
          "  store m, %m2\n  store v, %v2\n}\n",
          {" 0 register(s)",
           "adam       fn0  mem0 <- -0 -0 -0  (m mem2 <- mem2 mem1; v mem3 <- "
-          "mem3 mem1 mem1 sq; p <- mem0; slots 1 5 2 6 0 3)\n",
+          "mem3 mem1 mem1 sq; p <- mem0; slots 1 5 2 6 0 3 -1 -1 -1)\n",
+          NULL}},
+        {AT_STD_COUNT,
+         "kernel adam_bc_wd(p: f32, g: f32, m: f32, v: f32, lr: f32 scalar, "
+         "b1: f32 scalar, b2: f32 scalar, eps: f32 scalar, bc1: f32 scalar, "
+         "bc2: f32 scalar, decay: f32 scalar) {\n"
+         "  %lr = param lr\n  %b1 = param b1\n  %b2 = param b2\n"
+         "  %eps = param eps\n  %bc1 = param bc1\n  %bc2 = param bc2\n"
+         "  %decay = param decay\n  %one = const.f32 1\n"
+         "  %c1 = sub %one, %b1\n  %c2 = sub %one, %b2\n  %p = load p\n"
+         "  %g = load g\n  %m = load m\n  %v = load v\n  %bm = mul %b1, %m\n"
+         "  %cg1 = mul %c1, %g\n  %m2 = add %bm, %cg1\n  %cg = mul %c2, %g\n"
+         "  %q = mul %cg, %g\n  %bv = mul %b2, %v\n  %v2 = add %bv, %q\n"
+         "  %mh = div %m2, %bc1\n  %vh = div %v2, %bc2\n  %u = mul %lr, %mh\n"
+         "  %r = sqrt %vh\n  %d = add %r, %eps\n  %w = div %u, %d\n"
+         "  %pd = mul %decay, %p\n  %p2 = sub %pd, %w\n  store p, %p2\n"
+         "  store m, %m2\n  store v, %v2\n}\n",
+         {" 0 register(s)",
+          "adam       fn0  mem0 <- -0 -0 -0  (m mem2 <- mem2 mem1; v mem3 <- "
+          "mem3 mem1 mem1; p <- mem0 bc; slots 1 8 2 9 0 3 4 5 6)\n",
           NULL}},
         {AT_STD_GELU_TANH,
          NULL,
