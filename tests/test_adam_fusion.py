@@ -120,8 +120,8 @@ def test_step_is_bitwise_stepwise_float32(level, stores, form, in_place):
 @pytest.mark.parametrize("shift", [1, 3])
 def test_outputs_of_different_alignment_are_stored_correctly(level, shift):
     # mo shifted by `shift` floats against po and vo: the streamed form cannot
-    # align all three, so it stores them cached; 300,001 elements put the
-    # launch past the size at which the streamed policy streams
+    # align all three, so it stores them cached (the "streamed" policy streams
+    # every final write; 300,001 elements give each thread several tasks)
     ex = hg.Executor(threads=2, isa=level, stores="streamed")
     kernel = hg.Kernel(_kernel())
     n = 300_001
