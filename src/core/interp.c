@@ -609,7 +609,7 @@ static void adam_step(const launch *L, const block_env *E, const at_vinstr *vi,
                       .po = po};
     for (int j = 0; j < 9; j++) /* an absent scalar is an exact 1 */
         a.s[j] = m->s[j] >= 0 ? E->slots[m->s[j]].f : 1.0f;
-    L->kt->adam[m->sq_first][m->bc][streamed(L, vi)](len, &a);
+    L->kt->adam[m->sq_first][at_adam_bc(m)][streamed(L, vi)](len, &a);
 }
 
 static void run_vector(const launch *L, const block_env *E, int from, int to,

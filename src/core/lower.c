@@ -912,6 +912,16 @@ static int same_opd(at_opd a, at_opd b)
     return a.kind == b.kind && a.idx == b.idx;
 }
 
+/* The index of the last instruction of v[lo .. hi) that writes o, or -1
+ * (the fusions' windows look up the writer of an operand through it). */
+static int writer_between(const at_program *p, int lo, int hi, at_opd o)
+{
+    for (int i = hi - 1; i >= lo; i--)
+        if (same_opd(p->v[i].dst, o))
+            return i;
+    return -1;
+}
+
 /* Whether t writes a register that only the next instruction y reads, as
  * its first operand, in t's phase. */
 static int feeds_only_next(const at_program *p, const at_vinstr *t,
@@ -950,12 +960,11 @@ typedef struct gelu_window {
 /* The instruction of the window that writes register r, or NULL. */
 static const at_vinstr *def_in(const gelu_window *w, at_opd r)
 {
-    if (r.kind != AT_OPD_REG || reg_uses(w->L->p, r.idx) != 1)
+    const at_program *p = w->L->p;
+    if (r.kind != AT_OPD_REG || reg_uses(p, r.idx) != 1)
         return NULL;
-    for (int j = 0; j < 9; j++)
-        if (same_opd(w->v[j].dst, r))
-            return &w->v[j];
-    return NULL;
+    int lo = (int)(w->v - p->v), i = writer_between(p, lo, lo + 9, r);
+    return i < 0 ? NULL : &p->v[i];
 }
 
 /* The instruction writing r when it is `mul <operand>, c` (either order) with
@@ -1365,17 +1374,15 @@ typedef struct adam_match {
 static const at_vinstr *adam_writer(adam_match *w, int before, at_opd o,
                                     int kind, int fn)
 {
-    for (int i = before - 1; i >= w->lo; i--) {
-        const at_vinstr *v = &w->p->v[i];
-        if (!same_opd(v->dst, o))
-            continue;
-        if (v->kind != kind || v->fn != fn || v->pre
-            || (w->seen >> (i - w->lo)) & 1)
-            return NULL;
-        w->seen |= 1u << (i - w->lo);
-        return v;
-    }
-    return NULL;
+    int i = writer_between(w->p, w->lo, before, o);
+    if (i < 0)
+        return NULL;
+    const at_vinstr *v = &w->p->v[i];
+    if (v->kind != kind || v->fn != fn || v->pre
+        || (w->seen >> (i - w->lo)) & 1)
+        return NULL;
+    w->seen |= 1u << (i - w->lo);
+    return v;
 }
 
 static int is_mem(at_opd o) { return o.kind == AT_OPD_MEM; }
@@ -1482,8 +1489,7 @@ static int adam_at(const lowering *L, int hi, at_adam *a)
                          Mh ? (int16_t)Mh->src[1].idx : -1,
                          Vh ? (int16_t)Vh->src[1].idx : -1,
                          slot_or_none(G->scale[0])},
-                   .sq_first = (uint8_t)sq_first,
-                   .bc = Mh || Vh};
+                   .sq_first = (uint8_t)sq_first};
     return n;
 }
 

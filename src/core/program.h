@@ -167,14 +167,20 @@ typedef struct at_axis_red {
  *     v' = (s2 * v_in[0]) + q,  q = (s3 * v_in[1]) * v_in[2]
  *                              (sq_first: q = s3 * (v_in[1] * v_in[2]))
  *     p' = (s8 * p_in) - ((s4 * (m' / s6)) / (sqrt(v' / s7) + s5))
- * with the divisions by s6 and s7 (bias correction) only when bc.  m'
- * goes to m_out, v' to v_out, p' to the instruction's dst.  Each step
- * rounds as the instruction it replaces. */
+ * with the divisions by s6 and s7 (bias correction) only when either is
+ * present (at_adam_bc).  m' goes to m_out, v' to v_out, p' to the
+ * instruction's dst.  Each step rounds as the instruction it replaces. */
 typedef struct at_adam {
     at_opd m_in[2], v_in[3], p_in, m_out, v_out;
     int16_t s[9];
-    uint8_t sq_first, bc;
+    uint8_t sq_first;
 } at_adam;
+
+/* Whether the step divides its moments (the kernels' bc form). */
+static inline int at_adam_bc(const at_adam *a)
+{
+    return a->s[6] >= 0 || a->s[7] >= 0;
+}
 
 /* Scalar instructions run the row and uniform levels on slots. */
 typedef struct at_sinstr {

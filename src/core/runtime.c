@@ -289,7 +289,7 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
                 opd_str(o[j], sizeof o[j], *x[j]);
             OUT("  (m %s <- %s %s; v %s <- %s %s %s%s; p <- %s%s; slots", o[6],
                 o[0], o[1], o[7], o[2], o[3], o[4], m->sq_first ? " sq" : "",
-                o[5], m->bc ? " bc" : "");
+                o[5], at_adam_bc(m) ? " bc" : "");
             for (int j = 0; j < 9; j++)
                 OUT(" %d", m->s[j]);
             OUT(")");
