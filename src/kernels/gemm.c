@@ -502,7 +502,10 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
  *
  * Row streaming (gemm_rs), C[0:m, j0:j1] = A · B[:, j0:j1] with B row-major:
  * per block of columns, m rows of accumulators sit in L1 (ws) while B's rows
- * stream past four at a time, each B vector feeding every row of A.  Each
+ * stream past four at a time, each B vector feeding every row of A; for a
+ * single row of A (a vector times a matrix), eight at a time: eight read
+ * streams keep more of the memory's bandwidth busy than four (sixteen
+ * measured slower again, docs/performance.md).  Each
  * element is the same chain of FMAs, in the same depth blocks (GEMM_KC,
  * balanced as gemm_tile balances them), as the packed micro-kernel's, and
  * the block sums are added to C in the same order: the bits equal those of
@@ -545,17 +548,17 @@ AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
                             const float *restrict a, size_t rsa, size_t csa,
                             float *restrict acc, size_t acc_ld)
 {
-    vf av[2][4];
+    vf av[2][8];
     GEMM_UNROLL(2)
     for (int r = 0; r < R; r++) {
-        GEMM_UNROLL(4)
+        GEMM_UNROLL(8)
         for (int q = 0; q < Q; q++)
             av[r][q] = vf_set1(a[(size_t)r * rsa + (size_t)q * csa]);
     }
     for (size_t j = 0; j < nb; j += VL) {
         const size_t w = nb - j;
-        vf bv[4];
-        GEMM_UNROLL(4)
+        vf bv[8];
+        GEMM_UNROLL(8)
         for (int q = 0; q < Q; q++)
             bv[q] = w >= VL ? vf_load(b + (size_t)q * ldb + j)
                             : vf_load_n(b + (size_t)q * ldb + j, w);
@@ -568,7 +571,7 @@ AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
         for (int r = 0; r < R; r++) {
             float *ap = acc + (size_t)r * acc_ld + j;
             vf x = vf_load(ap);
-            GEMM_UNROLL(4)
+            GEMM_UNROLL(8)
             for (int q = 0; q < Q; q++)
                 x = vf_fma(av[r][q], bv[q], x);
             vf_store(ap, x);
@@ -613,6 +616,9 @@ static void gemm_rs(size_t m, size_t k, const float *a, size_t rsa, size_t csa,
             memset(acc, 0, m * ld * sizeof(float));
             const float *bp = b + pc * ldb + jb, *ap = a + pc * csa;
             size_t p = 0;
+            for (; m == 1 && p + 8 <= kc; p += 8)
+                gemm_rs_rows(8, m, nb, bp + p * ldb, ldb, ap + p * csa, rsa,
+                             csa, acc, ld);
             for (; p + 4 <= kc; p += 4)
                 gemm_rs_rows(4, m, nb, bp + p * ldb, ldb, ap + p * csa, rsa,
                              csa, acc, ld);
