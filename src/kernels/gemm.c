@@ -504,8 +504,8 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
  * per block of columns, m rows of accumulators sit in L1 (ws) while B's rows
  * stream past four at a time, each B vector feeding every row of A; for a
  * single row of A (a vector times a matrix), eight at a time: eight read
- * streams keep more of the memory's bandwidth busy than four (sixteen
- * measured slower again, docs/performance.md).  Each
+ * streams keep more of the memory's bandwidth busy than four or sixteen
+ * (docs/performance.md, entry 44).  Each
  * element is the same chain of FMAs, in the same depth blocks (GEMM_KC,
  * balanced as gemm_tile balances them), as the packed micro-kernel's, and
  * the block sums are added to C in the same order: the bits equal those of
