@@ -281,7 +281,7 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
             OUT("  (of fn%d)", v->op);
         if (v->kind == AT_V_ADAM) { /* its operands and slots (at_adam) */
             const at_adam *m = &p->adam[v->slot];
-            char o[9][24];
+            char o[8][24];
             const at_opd *x[] = {&m->m_in[0], &m->m_in[1], &m->v_in[0],
                                  &m->v_in[1], &m->v_in[2], &m->p_in,
                                  &m->m_out,   &m->v_out};

@@ -250,13 +250,9 @@ typedef struct adam_scalars {
 AT_INLINE void adam_step(const at_adam_args *a, const adam_scalars *c, size_t i,
                          size_t k, int sq_first, int bc, int stream)
 {
-    int whole = k == VL;
-    vf m0 = whole ? vf_load(a->m0 + i) : vf_load_n(a->m0 + i, k);
-    vf m1 = whole ? vf_load(a->m1 + i) : vf_load_n(a->m1 + i, k);
-    vf v0 = whole ? vf_load(a->v0 + i) : vf_load_n(a->v0 + i, k);
-    vf v1 = whole ? vf_load(a->v1 + i) : vf_load_n(a->v1 + i, k);
-    vf v2 = whole ? vf_load(a->v2 + i) : vf_load_n(a->v2 + i, k);
-    vf p = whole ? vf_load(a->p + i) : vf_load_n(a->p + i, k);
+    vf m0 = load_upto(a->m0 + i, k), m1 = load_upto(a->m1 + i, k);
+    vf v0 = load_upto(a->v0 + i, k), v1 = load_upto(a->v1 + i, k);
+    vf v2 = load_upto(a->v2 + i, k), p = load_upto(a->p + i, k);
     vf m = vf_add(vf_mul(c->s[0], m0), vf_mul(c->s[1], m1));
     vf q = sq_first ? vf_mul(c->s[3], vf_mul(v1, v2))
                     : vf_mul(vf_mul(c->s[3], v1), v2);
@@ -265,7 +261,7 @@ AT_INLINE void adam_step(const at_adam_args *a, const adam_scalars *c, size_t i,
     vf vh = bc ? vf_div(v, c->s[7]) : v;
     vf d = vf_add(vf_sqrt(vh), c->s[5]);
     p = vf_sub(vf_mul(c->s[8], p), vf_div(vf_mul(c->s[4], mh), d));
-    if (!whole) {
+    if (k < VL) {
         vf_store_n(a->mo + i, m, k);
         vf_store_n(a->vo + i, v, k);
         vf_store_n(a->po + i, p, k);

@@ -212,19 +212,6 @@ static size_t k_rargmin(size_t n, const float *x)
 
 /* ---- over the rows: one result per column ------------------------------- */
 
-/* Loads and stores n <= VL floats (a full vector when n == VL). */
-AT_INLINE vf load_upto(const float *p, size_t n)
-{
-    return n == VL ? vf_load(p) : vf_load_n(p, n);
-}
-AT_INLINE void store_upto(float *p, vf v, size_t n)
-{
-    if (n == VL)
-        vf_store(p, v);
-    else
-        vf_store_n(p, v, n);
-}
-
 /* acc[c..c+w) = op(acc, row) for the k (1 to 8) rows at p, p + ld, ...,
  * in that order; w == VL, or a tail of w < VL. */
 AT_INLINE void fold_vec(size_t k, size_t w, size_t ld, const float *p,
