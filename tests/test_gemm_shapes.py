@@ -281,3 +281,25 @@ def test_vector_times_matrix_matches_rows_bits(isa, n, k):
         two = gemm(ex, A, B, False, False)
         one = gemm(ex, A[:1], B, False, False)
         assert np.array_equal(one.view(np.uint32), two[:1].view(np.uint32)), (n, k, t)
+
+
+@pytest.mark.parametrize("isa", ISA_PARAMS())
+def test_streamed_operand_from_memory_keeps_bits(isa):
+    """A matrix times a vector and a vector times a stored transpose read a
+    streamed operand of 8 MiB or more ahead of its rows (prefetched into L2);
+    each element is still the same dot product: within the bound, and bitwise
+    the element of a product over a slice too small to be prefetched."""
+    rows, k = 2053, 1031  # 8.07 MiB of float32
+    r = np.random.default_rng(11)
+    M = r.standard_normal((rows, k)).astype(np.float32)
+    v = r.standard_normal((1, k)).astype(np.float32)
+    for t in THREADS:
+        ex = executor(isa, t)
+        mv = gemm(ex, M, v.T, False, False)  # (rows, 1)
+        check(mv, M, v.T, f"matvec threads={t}")
+        part = gemm(ex, M[:37], v.T, False, False)
+        assert np.array_equal(part.view(np.uint32), mv[:37].view(np.uint32)), t
+        vw = gemm(ex, v, M.T, False, True)  # (1, rows): v @ M.T, M stored
+        check(vw, v, M.T, f"x @ W.T threads={t}")
+        part = gemm(ex, v, np.ascontiguousarray(M[:37].T), False, True)
+        assert np.array_equal(part.view(np.uint32), vw[:, :37].view(np.uint32)), t

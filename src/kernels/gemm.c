@@ -521,6 +521,11 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
 #define GEMM_STREAM_M 16
 /* Floats of L1 the row-streaming block may use (accumulators + 4 B rows). */
 #define GEMM_RS_L1 6144
+/* Bytes of a streamed operand from which the streaming path takes it to
+ * come from memory rather than the caches, and a product with a single row
+ * on one side prefetches it: 16 MB gained, 8 MB neither gained nor lost,
+ * 4 MB lost (docs/performance.md, entry 46). */
+#define GEMM_RS_FAR ((size_t)8 << 20)
 /* Dot-product tile: rows of X by rows of Y. */
 #define GEMM_DOT_R 4
 #if AT_ISA_LEVEL == 2
@@ -542,7 +547,8 @@ static inline size_t gemm_rs_cols(size_t m)
 /* acc[r][0:nb] = fma chain over Q rows of B (row stride ldb) for R rows of
  * A (element (r, q) at a[r * rsa + q * csa]); acc rows are acc_ld apart
  * and padded to whole vectors.  PF: prefetch that many B rows after the Q
- * (a prefetch never faults, so one past B's end is harmless). */
+ * (a prefetch never faults, so one past B's end is harmless), into L1 for
+ * several rows of A, which read them again from there, into L2 for one. */
 AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
                             const float *restrict b, size_t ldb,
                             const float *restrict a, size_t rsa, size_t csa,
@@ -565,7 +571,10 @@ AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
         if (PF && j % (64 / sizeof(float)) == 0) { /* once per line */
             GEMM_UNROLL(4)
             for (int q = 0; q < PF; q++)
-                __builtin_prefetch(b + (size_t)(Q + q) * ldb + j, 0, 3);
+                if (R == 1) /* B's rows pass through L1 once: into L2 */
+                    __builtin_prefetch(b + (size_t)(Q + q) * ldb + j, 0, 2);
+                else
+                    __builtin_prefetch(b + (size_t)(Q + q) * ldb + j, 0, 3);
         }
         GEMM_UNROLL(2)
         for (int r = 0; r < R; r++) {
@@ -580,12 +589,21 @@ AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
 }
 
 /* Q rows of B into every row of A, two rows of A at a time. */
-AT_INLINE void gemm_rs_rows(const int Q, size_t m, size_t nb,
+AT_INLINE void gemm_rs_rows(const int Q, size_t m, int far, size_t nb,
                             const float *restrict b, size_t ldb,
                             const float *restrict a, size_t rsa, size_t csa,
                             float *restrict acc, size_t acc_ld)
 {
     size_t r = 0;
+    /* A single row of A (a vector times a matrix) reads each B row once.
+     * When B comes from memory (far), the hardware's stream prefetch alone
+     * leaves it short of the sum's rate, so it asks for the next Q rows
+     * into L2; from the caches the requests only cost (docs/performance.md,
+     * entry 46). */
+    if (m == 1 && far) {
+        gemm_rs_step(1, Q, Q, nb, b, ldb, a, rsa, csa, acc, acc_ld);
+        return;
+    }
     /* Beyond two rows of A, the later pairs read the block's B rows from
      * L1 and each row's run is short: the first pair prefetches the next Q
      * rows of B. */
@@ -601,10 +619,18 @@ AT_INLINE void gemm_rs_rows(const int Q, size_t m, size_t nb,
                      acc + r * acc_ld, acc_ld);
 }
 
-/* C[0:m, j0:j1] = A · B[:, j0:j1]; acc holds GEMM_RS_L1 floats. */
+/* Whether a streamed operand of rows x ld floats is at least GEMM_RS_FAR
+ * bytes (the product cannot overflow: the operand is in memory). */
+static inline int gemm_far(size_t rows, size_t ld)
+{
+    return rows * ld >= GEMM_RS_FAR / sizeof(float);
+}
+
+/* C[0:m, j0:j1] = A · B[:, j0:j1]; acc holds GEMM_RS_L1 floats.  far: the
+ * whole B is at least GEMM_RS_FAR bytes (gemm_rs_rows). */
 static void gemm_rs(size_t m, size_t k, const float *a, size_t rsa, size_t csa,
                     const float *b, size_t ldb, float *c, size_t ldc, size_t j0,
-                    size_t j1, float *acc)
+                    size_t j1, float *acc, int far)
 {
     const size_t nbmax = gemm_rs_cols(m);
     const size_t kb = gemm_balance(k, GEMM_KC, 1);
@@ -617,14 +643,14 @@ static void gemm_rs(size_t m, size_t k, const float *a, size_t rsa, size_t csa,
             const float *bp = b + pc * ldb + jb, *ap = a + pc * csa;
             size_t p = 0;
             for (; m == 1 && p + 8 <= kc; p += 8)
-                gemm_rs_rows(8, m, nb, bp + p * ldb, ldb, ap + p * csa, rsa,
-                             csa, acc, ld);
+                gemm_rs_rows(8, m, far, nb, bp + p * ldb, ldb, ap + p * csa,
+                             rsa, csa, acc, ld);
             for (; p + 4 <= kc; p += 4)
-                gemm_rs_rows(4, m, nb, bp + p * ldb, ldb, ap + p * csa, rsa,
-                             csa, acc, ld);
+                gemm_rs_rows(4, m, far, nb, bp + p * ldb, ldb, ap + p * csa,
+                             rsa, csa, acc, ld);
             for (; p < kc; p++)
-                gemm_rs_rows(1, m, nb, bp + p * ldb, ldb, ap + p * csa, rsa,
-                             csa, acc, ld);
+                gemm_rs_rows(1, m, far, nb, bp + p * ldb, ldb, ap + p * csa,
+                             rsa, csa, acc, ld);
             for (size_t r = 0; r < m; r++) {
                 float *cr = c + r * ldc + jb;
                 const float *xr = acc + r * ld;
@@ -646,9 +672,12 @@ static void gemm_rs(size_t m, size_t k, const float *a, size_t rsa, size_t csa,
     }
 }
 
-/* One R x C tile of dot products over k, U accumulators per pair. */
-AT_INLINE void gemm_dot_tile(const int R, const int C, const int U, size_t k,
-                             const float *restrict x, size_t ldx,
+/* One R x C tile of dot products over k, U accumulators per pair.  far:
+ * the streamed side (R rows of X, or C rows of Y, whichever is several)
+ * comes from memory, and the tile asks for that side's next rows into L2
+ * as it goes, as gemm_rs_rows does for a single row of A. */
+AT_INLINE void gemm_dot_tile(const int R, const int C, const int U, int far,
+                             size_t k, const float *restrict x, size_t ldx,
                              const float *restrict y, size_t ldy,
                              float *restrict c, size_t ldci, size_t ldcj)
 {
@@ -666,6 +695,15 @@ AT_INLINE void gemm_dot_tile(const int R, const int C, const int U, size_t k,
     for (; p + (size_t)U * VL <= k; p += (size_t)U * VL) {
         GEMM_UNROLL(2)
         for (int u = 0; u < U; u++) {
+            const size_t q = p + (size_t)u * VL;
+            if (far && q % (64 / sizeof(float)) == 0) { /* once per line */
+                GEMM_UNROLL(4)
+                for (int r = 0; R > 1 && r < R; r++)
+                    __builtin_prefetch(x + (size_t)(R + r) * ldx + q, 0, 2);
+                GEMM_UNROLL(4)
+                for (int j = 0; C > 1 && j < C; j++)
+                    __builtin_prefetch(y + (size_t)(C + j) * ldy + q, 0, 2);
+            }
             vf xv[GEMM_DOT_R], yv[GEMM_DOT_R];
             GEMM_UNROLL(4)
             for (int r = 0; r < R; r++)
@@ -717,9 +755,9 @@ AT_INLINE void gemm_dot_tile(const int R, const int C, const int U, size_t k,
     }
 }
 
-#define GEMM_DOT_CASE(R, C, U)                                    \
-    case (R) * 16 + (C) * 2 + (U) - 1:                            \
-        gemm_dot_tile(R, C, U, k, x, ldx, y, ldy, c, ldci, ldcj); \
+#define GEMM_DOT_CASE(R, C, U)                                         \
+    case (R) * 16 + (C) * 2 + (U) - 1:                                 \
+        gemm_dot_tile(R, C, U, far, k, x, ldx, y, ldy, c, ldci, ldcj); \
         return;
 #define GEMM_DOT_CASES_C(R, U) \
     GEMM_DOT_CASE(R, 1, U)     \
@@ -728,8 +766,9 @@ AT_INLINE void gemm_dot_tile(const int R, const int C, const int U, size_t k,
 /* An r x cc tile (r, cc <= GEMM_DOT_R; r * cc * u accumulators fit the
  * registers: one side is 1 when u is 2). */
 static __attribute__((noinline)) void
-gemm_dot_block(size_t r, size_t cc, int u, size_t k, const float *x, size_t ldx,
-               const float *y, size_t ldy, float *c, size_t ldci, size_t ldcj)
+gemm_dot_block(size_t r, size_t cc, int u, int far, size_t k, const float *x,
+               size_t ldx, const float *y, size_t ldy, float *c, size_t ldci,
+               size_t ldcj)
 {
     switch ((int)r * 16 + (int)cc * 2 + u - 1) {
         GEMM_DOT_CASES_C(1, 1)
@@ -750,18 +789,19 @@ gemm_dot_block(size_t r, size_t cc, int u, size_t k, const float *x, size_t ldx,
 
 /* C[i, j] = X_i · Y_j for i in [i0, i1), j in [j0, j1); rows of Y outer, so
  * that each is read from memory once.  u: accumulators per pair, chosen
- * from the shape alone (2 when X or Y has a single row). */
+ * from the shape alone (2 when X or Y has a single row); far: the side with
+ * several rows is at least GEMM_RS_FAR bytes (gemm_dot_tile). */
 static void gemm_dot(size_t k, const float *x, size_t ldx, size_t i0, size_t i1,
                      const float *y, size_t ldy, size_t j0, size_t j1, float *c,
-                     size_t ldci, size_t ldcj, int u)
+                     size_t ldci, size_t ldcj, int u, int far)
 {
     const size_t tr = u == 2 && j1 - j0 > 1 ? 1 : GEMM_DOT_R;
     const size_t tc = u == 2 ? (tr == 1 ? GEMM_DOT_R : 1) : GEMM_DOT_C;
     for (size_t j = j0; j < j1; j += tc) {
         const size_t cc = gemm_min(tc, j1 - j);
         for (size_t i = i0; i < i1; i += tr)
-            gemm_dot_block(gemm_min(tr, i1 - i), cc, u, k, x + i * ldx, ldx,
-                           y + j * ldy, ldy, c + i * ldci + j * ldcj, ldci,
+            gemm_dot_block(gemm_min(tr, i1 - i), cc, u, far, k, x + i * ldx,
+                           ldx, y + j * ldy, ldy, c + i * ldci + j * ldcj, ldci,
                            ldcj);
     }
 }
@@ -798,7 +838,7 @@ static void gemm_depth_block(const at_gemm_args *g, size_t t, float *parts,
     const gemm_vm v = gemm_vec_mat(g);
     const size_t kb = gemm_balance(g->k, GEMM_KC, 1), p0 = t * kb;
     gemm_rs(1, gemm_min(kb, g->k - p0), v.x + p0, 0, 1, v.mat + p0 * v.ldm,
-            v.ldm, parts + t * v.len, 0, 0, v.len, ws);
+            v.ldm, parts + t * v.len, 0, 0, v.len, ws, gemm_far(g->k, v.ldm));
 }
 
 static void gemm_depth_join(const at_gemm_args *g, const float *parts)
@@ -842,9 +882,11 @@ static void gemm_stream(const at_gemm_args *g, size_t lo, size_t hi, void *ws)
         if (k == 0)
             memset(g->c + lo, 0, (hi - lo) * sizeof(float));
         else if (ta) /* C^T = b^T · (A stored (k, m)) */
-            gemm_rs(1, k, g->b, 0, 1, g->a, lda, g->c, 0, lo, hi, ws);
+            gemm_rs(1, k, g->b, 0, 1, g->a, lda, g->c, 0, lo, hi, ws,
+                    gemm_far(k, lda));
         else
-            gemm_dot(k, g->a, lda, lo, hi, g->b, 0, 0, 1, g->c, g->ldc, 1, 2);
+            gemm_dot(k, g->a, lda, lo, hi, g->b, 0, 0, 1, g->c, g->ldc, 1, 2,
+                     gemm_far(m, lda));
         return;
     }
     if (k == 0) {
@@ -852,10 +894,10 @@ static void gemm_stream(const at_gemm_args *g, size_t lo, size_t hi, void *ws)
             memset(g->c + i * g->ldc + lo, 0, (hi - lo) * sizeof(float));
     } else if (!tb) {
         gemm_rs(m, k, g->a, ta ? 1 : lda, ta ? lda : 1, g->b, ldb, g->c, g->ldc,
-                lo, hi, ws);
+                lo, hi, ws, gemm_far(k, ldb));
     } else {
         gemm_dot(k, g->a, lda, 0, m, g->b, ldb, lo, hi, g->c, g->ldc, 1,
-                 m == 1 ? 2 : 1);
+                 m == 1 ? 2 : 1, m == 1 && gemm_far(g->n, ldb));
     }
 }
 
