@@ -144,15 +144,9 @@ AT_INLINE void gemm_store(vf cr[GEMM_MR][GEMM_NV], float *restrict c,
             float *cp = c + (size_t)r * ldc + col;
             size_t w = nr - col;
             vf x = cr[r][v];
-            if (w >= VL) {
-                if (acc)
-                    x = vf_add(x, vf_load(cp));
-                vf_store(cp, x);
-            } else {
-                if (acc)
-                    x = vf_add(x, vf_load_n(cp, w));
-                vf_store_n(cp, x, w);
-            }
+            if (acc)
+                x = vf_add(x, load_upto(cp, w));
+            store_upto(cp, x, w);
         }
     }
 }
@@ -248,9 +242,7 @@ static void gemm_pack_b(size_t kc, size_t nc, const float *restrict b,
         for (int v = 0; v < GEMM_NV; v++) {
             size_t col = (size_t)v * VL;
             size_t w = nr > col ? nr - col : 0;
-            vf x = w >= VL ? vf_load(src + col)
-                   : w > 0 ? vf_load_n(src + col, w)
-                           : vf_zero();
+            vf x = w > 0 ? load_upto(src + col, w) : vf_zero();
             vf_store(bp + col, x);
         }
         src += ldb;
@@ -566,8 +558,7 @@ AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
         vf bv[8];
         GEMM_UNROLL(8)
         for (int q = 0; q < Q; q++)
-            bv[q] = w >= VL ? vf_load(b + (size_t)q * ldb + j)
-                            : vf_load_n(b + (size_t)q * ldb + j, w);
+            bv[q] = load_upto(b + (size_t)q * ldb + j, w);
         if (PF && j % (64 / sizeof(float)) == 0) { /* once per line */
             GEMM_UNROLL(4)
             for (int q = 0; q < PF; q++)
@@ -657,15 +648,9 @@ static void gemm_rs(size_t m, size_t k, const float *a, size_t rsa, size_t csa,
                 for (size_t j = 0; j < nb; j += VL) {
                     const size_t w = nb - j;
                     vf x = vf_load(xr + j);
-                    if (w >= VL) {
-                        if (pc > 0)
-                            x = vf_add(x, vf_load(cr + j));
-                        vf_store(cr + j, x);
-                    } else {
-                        if (pc > 0)
-                            x = vf_add(x, vf_load_n(cr + j, w));
-                        vf_store_n(cr + j, x, w);
-                    }
+                    if (pc > 0)
+                        x = vf_add(x, load_upto(cr + j, w));
+                    store_upto(cr + j, x, w);
                 }
             }
         }
@@ -728,12 +713,10 @@ AT_INLINE void gemm_dot_tile(const int R, const int C, const int U, int far,
         vf xv[GEMM_DOT_R], yv[GEMM_DOT_R];
         GEMM_UNROLL(4)
         for (int r = 0; r < R; r++)
-            xv[r] = w >= VL ? vf_load(x + (size_t)r * ldx + p)
-                            : vf_load_n(x + (size_t)r * ldx + p, w);
+            xv[r] = load_upto(x + (size_t)r * ldx + p, w);
         GEMM_UNROLL(4)
         for (int j = 0; j < C; j++)
-            yv[j] = w >= VL ? vf_load(y + (size_t)j * ldy + p)
-                            : vf_load_n(y + (size_t)j * ldy + p, w);
+            yv[j] = load_upto(y + (size_t)j * ldy + p, w);
         GEMM_UNROLL(4)
         for (int r = 0; r < R; r++) {
             GEMM_UNROLL(4)
@@ -848,15 +831,12 @@ static void gemm_depth_join(const at_gemm_args *g, const float *parts)
     gemm_depth_parts(g, &nblocks);
     for (size_t j = 0; j < v.len; j += VL) {
         const size_t w = v.len - j;
-        vf x = w >= VL ? vf_load(parts + j) : vf_load_n(parts + j, w);
+        vf x = load_upto(parts + j, w);
         for (size_t t = 1; t < nblocks; t++) {
             const float *pt = parts + t * v.len + j;
-            x = vf_add(w >= VL ? vf_load(pt) : vf_load_n(pt, w), x);
+            x = vf_add(load_upto(pt, w), x);
         }
-        if (w >= VL)
-            vf_store(g->c + j, x);
-        else
-            vf_store_n(g->c + j, x, w);
+        store_upto(g->c + j, x, w);
     }
 }
 

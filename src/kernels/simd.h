@@ -8,7 +8,7 @@
  *   vf   VL floats          vi   VL int32 lanes      vm   a lane mask
  *   vf_load/vf_store        unaligned full vectors
  *   vf_load_n/vf_store_n    the first n < VL lanes (others read as 0)
- *   load_upto/store_upto    n <= VL lanes: a full vector when n == VL
+ *   load_upto/store_upto    min(n, VL) lanes: a full vector when n >= VL
  *   vf_min/vf_max           x86 semantics: return b when either is NaN
  *   vf_select(m, a, b)      m ? a : b per lane
  *   vf_stream               streaming (non-temporal) store of a full vector
@@ -87,14 +87,15 @@ static inline int vf_all_abs_le(const vf *a, int n, float b)
     return !vm_any(vm_andnot(ok, vi_as_vf(vi_set1(-1))));
 }
 #endif
-/* Loads and stores n <= VL floats (a full vector when n == VL). */
+/* Loads and stores the first min(n, VL) floats (a full vector when n >=
+ * VL): a vector loop's last step over n remaining elements. */
 static inline vf load_upto(const float *p, size_t n)
 {
-    return n == VL ? vf_load(p) : vf_load_n(p, n);
+    return n >= VL ? vf_load(p) : vf_load_n(p, n);
 }
 static inline void store_upto(float *p, vf v, size_t n)
 {
-    if (n == VL)
+    if (n >= VL)
         vf_store(p, v);
     else
         vf_store_n(p, v, n);
