@@ -536,11 +536,29 @@ static inline size_t gemm_rs_cols(size_t m)
     return nb ? nb : 64;
 }
 
+/* Asks for rows n .. 2n - 1 of a streamed operand (row stride ld) at
+ * element j, the rows after the n a loop is reading, once per 64-byte line:
+ * into L1 (l1) where they are then read again from L1, else into L2.  A
+ * prefetch never faults, so rows past the operand's end are harmless. */
+AT_INLINE void gemm_prefetch_next(const float *p, size_t ld, const int n,
+                                  size_t j, const int l1)
+{
+    if (j % (64 / sizeof(float)) != 0)
+        return;
+    GEMM_UNROLL(8)
+    for (int q = 0; q < n; q++) {
+        if (l1)
+            __builtin_prefetch(p + (size_t)(n + q) * ld + j, 0, 3);
+        else
+            __builtin_prefetch(p + (size_t)(n + q) * ld + j, 0, 2);
+    }
+}
+
 /* acc[r][0:nb] = fma chain over Q rows of B (row stride ldb) for R rows of
  * A (element (r, q) at a[r * rsa + q * csa]); acc rows are acc_ld apart
- * and padded to whole vectors.  PF: prefetch that many B rows after the Q
- * (a prefetch never faults, so one past B's end is harmless), into L1 for
- * several rows of A, which read them again from there, into L2 for one. */
+ * and padded to whole vectors.  PF: prefetch the next Q rows of B, into L1
+ * for several rows of A, which read them again from there, into L2 for
+ * one. */
 AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
                             const float *restrict b, size_t ldb,
                             const float *restrict a, size_t rsa, size_t csa,
@@ -559,14 +577,8 @@ AT_INLINE void gemm_rs_step(const int R, const int Q, const int PF, size_t nb,
         GEMM_UNROLL(8)
         for (int q = 0; q < Q; q++)
             bv[q] = load_upto(b + (size_t)q * ldb + j, w);
-        if (PF && j % (64 / sizeof(float)) == 0) { /* once per line */
-            GEMM_UNROLL(4)
-            for (int q = 0; q < PF; q++)
-                if (R == 1) /* B's rows pass through L1 once: into L2 */
-                    __builtin_prefetch(b + (size_t)(Q + q) * ldb + j, 0, 2);
-                else
-                    __builtin_prefetch(b + (size_t)(Q + q) * ldb + j, 0, 3);
-        }
+        if (PF)
+            gemm_prefetch_next(b, ldb, Q, j, R > 1);
         GEMM_UNROLL(2)
         for (int r = 0; r < R; r++) {
             float *ap = acc + (size_t)r * acc_ld + j;
@@ -592,14 +604,14 @@ AT_INLINE void gemm_rs_rows(const int Q, size_t m, int far, size_t nb,
      * into L2; from the caches the requests only cost (docs/performance.md,
      * entry 46). */
     if (m == 1 && far) {
-        gemm_rs_step(1, Q, Q, nb, b, ldb, a, rsa, csa, acc, acc_ld);
+        gemm_rs_step(1, Q, 1, nb, b, ldb, a, rsa, csa, acc, acc_ld);
         return;
     }
     /* Beyond two rows of A, the later pairs read the block's B rows from
      * L1 and each row's run is short: the first pair prefetches the next Q
      * rows of B. */
     if (m > 2) {
-        gemm_rs_step(2, Q, Q, nb, b, ldb, a, rsa, csa, acc, acc_ld);
+        gemm_rs_step(2, Q, 1, nb, b, ldb, a, rsa, csa, acc, acc_ld);
         r = 2;
     }
     for (; r + 2 <= m; r += 2)
@@ -680,15 +692,10 @@ AT_INLINE void gemm_dot_tile(const int R, const int C, const int U, int far,
     for (; p + (size_t)U * VL <= k; p += (size_t)U * VL) {
         GEMM_UNROLL(2)
         for (int u = 0; u < U; u++) {
-            const size_t q = p + (size_t)u * VL;
-            if (far && q % (64 / sizeof(float)) == 0) { /* once per line */
-                GEMM_UNROLL(4)
-                for (int r = 0; R > 1 && r < R; r++)
-                    __builtin_prefetch(x + (size_t)(R + r) * ldx + q, 0, 2);
-                GEMM_UNROLL(4)
-                for (int j = 0; C > 1 && j < C; j++)
-                    __builtin_prefetch(y + (size_t)(C + j) * ldy + q, 0, 2);
-            }
+            if (far && R > 1)
+                gemm_prefetch_next(x, ldx, R, p + (size_t)u * VL, 0);
+            if (far && C > 1)
+                gemm_prefetch_next(y, ldy, C, p + (size_t)u * VL, 0);
             vf xv[GEMM_DOT_R], yv[GEMM_DOT_R];
             GEMM_UNROLL(4)
             for (int r = 0; r < R; r++)
