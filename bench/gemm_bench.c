@@ -46,6 +46,13 @@
 
 #include "ktable.h"
 
+/* The library asks the CPU whether its L2 prefetch hint stops at L2
+ * (at_cpu_prefetch_l2, in the core); this probe links only the kernels:
+ * build it with -DPREFETCH_L2=0 for AMD cores before Zen 4. */
+#ifndef PREFETCH_L2
+#define PREFETCH_L2 1
+#endif
+
 /* Thread CPU time: the box may be shared, so time spent descheduled is not
  * counted (cache pollution from other tenants still is). */
 static double now(void)
@@ -159,7 +166,7 @@ static int check(size_t m, size_t n, size_t k, size_t pa, size_t pb, size_t pc,
     for (size_t i = 0; i < (m + 2) * ldc + 2; i++)
         cb[i] = sentinel;
     float *c = cb + ldc + 1;
-    at_gemm_args g = {m, n, k, a, lda, b, ldb, c, ldc, 0, 0};
+    at_gemm_args g = {m, n, k, a, lda, b, ldb, c, ldc, 0, 0, 0};
     if (tm == 0)
         tm = m ? m : 1;
     if (tn == 0)
@@ -278,7 +285,7 @@ static double bench_size(size_t n, double *best, double *pct, int have_probe)
     float *c = aligned_alloc(64, n * n * sizeof(float));
     fill(a, n * n);
     fill(b, n * n);
-    at_gemm_args g = {n, n, n, a, n, b, n, c, n, 0, 0};
+    at_gemm_args g = {n, n, n, a, n, b, n, c, n, 0, 0, 0};
     double flops = 2.0 * (double)n * (double)n * (double)n;
     /* calibrate: each sample runs >= ~5 ms */
     long it = 1;
@@ -349,7 +356,8 @@ static void stream_probe(void)
             a[i] = (float)(i % 7) - 3.0f;
         for (size_t i = 0; i < k * n; i++)
             b[i] = (float)(i % 5) - 2.0f;
-        at_gemm_args g = {m, n, k, a, ta ? m : k, b, tb ? k : n, c, n, ta, tb};
+        const size_t lda = ta ? m : k, ldb = tb ? k : n;
+        at_gemm_args g = {m, n, k, a, lda, b, ldb, c, n, ta, tb, PREFETCH_L2};
         double t[3][15];
         volatile float sink = 0;
         for (int r = 0; r < 15; r++) {

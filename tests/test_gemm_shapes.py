@@ -303,3 +303,14 @@ def test_streamed_operand_from_memory_keeps_bits(isa):
         check(vw, v, M.T, f"x @ W.T threads={t}")
         part = gemm(ex, v, np.ascontiguousarray(M[:37].T), False, True)
         assert np.array_equal(part.view(np.uint32), vw[:, :37].view(np.uint32)), t
+
+
+@pytest.mark.parametrize("isa", ISA_PARAMS())
+@pytest.mark.parametrize(("m", "n", "k"), [(8, 1100, 700), (16, 1030, 513), (1100, 1, 600)])
+def test_streaming_split_across_workers(isa, m, n, k):
+    """A few rows of A (or a matrix times a vector) split into tasks of at
+    least 256 elements and 2^19 multiply-adds: these shapes split in two to
+    five tasks, and each element's bits do not depend on the split."""
+    A, B = operands(m, n, k, seed=m + n + k)
+    for ta, tb in TRANS:
+        check_threads(isa, A, B, ta, tb, f"{m}x{n}x{k} trans_a={ta} trans_b={tb}")

@@ -33,6 +33,9 @@ const char *at_isa_name(at_isa isa);
 int at_isa_parse(const char *name, at_isa *out);
 /* The CPU's brand string (e.g. "AMD EPYC 7B13"), or "" when unknown. */
 const char *at_cpu_brand(void);
+/* 1 when a prefetch for L2 (PREFETCHT1; PRFM PLDL2KEEP on AArch64) stops at
+ * L2 rather than filling L1 as well: every CPU but AMD's before Zen 4. */
+int at_cpu_prefetch_l2(void);
 
 #ifdef __cplusplus
 }

@@ -166,15 +166,16 @@ int at_isa_parse(const char *name, at_isa *out)
     return -1;
 }
 
-/* The brand string is the one piece of global state in the core: it never
- * changes, and filling it once avoids repeated cpuid (which traps in VMs). */
+/* The CPU's fixed facts (the brand string, the prefetch hints' target) are
+ * the one piece of global state in the core: they never change, and reading
+ * them once avoids repeated cpuid (which traps in VMs). */
 static char brand_buf[49];
-static pthread_once_t brand_once = PTHREAD_ONCE_INIT;
+static int prefetch_l2 = 1;
+static pthread_once_t facts_once = PTHREAD_ONCE_INIT;
 
-static void brand_init(void)
-{
-    brand_buf[0] = '\0';
 #if AT_CPU_X86
+static void brand_read(void)
+{
     unsigned regs[12];
     unsigned max = __get_cpuid_max(0x80000000u, NULL);
     if (max < 0x80000004u)
@@ -195,11 +196,49 @@ static void brand_init(void)
         n--;
     memcpy(brand_buf, s, n);
     brand_buf[n] = '\0';
+}
+
+/* AMD cores before Zen 4 load PREFETCHT1 lines into L1 as PREFETCHT0 does;
+ * Zen 4 (family 19h, models 10h-1Fh and 60h on) and later, and Intel's
+ * cores, stop them at L2. */
+static int prefetch_l2_read(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d))
+        return 1;
+    /* "AuthenticAMD" in ebx, edx, ecx */
+    if (b != 0x68747541u || d != 0x69746e65u || c != 0x444d4163u)
+        return 1;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 1;
+    unsigned family = (a >> 8) & 0xfu, model = (a >> 4) & 0xfu;
+    if (family == 0xfu) {
+        family += (a >> 20) & 0xffu;
+        model |= ((a >> 16) & 0xfu) << 4;
+    }
+    if (family != 0x19u)
+        return family > 0x19u;
+    return (model >= 0x10u && model <= 0x1fu) || model >= 0x60u;
+}
+#endif
+
+static void facts_init(void)
+{
+    brand_buf[0] = '\0';
+#if AT_CPU_X86
+    brand_read();
+    prefetch_l2 = prefetch_l2_read();
 #endif
 }
 
 const char *at_cpu_brand(void)
 {
-    pthread_once(&brand_once, brand_init);
+    pthread_once(&facts_once, facts_init);
     return brand_buf;
+}
+
+int at_cpu_prefetch_l2(void)
+{
+    pthread_once(&facts_once, facts_init);
+    return prefetch_l2;
 }

@@ -1011,12 +1011,14 @@ static at_status check_args(const at_program *p, size_t rows, size_t cols,
  * it, packing all of B costs more than the panel's arithmetic saves. */
 #define GEMM_MIN_PANEL_ROWS 48
 
-/* Streaming-path tasks: at most GEMM_STREAM_TASKS of them, none under
- * GEMM_STREAM_MIN_TASK elements of the streamed dimension (long runs of each
- * streamed row), cut on multiples of 64 elements; the cut depends on the
- * shape alone. */
+/* Streaming-path tasks: at most GEMM_STREAM_TASKS of them, cut on multiples
+ * of 64 elements of the streamed dimension, none under GEMM_STREAM_MIN_RUN
+ * elements (long runs of each streamed row) or GEMM_STREAM_MIN_WORK
+ * multiply-adds (a task must outweigh waking a worker); the cut depends on
+ * the shape alone. */
 #define GEMM_STREAM_TASKS 8
-#define GEMM_STREAM_MIN_TASK 1024
+#define GEMM_STREAM_MIN_RUN 256
+#define GEMM_STREAM_MIN_WORK ((size_t)1 << 19)
 
 static at_status launch_gemm_stream(at_executor *ex, const at_gemm_args *g,
                                     int dim, unsigned workers, at_error *err)
@@ -1028,11 +1030,18 @@ static at_status launch_gemm_stream(at_executor *ex, const at_gemm_args *g,
         parts = round_up(ex->kt.sgemm_depth_parts(g, &ntasks) * sizeof(float),
                          AT_ALIGN);
     } else {
+        /* multiply-adds per element of the streamed dimension: a row of C
+         * over k, or a column of C's m rows over k */
+        const size_t per = dim == AT_GEMM_STREAM_ROWS ? g->k : g->m * g->k;
         S.len = dim == AT_GEMM_STREAM_ROWS ? g->m : g->n;
+        const size_t least =
+            per ? (GEMM_STREAM_MIN_WORK + per - 1) / per : S.len;
         S.tile =
             round_up((S.len + GEMM_STREAM_TASKS - 1) / GEMM_STREAM_TASKS, 64);
-        if (S.tile < GEMM_STREAM_MIN_TASK)
-            S.tile = GEMM_STREAM_MIN_TASK;
+        if (S.tile < GEMM_STREAM_MIN_RUN)
+            S.tile = GEMM_STREAM_MIN_RUN;
+        if (S.tile < least)
+            S.tile = round_up(least, 64);
         ntasks = (S.len + S.tile - 1) / S.tile;
     }
     size_t nw = workers < ntasks ? workers : ntasks;
@@ -1061,7 +1070,8 @@ static at_gemm_args gemm_args(size_t m, size_t n, size_t k, int flags,
 {
     const int ta = (flags & AT_GEMM_TRANS_A) && m > 1 && k > 1,
               tb = (flags & AT_GEMM_TRANS_B) && n > 1 && k > 1;
-    at_gemm_args g = {m, n, k, a, ta ? m : k, b, tb ? k : n, c, n, ta, tb};
+    at_gemm_args g = {m, n, k, a, ta ? m : k, b, tb ? k : n, c, n, ta, tb, 0};
+    g.prefetch_l2 = at_cpu_prefetch_l2();
     return g;
 }
 

@@ -622,11 +622,14 @@ AT_INLINE void gemm_rs_rows(const int Q, size_t m, int far, size_t nb,
                      acc + r * acc_ld, acc_ld);
 }
 
-/* Whether a streamed operand of rows x ld floats is at least GEMM_RS_FAR
- * bytes (the product cannot overflow: the operand is in memory). */
-static inline int gemm_far(size_t rows, size_t ld)
+/* Whether g's streamed operand of rows x ld floats is at least GEMM_RS_FAR
+ * bytes (the product cannot overflow: the operand is in memory) and the CPU
+ * can prefetch into L2 alone: where the L2 hint fills L1 too (AMD before
+ * Zen 4), the next rows, 64-128 KB ahead, evict the rows being read and the
+ * accumulators (docs/performance.md, entry 48). */
+static inline int gemm_far(const at_gemm_args *g, size_t rows, size_t ld)
 {
-    return rows * ld >= GEMM_RS_FAR / sizeof(float);
+    return g->prefetch_l2 && rows * ld >= GEMM_RS_FAR / sizeof(float);
 }
 
 /* C[0:m, j0:j1] = A · B[:, j0:j1]; acc holds GEMM_RS_L1 floats.  far: the
@@ -828,7 +831,8 @@ static void gemm_depth_block(const at_gemm_args *g, size_t t, float *parts,
     const gemm_vm v = gemm_vec_mat(g);
     const size_t kb = gemm_balance(g->k, GEMM_KC, 1), p0 = t * kb;
     gemm_rs(1, gemm_min(kb, g->k - p0), v.x + p0, 0, 1, v.mat + p0 * v.ldm,
-            v.ldm, parts + t * v.len, 0, 0, v.len, ws, gemm_far(g->k, v.ldm));
+            v.ldm, parts + t * v.len, 0, 0, v.len, ws,
+            gemm_far(g, g->k, v.ldm));
 }
 
 static void gemm_depth_join(const at_gemm_args *g, const float *parts)
@@ -870,10 +874,10 @@ static void gemm_stream(const at_gemm_args *g, size_t lo, size_t hi, void *ws)
             memset(g->c + lo, 0, (hi - lo) * sizeof(float));
         else if (ta) /* C^T = b^T · (A stored (k, m)) */
             gemm_rs(1, k, g->b, 0, 1, g->a, lda, g->c, 0, lo, hi, ws,
-                    gemm_far(k, lda));
+                    gemm_far(g, k, lda));
         else
             gemm_dot(k, g->a, lda, lo, hi, g->b, 0, 0, 1, g->c, g->ldc, 1, 2,
-                     gemm_far(m, lda));
+                     gemm_far(g, m, lda));
         return;
     }
     if (k == 0) {
@@ -881,10 +885,10 @@ static void gemm_stream(const at_gemm_args *g, size_t lo, size_t hi, void *ws)
             memset(g->c + i * g->ldc + lo, 0, (hi - lo) * sizeof(float));
     } else if (!tb) {
         gemm_rs(m, k, g->a, ta ? 1 : lda, ta ? lda : 1, g->b, ldb, g->c, g->ldc,
-                lo, hi, ws, gemm_far(k, ldb));
+                lo, hi, ws, gemm_far(g, k, ldb));
     } else {
         gemm_dot(k, g->a, lda, 0, m, g->b, ldb, lo, hi, g->c, g->ldc, 1,
-                 m == 1 ? 2 : 1, m == 1 && gemm_far(g->n, ldb));
+                 m == 1 ? 2 : 1, m == 1 && gemm_far(g, g->n, ldb));
     }
 }
 

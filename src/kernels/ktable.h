@@ -199,6 +199,9 @@ typedef struct at_gemm_args {
     float *c;
     size_t ldc;
     int trans_a, trans_b;
+    /* the CPU's L2 prefetch hint stops at L2 (at_cpu_prefetch_l2): the
+     * streaming path may then ask for a far operand's next rows ahead */
+    int prefetch_l2;
 } at_gemm_args;
 /* Compute the tile C[m0:m1, n0:n1] completely (it is overwritten, k==0
  * gives zeros).  ws points to at least sgemm_ws_bytes bytes, AT_ALIGN-aligned,

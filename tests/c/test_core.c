@@ -81,6 +81,13 @@ static void test_cpu(void)
     CHECK(at_cpu_supports(AT_ISA_BASELINE) && at_cpu_compiled(AT_ISA_BASELINE));
     CHECK(at_cpu_supports(at_cpu_best_isa()));
     CHECK(at_cpu_brand() == at_cpu_brand());       /* cached */
+    int pl2 = at_cpu_prefetch_l2();
+    printf("cpu: L2 prefetch hint stops at L2: %d\n", pl2);
+    CHECK(pl2 == 0 || pl2 == 1);
+    CHECK(at_cpu_prefetch_l2() == pl2);
+#if !defined(__x86_64__) && !defined(__i386__)
+    CHECK(pl2 == 1); /* only AMD's x86 cores before Zen 4 say 0 */
+#endif
 }
 
 /* ------------------------------------------------------------------ pool */
