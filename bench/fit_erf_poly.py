@@ -1,27 +1,27 @@
 """Fit the piecewise polynomials of Atlas's float erf (src/kernels/vmath.c, erf_n).
 
 erf is odd; for t = min(|x|, 4) (erfc(3.92) < 2^-25, so erf rounds to 1 from
-there on and the clamp changes nothing) the kernel picks one of 8 pieces,
-centred at m / 2 with m = round(2 min(t, 3.74)) in 0..7 (piece 7 reaches
-from 3.25 to 4), and evaluates
+there on and the clamp changes nothing) the kernel picks one of 4 pieces,
+centred at m = round(min(t, 2.74)) in 0..3 (piece 3 reaches from 2.5 to 4),
+and evaluates
 
-    erf t = b + d P(d),  d = t - m / 2 (exact),  P of degree 5,
-    b = d s + c0:  c0 = erf(m / 2) rounded to float and s = 0 on pieces
-                   1..7; c0 = 0 and s = 1 on piece 0, where erf t = t + t Q(t)
-                   keeps t's own bits exact and only the small part t Q(t)
-                   (Q(0) = 2 / sqrt(pi) - 1) carries rounding errors.
+    erf t = b + d P(d),  d = t - m (exact),  P of degree 7,
+    b = c0 = erf(m) rounded to float on pieces 1..3; b = d on piece 0,
+    where erf t = t + t Q(t) keeps t's own bits exact and only the small
+    part t Q(t) (Q(0) = 2 / sqrt(pi) - 1) carries rounding errors.
 
-The coefficients are one 8 x 8 table, a row per piece, read per lane at row m
-two columns at a time (vf_lookup8_pair: a permute per column where the ISA
-has one).  P is fitted per piece for minimax error relative to
-erf (Lawson's algorithm: iteratively reweighted least squares on Chebyshev
-nodes, as bench/fit_exp_poly.py does), with c0 fixed to its float value, so
-the fit absorbs c0's rounding away from d = 0.  The reference is Python's
+The coefficients are one table of 9 columns of 4 (P's highest degree first,
+then c0, 0 on piece 0), each column read per lane at m (vf_lookup4: one in-lane
+permute where the ISA has one; four entries fit one 128-bit lane, which
+AVX2's and AVX-512's in-lane permutes and NEON's byte table lookup all
+serve).  P is fitted per piece for minimax error relative to erf (Lawson's
+algorithm: iteratively reweighted least squares on Chebyshev nodes, as
+bench/fit_exp_poly.py does), with c0 fixed to its float value, so the fit
+absorbs c0's rounding away from d = 0.  The reference is Python's
 double-precision math.erf.  Prints each piece's error in units of 2^-24 (one
 float ULP at erf in [0.5, 1)), before and after rounding the coefficients to
 float32 (evaluated in float32 arithmetic with one rounding per fma, as the
-kernel does), and the table as a C initialiser, one row per piece in the
-order erf_n reads it (P's highest degree first, then c0, then s).
+kernel does), and the table as a C initialiser, a row per column.
 
     python bench/fit_erf_poly.py
 """
@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-PIECES, DEG, TOP, CLAMP = 8, 5, 4.0, 3.74
+PIECES, DEG, TOP, CLAMP = 4, 7, 4.0, 2.74
 
 
 def lawson(basis, target, weight, iters=1500):
@@ -68,14 +68,14 @@ def f32(v):
 
 
 def interval(m):
-    centre = m / 2
-    lo = max(0.0, centre - 0.25)
-    hi = TOP if m == PIECES - 1 else centre + 0.25
+    centre = float(m)
+    lo = max(0.0, centre - 0.5)
+    hi = TOP if m == PIECES - 1 else centre + 0.5
     return centre, lo, hi
 
 
 def fit_piece(m):
-    """(minimax error in 2^-24 units, [c0, c1 .. c5], s) for piece m."""
+    """(minimax error in 2^-24 units, [c0, c1 .. c8], s) for piece m (s: b = d, piece 0)."""
     centre, lo, hi = interval(m)
     t = nodes(lo, hi)
     if m == 0:
@@ -101,7 +101,7 @@ def evaluate(coef, s, t, centre):
     p = np.full_like(d, c[DEG + 1])
     for k in range(DEG, 0, -1):
         p = f32(p * d + c[k])
-    return f32(d * p + f32(d * s + c[0]))
+    return f32(d * p + (d if s else c[0]))  # b = d exactly on piece 0
 
 
 def ulp(v):
@@ -126,6 +126,6 @@ if __name__ == "__main__":
             f"in float32 {ulps.max():.3f} ULP"
         )
         rows.append([*coef[:0:-1], coef[0], s])
-    print(f"worst {worst:.3f} ULP; the table, one row per piece: P's highest degree first, c0, s")
-    for r in rows:
-        print("    {" + ", ".join(c_hex(v) for v in f32(r)) + "},")
+    print(f"worst {worst:.3f} ULP; the table, a row per column: P's highest degree first, c0")
+    for col in f32(rows).T[:-1]:  # s is not stored: erf_n selects b = d on piece 0
+        print("    {" + ", ".join(c_hex(v) for v in col) + "},")

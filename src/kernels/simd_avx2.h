@@ -97,19 +97,12 @@ static inline vm vi_eq(vi a, vi b)
 #define vi_srli(a, imm) _mm256_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm256_srai_epi32((a), (imm))
 
-/* Columns k and k + 1 (k even) of the 8 x 8 row-major table t at row i & 7
- * of each lane: lane l of *a is t[8 (i_l & 7) + k], of *b t[8 (i_l & 7) +
- * k + 1].  One permute per column; t should be a static const table,
- * whose columns the compiler then builds at compile time */
-static inline vf at_col8(const float *t, int k)
+/* Entry i & 3 of the 4-float column c (16-byte aligned) in each lane: one
+ * in-lane permute (vpermilps reads the index's low two bits) of the column
+ * repeated in both halves. */
+static inline vf vf_lookup4(const float *c, vi i)
 {
-    return _mm256_setr_ps(t[k], t[8 + k], t[16 + k], t[24 + k], t[32 + k],
-                          t[40 + k], t[48 + k], t[56 + k]);
-}
-static inline void vf_lookup8_pair(const float *t, int k, vi i, vf *a, vf *b)
-{
-    *a = _mm256_permutevar8x32_ps(at_col8(t, k), i);
-    *b = _mm256_permutevar8x32_ps(at_col8(t, k + 1), i);
+    return _mm256_permutevar_ps(_mm256_broadcast_ps((const __m128 *)c), i);
 }
 
 /* Streaming store of one vector; p must be 32-byte aligned. */

@@ -105,22 +105,12 @@ static inline vm vi_eq(vi a, vi b)
 #define vi_srli(a, imm) _mm512_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm512_srai_epi32((a), (imm))
 
-/* Columns k and k + 1 (k even) of the 8 x 8 row-major table t at row i & 7
- * of each lane: lane l of *a is t[8 (i_l & 7) + k], of *b t[8 (i_l & 7) +
- * k + 1].  One permute per column (of the column repeated in both
- * halves); t should be a static const table, whose columns the compiler then
- * builds at compile time */
-static inline vf at_col8(const float *t, int k)
+/* Entry i & 3 of the 4-float column c (16-byte aligned) in each lane: one
+ * in-lane permute (vpermilps reads the index's low two bits) of the column
+ * repeated in all four quarters. */
+static inline vf vf_lookup4(const float *c, vi i)
 {
-    return _mm512_setr_ps(t[k], t[8 + k], t[16 + k], t[24 + k], t[32 + k],
-                          t[40 + k], t[48 + k], t[56 + k], t[k], t[8 + k],
-                          t[16 + k], t[24 + k], t[32 + k], t[40 + k], t[48 + k],
-                          t[56 + k]);
-}
-static inline void vf_lookup8_pair(const float *t, int k, vi i, vf *a, vf *b)
-{
-    *a = _mm512_permutexvar_ps(i, at_col8(t, k));
-    *b = _mm512_permutexvar_ps(i, at_col8(t, k + 1));
+    return _mm512_permutevar_ps(_mm512_broadcast_f32x4(_mm_load_ps(c)), i);
 }
 
 /* Whether |a| <= b in every lane of a[0..n), for b positive and finite (a

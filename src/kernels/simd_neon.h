@@ -100,20 +100,14 @@ static inline vm vi_eq(vi a, vi b) { return at_f(vceqq_s32(a, b)); }
     vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(a), (imm)))
 #define vi_srai(a, imm) vshrq_n_s32((a), (imm))
 
-/* Columns k and k + 1 (k even) of the 8 x 8 row-major table t at row i & 7
- * of each lane: lane l of *a is t[8 (i_l & 7) + k], of *b t[8 (i_l & 7) +
- * k + 1].  Each lane's pair is one 8-byte load, and one unzip
- * sorts the pairs into the columns */
-static inline void vf_lookup8_pair(const float *t, int k, vi i, vf *a, vf *b)
+/* Entry i & 3 of the 4-float column c (16-byte aligned) in each lane: one
+ * byte table lookup (tbl) at bytes 4 (i & 3) + 0..3 of each lane. */
+static inline vf vf_lookup4(const float *c, vi i)
 {
-    uint32x4_t m = vandq_u32(vreinterpretq_u32_s32(i), vdupq_n_u32(7));
-    const float *r = t + k;
-    float32x4_t lo = vcombine_f32(vld1_f32(r + 8 * vgetq_lane_u32(m, 0)),
-                                  vld1_f32(r + 8 * vgetq_lane_u32(m, 1)));
-    float32x4_t hi = vcombine_f32(vld1_f32(r + 8 * vgetq_lane_u32(m, 2)),
-                                  vld1_f32(r + 8 * vgetq_lane_u32(m, 3)));
-    *a = vuzp1q_f32(lo, hi);
-    *b = vuzp2q_f32(lo, hi);
+    uint32x4_t m = vandq_u32(vreinterpretq_u32_s32(i), vdupq_n_u32(3));
+    uint32x4_t at = vmlaq_n_u32(vdupq_n_u32(0x03020100u), m, 0x04040404u);
+    return vreinterpretq_f32_u8(vqtbl1q_u8(vreinterpretq_u8_f32(vld1q_f32(c)),
+                                           vreinterpretq_u8_u32(at)));
 }
 
 /* Streaming stores: AArch64's non-temporal pair store (stnp) is only a hint

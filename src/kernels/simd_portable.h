@@ -175,16 +175,12 @@ static inline vi at_vi_shift(vi a, int imm, int kind)
 #define vi_srli(a, imm) at_vi_shift((a), (imm), 1)
 #define vi_srai(a, imm) at_vi_shift((a), (imm), 2)
 
-/* Columns k and k + 1 (k even) of the 8 x 8 row-major table t at row i & 7
- * of each lane: lane l of *a is t[8 (i_l & 7) + k], of *b t[8 (i_l & 7) +
- * k + 1]. */
-static inline void vf_lookup8_pair(const float *t, int k, vi i, vf *a, vf *b)
+/* Entry i & 3 of the 4-float column c in each lane. */
+static inline vf vf_lookup4(const float *c, vi i)
 {
-    AT_LANES({
-        const float *row = t + 8 * (i.u[l] & 7u);
-        a->f[l] = row[k];
-        b->f[l] = row[k + 1];
-    });
+    vf r;
+    AT_LANES(r.f[l] = c[i.u[l] & 3u]);
+    return r;
 }
 
 /* Streaming stores: plain C has none; the _nt kernels store as the others

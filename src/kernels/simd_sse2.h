@@ -85,22 +85,20 @@ static inline vm vi_eq(vi a, vi b)
 #define vi_srli(a, imm) _mm_srli_epi32((a), (imm))
 #define vi_srai(a, imm) _mm_srai_epi32((a), (imm))
 
-/* Columns k and k + 1 (k even) of the 8 x 8 row-major table t at row i & 7
- * of each lane: lane l of *a is t[8 (i_l & 7) + k], of *b t[8 (i_l & 7) +
- * k + 1].  SSE2 has no variable permute: each lane's pair is one
- * 8-byte load, and two shuffles sort the pairs into the columns */
-static inline void vf_lookup8_pair(const float *t, int k, vi i, vf *a, vf *b)
+/* Entry i & 3 of the 4-float column c (16-byte aligned) in each lane.
+ * SSE2 has no variable permute: each entry is and-ed with the lanes whose
+ * index selects it and the four or-ed together (the masks depend on i
+ * alone, so a caller reading several columns at one i computes them once;
+ * measured faster than a scalar load per lane). */
+static inline vf vf_lookup4(const float *c, vi i)
 {
-    uint32_t off[VL]; /* byte offsets of the lanes' rows */
-    _mm_storeu_si128((__m128i *)off,
-                     _mm_slli_epi32(_mm_and_si128(i, _mm_set1_epi32(7)), 5));
-    const char *c = (const char *)(t + k);
-    __m128 lo = _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(c + off[0]));
-    lo = _mm_loadh_pi(lo, (const __m64 *)(c + off[1]));
-    __m128 hi = _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(c + off[2]));
-    hi = _mm_loadh_pi(hi, (const __m64 *)(c + off[3]));
-    *a = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-    *b = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m128i k = _mm_and_si128(i, _mm_set1_epi32(3));
+    vf r = _mm_setzero_ps();
+    for (int e = 0; e < 4; e++) {
+        __m128 on = _mm_castsi128_ps(_mm_cmpeq_epi32(k, _mm_set1_epi32(e)));
+        r = _mm_or_ps(r, _mm_and_ps(on, _mm_set1_ps(c[e])));
+    }
+    return r;
 }
 
 /* Round to nearest even without SSE4.1: add and subtract 2^23 with the

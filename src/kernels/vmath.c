@@ -27,11 +27,11 @@
  *            for x >= 0, e/(1+e) for x < 0 with an error-compensated
  *            quotient (no overflow, subnormal results are kept).
  *   sqrt     IEEE sqrt.
- *   erf      t = min(|x|, 4) in one of 8 pieces of width 1/2: erf t =
+ *   erf      t = min(|x|, 4) in one of 4 pieces of width 1: erf t =
  *            b + d P(d), d the offset from the piece's centre, P of degree
- *            5, b = erf(centre) (t + t Q(t) on the first piece); the
- *            coefficients are a table read per lane by permutes
- *            (vf_lookup8_pair), fitted by bench/fit_erf_poly.py; sign or-ed
+ *            7, b = erf(centre) (t + t Q(t) on the first piece); the
+ *            coefficients are a table read per lane by in-lane permutes
+ *            (vf_lookup4), fitted by bench/fit_erf_poly.py; sign or-ed
  *            back.
  *   log1p    log's core on u = fl(1 + x), plus the rounding error of 1 + x
  *            (exact, from a two-sum) divided by u; -1, < -1, inf and NaN by
@@ -371,68 +371,54 @@ AT_INLINE int exp_group_ok(int nv, const vf *x)
 /* ------------------------------------------------------------------------ */
 /* erf, log1p, expm1                                                        */
 
-/* erf, odd: for t = min(|x|, 4) (erf rounds to 1 from 3.92 on), one of 8
- * pieces centred at m / 2, m = round(2 min(t, 3.74)) in 0..7 (piece 7 runs
- * on to 4):
- *   erf t = b + d P(d),  d = t - m / 2 (exact),  b = d s + c0,
- * P of degree 5; c0 = erf(m / 2) rounded to float and s = 0, except on piece
- * 0, where c0 = 0 and s = 1: there erf t = t + t Q(t) keeps t's bits exact
- * and only the small part carries rounding errors.  Row m of erf_tab holds
- * piece m's coefficients (P's, degree 5 first, then c0 and s), read per lane
- * two at a time (vf_lookup8_pair) at m, which the shifter leaves in k's low
+/* erf, odd: for t = min(|x|, 4) (erf rounds to 1 from 3.92 on), one of 4
+ * pieces centred at m = round(min(t, 2.74)) in 0..3 (piece 3 runs on to 4):
+ *   erf t = b + d P(d),  d = t - m (exact),
+ * P of degree 7; b = erf(m) rounded to float, except on piece 0, where
+ * b = d = t: there erf t = t + t Q(t) keeps t's bits exact and only the
+ * small part carries rounding errors.  Column c of erf_tab holds
+ * coefficient c of the four pieces (P's, degree 7 first, then erf(m)), read
+ * per lane at m (vf_lookup4: four entries fit the in-lane permutes of AVX2
+ * and AVX-512 and NEON's table lookup), which the shifter leaves in k's low
  * bits.  bench/fit_erf_poly.py fits the pieces and prints this table.  NaN
  * propagates through d; the sign is or-ed back, so erf(-0) = -0 and
  * erf(-inf) = -1. */
-static const _Alignas(32) float erf_tab[8][8] = {
-    {-0x1.3e9378p-6f, 0x1.e42d3p-4f, -0x1.68cb3cp-11f, -0x1.811ccap-2f,
-     -0x1.c962acp-21f, 0x1.06eba8p-3f, 0.0f, 0x1p+0f},
-    {-0x1.92ced2p-5f, 0x1.00c37ep-7f, 0x1.76ed7ap-3f, -0x1.2bfbcp-3f,
-     -0x1.c1efeep-2f, 0x1.c1efccp-1f, 0x1.0a7ef6p-1f, 0.0f},
-    {0x1.033942p-8f, -0x1.151f56p-4f, 0x1.1b74c2p-4f, 0x1.1b4baap-3f,
-     -0x1.a911d4p-2f, 0x1.a911fep-2f, 0x1.af767ap-1f, 0.0f},
-    {0x1.2b7e58p-6f, -0x1.f38aaap-7f, -0x1.6c8a5ep-5f, 0x1.1c2d5p-3f,
-     -0x1.6d5c24p-3f, 0x1.e72372p-4f, 0x1.eea556p-1f, 0.0f},
-    {-0x1.d27986p-11f, 0x1.a474dep-7f, -0x1.18e1fcp-5f, 0x1.8b1344p-5f,
-     -0x1.52a522p-5f, 0x1.529b9cp-6f, 0x1.fd9ae2p-1f, 0.0f},
-    {0x1.43c958p-12f, 0x1.942852p-8f, -0x1.24365p-7f, 0x1.1193c6p-7f,
-     -0x1.646b6cp-8f, 0x1.1d833ep-9f, 0x1.ffcaa8p-1f, 0.0f},
-    {0x1.bff5a8p-10f, 0x1.143766p-10f, -0x1.4f60fp-10f, 0x1.9d3f68p-11f,
-     -0x1.b009aap-12f, 0x1.240ac4p-13f, 0x1.fffd1ap-1f, 0.0f},
-    {0x1.543dc4p-15f, -0x1.229fd2p-16f, -0x1.71afa8p-15f, 0x1.8f00aep-15f,
-     -0x1.62b01p-16f, 0x1.6a5972p-18f, 0x1.ffffe8p-1f, 0.0f},
+#define AT_ERF_COLS 9
+static const _Alignas(16) float erf_tab[AT_ERF_COLS][4] = {
+    {0x1.1c785ap-7f, -0x1.0063fp-8f, 0x1.c9302cp-10f, -0x1.312384p-14f},
+    {-0x1.101974p-5f, 0x1.d0301cp-7f, -0x1.bbcb32p-9f, 0x1.65aee6p-12f},
+    {0x1.48c3c2p-9f, 0x1.2029bcp-8f, 0x1.56cf32p-12f, -0x1.8587ecp-11f},
+    {0x1.cbe41ep-4f, -0x1.1aafcap-4f, 0x1.ace784p-7f, 0x1.0fb0e6p-10f},
+    {0x1.1fd62cp-14f, 0x1.1b761ep-4f, -0x1.19f67ap-5f, -0x1.1318c6p-10f},
+    {-0x1.81285ep-2f, 0x1.1b5c16p-3f, 0x1.8b0af8p-5f, 0x1.9cd0b6p-11f},
+    {0x1.9e0506p-24f, -0x1.a91208p-2f, -0x1.529f06p-5f, -0x1.b530eap-12f},
+    {0x1.06eba8p-3f, 0x1.a911f8p-2f, 0x1.529b9ep-6f, 0x1.2408bp-13f},
+    {0.0f, 0x1.af767ap-1f, 0x1.fd9ae2p-1f, 0x1.fffd1ap-1f},
 };
 
 AT_INLINE void erf_n(int nv, vf *x)
 {
     vf t[AT_G], d[AT_G], p[AT_G];
     vi m[AT_G];
+    vm first[AT_G];
     /* vf_min returns its second operand on NaN: keep |x| second */
     EACH(j, nv) t[j] = vf_min(vf_set1(4.0f), vf_abs(x[j]));
     EACH(j, nv)
     {
-        vf k = vf_fma(vf_min(vf_set1(3.74f), t[j]), vf_set1(2.0f),
-                      vf_set1(AT_SHIFTER));
+        vf k = vf_add(vf_min(vf_set1(2.74f), t[j]), vf_set1(AT_SHIFTER));
+        vf c = vf_sub(k, vf_set1(AT_SHIFTER));
         m[j] = vf_as_vi(k);
-        d[j] = vf_fnma(vf_sub(k, vf_set1(AT_SHIFTER)), vf_set1(0.5f), t[j]);
+        first[j] = vf_eq(c, vf_zero());
+        d[j] = vf_sub(t[j], c);
     }
+    EACH(j, nv) p[j] = vf_lookup4(erf_tab[0], m[j]);
+    for (int c = 1; c < AT_ERF_COLS - 1; c++)
+        EACH(j, nv) p[j] = vf_fma(p[j], d[j], vf_lookup4(erf_tab[c], m[j]));
     EACH(j, nv)
     {
-        vf a, b;
-        vf_lookup8_pair(erf_tab[0], 0, m[j], &a, &b);
-        p[j] = vf_fma(a, d[j], b);
-    }
-    for (int c = 2; c < 6; c += 2)
-        EACH(j, nv)
-        {
-            vf a, b;
-            vf_lookup8_pair(erf_tab[0], c, m[j], &a, &b);
-            p[j] = vf_fma(vf_fma(p[j], d[j], a), d[j], b);
-        }
-    EACH(j, nv)
-    {
-        vf c0, s;
-        vf_lookup8_pair(erf_tab[0], 6, m[j], &c0, &s);
-        vf r = vf_fma(d[j], p[j], vf_fma(d[j], s, c0));
+        vf b = vf_select(first[j], d[j],
+                         vf_lookup4(erf_tab[AT_ERF_COLS - 1], m[j]));
+        vf r = vf_fma(d[j], p[j], b);
         x[j] = vf_or(r, vf_and(x[j], vf_set1(-0.0f)));
     }
 }
