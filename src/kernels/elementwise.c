@@ -126,7 +126,7 @@ AT_INLINE vf op_fused(const fused_args *f, vf x, vf u, vf w, vf b, int op,
         t = vf_mul(t, w);
     return form & FUSE_BIAS ? vf_add(t, b) : t;
 }
-/* One vector of y at i (k lanes: a tail, or one element in the peel). */
+/* One vector of y at i (k lanes: a tail, or the head before streamed lines). */
 AT_INLINE vf fused_n(const fused_args *f, size_t i, size_t k, int op, int form)
 {
     vf u = form & FUSE_VEC ? vf_load_n(f->u + i, k) : vf_zero();
@@ -141,19 +141,29 @@ AT_INLINE vf fused_at(const fused_args *f, size_t i, int op, int form)
     vf b = form & FUSE_BIAS ? vf_load(f->b + i) : vf_zero();
     return op_fused(f, vf_load(f->x + i), u, w, b, op, form);
 }
-/* The _nt forms stream y after reaching vector alignment, as the loop shapes
- * of loops.h do, and leave the fence to their caller as those do. */
+/* The _nt forms stream y's whole lines, as the loop shapes of loops.h do,
+ * and leave the fence to their caller as those do. */
 AT_INLINE void loop_fused(size_t n, float *y, const fused_args *f, int stream,
                           int op, int form)
 {
-    size_t i = 0;
-    if (stream)
-        for (size_t k = peel(y, n); i < k; i++)
-            vf_store_n(y + i, fused_n(f, i, 1, op, form), 1);
-    for (; i + 4 * VL <= n; i += 4 * VL) {
+    size_t i = 0, end = n; /* the groups and put end here */
+    if (stream) {
+        stream_span sp = stream_lines(y, n);
+        for (size_t w; i < sp.head; i += w) {
+            w = sp.head - i < VL ? sp.head - i : VL;
+            store_upto(y + i,
+                       w == VL ? fused_at(f, i, op, form)
+                               : fused_n(f, i, w, op, form),
+                       w);
+        }
+        end = sp.end;
+    }
+    for (; i + 4 * VL <= end; i += 4 * VL) {
         EACH(j, 4)
         put(y + i + j * VL, fused_at(f, i + j * VL, op, form), stream);
     }
+    for (; i + VL <= end; i += VL)
+        put(y + i, fused_at(f, i, op, form), stream);
     for (; i + VL <= n; i += VL)
         vf_store(y + i, fused_at(f, i, op, form));
     if (i < n)
@@ -271,25 +281,33 @@ AT_INLINE void adam_step(const at_adam_args *a, const adam_scalars *c, size_t i,
     put(a->vo + i, v, stream);
     put(a->po + i, p, stream);
 }
-/* The streaming form peels single elements until po is vector-aligned;
- * it streams only when mo and vo then are too (else it stores). */
+/* The streaming form streams po's whole lines (stream_lines); it streams
+ * only when mo's and vo's lines then fall at the same elements (else it
+ * stores). */
 AT_INLINE void loop_adam(size_t n, const at_adam_args *a, int sq_first, int bc,
                          int stream)
 {
     adam_scalars c;
     EACH(j, 9) c.s[j] = vf_set1(a->s[j]);
-    size_t i = 0;
-    if (stream)
-        for (size_t k = peel(a->po, n); i < k; i++)
-            adam_step(a, &c, i, 1, sq_first, bc, 0);
-    for (; i + VL <= n; i += VL)
+    size_t i = 0, end = n;
+    if (stream) {
+        stream_span sp = stream_lines(a->po, n);
+        for (size_t w; i < sp.head; i += w) {
+            w = sp.head - i < VL ? sp.head - i : VL;
+            adam_step(a, &c, i, w, sq_first, bc, 0);
+        }
+        end = sp.end;
+    }
+    for (; i + VL <= end; i += VL)
         adam_step(a, &c, i, VL, sq_first, bc, stream);
+    for (; i + VL <= n; i += VL)
+        adam_step(a, &c, i, VL, sq_first, bc, 0);
     if (i < n)
         adam_step(a, &c, i, n - i, sq_first, bc, 0);
 }
 static int adam_aligned(const at_adam_args *a)
 {
-    uintptr_t line = VL * sizeof(float);
+    uintptr_t line = AT_LINE_FLOATS * sizeof(float);
     return ((uintptr_t)a->po - (uintptr_t)a->mo) % line == 0
            && ((uintptr_t)a->po - (uintptr_t)a->vo) % line == 0;
 }

@@ -16,8 +16,9 @@
  * skip the read-for-ownership of each output line and leave the caches to
  * other data, which pays off only when the output cannot stay in cache
  * anyway.  The interpreter decides that (it knows the launch's size; a
- * kernel sees one chunk).  The loop first handles single elements until y
- * is vector-aligned, as vf_stream requires.  A twin does not fence: its
+ * kernel sees one chunk).  Only whole 64-byte lines of y stream (see
+ * stream_lines): the elements before the first line boundary and after the
+ * last whole line store normally.  A twin does not fence: its
  * caller orders the streamed stores before other threads read them (the
  * interpreter once per task, through the table's stream_fence), so a row
  * or block of a few KB does not wait for its stores to drain.
@@ -71,22 +72,37 @@ AT_INLINE void no_fast2(vf *r, const vf *x, const vf *z)
     (void)z;
 }
 
-/* Store one result vector of a group, streaming in the _nt twins; y + i is
- * vector-aligned there (see peel). */
+/* The part of an output of n floats at y that a streaming twin streams:
+ * elements [head, end), whole 64-byte lines.  A line that streaming stores
+ * write only in part, the rest coming from ordinary stores (the unaligned
+ * ends of the output, or the row beside it in a row program whose rows do
+ * not start on line boundaries), costs the memory a merge of the part with
+ * the line, so the elements before the first boundary and after the last
+ * one store normally (docs/performance.md, entry 51). */
+#define AT_LINE_FLOATS 16
+typedef struct stream_span {
+    size_t head, end;
+} stream_span;
+AT_INLINE stream_span stream_lines(const float *y, size_t n)
+{
+    size_t misaligned = ((uintptr_t)y / sizeof(float)) % AT_LINE_FLOATS;
+    size_t head = misaligned ? AT_LINE_FLOATS - misaligned : 0;
+    if (head >= n)
+        return (stream_span){n, n};
+    return (stream_span){head,
+                         head + (n - head) / AT_LINE_FLOATS * AT_LINE_FLOATS};
+}
+
+/* Store one result vector, streaming in the _nt twins' streamed span,
+ * where y is line- and so vector-aligned.  The loops end their streamed
+ * groups and vectors at the span's end and store what follows in a loop of
+ * its own: a test of each vector against the end measured slower. */
 AT_INLINE void put(float *y, vf v, int stream)
 {
     if (stream)
         vf_stream(y, v);
     else
         vf_store(y, v);
-}
-
-/* Elements to handle one by one before y + i is vector-aligned. */
-AT_INLINE size_t peel(const float *y, size_t n)
-{
-    size_t misaligned = ((uintptr_t)y / sizeof(float)) % VL;
-    size_t k = misaligned ? VL - misaligned : 0;
-    return k < n ? k : n;
 }
 
 /* AT_UNARY_LOOP(name, G, op, fast, ok) defines the unary shape
@@ -108,11 +124,17 @@ AT_INLINE size_t peel(const float *y, size_t n)
 #define AT_UNARY_LOOP_FROM(name, G, op, fast, ok, src_t, load, load_n) \
     AT_INLINE void name(size_t n, float *y, src_t x, int stream)       \
     {                                                                  \
-        size_t i = 0;                                                  \
-        if (stream)                                                    \
-            for (size_t k = peel(y, n); i < k; i++)                    \
-                vf_store_n(y + i, op(load_n(x, i, 1)), 1);             \
-        for (; i + G * VL <= n; i += G * VL) {                         \
+        size_t i = 0, end = n; /* groups and put end here */           \
+        if (stream) {                                                  \
+            stream_span sp = stream_lines(y, n);                       \
+            for (size_t w; i < sp.head; i += w) {                      \
+                w = sp.head - i < VL ? sp.head - i : VL;               \
+                vf v = op(w == VL ? load(x, i) : load_n(x, i, w));     \
+                store_upto(y + i, v, w);                               \
+            }                                                          \
+            end = sp.end;                                              \
+        }                                                              \
+        for (; i + G * VL <= end; i += G * VL) {                       \
             vf v[G];                                                   \
             EACH(j, G) v[j] = load(x, i + j * VL);                     \
             if (ok(G, v))                                              \
@@ -121,6 +143,8 @@ AT_INLINE size_t peel(const float *y, size_t n)
                 EACH(j, G) v[j] = op(v[j]);                            \
             EACH(j, G) put(y + i + j * VL, v[j], stream);              \
         }                                                              \
+        for (; i + VL <= end; i += VL)                                 \
+            put(y + i, op(load(x, i)), stream);                        \
         for (; i + VL <= n; i += VL)                                   \
             vf_store(y + i, op(load(x, i)));                           \
         if (i < n)                                                     \
@@ -186,40 +210,49 @@ AT_INLINE vf operand_b_n(int form, const float *b, size_t i, size_t w, vf s)
  *                         const float *b, vf s, int form, int stream)
  * with y = op(l, r) per vector, (l, r) the form's operands, and
  * fast(y, l, r) for the groups of G vectors passing ok(l, r). */
-#define AT_BINARY_LOOP(name, G, op, fast, ok)                                  \
-    AT_INLINE void name(size_t n, float *y, const float *a, const float *b,    \
-                        vf s, int form, int stream)                            \
-    {                                                                          \
-        size_t i = 0;                                                          \
-        if (stream)                                                            \
-            for (size_t k = peel(y, n); i < k; i++) {                          \
-                vf x = vf_load_n(a + i, 1), z = operand_b_n(form, b, i, 1, s); \
-                vf_store_n(y + i, form == AT_SV ? op(z, x) : op(x, z), 1);     \
-            }                                                                  \
-        for (; i + G * VL <= n; i += G * VL) {                                 \
-            vf l[G], r[G], q[G];                                               \
-            EACH(j, G)                                                         \
-            {                                                                  \
-                vf x = vf_load(a + i + j * VL);                                \
-                vf z = operand_b(form, b, i + j * VL, s);                      \
-                l[j] = form == AT_SV ? z : x;                                  \
-                r[j] = form == AT_SV ? x : z;                                  \
-            }                                                                  \
-            if (ok(l, r))                                                      \
-                fast(q, l, r);                                                 \
-            else                                                               \
-                EACH(j, G) q[j] = op(l[j], r[j]);                              \
-            EACH(j, G) put(y + i + j * VL, q[j], stream);                      \
-        }                                                                      \
-        for (; i + VL <= n; i += VL) {                                         \
-            vf x = vf_load(a + i), z = operand_b(form, b, i, s);               \
-            vf_store(y + i, form == AT_SV ? op(z, x) : op(x, z));              \
-        }                                                                      \
-        if (i < n) {                                                           \
-            size_t w = n - i;                                                  \
-            vf x = vf_load_n(a + i, w), z = operand_b_n(form, b, i, w, s);     \
-            vf_store_n(y + i, form == AT_SV ? op(z, x) : op(x, z), w);         \
-        }                                                                      \
+#define AT_BINARY_LOOP(name, G, op, fast, ok)                               \
+    AT_INLINE void name(size_t n, float *y, const float *a, const float *b, \
+                        vf s, int form, int stream)                         \
+    {                                                                       \
+        size_t i = 0, end = n; /* groups and put end here */                \
+        if (stream) {                                                       \
+            stream_span sp = stream_lines(y, n);                            \
+            for (size_t w; i < sp.head; i += w) {                           \
+                w = sp.head - i < VL ? sp.head - i : VL;                    \
+                vf x = load_upto(a + i, w);                                 \
+                vf z = form == AT_VV ? load_upto(b + i, w) : s;             \
+                store_upto(y + i, form == AT_SV ? op(z, x) : op(x, z), w);  \
+            }                                                               \
+            end = sp.end;                                                   \
+        }                                                                   \
+        for (; i + G * VL <= end; i += G * VL) {                            \
+            vf l[G], r[G], q[G];                                            \
+            EACH(j, G)                                                      \
+            {                                                               \
+                vf x = vf_load(a + i + j * VL);                             \
+                vf z = operand_b(form, b, i + j * VL, s);                   \
+                l[j] = form == AT_SV ? z : x;                               \
+                r[j] = form == AT_SV ? x : z;                               \
+            }                                                               \
+            if (ok(l, r))                                                   \
+                fast(q, l, r);                                              \
+            else                                                            \
+                EACH(j, G) q[j] = op(l[j], r[j]);                           \
+            EACH(j, G) put(y + i + j * VL, q[j], stream);                   \
+        }                                                                   \
+        for (; i + VL <= end; i += VL) {                                    \
+            vf x = vf_load(a + i), z = operand_b(form, b, i, s);            \
+            put(y + i, form == AT_SV ? op(z, x) : op(x, z), stream);        \
+        }                                                                   \
+        for (; i + VL <= n; i += VL) {                                      \
+            vf x = vf_load(a + i), z = operand_b(form, b, i, s);            \
+            vf_store(y + i, form == AT_SV ? op(z, x) : op(x, z));           \
+        }                                                                   \
+        if (i < n) {                                                        \
+            size_t w = n - i;                                               \
+            vf x = vf_load_n(a + i, w), z = operand_b_n(form, b, i, w, s);  \
+            vf_store_n(y + i, form == AT_SV ? op(z, x) : op(x, z), w);      \
+        }                                                                   \
     }
 
 /* The kernel k_<name> over AT_UNARY_LOOP and its streaming twin
