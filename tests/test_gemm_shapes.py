@@ -148,7 +148,10 @@ def test_transposed_pack_matches_plain_bits(isa, m, n, k):
     register transposes of its stored rows, a transposed A element by
     element: the packed slivers, and so the bits, equal those of the plain
     layouts (n past one NC panel, k in two depth blocks with tails of the
-    transpose block, partial slivers)."""
+    transpose block, partial slivers).  With 23 rows, and 130 at the AVX2
+    level, one block of rows meets each B panel, so the transposed B is
+    packed a sliver at a time just before its use (gemm_tile's by_sliver);
+    the second panel of n = 3103 is narrow enough to read A in place."""
     A, B = operands(m, n, k, seed=m + n + k)
     for t in THREADS:
         ex = executor(isa, t)

@@ -420,18 +420,27 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
     const size_t mb = gemm_balance(m1 - m0, GEMM_MC, GEMM_MR);
     const size_t nb = gemm_balance(n1 - n0, GEMM_NC, GEMM_NR);
 
-    /* A transposed is always packed (its rows are strided in memory). */
+    /* A transposed is always packed (its rows are strided in memory).  A
+     * transposed B whose panel meets a single block of rows is packed one
+     * sliver at a time, just before the sliver's micro-tiles, into the
+     * buffer's first sliver: packed once and used once, the panel would
+     * otherwise go out to L3 and come back (for kc x nc = 384 x 3072, 4.7
+     * MB), where a sliver stays in L1 between its pack and its use.  With
+     * B not transposed a sliver is NR floats from each of kc rows, which
+     * the whole-panel pack reads row by row; packed by sliver it measured
+     * no better. */
     const int ta = g->trans_a, tb = g->trans_b;
     for (size_t jc = n0; jc < n1; jc += nb) {
         const size_t nc = gemm_min(nb, n1 - jc);
         const int direct =
             !ta && (nc + GEMM_NR - 1) / GEMM_NR <= GEMM_DIRECT_A_SLIVERS;
+        const int by_sliver = tb && !direct && m1 - m0 <= mb;
         for (size_t pc = 0; pc < k; pc += kb) {
             const size_t kc = gemm_min(kb, k - pc);
             const int acc = pc > 0;
-            if (tb)
+            if (tb && !by_sliver)
                 gemm_pack_bt(kc, nc, g->b + jc * ldb + pc, ldb, bpk);
-            else
+            else if (!tb)
                 gemm_pack_b(kc, nc, g->b + pc * ldb + jc, ldb, bpk);
             for (size_t ic = m0; ic < m1; ic += mb) {
                 const size_t mc = gemm_min(mb, m1 - ic);
@@ -475,6 +484,11 @@ static void gemm_tile(const at_gemm_args *g, size_t m0, size_t m1, size_t n0,
                 for (size_t jr = 0; jr < nc; jr += GEMM_NR) {
                     const size_t nr = gemm_min(GEMM_NR, nc - jr);
                     const float *bs = bpk + jr * kc;
+                    if (by_sliver) {
+                        gemm_pack_bt(kc, nr, g->b + (jc + jr) * ldb + pc, ldb,
+                                     bpk);
+                        bs = bpk;
+                    }
                     float *cs = c + ic * ldc + jc + jr;
                     for (size_t ir = 0; ir < mc; ir += GEMM_MR)
                         gemm_ukr_packed(kc, apk + ir * kc * GEMM_AB, bs,
