@@ -348,6 +348,59 @@ def test_threads_gemm_splits(m, n, k):
     assert np.all(np.abs(got[2] - ref) <= max(RTOL, gk) * scale), f"gemm {m}x{n}x{k} vs float64"
 
 
+@pytest.mark.parametrize(
+    "case",
+    ["add", "gelu", "bias", "log_softmax", "layer_norm", "sum"],
+)
+def test_small_launches_split_per_worker(case):
+    """A launch with more than the parallel threshold's work but under one
+    64K-element task per worker runs one task per worker when its program
+    has no whole-launch reduction (an add of 65,536, a gelu of 10,000 and
+    40,000 elements, a bias add over 64 rows, row programs over 32 rows);
+    the bits are those of one thread and of PyTorch's values within the
+    notebook's tolerance.  A whole sum keeps its one task at every count;
+    empty launches have no task to split."""
+    r = np.random.default_rng(11)
+    shapes = {
+        "add": [(65536,), (40000,), (0,)],
+        "gelu": [(10000,), (40000,)],
+        "bias": [(64, 1024), (100, 1000), (0, 1000)],
+        "log_softmax": [(32, 1000), (10, 1000)],
+        "layer_norm": [(32, 1024), (33, 1000)],
+        "sum": [(65536,), (90000,)],
+    }[case]
+    hg_op = {
+        "add": lambda a, b: a + b,
+        "gelu": lambda a, b: hg.ops.gelu(a),
+        "bias": lambda a, b: a + b,
+        "log_softmax": lambda a, b: hg.ops.log_softmax(a),
+        "layer_norm": lambda a, b: hg.ops.layer_norm(a),
+        "sum": lambda a, b: hg.ops.sum(a),
+    }[case]
+    torch_op = {
+        "add": lambda a, b: a + b,
+        "gelu": lambda a, b: F.gelu(a),
+        "bias": lambda a, b: a + b,
+        "log_softmax": lambda a, b: torch.log_softmax(a, -1),
+        "layer_norm": lambda a, b: F.layer_norm(a, a.shape[-1:]),
+        "sum": lambda a, b: a.double().sum().float(),
+    }[case]
+    for shape in shapes:
+        x = (r.standard_normal(shape) * 3).astype(np.float32)
+        y = r.standard_normal(shape[-1:]) if case == "bias" else x[::-1]
+        y = np.ascontiguousarray(y, np.float32)
+        got = {}
+        for threads in (1, 2, 3):
+            ex = hg.Executor(threads=threads)
+            got[threads] = np.asarray(
+                hg_op(ex.from_numpy(x), ex.from_numpy(y)).to_numpy(), np.float32
+            )
+        for threads in (2, 3):
+            assert_bitwise(got[threads], got[1], f"{case} {shape} with {threads} threads vs 1")
+        want = torch_op(t(x), t(y)).numpy()
+        np.testing.assert_allclose(got[1], want, rtol=RTOL, atol=ATOL)
+
+
 def test_threads_repeatable():
     inp, _ = big_reference()
     ex = hg.Executor(threads=2)

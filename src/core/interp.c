@@ -17,7 +17,7 @@
 /* Launches with less work than this (element-op units) run on the calling
  * thread: waking a worker costs more than it saves.  Set by measurement (see
  * docs/performance.md). */
-#define AT_PARALLEL_MIN_WORK ((size_t)96 * 1024)
+#define AT_PARALLEL_MIN_WORK ((size_t)64 * 1024)
 
 /* Cached or streamed final writes (at_store_policy, runtime.h).  Caching an
  * output that the caches cannot keep only costs its read-for-ownership and
@@ -1288,9 +1288,35 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
     return gemm_run(ex, &g, gemm_workers(ex, flops), err);
 }
 
-/* A launch's plan: its tasks and how many workers run them.  Task
- * boundaries depend only on the launch shape (never on the thread count),
- * so whole-launch reductions combine the same partials in any run. */
+/* A launch worth more than one worker whose shape's plan (AT_CHUNK
+ * elements a task) gives fewer tasks than workers: one task per worker
+ * instead, of whole blocks (FLAT) or rows (ROW).  Only for a program
+ * without whole-launch reductions, whose bits do not depend on where tasks
+ * begin.  A launch with as many tasks as workers keeps its plan: evening out
+ * two unequal tasks measured slower, as the worker joins a few microseconds
+ * after the caller starts the first (docs/performance.md, entry 53). */
+static void split_for_workers(launch *L, unsigned workers)
+{
+    if (L->p->mode == AT_MODE_FLAT) {
+        size_t per = round_up((L->n + workers - 1) / workers, (size_t)AT_BLOCK);
+        if (per < L->per_task) {
+            L->per_task = per;
+            L->ntasks = (L->n + per - 1) / per;
+        }
+    } else {
+        size_t per = (L->rows + workers - 1) / workers;
+        if (per && per < L->per_task) {
+            L->per_task = per;
+            L->ntasks = (L->rows + per - 1) / per;
+        }
+    }
+}
+
+/* A launch's plan: its tasks and how many workers run them.  A program
+ * with whole-launch reductions has task boundaries that depend only on the
+ * launch shape (never on the thread count), so its reductions combine the
+ * same partials in any run; others may be split per worker
+ * (split_for_workers). */
 static unsigned plan_tasks(launch *L, unsigned nthreads)
 {
     const at_program *p = L->p;
@@ -1305,6 +1331,8 @@ static unsigned plan_tasks(launch *L, unsigned nthreads)
     }
     size_t work = L->n * p->cost_per_elem + L->rows * (size_t)p->ns;
     unsigned workers = work >= AT_PARALLEL_MIN_WORK ? nthreads : 1;
+    if (workers > 1 && L->ntasks && workers > L->ntasks && p->nall == 0)
+        split_for_workers(L, workers);
     if (workers > L->ntasks)
         workers = L->ntasks ? (unsigned)L->ntasks : 1;
     return workers;
