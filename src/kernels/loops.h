@@ -220,7 +220,8 @@ AT_INLINE vf operand_b_n(int form, const float *b, size_t i, size_t w, vf s)
             for (size_t w; i < sp.head; i += w) {                           \
                 w = sp.head - i < VL ? sp.head - i : VL;                    \
                 vf x = load_upto(a + i, w);                                 \
-                vf z = form == AT_VV ? load_upto(b + i, w) : s;             \
+                vf z = w == VL ? operand_b(form, b, i, s)                   \
+                               : operand_b_n(form, b, i, w, s);             \
                 store_upto(y + i, form == AT_SV ? op(z, x) : op(x, z), w);  \
             }                                                               \
             end = sp.end;                                                   \
