@@ -1297,18 +1297,14 @@ static at_status launch_gemm(at_executor *ex, const at_program *p, size_t m,
  * after the caller starts the first (docs/performance.md, entry 53). */
 static void split_for_workers(launch *L, unsigned workers)
 {
-    if (L->p->mode == AT_MODE_FLAT) {
-        size_t per = round_up((L->n + workers - 1) / workers, (size_t)AT_BLOCK);
-        if (per < L->per_task) {
-            L->per_task = per;
-            L->ntasks = (L->n + per - 1) / per;
-        }
-    } else {
-        size_t per = (L->rows + workers - 1) / workers;
-        if (per && per < L->per_task) {
-            L->per_task = per;
-            L->ntasks = (L->rows + per - 1) / per;
-        }
+    const int flat = L->p->mode == AT_MODE_FLAT;
+    const size_t count = flat ? L->n : L->rows; /* what a task counts */
+    size_t per = (count + workers - 1) / workers;
+    if (flat)
+        per = round_up(per, (size_t)AT_BLOCK);
+    if (per && per < L->per_task) {
+        L->per_task = per;
+        L->ntasks = (count + per - 1) / per;
     }
 }
 
