@@ -820,6 +820,44 @@ static void run_strips(const launch *L, block_env *E, size_t r0, size_t r1)
     }
 }
 
+/* The next row's first-phase input (the program's `ahead` buffers) is
+ * requested while the row's later phases run, a share of it at the start of
+ * each, when it totals AT_AHEAD_MIN to AT_AHEAD_MAX bytes a row and the
+ * launch reads at least AT_AHEAD_FOOTPRINT bytes of it.  Below the first,
+ * the requests cost more than the hardware prefetch leaves to gain; above
+ * the second, the requested lines push the current row out of L1 before
+ * its last phase reads it; a smaller launch's input tends to sit in a
+ * cache, where the requests only cost.
+ * docs/performance.md, entry 55, has the measurements. */
+#define AT_AHEAD_MIN 2048
+#define AT_AHEAD_MAX 8192
+#define AT_AHEAD_FOOTPRINT ((size_t)8 << 20)
+
+/* Whether the launch requests its next rows ahead (see above). */
+static int asks_ahead(const launch *L)
+{
+    size_t bytes = 0;
+    for (int a = 0; a < L->p->nahead; a++)
+        bytes += L->cols * (size_t)L->p->ahead[a].size;
+    return bytes >= AT_AHEAD_MIN && bytes <= AT_AHEAD_MAX
+           && L->rows >= AT_AHEAD_FOOTPRINT / bytes;
+}
+
+/* Phase ph's share (ph of 1 .. nphases - 1) of the ahead buffers' row
+ * `row`: one request per 64-byte line it touches. */
+static void ask_next_row(const launch *L, size_t row, int ph)
+{
+    const at_program *p = L->p;
+    for (int a = 0; a < p->nahead; a++) {
+        size_t bytes = L->cols * (size_t)p->ahead[a].size;
+        size_t lo = bytes * (size_t)(ph - 1) / (size_t)(p->nphases - 1);
+        size_t hi = bytes * (size_t)ph / (size_t)(p->nphases - 1);
+        uintptr_t r = (uintptr_t)L->args[p->ahead[a].param].data + row * bytes;
+        for (uintptr_t o = (r + lo) & ~(uintptr_t)63; o < r + hi; o += 64)
+            __builtin_prefetch((const void *)o, 0, 3);
+    }
+}
+
 static void run_rows(launch *L, size_t task, unsigned worker)
 {
     if (atomic_load_explicit(&L->failed, memory_order_relaxed))
@@ -834,12 +872,15 @@ static void run_rows(launch *L, size_t task, unsigned worker)
     }
     E.tiles = NULL; /* load.col reads its buffer at the block's column */
     size_t block = p->nregs ? (size_t)p->block : (L->cols ? L->cols : 1);
+    int ahead = asks_ahead(L);
     for (size_t row = r0; row < r1; row++) {
         for (int a = p->nall; a < p->nacc; a++)
             acc_init(&p->acc[a], &E.row_acc[a]);
         for (int ph = 0; ph < p->nphases; ph++) {
             if (run_scalars(L, p->sph[ph], p->sph[ph + 1], E.slots, row))
                 return;
+            if (ahead && ph > 0 && row + 1 < r1)
+                ask_next_row(L, row + 1, ph);
             if (p->vph[ph] < p->vph[ph + 1]) {
                 for (size_t col = 0; col < L->cols; col += block) {
                     E.off = row * L->cols + col;

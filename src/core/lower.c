@@ -46,6 +46,8 @@
  *                      partials are a dense prefix
  *   9. index_phases    where each phase's vector and per-row scalar
  *                      instructions start
+ *  10. mark_row_ahead  the buffers a row program's first phase reads,
+ *                      whose next row its later phases request
  * at_lower runs them in this order (lower_passes).  Where a pass relies on
  * what an earlier one established, AT_INVARIANT (invariant.h) states it.
  * The result is shared by every launch and immutable, except for its store
@@ -1714,6 +1716,36 @@ static at_status index_phases(at_program *p, at_error *err)
     return AT_OK;
 }
 
+/* 10: the buffers a ROW program's first phase reads from memory, each
+ * once, when later phases follow it.  Those later phases work on the row
+ * from L1, and the interpreter asks for the next row's lines while they
+ * run (ask_next_row), so that the next first phase does not wait on
+ * memory.  A one-phase program reads each line once, in order: the
+ * hardware's stream prefetch serves it. */
+static at_status mark_row_ahead(at_program *p, int nparams, at_error *err)
+{
+    if (p->mode != AT_MODE_ROW || p->nphases < 2)
+        return AT_OK;
+    if (!(p->ahead = calloc((size_t)(nparams ? nparams : 1), sizeof *p->ahead)))
+        return at_error_set(err, AT_E_NOMEM, "out of memory");
+    for (int i = p->vph[0]; i < p->vph[1]; i++)
+        for (int j = 0; j < 3; j++) {
+            at_opd o = p->v[i].src[j];
+            int size = o.kind == AT_OPD_MEM    ? 4
+                       : o.kind == AT_OPD_MEM8 ? 8
+                       : o.kind == AT_OPD_MEM1 ? 1
+                                               : 0;
+            int seen = 0;
+            for (int a = 0; a < p->nahead; a++)
+                seen |= p->ahead[a].param == o.idx;
+            if (size && !seen) {
+                AT_INVARIANT(p->nahead < nparams, err);
+                p->ahead[p->nahead++] = (at_ahead){o.idx, size};
+            }
+        }
+    return AT_OK;
+}
+
 /* AT_MODE_AXIS (the verifier's verify_axis_reduction fixes the kernel's
  * form): uniform values get slots and run in the prologue; the reduction,
  * its load, its steps and its store become p->axis. */
@@ -1803,9 +1835,9 @@ static at_status lower_passes(lowering *L)
     if ((st = alloc_registers(L)))
         return st;
     mark_final_writes(p);
-    if ((st = order_accumulators(L)))
+    if ((st = order_accumulators(L)) || (st = index_phases(p, L->err)))
         return st;
-    return index_phases(p, L->err);
+    return mark_row_ahead(p, L->k->nparams, L->err);
 }
 
 /* The per-value and per-param tables of a lowering, and the program it
@@ -1892,5 +1924,6 @@ void at_program_free(at_program *p)
     free(p->colparam);
     free(p->axis.steps);
     free(p->adam);
+    free(p->ahead);
     free(p);
 }

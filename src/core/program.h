@@ -176,6 +176,13 @@ typedef struct at_adam {
     uint8_t sq_first;
 } at_adam;
 
+/* A buffer a row program's first phase reads: its param and the bytes of
+ * one element. */
+typedef struct at_ahead {
+    int32_t param;
+    int32_t size;
+} at_ahead;
+
 /* Whether the step divides its moments (the kernels' bc form). */
 static inline int at_adam_bc(const at_adam *a)
 {
@@ -248,6 +255,10 @@ struct at_program {
     at_axis_red axis; /* AT_MODE_AXIS                          */
     at_adam *adam; /* AT_V_ADAM operands, nadam of them        */
     int nadam;
+    at_ahead *ahead; /* ROW mode with two or more phases: the buffers
+                        the first phase reads, whose next row a row's
+                        later phases request (interp.c's ask_next_row) */
+    int nahead;
 };
 
 /* internal entry points */

@@ -391,7 +391,8 @@ static void test_value_placement(at_executor *ex)
      * - layer_norm: x - mean is recomputed in the last phase instead of
      *   waiting in y (its phase evaluates no vector math), so the variance
      *   pass writes nothing and y is written once, by the last pass, which
-     *   subtracts the mean first (pre) and may stream;
+     *   subtracts the mean first (pre) and may stream; x, which the first
+     *   phase reads, is asked for a row ahead;
      * - cross_entropy: only the sum reads exp(x - max), so nothing is
      *   written and the program needs no block register;
      * - an exponential moving average, b1 * m + (1 - b1) * g, written in
@@ -409,13 +410,14 @@ static void test_value_placement(at_executor *ex)
     static const struct {
         at_stdop op;
         const char *text; /* or NULL: op's kernel */
-        const char *want[4]; /* NULL-terminated */
+        const char *want[5]; /* NULL-terminated */
     } cases[] = {
         {AT_STD_LAYER_NORM_WB,
          NULL,
          {" 0 register(s)", "sub.sq.sum fn1  -0 <- mem0 slot3 -0\n",
           "scale.affine fn2  mem4 <- mem0 col0 col1  (final)  (scale slot10)  "
-          "(pre slot3)\n"}},
+          "(pre slot3)\n",
+          "  ahead mem0\n"}},
         {AT_STD_LAYER_NORM,
          NULL,
          {" 0 register(s)",
@@ -538,6 +540,24 @@ static void test_value_placement(at_executor *ex)
         expect_lines(buf, cases[c].want);
     }
 
+    /* The buffers asked for a row ahead: what the first phase reads, each
+     * once (x twice, z once, w read at the column index is not a row);
+     * none in a one-phase row program (the bias add) */
+    print_program(ex,
+                  "kernel two(x: f32, z: f32, w: f32, y: f32) {\n"
+                  "  %x = load x\n  %z = load z\n  %w = load.col w\n"
+                  "  %a = mul %x, %w\n  %b = mul %x, %z\n"
+                  "  %s = reduce.sum.row %a\n  %t = reduce.max.row %b\n"
+                  "  %u = add %s, %t\n  %y = sub %x, %u\n  store y, %y\n}\n",
+                  0, buf, sizeof buf);
+    CHECK(strstr(buf, "  ahead mem0\n  ahead mem1\n") != NULL);
+    CHECK(strstr(buf, "ahead mem2") == NULL);
+    print_program(ex,
+                  "kernel bias(x: f32, b: f32, y: f32) {\n  %x = load x\n"
+                  "  %b = load.col b\n  %y = add %x, %b\n  store y, %y\n}\n",
+                  0, buf, sizeof buf);
+    CHECK(strstr(buf, "mode row") != NULL && strstr(buf, "ahead") == NULL);
+
     /* mse_loss: the difference, its square and their sum in one pass that
      * writes nothing, so the program needs no block register */
     print_program(ex, NULL, AT_STD_MSE_LOSS, buf, sizeof buf);
@@ -623,6 +643,7 @@ static void test_typed_placement(at_executor *ex)
                   "  store y, %6\n  %7 = ne %5, %1\n  store z, %7\n}\n",
                   0, buf, sizeof buf);
     CHECK(strstr(buf, " 6 scratch row(s)") != NULL);
+    CHECK(strstr(buf, "  ahead mem0\n") && strstr(buf, "  ahead bmem1\n"));
     CHECK(strstr(buf, "convert    fn67 scratch0 <- bmem1 -0 -0\n") != NULL);
     CHECK(strstr(buf, "convert    fn2  qscratch2 <- mem0 -0 -0\n") != NULL);
     CHECK(strstr(buf, "convert    fn50 qscratch4 <- scratch0 -0 -0\n") != NULL);
