@@ -838,7 +838,7 @@ static int asks_ahead(const launch *L)
 {
     size_t bytes = 0;
     for (int a = 0; a < L->p->nahead; a++)
-        bytes += L->cols * (size_t)L->p->ahead[a].size;
+        bytes += L->cols * (size_t)at_opd_mem_bytes(L->p->ahead[a].kind);
     return bytes >= AT_AHEAD_MIN && bytes <= AT_AHEAD_MAX
            && L->rows >= AT_AHEAD_FOOTPRINT / bytes;
 }
@@ -849,10 +849,10 @@ static void ask_next_row(const launch *L, size_t row, int ph)
 {
     const at_program *p = L->p;
     for (int a = 0; a < p->nahead; a++) {
-        size_t bytes = L->cols * (size_t)p->ahead[a].size;
+        size_t bytes = L->cols * (size_t)at_opd_mem_bytes(p->ahead[a].kind);
         size_t lo = bytes * (size_t)(ph - 1) / (size_t)(p->nphases - 1);
         size_t hi = bytes * (size_t)ph / (size_t)(p->nphases - 1);
-        uintptr_t r = (uintptr_t)L->args[p->ahead[a].param].data + row * bytes;
+        uintptr_t r = (uintptr_t)L->args[p->ahead[a].idx].data + row * bytes;
         for (uintptr_t o = (r + lo) & ~(uintptr_t)63; o < r + hi; o += 64)
             __builtin_prefetch((const void *)o, 0, 3);
     }

@@ -1731,16 +1731,12 @@ static at_status mark_row_ahead(at_program *p, int nparams, at_error *err)
     for (int i = p->vph[0]; i < p->vph[1]; i++)
         for (int j = 0; j < 3; j++) {
             at_opd o = p->v[i].src[j];
-            int size = o.kind == AT_OPD_MEM    ? 4
-                       : o.kind == AT_OPD_MEM8 ? 8
-                       : o.kind == AT_OPD_MEM1 ? 1
-                                               : 0;
             int seen = 0;
             for (int a = 0; a < p->nahead; a++)
-                seen |= p->ahead[a].param == o.idx;
-            if (size && !seen) {
+                seen |= p->ahead[a].idx == o.idx;
+            if (at_opd_mem_bytes(o.kind) && !seen) {
                 AT_INVARIANT(p->nahead < nparams, err);
-                p->ahead[p->nahead++] = (at_ahead){o.idx, size};
+                p->ahead[p->nahead++] = o;
             }
         }
     return AT_OK;

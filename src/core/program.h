@@ -61,6 +61,16 @@ typedef struct at_opd {
     int32_t idx;
 } at_opd;
 
+/* The bytes of one element of a buffer operand (the MEM kinds), or 0 for
+ * any other kind. */
+static inline int at_opd_mem_bytes(uint8_t kind)
+{
+    return kind == AT_OPD_MEM    ? 4
+           : kind == AT_OPD_MEM8 ? 8
+           : kind == AT_OPD_MEM1 ? 1
+                                 : 0;
+}
+
 typedef enum {
     AT_V_UNARY,
     AT_V_BINARY,
@@ -176,13 +186,6 @@ typedef struct at_adam {
     uint8_t sq_first;
 } at_adam;
 
-/* A buffer a row program's first phase reads: its param and the bytes of
- * one element. */
-typedef struct at_ahead {
-    int32_t param;
-    int32_t size;
-} at_ahead;
-
 /* Whether the step divides its moments (the kernels' bc form). */
 static inline int at_adam_bc(const at_adam *a)
 {
@@ -255,9 +258,10 @@ struct at_program {
     at_axis_red axis; /* AT_MODE_AXIS                          */
     at_adam *adam; /* AT_V_ADAM operands, nadam of them        */
     int nadam;
-    at_ahead *ahead; /* ROW mode with two or more phases: the buffers
-                        the first phase reads, whose next row a row's
-                        later phases request (interp.c's ask_next_row) */
+    at_opd *ahead; /* ROW mode with two or more phases: the buffer
+                      operands the first phase reads (MEM kinds), whose
+                      next row a row's later phases request (interp.c's
+                      ask_next_row) */
     int nahead;
 };
 

@@ -263,11 +263,7 @@ size_t at_program_print(const at_program *p, char *buf, size_t cap)
         AT_BLOCK, p->block, p->nscratch, p->nslots, p->nacc);
     for (int a = 0; a < p->nahead; a++) { /* read a row ahead (interp.c) */
         char m[24];
-        at_opd o = {p->ahead[a].size == 8   ? AT_OPD_MEM8
-                    : p->ahead[a].size == 1 ? AT_OPD_MEM1
-                                            : AT_OPD_MEM,
-                    p->ahead[a].param};
-        OUT("  ahead %s\n", opd_str(m, sizeof m, o));
+        OUT("  ahead %s\n", opd_str(m, sizeof m, p->ahead[a]));
     }
     for (int i = 0; i < p->ns; i++)
         OUT("  scalar [%s ph%d] %s\n",
